@@ -1,0 +1,63 @@
+//! Errors that make a whole input file (or the manifest) unusable.
+
+use std::path::PathBuf;
+
+/// A file that cannot be used at all. Row-level problems are not errors:
+/// they are counted in the [`crate::data::LoadReport`] and the row is skipped.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path}:{line}: not valid UTF-8 (byte {byte} of the file); re-save the file as UTF-8")]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: u64,
+        /// 0-based byte offset of the first invalid byte.
+        byte: usize,
+    },
+    /// The file has no header row.
+    #[error("{path}:1: empty file; expected a header row naming the columns")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A column the manifest names is not in the header.
+    #[error("{path}:1: no column '{column}' ({role}); the header has: {found}")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column that was expected.
+        column: String,
+        /// What the column is for, e.g. "item id".
+        role: &'static str,
+        /// The columns the header does have, comma-separated.
+        found: String,
+    },
+    /// The CSV structure itself is broken (e.g. an unterminated quote).
+    #[error("{path}:{line}: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// What was wrong.
+        message: String,
+    },
+    /// The manifest is not valid TOML or misses required keys.
+    #[error("{path}: invalid manifest: {message}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What was wrong, with line and column when TOML knows them.
+        message: String,
+    },
+}

@@ -1,0 +1,342 @@
+//! Loading a whole dataset from its manifest: items per domain, users,
+//! interactions and user texts, validated row by row.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::csv_file::{CsvTable, Row};
+use super::{DataError, DomainSpec, IssueKind, LoadReport, Manifest};
+
+/// One item of a domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The item's id, unique within its domain.
+    pub id: String,
+    /// The text that describes it (the text columns joined with ". ").
+    pub text: String,
+}
+
+/// A domain: its items, in file order, with an id index.
+#[derive(Debug, Clone)]
+pub struct Domain {
+    /// The domain's name.
+    pub name: String,
+    /// The items CSV it was read from.
+    pub file: PathBuf,
+    /// The items, in file order.
+    pub items: Vec<Item>,
+    index: HashMap<String, u32>,
+}
+
+impl Domain {
+    /// The position of item `id`, if the domain has it.
+    pub fn item_index(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The item texts, in item order.
+    pub fn texts(&self) -> Vec<&str> {
+        self.items.iter().map(|i| i.text.as_str()).collect()
+    }
+}
+
+/// A user's interaction with an item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interaction {
+    /// Index into [`Dataset::users`].
+    pub user: u32,
+    /// Index into [`Dataset::domains`].
+    pub domain: u16,
+    /// Index into that domain's items.
+    pub item: u32,
+    /// The rating, when the file has a rating column.
+    pub rating: Option<f32>,
+    /// The timestamp, when the file has a timestamp column.
+    pub timestamp: Option<i64>,
+}
+
+/// A text written by a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserText {
+    /// Index into [`Dataset::users`].
+    pub user: u32,
+    /// The text.
+    pub text: String,
+}
+
+/// Everything a manifest describes, loaded and validated.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The manifest it was loaded from.
+    pub manifest: Manifest,
+    /// The domains, in manifest order.
+    pub domains: Vec<Domain>,
+    /// User ids, in order of first appearance.
+    pub users: Vec<String>,
+    /// Interactions, in file order, each user–item pair once.
+    pub interactions: Vec<Interaction>,
+    /// User texts, in file order.
+    pub user_texts: Vec<UserText>,
+    /// What was skipped or repaired.
+    pub report: LoadReport,
+    user_index: HashMap<String, u32>,
+}
+
+impl Dataset {
+    /// Loads the dataset a manifest file describes.
+    pub fn load(manifest_path: &Path) -> Result<Dataset, DataError> {
+        Self::from_manifest(Manifest::load(manifest_path)?)
+    }
+
+    /// Loads the files a parsed manifest names.
+    pub fn from_manifest(manifest: Manifest) -> Result<Dataset, DataError> {
+        let mut report = LoadReport::default();
+        let domains = manifest
+            .domains
+            .iter()
+            .map(|spec| load_domain(&manifest, spec, &mut report))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut dataset = Dataset {
+            manifest,
+            domains,
+            users: Vec::new(),
+            interactions: Vec::new(),
+            user_texts: Vec::new(),
+            report,
+            user_index: HashMap::new(),
+        };
+        dataset.load_interactions()?;
+        dataset.load_user_texts()?;
+        Ok(dataset)
+    }
+
+    /// The dataset's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// The position of domain `name`.
+    pub fn domain_index(&self, name: &str) -> Option<usize> {
+        self.domains.iter().position(|d| d.name == name)
+    }
+
+    /// The position of user `id`.
+    pub fn user_index(&self, id: &str) -> Option<u32> {
+        self.user_index.get(id).copied()
+    }
+
+    fn intern_user(&mut self, id: &str) -> u32 {
+        if let Some(&index) = self.user_index.get(id) {
+            return index;
+        }
+        let index = self.users.len() as u32;
+        self.users.push(id.to_string());
+        self.user_index.insert(id.to_string(), index);
+        index
+    }
+
+    fn load_interactions(&mut self) -> Result<(), DataError> {
+        let spec = self.manifest.interactions.clone();
+        let path = self.manifest.resolve(&spec.path);
+        let table = CsvTable::open(&path, spec.delimiter)?;
+        let user_col = table.column(&spec.user_column, "user id")?;
+        let domain_col = table.column(&spec.domain_column, "domain name")?;
+        let item_col = table.column(&spec.item_column, "item id")?;
+        let rating_col = table.optional_column(&spec.rating_column);
+        let time_col = table.optional_column(&spec.timestamp_column);
+        let width = table.headers().len();
+        let domain_by_name: HashMap<String, u16> = self
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i as u16))
+            .collect();
+        let mut seen = HashSet::new();
+        for row in table.rows() {
+            let Row { line, fields } = row?;
+            if !check_width(&mut self.report, &path, line, fields.len(), width) {
+                continue;
+            }
+            let field = |i: usize| fields.get(i).unwrap_or("").trim();
+            let (user_id, domain_name, item_id) =
+                (field(user_col), field(domain_col), field(item_col));
+            if user_id.is_empty() || item_id.is_empty() {
+                let which = if user_id.is_empty() {
+                    "user_id"
+                } else {
+                    "item_id"
+                };
+                self.report
+                    .add(&path, line, IssueKind::EmptyId, format!("{which} is empty"));
+                continue;
+            }
+            let Some(&domain) = domain_by_name.get(domain_name) else {
+                let known: Vec<&str> = self.domains.iter().map(|d| d.name.as_str()).collect();
+                self.report.add(
+                    &path,
+                    line,
+                    IssueKind::UnknownDomain,
+                    format!("'{domain_name}'; expected one of: {}", known.join(", ")),
+                );
+                continue;
+            };
+            let Some(item) = self.domains[domain as usize].item_index(item_id) else {
+                self.report.add(
+                    &path,
+                    line,
+                    IssueKind::UnknownItem,
+                    format!("'{item_id}' is not in domain '{domain_name}'"),
+                );
+                continue;
+            };
+            let rating = match rating_col.map(field).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(text) => match text.parse::<f32>() {
+                    Ok(r) if r.is_finite() => Some(r),
+                    _ => {
+                        self.report
+                            .add(&path, line, IssueKind::BadRating, format!("'{text}'"));
+                        continue;
+                    }
+                },
+            };
+            let timestamp = match time_col.map(field).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(text) => match text.parse::<i64>() {
+                    Ok(t) => Some(t),
+                    Err(_) => {
+                        self.report
+                            .add(&path, line, IssueKind::BadTimestamp, format!("'{text}'"));
+                        None
+                    }
+                },
+            };
+            let user = self.intern_user(user_id);
+            if !seen.insert((user, domain, item)) {
+                self.report.add(
+                    &path,
+                    line,
+                    IssueKind::DuplicateInteraction,
+                    format!("user '{user_id}', item '{item_id}' in '{domain_name}'"),
+                );
+                continue;
+            }
+            self.interactions.push(crate::data::Interaction {
+                user,
+                domain,
+                item,
+                rating,
+                timestamp,
+            });
+        }
+        Ok(())
+    }
+
+    fn load_user_texts(&mut self) -> Result<(), DataError> {
+        let Some(spec) = self.manifest.user_texts.clone() else {
+            return Ok(());
+        };
+        let path = self.manifest.resolve(&spec.path);
+        let table = CsvTable::open(&path, spec.delimiter)?;
+        let user_col = table.column(&spec.user_column, "user id")?;
+        let text_col = table.column(&spec.text_column, "user text")?;
+        let width = table.headers().len();
+        for row in table.rows() {
+            let Row { line, fields } = row?;
+            if !check_width(&mut self.report, &path, line, fields.len(), width) {
+                continue;
+            }
+            let user_id = fields.get(user_col).unwrap_or("").trim();
+            let text = fields.get(text_col).unwrap_or("").trim();
+            if user_id.is_empty() {
+                self.report
+                    .add(&path, line, IssueKind::EmptyId, "user_id is empty");
+                continue;
+            }
+            if text.is_empty() {
+                continue;
+            }
+            if self.user_index(user_id).is_none() {
+                self.report.add(
+                    &path,
+                    line,
+                    IssueKind::TextOnlyUser,
+                    format!("user '{user_id}'"),
+                );
+            }
+            let user = self.intern_user(user_id);
+            self.user_texts.push(UserText {
+                user,
+                text: text.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reports a row whose field count differs from the header's; true if it fits.
+fn check_width(report: &mut LoadReport, path: &Path, line: u64, got: usize, want: usize) -> bool {
+    if got == want {
+        return true;
+    }
+    report.add(
+        path,
+        line,
+        IssueKind::RaggedRow,
+        format!("expected {want} fields like the header, found {got}"),
+    );
+    false
+}
+
+fn load_domain(
+    manifest: &Manifest,
+    spec: &DomainSpec,
+    report: &mut LoadReport,
+) -> Result<Domain, DataError> {
+    let path = manifest.resolve(&spec.items);
+    let table = CsvTable::open(&path, spec.delimiter)?;
+    let id_col = table.column(&spec.id_column, "item id")?;
+    let text_cols = spec
+        .text_columns
+        .iter()
+        .map(|c| table.column(c, "item text"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let width = table.headers().len();
+    let mut items = Vec::new();
+    let mut index = HashMap::new();
+    for row in table.rows() {
+        let Row { line, fields } = row?;
+        if !check_width(report, &path, line, fields.len(), width) {
+            continue;
+        }
+        let id = fields.get(id_col).unwrap_or("").trim();
+        if id.is_empty() {
+            report.add(&path, line, IssueKind::EmptyId, "item id is empty");
+            continue;
+        }
+        if index.contains_key(id) {
+            report.add(&path, line, IssueKind::DuplicateItem, format!("'{id}'"));
+            continue;
+        }
+        let text = text_cols
+            .iter()
+            .map(|&c| fields.get(c).unwrap_or("").trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(". ");
+        if text.is_empty() {
+            report.add(&path, line, IssueKind::EmptyText, format!("item '{id}'"));
+        }
+        index.insert(id.to_string(), items.len() as u32);
+        items.push(Item {
+            id: id.to_string(),
+            text,
+        });
+    }
+    Ok(Domain {
+        name: spec.name.clone(),
+        file: path,
+        items,
+        index,
+    })
+}

@@ -1,0 +1,188 @@
+//! The dataset manifest: a small TOML file naming each domain's items CSV and
+//! its columns, the interactions CSV and the optional user texts. Paths in it
+//! are relative to the manifest's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{DataError, Delimiter};
+
+/// A dataset description, as read from or written to `crossrec.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// A short name for the dataset (used to label caches and reports).
+    pub name: String,
+    /// The domains, in display order.
+    #[serde(rename = "domain")]
+    pub domains: Vec<DomainSpec>,
+    /// Who interacted with what.
+    pub interactions: InteractionsSpec,
+    /// Optional free texts written by users (reviews, bios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_texts: Option<UserTextsSpec>,
+    /// The folder relative paths are resolved against (the manifest's folder).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// One domain's items file and its columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSpec {
+    /// The domain's name, as used in the interactions file.
+    pub name: String,
+    /// The items CSV.
+    pub items: PathBuf,
+    /// The column holding each item's unique id.
+    #[serde(default = "default_item_column")]
+    pub id_column: String,
+    /// The columns whose non-empty values, joined with ". ", are the item text.
+    pub text_columns: Vec<String>,
+    /// The field separator; sniffed from the header when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<Delimiter>,
+}
+
+/// The interactions file and its columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionsSpec {
+    /// The interactions CSV.
+    pub path: PathBuf,
+    /// The user id column.
+    #[serde(default = "default_user_column")]
+    pub user_column: String,
+    /// The column naming the item's domain.
+    #[serde(default = "default_domain_column")]
+    pub domain_column: String,
+    /// The item id column.
+    #[serde(default = "default_item_column")]
+    pub item_column: String,
+    /// An optional numeric rating column, used when the header has it.
+    #[serde(default = "default_rating_column")]
+    pub rating_column: String,
+    /// An optional integer timestamp column, used when the header has it.
+    #[serde(default = "default_timestamp_column")]
+    pub timestamp_column: String,
+    /// The field separator; sniffed from the header when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<Delimiter>,
+}
+
+/// The user texts file and its columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserTextsSpec {
+    /// The user texts CSV.
+    pub path: PathBuf,
+    /// The user id column.
+    #[serde(default = "default_user_column")]
+    pub user_column: String,
+    /// The text column.
+    #[serde(default = "default_text_column")]
+    pub text_column: String,
+    /// The field separator; sniffed from the header when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<Delimiter>,
+}
+
+fn default_item_column() -> String {
+    "item_id".into()
+}
+fn default_user_column() -> String {
+    "user_id".into()
+}
+fn default_domain_column() -> String {
+    "domain".into()
+}
+fn default_rating_column() -> String {
+    "rating".into()
+}
+fn default_timestamp_column() -> String {
+    "timestamp".into()
+}
+fn default_text_column() -> String {
+    "text".into()
+}
+
+impl InteractionsSpec {
+    /// The spec with the default column names for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        InteractionsSpec {
+            path: path.into(),
+            user_column: default_user_column(),
+            domain_column: default_domain_column(),
+            item_column: default_item_column(),
+            rating_column: default_rating_column(),
+            timestamp_column: default_timestamp_column(),
+            delimiter: None,
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads and checks a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, path, base_dir)
+    }
+
+    /// Parses manifest text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path, base_dir: PathBuf) -> Result<Manifest, DataError> {
+        let invalid = |message: String| DataError::Manifest {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut manifest: Manifest =
+            toml::from_str(text).map_err(|err| invalid(err.to_string().trim().to_string()))?;
+        manifest.base_dir = base_dir;
+        if manifest.domains.is_empty() {
+            return Err(invalid("expected at least one [[domain]]".into()));
+        }
+        for (i, domain) in manifest.domains.iter().enumerate() {
+            if domain.name.trim().is_empty() {
+                return Err(invalid(format!("domain #{} has an empty name", i + 1)));
+            }
+            if manifest.domains[..i].iter().any(|d| d.name == domain.name) {
+                return Err(invalid(format!(
+                    "domain name '{}' is used twice",
+                    domain.name
+                )));
+            }
+            if domain.text_columns.is_empty() {
+                return Err(invalid(format!(
+                    "domain '{}': text_columns is empty; name at least one column",
+                    domain.name
+                )));
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Writes the manifest as TOML (paths as they are stored).
+    pub fn save(&self, path: &Path) -> Result<(), DataError> {
+        let text = toml::to_string_pretty(self).map_err(|err| DataError::Manifest {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Resolves a path from the manifest against its folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The data layer: the dataset manifest, CSV reading with column mapping and
+//! validation, and the in-memory `Dataset` every later stage reads.
+//!
+//! It owns file formats and nothing else: it knows nothing of models, scores
+//! or the window. Bad input never panics here and is never dropped silently:
+//! a file that cannot be used is one [`DataError`] naming the file and line,
+//! and every row that is skipped or repaired is counted in the [`LoadReport`].
+
+mod csv_file;
+mod error;
+mod load;
+mod manifest;
+mod report;
+
+pub use csv_file::{CsvTable, Delimiter};
+pub use error::DataError;
+pub use load::{Dataset, Domain, Interaction, Item, UserText};
+pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
+pub use report::{IssueKind, LoadIssue, LoadReport};

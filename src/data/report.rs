@@ -1,0 +1,157 @@
+//! The load report: every row that was skipped or repaired while loading,
+//! with its file and line (the first few per kind), and exact totals.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How many issues of one kind keep their file and line; the rest are counted.
+pub const DETAILS_PER_KIND: usize = 50;
+
+/// What was wrong with a row, and what was done about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum IssueKind {
+    /// The row has a different number of fields than the header (skipped).
+    RaggedRow,
+    /// The id (item or user) is empty (skipped).
+    EmptyId,
+    /// An item id appears a second time in the same domain (later row skipped).
+    DuplicateItem,
+    /// Every text column of an item is empty (kept; encoded as an empty text).
+    EmptyText,
+    /// An interaction names a domain the manifest does not define (skipped).
+    UnknownDomain,
+    /// An interaction names an item its domain does not have (skipped).
+    UnknownItem,
+    /// The same user–item pair appears again (merged into the first).
+    DuplicateInteraction,
+    /// The rating is not a finite number (skipped).
+    BadRating,
+    /// The timestamp is not an integer (kept without a timestamp).
+    BadTimestamp,
+    /// A user text names no user with interactions (kept; the user is added).
+    TextOnlyUser,
+}
+
+impl IssueKind {
+    /// A short description of the issue and the action taken.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IssueKind::RaggedRow => "wrong number of fields (row skipped)",
+            IssueKind::EmptyId => "empty id (row skipped)",
+            IssueKind::DuplicateItem => "duplicate item id (later row skipped)",
+            IssueKind::EmptyText => "empty item text (kept, encoded as empty)",
+            IssueKind::UnknownDomain => "unknown domain (row skipped)",
+            IssueKind::UnknownItem => "unknown item (row skipped)",
+            IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
+            IssueKind::BadRating => "rating is not a number (row skipped)",
+            IssueKind::BadTimestamp => "timestamp is not an integer (kept without it)",
+            IssueKind::TextOnlyUser => "user text for a user with no interactions (kept)",
+        }
+    }
+
+    /// Whether the row was dropped (as opposed to kept or repaired).
+    pub fn skips_row(self) -> bool {
+        matches!(
+            self,
+            IssueKind::RaggedRow
+                | IssueKind::EmptyId
+                | IssueKind::DuplicateItem
+                | IssueKind::UnknownDomain
+                | IssueKind::UnknownItem
+                | IssueKind::BadRating
+        )
+    }
+}
+
+/// One reported row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadIssue {
+    /// The file the row is in.
+    pub file: PathBuf,
+    /// 1-based line where the row starts.
+    pub line: u64,
+    /// What was wrong.
+    pub kind: IssueKind,
+    /// The specifics, e.g. the offending value.
+    pub detail: String,
+}
+
+impl fmt::Display for LoadIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.kind.describe(),
+            self.detail
+        )
+    }
+}
+
+/// Everything the loader skipped or repaired.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadReport {
+    /// The first [`DETAILS_PER_KIND`] issues of each kind, in file order.
+    pub issues: Vec<LoadIssue>,
+    /// Exact totals per kind.
+    pub totals: BTreeMap<IssueKind, u64>,
+}
+
+impl LoadReport {
+    /// Records one issue.
+    pub fn add(&mut self, file: &Path, line: u64, kind: IssueKind, detail: impl Into<String>) {
+        let total = self.totals.entry(kind).or_insert(0);
+        *total += 1;
+        if *total <= DETAILS_PER_KIND as u64 {
+            self.issues.push(LoadIssue {
+                file: file.to_path_buf(),
+                line,
+                kind,
+                detail: detail.into(),
+            });
+        }
+    }
+
+    /// How many issues of `kind` were seen.
+    pub fn count(&self, kind: IssueKind) -> u64 {
+        self.totals.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Rows dropped, over all kinds.
+    pub fn skipped_rows(&self) -> u64 {
+        self.totals
+            .iter()
+            .filter(|(k, _)| k.skips_row())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// True when nothing was skipped or repaired.
+    pub fn is_clean(&self) -> bool {
+        self.totals.is_empty()
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_clean() {
+            return writeln!(f, "no rows skipped or repaired");
+        }
+        for (kind, n) in &self.totals {
+            writeln!(f, "{n} × {}", kind.describe())?;
+        }
+        for issue in &self.issues {
+            writeln!(f, "  {issue}")?;
+        }
+        let shown = self.issues.len() as u64;
+        let total: u64 = self.totals.values().sum();
+        if total > shown {
+            writeln!(f, "  … and {} more", total - shown)?;
+        }
+        Ok(())
+    }
+}

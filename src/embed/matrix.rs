@@ -1,0 +1,90 @@
+//! The `[n, dim]` row-major float matrix of item embeddings and its `.npy`
+//! form.
+
+use std::path::Path;
+
+use super::EmbedError;
+
+/// Row-major `[len, dim]` float32 vectors, one per text, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Wraps `data` (length a multiple of `dim`).
+    pub fn new(dim: usize, data: Vec<f32>) -> Embeddings {
+        assert!(
+            dim > 0 && data.len().is_multiple_of(dim),
+            "data is not [n, {dim}]"
+        );
+        Embeddings { dim, data }
+    }
+
+    /// The vector size.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The number of vectors.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    /// True when there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Vector `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// All values, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Writes a NumPy `.npy` file (`<f4`, C order, shape `[n, dim]`)
+    /// atomically: a temporary file beside `path` is renamed over it.
+    pub fn write_npy(&self, path: &Path) -> Result<(), EmbedError> {
+        let array =
+            ndarray::ArrayView2::from_shape((self.len(), self.dim), &self.data).map_err(|err| {
+                EmbedError::ModelFile {
+                    path: path.to_path_buf(),
+                    message: err.to_string(),
+                }
+            })?;
+        let tmp = tmp_path(path);
+        let file = std::fs::File::create(&tmp).map_err(EmbedError::io(&tmp))?;
+        ndarray_npy::WriteNpyExt::write_npy(&array, std::io::BufWriter::new(file)).map_err(
+            |err| EmbedError::ModelFile {
+                path: tmp.clone(),
+                message: format!("cannot write .npy: {err}"),
+            },
+        )?;
+        std::fs::rename(&tmp, path).map_err(EmbedError::io(path))
+    }
+
+    /// Reads a `.npy` file of `<f4` values, shape `[n, dim]`.
+    pub fn read_npy(path: &Path) -> Result<Embeddings, EmbedError> {
+        let file = std::fs::File::open(path).map_err(EmbedError::io(path))?;
+        let array: ndarray::Array2<f32> =
+            ndarray_npy::ReadNpyExt::read_npy(file).map_err(|err| EmbedError::ModelFile {
+                path: path.to_path_buf(),
+                message: format!("not a float32 [n, dim] .npy file: {err}"),
+            })?;
+        let dim = array.ncols().max(1);
+        let data = array.as_standard_layout().iter().copied().collect();
+        Ok(Embeddings::new(dim, data))
+    }
+}
+
+/// A temporary sibling of `path` for atomic writes.
+pub(crate) fn tmp_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}

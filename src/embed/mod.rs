@@ -1,0 +1,21 @@
+//! Text → vectors: model resolution (local folder, Hugging Face cache, hub
+//! download), the tokenizer, the BERT forward pass (candle), pooling,
+//! length-sorted batching, and the on-disk embedding cache.
+//!
+//! It knows nothing of datasets' meaning, recommendations or the window: it
+//! turns a list of texts into an L2-normalised `[n, dim]` matrix in input
+//! order, reporting progress and honouring a cancel flag between batches.
+
+mod cache;
+mod encoder;
+mod error;
+mod matrix;
+mod model;
+mod pooling;
+
+pub use cache::{CachedEncoding, EmbeddingCache};
+pub use encoder::{EncodeProgress, Encoder, EncoderOptions};
+pub use error::EmbedError;
+pub use matrix::Embeddings;
+pub use model::{DEFAULT_MODEL, ModelFiles, hf_cache_dir, resolve_model};
+pub use pooling::Pooling;

@@ -1,0 +1,134 @@
+//! Running the stages over a whole dataset: encoding every domain's item
+//! texts (and the users' own texts) through the embedding cache. The CLI and
+//! the window call this, so both fill and read the same cache entries.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::Dataset;
+use crate::embed::{
+    CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
+};
+
+/// What is being encoded, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeStage<'a> {
+    /// A domain's item texts.
+    Domain(&'a str),
+    /// The users' texts.
+    UserTexts,
+}
+
+impl std::fmt::Display for EncodeStage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeStage::Domain(name) => write!(f, "{name}"),
+            EncodeStage::UserTexts => write!(f, "user texts"),
+        }
+    }
+}
+
+/// The vectors of a whole dataset, aligned with its items and user texts.
+#[derive(Debug, Clone)]
+pub struct DatasetEmbeddings {
+    /// One matrix per domain, rows in item order.
+    pub domains: Vec<Embeddings>,
+    /// One row per entry of `Dataset::user_texts`.
+    pub user_texts: Embeddings,
+    /// Per stage: how many texts were encoded and how many reused.
+    pub summary: Vec<PartSummary>,
+}
+
+/// How one part of the dataset went through the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartSummary {
+    /// The domain name, or "user texts".
+    pub part: String,
+    /// Texts that went through the model.
+    pub encoded: usize,
+    /// Texts whose vectors came from the cache.
+    pub reused: usize,
+    /// The cache file.
+    pub path: PathBuf,
+    /// Things the user should know (a corrupt cache rebuilt, …).
+    pub notes: Vec<String>,
+}
+
+impl PartSummary {
+    fn split(part: &str, result: CachedEncoding) -> (PartSummary, Embeddings) {
+        let CachedEncoding {
+            embeddings,
+            encoded,
+            reused,
+            path,
+            notes,
+        } = result;
+        let summary = PartSummary {
+            part: part.to_string(),
+            encoded,
+            reused,
+            path,
+            notes,
+        };
+        (summary, embeddings)
+    }
+}
+
+/// A cache key that is stable for the same dataset files: the dataset and
+/// domain names plus a hash of the file's absolute path.
+pub fn cache_key(dataset_name: &str, part: &str, file: &Path) -> String {
+    let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
+    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{dataset_name}-{part}-{short}")
+}
+
+/// Encodes every domain and the user texts of `dataset` through `cache`.
+pub fn encode_dataset(
+    dataset: &Dataset,
+    encoder: &Encoder,
+    cache: &EmbeddingCache,
+    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
+    cancel: &AtomicBool,
+) -> Result<DatasetEmbeddings, EmbedError> {
+    let mut domains = Vec::with_capacity(dataset.domains.len());
+    let mut summary = Vec::new();
+    for domain in &dataset.domains {
+        let key = cache_key(dataset.name(), &domain.name, &domain.file);
+        let stage = EncodeStage::Domain(&domain.name);
+        let result = cache.encode(
+            encoder,
+            &key,
+            &domain.texts(),
+            &mut |p| progress(stage, p),
+            cancel,
+        )?;
+        let (part, vectors) = PartSummary::split(&domain.name, result);
+        domains.push(vectors);
+        summary.push(part);
+    }
+    let user_texts = if dataset.user_texts.is_empty() {
+        Embeddings::new(encoder.dim(), Vec::new())
+    } else {
+        let file = dataset
+            .manifest
+            .user_texts
+            .as_ref()
+            .map(|spec| dataset.manifest.resolve(&spec.path))
+            .unwrap_or_default();
+        let key = cache_key(dataset.name(), "user-texts", &file);
+        let texts: Vec<&str> = dataset.user_texts.iter().map(|t| t.text.as_str()).collect();
+        let stage = EncodeStage::UserTexts;
+        let result = cache.encode(encoder, &key, &texts, &mut |p| progress(stage, p), cancel)?;
+        let (part, vectors) = PartSummary::split("user texts", result);
+        summary.push(part);
+        vectors
+    };
+    Ok(DatasetEmbeddings {
+        domains,
+        user_texts,
+        summary,
+    })
+}
