@@ -1,6 +1,6 @@
 //! The on-disk embedding cache. One safetensors file per (model fingerprint,
-//! cache key), holding each text's SHA-256 and its vector; a checksum of the
-//! vectors and the model fingerprint sit in the header. Reopening encodes only
+//! cache key), holding each text's SHA-256 and its vector; a checksum of both
+//! and the model fingerprint sit in the header. Reopening encodes only
 //! texts whose hash is not there. Writes are atomic (temporary file, then
 //! rename). A file that is truncated, corrupt or made by another model is
 //! reported and rebuilt, never trusted.
@@ -222,7 +222,7 @@ fn read_file(
             vectors.shape()
         )));
     }
-    if get("vectors_sha256") != hex(&Sha256::digest(vectors.data())) {
+    if get("content_sha256") != content_hash(hashes.data(), vectors.data()) {
         return Err(invalid("checksum mismatch".into()));
     }
     let floats: Vec<f32> = vectors
@@ -260,8 +260,8 @@ fn write_file(
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         ("model_fingerprint".to_string(), fingerprint.to_string()),
         (
-            "vectors_sha256".to_string(),
-            hex(&Sha256::digest(&vector_bytes)),
+            "content_sha256".to_string(),
+            content_hash(&hash_bytes, &vector_bytes),
         ),
     ]);
     let views = [
@@ -283,6 +283,15 @@ fn write_file(
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The checksum stored in the header: SHA-256 over the hashes, then the vectors.
+fn content_hash(hashes: &[u8], vectors: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(hashes);
+    hasher.update(vectors);
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -184,8 +184,7 @@ impl Encoder {
                 self.pooling.name(),
                 self.max_len
             ));
-            let digest = hasher.finalize();
-            Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+            Ok(super::cache::hex(&hasher.finalize()))
         });
         result.clone().map_err(|message| EmbedError::ModelFile {
             path: self.files.dir.clone(),

@@ -1,0 +1,168 @@
+//! The embedding cache: reuse, partial re-encoding, corruption, model changes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossrec::embed::{EmbedError, EmbeddingCache, EncoderOptions};
+
+use crate::common::{TinySpec, max_abs_diff, tempdir, tiny_encoder};
+
+#[test]
+fn a_second_run_encodes_nothing_and_one_changed_text_re_encodes_one() {
+    let dir = tempdir();
+    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let no = AtomicBool::new(false);
+    let mut texts = vec![
+        "coffee",
+        "tea and bread",
+        "hiking boots",
+        "red bike",
+        "coffee",
+    ];
+    let first = cache
+        .encode(&encoder, "shop", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(
+        (first.encoded, first.reused),
+        (4, 1),
+        "the repeated text is encoded once"
+    );
+    let direct = encoder.encode(&texts, &mut |_| {}, &no).unwrap();
+    assert!(max_abs_diff(first.embeddings.as_slice(), direct.as_slice()) < 1e-6);
+
+    let second = cache
+        .encode(&encoder, "shop", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!((second.encoded, second.reused), (0, 5));
+    assert_eq!(second.embeddings, first.embeddings);
+
+    texts[2] = "hiking boots and seeds";
+    let third = cache
+        .encode(&encoder, "shop", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!((third.encoded, third.reused), (1, 4));
+    assert_eq!(third.embeddings.row(0), first.embeddings.row(0));
+    assert_ne!(third.embeddings.row(2), first.embeddings.row(2));
+}
+
+#[test]
+fn a_truncated_or_corrupt_cache_file_is_reported_and_rebuilt() {
+    let dir = tempdir();
+    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let no = AtomicBool::new(false);
+    let texts = ["coffee", "tea", "bread"];
+    let first = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    let bytes = std::fs::read(&first.path).unwrap();
+
+    std::fs::write(&first.path, &bytes[..bytes.len() - 10]).unwrap();
+    let rebuilt = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(rebuilt.encoded, 3);
+    assert!(rebuilt.notes[0].contains("unusable") && rebuilt.notes[0].contains("rebuilding"));
+    assert_eq!(rebuilt.embeddings, first.embeddings);
+
+    // Flip one byte of a vector: the checksum catches it.
+    let mut flipped = std::fs::read(&first.path).unwrap();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    std::fs::write(&first.path, &flipped).unwrap();
+    let rebuilt = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(rebuilt.encoded, 3);
+    assert!(rebuilt.notes[0].contains("checksum"), "{:?}", rebuilt.notes);
+
+    let again = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(
+        (again.encoded, again.notes.len()),
+        (0, 0),
+        "the rebuilt file is trusted"
+    );
+}
+
+#[test]
+fn another_model_or_setting_never_reads_the_same_vectors() {
+    let dir = tempdir();
+    let a = tiny_encoder(
+        &dir.path().join("a"),
+        TinySpec::default(),
+        &EncoderOptions::default(),
+    );
+    let b = tiny_encoder(
+        &dir.path().join("b"),
+        TinySpec::default(),
+        &EncoderOptions {
+            max_len: Some(12),
+            ..EncoderOptions::default()
+        },
+    );
+    let c = tiny_encoder(
+        &dir.path().join("c"),
+        TinySpec {
+            seed: 99,
+            ..TinySpec::default()
+        },
+        &EncoderOptions::default(),
+    );
+    assert_ne!(a.fingerprint().unwrap(), b.fingerprint().unwrap());
+    assert_ne!(a.fingerprint().unwrap(), c.fingerprint().unwrap());
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let no = AtomicBool::new(false);
+    cache
+        .encode(&a, "k", &["coffee"], &mut |_| {}, &no)
+        .unwrap();
+    let other = cache
+        .encode(&c, "k", &["coffee"], &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(other.encoded, 1);
+}
+
+#[test]
+fn a_cancelled_encode_keeps_the_finished_chunks() {
+    let dir = tempdir();
+    let encoder = tiny_encoder(
+        dir.path(),
+        TinySpec::default(),
+        &EncoderOptions {
+            batch_size: 512,
+            ..EncoderOptions::default()
+        },
+    );
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let words = crate::common::WORDS;
+    let texts: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(
+                "{} {} {}",
+                words[i % 30],
+                words[(i / 30) % 30],
+                words[i / 900]
+            )
+        })
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let cancel = AtomicBool::new(false);
+    let result = cache.encode(
+        &encoder,
+        "k",
+        &texts,
+        &mut |p| {
+            if p.done >= 2048 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(result, Err(EmbedError::Cancelled)));
+    let resumed = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(resumed.reused, 2048, "the first chunk was saved on cancel");
+    assert_eq!(resumed.encoded, 3000 - 2048);
+}

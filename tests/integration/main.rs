@@ -1,0 +1,10 @@
+//! crossrec's integration tests, in one binary: the data layer on fixtures
+//! and on the real dataset, the encoder on a tiny random BERT and on the real
+//! model, the embedding cache, and the command line.
+
+mod cache;
+mod cli;
+mod common;
+mod data_layer;
+mod embed_real;
+mod embed_tiny;
