@@ -49,6 +49,9 @@ pub struct ModelArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Threads encoding batches side by side [default: one per core].
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 impl ModelArgs {
@@ -57,6 +60,7 @@ impl ModelArgs {
             pooling: self.pooling,
             max_len: self.max_len,
             batch_size: self.batch_size,
+            workers: self.workers,
         };
         Ok(Encoder::from_spec(&self.model, &options)?)
     }

@@ -3,7 +3,7 @@
 //! vector back at its input position.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -24,6 +24,22 @@ pub struct EncoderOptions {
     pub max_len: Option<usize>,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// Threads that run batches side by side; default: [`default_workers`].
+    pub workers: Option<usize>,
+}
+
+/// One worker per core when candle itself runs single-threaded
+/// (`RAYON_NUM_THREADS=1`, which the `crossrec` binary sets unless the user
+/// did): on small BERT batches, data parallelism across batches is about 1.5×
+/// faster than splitting each matrix product across threads. Otherwise one
+/// worker, and candle's own threads do the parallel work.
+pub fn default_workers() -> usize {
+    let candle_single = std::env::var("RAYON_NUM_THREADS").is_ok_and(|v| v.trim() == "1");
+    if candle_single {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    }
 }
 
 impl Default for EncoderOptions {
@@ -32,6 +48,7 @@ impl Default for EncoderOptions {
             pooling: None,
             max_len: None,
             batch_size: 32,
+            workers: None,
         }
     }
 }
@@ -56,6 +73,7 @@ pub struct Encoder {
     dim: usize,
     pad_id: u32,
     batch_size: usize,
+    workers: usize,
     fingerprint: OnceLock<Result<String, String>>,
 }
 
@@ -135,6 +153,7 @@ impl Encoder {
             dim: config.hidden_size,
             pad_id,
             batch_size: options.batch_size.max(1),
+            workers: options.workers.unwrap_or_else(default_workers).max(1),
             fingerprint: OnceLock::new(),
         })
     }
@@ -211,8 +230,10 @@ impl Encoder {
     /// Encodes `texts` into L2-normalised vectors, in input order.
     ///
     /// Texts are sorted by token count and batched so each batch is padded
-    /// only to its own longest text. `progress` is called after every batch;
-    /// `cancel` is checked before every batch.
+    /// only to its own longest text. Batches run on the encoder's worker
+    /// threads; `progress` is called on the calling thread after every batch,
+    /// and `cancel` is checked before every batch, so a cancel stops the work
+    /// within one batch per worker.
     pub fn encode(
         &self,
         texts: &[&str],
@@ -222,20 +243,64 @@ impl Encoder {
         let ids = self.tokenize(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(ids[i].len()), i));
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
         let mut out = vec![0f32; texts.len() * self.dim];
         let total = texts.len();
-        for (batch_no, batch) in order.chunks(self.batch_size).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let workers = self.workers.min(batches.len()).max(1);
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(workers);
+            for w in 0..workers {
+                let sender = sender.clone();
+                let (batches, ids, next, stop) = (&batches, &ids, &next, &stop);
+                let work = move || {
+                    loop {
+                        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let b = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(b) else { break };
+                        let result = self.forward(batch.iter().map(|&i| ids[i].as_slice()));
+                        if sender.send((b, result)).is_err() {
+                            break;
+                        }
+                    }
+                };
+                let spawned = std::thread::Builder::new()
+                    .name(format!("crossrec-encode-{w}"))
+                    .spawn_scoped(scope, work);
+                if let Err(err) = spawned {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(EmbedError::io("worker thread")(err));
+                }
+            }
+            drop(sender);
+            let mut done = 0;
+            let finish = |result| {
+                stop.store(true, Ordering::Relaxed);
+                result
+            };
+            for (b, result) in receiver {
+                let vectors = match result {
+                    Ok(vectors) => vectors,
+                    Err(err) => return finish(Err(err)),
+                };
+                for (row, &i) in batches[b].iter().enumerate() {
+                    out[i * self.dim..(i + 1) * self.dim]
+                        .copy_from_slice(&vectors[row * self.dim..(row + 1) * self.dim]);
+                }
+                done += batches[b].len();
+                progress(EncodeProgress { done, total });
+                if done < total && cancel.load(Ordering::Relaxed) {
+                    return finish(Err(EmbedError::Cancelled));
+                }
+            }
+            if done < total {
                 return Err(EmbedError::Cancelled);
             }
-            let vectors = self.forward(batch.iter().map(|&i| ids[i].as_slice()))?;
-            for (row, &i) in batch.iter().enumerate() {
-                out[i * self.dim..(i + 1) * self.dim]
-                    .copy_from_slice(&vectors[row * self.dim..(row + 1) * self.dim]);
-            }
-            let done = (batch_no * self.batch_size + batch.len()).min(total);
-            progress(EncodeProgress { done, total });
-        }
+            Ok(())
+        })?;
         Ok(Embeddings::new(self.dim, out))
     }
 

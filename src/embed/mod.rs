@@ -14,7 +14,7 @@ mod model;
 mod pooling;
 
 pub use cache::{CachedEncoding, EmbeddingCache};
-pub use encoder::{EncodeProgress, Encoder, EncoderOptions};
+pub use encoder::{EncodeProgress, Encoder, EncoderOptions, default_workers};
 pub use error::EmbedError;
 pub use matrix::Embeddings;
 pub use model::{DEFAULT_MODEL, ModelFiles, hf_cache_dir, resolve_model};

@@ -21,6 +21,8 @@ fn options(pooling: Option<Pooling>, batch_size: usize) -> EncoderOptions {
         pooling,
         max_len: None,
         batch_size,
+        // Two workers, so ordering and cancel are tested across threads.
+        workers: Some(2),
     }
 }
 
