@@ -8,3 +8,4 @@ mod common;
 mod data_layer;
 mod embed_real;
 mod embed_tiny;
+mod layering;
