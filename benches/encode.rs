@@ -38,7 +38,10 @@ fn main() {
             start.elapsed().as_secs_f64()
         })
         .collect();
-    println!(r#"{{"measure": "dataset_load_s", "value": {:.3}}}"#, median(loads));
+    println!(
+        r#"{{"measure": "dataset_load_s", "value": {:.3}}}"#,
+        median(loads)
+    );
     let dataset = Dataset::load(&manifest).expect("dataset loads");
 
     let encoder = match Encoder::from_spec(DEFAULT_MODEL, &EncoderOptions::default()) {
@@ -67,7 +70,9 @@ fn main() {
         .encode(&texts[..64.min(texts.len())], &mut |_| {}, &cancel)
         .expect("warm-up");
     let start = Instant::now();
-    encoder.encode(&texts, &mut |_| {}, &cancel).expect("encode");
+    encoder
+        .encode(&texts, &mut |_| {}, &cancel)
+        .expect("encode");
     let seconds = start.elapsed().as_secs_f64();
     println!(
         r#"{{"measure": "encode", "texts": {}, "tokens": {tokens}, "seconds": {seconds:.3}, "sentences_per_s": {:.1}, "tokens_per_s": {:.0}, "sample": "{}"}}"#,

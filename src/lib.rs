@@ -1,10 +1,16 @@
 //! crossrec: cross-domain recommendations with BERT embeddings.
 //!
 //! The pipeline flows one way: [`data`] (CSV + manifest) → [`embed`] (BERT
-//! vectors, cached) → later stages. [`pipeline`] runs the stages over a whole
-//! dataset; [`cli`] is the command line on top of the library.
+//! vectors, cached) → [`relate`] (profiles, mapping, graph, popularity) →
+//! [`rank`] (scored, explained top-k) → [`evaluate`] (held-out metrics).
+//! [`pipeline`] runs the encoder over a whole dataset; [`cli`] is the command
+//! line on top of the library.
 
 pub mod cli;
 pub mod data;
 pub mod embed;
+pub mod evaluate;
 pub mod pipeline;
+pub mod rank;
+pub mod relate;
+pub mod settings;

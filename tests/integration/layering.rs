@@ -3,10 +3,14 @@
 use std::path::Path;
 
 /// Modules that compute; the window (`app`) may use them, never the reverse.
-const COMPUTATION: &[&str] = &["data", "embed", "project", "relate", "rank", "evaluate", "pipeline"];
+const COMPUTATION: &[&str] = &[
+    "data", "embed", "project", "relate", "rank", "evaluate", "pipeline",
+];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -37,5 +41,8 @@ fn computation_modules_do_not_use_egui_eframe_or_the_app() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} files checked: did the layout change?");
+    assert!(
+        checked >= 10,
+        "only {checked} files checked: did the layout change?"
+    );
 }

@@ -9,3 +9,4 @@ mod data_layer;
 mod embed_real;
 mod embed_tiny;
 mod layering;
+mod recommend;

@@ -1,104 +1,16 @@
-//! The command line: flags → validated calls into the library, results to
-//! stdout, progress and notes to stderr. The subcommands and their flags are
-//! a stable contract that scripts rely on.
+//! `crossrec embed` and `crossrec encode`, the dataset + embeddings loading
+//! the other subcommands share, and the terminal progress bar.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
 
+use super::{DatasetArgs, EmbedArgs, EncodeArgs};
 use crate::data::Dataset;
-use crate::embed::{
-    DEFAULT_MODEL, EmbeddingCache, EncodeProgress, Encoder, EncoderOptions, Pooling,
-};
-use crate::pipeline::{EncodeStage, encode_dataset};
-
-/// Cross-domain recommendations with BERT embeddings.
-#[derive(Debug, Parser)]
-#[command(name = "crossrec", version, about)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Encode a text file, one text per line, into a float32 .npy matrix.
-    Embed(EmbedArgs),
-    /// Encode every item (and user text) of a dataset into the embedding cache.
-    Encode(EncodeArgs),
-}
-
-/// The model and how to run it.
-#[derive(Debug, Args)]
-pub struct ModelArgs {
-    /// A model folder (Hugging Face layout) or a hub id, looked up in the local
-    /// Hugging Face cache.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    pub model: String,
-    /// Override the model's pooling.
-    #[arg(long, value_enum)]
-    pub pooling: Option<Pooling>,
-    /// Override the token limit (longer texts are truncated).
-    #[arg(long)]
-    pub max_len: Option<usize>,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Threads encoding batches side by side [default: one per core].
-    #[arg(long)]
-    pub workers: Option<usize>,
-}
-
-impl ModelArgs {
-    fn load(&self) -> Result<Encoder> {
-        let options = EncoderOptions {
-            pooling: self.pooling,
-            max_len: self.max_len,
-            batch_size: self.batch_size,
-            workers: self.workers,
-        };
-        Ok(Encoder::from_spec(&self.model, &options)?)
-    }
-}
-
-/// `crossrec embed`.
-#[derive(Debug, Args)]
-pub struct EmbedArgs {
-    #[command(flatten)]
-    model: ModelArgs,
-    /// UTF-8 text file, one text per line.
-    #[arg(long)]
-    input: PathBuf,
-    /// Where to write the float32 [n, dim] L2-normalised matrix, in input order.
-    #[arg(long)]
-    output: PathBuf,
-}
-
-/// `crossrec encode`.
-#[derive(Debug, Args)]
-pub struct EncodeArgs {
-    /// The dataset manifest (TOML).
-    #[arg(long)]
-    dataset: PathBuf,
-    #[command(flatten)]
-    model: ModelArgs,
-    /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-}
-
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Embed(args) => embed(&args),
-        Command::Encode(args) => encode(&args),
-    }
-}
+use crate::embed::{EmbeddingCache, EncodeProgress};
+use crate::pipeline::{DatasetEmbeddings, EncodeStage, encode_dataset};
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -114,7 +26,7 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::to_string).collect())
 }
 
-fn embed(args: &EmbedArgs) -> Result<()> {
+pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     let lines = read_lines(&args.input)?;
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -141,8 +53,27 @@ fn embed(args: &EmbedArgs) -> Result<()> {
     Ok(())
 }
 
-fn encode(args: &EncodeArgs) -> Result<()> {
+pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
     let started = std::time::Instant::now();
+    let (_, result) = load(&args.dataset)?;
+    let mut out = std::io::stdout().lock();
+    for part in &result.summary {
+        writeln!(
+            out,
+            "{}: {} encoded, {} from cache → {}",
+            part.part,
+            part.encoded,
+            part.reused,
+            part.path.display()
+        )?;
+    }
+    writeln!(out, "done in {:.1} s", started.elapsed().as_secs_f64())?;
+    Ok(())
+}
+
+/// Loads the dataset and its vectors (encoding what the cache lacks, with
+/// progress on stderr).
+pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
     let dataset = Dataset::load(&args.dataset)?;
     print_load_summary(&dataset);
     let encoder = args.model.load()?;
@@ -174,22 +105,10 @@ fn encode(args: &EncodeArgs) -> Result<()> {
     if let Some((_, bar)) = bars.as_mut() {
         bar.finish();
     }
-    let mut out = std::io::stdout().lock();
-    for part in &result.summary {
-        for note in &part.notes {
-            eprintln!("note: {note}");
-        }
-        writeln!(
-            out,
-            "{}: {} encoded, {} from cache → {}",
-            part.part,
-            part.encoded,
-            part.reused,
-            part.path.display()
-        )?;
+    for note in result.summary.iter().flat_map(|p| &p.notes) {
+        eprintln!("note: {note}");
     }
-    writeln!(out, "done in {:.1} s", started.elapsed().as_secs_f64())?;
-    Ok(())
+    Ok((dataset, result))
 }
 
 fn print_load_summary(dataset: &Dataset) {

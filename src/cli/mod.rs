@@ -1,0 +1,112 @@
+//! The command line: flags → validated calls into the library, results to
+//! stdout, progress and notes to stderr. The subcommands and their flags are
+//! a stable contract that scripts rely on.
+
+mod encode;
+mod eval;
+mod recommend;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::embed::{DEFAULT_MODEL, Encoder, EncoderOptions, Pooling};
+
+/// Cross-domain recommendations with BERT embeddings.
+#[derive(Debug, Parser)]
+#[command(name = "crossrec", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Encode a text file, one text per line, into a float32 .npy matrix.
+    Embed(EmbedArgs),
+    /// Encode every item (and user text) of a dataset into the embedding cache.
+    Encode(EncodeArgs),
+    /// Rank the target domain's items for one user, with each score component.
+    Recommend(recommend::RecommendArgs),
+    /// Measure rankings on held-out users (cold-start protocol) against baselines.
+    Eval(eval::EvalArgs),
+}
+
+/// The model and how to run it.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A model folder (Hugging Face layout) or a hub id, looked up in the local
+    /// Hugging Face cache.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// Override the model's pooling.
+    #[arg(long, value_enum)]
+    pub pooling: Option<Pooling>,
+    /// Override the token limit (longer texts are truncated).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Threads encoding batches side by side [default: one per core].
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+impl ModelArgs {
+    pub(crate) fn load(&self) -> Result<Encoder> {
+        let options = EncoderOptions {
+            pooling: self.pooling,
+            max_len: self.max_len,
+            batch_size: self.batch_size,
+            workers: self.workers,
+        };
+        Ok(Encoder::from_spec(&self.model, &options)?)
+    }
+}
+
+/// `crossrec embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+    /// UTF-8 text file, one text per line.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Where to write the float32 [n, dim] L2-normalised matrix, in input order.
+    #[arg(long)]
+    pub(crate) output: PathBuf,
+}
+
+/// `crossrec encode`.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
+}
+
+/// A dataset, the model that encodes it and where its vectors are cached.
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// The dataset manifest (TOML).
+    #[arg(long)]
+    pub(crate) dataset: PathBuf,
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+    /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Embed(args) => encode::embed(&args),
+        Command::Encode(args) => encode::encode(&args),
+        Command::Recommend(args) => recommend::recommend(&args),
+        Command::Eval(args) => eval::eval(&args),
+    }
+}

@@ -1,0 +1,372 @@
+//! `crossrec recommend`: one user's ranked target items with the breakdown,
+//! as a table, JSON or CSV.
+
+use std::io::Write;
+
+use anyhow::{Result, anyhow};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::DatasetArgs;
+use crate::data::Dataset;
+use crate::rank::{COMPONENTS, Ranking, Weights, recommend as rank};
+use crate::relate::{RelateOptions, Relations, domain_pair};
+use crate::settings::SettingsStore;
+
+/// Output formats of `recommend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The documented JSON schema.
+    Json,
+    /// One row per recommendation.
+    Csv,
+}
+
+/// `crossrec recommend`.
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// The user id.
+    #[arg(long)]
+    user: String,
+    /// The source domain (the user's behaviour).
+    #[arg(long = "from")]
+    from: String,
+    /// The target domain (what to recommend).
+    #[arg(long = "to")]
+    to: String,
+    /// How many items.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Component weights, e.g. content=1,mapped=1,graph=1,popularity=0.1,history=1
+    /// [default: the weights `eval --tune` saved for this dataset, else those].
+    #[arg(long, value_parser = parse_weights)]
+    weights: Option<Weights>,
+    /// Ridge strength of the mapping [default: the tuned one, else 10].
+    #[arg(long)]
+    ridge: Option<f32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub(crate) fn parse_weights(s: &str) -> Result<Weights, String> {
+    s.parse()
+}
+
+/// Weights and ridge: explicit flags, else what `eval --tune` saved, else defaults.
+pub(crate) fn choose_settings(
+    dataset: &Dataset,
+    manifest: &std::path::Path,
+    from: &str,
+    to: &str,
+    weights: Option<Weights>,
+    ridge: Option<f32>,
+) -> Result<(Weights, f32)> {
+    let store = SettingsStore::new(SettingsStore::default_root());
+    let path = store.path(manifest, dataset.name(), from, to);
+    let saved = store
+        .load(&path)
+        .map_err(|e| anyhow!("tuned settings: {e}"))?;
+    if saved.is_some() && (weights.is_none() || ridge.is_none()) {
+        eprintln!("using tuned settings from {}", path.display());
+    }
+    let weights = weights
+        .or(saved.as_ref().map(|s| s.weights()))
+        .unwrap_or_default();
+    let ridge = ridge
+        .or(saved.as_ref().map(|s| s.ridge))
+        .unwrap_or(RelateOptions::default().ridge);
+    Ok((weights, ridge))
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    dataset: &'a str,
+    user: &'a str,
+    from: &'a str,
+    to: &'a str,
+    k: usize,
+    weights: std::collections::BTreeMap<&'static str, f32>,
+    unavailable: Vec<JsonUnavailable<'a>>,
+    source_history: Vec<JsonItem<'a>>,
+    excluded_already_seen: usize,
+    recommendations: Vec<JsonRec<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonUnavailable<'a> {
+    component: &'static str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    item_id: &'a str,
+    text: &'a str,
+    weight: f32,
+}
+
+#[derive(Serialize)]
+struct JsonRec<'a> {
+    rank: usize,
+    item_id: &'a str,
+    text: &'a str,
+    score: f32,
+    components: std::collections::BTreeMap<&'static str, Option<f32>>,
+    contributions: std::collections::BTreeMap<&'static str, f32>,
+    because_of: Option<JsonBecause<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonBecause<'a> {
+    item_id: &'a str,
+    text: &'a str,
+    similarity: f32,
+    graph_link: f32,
+}
+
+pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
+    let (dataset, embeddings) = super::encode::load(&args.dataset)?;
+    let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
+    let user = dataset.user_index(&args.user).ok_or_else(|| {
+        anyhow!(
+            "unknown user '{}': no interaction or text in {} names them",
+            args.user,
+            dataset.manifest.interactions.path.display()
+        )
+    })?;
+    let (weights, ridge) = choose_settings(
+        &dataset,
+        &args.dataset.dataset,
+        &args.from,
+        &args.to,
+        args.weights,
+        args.ridge,
+    )?;
+    let no_hidden = vec![false; dataset.users.len()];
+    let relations = Relations::fit(
+        &dataset,
+        &embeddings,
+        source,
+        target,
+        &no_hidden,
+        RelateOptions { ridge },
+    )?;
+    let ranking = rank(&relations, &embeddings, user, &weights, args.k);
+    for (component, reason) in &ranking.unavailable {
+        eprintln!("note: {component} unavailable: {reason}");
+    }
+    let out = std::io::stdout().lock();
+    match args.format {
+        Format::Table => table(out, &dataset, &relations, &ranking, &weights),
+        Format::Json => json(out, args, &dataset, &relations, &ranking, &weights),
+        Format::Csv => csv_out(out, &dataset, &relations, &ranking),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        flat.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+fn value(v: Option<f32>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
+}
+
+fn table(
+    mut out: impl Write,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+    weights: &Weights,
+) -> Result<()> {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    let user = &dataset.users[ranking.user as usize];
+    let history = &relations.source_history[ranking.user as usize];
+    writeln!(
+        out,
+        "user {user}: {} items in {}; weights {weights}",
+        history.len(),
+        s.name
+    )?;
+    for &(i, _) in history.iter().take(10) {
+        writeln!(
+            out,
+            "  {:<14} {}",
+            s.items[i as usize].id,
+            truncate(&s.items[i as usize].text, 70)
+        )?;
+    }
+    if history.len() > 10 {
+        writeln!(out, "  … and {} more", history.len() - 10)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>4}  {:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<40}  because of",
+        "rank", "item", "score", "content", "mapped", "graph", "popular", "history", "text"
+    )?;
+    for (r, rec) in ranking.items.iter().enumerate() {
+        let c = &rec.components;
+        let because = rec.because_of.map_or_else(String::new, |b| {
+            format!(
+                "{} (cos {:.2}, link {:.2})",
+                truncate(&s.items[b.item as usize].text, 36),
+                b.similarity,
+                b.graph_link
+            )
+        });
+        writeln!(
+            out,
+            "{:>4}  {:<14} {:>7.3} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<40}  {because}",
+            r + 1,
+            t.items[rec.item as usize].id,
+            rec.score,
+            value(c[0]),
+            value(c[1]),
+            value(c[2]),
+            value(c[3]),
+            value(c[4]),
+            truncate(&t.items[rec.item as usize].text, 40),
+        )?;
+    }
+    Ok(())
+}
+
+fn json(
+    mut out: impl Write,
+    args: &RecommendArgs,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+    weights: &Weights,
+) -> Result<()> {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    let doc = JsonOut {
+        dataset: dataset.name(),
+        user: &dataset.users[ranking.user as usize],
+        from: &s.name,
+        to: &t.name,
+        k: args.k,
+        weights: COMPONENTS
+            .iter()
+            .map(|&c| (c.name(), weights.get(c)))
+            .collect(),
+        unavailable: ranking
+            .unavailable
+            .iter()
+            .map(|(c, reason)| JsonUnavailable {
+                component: c.name(),
+                reason,
+            })
+            .collect(),
+        source_history: relations.source_history[ranking.user as usize]
+            .iter()
+            .map(|&(i, weight)| JsonItem {
+                item_id: &s.items[i as usize].id,
+                text: &s.items[i as usize].text,
+                weight,
+            })
+            .collect(),
+        excluded_already_seen: ranking.excluded,
+        recommendations: ranking
+            .items
+            .iter()
+            .enumerate()
+            .map(|(r, rec)| JsonRec {
+                rank: r + 1,
+                item_id: &t.items[rec.item as usize].id,
+                text: &t.items[rec.item as usize].text,
+                score: rec.score,
+                components: COMPONENTS
+                    .iter()
+                    .zip(rec.components)
+                    .map(|(c, v)| (c.name(), v))
+                    .collect(),
+                contributions: COMPONENTS
+                    .iter()
+                    .zip(rec.contributions)
+                    .map(|(c, v)| (c.name(), v))
+                    .collect(),
+                because_of: rec.because_of.map(|b| JsonBecause {
+                    item_id: &s.items[b.item as usize].id,
+                    text: &s.items[b.item as usize].text,
+                    similarity: b.similarity,
+                    graph_link: b.graph_link,
+                }),
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn csv_out(
+    out: impl Write,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+) -> Result<()> {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    let mut writer = csv::Writer::from_writer(out);
+    let mut header = vec!["rank".to_string(), "item_id".into(), "score".into()];
+    header.extend(COMPONENTS.iter().map(|c| c.name().to_string()));
+    header.extend(
+        COMPONENTS
+            .iter()
+            .map(|c| format!("{}_contribution", c.name())),
+    );
+    header.extend(
+        [
+            "because_of_item_id",
+            "because_of_similarity",
+            "because_of_graph_link",
+            "text",
+        ]
+        .map(String::from),
+    );
+    writer.write_record(&header)?;
+    for (r, rec) in ranking.items.iter().enumerate() {
+        let mut row = vec![
+            (r + 1).to_string(),
+            t.items[rec.item as usize].id.clone(),
+            rec.score.to_string(),
+        ];
+        row.extend(
+            rec.components
+                .iter()
+                .map(|v| v.map_or_else(String::new, |v| v.to_string())),
+        );
+        row.extend(rec.contributions.iter().map(f32::to_string));
+        match rec.because_of {
+            Some(b) => row.extend([
+                s.items[b.item as usize].id.clone(),
+                b.similarity.to_string(),
+                b.graph_link.to_string(),
+            ]),
+            None => row.extend([String::new(), String::new(), String::new()]),
+        }
+        row.push(t.items[rec.item as usize].text.clone());
+        writer.write_record(&row)?;
+    }
+    writer.flush()?;
+    Ok(())
+}

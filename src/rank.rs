@@ -1,0 +1,417 @@
+//! Ranking T items for one user: the score components of DESIGN.md, their
+//! weights, `score = Σ weight · component`, top-k with each component's
+//! value and weighted contribution, and the S item that contributed most
+//! ("because of").
+//!
+//! The total score is computed with one pass over the item matrix (the
+//! dense components are all dot products with item vectors, so their
+//! weighted sum is one query vector); the breakdown is computed only for the
+//! k items shown.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::embed::Embeddings;
+use crate::pipeline::DatasetEmbeddings;
+use crate::relate::{Relations, dot};
+
+/// A score component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Component {
+    /// Cosine between the user's S profile and the item.
+    Content,
+    /// Cosine between the mapped S profile (S→T ridge map) and the item.
+    Mapped,
+    /// Co-interaction links from the user's S items, via shared users.
+    Graph,
+    /// Normalised log-popularity of the item in T.
+    Popularity,
+    /// Cosine between the user's own T profile and the item.
+    History,
+}
+
+/// Every component, in display order.
+pub const COMPONENTS: [Component; 5] = [
+    Component::Content,
+    Component::Mapped,
+    Component::Graph,
+    Component::Popularity,
+    Component::History,
+];
+
+impl Component {
+    /// The lower-case name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Content => "content",
+            Component::Mapped => "mapped",
+            Component::Graph => "graph",
+            Component::Popularity => "popularity",
+            Component::History => "history",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One weight per component.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Weights(pub [f32; 5]);
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights([1.0, 1.0, 1.0, 0.1, 1.0])
+    }
+}
+
+impl Weights {
+    /// The weight of `c`.
+    pub fn get(&self, c: Component) -> f32 {
+        self.0[c.index()]
+    }
+
+    /// Sets the weight of `c`.
+    pub fn set(&mut self, c: Component, w: f32) {
+        self.0[c.index()] = w;
+    }
+
+    /// Only `c`, with weight 1.
+    pub fn only(c: Component) -> Weights {
+        let mut w = Weights([0.0; 5]);
+        w.set(c, 1.0);
+        w
+    }
+}
+
+impl fmt::Display for Weights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = COMPONENTS
+            .iter()
+            .map(|&c| format!("{}={}", c.name(), self.get(c)))
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl FromStr for Weights {
+    type Err = String;
+
+    /// Parses `content=1,mapped=0.5,…`; components not named keep their default.
+    fn from_str(s: &str) -> Result<Weights, String> {
+        let mut weights = Weights::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}': expected name=value"))?;
+            let component = COMPONENTS
+                .iter()
+                .copied()
+                .find(|c| c.name() == name.trim())
+                .ok_or_else(|| {
+                    format!(
+                        "'{name}' is not a component; expected one of: content, mapped, graph, popularity, history"
+                    )
+                })?;
+            let value: f32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f32| v.is_finite())
+                .ok_or_else(|| format!("'{part}': the weight must be a number"))?;
+            weights.set(component, value);
+        }
+        Ok(weights)
+    }
+}
+
+/// The S item behind a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BecauseOf {
+    /// The S item (index in the source domain).
+    pub item: u32,
+    /// Cosine between it and the recommended item.
+    pub similarity: f32,
+    /// The co-interaction link weight between them (0 when not linked).
+    pub graph_link: f32,
+}
+
+/// One ranked T item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// The T item (index in the target domain).
+    pub item: u32,
+    /// `Σ weight · component` over available components.
+    pub score: f32,
+    /// Each component's value, `None` when unavailable for this user.
+    pub components: [Option<f32>; 5],
+    /// Each component's weight × value (0 when unavailable).
+    pub contributions: [f32; 5],
+    /// The S item that contributed most, if the user has S items.
+    pub because_of: Option<BecauseOf>,
+}
+
+/// A user's ranked T items and what could not be computed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    /// The user (index in the dataset's users).
+    pub user: u32,
+    /// Top-k, best first; ties by item order.
+    pub items: Vec<Recommendation>,
+    /// Components that could not be computed for this user, and why.
+    pub unavailable: Vec<(Component, String)>,
+    /// T items excluded because the user already has them.
+    pub excluded: usize,
+}
+
+/// What one user brings to scoring: query vectors and sparse graph scores.
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    /// The S profile (content), if any.
+    pub content: Option<Vec<f32>>,
+    /// The mapped S profile, if any.
+    pub mapped: Option<Vec<f32>>,
+    /// The T profile (history), if any.
+    pub history: Option<Vec<f32>>,
+    /// Sparse graph scores `(T item, score)`, sorted by item.
+    pub graph: Option<Vec<(u32, f32)>>,
+    /// Why each missing component is missing.
+    pub unavailable: Vec<(Component, String)>,
+}
+
+impl UserQuery {
+    /// Builds the query of `user` from the fitted relations.
+    pub fn new(relations: &Relations, embeddings: &DatasetEmbeddings, user: u32) -> UserQuery {
+        let mut unavailable = Vec::new();
+        let content = relations.source_profile(embeddings, user);
+        let no_source = "the user has no interactions or texts in the source domain";
+        if content.is_none() {
+            unavailable.push((Component::Content, no_source.to_string()));
+        }
+        let mapped = match (&relations.mapping, &content) {
+            (Err(why), _) => {
+                unavailable.push((Component::Mapped, format!("no mapping: {why}")));
+                None
+            }
+            (Ok(_), None) => {
+                unavailable.push((Component::Mapped, no_source.to_string()));
+                None
+            }
+            (Ok(mapping), Some(profile)) => mapping.apply(profile),
+        };
+        let s_history = &relations.source_history[user as usize];
+        let graph = match &relations.graph {
+            Err(why) => {
+                unavailable.push((Component::Graph, format!("no graph: {why}")));
+                None
+            }
+            Ok(_) if s_history.is_empty() => {
+                unavailable.push((
+                    Component::Graph,
+                    "the user has no interactions in the source domain".to_string(),
+                ));
+                None
+            }
+            Ok(graph) => Some(graph.scores(s_history)),
+        };
+        let history = relations.target_profile(embeddings, user);
+        if history.is_none() {
+            unavailable.push((
+                Component::History,
+                "the user has no visible interactions in the target domain".to_string(),
+            ));
+        }
+        UserQuery {
+            content,
+            mapped,
+            history,
+            graph,
+            unavailable,
+        }
+    }
+
+    /// The weighted sum of the dense query vectors.
+    fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
+        let mut q = vec![0f32; dim];
+        let mut any = false;
+        for (c, v) in [
+            (Component::Content, &self.content),
+            (Component::Mapped, &self.mapped),
+            (Component::History, &self.history),
+        ] {
+            if let Some(v) = v
+                && weights.get(c) != 0.0
+            {
+                any = true;
+                q.iter_mut()
+                    .zip(v)
+                    .for_each(|(q, x)| *q += weights.get(c) * x);
+            }
+        }
+        any.then_some(q)
+    }
+}
+
+/// Scores every T item: `scores[j] = Σ weight · component`.
+pub fn score_all(
+    query: &UserQuery,
+    target: &Embeddings,
+    popularity: &[f32],
+    weights: &Weights,
+) -> Vec<f32> {
+    let mut scores = match query.combined(weights, target.dim()) {
+        Some(q) => (0..target.len()).map(|j| dot(target.row(j), &q)).collect(),
+        None => vec![0f32; target.len()],
+    };
+    let wp = weights.get(Component::Popularity);
+    if wp != 0.0 {
+        scores
+            .iter_mut()
+            .zip(popularity)
+            .for_each(|(s, p)| *s += wp * p);
+    }
+    let wg = weights.get(Component::Graph);
+    if let Some(graph) = &query.graph
+        && wg != 0.0
+    {
+        for &(j, g) in graph {
+            scores[j as usize] += wg * g;
+        }
+    }
+    scores
+}
+
+/// The indices of the `k` highest scores, best first, ties by index;
+/// `skip` (sorted) is left out.
+pub fn top_k(scores: &[f32], k: usize, skip: &[u32]) -> Vec<u32> {
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return Vec::new();
+    }
+    for (j, &s) in scores.iter().enumerate() {
+        let full = best.len() == k;
+        if full && !better((s, j as u32), best[k - 1]) {
+            continue;
+        }
+        if skip.binary_search(&(j as u32)).is_ok() {
+            continue;
+        }
+        let at = best.partition_point(|&b| better(b, (s, j as u32)));
+        best.insert(at, (s, j as u32));
+        best.truncate(k);
+    }
+    best.into_iter().map(|(_, j)| j).collect()
+}
+
+fn better(a: (f32, u32), b: (f32, u32)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+/// Ranks T items for `user`: top `k` with the breakdown of each.
+pub fn recommend(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    user: u32,
+    weights: &Weights,
+    k: usize,
+) -> Ranking {
+    let query = UserQuery::new(relations, embeddings, user);
+    let target = &embeddings.domains[relations.target];
+    let source = &embeddings.domains[relations.source];
+    let scores = score_all(&query, target, &relations.popularity, weights);
+    let mut owned: Vec<u32> = relations.target_history[user as usize]
+        .iter()
+        .map(|&(j, _)| j)
+        .collect();
+    owned.sort_unstable();
+    owned.dedup();
+    let s_history = &relations.source_history[user as usize];
+    let graph = relations.graph.as_ref().ok();
+    let items = top_k(&scores, k, &owned)
+        .into_iter()
+        .map(|j| {
+            let row = target.row(j as usize);
+            let graph_value = query.graph.as_ref().map(|g| {
+                g.binary_search_by_key(&j, |&(t, _)| t)
+                    .map_or(0.0, |i| g[i].1)
+            });
+            let components = [
+                query.content.as_ref().map(|v| dot(v, row)),
+                query.mapped.as_ref().map(|v| dot(v, row)),
+                graph_value,
+                Some(relations.popularity[j as usize]),
+                query.history.as_ref().map(|v| dot(v, row)),
+            ];
+            let mut contributions = [0f32; 5];
+            for c in COMPONENTS {
+                contributions[c.index()] =
+                    components[c.index()].map_or(0.0, |v| weights.get(c) * v);
+            }
+            let because_of = s_history
+                .iter()
+                .map(|&(i, w)| {
+                    let similarity = dot(source.row(i as usize), row);
+                    let graph_link = graph.map_or(0.0, |g| g.weight(i, j));
+                    let pull = w
+                        * (weights.get(Component::Content).max(0.0) * similarity
+                            + weights.get(Component::Graph).max(0.0) * graph_link);
+                    (pull, i, similarity, graph_link)
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+                .map(|(_, item, similarity, graph_link)| BecauseOf {
+                    item,
+                    similarity,
+                    graph_link,
+                });
+            Recommendation {
+                item: j,
+                score: scores[j as usize],
+                components,
+                contributions,
+                because_of,
+            }
+        })
+        .collect();
+    Ranking {
+        user,
+        items,
+        unavailable: query.unavailable,
+        excluded: owned.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_breaks_ties_by_item_order_and_skips_owned_items() {
+        let scores = [0.5, 0.9, 0.5, 0.9, 0.1, 0.5];
+        assert_eq!(top_k(&scores, 4, &[]), vec![1, 3, 0, 2]);
+        assert_eq!(top_k(&scores, 3, &[1]), vec![3, 0, 2]);
+        assert_eq!(top_k(&scores, 10, &[]).len(), 6);
+        assert!(top_k(&scores, 0, &[]).is_empty());
+    }
+
+    #[test]
+    fn weights_parse_and_print() {
+        let w: Weights = "content=0.5, graph=2".parse().unwrap();
+        assert_eq!(w.get(Component::Content), 0.5);
+        assert_eq!(w.get(Component::Graph), 2.0);
+        assert_eq!(w.get(Component::Mapped), 1.0, "unnamed keep the default");
+        assert_eq!(w.to_string().parse::<Weights>().unwrap(), w);
+        for bad in ["content", "colour=1", "graph=lots", "graph=inf"] {
+            assert!(bad.parse::<Weights>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The linear map from S-profile space to T-profile space, fitted in closed
+//! form (ridge regression, with centring) on users present in both domains:
+//! the text-embedding form of EMCDR's mapping.
+
+use linfa_linalg::cholesky::SolveC;
+use ndarray::{Array1, Array2, Axis};
+
+/// `t ≈ mean_t + (s − mean_s) · M`.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    matrix: Array2<f32>,
+    mean_source: Array1<f32>,
+    mean_target: Array1<f32>,
+    /// Users it was fitted on.
+    pub users: usize,
+    /// The ridge strength.
+    pub ridge: f32,
+}
+
+impl Mapping {
+    /// Fits on `(source profile, target profile)` pairs; an error says why
+    /// it cannot (no pairs, or a numerical failure).
+    pub fn fit(pairs: &[(Vec<f32>, Vec<f32>)], ridge: f32) -> Result<Mapping, String> {
+        let Some(first) = pairs.first() else {
+            return Err("no user has visible interactions in both domains".into());
+        };
+        let (d_s, d_t) = (first.0.len(), first.1.len());
+        let n = pairs.len();
+        let x = Array2::from_shape_fn((n, d_s), |(i, j)| pairs[i].0[j]);
+        let y = Array2::from_shape_fn((n, d_t), |(i, j)| pairs[i].1[j]);
+        let mean_source = x.mean_axis(Axis(0)).ok_or("empty")?;
+        let mean_target = y.mean_axis(Axis(0)).ok_or("empty")?;
+        let xc = &x - &mean_source;
+        let yc = &y - &mean_target;
+        let mut gram = xc.t().dot(&xc).mapv(f64::from);
+        for i in 0..d_s {
+            gram[[i, i]] += f64::from(ridge.max(1e-6));
+        }
+        let rhs = xc.t().dot(&yc).mapv(f64::from);
+        let solution = gram
+            .solvec(&rhs)
+            .map_err(|err| format!("the ridge system could not be solved: {err}"))?;
+        Ok(Mapping {
+            matrix: solution.mapv(|v| v as f32),
+            mean_source,
+            mean_target,
+            users: n,
+            ridge,
+        })
+    }
+
+    /// Maps a source profile into T-profile space, L2-normalised.
+    pub fn apply(&self, source: &[f32]) -> Option<Vec<f32>> {
+        let s = ndarray::ArrayView1::from(source);
+        let mapped = (&s - &self.mean_source).dot(&self.matrix) + &self.mean_target;
+        super::normalize(mapped.to_vec())
+    }
+
+    /// The map's matrix, `[dim_s, dim_t]`.
+    pub fn matrix(&self) -> &Array2<f32> {
+        &self.matrix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ridge_recovers_a_known_linear_map() {
+        // t = s · A + b for a fixed A, b; a tiny ridge must recover both.
+        let (d_s, d_t, n) = (6, 4, 200);
+        let a = Array2::from_shape_fn((d_s, d_t), |(i, j)| ((i * 7 + j * 3) % 5) as f32 - 2.0);
+        let b: Vec<f32> = (0..d_t).map(|j| 0.5 * j as f32).collect();
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let pairs: Vec<(Vec<f32>, Vec<f32>)> = (0..n)
+            .map(|_| {
+                let s: Vec<f32> = (0..d_s).map(|_| next()).collect();
+                let t = ndarray::ArrayView1::from(&s[..]).dot(&a).to_vec();
+                let t = t.iter().zip(&b).map(|(x, y)| x + y).collect();
+                (s, t)
+            })
+            .collect();
+        let m = Mapping::fit(&pairs, 1e-4).unwrap();
+        for i in 0..d_s {
+            for j in 0..d_t {
+                assert!((m.matrix()[[i, j]] - a[[i, j]]).abs() < 1e-2, "M[{i},{j}]");
+            }
+        }
+        let probe = vec![0.1, -0.2, 0.3, 0.0, 0.25, -0.1];
+        let want: Vec<f32> = ndarray::ArrayView1::from(&probe[..])
+            .dot(&a)
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| x + y)
+            .collect();
+        let want = super::super::normalize(want).unwrap();
+        let got = m.apply(&probe).unwrap();
+        assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-3));
+        assert_eq!(m.users, n);
+    }
+
+    #[test]
+    fn no_pairs_means_no_mapping() {
+        assert!(Mapping::fit(&[], 1.0).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! The cross-domain relations for a source domain S and a target domain T,
+//! fitted only on what a split lets the model see: user profiles per domain,
+//! the ridge mapping from S-profile space to T-profile space, the
+//! co-interaction graph between S and T items, and T-item popularity.
+//!
+//! It knows nothing of ranking weights or the window; `rank` and `evaluate`
+//! read what it fits.
+
+mod graph;
+mod mapping;
+mod profile;
+
+use crate::data::Dataset;
+use crate::embed::Embeddings;
+use crate::pipeline::DatasetEmbeddings;
+
+pub use graph::CoGraph;
+pub use mapping::Mapping;
+pub use profile::{dot, normalize};
+
+/// Why a relation could not be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RelateError {
+    /// A domain name is not in the dataset.
+    #[error("unknown domain '{name}'; the dataset has: {known}")]
+    UnknownDomain {
+        /// The name given.
+        name: String,
+        /// The dataset's domains, comma-separated.
+        known: String,
+    },
+    /// Source and target are the same domain.
+    #[error("--from and --to name the same domain '{0}'; pick two different domains")]
+    SameDomain(String),
+    /// The embeddings do not belong to this dataset.
+    #[error(
+        "the embeddings have {got} rows for domain '{domain}', which has {want} items; re-encode"
+    )]
+    Misaligned {
+        /// The domain.
+        domain: String,
+        /// Rows found.
+        got: usize,
+        /// Items in the domain.
+        want: usize,
+    },
+}
+
+/// Settings of the fitted relations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelateOptions {
+    /// Ridge strength of the S→T mapping (added to the diagonal of XᵀX).
+    pub ridge: f32,
+}
+
+impl Default for RelateOptions {
+    fn default() -> Self {
+        RelateOptions { ridge: 10.0 }
+    }
+}
+
+/// A user's interactions in one domain: `(item, weight)`, weight from the
+/// rating when there is one, else 1.
+pub type History = Vec<(u32, f32)>;
+
+/// Everything fitted for one (S, T) pair under one visibility.
+#[derive(Debug, Clone)]
+pub struct Relations {
+    /// Index of the source domain.
+    pub source: usize,
+    /// Index of the target domain.
+    pub target: usize,
+    /// Per user: visible S interactions.
+    pub source_history: Vec<History>,
+    /// Per user: visible T interactions (hidden users have none).
+    pub target_history: Vec<History>,
+    /// Per user: rows of `DatasetEmbeddings::user_texts` they wrote.
+    pub user_texts: Vec<Vec<u32>>,
+    /// The S→T mapping, or why there is none.
+    pub mapping: Result<Mapping, String>,
+    /// The S–T co-interaction graph, or why there is none.
+    pub graph: Result<CoGraph, String>,
+    /// Per T item: log(1 + visible interactions) / log(1 + the largest count), in [0, 1].
+    pub popularity: Vec<f32>,
+    /// Per T item: visible interactions.
+    pub popularity_counts: Vec<u32>,
+    /// The options used.
+    pub options: RelateOptions,
+}
+
+/// Looks up the (S, T) pair by name.
+pub fn domain_pair(dataset: &Dataset, from: &str, to: &str) -> Result<(usize, usize), RelateError> {
+    let find = |name: &str| {
+        dataset
+            .domain_index(name)
+            .ok_or_else(|| RelateError::UnknownDomain {
+                name: name.to_string(),
+                known: dataset
+                    .domains
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    };
+    let (s, t) = (find(from)?, find(to)?);
+    if s == t {
+        return Err(RelateError::SameDomain(from.to_string()));
+    }
+    Ok((s, t))
+}
+
+impl Relations {
+    /// Fits every relation for S → T. `hidden[u]` hides user u's T
+    /// interactions from every fitted part (the evaluation's held-out users).
+    pub fn fit(
+        dataset: &Dataset,
+        embeddings: &DatasetEmbeddings,
+        source: usize,
+        target: usize,
+        hidden: &[bool],
+        options: RelateOptions,
+    ) -> Result<Relations, RelateError> {
+        for (d, matrix) in [
+            (source, &embeddings.domains[source]),
+            (target, &embeddings.domains[target]),
+        ] {
+            let want = dataset.domains[d].items.len();
+            if matrix.len() != want {
+                return Err(RelateError::Misaligned {
+                    domain: dataset.domains[d].name.clone(),
+                    got: matrix.len(),
+                    want,
+                });
+            }
+        }
+        let users = dataset.users.len();
+        let mut source_history = vec![History::new(); users];
+        let mut target_history = vec![History::new(); users];
+        for event in &dataset.interactions {
+            let u = event.user as usize;
+            let weight = event.rating.map_or(1.0, |r| r.max(0.0));
+            if event.domain as usize == source {
+                source_history[u].push((event.item, weight));
+            } else if event.domain as usize == target && !hidden.get(u).copied().unwrap_or(false) {
+                target_history[u].push((event.item, weight));
+            }
+        }
+        let mut user_texts = vec![Vec::new(); users];
+        for (row, text) in dataset.user_texts.iter().enumerate() {
+            user_texts[text.user as usize].push(row as u32);
+        }
+        let n_target = dataset.domains[target].items.len();
+        let mut popularity_counts = vec![0u32; n_target];
+        for history in &target_history {
+            for &(item, _) in history {
+                popularity_counts[item as usize] += 1;
+            }
+        }
+        let max = popularity_counts.iter().copied().max().unwrap_or(0);
+        let scale = (1.0 + max as f32).ln().max(f32::MIN_POSITIVE);
+        let popularity = popularity_counts
+            .iter()
+            .map(|&c| (1.0 + c as f32).ln() / scale)
+            .collect();
+        let mut relations = Relations {
+            source,
+            target,
+            source_history,
+            target_history,
+            user_texts,
+            mapping: Err(String::new()),
+            graph: Err(String::new()),
+            popularity,
+            popularity_counts,
+            options,
+        };
+        relations.graph = CoGraph::fit(
+            &relations.source_history,
+            &relations.target_history,
+            dataset.domains[source].items.len(),
+        );
+        relations.refit_mapping(embeddings, options.ridge);
+        Ok(relations)
+    }
+
+    /// Refits only the mapping with another ridge strength (the graph and
+    /// popularity do not depend on it).
+    pub fn refit_mapping(&mut self, embeddings: &DatasetEmbeddings, ridge: f32) {
+        self.options.ridge = ridge;
+        let pairs: Vec<(Vec<f32>, Vec<f32>)> = (0..self.source_history.len() as u32)
+            .filter_map(|u| {
+                Some((
+                    self.source_profile(embeddings, u)?,
+                    self.target_profile(embeddings, u)?,
+                ))
+            })
+            .collect();
+        self.mapping = Mapping::fit(&pairs, ridge);
+    }
+
+    /// u's profile in S: the weighted mean of their S item vectors plus the
+    /// mean of their own texts' vectors, L2-normalised; `None` with neither.
+    pub fn source_profile(&self, embeddings: &DatasetEmbeddings, user: u32) -> Option<Vec<f32>> {
+        let u = user as usize;
+        profile::profile(
+            &self.source_history[u],
+            &embeddings.domains[self.source],
+            &self.user_texts[u],
+            &embeddings.user_texts,
+        )
+    }
+
+    /// u's profile in T from their visible T items; `None` without any.
+    pub fn target_profile(&self, embeddings: &DatasetEmbeddings, user: u32) -> Option<Vec<f32>> {
+        let u = user as usize;
+        let no_texts = Embeddings::new(embeddings.domains[self.target].dim(), Vec::new());
+        profile::profile(
+            &self.target_history[u],
+            &embeddings.domains[self.target],
+            &[],
+            &no_texts,
+        )
+    }
+
+    /// Users with visible interactions in both S and T.
+    pub fn overlap_users(&self) -> usize {
+        self.source_history
+            .iter()
+            .zip(&self.target_history)
+            .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+            .count()
+    }
+}

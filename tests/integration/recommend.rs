@@ -1,0 +1,327 @@
+//! Relations, ranking and evaluation on hand-made fixtures and the bundled
+//! sample: leakage, determinism, unavailable components, the breakdown.
+
+use std::sync::atomic::AtomicBool;
+
+use crossrec::data::Dataset;
+use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
+use crossrec::evaluate::{EvalOptions, Split, TuneOptions, evaluate};
+use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
+use crossrec::rank::{Component, Weights, recommend};
+use crossrec::relate::{RelateOptions, Relations, domain_pair};
+
+use crate::common::{real_model, sample_manifest, tempdir};
+
+const MANIFEST: &str = r#"
+name = "fixture"
+[[domain]]
+name = "shop"
+items = "shop.csv"
+text_columns = ["title"]
+[[domain]]
+name = "blog"
+items = "blog.csv"
+text_columns = ["title"]
+[interactions]
+path = "interactions.csv"
+"#;
+
+/// 12 shop items, 12 blog items; users u0..u29 in both domains with a
+/// planted pattern (shop item i ↔ blog item i), plus `extra` rows.
+fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
+    let items = |prefix: &str| {
+        let mut s = String::from("item_id,title\n");
+        for i in 0..12 {
+            s.push_str(&format!("{prefix}{i},{prefix} item {i}\n"));
+        }
+        s
+    };
+    let mut interactions = String::from("user_id,domain,item_id\n");
+    for u in 0..30 {
+        let a = u % 12;
+        let b = (u * 5 + 1) % 12;
+        interactions.push_str(&format!("u{u},shop,s{a}\nu{u},shop,s{b}\nu{u},blog,b{a}\n"));
+        if u % 3 == 0 {
+            interactions.push_str(&format!("u{u},blog,b{b}\n"));
+        }
+    }
+    interactions.push_str("shopper,shop,s1\nreader,blog,b2\n");
+    interactions.push_str(extra);
+    std::fs::write(dir.join("crossrec.toml"), MANIFEST).unwrap();
+    std::fs::write(dir.join("shop.csv"), items("s")).unwrap();
+    std::fs::write(dir.join("blog.csv"), items("b")).unwrap();
+    std::fs::write(dir.join("interactions.csv"), interactions).unwrap();
+    Dataset::load(&dir.join("crossrec.toml")).unwrap()
+}
+
+/// Deterministic unit vectors; shop item i and blog item i are similar.
+fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
+    let dim = 8;
+    let vector = |i: usize, shift: f32| {
+        let v: Vec<f32> = (0..dim)
+            .map(|d| ((i * 3 + d * 7) % 11) as f32 - 5.0 + shift * d as f32)
+            .collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let domains = dataset
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(d, domain)| {
+            let data = (0..domain.items.len())
+                .flat_map(|i| vector(i, 0.1 * d as f32))
+                .collect();
+            Embeddings::new(dim, data)
+        })
+        .collect();
+    DatasetEmbeddings {
+        domains,
+        user_texts: Embeddings::new(dim, Vec::new()),
+        summary: Vec::new(),
+    }
+}
+
+#[test]
+fn hidden_target_interactions_change_no_fitted_part() {
+    let (a_dir, b_dir) = (tempdir(), tempdir());
+    let a = fixture(a_dir.path(), "");
+    let split = Split::draw(&a, 0, 1, 7, 0.3, 0.2);
+    let test_user = split.test[0];
+    let id = &a.users[test_user as usize];
+    // The same data plus more target interactions of a held-out user.
+    let b = fixture(
+        b_dir.path(),
+        &format!("{id},blog,b7\n{id},blog,b8\n{id},blog,b9\n"),
+    );
+    assert_eq!(b.users[test_user as usize], *id);
+    assert_eq!(Split::draw(&b, 0, 1, 7, 0.3, 0.2), split, "same split");
+    let (ea, eb) = (embeddings(&a), embeddings(&b));
+    let fit = |d: &Dataset, e: &DatasetEmbeddings| {
+        Relations::fit(d, e, 0, 1, &split.hidden, RelateOptions::default()).unwrap()
+    };
+    let (ra, rb) = (fit(&a, &ea), fit(&b, &eb));
+    assert_eq!(ra.popularity_counts, rb.popularity_counts);
+    assert_eq!(ra.target_history, rb.target_history);
+    let (ga, gb) = (ra.graph.as_ref().unwrap(), rb.graph.as_ref().unwrap());
+    assert_eq!(ga.edges, gb.edges);
+    for i in 0..12 {
+        assert_eq!(ga.links(i), gb.links(i), "graph row {i}");
+    }
+    let (ma, mb) = (ra.mapping.as_ref().unwrap(), rb.mapping.as_ref().unwrap());
+    assert_eq!(ma.matrix(), mb.matrix());
+    assert_eq!(ma.users, mb.users);
+    // And without hiding, the extra rows do change popularity.
+    let no_hidden = vec![false; b.users.len()];
+    let open = Relations::fit(&b, &eb, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    assert_ne!(open.popularity_counts, rb.popularity_counts);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report_and_another_seed_another_split() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let e = embeddings(&dataset);
+    let run = |seed| {
+        let options = EvalOptions {
+            seed,
+            test_share: 0.3,
+            ..EvalOptions::default()
+        };
+        evaluate(
+            &dataset,
+            &e,
+            0,
+            1,
+            &options,
+            &mut |_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap()
+    };
+    let (first, again, other) = (run(42), run(42), run(43));
+    let mut a = first.report.clone();
+    let mut b = again.report.clone();
+    a.seconds = 0.0;
+    b.seconds = 0.0;
+    assert_eq!(a, b);
+    assert_eq!(first.split, again.split);
+    assert_ne!(first.split.test, other.split.test);
+    assert_eq!(first.split.test.len(), 9, "30% of 30 users in both domains");
+}
+
+#[test]
+fn a_ranking_explains_itself() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let e = embeddings(&dataset);
+    let no_hidden = vec![false; dataset.users.len()];
+    let relations =
+        Relations::fit(&dataset, &e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    let user = dataset.user_index("u4").unwrap();
+    let weights = Weights::default();
+    let ranking = recommend(&relations, &e, user, &weights, 5);
+    assert_eq!(ranking.items.len(), 5);
+    let owned: Vec<u32> = relations.target_history[user as usize]
+        .iter()
+        .map(|h| h.0)
+        .collect();
+    assert_eq!(ranking.excluded, owned.len());
+    let s_items: Vec<u32> = relations.source_history[user as usize]
+        .iter()
+        .map(|h| h.0)
+        .collect();
+    for pair in ranking.items.windows(2) {
+        assert!(pair[0].score >= pair[1].score, "sorted by score");
+    }
+    for rec in &ranking.items {
+        assert!(
+            !owned.contains(&rec.item),
+            "items the user has are excluded"
+        );
+        let sum: f32 = rec.contributions.iter().sum();
+        assert!((sum - rec.score).abs() < 1e-4, "score = Σ contributions");
+        assert!(rec.components[Component::History as usize].is_some());
+        let because = rec.because_of.expect("a because-of item");
+        assert!(s_items.contains(&because.item));
+    }
+    assert!(ranking.unavailable.is_empty(), "{:?}", ranking.unavailable);
+}
+
+#[test]
+fn missing_components_are_named_and_the_rest_still_rank() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let e = embeddings(&dataset);
+    let no_hidden = vec![false; dataset.users.len()];
+    let relations =
+        Relations::fit(&dataset, &e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    // "reader" has blog items only: nothing in the source domain.
+    let reader = dataset.user_index("reader").unwrap();
+    let ranking = recommend(&relations, &e, reader, &Weights::default(), 3);
+    let missing: Vec<Component> = ranking.unavailable.iter().map(|u| u.0).collect();
+    assert_eq!(
+        missing,
+        vec![Component::Content, Component::Mapped, Component::Graph]
+    );
+    assert!(
+        ranking.unavailable[0]
+            .1
+            .contains("no interactions or texts in the source domain")
+    );
+    assert_eq!(ranking.items.len(), 3);
+    assert!(ranking.items.iter().all(|r| r.because_of.is_none()));
+
+    // Reversed direction with no user in both domains: no mapping, no graph.
+    let lonely = tempdir();
+    std::fs::write(lonely.path().join("crossrec.toml"), MANIFEST).unwrap();
+    std::fs::write(
+        lonely.path().join("shop.csv"),
+        "item_id,title\ns0,a\ns1,b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lonely.path().join("blog.csv"),
+        "item_id,title\nb0,c\nb1,d\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lonely.path().join("interactions.csv"),
+        "user_id,domain,item_id\nx,shop,s0\ny,blog,b1\n",
+    )
+    .unwrap();
+    let d = Dataset::load(&lonely.path().join("crossrec.toml")).unwrap();
+    let e = DatasetEmbeddings {
+        domains: vec![
+            Embeddings::new(2, vec![1.0, 0.0, 0.0, 1.0]),
+            Embeddings::new(2, vec![1.0, 0.0, 0.0, 1.0]),
+        ],
+        user_texts: Embeddings::new(2, Vec::new()),
+        summary: Vec::new(),
+    };
+    let r = Relations::fit(&d, &e, 0, 1, &[false, false], RelateOptions::default()).unwrap();
+    let ranking = recommend(&r, &e, d.user_index("x").unwrap(), &Weights::default(), 2);
+    let missing: Vec<Component> = ranking.unavailable.iter().map(|u| u.0).collect();
+    assert_eq!(
+        missing,
+        vec![Component::Mapped, Component::Graph, Component::History]
+    );
+    assert!(ranking.unavailable[0].1.contains("no mapping"));
+    assert_eq!(
+        ranking.items[0].item, 0,
+        "content still ranks: b0 is like s0"
+    );
+    let err = evaluate(
+        &d,
+        &e,
+        0,
+        1,
+        &EvalOptions::default(),
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("no user has interactions in both"),
+        "{err}"
+    );
+}
+
+#[test]
+fn domain_names_are_checked() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let err = domain_pair(&dataset, "shop", "films")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'films'") && err.contains("shop, blog"),
+        "{err}"
+    );
+    assert!(domain_pair(&dataset, "shop", "shop").is_err());
+}
+
+#[test]
+fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
+    let Some(files) = real_model() else { return };
+    let dir = tempdir();
+    let dataset = Dataset::load(&sample_manifest()).unwrap();
+    let encoder =
+        Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu).unwrap();
+    let cache = EmbeddingCache::new(dir.path());
+    let e = encode_dataset(
+        &dataset,
+        &encoder,
+        &cache,
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let (s, t) = domain_pair(&dataset, "products", "articles").unwrap();
+    let options = EvalOptions {
+        tune: Some(TuneOptions::default()),
+        ..EvalOptions::default()
+    };
+    let evaluation = evaluate(
+        &dataset,
+        &e,
+        s,
+        t,
+        &options,
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let report = &evaluation.report;
+    let ndcg10 = |name: &str| report.row(name).unwrap().metrics[1].ndcg.mean;
+    assert_eq!(report.row("random").unwrap().metrics[1].k, 10);
+    assert!(ndcg10("hybrid") > 3.0 * ndcg10("random"), "{report:#?}");
+    assert!(
+        ndcg10("tuned hybrid") > 3.0 * ndcg10("random"),
+        "{report:#?}"
+    );
+    assert!(
+        ndcg10("content") > ndcg10("popularity"),
+        "the planted topics are semantic"
+    );
+}
