@@ -11,6 +11,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::embed::Embeddings;
@@ -269,10 +270,18 @@ pub fn score_all(
     popularity: &[f32],
     weights: &Weights,
 ) -> Vec<f32> {
-    let mut scores = match query.combined(weights, target.dim()) {
-        Some(q) => (0..target.len()).map(|j| dot(target.row(j), &q)).collect(),
-        None => vec![0f32; target.len()],
-    };
+    let mut scores = vec![0f32; target.len()];
+    if let Some(q) = query.combined(weights, target.dim()) {
+        // Memory-bound: each item vector is read once, in parallel blocks.
+        scores
+            .par_chunks_mut(2048)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                for (k, s) in chunk.iter_mut().enumerate() {
+                    *s = dot(target.row(block * 2048 + k), &q);
+                }
+            });
+    }
     let wp = weights.get(Component::Popularity);
     if wp != 0.0 {
         scores

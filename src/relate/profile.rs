@@ -3,9 +3,21 @@
 
 use crate::embed::Embeddings;
 
-/// The dot product.
+/// The dot product. Eight independent partial sums let the compiler keep
+/// the loop in SIMD registers (a single running sum would serialise it).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; 8];
+    let (chunks_a, rest_a) = a.split_at(n - n % 8);
+    let (chunks_b, rest_b) = b.split_at(n - n % 8);
+    for (x, y) in chunks_a.chunks_exact(8).zip(chunks_b.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = rest_a.iter().zip(rest_b).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Scales `v` to unit length; `None` for a zero vector.

@@ -139,10 +139,165 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempdir();
-    for sub in ["embed", "encode"] {
+    for sub in ["embed", "encode", "recommend", "eval"] {
         let run = crossrec(&[sub, "--help"], dir.path());
         assert!(run.status.success());
         let stdout = String::from_utf8_lossy(&run.stdout);
         assert!(stdout.contains("--model"), "{sub}: {stdout}");
     }
+}
+
+fn tiny_sample_args<'a>(sub: &'a str, model: &'a str, manifest: &'a str) -> Vec<&'a str> {
+    vec![
+        sub,
+        "--dataset",
+        manifest,
+        "--model",
+        model,
+        "--from",
+        "products",
+        "--to",
+        "articles",
+    ]
+}
+
+#[test]
+fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let mut args = tiny_sample_args("recommend", model, manifest);
+    args.extend(["--user", "u001", "-k", "5"]);
+    let cache = dir.path().join("cache");
+
+    let table = crossrec(&args, &cache);
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert!(
+        stdout.contains("content") && stdout.contains("because of"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(char::is_numeric))
+            .count(),
+        5
+    );
+
+    let mut json_args = args.clone();
+    json_args.extend(["--format", "json"]);
+    let json = crossrec(&json_args, &cache);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    let recs = doc["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 5);
+    assert_eq!(doc["user"], "u001");
+    assert!(recs[0]["components"]["content"].is_number());
+    assert!(
+        recs[0]["because_of"]["item_id"]
+            .as_str()
+            .unwrap()
+            .starts_with('P')
+    );
+    let sum: f64 = recs[0]["contributions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - recs[0]["score"].as_f64().unwrap()).abs() < 1e-4);
+
+    let mut csv_args = args.clone();
+    csv_args.extend(["--format", "csv", "--weights", "popularity=1,content=0"]);
+    let csv = crossrec(&csv_args, &cache);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        text.starts_with("rank,item_id,score,content,mapped,graph,popularity,history,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 6);
+
+    let mut unknown = tiny_sample_args("recommend", model, manifest);
+    unknown.extend(["--user", "nobody"]);
+    let run = crossrec(&unknown, &cache);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("unknown user 'nobody'"));
+
+    let mut bad = args.clone();
+    bad.extend(["--weights", "colour=2"]);
+    let run = crossrec(&bad, &cache);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("not a component"));
+}
+
+#[test]
+fn eval_tune_saves_weights_that_recommend_then_uses() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let config = dir.path().join("config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crossrec"))
+            .args(args)
+            .env("CROSSREC_CACHE_DIR", &cache)
+            .env("CROSSREC_CONFIG_DIR", &config)
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let mut args = tiny_sample_args("eval", model, manifest);
+    args.extend(["--format", "json", "--tune"]);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let names: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "random",
+            "content",
+            "mapped",
+            "graph",
+            "popularity",
+            "hybrid",
+            "tuned hybrid"
+        ]
+    );
+    assert_eq!(report["seed"], 42);
+    assert_eq!(report["rows"][0]["metrics"][1]["k"], 10);
+    assert!(report["rows"][0]["metrics"][1]["ndcg"]["mean"].is_number());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("saved the tuned weights"));
+
+    let mut rec = tiny_sample_args("recommend", model, manifest);
+    rec.extend(["--user", "u002"]);
+    let out = run(&rec);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using tuned settings"));
+
+    let mut table = tiny_sample_args("eval", model, manifest);
+    table.extend(["--seed", "7"]);
+    let out = run(&table);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("NDCG@10") && stdout.contains("seed 7"),
+        "{stdout}"
+    );
 }

@@ -1,0 +1,170 @@
+//! Ranking and re-scoring speed on the real dataset (embeddings from the
+//! cache that `cargo bench --bench encode` or `crossrec encode` filled), and
+//! ranking over a synthetic 100,000-item target domain.
+//!
+//! `cargo bench --bench rank` prints one JSON line per measurement.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crossrec::data::Dataset;
+use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, EncoderOptions};
+use crossrec::evaluate::{EvalOptions, KS, evaluate};
+use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
+use crossrec::rank::{Weights, recommend};
+use crossrec::relate::{RelateOptions, Relations, domain_pair};
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn time_recommend(relations: &Relations, e: &DatasetEmbeddings, users: &[u32], label: &str) {
+    let weights = Weights::default();
+    let mut ms = Vec::new();
+    for &u in users {
+        let start = Instant::now();
+        let ranking = recommend(relations, e, u, &weights, 10);
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+        assert!(!ranking.items.is_empty());
+    }
+    println!(
+        r#"{{"measure": "recommend_ms", "target_items": {}, "users": {}, "median": {:.3}, "p95": {:.3}, "what": "{label}"}}"#,
+        e.domains[relations.target].len(),
+        users.len(),
+        percentile(ms.clone(), 0.5),
+        percentile(ms, 0.95)
+    );
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join("../shared/data/amazon-food-kitchen/crossrec.toml");
+    if !manifest.is_file() {
+        eprintln!("skipped: {} not found", manifest.display());
+        return;
+    }
+    let dataset = Dataset::load(&manifest).expect("dataset loads");
+    let encoder = match Encoder::from_spec(DEFAULT_MODEL, &EncoderOptions::default()) {
+        Ok(encoder) => encoder,
+        Err(err) => {
+            eprintln!("skipped: {err}");
+            return;
+        }
+    };
+    let cache = EmbeddingCache::new(root.join("target/bench-cache"));
+    let cancel = AtomicBool::new(false);
+    let e = encode_dataset(&dataset, &encoder, &cache, &mut |_, _| {}, &cancel).expect("encode");
+    let (s, t) = domain_pair(&dataset, "food", "kitchen").expect("domains");
+
+    let start = Instant::now();
+    let no_hidden = vec![false; dataset.users.len()];
+    let relations =
+        Relations::fit(&dataset, &e, s, t, &no_hidden, RelateOptions::default()).unwrap();
+    println!(
+        r#"{{"measure": "fit_relations_s", "value": {:.3}}}"#,
+        start.elapsed().as_secs_f64()
+    );
+    let users: Vec<u32> = (0..dataset.users.len() as u32)
+        .filter(|&u| !relations.source_history[u as usize].is_empty())
+        .step_by(50)
+        .take(200)
+        .collect();
+    time_recommend(&relations, &e, &users, "real kitchen items");
+
+    // 100,000 target items: the kitchen vectors repeated, one item each.
+    let kitchen = &e.domains[t];
+    let n = 100_000;
+    let dir = std::env::temp_dir().join(format!("crossrec-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut items = String::from("item_id,title\n");
+    for j in 0..n {
+        items.push_str(&format!("k{j},item {j}\n"));
+    }
+    std::fs::write(dir.join("big.csv"), items).unwrap();
+    std::fs::copy(&dataset.domains[s].file, dir.join("food.csv")).unwrap();
+    let mut interactions = String::from("user_id,domain,item_id\n");
+    for event in dataset
+        .interactions
+        .iter()
+        .filter(|i| i.domain as usize != t)
+    {
+        let id = &dataset.domains[s].items[event.item as usize].id;
+        interactions.push_str(&format!(
+            "{},food,{id}\n",
+            dataset.users[event.user as usize]
+        ));
+    }
+    for event in dataset
+        .interactions
+        .iter()
+        .filter(|i| i.domain as usize == t)
+    {
+        interactions.push_str(&format!(
+            "{},big,k{}\n",
+            dataset.users[event.user as usize], event.item
+        ));
+    }
+    std::fs::write(dir.join("interactions.csv"), interactions).unwrap();
+    std::fs::write(
+        dir.join("m.toml"),
+        "name = \"big\"\n[[domain]]\nname = \"food\"\nitems = \"food.csv\"\ntext_columns = [\"title\"]\n\
+         [[domain]]\nname = \"big\"\nitems = \"big.csv\"\ntext_columns = [\"title\"]\n\
+         [interactions]\npath = \"interactions.csv\"\n",
+    )
+    .unwrap();
+    let big = Dataset::load(&dir.join("m.toml")).unwrap();
+    let data: Vec<f32> = (0..n)
+        .flat_map(|j| kitchen.row(j % kitchen.len()).to_vec())
+        .collect();
+    let big_e = DatasetEmbeddings {
+        domains: vec![e.domains[s].clone(), Embeddings::new(kitchen.dim(), data)],
+        user_texts: e.user_texts.clone(),
+        summary: Vec::new(),
+    };
+    let no_hidden = vec![false; big.users.len()];
+    let big_relations =
+        Relations::fit(&big, &big_e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    let big_users: Vec<u32> = users
+        .iter()
+        .filter_map(|&u| big.user_index(&dataset.users[u as usize]))
+        .collect();
+    time_recommend(&big_relations, &big_e, &big_users, "synthetic 100k items");
+    std::fs::remove_dir_all(&dir).ok();
+
+    // The whole evaluation, then re-scoring it after a weight change.
+    let start = Instant::now();
+    let evaluation = evaluate(
+        &dataset,
+        &e,
+        s,
+        t,
+        &EvalOptions::default(),
+        &mut |_, _| {},
+        &cancel,
+    )
+    .expect("evaluate");
+    println!(
+        r#"{{"measure": "eval_s", "value": {:.2}, "test_users": {}, "memory_mib": {:.0}}}"#,
+        start.elapsed().as_secs_f64(),
+        evaluation.scores.len(),
+        evaluation.scores.memory_bytes as f64 / (1 << 20) as f64
+    );
+    let mut ms = Vec::new();
+    for step in 0..20 {
+        let mut weights = Weights::default();
+        weights.0[3] = 0.1 * step as f32;
+        let start = Instant::now();
+        let summary = evaluation.scores.summarise(&weights, &KS);
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(summary.len(), 3);
+    }
+    println!(
+        r#"{{"measure": "rescore_ms", "users": {}, "items": {}, "median": {:.1}, "p95": {:.1}}}"#,
+        evaluation.scores.len(),
+        e.domains[t].len(),
+        percentile(ms.clone(), 0.5),
+        percentile(ms, 0.95)
+    );
+}
