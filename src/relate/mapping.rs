@@ -49,11 +49,28 @@ impl Mapping {
         })
     }
 
-    /// Maps a source profile into T-profile space, L2-normalised.
+    /// The predicted T profile of a source profile: `mean_t + (s − mean_s)·M`.
+    pub fn predict(&self, source: &[f32]) -> Vec<f32> {
+        self.deviation(source)
+            .into_iter()
+            .zip(&self.mean_target)
+            .map(|(d, m)| d + m)
+            .collect()
+    }
+
+    /// The query vector of the `mapped` component: the predicted T profile's
+    /// deviation from the average T profile, `(s − mean_s)·M`, L2-normalised.
+    /// The average part would add the same "typical item" bias to every
+    /// user's ranking (measured: it cut this component's NDCG@10 on the
+    /// Amazon food → kitchen split from 0.0044 to 0.0012); without it, the
+    /// component ranks what is specific to the user.
     pub fn apply(&self, source: &[f32]) -> Option<Vec<f32>> {
+        super::normalize(self.deviation(source))
+    }
+
+    fn deviation(&self, source: &[f32]) -> Vec<f32> {
         let s = ndarray::ArrayView1::from(source);
-        let mapped = (&s - &self.mean_source).dot(&self.matrix) + &self.mean_target;
-        super::normalize(mapped.to_vec())
+        (&s - &self.mean_source).dot(&self.matrix).to_vec()
     }
 
     /// The map's matrix, `[dim_s, dim_t]`.
@@ -100,9 +117,22 @@ mod tests {
             .zip(&b)
             .map(|(x, y)| x + y)
             .collect();
-        let want = super::super::normalize(want).unwrap();
-        let got = m.apply(&probe).unwrap();
-        assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-3));
+        let got = m.predict(&probe);
+        assert!(
+            got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-3),
+            "{got:?} vs {want:?}"
+        );
+        // The component's query is the deviation from the average prediction.
+        let mean: Vec<f32> = m.predict(&m.mean_source.to_vec());
+        let deviation: Vec<f32> = got.iter().zip(&mean).map(|(g, a)| g - a).collect();
+        let query = m.apply(&probe).unwrap();
+        let expected = super::super::normalize(deviation).unwrap();
+        assert!(
+            query
+                .iter()
+                .zip(&expected)
+                .all(|(q, e)| (q - e).abs() < 1e-4)
+        );
         assert_eq!(m.users, n);
     }
 
