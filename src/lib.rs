@@ -6,11 +6,15 @@
 //! [`pipeline`] runs the encoder over a whole dataset; [`cli`] is the command
 //! line on top of the library.
 
+pub mod app;
 pub mod cli;
 pub mod data;
 pub mod embed;
 pub mod evaluate;
+pub mod export;
 pub mod pipeline;
+pub mod project;
 pub mod rank;
 pub mod relate;
+pub mod sample;
 pub mod settings;

@@ -67,7 +67,7 @@ impl fmt::Display for Component {
 }
 
 /// One weight per component.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Weights(pub [f32; 5]);
 
 impl Default for Weights {

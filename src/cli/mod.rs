@@ -4,6 +4,7 @@
 
 mod encode;
 mod eval;
+mod gui;
 mod recommend;
 
 use std::path::PathBuf;
@@ -17,14 +18,16 @@ use crate::embed::{DEFAULT_MODEL, Encoder, EncoderOptions, Pooling};
 #[derive(Debug, Parser)]
 #[command(name = "crossrec", version, about)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a subcommand, the window opens on the bundled sample.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the window (on the last dataset, or the bundled sample).
+    Gui(gui::GuiArgs),
     /// Encode a text file, one text per line, into a float32 .npy matrix.
     Embed(EmbedArgs),
     /// Encode every item (and user text) of a dataset into the embedding cache.
@@ -104,6 +107,14 @@ pub struct DatasetArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        None => gui::gui(&gui::GuiArgs::default()),
+        Some(command) => run_command(command),
+    }
+}
+
+fn run_command(command: Command) -> Result<()> {
+    match command {
+        Command::Gui(args) => gui::gui(&args),
         Command::Embed(args) => encode::embed(&args),
         Command::Encode(args) => encode::encode(&args),
         Command::Recommend(args) => recommend::recommend(&args),

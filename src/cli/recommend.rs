@@ -322,51 +322,6 @@ fn csv_out(
     relations: &Relations,
     ranking: &Ranking,
 ) -> Result<()> {
-    let (s, t) = (
-        &dataset.domains[relations.source],
-        &dataset.domains[relations.target],
-    );
-    let mut writer = csv::Writer::from_writer(out);
-    let mut header = vec!["rank".to_string(), "item_id".into(), "score".into()];
-    header.extend(COMPONENTS.iter().map(|c| c.name().to_string()));
-    header.extend(
-        COMPONENTS
-            .iter()
-            .map(|c| format!("{}_contribution", c.name())),
-    );
-    header.extend(
-        [
-            "because_of_item_id",
-            "because_of_similarity",
-            "because_of_graph_link",
-            "text",
-        ]
-        .map(String::from),
-    );
-    writer.write_record(&header)?;
-    for (r, rec) in ranking.items.iter().enumerate() {
-        let mut row = vec![
-            (r + 1).to_string(),
-            t.items[rec.item as usize].id.clone(),
-            rec.score.to_string(),
-        ];
-        row.extend(
-            rec.components
-                .iter()
-                .map(|v| v.map_or_else(String::new, |v| v.to_string())),
-        );
-        row.extend(rec.contributions.iter().map(f32::to_string));
-        match rec.because_of {
-            Some(b) => row.extend([
-                s.items[b.item as usize].id.clone(),
-                b.similarity.to_string(),
-                b.graph_link.to_string(),
-            ]),
-            None => row.extend([String::new(), String::new(), String::new()]),
-        }
-        row.push(t.items[rec.item as usize].text.clone());
-        writer.write_record(&row)?;
-    }
-    writer.flush()?;
+    crate::export::ranking_csv(out, dataset, relations, ranking)?;
     Ok(())
 }

@@ -80,6 +80,31 @@ impl CsvTable {
         Self::from_bytes(path, bytes, delimiter)
     }
 
+    /// Reads at most the first `max_bytes` of `path` (cut at the last line
+    /// end) for a quick preview of its header and first rows.
+    pub fn open_head(
+        path: &Path,
+        delimiter: Option<Delimiter>,
+        max_bytes: usize,
+    ) -> Result<CsvTable, DataError> {
+        use std::io::Read;
+        let io = |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(max_bytes as u64)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() == max_bytes
+            && let Some(end) = bytes.iter().rposition(|&b| b == b'\n')
+        {
+            bytes.truncate(end + 1);
+        }
+        Self::from_bytes(path, bytes, delimiter)
+    }
+
     /// Validates in-memory file contents as if read from `path`.
     pub fn from_bytes(
         path: &Path,

@@ -1,0 +1,177 @@
+//! Background work for the window: one job type for loading, encoding,
+//! projecting, evaluating and tuning. A job runs on a named thread, reports
+//! progress over a bounded channel (asking egui for a repaint on every
+//! message), can be cancelled, and hands back its result once; the window
+//! polls it each frame and keeps showing the previous result meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant};
+
+/// How far a job has got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// What it is doing now.
+    pub stage: String,
+    /// Units done in this stage.
+    pub done: f64,
+    /// Units in this stage (0 when unknown).
+    pub total: f64,
+    /// The unit, e.g. "texts" (empty for plain fractions).
+    pub unit: &'static str,
+}
+
+enum Message<T> {
+    Progress(Progress),
+    Done(Result<T, String>),
+}
+
+/// The worker's side: report progress, check for cancel.
+pub struct Reporter {
+    sender: SyncSender<Message<()>>,
+    ctx: egui::Context,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Reporter {
+    /// Reports progress; never blocks (a full channel drops the update).
+    pub fn progress(&self, stage: &str, done: f64, total: f64, unit: &'static str) {
+        let message = Message::Progress(Progress {
+            stage: stage.to_string(),
+            done,
+            total,
+            unit,
+        });
+        match self.sender.try_send(message) {
+            Ok(()) | Err(TrySendError::Full(_)) => self.ctx.request_repaint(),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// The cancel flag, for library calls that take one.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+}
+
+/// A running job producing a `T`.
+pub struct Job<T> {
+    name: String,
+    progress_rx: Receiver<Message<()>>,
+    result_rx: Receiver<Message<T>>,
+    cancel: Arc<AtomicBool>,
+    progress: Option<Progress>,
+    started: Instant,
+    stage_started: Instant,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Starts `work` on a thread named `crossrec-<name>`.
+    pub fn spawn(
+        name: &str,
+        ctx: &egui::Context,
+        work: impl FnOnce(&Reporter) -> Result<T, String> + Send + 'static,
+    ) -> Job<T> {
+        let (progress_tx, progress_rx) = std::sync::mpsc::sync_channel(64);
+        let (result_tx, result_rx) = std::sync::mpsc::sync_channel(1);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let reporter = Reporter {
+            sender: progress_tx,
+            ctx: ctx.clone(),
+            cancel: cancel.clone(),
+        };
+        let repaint = ctx.clone();
+        let failure_tx = result_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("crossrec-{name}"))
+            .spawn(move || {
+                let result = work(&reporter);
+                let _ = result_tx.send(Message::Done(result));
+                repaint.request_repaint();
+            });
+        if let Err(err) = spawned {
+            // No thread: report the failure through the normal path.
+            let _ = failure_tx.send(Message::Done(Err(format!(
+                "could not start a thread: {err}"
+            ))));
+        }
+        let now = Instant::now();
+        Job {
+            name: name.to_string(),
+            progress_rx,
+            result_rx,
+            cancel,
+            progress: None,
+            started: now,
+            stage_started: now,
+        }
+    }
+
+    /// Takes any progress messages; returns the result once, when done.
+    pub fn poll(&mut self) -> Option<Result<T, String>> {
+        while let Ok(Message::Progress(p)) = self.progress_rx.try_recv() {
+            if self
+                .progress
+                .as_ref()
+                .is_none_or(|old| old.stage != p.stage)
+            {
+                self.stage_started = Instant::now();
+            }
+            self.progress = Some(p);
+        }
+        match self.result_rx.try_recv() {
+            Ok(Message::Done(result)) => Some(result),
+            Ok(Message::Progress(_)) | Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                Some(Err(format!("the {} job stopped unexpectedly", self.name)))
+            }
+        }
+    }
+
+    /// Asks the worker to stop at its next check.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<T> Job<T> {
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether cancel was asked for.
+    pub fn cancelling(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The latest progress, if any was reported.
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
+    /// Time since the job started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Units per second in the current stage and the time left, when known.
+    pub fn rate_and_eta(&self) -> Option<(f64, Duration)> {
+        let p = self.progress.as_ref()?;
+        let seconds = self.stage_started.elapsed().as_secs_f64();
+        if p.done <= 0.0 || p.total <= 0.0 || seconds <= 0.2 {
+            return None;
+        }
+        let rate = p.done / seconds;
+        let left = ((p.total - p.done).max(0.0) / rate).min(1e6);
+        Some((rate, Duration::from_secs_f64(left)))
+    }
+}
+
+impl<T> Drop for Job<T> {
+    /// A job dropped (replaced, or the window closed) is told to stop.
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}

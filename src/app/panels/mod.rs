@@ -1,0 +1,209 @@
+//! The window's panels, one file each, and the layout that places them.
+//! A panel reads a [`View`] of the latest results, keeps its own widget
+//! state, and pushes [`Command`]s; it never computes more than what it
+//! draws.
+
+pub mod data;
+pub mod heatmap;
+pub mod jobs;
+pub mod model;
+pub mod projection;
+pub mod recommendations;
+pub mod weights;
+
+use super::work::{Analysis, LiveMetrics, Overview};
+use super::{Command, Notification, Settings};
+use crate::data::Dataset;
+use crate::pipeline::DatasetEmbeddings;
+use crate::rank::{COMPONENTS, Component, Ranking};
+
+pub(in crate::app) use jobs::jobs_view;
+
+/// Everything a panel may read this frame.
+pub struct View<'a> {
+    /// Persisted settings (weights, k, model, …).
+    pub settings: &'a Settings,
+    /// The loaded dataset.
+    pub dataset: Option<&'a Dataset>,
+    /// Its vectors.
+    pub embeddings: Option<&'a DatasetEmbeddings>,
+    /// Projection and clusters.
+    pub overview: Option<&'a Overview>,
+    /// Relations and evaluation of the current pair.
+    pub analysis: Option<&'a Analysis>,
+    /// Live metrics for the current weights (possibly of a previous setting).
+    pub metrics: Option<&'a LiveMetrics>,
+    /// The user whose recommendations are shown.
+    pub selected_user: Option<u32>,
+    /// Their ranking.
+    pub ranking: Option<&'a Ranking>,
+    /// Messages.
+    pub notifications: &'a [Notification],
+    /// Running jobs.
+    pub jobs: Vec<jobs::JobView>,
+}
+
+/// Widget state of every panel.
+#[derive(Default)]
+pub struct PanelStates {
+    /// The data panel.
+    pub data: data::DataPanel,
+    /// The model panel.
+    pub model: model::ModelPanel,
+    /// The recommendations panel.
+    pub recommendations: recommendations::RecommendationsPanel,
+    /// The projection panel.
+    pub projection: projection::ProjectionPanel,
+    /// The heatmap panel.
+    pub heatmap: heatmap::HeatmapPanel,
+}
+
+/// One colour per component, used by every panel that shows them.
+pub fn component_colour(c: Component) -> egui::Color32 {
+    match c {
+        Component::Content => egui::Color32::from_rgb(76, 114, 176),
+        Component::Mapped => egui::Color32::from_rgb(221, 132, 82),
+        Component::Graph => egui::Color32::from_rgb(85, 168, 104),
+        Component::Popularity => egui::Color32::from_rgb(196, 78, 82),
+        Component::History => egui::Color32::from_rgb(129, 114, 179),
+    }
+}
+
+/// One colour per domain (by index).
+pub fn domain_colour(d: usize) -> egui::Color32 {
+    const COLOURS: [egui::Color32; 4] = [
+        egui::Color32::from_rgb(31, 119, 180),
+        egui::Color32::from_rgb(255, 127, 14),
+        egui::Color32::from_rgb(44, 160, 44),
+        egui::Color32::from_rgb(148, 103, 189),
+    ];
+    COLOURS[d % COLOURS.len()]
+}
+
+/// A legend of component colours.
+pub fn component_legend(ui: &mut egui::Ui) {
+    ui.horizontal_wrapped(|ui| {
+        for c in COMPONENTS {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, component_colour(c));
+            ui.label(c.name());
+        }
+    });
+}
+
+/// Shortens `text` to `max` characters with an ellipsis.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars()
+            .take(max.saturating_sub(1))
+            .chain(['…'])
+            .collect()
+    }
+}
+
+/// Places every panel.
+pub fn layout(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    states: &mut PanelStates,
+    out: &mut Vec<Command>,
+) {
+    egui::Panel::top("top").show(ui, |ui| top_bar(ui, view, out));
+    egui::Panel::bottom("status")
+        .resizable(true)
+        .default_size(90.0)
+        .show(ui, |ui| jobs::ui(ui, view, out));
+    egui::Panel::left("controls")
+        .resizable(true)
+        .default_size(340.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                egui::CollapsingHeader::new("Data")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        states.data.ui(ui, view, out);
+                    });
+                egui::CollapsingHeader::new("Model")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        states.model.ui(ui, view, out);
+                    });
+                egui::CollapsingHeader::new("Weights")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        weights::ui(ui, view, out);
+                    });
+            });
+        });
+    egui::Panel::right("recommendations")
+        .resizable(true)
+        .default_size(470.0)
+        .show(ui, |ui| states.recommendations.ui(ui, view, out));
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.horizontal(|ui| {
+            for (tab, label) in [
+                (super::CentralTab::Projection, "Projection"),
+                (super::CentralTab::Heatmap, "Heatmap"),
+            ] {
+                if ui
+                    .selectable_label(view.settings.tab == tab, label)
+                    .clicked()
+                {
+                    out.push(Command::ShowTab(tab));
+                }
+            }
+        });
+        ui.separator();
+        match view.settings.tab {
+            super::CentralTab::Projection => states.projection.ui(ui, view, out),
+            super::CentralTab::Heatmap => states.heatmap.ui(ui, view),
+        }
+    });
+}
+
+fn top_bar(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.heading("crossrec");
+        let Some(dataset) = view.dataset else {
+            ui.label("no dataset loaded");
+            return;
+        };
+        ui.label(format!(
+            "{} · {} users · {} interactions",
+            dataset.name(),
+            dataset.users.len(),
+            dataset.interactions.len()
+        ));
+        ui.separator();
+        if dataset.domains.len() < 2 {
+            ui.label("one domain only: nothing to relate");
+            return;
+        }
+        let find = |name: &Option<String>| name.as_deref().and_then(|n| dataset.domain_index(n));
+        let (mut source, mut target) =
+            match (find(&view.settings.source), find(&view.settings.target)) {
+                (Some(s), Some(t)) if s != t => (s, t),
+                _ => (0, 1),
+            };
+        let before = (source, target);
+        ui.label("from");
+        domain_combo(ui, "source", dataset, &mut source);
+        ui.label("to");
+        domain_combo(ui, "target", dataset, &mut target);
+        if (source, target) != before && source != target {
+            out.push(Command::SetPair(source, target));
+        }
+    });
+}
+
+fn domain_combo(ui: &mut egui::Ui, id: &str, dataset: &Dataset, selected: &mut usize) {
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(dataset.domains[*selected].name.as_str())
+        .show_ui(ui, |ui| {
+            for (i, d) in dataset.domains.iter().enumerate() {
+                ui.selectable_value(selected, i, d.name.as_str());
+            }
+        });
+}

@@ -1,0 +1,65 @@
+//! The Model panel: which model encodes the items (a hub id looked up in
+//! the Hugging Face cache, or a folder), and what the last encode did.
+
+use std::sync::mpsc::Receiver;
+
+use super::super::Command;
+use super::View;
+
+/// Widget state of the Model panel.
+#[derive(Default)]
+pub struct ModelPanel {
+    spec: Option<String>,
+    dialog: Option<Receiver<Option<std::path::PathBuf>>>,
+}
+
+impl ModelPanel {
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+        if let Some(rx) = &self.dialog
+            && let Ok(picked) = rx.try_recv()
+        {
+            self.dialog = None;
+            if let Some(dir) = picked {
+                self.spec = Some(dir.display().to_string());
+            }
+        }
+        let spec = self.spec.get_or_insert_with(|| view.settings.model.clone());
+        ui.label("Model folder or Hugging Face id");
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(spec).desired_width(220.0));
+            if ui.button("Folder…").clicked() {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let spawned = std::thread::Builder::new()
+                    .name("crossrec-folder-dialog".into())
+                    .spawn(move || {
+                        let _ = tx.send(rfd::FileDialog::new().pick_folder());
+                    });
+                if spawned.is_ok() {
+                    self.dialog = Some(rx);
+                }
+            }
+        });
+        let changed = spec.trim() != view.settings.model;
+        if ui
+            .add_enabled(changed, egui::Button::new("Use this model (re-encode)"))
+            .clicked()
+        {
+            out.push(Command::SetModel(spec.trim().to_string()));
+        }
+        ui.label(format!("in use: {}", view.settings.model));
+        if let Some(embeddings) = view.embeddings {
+            for part in &embeddings.summary {
+                ui.label(format!(
+                    "{}: {} encoded, {} from the cache",
+                    part.part, part.encoded, part.reused
+                ));
+            }
+            if let Some(first) = embeddings.domains.first() {
+                ui.weak(format!("{} dimensions", first.dim()));
+            }
+        } else if view.dataset.is_some() {
+            ui.weak("not encoded yet");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The Projection panel: both domains in one 2-D PCA scatter (coloured by
+//! domain, legend, zoom and pan), the explained variance on the axes, hover
+//! for an item's id and text, a text filter that highlights matching items,
+//! and the selected user's source items linked to their recommendations.
+//! With many items, a deterministic sample is drawn when zoomed out and
+//! every item in view when zoomed in, so the frame stays fast.
+
+use egui_plot::{HoverPosition, Legend, Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points};
+
+use super::super::Command;
+use super::{View, domain_colour, truncate};
+
+/// At most this many points per domain are drawn per frame.
+pub const MAX_POINTS_PER_DOMAIN: usize = 6_000;
+
+/// Widget state of the Projection panel.
+#[derive(Default)]
+pub struct ProjectionPanel {
+    filter: String,
+    /// Matches of the filter per domain, cached per (filter, item counts).
+    matches: Option<(FilterKey, Vec<Vec<u32>>)>,
+    /// The bounds shown last frame when zoomed or panned by hand, to draw
+    /// only what is in view (`None` while the plot fits all data).
+    bounds: Option<PlotBounds>,
+}
+
+/// What the filter matches depend on: the filter text and the domain sizes.
+type FilterKey = (String, Vec<usize>);
+
+/// Items of one drawn series: (domain, item) per point.
+struct Series {
+    name: String,
+    items: Vec<(usize, u32)>,
+}
+
+impl ProjectionPanel {
+    fn filter_matches(&mut self, view: &View<'_>) -> Vec<Vec<u32>> {
+        let Some(dataset) = view.dataset else {
+            return Vec::new();
+        };
+        let needle = self.filter.trim().to_lowercase();
+        if needle.is_empty() {
+            return vec![Vec::new(); dataset.domains.len()];
+        }
+        let key = (
+            needle.clone(),
+            dataset.domains.iter().map(|d| d.items.len()).collect(),
+        );
+        if let Some((k, m)) = &self.matches
+            && *k == key
+        {
+            return m.clone();
+        }
+        let m: Vec<Vec<u32>> = dataset
+            .domains
+            .iter()
+            .map(|d| {
+                d.items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| {
+                        i.text.to_lowercase().contains(&needle) || i.id.to_lowercase() == needle
+                    })
+                    .map(|(j, _)| j as u32)
+                    .collect()
+            })
+            .collect();
+        self.matches = Some((key, m.clone()));
+        m
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, _out: &mut Vec<Command>) {
+        let (Some(dataset), Some(overview)) = (view.dataset, view.overview) else {
+            ui.weak("the projection appears once the items are encoded");
+            return;
+        };
+        let projection = &overview.projection;
+        let matches = self.filter_matches(view);
+        ui.horizontal(|ui| {
+            ui.label("Highlight items containing");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter)
+                    .hint_text("e.g. coffee")
+                    .desired_width(180.0),
+            );
+            let n: usize = matches.iter().map(Vec::len).sum();
+            if !self.filter.trim().is_empty() {
+                ui.label(format!("{n} matches"));
+            }
+            ui.weak(format!(
+                "PC1 {:.1} %, PC2 {:.1} % of the variance",
+                projection.explained[0] * 100.0,
+                projection.explained[1] * 100.0
+            ));
+        });
+        let mut series: Vec<Series> = Vec::new();
+        let mut points: Vec<Points<'static>> = Vec::new();
+        let in_view = |xy: &[f32; 2], b: &Option<PlotBounds>| {
+            b.as_ref().is_none_or(|b| {
+                let (x, y) = (f64::from(xy[0]), f64::from(xy[1]));
+                x >= b.min()[0] && x <= b.max()[0] && y >= b.min()[1] && y <= b.max()[1]
+            })
+        };
+        for (d, coords) in projection.points.iter().enumerate() {
+            let visible: Vec<u32> = (0..coords.len() as u32)
+                .filter(|&j| in_view(&coords[j as usize], &self.bounds))
+                .collect();
+            let step = visible.len().div_ceil(MAX_POINTS_PER_DOMAIN).max(1);
+            let drawn: Vec<u32> = visible.iter().step_by(step).copied().collect();
+            let name = match step {
+                1 => dataset.domains[d].name.clone(),
+                _ => format!("{} (1 in {step} shown)", dataset.domains[d].name),
+            };
+            let xy: Vec<[f64; 2]> = drawn
+                .iter()
+                .map(|&j| coords[j as usize].map(f64::from))
+                .collect();
+            points.push(
+                Points::new(name.clone(), PlotPoints::from(xy))
+                    .color(domain_colour(d).gamma_multiply(0.55))
+                    .radius(1.6)
+                    .filled(true),
+            );
+            series.push(Series {
+                name,
+                items: drawn.into_iter().map(|j| (d, j)).collect(),
+            });
+        }
+        for (d, m) in matches.iter().enumerate() {
+            if m.is_empty() {
+                continue;
+            }
+            let name = format!("matches in {}", dataset.domains[d].name);
+            let xy: Vec<[f64; 2]> = m
+                .iter()
+                .map(|&j| projection.points[d][j as usize].map(f64::from))
+                .collect();
+            points.push(
+                Points::new(name.clone(), PlotPoints::from(xy))
+                    .color(egui::Color32::from_rgb(230, 190, 0))
+                    .radius(3.5)
+                    .shape(MarkerShape::Circle),
+            );
+            series.push(Series {
+                name,
+                items: m.iter().map(|&j| (d, j)).collect(),
+            });
+        }
+        let mut links: Vec<Line<'static>> = Vec::new();
+        if let (Some(analysis), Some(user), Some(ranking)) =
+            (view.analysis, view.selected_user, view.ranking)
+        {
+            let r = &analysis.relations;
+            let (s, t) = (r.source, r.target);
+            let history: Vec<u32> = r.source_history[user as usize]
+                .iter()
+                .map(|h| h.0)
+                .collect();
+            let name = format!(
+                "{}'s {} items",
+                dataset.users[user as usize], dataset.domains[s].name
+            );
+            let xy: Vec<[f64; 2]> = history
+                .iter()
+                .map(|&i| projection.points[s][i as usize].map(f64::from))
+                .collect();
+            points.push(
+                Points::new(name.clone(), PlotPoints::from(xy))
+                    .color(domain_colour(s))
+                    .radius(6.0)
+                    .shape(MarkerShape::Diamond),
+            );
+            series.push(Series {
+                name,
+                items: history.iter().map(|&i| (s, i)).collect(),
+            });
+            let name = format!("top {} in {}", ranking.items.len(), dataset.domains[t].name);
+            let recs: Vec<u32> = ranking.items.iter().map(|x| x.item).collect();
+            let xy: Vec<[f64; 2]> = recs
+                .iter()
+                .map(|&j| projection.points[t][j as usize].map(f64::from))
+                .collect();
+            points.push(
+                Points::new(name.clone(), PlotPoints::from(xy))
+                    .color(domain_colour(t))
+                    .radius(6.0)
+                    .shape(MarkerShape::Square),
+            );
+            series.push(Series {
+                name,
+                items: recs.iter().map(|&j| (t, j)).collect(),
+            });
+            for rec in &ranking.items {
+                if let Some(b) = rec.because_of {
+                    let from = projection.points[s][b.item as usize].map(f64::from);
+                    let to = projection.points[t][rec.item as usize].map(f64::from);
+                    links.push(
+                        Line::new("because of", PlotPoints::from(vec![from, to]))
+                            .color(egui::Color32::GRAY.gamma_multiply(0.6)),
+                    );
+                }
+            }
+        }
+        let label = |hover: &HoverPosition<'_>| -> Option<String> {
+            let HoverPosition::NearDataPoint {
+                plot_name, index, ..
+            } = hover
+            else {
+                return None;
+            };
+            let (d, j) = *series
+                .iter()
+                .find(|s| s.name == *plot_name)?
+                .items
+                .get(*index)?;
+            let item = &dataset.domains[d].items[j as usize];
+            Some(format!(
+                "{} · {}\n{}",
+                dataset.domains[d].name,
+                item.id,
+                truncate(&item.text, 120)
+            ))
+        };
+        let response = Plot::new("projection")
+            .legend(Legend::default())
+            .x_axis_label(format!("PC1 ({:.1} %)", projection.explained[0] * 100.0))
+            .y_axis_label(format!("PC2 ({:.1} %)", projection.explained[1] * 100.0))
+            .label_formatter(label)
+            .show(ui, |plot| {
+                for line in links {
+                    plot.line(line);
+                }
+                for p in points {
+                    plot.points(p);
+                }
+                let manual = !plot.auto_bounds().any();
+                manual.then(|| plot.plot_bounds())
+            });
+        self.bounds = response.inner;
+    }
+}

@@ -1,0 +1,287 @@
+//! The Recommendations panel: pick a user (search by id; users present in
+//! both domains first), see their source history, and the ranked target
+//! items with a stacked bar of each component's weighted contribution and
+//! the "because of" item; k is adjustable and the list exports to CSV.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+
+use super::super::{Command, Notification};
+use super::{View, component_colour, component_legend, truncate};
+use crate::rank::COMPONENTS;
+use crate::relate::Relations;
+
+/// The user shown first: the first with history in both domains, else the
+/// first with source history.
+pub fn first_user(relations: &Relations) -> Option<u32> {
+    let both = relations
+        .source_history
+        .iter()
+        .zip(&relations.target_history)
+        .position(|(s, t)| !s.is_empty() && !t.is_empty());
+    both.or_else(|| relations.source_history.iter().position(|s| !s.is_empty()))
+        .map(|u| u as u32)
+}
+
+/// What the user search depends on: text, source, target, number of users.
+type SearchKey = (String, usize, usize, usize);
+
+/// Widget state of the Recommendations panel.
+#[derive(Default)]
+pub struct RecommendationsPanel {
+    search: String,
+    /// Users matching the search, cached per (search, source, target, user count).
+    matches: Option<(SearchKey, Vec<u32>)>,
+    export: Option<Receiver<Option<PathBuf>>>,
+}
+
+impl RecommendationsPanel {
+    fn matching(&mut self, view: &View<'_>, relations: &Relations) -> Vec<u32> {
+        let Some(dataset) = view.dataset else {
+            return Vec::new();
+        };
+        let key = (
+            self.search.clone(),
+            relations.source,
+            relations.target,
+            dataset.users.len(),
+        );
+        if let Some((k, users)) = &self.matches
+            && *k == key
+        {
+            return users.clone();
+        }
+        let needle = self.search.trim().to_lowercase();
+        let mut users: Vec<u32> = (0..dataset.users.len() as u32)
+            .filter(|&u| !relations.source_history[u as usize].is_empty())
+            .filter(|&u| {
+                needle.is_empty() || dataset.users[u as usize].to_lowercase().contains(&needle)
+            })
+            .collect();
+        // Users in both domains first, then by id order.
+        users.sort_by_key(|&u| relations.target_history[u as usize].is_empty());
+        self.matches = Some((key, users.clone()));
+        users
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+        ui.heading("Recommendations");
+        let (Some(dataset), Some(analysis)) = (view.dataset, view.analysis) else {
+            ui.weak("appear once the dataset is encoded and the domains related");
+            return;
+        };
+        let relations = &analysis.relations;
+        let (s, t) = (
+            &dataset.domains[relations.source],
+            &dataset.domains[relations.target],
+        );
+        self.poll_export(view, out);
+        ui.horizontal(|ui| {
+            ui.label("User");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text("search by id")
+                    .desired_width(160.0),
+            );
+            let mut k = view.settings.k;
+            if ui
+                .add(egui::DragValue::new(&mut k).range(1..=200).prefix("k = "))
+                .changed()
+            {
+                out.push(Command::SetK(k));
+            }
+        });
+        let users = self.matching(view, relations);
+        ui.weak(format!(
+            "{} users with {} history (in both domains first)",
+            users.len(),
+            s.name
+        ));
+        egui::ScrollArea::vertical()
+            .id_salt("users")
+            .max_height(110.0)
+            .show_rows(ui, 18.0, users.len(), |ui, range| {
+                for &u in &users[range] {
+                    let both = !relations.target_history[u as usize].is_empty();
+                    let label = format!(
+                        "{}{}",
+                        dataset.users[u as usize],
+                        if both { "  (in both domains)" } else { "" }
+                    );
+                    if ui
+                        .selectable_label(view.selected_user == Some(u), label)
+                        .clicked()
+                    {
+                        out.push(Command::SelectUser(u));
+                    }
+                }
+            });
+        let Some(user) = view.selected_user else {
+            return;
+        };
+        ui.separator();
+        let history = &relations.source_history[user as usize];
+        ui.label(
+            egui::RichText::new(format!(
+                "{}: {} items in {}, {} in {}",
+                dataset.users[user as usize],
+                history.len(),
+                s.name,
+                relations.target_history[user as usize].len(),
+                t.name
+            ))
+            .strong(),
+        );
+        egui::ScrollArea::vertical()
+            .id_salt("history")
+            .max_height(90.0)
+            .show(ui, |ui| {
+                for &(i, w) in history {
+                    ui.label(format!(
+                        "• {} (weight {w})",
+                        truncate(&s.items[i as usize].text, 80)
+                    ))
+                    .on_hover_text(&s.items[i as usize].text);
+                }
+            });
+        let Some(ranking) = view.ranking else { return };
+        for (c, why) in &ranking.unavailable {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{c} unavailable: {why}"),
+            );
+        }
+        ui.horizontal(|ui| {
+            component_legend(ui);
+            if ui.button("Export CSV…").clicked() {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let spawned = std::thread::Builder::new()
+                    .name("crossrec-export-dialog".into())
+                    .spawn(move || {
+                        let _ = tx.send(
+                            rfd::FileDialog::new()
+                                .set_file_name("recommendations.csv")
+                                .save_file(),
+                        );
+                    });
+                if spawned.is_ok() {
+                    self.export = Some(rx);
+                }
+            }
+        });
+        let max_score = ranking
+            .items
+            .iter()
+            .map(|r| r.contributions.iter().filter(|c| **c > 0.0).sum::<f32>())
+            .fold(1e-6, f32::max);
+        egui::ScrollArea::vertical()
+            .id_salt("ranking")
+            .show(ui, |ui| {
+                egui::Grid::new("ranking-grid")
+                    .striped(true)
+                    .num_columns(4)
+                    .show(ui, |ui| {
+                        ui.label("#");
+                        ui.label(format!("{} item", t.name));
+                        ui.label("score");
+                        ui.label("because of");
+                        ui.end_row();
+                        for (r, rec) in ranking.items.iter().enumerate() {
+                            ui.label(format!("{}", r + 1));
+                            let text = &t.items[rec.item as usize].text;
+                            ui.label(truncate(text, 48)).on_hover_text(format!(
+                                "{}\n{}",
+                                t.items[rec.item as usize].id, text
+                            ));
+                            let bar = contribution_bar(ui, rec, max_score);
+                            bar.on_hover_ui(|ui| {
+                                ui.label(format!("score {:.4}", rec.score));
+                                for c in COMPONENTS {
+                                    let i = c as usize;
+                                    match rec.components[i] {
+                                        Some(v) => ui.label(format!(
+                                            "{c}: {v:.3} × {:.2} = {:.4}",
+                                            view.settings.weights.get(c),
+                                            rec.contributions[i]
+                                        )),
+                                        None => ui.label(format!("{c}: unavailable")),
+                                    };
+                                }
+                            });
+                            match rec.because_of {
+                                Some(b) => ui
+                                    .label(truncate(&s.items[b.item as usize].text, 36))
+                                    .on_hover_text(format!(
+                                        "{}\ncosine {:.3}, graph link {:.3}",
+                                        s.items[b.item as usize].text, b.similarity, b.graph_link
+                                    )),
+                                None => ui.weak("–"),
+                            };
+                            ui.end_row();
+                        }
+                    });
+            });
+    }
+
+    fn poll_export(&mut self, view: &View<'_>, out: &mut Vec<Command>) {
+        let Some(rx) = &self.export else { return };
+        let Ok(picked) = rx.try_recv() else { return };
+        self.export = None;
+        let (Some(path), Some(dataset), Some(analysis), Some(ranking)) =
+            (picked, view.dataset, view.analysis, view.ranking)
+        else {
+            return;
+        };
+        let result = std::fs::File::create(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                crate::export::ranking_csv(f, dataset, &analysis.relations, ranking)
+                    .map_err(|e| e.to_string())
+            });
+        out.push(Command::Notify(Notification {
+            error: result.is_err(),
+            text: match result {
+                Ok(()) => format!(
+                    "exported {} recommendations to {}",
+                    ranking.items.len(),
+                    path.display()
+                ),
+                Err(e) => format!("{}: could not export: {e}", path.display()),
+            },
+        }));
+    }
+}
+
+/// A horizontal bar: each component's positive contribution, stacked.
+fn contribution_bar(
+    ui: &mut egui::Ui,
+    rec: &crate::rank::Recommendation,
+    max: f32,
+) -> egui::Response {
+    let width = 150.0;
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width + 44.0, 14.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let mut x = rect.left();
+    for c in COMPONENTS {
+        let v = rec.contributions[c as usize];
+        if v > 0.0 {
+            let w = v / max * width;
+            painter.rect_filled(
+                egui::Rect::from_min_size(egui::pos2(x, rect.top() + 2.0), egui::vec2(w, 10.0)),
+                0.0,
+                component_colour(c),
+            );
+            x += w;
+        }
+    }
+    painter.text(
+        egui::pos2(rect.left() + width + 4.0, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        format!("{:.3}", rec.score),
+        egui::FontId::proportional(11.0),
+        ui.visuals().text_color(),
+    );
+    response
+}

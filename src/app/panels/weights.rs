@@ -1,0 +1,87 @@
+//! The Weights panel: a slider per component, reset, auto-tune, and the
+//! held-out metrics of the current weights next to the popularity baseline,
+//! updated as the sliders move.
+
+use super::super::Command;
+use super::{View, component_colour};
+use crate::evaluate::{KS, METRICS};
+use crate::rank::{COMPONENTS, Weights};
+
+/// Draws the panel.
+pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    let mut weights = view.settings.weights;
+    for c in COMPONENTS {
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, component_colour(c));
+            let mut w = weights.get(c);
+            let slider = egui::Slider::new(&mut w, 0.0..=3.0)
+                .text(c.name())
+                .step_by(0.01);
+            if ui.add(slider).changed() {
+                weights.set(c, w);
+            }
+        });
+    }
+    if weights != view.settings.weights {
+        out.push(Command::SetWeights(weights));
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Reset").clicked() {
+            out.push(Command::SetWeights(Weights::default()));
+        }
+        let can_tune =
+            view.embeddings.is_some() && view.dataset.is_some_and(|d| d.domains.len() >= 2);
+        if ui
+            .add_enabled(can_tune, egui::Button::new("Auto-tune"))
+            .on_hover_text("Search weights and ridge on validation users (never the test users)")
+            .clicked()
+        {
+            out.push(Command::AutoTune);
+        }
+    });
+    ui.label(format!("ridge {}", view.settings.ridge));
+    let Some(analysis) = view.analysis else {
+        ui.weak("metrics appear once the evaluation has run");
+        return;
+    };
+    let report = &analysis.evaluation.report;
+    ui.separator();
+    ui.label(format!(
+        "Held-out users: {} of {} in both domains ({} -> {}, seed {})",
+        report.evaluated_users, report.overlap_users, report.source, report.target, report.seed
+    ));
+    let popularity = report.row("popularity");
+    let k_index = KS.iter().position(|&k| k == 10).unwrap_or(0);
+    egui::Grid::new("live-metrics")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("@10");
+            ui.label("weights");
+            ui.label("popularity");
+            ui.end_row();
+            for m in METRICS {
+                ui.label(m.name());
+                match view.metrics {
+                    Some(live) => {
+                        let value = live.hybrid[k_index].get(m);
+                        let text = format!("{:.4} ± {:.4}", value.mean, value.ci95);
+                        if live.weights == view.settings.weights {
+                            ui.label(text);
+                        } else {
+                            ui.weak(text).on_hover_text("updating…");
+                        }
+                    }
+                    None => {
+                        ui.weak("…");
+                    }
+                }
+                match popularity {
+                    Some(p) => ui.label(format!("{:.4}", p.metrics[k_index].get(m).mean)),
+                    None => ui.weak("–"),
+                };
+                ui.end_row();
+            }
+        });
+    ui.weak("F1 per user, then averaged; ± is a 95 % interval");
+}

@@ -1,0 +1,178 @@
+//! What the window's jobs run: thin wrappers that call the library with a
+//! progress reporter and a cancel flag, and the result types the panels
+//! read. No drawing here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::data::{Dataset, Manifest};
+use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
+use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, TuneOptions, Tuned, evaluate};
+use crate::pipeline::{DatasetEmbeddings, encode_dataset};
+use crate::project::{Clusters, Projection, kmeans, project};
+use crate::rank::Weights;
+use crate::relate::{RelateOptions, Relations};
+
+use super::jobs::Reporter;
+
+/// Clusters per domain in the overview heatmap.
+pub const OVERVIEW_CLUSTERS: usize = 16;
+
+/// The projection and the cluster overview of every domain.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// 2-D PCA coordinates per domain.
+    pub projection: Projection,
+    /// k-means clusters per domain.
+    pub clusters: Vec<Clusters>,
+}
+
+/// The relations of one (S, T) pair: fitted on everything for
+/// recommendations, and the held-out evaluation for the live metrics.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Fitted on all interactions (what `recommend` uses).
+    pub relations: Relations,
+    /// The cold-start evaluation (test users hidden).
+    pub evaluation: Evaluation,
+    /// The search result, when this analysis was a tuning run.
+    pub tuned: Option<Tuned>,
+}
+
+/// Live metrics for one weight setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveMetrics {
+    /// The weights they were computed for.
+    pub weights: Weights,
+    /// The hybrid at each k of [`KS`].
+    pub hybrid: Vec<AtK>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Loads a dataset from a manifest file.
+pub fn load(path: PathBuf, reporter: &Reporter) -> Result<Arc<Dataset>, String> {
+    reporter.progress("reading CSV files", 0.0, 0.0, "");
+    Dataset::load(&path).map(Arc::new).map_err(err)
+}
+
+/// Loads a dataset from an in-memory manifest (already saved to disk).
+pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Arc<Dataset>, String> {
+    reporter.progress("reading CSV files", 0.0, 0.0, "");
+    Dataset::from_manifest(manifest).map(Arc::new).map_err(err)
+}
+
+/// Loads the model and encodes every item through the cache.
+pub fn encode(
+    dataset: Arc<Dataset>,
+    model: String,
+    cache: PathBuf,
+    reporter: &Reporter,
+) -> Result<Arc<DatasetEmbeddings>, String> {
+    reporter.progress("loading the model", 0.0, 0.0, "");
+    let encoder = Encoder::from_spec(&model, &EncoderOptions::default()).map_err(err)?;
+    let cache = EmbeddingCache::new(cache);
+    encode_dataset(
+        &dataset,
+        &encoder,
+        &cache,
+        &mut |stage, p| {
+            reporter.progress(
+                &format!("encoding {stage}"),
+                p.done as f64,
+                p.total as f64,
+                "texts",
+            )
+        },
+        reporter.cancel_flag(),
+    )
+    .map(Arc::new)
+    .map_err(err)
+}
+
+/// PCA of all domains together and k-means per domain.
+pub fn overview(
+    embeddings: Arc<DatasetEmbeddings>,
+    reporter: &Reporter,
+) -> Result<Arc<Overview>, String> {
+    reporter.progress("PCA", 0.0, 0.0, "");
+    let parts: Vec<&crate::embed::Embeddings> = embeddings.domains.iter().collect();
+    let projection = project(&parts, reporter.cancel_flag()).ok_or("cancelled")?;
+    let mut clusters = Vec::new();
+    for (d, domain) in embeddings.domains.iter().enumerate() {
+        reporter.progress(
+            "clustering",
+            d as f64,
+            embeddings.domains.len() as f64,
+            "domains",
+        );
+        if reporter
+            .cancel_flag()
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err("cancelled".into());
+        }
+        clusters.push(kmeans(domain, OVERVIEW_CLUSTERS, 15, d as u64));
+    }
+    Ok(Arc::new(Overview {
+        projection,
+        clusters,
+    }))
+}
+
+/// Fits S → T on everything, evaluates on held-out users, and (when
+/// `tune`) searches weights and ridge on validation users first.
+pub fn analyse(
+    dataset: Arc<Dataset>,
+    embeddings: Arc<DatasetEmbeddings>,
+    (source, target): (usize, usize),
+    weights: Weights,
+    ridge: f32,
+    tune: bool,
+    reporter: &Reporter,
+) -> Result<Arc<Analysis>, String> {
+    let options = EvalOptions {
+        weights,
+        ridge,
+        tune: tune.then(TuneOptions::default),
+        ..EvalOptions::default()
+    };
+    let evaluation = evaluate(
+        &dataset,
+        &embeddings,
+        source,
+        target,
+        &options,
+        &mut |stage, f| reporter.progress(stage, f, 1.0, ""),
+        reporter.cancel_flag(),
+    )
+    .map_err(err)?;
+    let tuned = evaluation.report.tuned.clone();
+    let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
+    reporter.progress("fitting on all users", 0.0, 0.0, "");
+    let everyone = vec![false; dataset.users.len()];
+    let relations = Relations::fit(
+        &dataset,
+        &embeddings,
+        source,
+        target,
+        &everyone,
+        RelateOptions { ridge },
+    )
+    .map_err(err)?;
+    Ok(Arc::new(Analysis {
+        relations,
+        evaluation,
+        tuned,
+    }))
+}
+
+/// Re-scores the held-out users under `weights`.
+pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
+    Ok(LiveMetrics {
+        weights,
+        hybrid: analysis.evaluation.scores.summarise(&weights, &KS),
+    })
+}

@@ -1,0 +1,49 @@
+//! `crossrec gui` (and `crossrec` alone): opens the window.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+
+use crate::app::{CrossrecApp, StartOptions};
+use crate::embed::EmbeddingCache;
+
+/// `crossrec gui`.
+#[derive(Debug, Args, Default)]
+pub struct GuiArgs {
+    /// A dataset manifest to open [default: the last one, else the bundled sample].
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// A model folder or hub id [default: the last one, else all-MiniLM-L6-v2].
+    #[arg(long)]
+    model: Option<String>,
+    /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
+    let sample = crate::sample::manifest()?;
+    let start = StartOptions {
+        manifest: args.dataset.clone(),
+        model: args.model.clone(),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(EmbeddingCache::default_root),
+        sample,
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("crossrec")
+            .with_inner_size([1500.0, 950.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "crossrec",
+        options,
+        Box::new(move |cc| Ok(Box::new(CrossrecApp::new(cc, start)))),
+    )
+    .map_err(|e| anyhow!("could not open the window: {e}"))
+}

@@ -1,0 +1,11 @@
+//! Views of the embedding space for the window: a 2-D PCA projection fitted
+//! jointly on both domains, and a cluster overview (k-means centroids per
+//! domain and their cross-domain similarity).
+//!
+//! It knows nothing of the window; it returns plain numbers.
+
+mod clusters;
+mod pca;
+
+pub use clusters::{Clusters, kmeans};
+pub use pca::{Projection, project};

@@ -1,0 +1,171 @@
+//! The window, driven through egui_kittest by accessible labels: open the
+//! sample, wait for the jobs (tiny test model), pick a user, move a weight
+//! slider, cancel a job, open a broken dataset and read the error.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossrec::app::{CrossrecApp, StartOptions};
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use crate::common::{TinySpec, sample_manifest, tempdir, write_tiny_bert};
+
+fn harness(dir: &Path, manifest: PathBuf) -> Harness<'static, CrossrecApp> {
+    let model = dir.join("tiny-bert");
+    write_tiny_bert(&model, TinySpec::default());
+    let start = StartOptions {
+        manifest: Some(manifest),
+        model: Some(model.display().to_string()),
+        cache_dir: dir.join("cache"),
+        sample: sample_manifest(),
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(move |cc| CrossrecApp::new(cc, start))
+}
+
+/// A few frames, for clicks to take effect and the next view to draw.
+fn settle(harness: &mut Harness<'_, CrossrecApp>) {
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+/// Steps the window until `done` holds (jobs run on their own threads).
+fn wait_for(
+    harness: &mut Harness<'_, CrossrecApp>,
+    what: &str,
+    done: impl Fn(&CrossrecApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.step();
+}
+
+#[test]
+fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the first ranking", |app| app.ranking().is_some());
+    wait_for(&mut h, "live metrics", |app| {
+        app.live_metrics().is_some() && app.running_jobs().is_empty()
+    });
+
+    // Every panel is there.
+    h.get_by_label("Recommendations");
+    h.get_by_label("Projection").click();
+    settle(&mut h);
+    h.get_by_label_contains("Highlight items containing");
+    h.get_by_label("Heatmap").click();
+    settle(&mut h);
+    h.get_by_label("User: history × recommendations");
+    h.get_by_label("Domains: cluster overview").click();
+    settle(&mut h);
+    h.get_by_label_contains("cosine similarity");
+    h.get_by_label_contains("Load report");
+    h.get_by_label_contains("in use:");
+    h.get_by_label("Auto-tune");
+
+    // Pick another user: their ranking is shown.
+    h.get_by_label("u002  (in both domains)").click();
+    settle(&mut h);
+    let user = h.state().dataset().unwrap().user_index("u002").unwrap();
+    let before = h.state().ranking().unwrap().clone();
+    assert_eq!(before.user, user);
+    assert_eq!(before.items.len(), 10);
+    h.get_by_label_contains("because of");
+
+    // Move the popularity slider: the ranking changes within the frame,
+    // the live metrics once re-scored.
+    let metrics_before = h.state().live_metrics().unwrap().clone();
+    h.get_by_role_and_label(Role::Slider, "popularity")
+        .set_value_accesskit(3.0);
+    h.step();
+    h.step();
+    assert_eq!(h.state().settings().weights.0[3], 3.0);
+    let after = h.state().ranking().unwrap().clone();
+    assert_ne!(before.items, after.items, "the ranking follows the weights");
+    wait_for(&mut h, "re-scored metrics", |app| {
+        app.live_metrics().is_some_and(|m| m.weights.0[3] == 3.0)
+    });
+    assert_ne!(
+        h.state().live_metrics().unwrap().hybrid,
+        metrics_before.hybrid
+    );
+
+    // Start auto-tune and cancel it.
+    h.get_by_label("Auto-tune").click();
+    settle(&mut h);
+    assert!(h.state().running_jobs().contains(&"auto-tune"));
+    h.get_by_label("Cancel auto-tune").click();
+    wait_for(&mut h, "the cancel", |app| {
+        !app.running_jobs().contains(&"auto-tune")
+    });
+    let texts: Vec<String> = h
+        .state()
+        .notifications()
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("cancelled")), "{texts:?}");
+    assert_eq!(
+        h.state().settings().weights.0[3],
+        3.0,
+        "a cancelled tune changes nothing"
+    );
+}
+
+#[test]
+fn a_broken_csv_shows_its_file_and_line() {
+    let dir = tempdir();
+    let data = dir.path().join("broken");
+    std::fs::create_dir_all(&data).unwrap();
+    for name in [
+        "crossrec.toml",
+        "products.csv",
+        "interactions.csv",
+        "user_texts.csv",
+    ] {
+        std::fs::copy(sample_manifest().with_file_name(name), data.join(name)).unwrap();
+    }
+    std::fs::write(
+        data.join("articles.csv"),
+        b"item_id,title,body,topic\nA1,Ok,Fine,x\nA2,Caf\xe9,latin-1,x\n",
+    )
+    .unwrap();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the sample", |app| app.dataset().is_some());
+    let current = sample_manifest().display().to_string();
+    let field = h
+        .get_all_by_value(&current)
+        .find(|n| n.accesskit_node().role() == Role::TextInput)
+        .expect("the manifest field");
+    field.set_text_value_accesskit(&data.join("crossrec.toml").display().to_string());
+    settle(&mut h);
+    h.get_by_label("Open").click();
+    wait_for(&mut h, "the error", |app| {
+        app.notifications().iter().any(|n| n.error)
+    });
+    let error = h
+        .state()
+        .notifications()
+        .iter()
+        .find(|n| n.error)
+        .unwrap()
+        .text
+        .clone();
+    assert!(
+        error.contains("articles.csv:3:") && error.contains("UTF-8"),
+        "{error}"
+    );
+    h.get_by_label_contains("articles.csv:3:");
+}
