@@ -48,6 +48,25 @@ pub struct LiveMetrics {
     pub hybrid: Vec<AtK>,
 }
 
+/// The thread pool that background evaluation and re-scoring run in, apart
+/// from rayon's global pool: the window's own ranking (1–2 ms, every time a
+/// slider moves) uses the global pool and must never wait behind a
+/// re-scoring of every held-out user.
+fn background_pool() -> Result<&'static rayon::ThreadPool, String> {
+    static POOL: std::sync::OnceLock<Result<rayon::ThreadPool, String>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("crossrec-background-{i}"))
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -139,16 +158,19 @@ pub fn analyse(
         tune: tune.then(TuneOptions::default),
         ..EvalOptions::default()
     };
-    let evaluation = evaluate(
-        &dataset,
-        &embeddings,
-        source,
-        target,
-        &options,
-        &mut |stage, f| reporter.progress(stage, f, 1.0, ""),
-        reporter.cancel_flag(),
-    )
-    .map_err(err)?;
+    let evaluation = background_pool()?
+        .install(|| {
+            evaluate(
+                &dataset,
+                &embeddings,
+                source,
+                target,
+                &options,
+                &mut |stage, f| reporter.progress(stage, f, 1.0, ""),
+                reporter.cancel_flag(),
+            )
+        })
+        .map_err(err)?;
     let tuned = evaluation.report.tuned.clone();
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
     reporter.progress("fitting on all users", 0.0, 0.0, "");
@@ -171,8 +193,6 @@ pub fn analyse(
 
 /// Re-scores the held-out users under `weights`.
 pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
-    Ok(LiveMetrics {
-        weights,
-        hybrid: analysis.evaluation.scores.summarise(&weights, &KS),
-    })
+    let hybrid = background_pool()?.install(|| analysis.evaluation.scores.summarise(&weights, &KS));
+    Ok(LiveMetrics { weights, hybrid })
 }

@@ -36,7 +36,7 @@ pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("crossrec")
-            .with_inner_size([1500.0, 950.0])
+            .with_inner_size([1600.0, 1000.0])
             .with_drag_and_drop(true),
         ..Default::default()
     };

@@ -105,13 +105,22 @@ impl HeatmapPanel {
                     idx.sort_by(|&a, &b| x(a).total_cmp(&x(b)));
                     idx
                 };
-                let (ro, co) = (order(cs, s), order(ct, t));
+                // Rows along the first principal axis; each column next to the
+                // row it is most similar to, so matching clusters form a diagonal.
+                let ro = order(cs, s);
+                let sim = |a: usize, b: usize| dot(cs.centroids.row(a), ct.centroids.row(b));
+                let mut co: Vec<usize> = (0..ct.sizes.len()).collect();
+                let best_row = |b: usize| {
+                    (0..ro.len())
+                        .max_by(|&x, &y| sim(ro[x], b).total_cmp(&sim(ro[y], b)))
+                        .unwrap_or(0)
+                };
+                let along_axis = order(ct, t);
+                let axis_rank = |b: usize| along_axis.iter().position(|&k| k == b);
+                co.sort_by_key(|&b| (best_row(b), axis_rank(b)));
                 let values: Vec<f32> = ro
                     .iter()
-                    .flat_map(|&a| {
-                        co.iter()
-                            .map(move |&b| dot(cs.centroids.row(a), ct.centroids.row(b)))
-                    })
+                    .flat_map(|&a| co.iter().map(move |&b| sim(a, b)))
                     .collect();
                 let cluster_label =
                     |c: &crate::project::Clusters, d: &crate::data::Domain, k: usize| {
@@ -180,7 +189,7 @@ impl HeatmapPanel {
         let Some((_, matrix, texture)) = &self.cached else {
             return;
         };
-        let label_width = 230.0;
+        let label_width = (ui.available_width() * 0.3).clamp(90.0, 230.0);
         let available = ui.available_size() - egui::vec2(label_width, 150.0);
         let cell = (available.x / matrix.cols.len() as f32)
             .min(available.y / matrix.rows.len() as f32)
@@ -202,15 +211,22 @@ impl HeatmapPanel {
         let font = egui::FontId::proportional(10.0);
         let text = ui.visuals().text_color();
         if cell >= 9.0 {
+            // Shorten each row label until it fits the label column.
+            let fit = |label: &str| {
+                let mut chars = label.chars().count();
+                loop {
+                    let galley = painter.layout_no_wrap(truncate(label, chars), font.clone(), text);
+                    if galley.size().x <= label_width - 6.0 || chars <= 4 {
+                        return galley;
+                    }
+                    chars -= 2;
+                }
+            };
             for (r, (short, _)) in matrix.rows.iter().enumerate() {
-                let y = grid.top() + (r as f32 + 0.5) * cell;
-                painter.text(
-                    egui::pos2(grid.left() - 4.0, y),
-                    egui::Align2::RIGHT_CENTER,
-                    short,
-                    font.clone(),
-                    text,
-                );
+                let galley = fit(short);
+                let y = grid.top() + (r as f32 + 0.5) * cell - galley.size().y / 2.0;
+                let x = grid.left() - 4.0 - galley.size().x;
+                painter.galley(egui::pos2(x, y), galley, text);
             }
             for (c, (short, _)) in matrix.cols.iter().enumerate() {
                 let x = grid.left() + (c as f32 + 0.5) * cell;

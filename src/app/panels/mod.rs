@@ -117,7 +117,7 @@ pub fn layout(
         .show(ui, |ui| jobs::ui(ui, view, out));
     egui::Panel::left("controls")
         .resizable(true)
-        .default_size(340.0)
+        .default_size(300.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 egui::CollapsingHeader::new("Data")
@@ -139,7 +139,7 @@ pub fn layout(
         });
     egui::Panel::right("recommendations")
         .resizable(true)
-        .default_size(470.0)
+        .default_size(430.0)
         .show(ui, |ui| states.recommendations.ui(ui, view, out));
     egui::CentralPanel::default().show(ui, |ui| {
         ui.horizontal(|ui| {

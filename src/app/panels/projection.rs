@@ -77,7 +77,7 @@ impl ProjectionPanel {
         };
         let projection = &overview.projection;
         let matches = self.filter_matches(view);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label("Highlight items containing");
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
