@@ -133,6 +133,13 @@ impl<T: Send + 'static> Job<T> {
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
+
+    /// Cancels and waits up to `limit` for the worker to wind down (so an
+    /// encode can save the vectors it finished before the process exits).
+    pub fn stop_within(&self, limit: Duration) {
+        self.cancel();
+        let _ = self.result_rx.recv_timeout(limit);
+    }
 }
 
 impl<T> Job<T> {

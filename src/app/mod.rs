@@ -482,4 +482,12 @@ impl eframe::App for CrossrecApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+
+    /// Closing during an encode keeps what was encoded: the job is
+    /// cancelled and given time to write the cache before the process ends.
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(job) = &self.jobs.encode {
+            job.stop_within(std::time::Duration::from_secs(10));
+        }
+    }
 }
