@@ -154,24 +154,11 @@ impl CrossrecApp {
     }
 
     /// Names of the jobs running now.
-    pub fn running_jobs(&self) -> Vec<&str> {
-        let Jobs {
-            load,
-            encode,
-            overview,
-            analyse,
-            metrics,
-        } = &self.jobs;
-        [
-            load.as_ref().map(Job::name),
-            encode.as_ref().map(Job::name),
-            overview.as_ref().map(Job::name),
-            analyse.as_ref().map(Job::name),
-            metrics.as_ref().map(Job::name),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    pub fn running_jobs(&self) -> Vec<&'static str> {
+        panels::jobs_view(&self.jobs)
+            .into_iter()
+            .map(|j| j.name)
+            .collect()
     }
 
     /// The messages shown in the notification area.
