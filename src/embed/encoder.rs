@@ -131,7 +131,7 @@ impl Encoder {
             .max_len
             .or(files.max_seq_length)
             .unwrap_or(config.max_position_embeddings)
-            .clamp(2, config.max_position_embeddings);
+            .clamp(2, config.max_position_embeddings.max(2));
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {

@@ -169,3 +169,61 @@ fn a_broken_csv_shows_its_file_and_line() {
     );
     h.get_by_label_contains("articles.csv:3:");
 }
+
+/// A file dropped on the window, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
+    let dir = tempdir();
+    let data = dir.path().join("mine");
+    std::fs::create_dir_all(&data).unwrap();
+    // A semicolon file with its own column names, to be mapped by hand.
+    std::fs::write(
+        data.join("films.csv"),
+        "code;name;plot\nf1;Heat;Cops and robbers\nf2;Up;A flying house\n",
+    )
+    .unwrap();
+    std::fs::write(data.join("books.csv"), "item_id,title\nb1,Dune\nb2,Emma\n").unwrap();
+    std::fs::write(
+        data.join("events.csv"),
+        "user_id,domain,item_id\nann,films,f1\nann,books,b1\nbob,films,f2\nbob,books,b2\n",
+    )
+    .unwrap();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the sample", |app| app.dataset().is_some());
+    for name in ["films.csv", "books.csv", "events.csv"] {
+        let file: egui::DroppedFileHandle = std::sync::Arc::new(Dropped(data.join(name)));
+        h.input_mut().dropped_files.push(file);
+        h.step();
+    }
+    settle(&mut h);
+    // The column-mapping view shows each file's header and first rows.
+    h.get_by_label("Cops and robbers");
+    h.get_by_label("Dune");
+    // films.csv has no item_id column: the id guess is its first column ("code").
+    // The button is below the fold of the left panel: press it the way
+    // assistive technology does, which needs no pointer position.
+    h.get_by_label("Save manifest and load").click_accesskit();
+    wait_for(&mut h, "the new dataset", |app| {
+        app.dataset().is_some_and(|d| d.name() == "mine")
+    });
+    let dataset = h.state().dataset().unwrap();
+    assert_eq!(dataset.domains.len(), 2);
+    assert_eq!(dataset.domains[0].name, "films");
+    assert_eq!(dataset.domains[0].items[0].text, "Heat. Cops and robbers");
+    assert_eq!(dataset.interactions.len(), 4);
+    let saved = crossrec::data::Manifest::load(&data.join("crossrec.toml")).unwrap();
+    assert_eq!(saved.domains[0].id_column, "code");
+}

@@ -134,6 +134,8 @@ pub struct DataPanel {
     save_to: String,
     dialog: Option<(DialogTarget, Receiver<Option<PathBuf>>)>,
     message: Option<String>,
+    /// Open the builder on the next frame (a file was just added).
+    reveal: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,6 +171,7 @@ impl DataPanel {
                 .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
         }
         self.files.push(draft);
+        self.reveal = true;
     }
 
     /// Opens a native file dialog on its own thread, so the window keeps drawing.
@@ -266,7 +269,7 @@ impl DataPanel {
         }
         ui.separator();
         egui::CollapsingHeader::new("New dataset from CSV files")
-            .default_open(!self.files.is_empty())
+            .open(std::mem::take(&mut self.reveal).then_some(true))
             .show(ui, |ui| self.builder(ui, out));
     }
 
