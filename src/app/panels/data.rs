@@ -105,6 +105,17 @@ impl FileDraft {
     }
 }
 
+/// A path as the user would type it: relative to the working folder when
+/// it lies inside it.
+fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Guesses what a CSV file is from its header.
 fn role_of(path: &Path) -> Role {
     let headers = CsvTable::open_head(path, None, PREVIEW_BYTES)
@@ -148,7 +159,7 @@ enum DialogTarget {
 impl DataPanel {
     /// Shows `path` in the manifest field.
     pub fn set_path(&mut self, path: &Path) {
-        self.path = path.display().to_string();
+        self.path = shown(path);
     }
 
     /// Where the manifest being built is saved.
@@ -256,7 +267,7 @@ impl DataPanel {
                     "{}: {} items ({})",
                     d.name,
                     d.items.len(),
-                    d.file.display()
+                    shown(&d.file)
                 ));
             }
             ui.label(format!(
