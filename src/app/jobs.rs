@@ -148,6 +148,11 @@ impl<T> Job<T> {
         &self.name
     }
 
+    /// The flag the worker checks; setting it asks the job to stop.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+
     /// Whether cancel was asked for.
     pub fn cancelling(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)

@@ -219,18 +219,16 @@ impl CrossrecApp {
                     analyse,
                     metrics,
                 } = &self.jobs;
-                for job in [
-                    load.as_ref().map(|j| (j.name(), j as &dyn Cancellable)),
-                    encode.as_ref().map(|j| (j.name(), j as &dyn Cancellable)),
-                    overview.as_ref().map(|j| (j.name(), j as &dyn Cancellable)),
-                    analyse.as_ref().map(|j| (j.name(), j as &dyn Cancellable)),
-                    metrics.as_ref().map(|j| (j.name(), j as &dyn Cancellable)),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if job.0 == name {
-                        job.1.cancel_job();
+                let flags = [
+                    load.as_ref().map(|j| (j.name(), j.cancel_flag())),
+                    encode.as_ref().map(|j| (j.name(), j.cancel_flag())),
+                    overview.as_ref().map(|j| (j.name(), j.cancel_flag())),
+                    analyse.as_ref().map(|j| (j.name(), j.cancel_flag())),
+                    metrics.as_ref().map(|j| (j.name(), j.cancel_flag())),
+                ];
+                for (job, flag) in flags.into_iter().flatten() {
+                    if job == name {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
             }
@@ -422,17 +420,6 @@ impl CrossrecApp {
                 self.panels.data.add_file(&path);
             }
         }
-    }
-}
-
-/// Cancelling without knowing the job's result type.
-trait Cancellable {
-    fn cancel_job(&self);
-}
-
-impl<T: Send + 'static> Cancellable for Job<T> {
-    fn cancel_job(&self) {
-        self.cancel();
     }
 }
 
