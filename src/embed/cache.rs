@@ -59,11 +59,6 @@ impl EmbeddingCache {
             .join("embeddings")
     }
 
-    /// The cache folder.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The file for `key` under `encoder`'s fingerprint.
     pub fn path_for(&self, encoder: &Encoder, key: &str) -> Result<PathBuf, EmbedError> {
         let fingerprint = encoder.fingerprint()?;

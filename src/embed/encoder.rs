@@ -163,11 +163,6 @@ impl Encoder {
         Self::load(super::resolve_model(spec)?, options, &Device::Cpu)
     }
 
-    /// The model folder.
-    pub fn files(&self) -> &ModelFiles {
-        &self.files
-    }
-
     /// The pooling in use.
     pub fn pooling(&self) -> Pooling {
         self.pooling

@@ -23,8 +23,6 @@ pub struct ModelFiles {
     pub pooling: Option<Pooling>,
     /// `max_seq_length` from `sentence_bert_config.json`, if any.
     pub max_seq_length: Option<usize>,
-    /// Whether `modules.json` ends with a Normalize module.
-    pub normalize: bool,
 }
 
 impl ModelFiles {
@@ -56,7 +54,6 @@ impl ModelFiles {
             dir: dir.to_path_buf(),
             pooling,
             max_seq_length: sbert.and_then(|c| c.max_seq_length),
-            normalize: modules.iter().any(|m| m.kind.ends_with("Normalize")),
         })
     }
 

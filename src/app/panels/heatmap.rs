@@ -54,8 +54,28 @@ fn colour(t: f32) -> egui::Color32 {
 }
 
 impl HeatmapPanel {
-    /// The matrix for the current mode, and a key that changes with its inputs.
-    fn matrix(&self, view: &View<'_>) -> Option<(String, Matrix)> {
+    /// What the current matrix depends on: the mode, the loaded dataset and
+    /// overview (by identity), the domain pair, and in user mode the user and
+    /// their recommendations. Cheap, so the matrix is rebuilt only when it changes.
+    fn key(&self, view: &View<'_>) -> Option<String> {
+        let dataset = std::ptr::from_ref(view.dataset?) as usize;
+        let relations = &view.analysis?.relations;
+        let (s, t) = (relations.source, relations.target);
+        Some(match self.mode {
+            Mode::User => {
+                let user = view.selected_user?;
+                let recs: Vec<u32> = view.ranking?.items.iter().map(|r| r.item).collect();
+                format!("user {dataset:x} {s}->{t} {user} {recs:?}")
+            }
+            Mode::Overview => {
+                let overview = std::ptr::from_ref(view.overview?) as usize;
+                format!("overview {dataset:x} {overview:x} {s}->{t}")
+            }
+        })
+    }
+
+    /// The matrix for the current mode.
+    fn matrix(&self, view: &View<'_>) -> Option<Matrix> {
         let dataset = view.dataset?;
         let embeddings = view.embeddings?;
         let analysis = view.analysis?;
@@ -67,7 +87,7 @@ impl HeatmapPanel {
                 d.items[i as usize].text.clone(),
             )
         };
-        let (key, rows, cols, values) = match self.mode {
+        let (rows, cols, values) = match self.mode {
             Mode::User => {
                 let user = view.selected_user?;
                 let ranking = view.ranking?;
@@ -89,7 +109,6 @@ impl HeatmapPanel {
                     })
                     .collect();
                 (
-                    format!("user {user} {s}->{t} {recs:?}"),
                     history.iter().map(|&i| label(sd, i)).collect::<Vec<_>>(),
                     recs.iter().map(|&j| label(td, j)).collect::<Vec<_>>(),
                     values,
@@ -131,7 +150,6 @@ impl HeatmapPanel {
                         )
                     };
                 (
-                    format!("overview {s}->{t}"),
                     ro.iter().map(|&k| cluster_label(cs, sd, k)).collect(),
                     co.iter().map(|&k| cluster_label(ct, td, k)).collect(),
                     values,
@@ -143,16 +161,13 @@ impl HeatmapPanel {
         }
         let min = values.iter().copied().fold(f32::MAX, f32::min);
         let max = values.iter().copied().fold(f32::MIN, f32::max);
-        Some((
-            key,
-            Matrix {
-                rows,
-                cols,
-                values,
-                min,
-                max,
-            },
-        ))
+        Some(Matrix {
+            rows,
+            cols,
+            values,
+            min,
+            max,
+        })
     }
 
     /// Draws the panel.
@@ -165,14 +180,13 @@ impl HeatmapPanel {
             );
             ui.selectable_value(&mut self.mode, Mode::Overview, "Domains: cluster overview");
         });
-        let Some((key, matrix)) = self.matrix(view) else {
-            ui.weak(match self.mode {
-                Mode::User => "select a user with source history to see their similarities",
-                Mode::Overview => "the overview appears once the items are projected and clustered",
-            });
-            return;
-        };
-        if self.cached.as_ref().is_none_or(|(k, _, _)| *k != key) {
+        let key = self.key(view);
+        if self.cached.as_ref().map(|c| &c.0) != key.as_ref() {
+            self.cached = None;
+        }
+        if self.cached.is_none()
+            && let (Some(key), Some(matrix)) = (key, self.matrix(view))
+        {
             let (w, h) = (matrix.cols.len(), matrix.rows.len());
             let span = (matrix.max - matrix.min).max(1e-6);
             let pixels = matrix
@@ -187,6 +201,10 @@ impl HeatmapPanel {
             self.cached = Some((key, matrix, texture));
         }
         let Some((_, matrix, texture)) = &self.cached else {
+            ui.weak(match self.mode {
+                Mode::User => "select a user with source history to see their similarities",
+                Mode::Overview => "the overview appears once the items are projected and clustered",
+            });
             return;
         };
         let label_width = (ui.available_width() * 0.3).clamp(90.0, 230.0);
