@@ -4,8 +4,10 @@
 //! export write the same columns.
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::data::Dataset;
+use crate::files::{WriteError, write_atomic};
 use crate::rank::{COMPONENTS, Ranking};
 use crate::relate::Relations;
 
@@ -63,4 +65,16 @@ pub fn ranking_csv(
     }
     writer.flush()?;
     Ok(())
+}
+
+/// Writes `ranking` as a CSV file, atomically (see [`write_atomic`]).
+pub fn ranking_csv_file(
+    path: &Path,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+) -> Result<(), WriteError> {
+    write_atomic(path, |out| {
+        ranking_csv(out, dataset, relations, ranking).map_err(std::io::Error::from)
+    })
 }

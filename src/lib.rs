@@ -12,6 +12,7 @@ pub mod data;
 pub mod embed;
 pub mod evaluate;
 pub mod export;
+pub mod files;
 pub mod pipeline;
 pub mod project;
 pub mod rank;

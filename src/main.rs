@@ -1,5 +1,7 @@
 //! The `crossrec` binary: parses the command line and reports errors.
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
@@ -10,11 +12,27 @@ fn main() -> std::process::ExitCode {
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
     let cli = crossrec::cli::Cli::parse();
+    let verbose = cli.verbose;
     match crossrec::cli::run(cli) {
+        // A reader that went away (`crossrec … | head`) ends the run quietly,
+        // with the status a shell gives a process killed by SIGPIPE.
+        Err(err) if crossrec::cli::is_broken_pipe(&err) => broken_pipe(),
+        Ok(()) if crossrec::cli::stderr_closed() => broken_pipe(),
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let mut stderr = std::io::stderr().lock();
+            // Nothing more can be done if stderr itself is gone.
+            let _ = if verbose {
+                writeln!(stderr, "error: {err:?}")
+            } else {
+                writeln!(stderr, "error: {err:#}")
+            };
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// 128 + SIGPIPE, as shells report a process ended by a closed pipe.
+fn broken_pipe() -> std::process::ExitCode {
+    std::process::ExitCode::from(141)
 }

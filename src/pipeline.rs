@@ -3,6 +3,7 @@
 //! the window call this, so both fill and read the same cache entries.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use sha2::{Digest, Sha256};
@@ -11,6 +12,7 @@ use crate::data::Dataset;
 use crate::embed::{
     CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
 };
+use crate::files::WriteError;
 
 /// What is being encoded, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub struct DatasetEmbeddings {
 }
 
 /// How one part of the dataset went through the cache.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PartSummary {
     /// The domain name, or "user texts".
     pub part: String,
@@ -54,6 +56,15 @@ pub struct PartSummary {
     pub path: PathBuf,
     /// Things the user should know (a corrupt cache rebuilt, …).
     pub notes: Vec<String>,
+    /// Why the cache file could not be written, if it could not.
+    pub save_error: Option<Arc<WriteError>>,
+}
+
+impl DatasetEmbeddings {
+    /// Every cache file that could not be written, with why.
+    pub fn save_errors(&self) -> impl Iterator<Item = &WriteError> {
+        self.summary.iter().filter_map(|p| p.save_error.as_deref())
+    }
 }
 
 impl PartSummary {
@@ -64,6 +75,7 @@ impl PartSummary {
             reused,
             path,
             notes,
+            save_error,
         } = result;
         let summary = PartSummary {
             part: part.to_string(),
@@ -71,6 +83,7 @@ impl PartSummary {
             reused,
             path,
             notes,
+            save_error,
         };
         (summary, embeddings)
     }

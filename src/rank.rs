@@ -87,6 +87,11 @@ impl Weights {
         self.0[c.index()] = w;
     }
 
+    /// True when every weight is 0 (every item would score 0).
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|&w| w == 0.0)
+    }
+
     /// Only `c`, with weight 1.
     pub fn only(c: Component) -> Weights {
         let mut w = Weights([0.0; 5]);
@@ -105,12 +110,26 @@ impl fmt::Display for Weights {
     }
 }
 
+/// Why all-zero weights are refused where a user sets them.
+pub const ALL_ZERO: &str = "every weight is 0, so every item would score 0 and the order would \
+     be arbitrary; give at least one component a weight";
+
 impl FromStr for Weights {
     type Err = String;
 
-    /// Parses `content=1,mapped=0.5,…`; components not named keep their default.
+    /// Parses `content=1,mapped=0.5,…`; components not named keep their
+    /// default. Empty text, a component named twice and all-zero weights
+    /// are errors.
     fn from_str(s: &str) -> Result<Weights, String> {
         let mut weights = Weights::default();
+        let mut named = Vec::new();
+        if s.trim().is_empty() {
+            return Err(
+                "no weights given; name at least one, e.g. content=1,graph=0.5 (leave the flag \
+                 out for the defaults)"
+                    .into(),
+            );
+        }
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
@@ -130,7 +149,16 @@ impl FromStr for Weights {
                 .ok()
                 .filter(|v: &f32| v.is_finite())
                 .ok_or_else(|| format!("'{part}': the weight must be a number"))?;
+            if named.contains(&component) {
+                return Err(format!(
+                    "'{component}' is named twice; name each component once"
+                ));
+            }
+            named.push(component);
             weights.set(component, value);
+        }
+        if weights.is_zero() {
+            return Err(ALL_ZERO.into());
         }
         Ok(weights)
     }
@@ -195,7 +223,12 @@ impl UserQuery {
     pub fn new(relations: &Relations, embeddings: &DatasetEmbeddings, user: u32) -> UserQuery {
         let mut unavailable = Vec::new();
         let content = relations.source_profile(embeddings, user);
-        let no_source = "the user has no interactions or texts in the source domain";
+        let s_history = &relations.source_history[user as usize];
+        let no_source = if s_history.is_empty() {
+            "the user has no interactions or texts in the source domain"
+        } else {
+            "the user's source items are all rated ≤ 0 (weight 0) and they wrote no texts"
+        };
         if content.is_none() {
             unavailable.push((Component::Content, no_source.to_string()));
         }
@@ -210,7 +243,6 @@ impl UserQuery {
             }
             (Ok(mapping), Some(profile)) => mapping.apply(profile),
         };
-        let s_history = &relations.source_history[user as usize];
         let graph = match &relations.graph {
             Err(why) => {
                 unavailable.push((Component::Graph, format!("no graph: {why}")));
@@ -227,10 +259,12 @@ impl UserQuery {
         };
         let history = relations.target_profile(embeddings, user);
         if history.is_none() {
-            unavailable.push((
-                Component::History,
-                "the user has no visible interactions in the target domain".to_string(),
-            ));
+            let why = if relations.target_history[user as usize].is_empty() {
+                "the user has no visible interactions in the target domain"
+            } else {
+                "the user's target items are all rated ≤ 0 (weight 0)"
+            };
+            unavailable.push((Component::History, why.to_string()));
         }
         UserQuery {
             content,

@@ -35,8 +35,7 @@ pub fn manifest() -> std::io::Result<PathBuf> {
     if in_tree.is_file() {
         return Ok(in_tree);
     }
-    let dir = std::env::var_os("CROSSREC_DATA_DIR")
-        .map(PathBuf::from)
+    let dir = crate::files::env_dir("CROSSREC_DATA_DIR")
         .unwrap_or_else(|| {
             dirs::data_dir()
                 .unwrap_or_else(std::env::temp_dir)
@@ -47,7 +46,8 @@ pub fn manifest() -> std::io::Result<PathBuf> {
     for (name, text) in FILES {
         let path = dir.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text)?;
+            crate::files::write_atomic(&path, |out| out.write_all(text.as_bytes()))
+                .map_err(std::io::Error::other)?;
         }
     }
     Ok(dir.join("crossrec.toml"))

@@ -8,7 +8,32 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::files::{WriteError, ensure_folder, write_atomic};
 use crate::rank::{COMPONENTS, Weights};
+
+/// Why tuned settings could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file exists but could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The settings file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid tuned settings.
+    #[error("{path}: not valid tuned settings ({message}); delete it or run `eval --tune` again")]
+    Invalid {
+        /// The settings file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
 
 /// Tuned settings for one dataset and direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,8 +83,8 @@ pub struct SettingsStore {
 impl SettingsStore {
     /// `$CROSSREC_CONFIG_DIR`, else the user config folder + `crossrec`.
     pub fn default_root() -> PathBuf {
-        if let Some(dir) = std::env::var_os("CROSSREC_CONFIG_DIR") {
-            return PathBuf::from(dir);
+        if let Some(dir) = crate::files::env_dir("CROSSREC_CONFIG_DIR") {
+            return dir;
         }
         dirs::config_dir()
             .unwrap_or_else(std::env::temp_dir)
@@ -78,25 +103,47 @@ impl SettingsStore {
     }
 
     /// The stored settings, if any; a broken file is an error naming it.
-    pub fn load(&self, path: &Path) -> Result<Option<TunedSettings>, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map(Some)
-                .map_err(|err| format!("{}: {err}", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(format!("{}: {err}", path.display())),
+    pub fn load(&self, path: &Path) -> Result<Option<TunedSettings>, SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let invalid = |message: String| SettingsError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let settings: TunedSettings =
+            toml::from_str(&text).map_err(|err| invalid(err.to_string().trim().to_string()))?;
+        let weights = settings.weights.values().copied();
+        if !(settings.ridge.is_finite() && settings.ridge >= 0.0) {
+            return Err(invalid(format!(
+                "ridge {} is not a number ≥ 0",
+                settings.ridge
+            )));
         }
+        if weights.clone().any(|w| !w.is_finite()) || settings.weights().is_zero() {
+            return Err(invalid("the weights are not finite, or all 0".into()));
+        }
+        Ok(Some(settings))
     }
 
-    /// Stores settings (atomically).
-    pub fn save(&self, path: &Path, settings: &TunedSettings) -> Result<(), String> {
-        let text = toml::to_string_pretty(settings).map_err(|err| err.to_string())?;
+    /// Stores settings atomically (a temporary file of a unique name in the
+    /// same folder, renamed into place, so two processes never collide).
+    pub fn save(&self, path: &Path, settings: &TunedSettings) -> Result<(), SettingsError> {
+        let text = toml::to_string_pretty(settings).map_err(|err| SettingsError::Invalid {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| format!("{}: {err}", parent.display()))?;
+            ensure_folder(parent)?;
         }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|err| format!("{}: {err}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|err| format!("{}: {err}", path.display()))
+        write_atomic(path, |out| out.write_all(text.as_bytes()))?;
+        Ok(())
     }
 }

@@ -338,6 +338,12 @@ impl CrossrecApp {
                     for note in embeddings.summary.iter().flat_map(|p| &p.notes) {
                         self.note(note.clone());
                     }
+                    for err in embeddings.save_errors() {
+                        self.error(format!(
+                            "the embedding cache was not saved ({err}); the vectors are in \
+                             use now but will be encoded again next time"
+                        ));
+                    }
                     let for_overview = embeddings.clone();
                     self.embeddings = Some(embeddings);
                     self.jobs.overview = Some(Job::spawn("project", ctx, move |r| {

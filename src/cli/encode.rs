@@ -28,9 +28,11 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
 
 pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     let lines = read_lines(&args.input)?;
+    // Refuse an unusable output before spending minutes encoding.
+    crate::files::check_output(&args.output)?;
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
-            eprintln!(
+            say!(
                 "warning: {}:{}: empty text; its vector is the model's encoding of an empty string",
                 args.input.display(),
                 i + 1
@@ -44,7 +46,7 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     let vectors = encoder.encode(&texts, &mut |p| bar.update(p), &cancel)?;
     bar.finish();
     vectors.write_npy(&args.output)?;
-    eprintln!(
+    say!(
         "wrote {} × {} to {}",
         vectors.len(),
         vectors.dim(),
@@ -55,20 +57,44 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
 
 pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
     let started = std::time::Instant::now();
+    // Filling the cache is this command's job: check it can be written first.
+    cache_of(&args.dataset)
+        .check_writable()
+        .context("the embedding cache cannot be written")?;
     let (_, result) = load(&args.dataset)?;
     let mut out = std::io::stdout().lock();
     for part in &result.summary {
+        let saved = if part.save_error.is_some() {
+            "NOT saved"
+        } else {
+            "saved"
+        };
         writeln!(
             out,
-            "{}: {} encoded, {} from cache → {}",
+            "{}: {} encoded, {} from cache → {} ({saved})",
             part.part,
             part.encoded,
             part.reused,
             part.path.display()
         )?;
     }
+    if let Some(err) = result.save_errors().next() {
+        let failed = result.save_errors().count();
+        anyhow::bail!(
+            "the embedding cache was not saved ({failed} of {} files): {err}",
+            result.summary.len()
+        );
+    }
     writeln!(out, "done in {:.1} s", started.elapsed().as_secs_f64())?;
     Ok(())
+}
+
+fn cache_of(args: &DatasetArgs) -> EmbeddingCache {
+    EmbeddingCache::new(
+        args.cache_dir
+            .clone()
+            .unwrap_or_else(EmbeddingCache::default_root),
+    )
 }
 
 /// Loads the dataset and its vectors (encoding what the cache lacks, with
@@ -77,11 +103,7 @@ pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
     let dataset = Dataset::load(&args.dataset)?;
     print_load_summary(&dataset);
     let encoder = args.model.load()?;
-    let cache = EmbeddingCache::new(
-        args.cache_dir
-            .clone()
-            .unwrap_or_else(EmbeddingCache::default_root),
-    );
+    let cache = cache_of(args);
     let mut bars: Option<(String, Progress)> = None;
     let cancel = AtomicBool::new(false);
     let result = encode_dataset(
@@ -106,24 +128,25 @@ pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
         bar.finish();
     }
     for note in result.summary.iter().flat_map(|p| &p.notes) {
-        eprintln!("note: {note}");
+        say!("note: {note}");
+    }
+    for err in result.save_errors() {
+        say!("warning: the embedding cache was not saved, so the next run encodes again: {err}");
     }
     Ok((dataset, result))
 }
 
 fn print_load_summary(dataset: &Dataset) {
     for domain in &dataset.domains {
-        eprintln!("{}: {} items", domain.name, domain.items.len());
+        say!("{}: {} items", domain.name, domain.items.len());
     }
-    eprintln!(
+    say!(
         "{} users, {} interactions, {} user texts",
         dataset.users.len(),
         dataset.interactions.len(),
         dataset.user_texts.len()
     );
-    if !dataset.report.is_clean() {
-        eprint!("load report:\n{}", dataset.report);
-    }
+    crate::cli::write_stderr(format_args!("load report:\n{}", dataset.report));
 }
 
 /// A progress bar on a terminal, a single summary line otherwise.
@@ -169,7 +192,7 @@ impl Progress {
         }
         let seconds = self.started.elapsed().as_secs_f64();
         if self.last.total > 0 {
-            eprintln!(
+            say!(
                 "{}: encoded {} texts in {seconds:.1} s ({:.1}/s)",
                 self.label,
                 self.last.done,

@@ -9,8 +9,10 @@ use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
 
 use super::DatasetArgs;
-use super::recommend::parse_weights;
-use crate::evaluate::{EvalOptions, METRICS, MemoryCap, Report, TuneOptions, evaluate};
+use super::recommend::{parse_ridge, parse_weights};
+use crate::evaluate::{
+    EvalOptions, GraphStatus, METRICS, MappingStatus, MemoryCap, Report, TuneOptions, evaluate,
+};
 use crate::rank::Weights;
 use crate::relate::{RelateOptions, domain_pair};
 use crate::settings::{SettingsStore, TunedSettings};
@@ -47,8 +49,8 @@ pub struct EvalArgs {
     /// The hybrid's weights [default: content=1,mapped=1,graph=1,popularity=0.1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
-    /// Ridge strength of the mapping.
-    #[arg(long, default_value_t = RelateOptions::default().ridge)]
+    /// Ridge strength of the mapping (a number ≥ 0).
+    #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge)]
     ridge: f32,
     /// Search weights and ridge on the validation users, report the tuned
     /// hybrid, and save it as this dataset's default for `recommend`.
@@ -74,6 +76,9 @@ fn share(s: &str) -> Result<f64, String> {
 pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     let (dataset, embeddings) = super::encode::load(&args.dataset)?;
     let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
+    if args.weights.is_some_and(|w| w.is_zero()) {
+        anyhow::bail!("{}", crate::rank::ALL_ZERO);
+    }
     let options = EvalOptions {
         seed: args.seed,
         test_share: args.test_share,
@@ -93,10 +98,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &options,
         &mut |stage, fraction| {
             if stage != last_stage {
-                eprintln!("{stage}…");
+                say!("{stage}…");
                 last_stage = stage.to_string();
             } else if terminal {
-                eprint!("\r  {:>3.0} %", fraction * 100.0);
+                super::write_stderr(format_args!("\r  {:>3.0} %", fraction * 100.0));
             }
         },
         &AtomicBool::new(false),
@@ -114,7 +119,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         store
             .save(&path, &settings)
             .map_err(|e| anyhow!("could not save the tuned settings: {e}"))?;
-        eprintln!(
+        say!(
             "saved the tuned weights as this dataset's default: {}",
             path.display()
         );
@@ -146,12 +151,16 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         report.training_users
     )?;
     match &report.mapping {
-        Ok(ridge) => writeln!(out, "mapping: ridge {ridge}")?,
-        Err(why) => writeln!(out, "mapping: unavailable ({why})")?,
+        MappingStatus::Fitted { ridge, users } => {
+            writeln!(out, "mapping: ridge {ridge}, fitted on {users} users")?
+        }
+        MappingStatus::Unavailable { reason } => writeln!(out, "mapping: unavailable ({reason})")?,
     }
-    match &report.graph_edges {
-        Ok(edges) => writeln!(out, "graph: {edges} links")?,
-        Err(why) => writeln!(out, "graph: unavailable ({why})")?,
+    match &report.graph {
+        GraphStatus::Fitted { edges, users } => {
+            writeln!(out, "graph: {edges} links from {users} users")?
+        }
+        GraphStatus::Unavailable { reason } => writeln!(out, "graph: unavailable ({reason})")?,
     }
     if let Some(tuned) = &report.tuned {
         writeln!(

@@ -2,17 +2,62 @@
 //! stdout, progress and notes to stderr. The subcommands and their flags are
 //! a stable contract that scripts rely on.
 
+/// Like `eprintln!`, but a closed stderr never panics: it is remembered and
+/// the process ends with a non-zero status once its work is done (see
+/// [`stderr_closed`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod encode;
 mod eval;
 mod gui;
 mod recommend;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::embed::{DEFAULT_MODEL, Encoder, EncoderOptions, Pooling};
+
+static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stderr; a failure (a closed pipe) is remembered, not a panic.
+pub(crate) fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    if err.write_fmt(args).and_then(|()| err.flush()).is_err() {
+        STDERR_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// True once a write to stderr failed (the reader went away).
+pub fn stderr_closed() -> bool {
+    STDERR_CLOSED.load(Ordering::Relaxed)
+}
+
+/// True when `err` comes from writing to a closed pipe (`crossrec … | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+            json.io_error_kind()
+        } else if let Some(csv) = cause.downcast_ref::<csv::Error>() {
+            match csv.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 /// Cross-domain recommendations with BERT embeddings.
 #[derive(Debug, Parser)]
@@ -21,6 +66,9 @@ pub struct Cli {
     /// What to do; without a subcommand, the window opens on the bundled sample.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// On an error, print every detail (with `RUST_BACKTRACE=1`, a backtrace too).
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -48,14 +96,14 @@ pub struct ModelArgs {
     /// Override the model's pooling.
     #[arg(long, value_enum)]
     pub pooling: Option<Pooling>,
-    /// Override the token limit (longer texts are truncated).
+    /// Override the token limit (longer texts are truncated; special tokens count).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = positive)]
     pub batch_size: usize,
     /// Threads encoding batches side by side [default: one per core].
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub workers: Option<usize>,
 }
 
@@ -102,6 +150,15 @@ pub struct DatasetArgs {
     /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
     #[arg(long)]
     pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// A whole number ≥ 1.
+pub(crate) fn positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
 }
 
 /// Runs the parsed command line.

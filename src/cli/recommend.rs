@@ -38,15 +38,15 @@ pub struct RecommendArgs {
     /// The target domain (what to recommend).
     #[arg(long = "to")]
     to: String,
-    /// How many items.
-    #[arg(short, long, default_value_t = 10)]
+    /// How many items (at least 1).
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
     k: usize,
     /// Component weights, e.g. content=1,mapped=1,graph=1,popularity=0.1,history=1
     /// [default: the weights `eval --tune` saved for this dataset, else those].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
-    /// Ridge strength of the mapping [default: the tuned one, else 10].
-    #[arg(long)]
+    /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].
+    #[arg(long, value_parser = parse_ridge)]
     ridge: Option<f32>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -55,6 +55,14 @@ pub struct RecommendArgs {
 
 pub(crate) fn parse_weights(s: &str) -> Result<Weights, String> {
     s.parse()
+}
+
+pub(crate) fn parse_ridge(s: &str) -> Result<f32, String> {
+    let value: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    crate::relate::check_ridge(value).map_err(|err| err.to_string())
 }
 
 /// Weights and ridge: explicit flags, else what `eval --tune` saved, else defaults.
@@ -72,7 +80,7 @@ pub(crate) fn choose_settings(
         .load(&path)
         .map_err(|e| anyhow!("tuned settings: {e}"))?;
     if saved.is_some() && (weights.is_none() || ridge.is_none()) {
-        eprintln!("using tuned settings from {}", path.display());
+        say!("using tuned settings from {}", path.display());
     }
     let weights = weights
         .or(saved.as_ref().map(|s| s.weights()))
@@ -147,6 +155,9 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         args.weights,
         args.ridge,
     )?;
+    if weights.is_zero() {
+        anyhow::bail!("{}", crate::rank::ALL_ZERO);
+    }
     let no_hidden = vec![false; dataset.users.len()];
     let relations = Relations::fit(
         &dataset,
@@ -158,7 +169,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     )?;
     let ranking = rank(&relations, &embeddings, user, &weights, args.k);
     for (component, reason) in &ranking.unavailable {
-        eprintln!("note: {component} unavailable: {reason}");
+        say!("note: {component} unavailable: {reason}");
     }
     let out = std::io::stdout().lock();
     match args.format {
@@ -194,9 +205,14 @@ fn table(
     );
     let user = &dataset.users[ranking.user as usize];
     let history = &relations.source_history[ranking.user as usize];
+    let unweighted = if !history.is_empty() && history.iter().all(|&(_, w)| w <= 0.0) {
+        " (all rated ≤ 0, so they carry no weight in the profile)"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "user {user}: {} items in {}; weights {weights}",
+        "user {user}: {} items in {}{unweighted}; weights {weights}",
         history.len(),
         s.name
     )?;

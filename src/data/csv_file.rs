@@ -31,6 +31,15 @@ impl Delimiter {
         }
     }
 
+    /// The name used in the manifest (`delimiter = "tab"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Delimiter::Comma => "comma",
+            Delimiter::Tab => "tab",
+            Delimiter::Semicolon => "semicolon",
+        }
+    }
+
     /// Guesses the separator from the header line: the candidate that occurs
     /// most often outside quotes (comma on a tie or when none occurs).
     pub fn sniff(text: &str) -> Delimiter {
@@ -52,13 +61,47 @@ impl Delimiter {
     }
 }
 
-/// One parsed row: its 1-based line number in the file and its fields.
+/// One parsed row: the 1-based lines it spans in the file and its fields.
 #[derive(Debug)]
 pub struct Row {
     /// Line where the row starts.
     pub line: u64,
+    /// Line where the row ends (after `line` when a quoted field holds line breaks).
+    pub end_line: u64,
     /// The fields, as many as the row has (may differ from the header).
     pub fields: csv::StringRecord,
+}
+
+impl Row {
+    /// How many of the extra lines inside this row's quoted fields look like
+    /// whole rows of their own: `width` fields with a token-like (non-empty,
+    /// no spaces, short) value in column `key`. Such lines are what an
+    /// unbalanced quote (an inch mark starting a field, say) swallows.
+    pub fn swallowed_rows(&self, delimiter: Delimiter, width: usize, key: usize) -> usize {
+        if self.end_line == self.line || width < 2 {
+            return 0;
+        }
+        let looks_like_row = |line: &str| {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delimiter.byte())
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(line.as_bytes());
+            let Some(Ok(record)) = reader.records().next() else {
+                return false;
+            };
+            let id = record.get(key).unwrap_or("").trim();
+            record.len() == width
+                && !id.is_empty()
+                && id.len() <= 64
+                && !id.contains(char::is_whitespace)
+        };
+        self.fields
+            .iter()
+            .flat_map(|field| field.split('\n').skip(1))
+            .filter(|line| looks_like_row(line.trim_end_matches('\r')))
+            .count()
+    }
 }
 
 /// A whole delimited file held in memory, validated as UTF-8, with its header.
@@ -67,6 +110,7 @@ pub struct CsvTable {
     path: PathBuf,
     text: String,
     delimiter: Delimiter,
+    delimiter_given: bool,
     headers: Vec<String>,
 }
 
@@ -111,6 +155,11 @@ impl CsvTable {
         bytes: Vec<u8>,
         delimiter: Option<Delimiter>,
     ) -> Result<CsvTable, DataError> {
+        if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+            return Err(DataError::Utf16 {
+                path: path.to_path_buf(),
+            });
+        }
         let mut text = String::from_utf8(bytes).map_err(|err| {
             let byte = err.utf8_error().valid_up_to();
             let bytes = err.as_bytes();
@@ -129,6 +178,7 @@ impl CsvTable {
                 path: path.to_path_buf(),
             });
         }
+        let delimiter_given = delimiter.is_some();
         let delimiter = delimiter.unwrap_or_else(|| Delimiter::sniff(&text));
         let mut reader = Self::reader(&text, delimiter);
         let headers = reader
@@ -141,6 +191,7 @@ impl CsvTable {
             path: path.to_path_buf(),
             text,
             delimiter,
+            delimiter_given,
             headers,
         })
     }
@@ -168,22 +219,78 @@ impl CsvTable {
     }
 
     /// The index of column `name`, or an error naming the file, the column,
-    /// its `role` and the columns that do exist.
+    /// its `role`, the columns that do exist and, when it can tell, why (a
+    /// delimiter that does not match the file). A name the header has twice
+    /// is an error naming both positions.
     pub fn column(&self, name: &str, role: &'static str) -> Result<usize, DataError> {
-        self.headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| DataError::MissingColumn {
+        let mut at = self.headers.iter().enumerate().filter(|(_, h)| *h == name);
+        match (at.next(), at.next()) {
+            (Some((i, _)), None) => Ok(i),
+            (Some((first, _)), Some((second, _))) => Err(DataError::DuplicateColumn {
+                path: self.path.clone(),
+                column: name.to_string(),
+                first: first + 1,
+                second: second + 1,
+            }),
+            _ => Err(DataError::MissingColumn {
                 path: self.path.clone(),
                 column: name.to_string(),
                 role,
                 found: self.headers.join(", "),
-            })
+                hint: self.missing_column_hint(name),
+            }),
+        }
     }
 
-    /// The index of column `name` if the header has it.
-    pub fn optional_column(&self, name: &str) -> Option<usize> {
-        self.headers.iter().position(|h| h == name)
+    /// Why `name` may be missing: the header splits into it under another
+    /// delimiter, or the header is one column (an unknown delimiter).
+    fn missing_column_hint(&self, name: &str) -> String {
+        let sniffed = Delimiter::sniff(&self.text);
+        if sniffed != self.delimiter {
+            let mut reader = Self::reader(&self.text, sniffed);
+            let other: Vec<String> = reader
+                .headers()
+                .map(|h| h.iter().map(|c| c.trim().to_string()).collect())
+                .unwrap_or_default();
+            if other.iter().any(|c| c == name) {
+                let how = if self.delimiter_given {
+                    format!(
+                        "the manifest says delimiter = \"{}\"",
+                        self.delimiter.name()
+                    )
+                } else {
+                    format!("read as {}-separated", self.delimiter.name())
+                };
+                return format!(
+                    "; the delimiter does not match: {how}, but the file seems to use {} \
+                     ({} columns that way); set delimiter = \"{}\" or remove the delimiter line",
+                    sniffed.name(),
+                    other.len(),
+                    sniffed.name()
+                );
+            }
+        }
+        if self.headers.len() == 1 && self.headers[0].len() > name.len() {
+            return format!(
+                "; the header is a single column read as {}-separated: the file may use \
+                 another delimiter (crossrec reads comma, tab and semicolon)",
+                self.delimiter.name()
+            );
+        }
+        String::new()
+    }
+
+    /// The index of column `name` if the header has it (an error if twice).
+    pub fn optional_column(
+        &self,
+        name: &str,
+        role: &'static str,
+    ) -> Result<Option<usize>, DataError> {
+        if self.headers.iter().any(|h| h == name) {
+            self.column(name, role).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Every data row in file order. A structurally broken file (e.g. an
@@ -192,12 +299,23 @@ impl CsvTable {
         Self::reader(&self.text, self.delimiter)
             .into_records()
             .map(|record| match record {
-                Ok(fields) => Ok(Row {
-                    line: fields.position().map_or(0, |p| p.line()),
-                    fields,
-                }),
+                Ok(fields) => {
+                    let line = fields.position().map_or(0, |p| p.line());
+                    let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
+                    Ok(Row {
+                        line,
+                        end_line: line + breaks as u64,
+                        fields,
+                    })
+                }
                 Err(err) => Err(csv_error(&self.path, &err)),
             })
+    }
+
+    /// Physical lines in the file (a last line without a line end counts).
+    pub fn line_count(&self) -> u64 {
+        let breaks = self.text.matches('\n').count() as u64;
+        breaks + u64::from(!self.text.ends_with('\n'))
     }
 
     /// The first `n` data rows (for previews), skipping broken ones.

@@ -24,6 +24,15 @@ pub enum DataError {
         /// 0-based byte offset of the first invalid byte.
         byte: usize,
     },
+    /// The file is UTF-16 (it starts with a UTF-16 byte order mark).
+    #[error(
+        "{path}:1: the file is UTF-16 text (as spreadsheet programs save \"Unicode text\"); \
+         re-save it as UTF-8 (\"CSV UTF-8\")"
+    )]
+    Utf16 {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file has no header row.
     #[error("{path}:1: empty file; expected a header row naming the columns")]
     Empty {
@@ -31,7 +40,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// A column the manifest names is not in the header.
-    #[error("{path}:1: no column '{column}' ({role}); the header has: {found}")]
+    #[error("{path}:1: no column '{column}' ({role}); the header has: {found}{hint}")]
     MissingColumn {
         /// The file.
         path: PathBuf,
@@ -41,6 +50,23 @@ pub enum DataError {
         role: &'static str,
         /// The columns the header does have, comma-separated.
         found: String,
+        /// A likely cause (e.g. the wrong delimiter), starting with "; ", or empty.
+        hint: String,
+    },
+    /// A column the manifest names appears twice in the header.
+    #[error(
+        "{path}:1: the header names column '{column}' twice (columns {first} and {second}); \
+         rename one so it is clear which to use"
+    )]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column name.
+        column: String,
+        /// 1-based position of its first occurrence.
+        first: usize,
+        /// 1-based position of its second occurrence.
+        second: usize,
     },
     /// The CSV structure itself is broken (e.g. an unterminated quote).
     #[error("{path}:{line}: {message}")]
@@ -52,6 +78,9 @@ pub enum DataError {
         /// What was wrong.
         message: String,
     },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     /// The manifest is not valid TOML or misses required keys.
     #[error("{path}: invalid manifest: {message}")]
     Manifest {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::csv_file::{CsvTable, Row};
-use super::{DataError, DomainSpec, IssueKind, LoadReport, Manifest};
+use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest};
 
 /// One item of a domain.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,9 +142,8 @@ impl Dataset {
         let user_col = table.column(&spec.user_column, "user id")?;
         let domain_col = table.column(&spec.domain_column, "domain name")?;
         let item_col = table.column(&spec.item_column, "item id")?;
-        let rating_col = table.optional_column(&spec.rating_column);
-        let time_col = table.optional_column(&spec.timestamp_column);
-        let width = table.headers().len();
+        let rating_col = table.optional_column(&spec.rating_column, "rating")?;
+        let time_col = table.optional_column(&spec.timestamp_column, "timestamp")?;
         let domain_by_name: HashMap<String, u16> = self
             .domains
             .iter()
@@ -152,11 +151,14 @@ impl Dataset {
             .map(|(i, d)| (d.name.clone(), i as u16))
             .collect();
         let mut seen = HashSet::new();
+        let mut stats = FileStats::new(&table);
         for row in table.rows() {
-            let Row { line, fields } = row?;
-            if !check_width(&mut self.report, &path, line, fields.len(), width) {
+            let row = row?;
+            stats.rows += 1;
+            if !check_row(&mut self.report, &table, &row, user_col) {
                 continue;
             }
+            let Row { line, fields, .. } = row;
             let field = |i: usize| fields.get(i).unwrap_or("").trim();
             let (user_id, domain_name, item_id) =
                 (field(user_col), field(domain_col), field(item_col));
@@ -168,6 +170,11 @@ impl Dataset {
                 };
                 self.report
                     .add(&path, line, IssueKind::EmptyId, format!("{which} is empty"));
+                continue;
+            }
+            if !check_id(&mut self.report, &path, line, "user id", user_id)
+                || !check_id(&mut self.report, &path, line, "item id", item_id)
+            {
                 continue;
             }
             let Some(&domain) = domain_by_name.get(domain_name) else {
@@ -192,6 +199,15 @@ impl Dataset {
             let rating = match rating_col.map(field).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(text) => match text.parse::<f32>() {
+                    Ok(r) if r.is_finite() && r <= 0.0 => {
+                        self.report.add(
+                            &path,
+                            line,
+                            IssueKind::NonPositiveRating,
+                            format!("'{text}' (user '{user_id}', item '{item_id}')"),
+                        );
+                        Some(r)
+                    }
                     Ok(r) if r.is_finite() => Some(r),
                     _ => {
                         self.report
@@ -228,7 +244,9 @@ impl Dataset {
                 rating,
                 timestamp,
             });
+            stats.used += 1;
         }
+        self.report.add_file(stats);
         Ok(())
     }
 
@@ -240,12 +258,14 @@ impl Dataset {
         let table = CsvTable::open(&path, spec.delimiter)?;
         let user_col = table.column(&spec.user_column, "user id")?;
         let text_col = table.column(&spec.text_column, "user text")?;
-        let width = table.headers().len();
+        let mut stats = FileStats::new(&table);
         for row in table.rows() {
-            let Row { line, fields } = row?;
-            if !check_width(&mut self.report, &path, line, fields.len(), width) {
+            let row = row?;
+            stats.rows += 1;
+            if !check_row(&mut self.report, &table, &row, user_col) {
                 continue;
             }
+            let Row { line, fields, .. } = row;
             let user_id = fields.get(user_col).unwrap_or("").trim();
             let text = fields.get(text_col).unwrap_or("").trim();
             if user_id.is_empty() {
@@ -253,7 +273,16 @@ impl Dataset {
                     .add(&path, line, IssueKind::EmptyId, "user_id is empty");
                 continue;
             }
+            if !check_id(&mut self.report, &path, line, "user id", user_id) {
+                continue;
+            }
             if text.is_empty() {
+                self.report.add(
+                    &path,
+                    line,
+                    IssueKind::EmptyUserText,
+                    format!("user '{user_id}'"),
+                );
                 continue;
             }
             if self.user_index(user_id).is_none() {
@@ -269,23 +298,98 @@ impl Dataset {
                 user,
                 text: text.to_string(),
             });
+            stats.used += 1;
         }
+        self.report.add_file(stats);
         Ok(())
     }
 }
 
-/// Reports a row whose field count differs from the header's; true if it fits.
-fn check_width(report: &mut LoadReport, path: &Path, line: u64, got: usize, want: usize) -> bool {
-    if got == want {
+impl FileStats {
+    fn new(table: &CsvTable) -> FileStats {
+        FileStats {
+            file: table.path().to_path_buf(),
+            lines: table.line_count(),
+            rows: 0,
+            used: 0,
+        }
+    }
+}
+
+/// Checks a row's shape and reports what is wrong; true if it can be used.
+/// A field count that differs from the header's skips the row; a row whose
+/// quoted field runs over lines is kept and reported with its line range,
+/// unless those lines look like rows of their own (`key` is the id column
+/// that tells), which means an unbalanced quote swallowed them: skipped.
+fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -> bool {
+    let (path, width) = (table.path(), table.headers().len());
+    let span = if row.end_line > row.line {
+        format!("lines {}–{}: ", row.line, row.end_line)
+    } else {
+        String::new()
+    };
+    if row.fields.len() != width {
+        let cause = if span.is_empty() {
+            ""
+        } else {
+            " (a quoted field runs over several lines: an unbalanced quote?)"
+        };
+        report.add(
+            path,
+            row.line,
+            IssueKind::RaggedRow,
+            format!(
+                "{span}expected {width} fields like the header, found {}{cause}",
+                row.fields.len()
+            ),
+        );
+        return false;
+    }
+    if span.is_empty() {
         return true;
+    }
+    let swallowed = row.swallowed_rows(table.delimiter(), width, key);
+    if swallowed > 0 {
+        report.add(
+            path,
+            row.line,
+            IssueKind::SwallowedRows,
+            format!(
+                "{span}a quoted field opened on line {} closes on line {}, taking in {swallowed} \
+                 line(s) that look like rows; look for a stray \" (an inch mark, say) and \
+                 double it (\"\") or quote the whole field",
+                row.line, row.end_line
+            ),
+        );
+        return false;
     }
     report.add(
         path,
-        line,
-        IssueKind::RaggedRow,
-        format!("expected {want} fields like the header, found {got}"),
+        row.line,
+        IssueKind::MultiLineRecord,
+        format!("lines {}–{}", row.line, row.end_line),
     );
-    false
+    true
+}
+
+/// Reports an id with a control character (NUL, escape, …); true if clean.
+fn check_id(report: &mut LoadReport, path: &Path, line: u64, what: &str, id: &str) -> bool {
+    match id.chars().find(|c| c.is_control()) {
+        None => true,
+        Some(c) => {
+            report.add(
+                path,
+                line,
+                IssueKind::ControlCharacter,
+                format!(
+                    "{what} '{}' contains U+{:04X}",
+                    id.escape_debug(),
+                    u32::from(c)
+                ),
+            );
+            false
+        }
+    }
 }
 
 fn load_domain(
@@ -301,17 +405,22 @@ fn load_domain(
         .iter()
         .map(|c| table.column(c, "item text"))
         .collect::<Result<Vec<_>, _>>()?;
-    let width = table.headers().len();
     let mut items = Vec::new();
     let mut index = HashMap::new();
+    let mut stats = FileStats::new(&table);
     for row in table.rows() {
-        let Row { line, fields } = row?;
-        if !check_width(report, &path, line, fields.len(), width) {
+        let row = row?;
+        stats.rows += 1;
+        if !check_row(report, &table, &row, id_col) {
             continue;
         }
+        let Row { line, fields, .. } = row;
         let id = fields.get(id_col).unwrap_or("").trim();
         if id.is_empty() {
             report.add(&path, line, IssueKind::EmptyId, "item id is empty");
+            continue;
+        }
+        if !check_id(report, &path, line, "item id", id) {
             continue;
         }
         if index.contains_key(id) {
@@ -332,7 +441,9 @@ fn load_domain(
             id: id.to_string(),
             text,
         });
+        stats.used += 1;
     }
+    report.add_file(stats);
     Ok(Domain {
         name: spec.name.clone(),
         file: path,

@@ -171,10 +171,8 @@ impl Manifest {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-        std::fs::write(path, text).map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        crate::files::write_atomic(path, |out| out.write_all(text.as_bytes()))?;
+        Ok(())
     }
 
     /// Resolves a path from the manifest against its folder.

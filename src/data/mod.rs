@@ -16,4 +16,4 @@ pub use csv_file::{CsvTable, Delimiter};
 pub use error::DataError;
 pub use load::{Dataset, Domain, Interaction, Item, UserText};
 pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
-pub use report::{IssueKind, LoadIssue, LoadReport};
+pub use report::{FileStats, IssueKind, LoadIssue, LoadReport};

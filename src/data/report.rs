@@ -33,6 +33,17 @@ pub enum IssueKind {
     BadTimestamp,
     /// A user text names no user with interactions (kept; the user is added).
     TextOnlyUser,
+    /// A row whose quoted field holds line breaks (kept; its line range is reported).
+    MultiLineRecord,
+    /// A quoted field that runs over lines looking like rows of their own,
+    /// most likely an unbalanced quote (skipped, with the lines it took in).
+    SwallowedRows,
+    /// An id holds a control character such as NUL (skipped: no one could type it).
+    ControlCharacter,
+    /// A rating of zero or below (kept as an interaction, with weight 0 in profiles).
+    NonPositiveRating,
+    /// A user text that is empty or blank (skipped).
+    EmptyUserText,
 }
 
 impl IssueKind {
@@ -49,6 +60,15 @@ impl IssueKind {
             IssueKind::BadRating => "rating is not a number (row skipped)",
             IssueKind::BadTimestamp => "timestamp is not an integer (kept without it)",
             IssueKind::TextOnlyUser => "user text for a user with no interactions (kept)",
+            IssueKind::MultiLineRecord => "row spans several lines (quoted line breaks; kept)",
+            IssueKind::SwallowedRows => {
+                "quoted field runs over lines that look like rows (unbalanced quote?; skipped)"
+            }
+            IssueKind::ControlCharacter => "id contains a control character (row skipped)",
+            IssueKind::NonPositiveRating => {
+                "rating is zero or negative (kept; weight 0 in the user's profile)"
+            }
+            IssueKind::EmptyUserText => "empty user text (row skipped)",
         }
     }
 
@@ -62,7 +82,42 @@ impl IssueKind {
                 | IssueKind::UnknownDomain
                 | IssueKind::UnknownItem
                 | IssueKind::BadRating
+                | IssueKind::SwallowedRows
+                | IssueKind::ControlCharacter
+                | IssueKind::EmptyUserText
         )
+    }
+}
+
+/// How one file went: lines read, rows parsed, rows used. When a quote
+/// swallows rows, `rows` falls short of the lines, which this makes visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileStats {
+    /// The file.
+    pub file: PathBuf,
+    /// Physical lines, the header included.
+    pub lines: u64,
+    /// Data rows (records) the CSV reader found.
+    pub rows: u64,
+    /// Rows that were used (not skipped).
+    pub used: u64,
+}
+
+impl fmt::Display for FileStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} lines, {} rows after the header, {} used",
+            self.file.display(),
+            self.lines,
+            self.rows,
+            self.used
+        )?;
+        let skipped = self.rows - self.used.min(self.rows);
+        if skipped > 0 {
+            write!(f, ", {skipped} skipped")?;
+        }
+        Ok(())
     }
 }
 
@@ -99,6 +154,8 @@ pub struct LoadReport {
     pub issues: Vec<LoadIssue>,
     /// Exact totals per kind.
     pub totals: BTreeMap<IssueKind, u64>,
+    /// Per input file: lines, rows, rows used.
+    pub files: Vec<FileStats>,
 }
 
 impl LoadReport {
@@ -134,10 +191,18 @@ impl LoadReport {
     pub fn is_clean(&self) -> bool {
         self.totals.is_empty()
     }
+
+    /// Records how one file went.
+    pub fn add_file(&mut self, stats: FileStats) {
+        self.files.push(stats);
+    }
 }
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for file in &self.files {
+            writeln!(f, "{file}")?;
+        }
         if self.is_clean() {
             return writeln!(f, "no rows skipped or repaired");
         }

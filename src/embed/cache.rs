@@ -2,18 +2,28 @@
 //! cache key), holding each text's SHA-256 and its vector; a checksum of both
 //! and the model fingerprint sit in the header. Reopening encodes only
 //! texts whose hash is not there. Writes are atomic (temporary file, then
-//! rename). A file that is truncated, corrupt or made by another model is
-//! reported and rebuilt, never trusted.
+//! rename), and a long encode checkpoints the file as it goes, so a crash
+//! loses at most the last [`CHECKPOINT_EVERY`] of work. A file that is
+//! truncated, corrupt or made by another model is reported and rebuilt,
+//! never trusted; a file that cannot be written is reported as an error.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
-use super::matrix::tmp_path;
 use super::{EmbedError, Embeddings, EncodeProgress, Encoder};
+use crate::files::{WriteError, ensure_folder, write_atomic};
+
+/// How often a long encode saves what it has finished.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(20);
+
+/// Texts per encoder call between checkpoint opportunities.
+const CHUNK: usize = 1024;
 
 const FORMAT_VERSION: &str = "1";
 const HASHES: &str = "text_sha256";
@@ -32,26 +42,51 @@ pub struct CachedEncoding {
     pub reused: usize,
     /// The cache file.
     pub path: PathBuf,
-    /// Things the user should know (a corrupt file rebuilt, a failed write).
+    /// Things the user should know (a corrupt file rebuilt).
     pub notes: Vec<String>,
+    /// Why the cache file could not be written, if it could not: the vectors
+    /// are still returned, but the next run will encode them again.
+    pub save_error: Option<Arc<WriteError>>,
 }
 
 /// A folder of cached embeddings.
 #[derive(Debug, Clone)]
 pub struct EmbeddingCache {
     root: PathBuf,
+    chunk: usize,
+    checkpoint_every: Duration,
 }
 
 impl EmbeddingCache {
     /// A cache in `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> EmbeddingCache {
-        EmbeddingCache { root: root.into() }
+        EmbeddingCache {
+            root: root.into(),
+            chunk: CHUNK,
+            checkpoint_every: CHECKPOINT_EVERY,
+        }
     }
 
-    /// `$CROSSREC_CACHE_DIR`, else the user's cache folder + `crossrec/embeddings`.
+    /// The same cache, encoding `chunk` texts per call and saving whenever
+    /// `every` has passed since the last save (tests use tiny values).
+    pub fn with_checkpoints(mut self, chunk: usize, every: Duration) -> EmbeddingCache {
+        self.chunk = chunk.max(1);
+        self.checkpoint_every = every;
+        self
+    }
+
+    /// Checks that the cache folder exists (creating it) and accepts new
+    /// files, so a run whose job is to fill the cache fails before encoding.
+    pub fn check_writable(&self) -> Result<(), WriteError> {
+        ensure_folder(&self.root)?;
+        crate::files::check_output(&self.root.join("probe")).map(|_| ())
+    }
+
+    /// `$CROSSREC_CACHE_DIR` (unless empty), else the user's cache folder +
+    /// `crossrec/embeddings`.
     pub fn default_root() -> PathBuf {
-        if let Some(dir) = std::env::var_os("CROSSREC_CACHE_DIR") {
-            return PathBuf::from(dir);
+        if let Some(dir) = crate::files::env_dir("CROSSREC_CACHE_DIR") {
+            return dir;
         }
         dirs::cache_dir()
             .unwrap_or_else(std::env::temp_dir)
@@ -117,13 +152,16 @@ impl EmbeddingCache {
         }
         let reused = texts.len() - missing.len();
         let mut outcome = Ok(());
+        let mut save_error = None;
         if !missing.is_empty() {
             let missing_texts: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
-            // Encode in chunks so a cancel keeps the chunks already finished.
-            let chunk = 2048;
+            // Encode in chunks so a cancel keeps the chunks already finished
+            // and a crash loses at most one checkpoint interval.
             let total = missing.len();
-            for (c, indices) in missing.chunks(chunk).enumerate() {
-                let start = c * chunk;
+            let mut last_save = Instant::now();
+            let mut unsaved = false;
+            for (c, indices) in missing.chunks(self.chunk).enumerate() {
+                let start = c * self.chunk;
                 let result = encoder.encode(
                     &missing_texts[start..start + indices.len()],
                     &mut |p| {
@@ -139,15 +177,29 @@ impl EmbeddingCache {
                         for (row, &i) in indices.iter().enumerate() {
                             known.insert(hashes[i], vectors.row(row).to_vec());
                         }
+                        unsaved = true;
                     }
                     Err(err) => {
                         outcome = Err(err);
                         break;
                     }
                 }
+                let more = start + indices.len() < total;
+                // After a failed save, try again only at the end.
+                if more && save_error.is_none() && last_save.elapsed() >= self.checkpoint_every {
+                    match write_file(&path, &fingerprint, dim, &known) {
+                        Ok(()) => {
+                            last_save = Instant::now();
+                            unsaved = false;
+                        }
+                        Err(err) => save_error = Some(Arc::new(err)),
+                    }
+                }
             }
-            if let Err(err) = write_file(&path, &fingerprint, dim, &known) {
-                notes.push(format!("could not save the embedding cache: {err}"));
+            if unsaved {
+                save_error = write_file(&path, &fingerprint, dim, &known)
+                    .err()
+                    .map(Arc::new);
             }
         }
         outcome?;
@@ -164,6 +216,7 @@ impl EmbeddingCache {
             reused,
             path,
             notes,
+            save_error,
         })
     }
 }
@@ -225,6 +278,9 @@ fn read_file(
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
+    if !floats.iter().all(|x| x.is_finite()) {
+        return Err(invalid("holds non-finite values".into()));
+    }
     Ok(hashes
         .data()
         .chunks_exact(32)
@@ -242,7 +298,7 @@ fn write_file(
     fingerprint: &str,
     dim: usize,
     entries: &HashMap<TextHash, Vec<f32>>,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let mut sorted: Vec<(&TextHash, &Vec<f32>)> = entries.iter().collect();
     sorted.sort_by_key(|(h, _)| **h);
     let n = sorted.len();
@@ -259,23 +315,28 @@ fn write_file(
             content_hash(&hash_bytes, &vector_bytes),
         ),
     ]);
+    let content = |message: String| WriteError::Content {
+        path: path.to_path_buf(),
+        message,
+    };
     let views = [
         (
             HASHES,
-            TensorView::new(Dtype::U8, vec![n, 32], &hash_bytes).map_err(|e| e.to_string())?,
+            TensorView::new(Dtype::U8, vec![n, 32], &hash_bytes)
+                .map_err(|e| content(e.to_string()))?,
         ),
         (
             VECTORS,
-            TensorView::new(Dtype::F32, vec![n, dim], &vector_bytes).map_err(|e| e.to_string())?,
+            TensorView::new(Dtype::F32, vec![n, dim], &vector_bytes)
+                .map_err(|e| content(e.to_string()))?,
         ),
     ];
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| content(e.to_string()))?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        ensure_folder(parent)?;
     }
-    let tmp = tmp_path(path);
-    safetensors::serialize_to_file(views, Some(metadata), &tmp)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    write_atomic(path, |out| out.write_all(&bytes))
 }
 
 /// The checksum stored in the header: SHA-256 over the hashes, then the vectors.

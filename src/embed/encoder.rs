@@ -9,8 +9,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use sha2::{Digest, Sha256};
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
+use super::config::parse_config;
+use super::error::message;
 use super::pooling::l2_normalize;
 use super::{EmbedError, Embeddings, ModelFiles, Pooling};
 
@@ -105,33 +107,65 @@ impl Encoder {
     ) -> Result<Encoder, EmbedError> {
         let config_text =
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
-        let config: Config = serde_json::from_str(&config_text).map_err(|err| {
-            model_error(files.config(), "not a BERT config.json")(err.to_string())
-        })?;
+        let config: Config = parse_config(&config_text, &files.config())?;
+        if let Some(dim) = files.pooling_dim
+            && dim != config.hidden_size
+        {
+            return Err(EmbedError::ModelFile {
+                path: files.pooling_config(),
+                message: format!(
+                    "word_embedding_dimension is {dim}, but config.json's hidden_size is {}; \
+                     the pooling config belongs to another model",
+                    config.hidden_size
+                ),
+            });
+        }
         let weights = files.weights();
         let tensors = safetensors_names(&weights)?;
+        check_finite(&weights)?;
         // SAFETY: the weights file is memory-mapped read-only; like every
         // mmap-based loader, this assumes no one truncates it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
-            .map_err(|err| {
-                model_error(weights.clone(), "unreadable safetensors")(err.to_string())
-            })?;
+            .map_err(|err| model_error(weights.clone(), "unreadable safetensors")(message(err)))?;
         let vb = if tensors.iter().any(|n| n.starts_with("bert.embeddings.")) {
             vb.pp("bert")
         } else {
             vb
         };
         let model = BertModel::load(vb, &config).map_err(|err| {
-            model_error(weights.clone(), "weights do not match config.json")(err.to_string())
+            model_error(weights.clone(), "weights do not match config.json")(message(err))
         })?;
 
         let mut tokenizer = Tokenizer::from_file(files.tokenizer())
             .map_err(|err| model_error(files.tokenizer(), "invalid tokenizer")(err.to_string()))?;
-        let max_len = options
-            .max_len
-            .or(files.max_seq_length)
-            .unwrap_or(config.max_position_embeddings)
-            .clamp(2, config.max_position_embeddings.max(2));
+        let specials = tokenizer
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(false));
+        let (max_len, source) = match (options.max_len, files.max_seq_length) {
+            (Some(n), _) => (n, "the token limit (--max-len)".to_string()),
+            (None, Some(n)) => (
+                n,
+                format!("{}: max_seq_length", files.sbert_config().display()),
+            ),
+            (None, None) => (
+                config.max_position_embeddings,
+                format!("{}: max_position_embeddings", files.config().display()),
+            ),
+        };
+        if max_len <= specials {
+            return Err(EmbedError::TokenLimit(format!(
+                "{source} is {max_len}, which leaves no room for text: the model adds {specials} \
+                 special tokens to every text; use at least {}",
+                specials + 1
+            )));
+        }
+        if max_len > config.max_position_embeddings {
+            return Err(EmbedError::TokenLimit(format!(
+                "{source} is {max_len}, more than the model's {} positions \
+                 (max_position_embeddings in config.json)",
+                config.max_position_embeddings
+            )));
+        }
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -282,8 +316,14 @@ impl Encoder {
                     Err(err) => return finish(Err(err)),
                 };
                 for (row, &i) in batches[b].iter().enumerate() {
-                    out[i * self.dim..(i + 1) * self.dim]
-                        .copy_from_slice(&vectors[row * self.dim..(row + 1) * self.dim]);
+                    let vector = &vectors[row * self.dim..(row + 1) * self.dim];
+                    if !vector.iter().all(|x| x.is_finite()) {
+                        return finish(Err(EmbedError::NonFiniteVector {
+                            index: i,
+                            text: texts[i].chars().take(60).collect(),
+                        }));
+                    }
+                    out[i * self.dim..(i + 1) * self.dim].copy_from_slice(vector);
                 }
                 done += batches[b].len();
                 progress(EncodeProgress { done, total });
@@ -318,6 +358,46 @@ impl Encoder {
         let normalised = l2_normalize(&pooled)?;
         Ok(normalised.flatten_all()?.to_vec1::<f32>()?)
     }
+}
+
+/// Checks that every floating-point tensor in a safetensors file is finite:
+/// a NaN or infinity in the weights would make NaN vectors for every text.
+/// Each tensor is summed in f64 (exact for this purpose: no finite f32 tensor
+/// of a realistic size can overflow it), so the check runs in candle's
+/// optimised kernels.
+fn check_finite(path: &std::path::Path) -> Result<(), EmbedError> {
+    let unreadable = |err: candle_core::Error| EmbedError::ModelFile {
+        path: path.to_path_buf(),
+        message: format!("unreadable safetensors: {}", message(err)),
+    };
+    // SAFETY: read-only map of the weights file; see `Encoder::load`.
+    let tensors =
+        unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }.map_err(unreadable)?;
+    for (name, view) in tensors.tensors() {
+        if !matches!(
+            view.dtype(),
+            safetensors::Dtype::F16
+                | safetensors::Dtype::BF16
+                | safetensors::Dtype::F32
+                | safetensors::Dtype::F64
+        ) {
+            continue;
+        }
+        let sum = tensors
+            .load(&name, &Device::Cpu)
+            .and_then(|t| t.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>())
+            .map_err(unreadable)?;
+        if !sum.is_finite() {
+            return Err(EmbedError::ModelFile {
+                path: path.to_path_buf(),
+                message: format!(
+                    "tensor '{name}' holds NaN or infinite values; the weights are corrupt \
+                     (re-download or re-export the model)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The tensor names in a safetensors file (reading only its header), or an

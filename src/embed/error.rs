@@ -28,7 +28,25 @@ pub enum EmbedError {
     },
     /// The model ran into an error while encoding.
     #[error("model error while encoding: {0}")]
-    Forward(#[from] candle_core::Error),
+    Forward(String),
+    /// The model produced NaN or infinity for a text; nothing is written.
+    #[error(
+        "the model produced a non-finite vector for text #{} ('{text}'); nothing was written \
+         or cached — the model's weights or settings are broken",
+        index + 1
+    )]
+    NonFiniteVector {
+        /// 0-based position of the text in the input.
+        index: usize,
+        /// The start of the text.
+        text: String,
+    },
+    /// The token limit is unusable.
+    #[error("{0}")]
+    TokenLimit(String),
+    /// An output file (vectors, cache) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     /// The tokenizer failed on the input.
     #[error("tokenizer error: {0}")]
     Tokenize(String),
@@ -43,6 +61,34 @@ pub enum EmbedError {
         /// What the operating system said.
         source: std::io::Error,
     },
+}
+
+impl From<candle_core::Error> for EmbedError {
+    fn from(err: candle_core::Error) -> Self {
+        EmbedError::Forward(message(err))
+    }
+}
+
+/// A candle error's message without the backtrace candle attaches when
+/// `RUST_BACKTRACE` is set (users see messages; `--verbose` shows more).
+pub(crate) fn message(err: candle_core::Error) -> String {
+    strip_backtrace(err).to_string()
+}
+
+fn strip_backtrace(err: candle_core::Error) -> candle_core::Error {
+    use candle_core::Error;
+    match err {
+        Error::WithBacktrace { inner, .. } => strip_backtrace(*inner),
+        Error::Context { inner, context } => Error::Context {
+            inner: Box::new(strip_backtrace(*inner)),
+            context,
+        },
+        Error::WithPath { inner, path } => Error::WithPath {
+            inner: Box::new(strip_backtrace(*inner)),
+            path,
+        },
+        other => other,
+    }
 }
 
 impl EmbedError {

@@ -48,24 +48,26 @@ impl Embeddings {
     }
 
     /// Writes a NumPy `.npy` file (`<f4`, C order, shape `[n, dim]`)
-    /// atomically: a temporary file beside `path` is renamed over it.
+    /// atomically (see [`crate::files::write_atomic`]); refuses to write a
+    /// vector that is not finite.
     pub fn write_npy(&self, path: &Path) -> Result<(), EmbedError> {
+        if let Some(row) = (0..self.len()).find(|&i| !self.row(i).iter().all(|x| x.is_finite())) {
+            return Err(EmbedError::NonFiniteVector {
+                index: row,
+                text: String::new(),
+            });
+        }
         let array =
             ndarray::ArrayView2::from_shape((self.len(), self.dim), &self.data).map_err(|err| {
-                EmbedError::ModelFile {
+                crate::files::WriteError::Content {
                     path: path.to_path_buf(),
                     message: err.to_string(),
                 }
             })?;
-        let tmp = tmp_path(path);
-        let file = std::fs::File::create(&tmp).map_err(EmbedError::io(&tmp))?;
-        ndarray_npy::WriteNpyExt::write_npy(&array, std::io::BufWriter::new(file)).map_err(
-            |err| EmbedError::ModelFile {
-                path: tmp.clone(),
-                message: format!("cannot write .npy: {err}"),
-            },
-        )?;
-        std::fs::rename(&tmp, path).map_err(EmbedError::io(path))
+        crate::files::write_atomic(path, |out| {
+            ndarray_npy::WriteNpyExt::write_npy(&array, out).map_err(std::io::Error::other)
+        })?;
+        Ok(())
     }
 
     /// Reads a `.npy` file of `<f4` values, shape `[n, dim]`.
@@ -80,11 +82,4 @@ impl Embeddings {
         let data = array.as_standard_layout().iter().copied().collect();
         Ok(Embeddings::new(dim, data))
     }
-}
-
-/// A temporary sibling of `path` for atomic writes.
-pub(crate) fn tmp_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
 }

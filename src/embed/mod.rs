@@ -7,6 +7,7 @@
 //! order, reporting progress and honouring a cancel flag between batches.
 
 mod cache;
+mod config;
 mod encoder;
 mod error;
 mod matrix;
@@ -14,6 +15,7 @@ mod model;
 mod pooling;
 
 pub use cache::{CachedEncoding, EmbeddingCache};
+pub use config::{SUPPORTED_MODEL_TYPES, parse_config};
 pub use encoder::{EncodeProgress, Encoder, EncoderOptions, default_workers};
 pub use error::EmbedError;
 pub use matrix::Embeddings;

@@ -23,6 +23,10 @@ pub struct ModelFiles {
     pub pooling: Option<Pooling>,
     /// `max_seq_length` from `sentence_bert_config.json`, if any.
     pub max_seq_length: Option<usize>,
+    /// `word_embedding_dimension` of the pooling config, if it says.
+    pub pooling_dim: Option<usize>,
+    /// The pooling config's folder, relative to `dir`.
+    pooling_dir: String,
 }
 
 impl ModelFiles {
@@ -46,7 +50,9 @@ impl ModelFiles {
             .find(|m| m.kind.ends_with("Pooling"))
             .map_or_else(|| "1_Pooling".to_string(), |m| m.path.clone());
         let pooling_path = dir.join(&pooling_dir).join("config.json");
-        let pooling = read_json_opt::<StPooling>(&pooling_path)?
+        let pooling_config = read_json_opt::<StPooling>(&pooling_path)?;
+        let pooling = pooling_config
+            .as_ref()
             .map(|p| p.pooling(&pooling_path))
             .transpose()?;
         let sbert: Option<StConfig> = read_json_opt(&dir.join("sentence_bert_config.json"))?;
@@ -54,7 +60,19 @@ impl ModelFiles {
             dir: dir.to_path_buf(),
             pooling,
             max_seq_length: sbert.and_then(|c| c.max_seq_length),
+            pooling_dim: pooling_config.and_then(|p| p.word_embedding_dimension),
+            pooling_dir,
         })
+    }
+
+    /// The pooling config (`1_Pooling/config.json` unless `modules.json` says).
+    pub fn pooling_config(&self) -> PathBuf {
+        self.dir.join(&self.pooling_dir).join("config.json")
+    }
+
+    /// `sentence_bert_config.json`.
+    pub fn sbert_config(&self) -> PathBuf {
+        self.dir.join("sentence_bert_config.json")
     }
 
     /// `config.json`.
@@ -88,6 +106,8 @@ struct StConfig {
 
 #[derive(Deserialize)]
 struct StPooling {
+    #[serde(default)]
+    word_embedding_dimension: Option<usize>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
@@ -138,11 +158,11 @@ fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 /// The Hugging Face hub cache folder: `$HF_HUB_CACHE`, else `$HF_HOME/hub`,
 /// else `~/.cache/huggingface/hub`.
 pub fn hf_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
-        return PathBuf::from(dir);
+    if let Some(dir) = crate::files::env_dir("HF_HUB_CACHE") {
+        return dir;
     }
-    if let Some(home) = std::env::var_os("HF_HOME") {
-        return PathBuf::from(home).join("hub");
+    if let Some(home) = crate::files::env_dir("HF_HOME") {
+        return home.join("hub");
     }
     dirs::home_dir()
         .unwrap_or_default()

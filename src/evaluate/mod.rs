@@ -14,7 +14,9 @@ mod split;
 mod tune;
 
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
-pub use report::{EvalError, EvalOptions, Evaluation, Report, ReportRow, evaluate};
+pub use report::{
+    EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Report, ReportRow, evaluate,
+};
 pub use scores::{Cancelled, EvalScores, MemoryCap};
 pub use split::Split;
 pub use tune::{TuneOptions, Tuned, tune};

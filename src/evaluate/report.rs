@@ -14,7 +14,7 @@ use super::tune::{TuneOptions, Tuned, tune};
 use crate::data::Dataset;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Weights};
-use crate::relate::{RelateError, RelateOptions, Relations};
+use crate::relate::{RelateError, RelateOptions, Relations, check_ridge};
 
 /// How to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,10 +85,10 @@ pub struct Report {
     pub validation_users: usize,
     /// Users the mapping and graph were fitted on.
     pub training_users: usize,
-    /// The mapping's ridge strength, or why there is no mapping.
-    pub mapping: Result<f32, String>,
-    /// Links in the co-interaction graph, or why there is none.
-    pub graph_edges: Result<usize, String>,
+    /// The mapping: fitted (with its ridge strength) or why not.
+    pub mapping: MappingStatus,
+    /// The co-interaction graph: fitted (with its links) or why not.
+    pub graph: GraphStatus,
     /// Baselines, single components and the hybrid(s).
     pub rows: Vec<ReportRow>,
     /// The weight/ridge search, when asked for.
@@ -99,6 +99,42 @@ pub struct Report {
     pub memory_bytes: usize,
     /// Wall time, seconds.
     pub seconds: f64,
+}
+
+/// The mapping in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum MappingStatus {
+    /// Fitted.
+    Fitted {
+        /// Its ridge strength.
+        ridge: f32,
+        /// Training users it was fitted on.
+        users: usize,
+    },
+    /// Not fitted.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The co-interaction graph in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum GraphStatus {
+    /// Built.
+    Fitted {
+        /// (S item, T item) links.
+        edges: usize,
+        /// Users who contributed links.
+        users: usize,
+    },
+    /// Not built.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Report {
@@ -117,6 +153,31 @@ pub enum EvalError {
     /// No user has interactions in both domains.
     #[error("no user has interactions in both '{0}' and '{1}': nothing to hold out and test")]
     NoOverlap(String, String),
+    /// A share leaves no user in a held-out set.
+    #[error(
+        "{share_name} {share} of the {available} {pool} leaves no {set} user; \
+         raise it (at least {minimum}) or use a dataset with more users in both domains"
+    )]
+    TooFewUsers {
+        /// The flag or setting, e.g. "--test-share".
+        share_name: &'static str,
+        /// Its value.
+        share: f64,
+        /// Users it was drawn from.
+        available: usize,
+        /// What they are, e.g. "users in both domains".
+        pool: &'static str,
+        /// The empty set: "test" or "validation".
+        set: &'static str,
+        /// The smallest share that draws one user.
+        minimum: String,
+    },
+    /// A share is not a number in [0, 1).
+    #[error("{0} must be a number from 0 up to (not including) 1")]
+    BadShare(&'static str),
+    /// The ridge strength is unusable.
+    #[error("--ridge: {0}")]
+    Ridge(#[from] crate::relate::MappingError),
     /// The caller cancelled.
     #[error("cancelled")]
     Cancelled(#[from] Cancelled),
@@ -149,6 +210,14 @@ pub fn evaluate(
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
+    for (name, share) in [
+        ("--test-share", options.test_share),
+        ("--validation-share", options.validation_share),
+    ] {
+        if !(0.0..1.0).contains(&share) {
+            return Err(EvalError::BadShare(name));
+        }
+    }
     let split = Split::draw(
         dataset,
         source,
@@ -159,6 +228,29 @@ pub fn evaluate(
     );
     if split.overlap == 0 {
         return Err(EvalError::NoOverlap(s_name.clone(), t_name.clone()));
+    }
+    check_ridge(options.ridge)?;
+    let minimum = |n: usize| format!("{:.3}", 0.5 / n.max(1) as f64 + 1e-3);
+    if split.test.is_empty() {
+        return Err(EvalError::TooFewUsers {
+            share_name: "--test-share",
+            share: options.test_share,
+            available: split.overlap,
+            pool: "users in both domains",
+            set: "test",
+            minimum: minimum(split.overlap),
+        });
+    }
+    if options.tune.is_some() && split.validation.is_empty() {
+        let rest = split.overlap - split.test.len();
+        return Err(EvalError::TooFewUsers {
+            share_name: "--validation-share",
+            share: options.validation_share,
+            available: rest,
+            pool: "users in both domains left after the test users",
+            set: "validation (tuning)",
+            minimum: minimum(rest),
+        });
     }
     progress("fitting", 0.0);
     let mut relations = Relations::fit(
@@ -255,16 +347,24 @@ pub fn evaluate(
             evaluated_users: scores.len(),
             validation_users: split.validation.len(),
             training_users: relations.overlap_users(),
-            mapping: relations
-                .mapping
-                .as_ref()
-                .map(|m| m.ridge)
-                .map_err(Clone::clone),
-            graph_edges: relations
-                .graph
-                .as_ref()
-                .map(|g| g.edges)
-                .map_err(Clone::clone),
+            mapping: match &relations.mapping {
+                Ok(m) => MappingStatus::Fitted {
+                    ridge: m.ridge,
+                    users: m.users,
+                },
+                Err(why) => MappingStatus::Unavailable {
+                    reason: why.to_string(),
+                },
+            },
+            graph: match &relations.graph {
+                Ok(g) => GraphStatus::Fitted {
+                    edges: g.edges,
+                    users: g.users,
+                },
+                Err(why) => GraphStatus::Unavailable {
+                    reason: why.to_string(),
+                },
+            },
             rows,
             tuned,
             notes,

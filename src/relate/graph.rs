@@ -5,6 +5,14 @@
 
 use super::History;
 
+/// Why no graph could be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GraphError {
+    /// No user links the two domains.
+    #[error("no user has visible interactions in both domains")]
+    NoSharedUsers,
+}
+
 /// Sparse, degree-normalised links from S items to T items.
 #[derive(Debug, Clone)]
 pub struct CoGraph {
@@ -17,7 +25,11 @@ pub struct CoGraph {
 
 impl CoGraph {
     /// Builds the graph from the visible histories of every user.
-    pub fn fit(source: &[History], target: &[History], n_source: usize) -> Result<CoGraph, String> {
+    pub fn fit(
+        source: &[History],
+        target: &[History],
+        n_source: usize,
+    ) -> Result<CoGraph, GraphError> {
         let mut counts: Vec<std::collections::HashMap<u32, f32>> =
             vec![Default::default(); n_source];
         let mut degree_s = vec![0f32; n_source];
@@ -40,7 +52,7 @@ impl CoGraph {
             }
         }
         if users == 0 {
-            return Err("no user has visible interactions in both domains".into());
+            return Err(GraphError::NoSharedUsers);
         }
         let mut edges = 0;
         let links = counts
@@ -126,6 +138,6 @@ mod tests {
     #[test]
     fn no_shared_user_means_no_graph() {
         let err = CoGraph::fit(&[vec![(0, 1.0)]], &[vec![]], 1).unwrap_err();
-        assert!(err.contains("both domains"));
+        assert_eq!(err, GraphError::NoSharedUsers);
     }
 }

@@ -5,6 +5,32 @@
 use linfa_linalg::cholesky::SolveC;
 use ndarray::{Array1, Array2, Axis};
 
+/// Why no mapping could be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MappingError {
+    /// No training pair.
+    #[error("no user has visible interactions in both domains")]
+    NoPairs,
+    /// The ridge strength is unusable.
+    #[error("ridge strength {0} is not a finite number ≥ 0")]
+    BadRidge(f32),
+    /// The profiles' dimensions differ between pairs.
+    #[error("profile sizes differ between users")]
+    Ragged,
+    /// The linear system could not be solved.
+    #[error("the ridge system could not be solved: {0}")]
+    Solve(String),
+}
+
+/// Checks a ridge strength given by a user: finite and ≥ 0.
+pub fn check_ridge(ridge: f32) -> Result<f32, MappingError> {
+    if ridge.is_finite() && ridge >= 0.0 {
+        Ok(ridge)
+    } else {
+        Err(MappingError::BadRidge(ridge))
+    }
+}
+
 /// `t ≈ mean_t + (s − mean_s) · M`.
 #[derive(Debug, Clone)]
 pub struct Mapping {
@@ -19,17 +45,21 @@ pub struct Mapping {
 
 impl Mapping {
     /// Fits on `(source profile, target profile)` pairs; an error says why
-    /// it cannot (no pairs, or a numerical failure).
-    pub fn fit(pairs: &[(Vec<f32>, Vec<f32>)], ridge: f32) -> Result<Mapping, String> {
+    /// it cannot (no pairs, a bad ridge strength, or a numerical failure).
+    pub fn fit(pairs: &[(Vec<f32>, Vec<f32>)], ridge: f32) -> Result<Mapping, MappingError> {
+        let ridge = check_ridge(ridge)?;
         let Some(first) = pairs.first() else {
-            return Err("no user has visible interactions in both domains".into());
+            return Err(MappingError::NoPairs);
         };
         let (d_s, d_t) = (first.0.len(), first.1.len());
+        if pairs.iter().any(|(s, t)| s.len() != d_s || t.len() != d_t) {
+            return Err(MappingError::Ragged);
+        }
         let n = pairs.len();
         let x = Array2::from_shape_fn((n, d_s), |(i, j)| pairs[i].0[j]);
         let y = Array2::from_shape_fn((n, d_t), |(i, j)| pairs[i].1[j]);
-        let mean_source = x.mean_axis(Axis(0)).ok_or("empty")?;
-        let mean_target = y.mean_axis(Axis(0)).ok_or("empty")?;
+        let mean_source = x.mean_axis(Axis(0)).ok_or(MappingError::NoPairs)?;
+        let mean_target = y.mean_axis(Axis(0)).ok_or(MappingError::NoPairs)?;
         let xc = &x - &mean_source;
         let yc = &y - &mean_target;
         let mut gram = xc.t().dot(&xc).mapv(f64::from);
@@ -39,7 +69,7 @@ impl Mapping {
         let rhs = xc.t().dot(&yc).mapv(f64::from);
         let solution = gram
             .solvec(&rhs)
-            .map_err(|err| format!("the ridge system could not be solved: {err}"))?;
+            .map_err(|err| MappingError::Solve(err.to_string()))?;
         Ok(Mapping {
             matrix: solution.mapv(|v| v as f32),
             mean_source,
@@ -138,6 +168,16 @@ mod tests {
 
     #[test]
     fn no_pairs_means_no_mapping() {
-        assert!(Mapping::fit(&[], 1.0).is_err());
+        assert_eq!(Mapping::fit(&[], 1.0).unwrap_err(), MappingError::NoPairs);
+    }
+
+    #[test]
+    fn unusable_ridge_strengths_are_refused() {
+        let pairs = vec![(vec![1.0, 0.0], vec![0.0, 1.0])];
+        for bad in [f32::NAN, f32::INFINITY, -1.0] {
+            let err = Mapping::fit(&pairs, bad).unwrap_err();
+            assert!(matches!(err, MappingError::BadRidge(_)), "{bad}: {err}");
+        }
+        assert!(Mapping::fit(&pairs, 0.0).is_ok());
     }
 }

@@ -14,8 +14,8 @@ use crate::data::Dataset;
 use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 
-pub use graph::CoGraph;
-pub use mapping::Mapping;
+pub use graph::{CoGraph, GraphError};
+pub use mapping::{Mapping, MappingError, check_ridge};
 pub use profile::{dot, normalize};
 
 /// Why a relation could not be fitted.
@@ -28,6 +28,17 @@ pub enum RelateError {
         name: String,
         /// The dataset's domains, comma-separated.
         known: String,
+    },
+    /// The target domain has no items to rank.
+    #[error(
+        "domain '{name}' has no items (every row of {file} was skipped or the file is empty; \
+         see the load report), so there is nothing to recommend"
+    )]
+    EmptyDomain {
+        /// The domain.
+        name: String,
+        /// Its items file.
+        file: String,
     },
     /// Source and target are the same domain.
     #[error("--from and --to name the same domain '{0}'; pick two different domains")]
@@ -77,9 +88,9 @@ pub struct Relations {
     /// Per user: rows of `DatasetEmbeddings::user_texts` they wrote.
     pub user_texts: Vec<Vec<u32>>,
     /// The S→T mapping, or why there is none.
-    pub mapping: Result<Mapping, String>,
+    pub mapping: Result<Mapping, MappingError>,
     /// The S–T co-interaction graph, or why there is none.
-    pub graph: Result<CoGraph, String>,
+    pub graph: Result<CoGraph, GraphError>,
     /// Per T item: log(1 + visible interactions) / log(1 + the largest count), in [0, 1].
     pub popularity: Vec<f32>,
     /// Per T item: visible interactions.
@@ -106,6 +117,13 @@ pub fn domain_pair(dataset: &Dataset, from: &str, to: &str) -> Result<(usize, us
     let (s, t) = (find(from)?, find(to)?);
     if s == t {
         return Err(RelateError::SameDomain(from.to_string()));
+    }
+    let target = &dataset.domains[t];
+    if target.items.is_empty() {
+        return Err(RelateError::EmptyDomain {
+            name: target.name.clone(),
+            file: target.file.display().to_string(),
+        });
     }
     Ok((s, t))
 }
@@ -169,8 +187,8 @@ impl Relations {
             source_history,
             target_history,
             user_texts,
-            mapping: Err(String::new()),
-            graph: Err(String::new()),
+            mapping: Err(MappingError::NoPairs),
+            graph: Err(GraphError::NoSharedUsers),
             popularity,
             popularity_counts,
             options,

@@ -194,6 +194,33 @@ pub fn write_tiny_bert(dir: &Path, spec: TinySpec) {
     }
 }
 
+/// Sets the first value of tensor `name` in a safetensors file to `value`
+/// (a corrupt checkpoint: NaN or infinity in the weights).
+pub fn poison_tensor(path: &Path, name: &str, value: f32) {
+    let bytes = std::fs::read(path).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(n, view)| (n, view.shape().to_vec(), view.data().to_vec()))
+        .collect();
+    let target = owned
+        .iter_mut()
+        .find(|(n, _, _)| n == name)
+        .unwrap_or_else(|| panic!("no tensor {name}"));
+    target.2[..4].copy_from_slice(&value.to_le_bytes());
+    let views: Vec<(String, TensorView<'_>)> = owned
+        .iter()
+        .map(|(n, shape, data)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
 /// A tiny model folder inside `dir` and an encoder on it.
 pub fn tiny_encoder(dir: &Path, spec: TinySpec, options: &EncoderOptions) -> Encoder {
     let model = dir.join("tiny-bert");

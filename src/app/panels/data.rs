@@ -550,6 +550,9 @@ fn mapping_ui(
 
 fn load_report(ui: &mut egui::Ui, dataset: &crate::data::Dataset) {
     let report = &dataset.report;
+    for file in &report.files {
+        ui.add(egui::Label::new(egui::RichText::new(file.to_string()).small()).wrap());
+    }
     if report.is_clean() {
         ui.label("Load report: every row loaded.");
         return;

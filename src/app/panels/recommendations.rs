@@ -233,12 +233,7 @@ impl RecommendationsPanel {
         else {
             return;
         };
-        let result = std::fs::File::create(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                crate::export::ranking_csv(f, dataset, &analysis.relations, ranking)
-                    .map_err(|e| e.to_string())
-            });
+        let result = crate::export::ranking_csv_file(&path, dataset, &analysis.relations, ranking);
         out.push(Command::Notify(Notification {
             error: result.is_err(),
             text: match result {
@@ -247,7 +242,7 @@ impl RecommendationsPanel {
                     ranking.items.len(),
                     path.display()
                 ),
-                Err(e) => format!("{}: could not export: {e}", path.display()),
+                Err(e) => format!("could not export: {e}"),
             },
         }));
     }

@@ -1,0 +1,270 @@
+//! Where and how crossrec writes files: every output (embedding cache,
+//! `.npy`, CSV exports, tuned settings, manifests) goes through
+//! [`write_atomic`], which writes a temporary file in the destination's
+//! folder and renames it into place, so a crash or a full disk never leaves
+//! a half-written file or a stray temporary behind. Output paths are checked
+//! before any long work starts ([`check_output`]): a symlink is written
+//! through to its target, anything that is not a regular file is refused,
+//! and the folder must exist and accept new files. Folder settings read from
+//! the environment treat an empty value as unset ([`env_dir`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why a file could not be written. Each variant names the user's path once.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The operating system refused (permissions, full disk, …).
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        /// The path the user named (or the folder at fault).
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The destination exists but is not a regular file.
+    #[error("{path}: is {kind}, not a regular file; name a file to write")]
+    NotRegular {
+        /// The destination.
+        path: PathBuf,
+        /// What it is ("a folder", "a FIFO", …).
+        kind: &'static str,
+    },
+    /// The destination's folder does not exist.
+    #[error("{path}: the folder {folder} does not exist")]
+    NoFolder {
+        /// The destination.
+        path: PathBuf,
+        /// Its folder.
+        folder: PathBuf,
+    },
+    /// The content could not be produced (a serialiser failed).
+    #[error("{path}: {message}")]
+    Content {
+        /// The destination.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Checks that `path` can be written as a regular file and returns the path
+/// to actually write: the target of a symlink (followed to the end), else
+/// `path` itself. Refuses folders, FIFOs, sockets and devices, a missing
+/// folder, and a folder that does not accept new files (probed with a
+/// temporary file that is removed again).
+pub fn check_output(path: &Path) -> Result<PathBuf, WriteError> {
+    let target = follow_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(WriteError::NotRegular {
+                path: path.to_path_buf(),
+                kind: file_kind(&meta),
+            });
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(WriteError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let folder = folder_of(&target);
+    if !folder.is_dir() {
+        return Err(WriteError::NoFolder {
+            path: path.to_path_buf(),
+            folder,
+        });
+    }
+    tempfile::Builder::new()
+        .prefix(".crossrec-probe")
+        .tempfile_in(&folder)
+        .map_err(|source| WriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(target)
+}
+
+/// Writes `path` atomically: `write` fills a temporary file in the same
+/// folder, which is then renamed over `path` (through a symlink to its
+/// target). On any error the temporary file is removed and `path` is left as
+/// it was. A new file gets mode 0644; an existing one keeps its mode.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
+    let target = check_output(path)?;
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".crossrec-tmp");
+    let permissions = match std::fs::metadata(&target) {
+        Ok(meta) => Some(meta.permissions()),
+        Err(_) => default_permissions(),
+    };
+    if let Some(permissions) = permissions {
+        builder.permissions(permissions);
+    }
+    let mut tmp = builder.tempfile_in(folder_of(&target)).map_err(io)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&target).map_err(|err| io(err.error))?;
+    Ok(())
+}
+
+/// Creates `folder` (and its parents) if needed.
+pub fn ensure_folder(folder: &Path) -> Result<(), WriteError> {
+    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+        path: folder.to_path_buf(),
+        source,
+    })
+}
+
+/// A folder named by environment variable `name`; unset or empty is `None`.
+pub fn env_dir(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+#[cfg(unix)]
+fn default_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> Option<std::fs::Permissions> {
+    // Elsewhere a new temporary file's own permissions are the right ones.
+    None
+}
+
+/// `path` with every symlink followed (a dangling link resolves to where it
+/// points, so writing creates that file).
+fn follow_links(path: &Path) -> Result<PathBuf, WriteError> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current).map_err(|source| WriteError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                current = if link.is_absolute() {
+                    link
+                } else {
+                    folder_of(&current).join(link)
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(WriteError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("too many levels of symbolic links"),
+    })
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    "not a regular file"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomic(&path, |w| w.write_all(b"first")).unwrap();
+        let err = write_atomic(&path, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("out.txt: cannot write: disk full"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(names(dir.path()), ["out.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_written_through_and_special_files_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.npy");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.npy");
+        std::os::unix::fs::symlink("real.npy", &link).unwrap();
+        write_atomic(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+
+        let err = check_output(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        let err = check_output(Path::new("/dev/null")).unwrap_err();
+        assert!(err.to_string().contains("is a device"), "{err}");
+        let err = check_output(&dir.path().join("missing/out.npy")).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert_eq!(names(dir.path()), ["link.npy", "real.npy"]);
+    }
+
+    #[test]
+    fn empty_environment_values_are_unset() {
+        // SAFETY: this test alone reads and writes this variable.
+        unsafe { std::env::set_var("CROSSREC_TEST_EMPTY_DIR", "") };
+        assert_eq!(env_dir("CROSSREC_TEST_EMPTY_DIR"), None);
+        unsafe { std::env::set_var("CROSSREC_TEST_EMPTY_DIR", "x") };
+        assert_eq!(env_dir("CROSSREC_TEST_EMPTY_DIR"), Some(PathBuf::from("x")));
+    }
+}
