@@ -183,7 +183,7 @@ impl CsvTable {
         let mut reader = Self::reader(&text, delimiter);
         let headers = reader
             .headers()
-            .map_err(|err| csv_error(path, &err))?
+            .map_err(|err| csv_error(path, &text, &err))?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
@@ -293,14 +293,21 @@ impl CsvTable {
         }
     }
 
-    /// Every data row in file order. A structurally broken file (e.g. an
-    /// unterminated quote) ends the iteration with an error.
+    /// Every data row in file order, with the lines it spans. A
+    /// structurally broken file (e.g. an unterminated quote) ends the
+    /// iteration with an error.
+    ///
+    /// Lines are counted here from each record's byte offset, not taken
+    /// from the CSV reader, whose record positions in CRLF files point at
+    /// the previous line's `\n`.
     pub fn rows(&self) -> impl Iterator<Item = Result<Row, DataError>> + '_ {
+        let mut lines = LineCounter::new(&self.text);
         Self::reader(&self.text, self.delimiter)
             .into_records()
-            .map(|record| match record {
+            .map(move |record| match record {
                 Ok(fields) => {
-                    let line = fields.position().map_or(0, |p| p.line());
+                    let byte = fields.position().map_or(0, |p| p.byte() as usize);
+                    let line = lines.line_at(byte);
                     let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
                     Ok(Row {
                         line,
@@ -308,7 +315,7 @@ impl CsvTable {
                         fields,
                     })
                 }
-                Err(err) => Err(csv_error(&self.path, &err)),
+                Err(err) => Err(csv_error(&self.path, &self.text, &err)),
             })
     }
 
@@ -328,8 +335,44 @@ impl CsvTable {
     }
 }
 
-fn csv_error(path: &Path, err: &csv::Error) -> DataError {
-    let line = err.position().map_or(1, |p| p.line());
+/// The 1-based line of byte offsets into a text, for offsets that only grow.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            bytes: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first character at or after `byte` that is not a
+    /// line end (a record "starting" on the `\n` of a CRLF belongs to the
+    /// next line).
+    fn line_at(&mut self, byte: usize) -> u64 {
+        let mut start = byte.max(self.at).min(self.bytes.len());
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        let newlines = self.bytes[self.at..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.at = start;
+        self.line
+    }
+}
+
+fn csv_error(path: &Path, text: &str, err: &csv::Error) -> DataError {
+    let line = err
+        .position()
+        .map_or(1, |p| LineCounter::new(text).line_at(p.byte() as usize));
     DataError::Csv {
         path: path.to_path_buf(),
         line,

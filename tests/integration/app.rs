@@ -15,12 +15,20 @@ use crossrec::embed::DEFAULT_MODEL;
 use crate::common::{TinySpec, real_model, sample_manifest, tempdir, write_tiny_bert};
 
 fn harness(dir: &Path, manifest: PathBuf) -> Harness<'static, CrossrecApp> {
+    harness_with_cache(dir, manifest, dir.join("cache"))
+}
+
+fn harness_with_cache(
+    dir: &Path,
+    manifest: PathBuf,
+    cache_dir: PathBuf,
+) -> Harness<'static, CrossrecApp> {
     let model = dir.join("tiny-bert");
     write_tiny_bert(&model, TinySpec::default());
     let start = StartOptions {
         manifest: Some(manifest),
         model: Some(model.display().to_string()),
-        cache_dir: dir.join("cache"),
+        cache_dir,
         sample: sample_manifest(),
     };
     Harness::builder()
@@ -206,6 +214,33 @@ fn a_broken_csv_shows_its_file_and_line() {
         "{error}"
     );
     h.get_by_label_contains("articles.csv:3:");
+}
+
+#[test]
+fn an_unwritable_cache_is_an_error_in_the_status_area_and_the_window_goes_on() {
+    let dir = tempdir();
+    // A file where the cache folder should be: nothing can be saved there.
+    let cache = dir.path().join("cache-is-a-file");
+    std::fs::write(&cache, b"").unwrap();
+    let mut h = harness_with_cache(dir.path(), sample_manifest(), cache);
+    wait_for(&mut h, "the first ranking", |app| app.ranking().is_some());
+    let error = h
+        .state()
+        .notifications()
+        .iter()
+        .find(|n| n.error)
+        .map(|n| n.text.clone())
+        .expect("an error about the cache");
+    assert!(
+        error.contains("the embedding cache was not saved") && error.contains("cache-is-a-file"),
+        "{error}"
+    );
+    // Shown in the status area (the text may appear in more than one node).
+    assert!(
+        h.query_all_by_label_contains("the embedding cache was not saved")
+            .next()
+            .is_some()
+    );
 }
 
 /// A file dropped on the window, as the windowing layer hands it to egui.

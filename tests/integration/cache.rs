@@ -166,3 +166,39 @@ fn a_cancelled_encode_keeps_the_finished_chunks() {
     assert_eq!(resumed.reused, 2048, "the first chunk was saved on cancel");
     assert_eq!(resumed.encoded, 3000 - 2048);
 }
+
+#[test]
+fn a_crash_mid_encode_keeps_what_was_checkpointed() {
+    let dir = tempdir();
+    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
+    // Checkpoint after every chunk of 8 texts (the binary: every 20 s).
+    let cache = EmbeddingCache::new(dir.path().join("cache"))
+        .with_checkpoints(8, std::time::Duration::ZERO);
+    let words = crate::common::WORDS;
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("{} {}", words[i % 20], words[i / 20 + 20]))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let cancel = AtomicBool::new(false);
+    // The process dies (here: a panic unwinds) in the third chunk, with no
+    // chance to save anything more.
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.encode(
+            &encoder,
+            "crash",
+            &texts,
+            &mut |p| assert!(p.done < 20, "simulated crash"),
+            &cancel,
+        )
+    }));
+    assert!(crashed.is_err());
+    let resumed = cache
+        .encode(&encoder, "crash", &texts, &mut |_| {}, &cancel)
+        .unwrap();
+    assert_eq!(resumed.reused, 16, "the two checkpointed chunks survive");
+    assert_eq!(resumed.encoded, 24);
+    let exact = encoder.encode(&texts, &mut |_| {}, &cancel).unwrap();
+    for i in 0..texts.len() {
+        assert!(max_abs_diff(resumed.embeddings.row(i), exact.row(i)) < 1e-5);
+    }
+}

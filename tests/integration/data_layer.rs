@@ -237,7 +237,15 @@ fn bom_crlf_semicolons_tabs_and_quoted_newlines_load() {
     );
     assert_eq!(shop.items[0].text, "Kettle; steel. Boils\r\nfast");
     assert_eq!(dataset.domains[1].items[1].text, "Pans");
-    assert!(dataset.report.is_clean(), "{}", dataset.report);
+    // The only note: p1's quoted line break, on the lines it really spans
+    // (the CSV reader's own positions are one line early in CRLF files).
+    assert_eq!(dataset.report.totals.len(), 1, "{}", dataset.report);
+    let shown = dataset.report.to_string();
+    assert!(
+        shown.contains("shop.csv:2: row spans several lines"),
+        "{shown}"
+    );
+    assert!(shown.contains("lines 2–3"), "{shown}");
 }
 
 #[test]
@@ -326,5 +334,11 @@ fn the_real_amazon_dataset_loads_with_exact_counts() {
     assert_eq!(dataset.domains[kitchen].items.len(), 27_637);
     assert_eq!(dataset.interactions.len(), 436_127);
     assert_eq!(dataset.users.len(), 53_061);
-    assert!(dataset.report.is_clean(), "{}", dataset.report);
+    // Three titles hold a quoted line break: kept, and reported with their lines.
+    assert_eq!(dataset.report.totals.len(), 1, "{}", dataset.report);
+    assert_eq!(dataset.report.count(IssueKind::MultiLineRecord), 3);
+    assert_eq!(dataset.report.skipped_rows(), 0);
+    let shown = dataset.report.to_string();
+    assert!(shown.contains("items_food.csv:3496:"), "{shown}");
+    assert!(shown.contains("lines 3496–3497"), "{shown}");
 }

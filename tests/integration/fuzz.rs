@@ -4,7 +4,7 @@
 //! parsing, and the embedding cache reader. None may panic, and every error
 //! must name the file it is about.
 //!
-//! Bounded for CI (a few hundred cases in all); a longer run by hand:
+//! Bounded for CI (about 2,000 cases in all, a few seconds); a longer run by hand:
 //! `CROSSREC_FUZZ_CASES=20000 cargo test --test integration fuzz -- --nocapture`.
 
 use std::path::Path;
@@ -141,7 +141,7 @@ fn read(file: &str) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(cases(120))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn items_files_never_crash_the_loader(bytes in contents(read("products.csv"))) {
@@ -180,7 +180,7 @@ const POOLING: &str = r#"{"word_embedding_dimension": 32, "pooling_mode_cls_toke
     "pooling_mode_mean_sqrt_len_tokens": false}"#;
 
 proptest! {
-    #![proptest_config(cases(150))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn model_configs_never_crash_the_parser(bytes in contents(CONFIG.as_bytes().to_vec())) {
@@ -205,7 +205,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(40))]
+    #![proptest_config(cases(60))]
 
     /// Any sizes in config.json (zeros, mismatches, huge values): loading
     /// the model is an error naming a model file, or a working encoder.

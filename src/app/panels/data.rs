@@ -310,7 +310,8 @@ impl DataPanel {
         }
         ui.horizontal(|ui| {
             ui.label("Save as");
-            ui.add(egui::TextEdit::singleline(&mut self.save_to).desired_width(170.0));
+            ui.add(egui::TextEdit::singleline(&mut self.save_to).desired_width(170.0))
+                .accessible_name("Save the manifest as");
             if ui
                 .button("…")
                 .on_hover_text("Choose where to save")
@@ -423,10 +424,13 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
                 ] {
                     reload |= ui.selectable_value(&mut file.role, role, label).changed();
                 }
-            });
+            })
+            .response
+            .accessible_name("File role");
         if file.role == Role::Items {
             ui.label("domain");
-            ui.add(egui::TextEdit::singleline(&mut file.name).desired_width(90.0));
+            ui.add(egui::TextEdit::singleline(&mut file.name).desired_width(90.0))
+                .accessible_name("Domain name");
         }
         if ui.small_button("Remove").clicked() {
             removed = true;
@@ -435,6 +439,7 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
     ui.horizontal(|ui| {
         reload |= ui
             .add(egui::TextEdit::singleline(&mut file.path).desired_width(200.0))
+            .accessible_name("File path")
             .lost_focus();
         egui::ComboBox::from_id_salt("delimiter")
             .selected_text(match file.delimiter {
@@ -452,7 +457,9 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
                 ] {
                     reload |= ui.selectable_value(&mut file.delimiter, d, label).changed();
                 }
-            });
+            })
+            .response
+            .accessible_name("Delimiter");
     });
     if reload {
         file.reload();
@@ -510,7 +517,9 @@ fn mapping_ui(
                     for h in &preview.headers {
                         ui.selectable_value(current, h.clone(), h.as_str());
                     }
-                });
+                })
+                .response
+                .accessible_name(*label);
         });
     }
     if role == Role::Items {

@@ -189,21 +189,24 @@ fn top_bar(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             };
         let before = (source, target);
         ui.label("from");
-        domain_combo(ui, "source", dataset, &mut source);
+        domain_combo(ui, "Source domain", dataset, &mut source);
         ui.label("to");
-        domain_combo(ui, "target", dataset, &mut target);
+        domain_combo(ui, "Target domain", dataset, &mut target);
         if (source, target) != before && source != target {
             out.push(Command::SetPair(source, target));
         }
     });
 }
 
-fn domain_combo(ui: &mut egui::Ui, id: &str, dataset: &Dataset, selected: &mut usize) {
-    egui::ComboBox::from_id_salt(id)
+/// A domain picker; `name` is its accessible name (and its id).
+fn domain_combo(ui: &mut egui::Ui, name: &str, dataset: &Dataset, selected: &mut usize) {
+    egui::ComboBox::from_id_salt(name)
         .selected_text(dataset.domains[*selected].name.as_str())
         .show_ui(ui, |ui| {
             for (i, d) in dataset.domains.iter().enumerate() {
                 ui.selectable_value(selected, i, d.name.as_str());
             }
-        });
+        })
+        .response
+        .accessible_name(name);
 }

@@ -27,7 +27,8 @@ impl ModelPanel {
         let spec = self.spec.get_or_insert_with(|| view.settings.model.clone());
         ui.label("Model folder or Hugging Face id");
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(spec).desired_width(220.0));
+            ui.add(egui::TextEdit::singleline(spec).desired_width(220.0))
+                .accessible_name("Model folder or Hugging Face id");
             if ui.button("Folder…").clicked() {
                 let (tx, rx) = std::sync::mpsc::channel();
                 let spawned = std::thread::Builder::new()
