@@ -13,7 +13,7 @@ use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, Encode
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
 use crossrec::rank::{Weights, recommend};
-use crossrec::relate::{RelateOptions, Relations, domain_pair};
+use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -59,7 +59,7 @@ fn main() {
     let (s, t) = domain_pair(&dataset, "food", "kitchen").expect("domains");
 
     let start = Instant::now();
-    let no_hidden = vec![false; dataset.users.len()];
+    let no_hidden = Hidden::nothing(&dataset);
     let relations =
         Relations::fit(&dataset, &e, s, t, &no_hidden, RelateOptions::default()).unwrap();
     println!(
@@ -123,7 +123,7 @@ fn main() {
         user_texts: e.user_texts.clone(),
         summary: Vec::new(),
     };
-    let no_hidden = vec![false; big.users.len()];
+    let no_hidden = Hidden::nothing(&big);
     let big_relations =
         Relations::fit(&big, &big_e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
     let big_users: Vec<u32> = users
@@ -158,7 +158,7 @@ fn main() {
         let start = Instant::now();
         let summary = evaluation.scores.summarise(&weights, &KS);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(summary.len(), 3);
+        assert_eq!(summary.at.len(), KS.len());
     }
     println!(
         r#"{{"measure": "rescore_ms", "users": {}, "items": {}, "median": {:.1}, "p95": {:.1}}}"#,

@@ -275,6 +275,16 @@ impl UserQuery {
         }
     }
 
+    /// The query vector of a dense component, if the user has one.
+    pub fn dense(&self, component: Component) -> Option<&[f32]> {
+        match component {
+            Component::Content => self.content.as_deref(),
+            Component::Mapped => self.mapped.as_deref(),
+            Component::History => self.history.as_deref(),
+            Component::Graph | Component::Popularity => None,
+        }
+    }
+
     /// The weighted sum of the dense query vectors.
     fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
         let mut q = vec![0f32; dim];
@@ -356,7 +366,9 @@ pub fn top_k(scores: &[f32], k: usize, skip: &[u32]) -> Vec<u32> {
     best.into_iter().map(|(_, j)| j).collect()
 }
 
-fn better(a: (f32, u32), b: (f32, u32)) -> bool {
+/// Whether `(score, item)` `a` ranks above `b`: a higher score, or the same
+/// score and a lower item index (the one tie-break every ranking uses).
+pub fn better(a: (f32, u32), b: (f32, u32)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 

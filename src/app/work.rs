@@ -11,7 +11,7 @@ use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, TuneOptions, Tuned, eval
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::Weights;
-use crate::relate::{RelateOptions, Relations};
+use crate::relate::{Hidden, RelateOptions, Relations};
 
 use super::jobs::Reporter;
 
@@ -174,13 +174,12 @@ pub fn analyse(
     let tuned = evaluation.report.tuned.clone();
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
     reporter.progress("fitting on all users", 0.0, 0.0, "");
-    let everyone = vec![false; dataset.users.len()];
     let relations = Relations::fit(
         &dataset,
         &embeddings,
         source,
         target,
-        &everyone,
+        &Hidden::nothing(&dataset),
         RelateOptions { ridge },
     )
     .map_err(err)?;
@@ -193,6 +192,8 @@ pub fn analyse(
 
 /// Re-scores the held-out users under `weights`.
 pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
-    let hybrid = background_pool()?.install(|| analysis.evaluation.scores.summarise(&weights, &KS));
+    let hybrid = background_pool()?
+        .install(|| analysis.evaluation.scores.summarise(&weights, &KS))
+        .at;
     Ok(LiveMetrics { weights, hybrid })
 }

@@ -1,4 +1,4 @@
-//! `crossrec eval`: the cold-start evaluation report, as a table or JSON;
+//! `crossrec eval`: the evaluation report under a protocol, as a table or JSON;
 //! with `--tune`, the weight/ridge search whose result becomes the
 //! dataset's default.
 
@@ -11,7 +11,8 @@ use clap::{Args, ValueEnum};
 use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
-    EvalOptions, GraphStatus, METRICS, MappingStatus, MemoryCap, Report, TuneOptions, evaluate,
+    Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus, MemoryCap,
+    NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT, evaluate,
 };
 use crate::rank::Weights;
 use crate::relate::{RelateOptions, domain_pair};
@@ -26,6 +27,19 @@ pub enum Format {
     Json,
 }
 
+/// The protocols, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolName {
+    /// Test users lose every target row (the target domain's new users).
+    ColdStart,
+    /// Test users lose their last target rows (--holdout).
+    Warm,
+    /// A share of the target items loses every row (--new-items-share).
+    NewItems,
+    /// The dataset's own split (split and role columns).
+    Given,
+}
+
 /// `crossrec eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -37,13 +51,29 @@ pub struct EvalArgs {
     /// The target domain.
     #[arg(long = "to")]
     to: String,
+    /// What is held out.
+    #[arg(long, value_enum, default_value_t = ProtocolName::ColdStart)]
+    protocol: ProtocolName,
+    /// warm: how many of each test user's last target rows are held out: a
+    /// count (2) or a share (20%).
+    #[arg(long, default_value_t = WARM_HOLDOUT)]
+    holdout: Holdout,
+    /// new-items: the share of target items that become new.
+    #[arg(long, default_value_t = NEW_ITEMS_SHARE, value_parser = share)]
+    new_items_share: f64,
+    /// What the held-out targets are ranked among: all, or sampled:N (the
+    /// targets and N seeded negatives).
+    #[arg(long, default_value_t = Candidates::All)]
+    candidates: Candidates,
     /// Seed of the split.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Share of users present in both domains held out as test users.
+    /// Share of the pool held out as test users (cold-start: users present
+    /// in both domains; warm: those with two or more target rows).
     #[arg(long, default_value_t = 0.2, value_parser = share)]
     test_share: f64,
-    /// Share of the remaining overlap users held out for validation (tuning).
+    /// Share of the rest held out for validation (tuning); under new-items,
+    /// the share of the new items kept for validation.
     #[arg(long, default_value_t = 0.1, value_parser = share)]
     validation_share: f64,
     /// The hybrid's weights [default: content=1,mapped=1,graph=1,popularity=0.1,history=1].
@@ -79,7 +109,19 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
+    let protocol = match args.protocol {
+        ProtocolName::ColdStart => Protocol::ColdStart,
+        ProtocolName::Warm => Protocol::Warm {
+            holdout: args.holdout,
+        },
+        ProtocolName::NewItems => Protocol::NewItems {
+            share: args.new_items_share,
+        },
+        ProtocolName::Given => Protocol::Given,
+    };
     let options = EvalOptions {
+        protocol,
+        candidates: args.candidates,
         seed: args.seed,
         test_share: args.test_share,
         validation_share: args.validation_share,
@@ -137,14 +179,20 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
 
 /// The report as one table per k.
 pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
+    let protocol = match report.protocol {
+        Protocol::Warm { holdout } => format!("warm (holdout {holdout})"),
+        Protocol::NewItems { .. } => format!("new-items ({} new items)", report.new_items),
+        p => p.name().to_string(),
+    };
     writeln!(
         out,
-        "{}: {} → {}, seed {}; {} users in both domains: {} test ({} evaluated), {} validation, {} training",
+        "{}: {} → {}, {protocol}, candidates {}, seed {}; pool {} users: {} test ({} evaluated), {} validation; fitted on {} users",
         report.dataset,
         report.source,
         report.target,
+        report.candidates,
         report.seed,
-        report.overlap_users,
+        report.pool_users,
         report.test_users,
         report.evaluated_users,
         report.validation_users,
@@ -185,13 +233,23 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         }
         writeln!(out)?;
         for row in &report.rows {
-            write!(out, "{:<14}", row.name)?;
+            write!(out, "{:<14}", row.method.name())?;
             for m in METRICS {
                 let s = row.metrics[i].get(m);
                 write!(out, " {:>17}", format!("{:.4} ± {:.4}", s.mean, s.ci95))?;
             }
             writeln!(out)?;
         }
+    }
+    writeln!(out)?;
+    writeln!(out, "{:<14} {:>17}", "", "MRR")?;
+    for row in &report.rows {
+        writeln!(
+            out,
+            "{:<14} {:>17}",
+            row.method.name(),
+            format!("{:.4} ± {:.4}", row.mrr.mean, row.mrr.ci95)
+        )?;
     }
     writeln!(out)?;
     for note in &report.notes {

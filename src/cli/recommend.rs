@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::DatasetArgs;
 use crate::data::Dataset;
 use crate::rank::{COMPONENTS, Ranking, Weights, recommend as rank};
-use crate::relate::{RelateOptions, Relations, domain_pair};
+use crate::relate::{Hidden, RelateOptions, Relations, domain_pair};
 use crate::settings::SettingsStore;
 
 /// Output formats of `recommend`.
@@ -158,13 +158,12 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     if weights.is_zero() {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let no_hidden = vec![false; dataset.users.len()];
     let relations = Relations::fit(
         &dataset,
         &embeddings,
         source,
         target,
-        &no_hidden,
+        &Hidden::nothing(&dataset),
         RelateOptions { ridge },
     )?;
     let ranking = rank(&relations, &embeddings, user, &weights, args.k);

@@ -40,6 +40,49 @@ impl Domain {
     }
 }
 
+/// A row's part of a split the dataset publishes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitPart {
+    /// Fit on it.
+    Train,
+    /// Tune on it.
+    Valid,
+    /// Test on it.
+    Test,
+}
+
+impl SplitPart {
+    fn parse(text: &str) -> Option<SplitPart> {
+        match text.to_ascii_lowercase().as_str() {
+            "train" | "training" => Some(SplitPart::Train),
+            "valid" | "validation" | "val" | "dev" => Some(SplitPart::Valid),
+            "test" => Some(SplitPart::Test),
+            _ => None,
+        }
+    }
+}
+
+/// A held-out row's role: what the model is given, or what it must find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowRole {
+    /// Given to the model.
+    History,
+    /// To be found.
+    Target,
+}
+
+impl RowRole {
+    fn parse(text: &str) -> Option<RowRole> {
+        match text.to_ascii_lowercase().as_str() {
+            "history" | "input" => Some(RowRole::History),
+            "target" | "label" => Some(RowRole::Target),
+            _ => None,
+        }
+    }
+}
+
 /// A user's interaction with an item.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interaction {
@@ -53,6 +96,10 @@ pub struct Interaction {
     pub rating: Option<f32>,
     /// The timestamp, when the file has a timestamp column.
     pub timestamp: Option<i64>,
+    /// The row's part of the dataset's own split, when the file has one.
+    pub split: Option<SplitPart>,
+    /// The row's role in that split, when the file says.
+    pub role: Option<RowRole>,
 }
 
 /// A text written by a user.
@@ -144,6 +191,8 @@ impl Dataset {
         let item_col = table.column(&spec.item_column, "item id")?;
         let rating_col = table.optional_column(&spec.rating_column, "rating")?;
         let time_col = table.optional_column(&spec.timestamp_column, "timestamp")?;
+        let split_col = table.optional_column(&spec.split_column, "split")?;
+        let role_col = table.optional_column(&spec.role_column, "role")?;
         let domain_by_name: HashMap<String, u16> = self
             .domains
             .iter()
@@ -227,6 +276,36 @@ impl Dataset {
                     }
                 },
             };
+            let split = match split_col.map(field).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(text) => match SplitPart::parse(text) {
+                    Some(part) => Some(part),
+                    None => {
+                        self.report.add(
+                            &path,
+                            line,
+                            IssueKind::BadSplitValue,
+                            format!("split '{text}'; expected train, valid or test"),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let role = match role_col.map(field).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(text) => match RowRole::parse(text) {
+                    Some(role) => Some(role),
+                    None => {
+                        self.report.add(
+                            &path,
+                            line,
+                            IssueKind::BadSplitValue,
+                            format!("role '{text}'; expected history or target"),
+                        );
+                        continue;
+                    }
+                },
+            };
             let user = self.intern_user(user_id);
             if !seen.insert((user, domain, item)) {
                 self.report.add(
@@ -243,6 +322,8 @@ impl Dataset {
                 item,
                 rating,
                 timestamp,
+                split,
+                role,
             });
             stats.used += 1;
         }

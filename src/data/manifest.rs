@@ -66,6 +66,14 @@ pub struct InteractionsSpec {
     /// An optional integer timestamp column, used when the header has it.
     #[serde(default = "default_timestamp_column")]
     pub timestamp_column: String,
+    /// An optional column giving each row's part of a published split
+    /// (`train`, `valid`, `test`), used when the header has it.
+    #[serde(default = "default_split_column")]
+    pub split_column: String,
+    /// An optional column giving each held-out row's role (`history`,
+    /// `target`), used when the header has it.
+    #[serde(default = "default_role_column")]
+    pub role_column: String,
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
@@ -103,6 +111,12 @@ fn default_rating_column() -> String {
 fn default_timestamp_column() -> String {
     "timestamp".into()
 }
+fn default_split_column() -> String {
+    "split".into()
+}
+fn default_role_column() -> String {
+    "role".into()
+}
 fn default_text_column() -> String {
     "text".into()
 }
@@ -117,6 +131,8 @@ impl InteractionsSpec {
             item_column: default_item_column(),
             rating_column: default_rating_column(),
             timestamp_column: default_timestamp_column(),
+            split_column: default_split_column(),
+            role_column: default_role_column(),
             delimiter: None,
         }
     }

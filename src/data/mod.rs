@@ -14,6 +14,6 @@ mod report;
 
 pub use csv_file::{CsvTable, Delimiter};
 pub use error::DataError;
-pub use load::{Dataset, Domain, Interaction, Item, UserText};
+pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
 pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
 pub use report::{FileStats, IssueKind, LoadIssue, LoadReport};

@@ -44,6 +44,8 @@ pub enum IssueKind {
     NonPositiveRating,
     /// A user text that is empty or blank (skipped).
     EmptyUserText,
+    /// A split or role value the loader does not know (skipped).
+    BadSplitValue,
 }
 
 impl IssueKind {
@@ -69,6 +71,7 @@ impl IssueKind {
                 "rating is zero or negative (kept; weight 0 in the user's profile)"
             }
             IssueKind::EmptyUserText => "empty user text (row skipped)",
+            IssueKind::BadSplitValue => "unknown split or role value (row skipped)",
         }
     }
 
@@ -85,6 +88,7 @@ impl IssueKind {
                 | IssueKind::SwallowedRows
                 | IssueKind::ControlCharacter
                 | IssueKind::EmptyUserText
+                | IssueKind::BadSplitValue
         )
     }
 }

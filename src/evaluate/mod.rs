@@ -1,9 +1,8 @@
-//! Measuring rankings: the cold-start split of DESIGN.md (a seeded share of
-//! the users present in both domains become test users whose target
-//! interactions are hidden from every fitted part; a further share of the
-//! rest is the validation set), ranking metrics at k, precomputed component
-//! scores so a weight change re-scores the whole evaluation quickly,
-//! baselines, the report, and the weight/ridge search on validation users.
+//! Measuring rankings: the protocols (cold-start, warm, new-items, the
+//! dataset's own split) and the seeded splits they draw, ranking metrics at
+//! k and MRR, precomputed component scores so a weight change re-scores the
+//! whole evaluation quickly, baselines, the report, and the weight/ridge
+//! search on validation users.
 //!
 //! It knows nothing of the window or the command line.
 
@@ -15,11 +14,12 @@ mod tune;
 
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
 pub use report::{
-    EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Report, ReportRow, evaluate,
+    EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Method, NEW_ITEMS_SHARE,
+    Report, ReportRow, WARM_HOLDOUT, evaluate,
 };
-pub use scores::{Cancelled, EvalScores, MemoryCap};
-pub use split::Split;
-pub use tune::{TuneOptions, Tuned, tune};
+pub use scores::{Cancelled, EvalScores, MemoryCap, Summary};
+pub use split::{Candidates, HeldOut, Holdout, Protocol, Shares, Split, SplitError};
+pub use tune::{TuneContext, TuneOptions, Tuned, tune};
 
-/// The cut-offs every report uses.
-pub const KS: [usize; 3] = [5, 10, 20];
+/// The cut-offs every report uses (k = 1 is the hit rate at the top, HR@1).
+pub const KS: [usize; 4] = [1, 5, 10, 20];

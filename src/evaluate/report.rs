@@ -1,5 +1,5 @@
-//! The evaluation run end to end — split, fit, (tune), precompute, score
-//! every baseline and the hybrid — and its report.
+//! The evaluation run end to end — split under a protocol, fit, (tune),
+//! precompute, score every baseline and the hybrid — and its report.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -7,10 +7,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::KS;
-use super::metrics::AtK;
-use super::scores::{Cancelled, EvalScores, MemoryCap};
-use super::split::Split;
-use super::tune::{TuneOptions, Tuned, tune};
+use super::metrics::{AtK, MetricSummary};
+use super::scores::{Cancelled, EvalScores, MemoryCap, Summary};
+use super::split::{Candidates, Holdout, Protocol, Shares, Split, SplitError};
+use super::tune::{TuneContext, TuneOptions, Tuned, tune};
 use crate::data::Dataset;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Weights};
@@ -19,11 +19,15 @@ use crate::relate::{RelateError, RelateOptions, Relations, check_ridge};
 /// How to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOptions {
-    /// Seed of the split (and of the random baseline).
+    /// What is held out.
+    pub protocol: Protocol,
+    /// Which items the held-out targets are ranked among.
+    pub candidates: Candidates,
+    /// Seed of the split (and of the random baseline and sampled candidates).
     pub seed: u64,
-    /// Share of overlap users held out for testing.
+    /// Share of the pool held out for testing (cold-start, warm).
     pub test_share: f64,
-    /// Share of the remaining overlap users held out for validation.
+    /// Share of the rest (of the new items, under new-items) held out for validation.
     pub validation_share: f64,
     /// The hybrid's weights (the starting point when tuning).
     pub weights: Weights,
@@ -38,6 +42,8 @@ pub struct EvalOptions {
 impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
+            protocol: Protocol::ColdStart,
+            candidates: Candidates::All,
             seed: 42,
             test_share: 0.2,
             validation_share: 0.1,
@@ -49,15 +55,77 @@ impl Default for EvalOptions {
     }
 }
 
+/// The default holdout of the warm protocol: a fifth of each user's target rows.
+pub const WARM_HOLDOUT: Holdout = Holdout::Share(0.2);
+
+/// The default share of target items that become new under new-items.
+pub const NEW_ITEMS_SHARE: f64 = 0.2;
+
+/// What a report row ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A seeded random order.
+    Random,
+    /// One component alone.
+    Only(Component),
+    /// The weights asked for.
+    Hybrid,
+    /// The weights found on the validation users.
+    TunedHybrid,
+}
+
+impl Method {
+    /// The name in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Random => "random",
+            Method::Only(c) => c.name(),
+            Method::Hybrid => "hybrid",
+            Method::TunedHybrid => "tuned hybrid",
+        }
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One method's metrics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportRow {
-    /// `random`, `popularity`, a component name, `hybrid` or `tuned hybrid`.
-    pub name: String,
+    /// What it ranks by.
+    #[serde(rename = "name")]
+    pub method: Method,
     /// The weights it ranks by (none for random).
     pub weights: Option<Weights>,
     /// Metrics at each k.
     pub metrics: Vec<AtK>,
+    /// Mean reciprocal rank of the first relevant item.
+    pub mrr: MetricSummary,
+}
+
+impl ReportRow {
+    fn new(method: Method, weights: Option<Weights>, summary: Summary) -> ReportRow {
+        ReportRow {
+            method,
+            weights,
+            metrics: summary.at,
+            mrr: summary.mrr,
+        }
+    }
+
+    /// The metrics at cut-off `k`, if reported.
+    pub fn at(&self, k: usize) -> Option<&AtK> {
+        self.metrics.iter().find(|a| a.k == k)
+    }
 }
 
 /// Everything `crossrec eval` reports.
@@ -69,20 +137,27 @@ pub struct Report {
     pub source: String,
     /// Target domain.
     pub target: String,
+    /// The protocol and its settings.
+    pub protocol: Protocol,
+    /// What the targets were ranked among.
+    pub candidates: Candidates,
     /// Split seed.
     pub seed: u64,
-    /// Test share of the overlap users.
+    /// Test share of the pool (cold-start, warm).
     pub test_share: f64,
-    /// Validation share of the remaining overlap users.
+    /// Validation share.
     pub validation_share: f64,
-    /// Users with interactions in both domains.
-    pub overlap_users: usize,
+    /// Users the held-out users were drawn from (under cold-start and warm,
+    /// users with interactions in both domains).
+    pub pool_users: usize,
     /// Test users drawn.
     pub test_users: usize,
     /// Test users evaluated (fewer when the memory cap forced a sample).
     pub evaluated_users: usize,
     /// Validation users.
     pub validation_users: usize,
+    /// Target items that became new (new-items).
+    pub new_items: usize,
     /// Users the mapping and graph were fitted on.
     pub training_users: usize,
     /// The mapping: fitted (with its ridge strength) or why not.
@@ -138,9 +213,9 @@ pub enum GraphStatus {
 }
 
 impl Report {
-    /// The row called `name`.
-    pub fn row(&self, name: &str) -> Option<&ReportRow> {
-        self.rows.iter().find(|r| r.name == name)
+    /// The row of `method`.
+    pub fn row(&self, method: Method) -> Option<&ReportRow> {
+        self.rows.iter().find(|r| r.method == method)
     }
 }
 
@@ -150,6 +225,9 @@ pub enum EvalError {
     /// The relations could not be fitted.
     #[error(transparent)]
     Relate(#[from] RelateError),
+    /// The split could not be drawn.
+    #[error(transparent)]
+    Split(#[from] SplitError),
     /// No user has interactions in both domains.
     #[error("no user has interactions in both '{0}' and '{1}': nothing to hold out and test")]
     NoOverlap(String, String),
@@ -172,6 +250,9 @@ pub enum EvalError {
         /// The smallest share that draws one user.
         minimum: String,
     },
+    /// The protocol found no one to test.
+    #[error("{0}")]
+    NothingToTest(String),
     /// A share is not a number in [0, 1).
     #[error("{0} must be a number from 0 up to (not including) 1")]
     BadShare(&'static str),
@@ -183,13 +264,13 @@ pub enum EvalError {
     Cancelled(#[from] Cancelled),
 }
 
-/// A finished evaluation: the report, the fitted relations (test users
+/// A finished evaluation: the report, the fitted relations (held-out rows
 /// hidden) and the precomputed test scores, ready for live re-scoring.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     /// The report.
     pub report: Report,
-    /// The relations fitted with the test and validation users hidden.
+    /// The relations fitted with the held-out rows hidden.
     pub relations: Relations,
     /// The split.
     pub split: Split,
@@ -197,7 +278,113 @@ pub struct Evaluation {
     pub scores: EvalScores,
 }
 
-/// Runs the cold-start protocol for S → T. `progress` gets a stage name
+/// Checks the options and draws the split, with a clear error when it
+/// leaves no one to test or tune on.
+fn draw_split(
+    dataset: &Dataset,
+    source: usize,
+    target: usize,
+    options: &EvalOptions,
+) -> Result<Split, EvalError> {
+    let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
+    for (name, share) in [
+        ("--test-share", options.test_share),
+        ("--validation-share", options.validation_share),
+    ] {
+        if !(0.0..1.0).contains(&share) {
+            return Err(EvalError::BadShare(name));
+        }
+    }
+    if let Protocol::NewItems { share } = options.protocol
+        && !(share > 0.0 && share < 1.0)
+    {
+        return Err(EvalError::BadShare("--new-items-share"));
+    }
+    check_ridge(options.ridge)?;
+    let shares = Shares {
+        test: options.test_share,
+        validation: options.validation_share,
+    };
+    let split = Split::draw(
+        dataset,
+        source,
+        target,
+        options.protocol,
+        options.seed,
+        shares,
+    )?;
+    let minimum = |n: usize| format!("{:.3}", 0.5 / n.max(1) as f64 + 1e-3);
+    match options.protocol {
+        Protocol::ColdStart | Protocol::Warm { .. } => {
+            if split.pool == 0 {
+                if options.protocol == Protocol::ColdStart {
+                    return Err(EvalError::NoOverlap(s_name.clone(), t_name.clone()));
+                }
+                return Err(EvalError::NothingToTest(format!(
+                    "warm: no user has interactions in '{s_name}' and at least two in \
+                     '{t_name}', so no one can keep a target history and still have one held out"
+                )));
+            }
+            if split.test.is_empty() {
+                return Err(EvalError::TooFewUsers {
+                    share_name: "--test-share",
+                    share: options.test_share,
+                    available: split.pool,
+                    pool: if options.protocol == Protocol::ColdStart {
+                        "users in both domains"
+                    } else {
+                        "users in both domains with two or more target rows"
+                    },
+                    set: "test",
+                    minimum: minimum(split.pool),
+                });
+            }
+            if options.tune.is_some() && split.validation.is_empty() {
+                let rest = split.pool - split.test.len();
+                return Err(EvalError::TooFewUsers {
+                    share_name: "--validation-share",
+                    share: options.validation_share,
+                    available: rest,
+                    pool: "users left after the test users",
+                    set: "validation (tuning)",
+                    minimum: minimum(rest),
+                });
+            }
+        }
+        Protocol::NewItems { .. } => {
+            if split.test.is_empty() {
+                return Err(EvalError::NothingToTest(format!(
+                    "new-items: none of the {} new '{t_name}' items was taken by a user who \
+                     also has '{s_name}' interactions; raise --new-items-share",
+                    split.new_items
+                )));
+            }
+            if options.tune.is_some() && split.validation.is_empty() {
+                return Err(EvalError::NothingToTest(format!(
+                    "new-items: --validation-share {} of the {} new items leaves no validation \
+                     item with a user; raise it",
+                    options.validation_share, split.new_items
+                )));
+            }
+        }
+        Protocol::Given => {
+            if split.test.is_empty() {
+                return Err(EvalError::NothingToTest(format!(
+                    "given: no test user's target row is in '{t_name}'"
+                )));
+            }
+            if options.tune.is_some() && split.validation.is_empty() {
+                return Err(EvalError::NothingToTest(format!(
+                    "given: no validation user's target row is in '{t_name}', so there is \
+                     nothing to tune on"
+                )));
+            }
+        }
+    }
+    Ok(split)
+}
+
+/// Evaluates S → T under `options.protocol`. `progress` gets a stage name
 /// and the fraction of that stage done.
 pub fn evaluate(
     dataset: &Dataset,
@@ -210,48 +397,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
-    for (name, share) in [
-        ("--test-share", options.test_share),
-        ("--validation-share", options.validation_share),
-    ] {
-        if !(0.0..1.0).contains(&share) {
-            return Err(EvalError::BadShare(name));
-        }
-    }
-    let split = Split::draw(
-        dataset,
-        source,
-        target,
-        options.seed,
-        options.test_share,
-        options.validation_share,
-    );
-    if split.overlap == 0 {
-        return Err(EvalError::NoOverlap(s_name.clone(), t_name.clone()));
-    }
-    check_ridge(options.ridge)?;
-    let minimum = |n: usize| format!("{:.3}", 0.5 / n.max(1) as f64 + 1e-3);
-    if split.test.is_empty() {
-        return Err(EvalError::TooFewUsers {
-            share_name: "--test-share",
-            share: options.test_share,
-            available: split.overlap,
-            pool: "users in both domains",
-            set: "test",
-            minimum: minimum(split.overlap),
-        });
-    }
-    if options.tune.is_some() && split.validation.is_empty() {
-        let rest = split.overlap - split.test.len();
-        return Err(EvalError::TooFewUsers {
-            share_name: "--validation-share",
-            share: options.validation_share,
-            available: rest,
-            pool: "users in both domains left after the test users",
-            set: "validation (tuning)",
-            minimum: minimum(rest),
-        });
-    }
+    let split = draw_split(dataset, source, target, options)?;
     progress("fitting", 0.0);
     let mut relations = Relations::fit(
         dataset,
@@ -264,49 +410,59 @@ pub fn evaluate(
         },
     )?;
     let tuned = match &options.tune {
-        Some(tune_options) => Some(tune(
-            dataset,
-            embeddings,
-            &mut relations,
-            &split.validation,
-            options.weights,
-            tune_options,
-            options.cap,
-            &mut |f| progress("tuning on validation users", f),
-            cancel,
-        )?),
+        Some(tune_options) => {
+            let context = TuneContext {
+                embeddings,
+                validation: &split.validation,
+                candidates: options.candidates,
+                seed: options.seed,
+                cap: options.cap,
+            };
+            Some(tune(
+                &context,
+                &mut relations,
+                options.weights,
+                tune_options,
+                &mut |f| progress("tuning on validation users", f),
+                cancel,
+            )?)
+        }
         None => None,
     };
     let n_items = embeddings.domains[target].len();
-    let test_users = options.cap.sample(&split.test, n_items, options.seed);
+    let test = options.cap.sample(&split.test, n_items, options.seed);
     let scores = EvalScores::compute(
-        dataset,
         &relations,
         embeddings,
-        &test_users,
+        &test,
         split.test.len(),
+        options.candidates,
+        options.seed,
         &mut |f| progress("scoring test users", f),
         cancel,
     )?;
     progress("ranking", 0.0);
-    let mut rows = vec![ReportRow {
-        name: "random".into(),
-        weights: None,
-        metrics: scores.random_baseline(&KS, options.seed),
-    }];
+    let mut rows = vec![ReportRow::new(
+        Method::Random,
+        None,
+        scores.random_baseline(&KS, options.seed),
+    )];
     let mut notes = vec![
         "F1 is computed per user from that user's precision and recall, then averaged".to_string(),
         "± is the half-width of a 95 % confidence interval over users".to_string(),
+        "HR@1 is the hit rate at k = 1; MRR is the mean of 1 / the rank of the first relevant \
+         item in the whole ranking"
+            .to_string(),
     ];
     for c in COMPONENTS {
         let weights = Weights::only(c);
         if scores.available(c) {
-            rows.push(ReportRow {
-                name: c.name().into(),
-                weights: Some(weights),
-                metrics: scores.summarise(&weights, &KS),
-            });
-        } else if c == Component::History {
+            rows.push(ReportRow::new(
+                Method::Only(c),
+                Some(weights),
+                scores.summarise(&weights, &KS),
+            ));
+        } else if c == Component::History && options.protocol == Protocol::ColdStart {
             notes.push(
                 "history: unavailable for held-out (cold-start) users, who have no visible target interactions".into(),
             );
@@ -314,17 +470,17 @@ pub fn evaluate(
             notes.push(format!("{}: unavailable for every test user", c.name()));
         }
     }
-    rows.push(ReportRow {
-        name: "hybrid".into(),
-        weights: Some(options.weights),
-        metrics: scores.summarise(&options.weights, &KS),
-    });
+    rows.push(ReportRow::new(
+        Method::Hybrid,
+        Some(options.weights),
+        scores.summarise(&options.weights, &KS),
+    ));
     if let Some(tuned) = &tuned {
-        rows.push(ReportRow {
-            name: "tuned hybrid".into(),
-            weights: Some(tuned.weights),
-            metrics: scores.summarise(&tuned.weights, &KS),
-        });
+        rows.push(ReportRow::new(
+            Method::TunedHybrid,
+            Some(tuned.weights),
+            scores.summarise(&tuned.weights, &KS),
+        ));
     }
     if scores.len() < scores.requested {
         notes.push(format!(
@@ -334,43 +490,53 @@ pub fn evaluate(
             options.cap.0 >> 20
         ));
     }
-    Ok(Evaluation {
-        report: Report {
-            dataset: dataset.name().to_string(),
-            source: s_name.clone(),
-            target: t_name.clone(),
-            seed: options.seed,
-            test_share: options.test_share,
-            validation_share: options.validation_share,
-            overlap_users: split.overlap,
-            test_users: split.test.len(),
-            evaluated_users: scores.len(),
-            validation_users: split.validation.len(),
-            training_users: relations.overlap_users(),
-            mapping: match &relations.mapping {
-                Ok(m) => MappingStatus::Fitted {
-                    ridge: m.ridge,
-                    users: m.users,
-                },
-                Err(why) => MappingStatus::Unavailable {
-                    reason: why.to_string(),
-                },
+    if let Candidates::Sampled(n) = options.candidates {
+        notes.push(format!(
+            "each test user's targets are ranked among themselves and {n} seeded negatives from \
+             '{t_name}' (not the whole domain)"
+        ));
+    }
+    let report = Report {
+        dataset: dataset.name().to_string(),
+        source: s_name.clone(),
+        target: t_name.clone(),
+        protocol: options.protocol,
+        candidates: options.candidates,
+        seed: options.seed,
+        test_share: options.test_share,
+        validation_share: options.validation_share,
+        pool_users: split.pool,
+        test_users: split.test.len(),
+        evaluated_users: scores.len(),
+        validation_users: split.validation.len(),
+        new_items: split.new_items,
+        training_users: relations.overlap_users(),
+        mapping: match &relations.mapping {
+            Ok(m) => MappingStatus::Fitted {
+                ridge: m.ridge,
+                users: m.users,
             },
-            graph: match &relations.graph {
-                Ok(g) => GraphStatus::Fitted {
-                    edges: g.edges,
-                    users: g.users,
-                },
-                Err(why) => GraphStatus::Unavailable {
-                    reason: why.to_string(),
-                },
+            Err(why) => MappingStatus::Unavailable {
+                reason: why.to_string(),
             },
-            rows,
-            tuned,
-            notes,
-            memory_bytes: scores.memory_bytes,
-            seconds: started.elapsed().as_secs_f64(),
         },
+        graph: match &relations.graph {
+            Ok(g) => GraphStatus::Fitted {
+                edges: g.edges,
+                users: g.users,
+            },
+            Err(why) => GraphStatus::Unavailable {
+                reason: why.to_string(),
+            },
+        },
+        rows,
+        tuned,
+        notes,
+        memory_bytes: scores.memory_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Evaluation {
+        report,
         relations,
         split,
         scores,

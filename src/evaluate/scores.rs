@@ -1,21 +1,23 @@
 //! Precomputed component scores of the evaluated users, so that a weight
 //! change re-ranks every user without touching the item vectors again: the
-//! dense components (content, mapped) are stored per user and item, the
-//! graph sparse, popularity once. Memory is capped; above the cap a seeded
-//! sample of users is kept, and the report says so.
+//! dense components (content, mapped, history) are stored per user and item,
+//! the graph sparse, popularity once. Each user's ranking leaves out the
+//! target items they visibly have, and under sampled candidates covers only
+//! their targets and their seeded negatives. Memory is capped; above the cap
+//! a seeded sample of users is kept, and the report says so.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, ArrayView2};
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::metrics::{AtK, UserMetrics, user_metrics};
-use crate::data::Dataset;
+use super::metrics::{AtK, MetricSummary, UserMetrics, user_metrics};
+use super::split::{Candidates, HeldOut};
 use crate::pipeline::DatasetEmbeddings;
-use crate::rank::{Component, UserQuery, Weights, top_k};
+use crate::rank::{Component, UserQuery, Weights, better, top_k};
 use crate::relate::Relations;
 
 /// The most memory the dense per-user scores may take.
@@ -23,7 +25,7 @@ use crate::relate::Relations;
 pub struct MemoryCap(pub usize);
 
 impl Default for MemoryCap {
-    /// 1 GiB: the 1,880 test users × 27,637 items of the real dataset (415 MB) fit.
+    /// 1 GiB: the 1,880 test users × 27,637 items of the real dataset fit.
     fn default() -> Self {
         MemoryCap(1 << 30)
     }
@@ -31,6 +33,9 @@ impl Default for MemoryCap {
 
 /// Users processed per matrix product while precomputing.
 const BLOCK: usize = 64;
+
+/// The components stored densely (one score per user and item).
+const DENSE: [Component; 3] = [Component::Content, Component::Mapped, Component::History];
 
 /// Component scores of a set of held-out users, ready to re-rank.
 #[derive(Debug, Clone)]
@@ -43,12 +48,21 @@ pub struct EvalScores {
     pub memory_bytes: usize,
     n_items: usize,
     relevant: Vec<Vec<u32>>,
-    content: Vec<f32>,
-    mapped: Vec<f32>,
-    has_content: Vec<bool>,
-    has_mapped: Vec<bool>,
+    /// Per user: target items they visibly have (sorted; never ranked).
+    seen: Vec<Vec<u32>>,
+    /// Per user, under sampled candidates: the items ranked (sorted).
+    candidates: Option<Vec<Vec<u32>>>,
+    dense: Vec<Dense>,
     graph: Vec<Vec<(u32, f32)>>,
     popularity: Vec<f32>,
+}
+
+/// One dense component: per user a flag and (when set) a row of scores.
+#[derive(Debug, Clone)]
+struct Dense {
+    component: Component,
+    has: Vec<bool>,
+    values: Vec<f32>,
 }
 
 /// The work was cancelled.
@@ -58,73 +72,95 @@ pub struct Cancelled;
 
 /// Bytes the dense scores of one user take with `n_items` target items.
 fn bytes_per_user(n_items: usize) -> usize {
-    n_items * 2 * std::mem::size_of::<f32>()
+    n_items * DENSE.len() * std::mem::size_of::<f32>()
 }
 
 impl MemoryCap {
-    /// `users`, or a seeded sample of them small enough that their scores
-    /// over `n_items` items fit under the cap; sorted.
-    pub fn sample(self, users: &[u32], n_items: usize, seed: u64) -> Vec<u32> {
+    /// `held`, or a seeded sample of its users small enough that their
+    /// scores over `n_items` items fit under the cap.
+    pub fn sample(self, held: &HeldOut, n_items: usize, seed: u64) -> HeldOut {
         let max_users = (self.0 / bytes_per_user(n_items).max(1)).max(1);
-        let mut kept = users.to_vec();
-        if kept.len() > max_users {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-            kept.shuffle(&mut rng);
-            kept.truncate(max_users);
+        if held.len() <= max_users {
+            return held.clone();
         }
-        kept.sort_unstable();
-        kept
+        let mut order: Vec<usize> = (0..held.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        order.shuffle(&mut rng);
+        order.truncate(max_users);
+        order.sort_unstable();
+        HeldOut {
+            users: order.iter().map(|&i| held.users[i]).collect(),
+            relevant: order.iter().map(|&i| held.relevant[i].clone()).collect(),
+        }
+    }
+}
+
+/// Mean metrics of one ranking method over the evaluated users.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Metrics at each k.
+    pub at: Vec<AtK>,
+    /// Mean reciprocal rank of the first relevant item in the whole ranking.
+    pub mrr: MetricSummary,
+}
+
+impl Summary {
+    /// The metrics at cut-off `k`, if it was computed.
+    pub fn at(&self, k: usize) -> Option<&AtK> {
+        self.at.iter().find(|a| a.k == k)
     }
 }
 
 impl EvalScores {
-    /// Precomputes the components of `users` (held out: their T
-    /// interactions in `dataset` are the relevant sets); `requested` is how
-    /// many users were asked for before any sampling. `progress` gets the
-    /// fraction done.
+    /// Precomputes the components of the `held` users (their relevant items
+    /// are what they must be found to have); `requested` is how many users
+    /// were asked for before any sampling. `progress` gets the fraction done.
+    #[allow(clippy::too_many_arguments)]
     pub fn compute(
-        dataset: &Dataset,
         relations: &Relations,
         embeddings: &DatasetEmbeddings,
-        users: &[u32],
+        held: &HeldOut,
         requested: usize,
+        candidates: Candidates,
+        seed: u64,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<EvalScores, Cancelled> {
         let target = &embeddings.domains[relations.target];
         let n_items = target.len();
-        let per_user = bytes_per_user(n_items);
-        let kept = users.to_vec();
-        let mut relevant = vec![Vec::new(); kept.len()];
-        let position: std::collections::HashMap<u32, usize> =
-            kept.iter().enumerate().map(|(i, &u)| (u, i)).collect();
-        for event in &dataset.interactions {
-            if event.domain as usize == relations.target
-                && let Some(&i) = position.get(&event.user)
-            {
-                relevant[i].push(event.item);
-            }
-        }
-        for r in &mut relevant {
-            r.sort_unstable();
-            r.dedup();
-        }
+        let users = held.users.clone();
+        let seen: Vec<Vec<u32>> = users
+            .iter()
+            .map(|&u| {
+                let mut items: Vec<u32> = relations.target_history[u as usize]
+                    .iter()
+                    .map(|&(j, _)| j)
+                    .collect();
+                items.sort_unstable();
+                items.dedup();
+                items
+            })
+            .collect();
+        let candidates = match candidates {
+            Candidates::All => None,
+            Candidates::Sampled(n) => Some(
+                (0..users.len())
+                    .map(|i| sample_negatives(n_items, &held.relevant[i], &seen[i], n, seed, i))
+                    .collect(),
+            ),
+        };
         let matrix = ArrayView2::from_shape((n_items, target.dim()), target.as_slice())
             .map_err(|_| Cancelled)?;
-        let mut scores = EvalScores {
-            users: kept.clone(),
-            requested,
-            memory_bytes: kept.len() * per_user,
-            n_items,
-            relevant,
-            content: vec![0.0; kept.len() * n_items],
-            mapped: vec![0.0; kept.len() * n_items],
-            has_content: vec![false; kept.len()],
-            has_mapped: vec![false; kept.len()],
-            graph: vec![Vec::new(); kept.len()],
-            popularity: relations.popularity.clone(),
-        };
-        for (block_no, block) in kept.chunks(BLOCK).enumerate() {
+        let mut dense: Vec<Dense> = DENSE
+            .iter()
+            .map(|&component| Dense {
+                component,
+                has: vec![false; users.len()],
+                values: Vec::new(),
+            })
+            .collect();
+        let mut graph = vec![Vec::new(); users.len()];
+        for (block_no, block) in users.chunks(BLOCK).enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Cancelled);
             }
@@ -133,42 +169,49 @@ impl EvalScores {
                 .map(|&u| UserQuery::new(relations, embeddings, u))
                 .collect();
             let start = block_no * BLOCK;
-            for (component, pick) in [
-                (
-                    Component::Content,
-                    (|q: &UserQuery| q.content.clone()) as fn(&UserQuery) -> _,
-                ),
-                (Component::Mapped, |q: &UserQuery| q.mapped.clone()),
-            ] {
+            for store in &mut dense {
                 let dim = target.dim();
                 let mut q = Array2::<f32>::zeros((dim, block.len()));
+                let mut any = false;
                 for (b, query) in queries.iter().enumerate() {
-                    if let Some(v) = pick(query) {
-                        q.column_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));
-                        match component {
-                            Component::Content => scores.has_content[start + b] = true,
-                            _ => scores.has_mapped[start + b] = true,
-                        }
+                    if let Some(v) = query.dense(store.component) {
+                        q.column_mut(b).assign(&ndarray::ArrayView1::from(v));
+                        store.has[start + b] = true;
+                        any = true;
                     }
                 }
+                if !any {
+                    continue;
+                }
+                if store.values.is_empty() {
+                    store.values = vec![0.0; users.len() * n_items];
+                }
                 let product = matrix.dot(&q); // [n_items, block]
-                let store = match component {
-                    Component::Content => &mut scores.content,
-                    _ => &mut scores.mapped,
-                };
                 for b in 0..block.len() {
-                    let row = &mut store[(start + b) * n_items..(start + b + 1) * n_items];
+                    let row = &mut store.values[(start + b) * n_items..(start + b + 1) * n_items];
                     row.iter_mut()
                         .zip(product.column(b))
                         .for_each(|(s, v)| *s = *v);
                 }
             }
             for (b, query) in queries.into_iter().enumerate() {
-                scores.graph[start + b] = query.graph.unwrap_or_default();
+                graph[start + b] = query.graph.unwrap_or_default();
             }
-            progress(((start + block.len()) as f64 / kept.len().max(1) as f64).min(1.0));
+            progress(((start + block.len()) as f64 / users.len().max(1) as f64).min(1.0));
         }
-        Ok(scores)
+        let memory_bytes = dense.iter().map(|d| d.values.len() * 4).sum();
+        Ok(EvalScores {
+            users,
+            requested,
+            memory_bytes,
+            n_items,
+            relevant: held.relevant.clone(),
+            seen,
+            candidates,
+            dense,
+            graph,
+            popularity: relations.popularity.clone(),
+        })
     }
 
     /// The number of users kept.
@@ -184,85 +227,166 @@ impl EvalScores {
     /// Whether any kept user has a value for `component`.
     pub fn available(&self, component: Component) -> bool {
         match component {
-            Component::Content => self.has_content.iter().any(|&b| b),
-            Component::Mapped => self.has_mapped.iter().any(|&b| b),
             Component::Graph => self.graph.iter().any(|g| !g.is_empty()),
             Component::Popularity => true,
-            // Held-out users have no visible target history by construction.
-            Component::History => false,
+            c => self
+                .dense
+                .iter()
+                .any(|d| d.component == c && d.has.iter().any(|&h| h)),
         }
     }
 
-    /// The top `k` T items of kept user `i` under `weights`.
-    pub fn rank(&self, i: usize, weights: &Weights, k: usize, scratch: &mut Vec<f32>) -> Vec<u32> {
+    /// Fills `scores` with kept user `i`'s score of every target item under
+    /// `weights`: `Σ weight · component` over the components they have.
+    pub fn score(&self, i: usize, weights: &Weights, scores: &mut Vec<f32>) {
         let n = self.n_items;
-        scratch.clear();
-        scratch.resize(n, 0.0);
-        let terms = [
-            (
-                Component::Content,
-                self.has_content[i],
-                &self.content[i * n..(i + 1) * n],
-            ),
-            (
-                Component::Mapped,
-                self.has_mapped[i],
-                &self.mapped[i * n..(i + 1) * n],
-            ),
-            (Component::Popularity, true, &self.popularity[..]),
-        ];
-        for (c, has, values) in terms {
-            let w = weights.get(c);
-            if has && w != 0.0 {
-                scratch
+        scores.clear();
+        scores.resize(n, 0.0);
+        for d in &self.dense {
+            let w = weights.get(d.component);
+            if d.has[i] && w != 0.0 {
+                scores
                     .iter_mut()
-                    .zip(values)
+                    .zip(&d.values[i * n..(i + 1) * n])
                     .for_each(|(s, v)| *s += w * v);
             }
+        }
+        let wp = weights.get(Component::Popularity);
+        if wp != 0.0 {
+            scores
+                .iter_mut()
+                .zip(&self.popularity)
+                .for_each(|(s, p)| *s += wp * p);
         }
         let wg = weights.get(Component::Graph);
         if wg != 0.0 {
             for &(j, g) in &self.graph[i] {
-                scratch[j as usize] += wg * g;
+                scores[j as usize] += wg * g;
             }
         }
-        top_k(scratch, k, &[])
     }
 
-    /// Per-user metrics at each of `ks` under `weights` (all users, in parallel).
-    pub fn user_metrics(&self, weights: &Weights, ks: &[usize]) -> Vec<Vec<UserMetrics>> {
+    /// The top `k` target items of kept user `i` under `weights`, leaving
+    /// out what they have and, under sampled candidates, what is not one.
+    pub fn rank(&self, i: usize, weights: &Weights, k: usize, scratch: &mut Vec<f32>) -> Vec<u32> {
+        self.score(i, weights, scratch);
+        self.top(i, scratch, k)
+    }
+
+    fn top(&self, i: usize, scores: &[f32], k: usize) -> Vec<u32> {
+        match &self.candidates {
+            None => top_k(scores, k, &self.seen[i]),
+            Some(candidates) => {
+                let mut best: Vec<(f32, u32)> = candidates[i]
+                    .iter()
+                    .map(|&j| (scores[j as usize], j))
+                    .collect();
+                best.sort_unstable_by(|a, b| {
+                    if better(*a, *b) {
+                        std::cmp::Ordering::Less
+                    } else {
+                        std::cmp::Ordering::Greater
+                    }
+                });
+                best.into_iter().take(k).map(|(_, j)| j).collect()
+            }
+        }
+    }
+
+    /// 1 / the rank of user `i`'s best-ranked relevant item among the items
+    /// they are ranked over (0 without relevant items).
+    fn reciprocal_rank(&self, i: usize, scores: &[f32]) -> f64 {
+        let relevant = &self.relevant[i];
+        let Some(first) = relevant
+            .iter()
+            .map(|&j| (scores[j as usize], j))
+            .reduce(|a, b| if better(b, a) { b } else { a })
+        else {
+            return 0.0;
+        };
+        let ahead = |j: u32| better((scores[j as usize], j), first);
+        let count = match &self.candidates {
+            Some(candidates) => candidates[i].iter().filter(|&&j| ahead(j)).count(),
+            None => (0..self.n_items as u32)
+                .filter(|&j| ahead(j) && self.seen[i].binary_search(&j).is_err())
+                .count(),
+        };
+        1.0 / (count + 1) as f64
+    }
+
+    fn user_summary(&self, i: usize, scores: &[f32], ks: &[usize]) -> (Vec<UserMetrics>, f64) {
         let k_max = ks.iter().copied().max().unwrap_or(0);
+        let ranked = self.top(i, scores, k_max);
+        let at = ks
+            .iter()
+            .map(|&k| user_metrics(&ranked, &self.relevant[i], k))
+            .collect();
+        (at, self.reciprocal_rank(i, scores))
+    }
+
+    fn summarise_users(per_user: Vec<(Vec<UserMetrics>, f64)>, ks: &[usize]) -> Summary {
+        let mrr = MetricSummary::of(per_user.iter().map(|(_, rr)| *rr));
+        let at: Vec<Vec<UserMetrics>> = per_user.into_iter().map(|(at, _)| at).collect();
+        Summary {
+            at: AtK::summarise(&at, ks),
+            mrr,
+        }
+    }
+
+    /// Per-user metrics at each of `ks`, and reciprocal ranks, under `weights`.
+    pub fn user_metrics(&self, weights: &Weights, ks: &[usize]) -> Vec<(Vec<UserMetrics>, f64)> {
         (0..self.len())
             .into_par_iter()
             .map_init(Vec::new, |scratch, i| {
-                let ranked = self.rank(i, weights, k_max, scratch);
-                ks.iter()
-                    .map(|&k| user_metrics(&ranked, &self.relevant[i], k))
-                    .collect()
+                self.score(i, weights, scratch);
+                self.user_summary(i, scratch, ks)
             })
             .collect()
     }
 
     /// Mean metrics (with 95 % intervals) at each of `ks` under `weights`.
-    pub fn summarise(&self, weights: &Weights, ks: &[usize]) -> Vec<AtK> {
-        AtK::summarise(&self.user_metrics(weights, ks), ks)
+    pub fn summarise(&self, weights: &Weights, ks: &[usize]) -> Summary {
+        Self::summarise_users(self.user_metrics(weights, ks), ks)
     }
 
     /// Metrics of a seeded random ranking (the floor any method must beat).
-    pub fn random_baseline(&self, ks: &[usize], seed: u64) -> Vec<AtK> {
-        let k_max = ks.iter().copied().max().unwrap_or(0).min(self.n_items);
-        let per_user: Vec<Vec<UserMetrics>> = (0..self.len())
+    pub fn random_baseline(&self, ks: &[usize], seed: u64) -> Summary {
+        let per_user = (0..self.len())
+            .into_par_iter()
             .map(|i| {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_add(i as u64));
-                let ranked: Vec<u32> = rand::seq::index::sample(&mut rng, self.n_items, k_max)
-                    .into_iter()
-                    .map(|j| j as u32)
-                    .collect();
-                ks.iter()
-                    .map(|&k| user_metrics(&ranked, &self.relevant[i], k))
-                    .collect()
+                let scores: Vec<f32> = (0..self.n_items).map(|_| rng.random::<f32>()).collect();
+                self.user_summary(i, &scores, ks)
             })
             .collect();
-        AtK::summarise(&per_user, ks)
+        Self::summarise_users(per_user, ks)
     }
+
+    /// The relevant items of kept user `i`.
+    pub fn relevant(&self, i: usize) -> &[u32] {
+        &self.relevant[i]
+    }
+}
+
+/// The candidates of one user: their relevant items and `n` seeded
+/// negatives drawn from the target items they neither have nor must find.
+fn sample_negatives(
+    n_items: usize,
+    relevant: &[u32],
+    seen: &[u32],
+    n: usize,
+    seed: u64,
+    user: usize,
+) -> Vec<u32> {
+    let excluded = |j: u32| relevant.binary_search(&j).is_ok() || seen.binary_search(&j).is_ok();
+    let mut pool: Vec<u32> = (0..n_items as u32).filter(|&j| !excluded(j)).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0xca9d ^ (user as u64).wrapping_mul(0x9e37_79b9),
+    );
+    let n = n.min(pool.len());
+    pool.partial_shuffle(&mut rng, n);
+    let mut chosen: Vec<u32> = pool[..n].to_vec();
+    chosen.extend_from_slice(relevant);
+    chosen.sort_unstable();
+    chosen
 }

@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 
 use super::scores::{Cancelled, EvalScores, MemoryCap};
-use crate::data::Dataset;
+use super::split::{Candidates, HeldOut};
 use crate::pipeline::DatasetEmbeddings;
-use crate::rank::{Component, Weights};
+use crate::rank::{COMPONENTS, Weights};
 use crate::relate::Relations;
 
 /// The search space.
@@ -49,28 +49,34 @@ pub struct Tuned {
     pub trials: usize,
 }
 
-/// The components the search moves (history is unavailable for held-out users).
-const TUNED: [Component; 4] = [
-    Component::Content,
-    Component::Mapped,
-    Component::Graph,
-    Component::Popularity,
-];
+/// What the search evaluates on: the validation users of a split, ranked
+/// as the test users will be.
+#[derive(Debug, Clone, Copy)]
+pub struct TuneContext<'a> {
+    /// The dataset's vectors.
+    pub embeddings: &'a DatasetEmbeddings,
+    /// The validation users and what each must be found to have.
+    pub validation: &'a HeldOut,
+    /// What they are ranked among.
+    pub candidates: Candidates,
+    /// Seed of sampling (memory cap, sampled candidates).
+    pub seed: u64,
+    /// Memory cap of their precomputed scores.
+    pub cap: MemoryCap,
+}
 
-/// Searches weights and ridge on `validation`; leaves `relations` refitted
-/// with the best ridge.
-#[allow(clippy::too_many_arguments)]
+/// Searches weights and ridge on the validation users; leaves `relations`
+/// refitted with the best ridge. Components no validation user has keep
+/// their weight.
 pub fn tune(
-    dataset: &Dataset,
-    embeddings: &DatasetEmbeddings,
+    context: &TuneContext<'_>,
     relations: &mut Relations,
-    validation: &[u32],
     start: Weights,
     options: &TuneOptions,
-    cap: MemoryCap,
     progress: &mut dyn FnMut(f64),
     cancel: &AtomicBool,
 ) -> Result<Tuned, Cancelled> {
+    let embeddings = context.embeddings;
     let ks = [10];
     let mut best: Option<Tuned> = None;
     let mut trials = 0;
@@ -83,23 +89,24 @@ pub fn tune(
         relations.refit_mapping(embeddings, ridge);
         let base = r as f64 / ridges.len() as f64;
         let n_items = embeddings.domains[relations.target].len();
-        let users = cap.sample(validation, n_items, 0);
+        let users = context.cap.sample(context.validation, n_items, 0);
         let scores = EvalScores::compute(
-            dataset,
             relations,
             embeddings,
             &users,
-            validation.len(),
+            context.validation.len(),
+            context.candidates,
+            context.seed,
             &mut |f| progress(base + 0.5 * f / ridges.len() as f64),
             cancel,
         )?;
-        let ndcg = |w: &Weights| scores.summarise(w, &ks)[0].ndcg.mean;
+        let ndcg = |w: &Weights| scores.summarise(w, &ks).at[0].ndcg.mean;
         let mut weights = start;
         let mut value = ndcg(&weights);
         trials += 1;
         for _ in 0..options.rounds {
             let mut improved = false;
-            for c in TUNED {
+            for c in COMPONENTS {
                 if !scores.available(c) {
                     continue;
                 }

@@ -74,6 +74,33 @@ impl Default for RelateOptions {
 /// rating when there is one, else 1.
 pub type History = Vec<(u32, f32)>;
 
+/// What an evaluation hides, per row of `Dataset::interactions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hidden {
+    /// Hidden from the users' own profiles and from every fitted part: the
+    /// rows a held-out user must be found to have.
+    pub from_profiles: Vec<bool>,
+    /// Hidden from the fitted parts (mapping, graph, popularity) as well as
+    /// `from_profiles`: a published split fits on its training rows only,
+    /// while a test user's history rows still form their profile.
+    pub from_fitting: Vec<bool>,
+}
+
+impl Hidden {
+    /// Nothing hidden (recommending for real).
+    pub fn nothing(dataset: &Dataset) -> Hidden {
+        Hidden::rows(vec![false; dataset.interactions.len()])
+    }
+
+    /// `rows` hidden from everything.
+    pub fn rows(rows: Vec<bool>) -> Hidden {
+        Hidden {
+            from_fitting: rows.clone(),
+            from_profiles: rows,
+        }
+    }
+}
+
 /// Everything fitted for one (S, T) pair under one visibility.
 #[derive(Debug, Clone)]
 pub struct Relations {
@@ -85,6 +112,10 @@ pub struct Relations {
     pub source_history: Vec<History>,
     /// Per user: visible T interactions (hidden users have none).
     pub target_history: Vec<History>,
+    /// Per user: the S interactions the fitted parts learn from.
+    fit_source: Vec<History>,
+    /// Per user: the T interactions the fitted parts learn from.
+    fit_target: Vec<History>,
     /// Per user: rows of `DatasetEmbeddings::user_texts` they wrote.
     pub user_texts: Vec<Vec<u32>>,
     /// The S→T mapping, or why there is none.
@@ -129,14 +160,14 @@ pub fn domain_pair(dataset: &Dataset, from: &str, to: &str) -> Result<(usize, us
 }
 
 impl Relations {
-    /// Fits every relation for S → T. `hidden[u]` hides user u's T
-    /// interactions from every fitted part (the evaluation's held-out users).
+    /// Fits every relation for S → T, leaving out the rows `hidden` hides
+    /// (an evaluation's held-out rows; [`Hidden::nothing`] to recommend).
     pub fn fit(
         dataset: &Dataset,
         embeddings: &DatasetEmbeddings,
         source: usize,
         target: usize,
-        hidden: &[bool],
+        hidden: &Hidden,
         options: RelateOptions,
     ) -> Result<Relations, RelateError> {
         for (d, matrix) in [
@@ -155,13 +186,24 @@ impl Relations {
         let users = dataset.users.len();
         let mut source_history = vec![History::new(); users];
         let mut target_history = vec![History::new(); users];
-        for event in &dataset.interactions {
+        let mut fit_source = vec![History::new(); users];
+        let mut fit_target = vec![History::new(); users];
+        let is = |mask: &[bool], i: usize| mask.get(i).copied().unwrap_or(false);
+        for (i, event) in dataset.interactions.iter().enumerate() {
             let u = event.user as usize;
             let weight = event.rating.map_or(1.0, |r| r.max(0.0));
-            if event.domain as usize == source {
-                source_history[u].push((event.item, weight));
-            } else if event.domain as usize == target && !hidden.get(u).copied().unwrap_or(false) {
-                target_history[u].push((event.item, weight));
+            let (profile, fitted) = if event.domain as usize == source {
+                (&mut source_history, &mut fit_source)
+            } else if event.domain as usize == target {
+                (&mut target_history, &mut fit_target)
+            } else {
+                continue;
+            };
+            if !is(&hidden.from_profiles, i) {
+                profile[u].push((event.item, weight));
+            }
+            if !is(&hidden.from_fitting, i) && !is(&hidden.from_profiles, i) {
+                fitted[u].push((event.item, weight));
             }
         }
         let mut user_texts = vec![Vec::new(); users];
@@ -170,7 +212,7 @@ impl Relations {
         }
         let n_target = dataset.domains[target].items.len();
         let mut popularity_counts = vec![0u32; n_target];
-        for history in &target_history {
+        for history in &fit_target {
             for &(item, _) in history {
                 popularity_counts[item as usize] += 1;
             }
@@ -186,6 +228,8 @@ impl Relations {
             target,
             source_history,
             target_history,
+            fit_source,
+            fit_target,
             user_texts,
             mapping: Err(MappingError::NoPairs),
             graph: Err(GraphError::NoSharedUsers),
@@ -194,8 +238,8 @@ impl Relations {
             options,
         };
         relations.graph = CoGraph::fit(
-            &relations.source_history,
-            &relations.target_history,
+            &relations.fit_source,
+            &relations.fit_target,
             dataset.domains[source].items.len(),
         );
         relations.refit_mapping(embeddings, options.ridge);
@@ -206,12 +250,21 @@ impl Relations {
     /// popularity do not depend on it).
     pub fn refit_mapping(&mut self, embeddings: &DatasetEmbeddings, ridge: f32) {
         self.options.ridge = ridge;
-        let pairs: Vec<(Vec<f32>, Vec<f32>)> = (0..self.source_history.len() as u32)
+        let pairs: Vec<(Vec<f32>, Vec<f32>)> = (0..self.fit_source.len())
             .filter_map(|u| {
-                Some((
-                    self.source_profile(embeddings, u)?,
-                    self.target_profile(embeddings, u)?,
-                ))
+                let source = profile::profile(
+                    &self.fit_source[u],
+                    &embeddings.domains[self.source],
+                    &self.user_texts[u],
+                    &embeddings.user_texts,
+                )?;
+                let target = profile::profile(
+                    &self.fit_target[u],
+                    &embeddings.domains[self.target],
+                    &[],
+                    &Embeddings::new(embeddings.domains[self.target].dim(), Vec::new()),
+                )?;
+                Some((source, target))
             })
             .collect();
         self.mapping = Mapping::fit(&pairs, ridge);
@@ -241,11 +294,11 @@ impl Relations {
         )
     }
 
-    /// Users with visible interactions in both S and T.
+    /// Users the fitted parts learn from: with fitting rows in both S and T.
     pub fn overlap_users(&self) -> usize {
-        self.source_history
+        self.fit_source
             .iter()
-            .zip(&self.target_history)
+            .zip(&self.fit_target)
             .filter(|(s, t)| !s.is_empty() && !t.is_empty())
             .count()
     }

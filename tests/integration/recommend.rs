@@ -5,10 +5,12 @@ use std::sync::atomic::AtomicBool;
 
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
-use crossrec::evaluate::{EvalOptions, Split, TuneOptions, evaluate};
+use crossrec::evaluate::{
+    EvalOptions, Holdout, Method, Protocol, Shares, Split, TuneOptions, evaluate,
+};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
 use crossrec::rank::{Component, Weights, recommend};
-use crossrec::relate::{RelateOptions, Relations, domain_pair};
+use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
 
 use crate::common::{real_model, sample_manifest, tempdir};
 
@@ -82,39 +84,173 @@ fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
     }
 }
 
-#[test]
-fn hidden_target_interactions_change_no_fitted_part() {
-    let (a_dir, b_dir) = (tempdir(), tempdir());
-    let a = fixture(a_dir.path(), "");
-    let split = Split::draw(&a, 0, 1, 7, 0.3, 0.2);
-    let test_user = split.test[0];
-    let id = &a.users[test_user as usize];
-    // The same data plus more target interactions of a held-out user.
-    let b = fixture(
-        b_dir.path(),
-        &format!("{id},blog,b7\n{id},blog,b8\n{id},blog,b9\n"),
-    );
-    assert_eq!(b.users[test_user as usize], *id);
-    assert_eq!(Split::draw(&b, 0, 1, 7, 0.3, 0.2), split, "same split");
-    let (ea, eb) = (embeddings(&a), embeddings(&b));
-    let fit = |d: &Dataset, e: &DatasetEmbeddings| {
-        Relations::fit(d, e, 0, 1, &split.hidden, RelateOptions::default()).unwrap()
-    };
-    let (ra, rb) = (fit(&a, &ea), fit(&b, &eb));
-    assert_eq!(ra.popularity_counts, rb.popularity_counts);
-    assert_eq!(ra.target_history, rb.target_history);
-    let (ga, gb) = (ra.graph.as_ref().unwrap(), rb.graph.as_ref().unwrap());
-    assert_eq!(ga.edges, gb.edges);
-    for i in 0..12 {
-        assert_eq!(ga.links(i), gb.links(i), "graph row {i}");
+/// The fixture with its own split: u0–u19 train, u20–u24 valid, u25–u29
+/// test; a held-out user's last blog row is their target.
+fn given_fixture(dir: &std::path::Path) -> Dataset {
+    let a = fixture(dir, "");
+    let mut text = String::from("user_id,domain,item_id,split,role\n");
+    let rows = &a.interactions;
+    for (i, e) in rows.iter().enumerate() {
+        let user = &a.users[e.user as usize];
+        let n: usize = user.trim_start_matches('u').parse().unwrap_or(0);
+        let split = match (user.starts_with('u'), n) {
+            (true, 20..=24) => "valid",
+            (true, 25..=29) => "test",
+            _ => "train",
+        };
+        let last_blog = e.domain == 1
+            && !rows[i + 1..]
+                .iter()
+                .any(|f| f.user == e.user && f.domain == 1);
+        let role = if split != "train" && last_blog {
+            "target"
+        } else {
+            "history"
+        };
+        let domain = &a.domains[e.domain as usize];
+        let item = &domain.items[e.item as usize].id;
+        text.push_str(&format!("{user},{},{item},{split},{role}\n", domain.name));
     }
-    let (ma, mb) = (ra.mapping.as_ref().unwrap(), rb.mapping.as_ref().unwrap());
-    assert_eq!(ma.matrix(), mb.matrix());
-    assert_eq!(ma.users, mb.users);
-    // And without hiding, the extra rows do change popularity.
-    let no_hidden = vec![false; b.users.len()];
-    let open = Relations::fit(&b, &eb, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
-    assert_ne!(open.popularity_counts, rb.popularity_counts);
+    std::fs::write(dir.join("interactions.csv"), text).unwrap();
+    Dataset::load(&dir.join("crossrec.toml")).unwrap()
+}
+
+fn shares() -> Shares {
+    Shares {
+        test: 0.3,
+        validation: 0.2,
+    }
+}
+
+/// Under every protocol, what a split hides never reaches a fitted part:
+/// changing every hidden row changes no popularity count, graph link or
+/// mapping weight (and, for rows hidden from profiles, no visible history).
+#[test]
+fn hidden_rows_change_no_fitted_part_under_any_protocol() {
+    let dir = tempdir();
+    let plain = fixture(dir.path(), "");
+    let given_dir = tempdir();
+    let given = given_fixture(given_dir.path());
+    let protocols = [
+        (&plain, Protocol::ColdStart),
+        (
+            &plain,
+            Protocol::Warm {
+                holdout: Holdout::Count(1),
+            },
+        ),
+        (&plain, Protocol::NewItems { share: 0.3 }),
+        (&given, Protocol::Given),
+    ];
+    for (a, protocol) in protocols {
+        let split = Split::draw(a, 0, 1, protocol, 7, shares()).unwrap();
+        assert!(!split.test.is_empty(), "{protocol:?}: no test user");
+        assert_eq!(
+            Split::draw(a, 0, 1, protocol, 7, shares()).unwrap(),
+            split,
+            "{protocol:?}: the same seed draws the same split"
+        );
+        // Every relevant item is hidden from the user's own profile.
+        let ea = embeddings(a);
+        let fit = |d: &Dataset| {
+            Relations::fit(d, &ea, 0, 1, &split.hidden, RelateOptions::default()).unwrap()
+        };
+        let ra = fit(a);
+        for (u, relevant) in split.test.users.iter().zip(&split.test.relevant) {
+            let visible: Vec<u32> = ra.target_history[*u as usize].iter().map(|h| h.0).collect();
+            assert!(
+                relevant.iter().all(|j| !visible.contains(j)),
+                "{protocol:?}: user {u} sees a relevant item"
+            );
+        }
+        // The same dataset with every row hidden from fitting pointed elsewhere.
+        let mut b = a.clone();
+        let n_target = b.domains[1].items.len() as u32;
+        for (i, row) in b.interactions.iter_mut().enumerate() {
+            if split.hidden.from_fitting[i] && row.domain == 1 {
+                row.item = (row.item + 5) % n_target;
+            }
+        }
+        let rb = fit(&b);
+        assert_eq!(ra.popularity_counts, rb.popularity_counts, "{protocol:?}");
+        let (ga, gb) = (ra.graph.as_ref().unwrap(), rb.graph.as_ref().unwrap());
+        for i in 0..12 {
+            assert_eq!(ga.links(i), gb.links(i), "{protocol:?}: graph row {i}");
+        }
+        let (ma, mb) = (ra.mapping.as_ref().unwrap(), rb.mapping.as_ref().unwrap());
+        assert_eq!(ma.matrix(), mb.matrix(), "{protocol:?}");
+        if split.hidden.from_fitting == split.hidden.from_profiles {
+            assert_eq!(ra.target_history, rb.target_history, "{protocol:?}");
+        }
+        // And without hiding, those rows do change popularity.
+        let open = Relations::fit(
+            &b,
+            &ea,
+            0,
+            1,
+            &Hidden::nothing(&b),
+            RelateOptions::default(),
+        )
+        .unwrap();
+        assert_ne!(open.popularity_counts, rb.popularity_counts, "{protocol:?}");
+    }
+}
+
+#[test]
+fn each_protocol_holds_out_what_it_says() {
+    let dir = tempdir();
+    let a = fixture(dir.path(), "");
+    // warm: every test user keeps some target rows and loses their last one.
+    let warm = Split::draw(
+        &a,
+        0,
+        1,
+        Protocol::Warm {
+            holdout: Holdout::Count(1),
+        },
+        7,
+        shares(),
+    )
+    .unwrap();
+    for (u, relevant) in warm.test.users.iter().zip(&warm.test.relevant) {
+        let rows: Vec<&crossrec::data::Interaction> = a
+            .interactions
+            .iter()
+            .filter(|e| e.user == *u && e.domain == 1)
+            .collect();
+        assert!(rows.len() >= 2);
+        assert_eq!(relevant, &vec![rows.last().unwrap().item], "the last row");
+    }
+    // new-items: the relevant items are new, and nobody's rows with them are visible.
+    let new = Split::draw(&a, 0, 1, Protocol::NewItems { share: 0.3 }, 7, shares()).unwrap();
+    assert_eq!(new.new_items, 4, "30 % of 12 items");
+    for (i, e) in a.interactions.iter().enumerate() {
+        let is_relevant = new
+            .test
+            .relevant
+            .iter()
+            .flatten()
+            .any(|&j| e.domain == 1 && j == e.item);
+        if is_relevant {
+            assert!(new.hidden.from_fitting[i], "a new item's row is hidden");
+        }
+    }
+    // given: test users are those whose target row is in the target domain.
+    let given_dir = tempdir();
+    let given = given_fixture(given_dir.path());
+    let split = Split::draw(&given, 0, 1, Protocol::Given, 7, shares()).unwrap();
+    let names: Vec<&str> = split
+        .test
+        .users
+        .iter()
+        .map(|&u| given.users[u as usize].as_str())
+        .collect();
+    assert_eq!(names, ["u25", "u26", "u27", "u28", "u29"]);
+    assert!(split.test.relevant.iter().all(|r| r.len() == 1));
+    assert_eq!(split.validation.len(), 5);
+    // A dataset without its own split has no given protocol.
+    let err = Split::draw(&a, 0, 1, Protocol::Given, 7, shares()).unwrap_err();
+    assert!(err.to_string().contains("marks no split"), "{err}");
 }
 
 #[test]
@@ -155,9 +291,15 @@ fn a_ranking_explains_itself() {
     let dir = tempdir();
     let dataset = fixture(dir.path(), "");
     let e = embeddings(&dataset);
-    let no_hidden = vec![false; dataset.users.len()];
-    let relations =
-        Relations::fit(&dataset, &e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    let relations = Relations::fit(
+        &dataset,
+        &e,
+        0,
+        1,
+        &Hidden::nothing(&dataset),
+        RelateOptions::default(),
+    )
+    .unwrap();
     let user = dataset.user_index("u4").unwrap();
     let weights = Weights::default();
     let ranking = recommend(&relations, &e, user, &weights, 5);
@@ -193,9 +335,15 @@ fn missing_components_are_named_and_the_rest_still_rank() {
     let dir = tempdir();
     let dataset = fixture(dir.path(), "");
     let e = embeddings(&dataset);
-    let no_hidden = vec![false; dataset.users.len()];
-    let relations =
-        Relations::fit(&dataset, &e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+    let relations = Relations::fit(
+        &dataset,
+        &e,
+        0,
+        1,
+        &Hidden::nothing(&dataset),
+        RelateOptions::default(),
+    )
+    .unwrap();
     // "reader" has blog items only: nothing in the source domain.
     let reader = dataset.user_index("reader").unwrap();
     let ranking = recommend(&relations, &e, reader, &Weights::default(), 3);
@@ -239,7 +387,7 @@ fn missing_components_are_named_and_the_rest_still_rank() {
         user_texts: Embeddings::new(2, Vec::new()),
         summary: Vec::new(),
     };
-    let r = Relations::fit(&d, &e, 0, 1, &[false, false], RelateOptions::default()).unwrap();
+    let r = Relations::fit(&d, &e, 0, 1, &Hidden::nothing(&d), RelateOptions::default()).unwrap();
     let ranking = recommend(&r, &e, d.user_index("x").unwrap(), &Weights::default(), 2);
     let missing: Vec<Component> = ranking.unavailable.iter().map(|u| u.0).collect();
     assert_eq!(
@@ -313,15 +461,17 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
     )
     .unwrap();
     let report = &evaluation.report;
-    let ndcg10 = |name: &str| report.row(name).unwrap().metrics[1].ndcg.mean;
-    assert_eq!(report.row("random").unwrap().metrics[1].k, 10);
-    assert!(ndcg10("hybrid") > 3.0 * ndcg10("random"), "{report:#?}");
+    let ndcg10 = |m: Method| report.row(m).unwrap().at(10).unwrap().ndcg.mean;
     assert!(
-        ndcg10("tuned hybrid") > 3.0 * ndcg10("random"),
+        ndcg10(Method::Hybrid) > 3.0 * ndcg10(Method::Random),
         "{report:#?}"
     );
     assert!(
-        ndcg10("content") > ndcg10("popularity"),
+        ndcg10(Method::TunedHybrid) > 3.0 * ndcg10(Method::Random),
+        "{report:#?}"
+    );
+    assert!(
+        ndcg10(Method::Only(Component::Content)) > ndcg10(Method::Only(Component::Popularity)),
         "the planted topics are semantic"
     );
 }

@@ -4,7 +4,8 @@
 
 use super::super::Command;
 use super::{View, component_colour};
-use crate::evaluate::{KS, METRICS};
+use crate::evaluate::{KS, METRICS, Method};
+use crate::rank::Component;
 use crate::rank::{COMPONENTS, Weights};
 
 /// Draws the panel.
@@ -48,10 +49,15 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     let report = &analysis.evaluation.report;
     ui.separator();
     ui.label(format!(
-        "Held-out users: {} of {} in both domains ({} -> {}, seed {})",
-        report.evaluated_users, report.overlap_users, report.source, report.target, report.seed
+        "Held-out users ({}): {} of {} ({} -> {}, seed {})",
+        report.protocol.name(),
+        report.evaluated_users,
+        report.pool_users,
+        report.source,
+        report.target,
+        report.seed
     ));
-    let popularity = report.row("popularity");
+    let popularity = report.row(Method::Only(Component::Popularity));
     let k_index = KS.iter().position(|&k| k == 10).unwrap_or(0);
     egui::Grid::new("live-metrics")
         .striped(true)
