@@ -12,7 +12,7 @@ use crossrec::data::Dataset;
 use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, EncoderOptions};
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
-use crossrec::rank::{Weights, recommend};
+use crossrec::rank::{Component, Weights, recommend};
 use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
@@ -154,7 +154,7 @@ fn main() {
     let mut ms = Vec::new();
     for step in 0..20 {
         let mut weights = Weights::default();
-        weights.0[3] = 0.1 * step as f32;
+        weights.set(Component::Popularity, 0.1 * step as f32);
         let start = Instant::now();
         let summary = evaluation.scores.summarise(&weights, &KS);
         ms.push(start.elapsed().as_secs_f64() * 1e3);

@@ -48,10 +48,10 @@ pub fn ranking_csv(
         ];
         row.extend(
             rec.components
-                .iter()
+                .values()
                 .map(|v| v.map_or_else(String::new, |v| v.to_string())),
         );
-        row.extend(rec.contributions.iter().map(f32::to_string));
+        row.extend(rec.contributions.values().map(f32::to_string));
         match rec.because_of {
             Some(b) => row.extend([
                 s.items[b.item as usize].id.clone(),

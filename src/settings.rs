@@ -46,11 +46,21 @@ pub struct TunedSettings {
     pub validation_ndcg10: f64,
     /// The split seed used.
     pub seed: u64,
+    /// Epochs of the transfer model chosen on the validation users (0: the
+    /// identity was best), when it was trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted_epochs: Option<usize>,
 }
 
 impl TunedSettings {
     /// Packs weights and ridge.
-    pub fn new(weights: &Weights, ridge: f32, validation_ndcg10: f64, seed: u64) -> TunedSettings {
+    pub fn new(
+        weights: &Weights,
+        ridge: f32,
+        validation_ndcg10: f64,
+        seed: u64,
+        adapted_epochs: Option<usize>,
+    ) -> TunedSettings {
         TunedSettings {
             weights: COMPONENTS
                 .iter()
@@ -59,6 +69,7 @@ impl TunedSettings {
             ridge,
             validation_ndcg10,
             seed,
+            adapted_epochs,
         }
     }
 

@@ -174,7 +174,7 @@ pub fn analyse(
     let tuned = evaluation.report.tuned.clone();
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
     reporter.progress("fitting on all users", 0.0, 0.0, "");
-    let relations = Relations::fit(
+    let mut relations = Relations::fit(
         &dataset,
         &embeddings,
         source,
@@ -183,6 +183,9 @@ pub fn analyse(
         RelateOptions { ridge },
     )
     .map_err(err)?;
+    // The transfer model the evaluation trained (held-out rows unseen, its
+    // epoch chosen on the validation users) ranks everyone.
+    relations.adapted = evaluation.relations.adapted.clone();
     Ok(Arc::new(Analysis {
         relations,
         evaluation,

@@ -11,10 +11,11 @@ use clap::{Args, ValueEnum};
 use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
-    Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus, MemoryCap,
-    NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT, evaluate,
+    AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus,
+    MemoryCap, NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT, evaluate,
 };
 use crate::rank::Weights;
+use crate::relate::AdaptOptions;
 use crate::relate::{RelateOptions, domain_pair};
 use crate::settings::{SettingsStore, TunedSettings};
 
@@ -86,6 +87,13 @@ pub struct EvalArgs {
     /// hybrid, and save it as this dataset's default for `recommend`.
     #[arg(long)]
     tune: bool,
+    /// Most epochs of the transfer model (`adapted`); the epoch kept is
+    /// chosen on the validation users. 0 leaves it out.
+    #[arg(long, default_value_t = AdaptOptions::default().epochs)]
+    adapt_epochs: usize,
+    /// Time budget of the transfer model's training, seconds.
+    #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs())]
+    adapt_seconds: u64,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
     #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
     memory_mib: usize,
@@ -119,7 +127,13 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         },
         ProtocolName::Given => Protocol::Given,
     };
+    let adapt = (args.adapt_epochs > 0).then(|| AdaptOptions {
+        epochs: args.adapt_epochs,
+        budget: std::time::Duration::from_secs(args.adapt_seconds),
+        ..AdaptOptions::default()
+    });
     let options = EvalOptions {
+        adapt,
         protocol,
         candidates: args.candidates,
         seed: args.seed,
@@ -152,11 +166,16 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     if let Some(tuned) = &report.tuned {
         let store = SettingsStore::new(SettingsStore::default_root());
         let path = store.path(&args.dataset.dataset, dataset.name(), &args.from, &args.to);
+        let adapted_epochs = match &report.adapted {
+            AdaptedStatus::Trained { best_epoch, .. } => Some(*best_epoch),
+            AdaptedStatus::Unavailable { .. } => None,
+        };
         let settings = TunedSettings::new(
             &tuned.weights,
             tuned.ridge,
             tuned.validation_ndcg10,
             args.seed,
+            adapted_epochs,
         );
         store
             .save(&path, &settings)
@@ -209,6 +228,20 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             writeln!(out, "graph: {edges} links from {users} users")?
         }
         GraphStatus::Unavailable { reason } => writeln!(out, "graph: unavailable ({reason})")?,
+    }
+    match &report.adapted {
+        AdaptedStatus::Trained {
+            pairs,
+            epochs_run,
+            best_epoch,
+            validation_ndcg10,
+            seconds,
+        } => writeln!(
+            out,
+            "adapted: trained on {pairs} pairs, {epochs_run} epochs in {seconds:.1} s; kept epoch \
+             {best_epoch} (validation NDCG@10 {validation_ndcg10:.4})"
+        )?,
+        AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
     }
     if let Some(tuned) = &report.tuned {
         writeln!(

@@ -2,6 +2,7 @@
 //! as a table, JSON or CSV.
 
 use std::io::Write;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
@@ -9,8 +10,8 @@ use serde::Serialize;
 
 use super::DatasetArgs;
 use crate::data::Dataset;
-use crate::rank::{COMPONENTS, Ranking, Weights, recommend as rank};
-use crate::relate::{Hidden, RelateOptions, Relations, domain_pair};
+use crate::rank::{COMPONENTS, Component, PerComponent, Ranking, Weights, recommend as rank};
+use crate::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
 use crate::settings::SettingsStore;
 
 /// Output formats of `recommend`.
@@ -65,6 +66,18 @@ pub(crate) fn parse_ridge(s: &str) -> Result<f32, String> {
     crate::relate::check_ridge(value).map_err(|err| err.to_string())
 }
 
+/// The settings `recommend` ranks with.
+pub(crate) struct Chosen {
+    pub(crate) weights: Weights,
+    pub(crate) ridge: f32,
+    /// Epochs of the transfer model.
+    pub(crate) adapted_epochs: usize,
+}
+
+/// Epochs of the transfer model when no tuning chose them (the validation
+/// choice on both directions of the Amazon data was 2–4).
+pub(crate) const DEFAULT_ADAPTED_EPOCHS: usize = 3;
+
 /// Weights and ridge: explicit flags, else what `eval --tune` saved, else defaults.
 pub(crate) fn choose_settings(
     dataset: &Dataset,
@@ -73,7 +86,7 @@ pub(crate) fn choose_settings(
     to: &str,
     weights: Option<Weights>,
     ridge: Option<f32>,
-) -> Result<(Weights, f32)> {
+) -> Result<Chosen> {
     let store = SettingsStore::new(SettingsStore::default_root());
     let path = store.path(manifest, dataset.name(), from, to);
     let saved = store
@@ -88,7 +101,15 @@ pub(crate) fn choose_settings(
     let ridge = ridge
         .or(saved.as_ref().map(|s| s.ridge))
         .unwrap_or(RelateOptions::default().ridge);
-    Ok((weights, ridge))
+    let adapted_epochs = saved
+        .as_ref()
+        .and_then(|s| s.adapted_epochs)
+        .unwrap_or(DEFAULT_ADAPTED_EPOCHS);
+    Ok(Chosen {
+        weights,
+        ridge,
+        adapted_epochs,
+    })
 }
 
 #[derive(Serialize)]
@@ -98,7 +119,7 @@ struct JsonOut<'a> {
     from: &'a str,
     to: &'a str,
     k: usize,
-    weights: std::collections::BTreeMap<&'static str, f32>,
+    weights: Weights,
     unavailable: Vec<JsonUnavailable<'a>>,
     source_history: Vec<JsonItem<'a>>,
     excluded_already_seen: usize,
@@ -124,8 +145,8 @@ struct JsonRec<'a> {
     item_id: &'a str,
     text: &'a str,
     score: f32,
-    components: std::collections::BTreeMap<&'static str, Option<f32>>,
-    contributions: std::collections::BTreeMap<&'static str, f32>,
+    components: PerComponent<Option<f32>>,
+    contributions: PerComponent<f32>,
     because_of: Option<JsonBecause<'a>>,
 }
 
@@ -147,7 +168,11 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             dataset.manifest.interactions.path.display()
         )
     })?;
-    let (weights, ridge) = choose_settings(
+    let Chosen {
+        weights,
+        ridge,
+        adapted_epochs,
+    } = choose_settings(
         &dataset,
         &args.dataset.dataset,
         &args.from,
@@ -158,7 +183,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     if weights.is_zero() {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let relations = Relations::fit(
+    let mut relations = Relations::fit(
         &dataset,
         &embeddings,
         source,
@@ -166,6 +191,18 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         &Hidden::nothing(&dataset),
         RelateOptions { ridge },
     )?;
+    if weights.get(Component::Adapted) != 0.0 && adapted_epochs > 0 {
+        let started = std::time::Instant::now();
+        let options = AdaptOptions {
+            epochs: adapted_epochs,
+            ..AdaptOptions::default()
+        };
+        relations.train_adapter_epochs(&embeddings, options, &AtomicBool::new(false));
+        say!(
+            "trained the transfer model ({adapted_epochs} epochs) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let ranking = rank(&relations, &embeddings, user, &weights, args.k);
     for (component, reason) in &ranking.unavailable {
         say!("note: {component} unavailable: {reason}");
@@ -227,11 +264,12 @@ fn table(
         writeln!(out, "  … and {} more", history.len() - 10)?;
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "{:>4}  {:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<40}  because of",
-        "rank", "item", "score", "content", "mapped", "graph", "popular", "history", "text"
-    )?;
+    write!(out, "{:>4}  {:<14} {:>7}", "rank", "item", "score")?;
+    for c in COMPONENTS {
+        let name = c.name();
+        write!(out, " {:>7}", &name[..name.len().min(7)])?;
+    }
+    writeln!(out, "  {:<40}  because of", "text")?;
     for (r, rec) in ranking.items.iter().enumerate() {
         let c = &rec.components;
         let because = rec.because_of.map_or_else(String::new, |b| {
@@ -242,18 +280,20 @@ fn table(
                 b.graph_link
             )
         });
-        writeln!(
+        write!(
             out,
-            "{:>4}  {:<14} {:>7.3} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<40}  {because}",
+            "{:>4}  {:<14} {:>7.3}",
             r + 1,
             t.items[rec.item as usize].id,
-            rec.score,
-            value(c[0]),
-            value(c[1]),
-            value(c[2]),
-            value(c[3]),
-            value(c[4]),
-            truncate(&t.items[rec.item as usize].text, 40),
+            rec.score
+        )?;
+        for (_, v) in c.iter() {
+            write!(out, " {:>7}", value(*v))?;
+        }
+        writeln!(
+            out,
+            "  {:<40}  {because}",
+            truncate(&t.items[rec.item as usize].text, 40)
         )?;
     }
     Ok(())
@@ -277,10 +317,7 @@ fn json(
         from: &s.name,
         to: &t.name,
         k: args.k,
-        weights: COMPONENTS
-            .iter()
-            .map(|&c| (c.name(), weights.get(c)))
-            .collect(),
+        weights: *weights,
         unavailable: ranking
             .unavailable
             .iter()
@@ -307,16 +344,8 @@ fn json(
                 item_id: &t.items[rec.item as usize].id,
                 text: &t.items[rec.item as usize].text,
                 score: rec.score,
-                components: COMPONENTS
-                    .iter()
-                    .zip(rec.components)
-                    .map(|(c, v)| (c.name(), v))
-                    .collect(),
-                contributions: COMPONENTS
-                    .iter()
-                    .zip(rec.contributions)
-                    .map(|(c, v)| (c.name(), v))
-                    .collect(),
+                components: rec.components,
+                contributions: rec.contributions,
                 because_of: rec.because_of.map(|b| JsonBecause {
                     item_id: &s.items[b.item as usize].id,
                     text: &s.items[b.item as usize].text,

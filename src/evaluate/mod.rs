@@ -6,6 +6,7 @@
 //!
 //! It knows nothing of the window or the command line.
 
+mod adapt;
 mod metrics;
 mod report;
 mod scores;
@@ -14,8 +15,8 @@ mod tune;
 
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
 pub use report::{
-    EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Method, NEW_ITEMS_SHARE,
-    Report, ReportRow, WARM_HOLDOUT, evaluate,
+    AdaptedStatus, EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Method,
+    NEW_ITEMS_SHARE, Report, ReportRow, WARM_HOLDOUT, evaluate,
 };
 pub use scores::{Cancelled, EvalScores, MemoryCap, Summary};
 pub use split::{Candidates, HeldOut, Holdout, Protocol, Shares, Split, SplitError};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::KS;
+use super::adapt::train_adapter;
 use super::metrics::{AtK, MetricSummary};
 use super::scores::{Cancelled, EvalScores, MemoryCap, Summary};
 use super::split::{Candidates, Holdout, Protocol, Shares, Split, SplitError};
@@ -14,7 +15,7 @@ use super::tune::{TuneContext, TuneOptions, Tuned, tune};
 use crate::data::Dataset;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Weights};
-use crate::relate::{RelateError, RelateOptions, Relations, check_ridge};
+use crate::relate::{AdaptError, AdaptOptions, RelateError, RelateOptions, Relations, check_ridge};
 
 /// How to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,9 @@ pub struct EvalOptions {
     pub ridge: f32,
     /// Search weights and ridge on the validation users.
     pub tune: Option<TuneOptions>,
+    /// Train the transfer model (`adapted`), its epoch chosen on the
+    /// validation users.
+    pub adapt: Option<AdaptOptions>,
     /// Memory cap of the precomputed scores.
     pub cap: MemoryCap,
 }
@@ -50,6 +54,7 @@ impl Default for EvalOptions {
             weights: Weights::default(),
             ridge: RelateOptions::default().ridge,
             tune: None,
+            adapt: Some(AdaptOptions::default()),
             cap: MemoryCap::default(),
         }
     }
@@ -164,6 +169,8 @@ pub struct Report {
     pub mapping: MappingStatus,
     /// The co-interaction graph: fitted (with its links) or why not.
     pub graph: GraphStatus,
+    /// The transfer model: trained (how) or why not.
+    pub adapted: AdaptedStatus,
     /// Baselines, single components and the hybrid(s).
     pub rows: Vec<ReportRow>,
     /// The weight/ridge search, when asked for.
@@ -188,6 +195,30 @@ pub enum MappingStatus {
         users: usize,
     },
     /// Not fitted.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The transfer model in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum AdaptedStatus {
+    /// Trained.
+    Trained {
+        /// (user, target item) training pairs.
+        pairs: usize,
+        /// Epochs run.
+        epochs_run: usize,
+        /// The epoch kept (0 = the identity, i.e. `content`).
+        best_epoch: usize,
+        /// NDCG@10 of `adapted` alone on the validation users at that epoch.
+        validation_ndcg10: f64,
+        /// Training time, seconds.
+        seconds: f64,
+    },
+    /// Not trained.
     Unavailable {
         /// Why.
         reason: String,
@@ -409,6 +440,19 @@ pub fn evaluate(
             ridge: options.ridge,
         },
     )?;
+    if let Some(adapt) = options.adapt {
+        train_adapter(
+            &mut relations,
+            embeddings,
+            &split.validation,
+            adapt,
+            &mut |f| progress("training the transfer model", f),
+            cancel,
+        );
+        if matches!(relations.adapted, Err(AdaptError::Cancelled)) {
+            return Err(EvalError::Cancelled(Cancelled));
+        }
+    }
     let tuned = match &options.tune {
         Some(tune_options) => {
             let context = TuneContext {
@@ -526,6 +570,18 @@ pub fn evaluate(
                 users: g.users,
             },
             Err(why) => GraphStatus::Unavailable {
+                reason: why.to_string(),
+            },
+        },
+        adapted: match &relations.adapted {
+            Ok(a) => AdaptedStatus::Trained {
+                pairs: a.report.pairs,
+                epochs_run: a.report.epochs_run,
+                best_epoch: a.report.best_epoch,
+                validation_ndcg10: a.report.best_score,
+                seconds: a.report.seconds,
+            },
+            Err(why) => AdaptedStatus::Unavailable {
                 reason: why.to_string(),
             },
         },

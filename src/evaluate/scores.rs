@@ -35,7 +35,12 @@ impl Default for MemoryCap {
 const BLOCK: usize = 64;
 
 /// The components stored densely (one score per user and item).
-const DENSE: [Component; 3] = [Component::Content, Component::Mapped, Component::History];
+const DENSE: [Component; 4] = [
+    Component::Content,
+    Component::Mapped,
+    Component::Adapted,
+    Component::History,
+];
 
 /// Component scores of a set of held-out users, ready to re-rank.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! It knows nothing of ranking weights or the window; `rank` and `evaluate`
 //! read what it fits.
 
+mod adapted;
 mod graph;
 mod mapping;
 mod profile;
@@ -14,6 +15,7 @@ use crate::data::Dataset;
 use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 
+pub use adapted::{AdaptError, AdaptOptions, AdaptReport, Adapter};
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
 pub use profile::{dot, normalize};
@@ -120,6 +122,9 @@ pub struct Relations {
     pub user_texts: Vec<Vec<u32>>,
     /// The S→T mapping, or why there is none.
     pub mapping: Result<Mapping, MappingError>,
+    /// The learned transfer model, or why there is none (it is trained on
+    /// request: [`Relations::train_adapter`]).
+    pub adapted: Result<Adapter, AdaptError>,
     /// The S–T co-interaction graph, or why there is none.
     pub graph: Result<CoGraph, GraphError>,
     /// Per T item: log(1 + visible interactions) / log(1 + the largest count), in [0, 1].
@@ -232,6 +237,7 @@ impl Relations {
             fit_target,
             user_texts,
             mapping: Err(MappingError::NoPairs),
+            adapted: Err(AdaptError::NotTrained),
             graph: Err(GraphError::NoSharedUsers),
             popularity,
             popularity_counts,
@@ -268,6 +274,78 @@ impl Relations {
             })
             .collect();
         self.mapping = Mapping::fit(&pairs, ridge);
+    }
+
+    /// The training data of the transfer model: the S profiles of the
+    /// users the fitted parts learn from, and one (profile row, T item) pair
+    /// per T interaction of theirs.
+    pub fn adapter_pairs(
+        &self,
+        embeddings: &DatasetEmbeddings,
+    ) -> (Vec<Vec<f32>>, Vec<(u32, u32)>) {
+        let mut profiles = Vec::new();
+        let mut pairs = Vec::new();
+        for u in 0..self.fit_source.len() {
+            if self.fit_target[u].is_empty() {
+                continue;
+            }
+            let Some(profile) = profile::profile(
+                &self.fit_source[u],
+                &embeddings.domains[self.source],
+                &self.user_texts[u],
+                &embeddings.user_texts,
+            ) else {
+                continue;
+            };
+            let row = profiles.len() as u32;
+            profiles.push(profile);
+            pairs.extend(self.fit_target[u].iter().map(|&(j, _)| (row, j)));
+        }
+        (profiles, pairs)
+    }
+
+    /// Trains the transfer model on what the fitted parts may see. After
+    /// each epoch `validate` scores the model so far (higher is better); the
+    /// best is kept.
+    pub fn train_adapter(
+        &mut self,
+        embeddings: &DatasetEmbeddings,
+        options: AdaptOptions,
+        validate: &mut dyn FnMut(&Adapter) -> f64,
+        progress: &mut dyn FnMut(f64),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) {
+        let (profiles, pairs) = self.adapter_pairs(embeddings);
+        self.adapted = Adapter::fit(
+            &profiles,
+            &pairs,
+            &embeddings.domains[self.target],
+            options,
+            validate,
+            progress,
+            cancel,
+        );
+    }
+
+    /// Trains the transfer model for exactly `options.epochs` epochs (no
+    /// validation: the epoch count was chosen by an evaluation).
+    pub fn train_adapter_epochs(
+        &mut self,
+        embeddings: &DatasetEmbeddings,
+        options: AdaptOptions,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) {
+        let mut epoch = 0.0;
+        self.train_adapter(
+            embeddings,
+            options,
+            &mut |_| {
+                epoch += 1.0;
+                epoch
+            },
+            &mut |_| {},
+            cancel,
+        );
     }
 
     /// u's profile in S: the weighted mean of their S item vectors plus the

@@ -101,11 +101,18 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
         .set_value_accesskit(3.0);
     h.step();
     h.step();
-    assert_eq!(h.state().settings().weights.0[3], 3.0);
+    assert_eq!(
+        h.state()
+            .settings()
+            .weights
+            .get(crossrec::rank::Component::Popularity),
+        3.0
+    );
     let after = h.state().ranking().unwrap().clone();
     assert_ne!(before.items, after.items, "the ranking follows the weights");
     wait_for(&mut h, "re-scored metrics", |app| {
-        app.live_metrics().is_some_and(|m| m.weights.0[3] == 3.0)
+        app.live_metrics()
+            .is_some_and(|m| m.weights.get(crossrec::rank::Component::Popularity) == 3.0)
     });
     assert_ne!(
         h.state().live_metrics().unwrap().hybrid,

@@ -218,7 +218,7 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
     let csv = crossrec(&csv_args, &cache);
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(
-        text.starts_with("rank,item_id,score,content,mapped,graph,popularity,history,"),
+        text.starts_with("rank,item_id,score,content,mapped,adapted,graph,popularity,history,"),
         "{text}"
     );
     assert_eq!(text.lines().count(), 6);
@@ -275,6 +275,7 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
             "random",
             "content",
             "mapped",
+            "adapted",
             "graph",
             "popularity",
             "hybrid",
@@ -282,8 +283,11 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
         ]
     );
     assert_eq!(report["seed"], 42);
-    assert_eq!(report["rows"][0]["metrics"][1]["k"], 10);
-    assert!(report["rows"][0]["metrics"][1]["ndcg"]["mean"].is_number());
+    assert_eq!(report["rows"][0]["metrics"][2]["k"], 10);
+    assert!(report["rows"][0]["metrics"][2]["ndcg"]["mean"].is_number());
+    assert!(report["rows"][0]["mrr"]["mean"].is_number());
+    assert_eq!(report["protocol"]["name"], "cold-start");
+    assert_eq!(report["adapted"]["status"], "trained");
     assert!(String::from_utf8_lossy(&out.stderr).contains("saved the tuned weights"));
 
     let mut rec = tiny_sample_args("recommend", model, manifest);

@@ -173,7 +173,7 @@ impl RecommendationsPanel {
         let max_score = ranking
             .items
             .iter()
-            .map(|r| r.contributions.iter().filter(|c| **c > 0.0).sum::<f32>())
+            .map(|r| r.contributions.values().filter(|c| **c > 0.0).sum::<f32>())
             .fold(1e-6, f32::max);
         egui::ScrollArea::vertical()
             .id_salt("ranking")
@@ -198,12 +198,11 @@ impl RecommendationsPanel {
                             bar.on_hover_ui(|ui| {
                                 ui.label(format!("score {:.4}", rec.score));
                                 for c in COMPONENTS {
-                                    let i = c as usize;
-                                    match rec.components[i] {
+                                    match rec.components[c] {
                                         Some(v) => ui.label(format!(
                                             "{c}: {v:.3} × {:.2} = {:.4}",
                                             view.settings.weights.get(c),
-                                            rec.contributions[i]
+                                            rec.contributions[c]
                                         )),
                                         None => ui.label(format!("{c}: unavailable")),
                                     };
@@ -260,7 +259,7 @@ fn contribution_bar(
     let painter = ui.painter_at(rect);
     let mut x = rect.left();
     for c in COMPONENTS {
-        let v = rec.contributions[c as usize];
+        let v = rec.contributions[c];
         if v > 0.0 {
             let w = v / max * width;
             painter.rect_filled(

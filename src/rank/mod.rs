@@ -8,8 +8,7 @@
 //! weighted sum is one query vector); the breakdown is computed only for the
 //! k items shown.
 
-use std::fmt;
-use std::str::FromStr;
+mod component;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,151 +17,7 @@ use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 use crate::relate::{Relations, dot};
 
-/// A score component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Component {
-    /// Cosine between the user's S profile and the item.
-    Content,
-    /// Cosine between the mapped S profile (S→T ridge map) and the item.
-    Mapped,
-    /// Co-interaction links from the user's S items, via shared users.
-    Graph,
-    /// Normalised log-popularity of the item in T.
-    Popularity,
-    /// Cosine between the user's own T profile and the item.
-    History,
-}
-
-/// Every component, in display order.
-pub const COMPONENTS: [Component; 5] = [
-    Component::Content,
-    Component::Mapped,
-    Component::Graph,
-    Component::Popularity,
-    Component::History,
-];
-
-impl Component {
-    /// The lower-case name used on the command line and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Component::Content => "content",
-            Component::Mapped => "mapped",
-            Component::Graph => "graph",
-            Component::Popularity => "popularity",
-            Component::History => "history",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Component {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One weight per component.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct Weights(pub [f32; 5]);
-
-impl Default for Weights {
-    fn default() -> Self {
-        Weights([1.0, 1.0, 1.0, 0.1, 1.0])
-    }
-}
-
-impl Weights {
-    /// The weight of `c`.
-    pub fn get(&self, c: Component) -> f32 {
-        self.0[c.index()]
-    }
-
-    /// Sets the weight of `c`.
-    pub fn set(&mut self, c: Component, w: f32) {
-        self.0[c.index()] = w;
-    }
-
-    /// True when every weight is 0 (every item would score 0).
-    pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|&w| w == 0.0)
-    }
-
-    /// Only `c`, with weight 1.
-    pub fn only(c: Component) -> Weights {
-        let mut w = Weights([0.0; 5]);
-        w.set(c, 1.0);
-        w
-    }
-}
-
-impl fmt::Display for Weights {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = COMPONENTS
-            .iter()
-            .map(|&c| format!("{}={}", c.name(), self.get(c)))
-            .collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
-/// Why all-zero weights are refused where a user sets them.
-pub const ALL_ZERO: &str = "every weight is 0, so every item would score 0 and the order would \
-     be arbitrary; give at least one component a weight";
-
-impl FromStr for Weights {
-    type Err = String;
-
-    /// Parses `content=1,mapped=0.5,…`; components not named keep their
-    /// default. Empty text, a component named twice and all-zero weights
-    /// are errors.
-    fn from_str(s: &str) -> Result<Weights, String> {
-        let mut weights = Weights::default();
-        let mut named = Vec::new();
-        if s.trim().is_empty() {
-            return Err(
-                "no weights given; name at least one, e.g. content=1,graph=0.5 (leave the flag \
-                 out for the defaults)"
-                    .into(),
-            );
-        }
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("'{part}': expected name=value"))?;
-            let component = COMPONENTS
-                .iter()
-                .copied()
-                .find(|c| c.name() == name.trim())
-                .ok_or_else(|| {
-                    format!(
-                        "'{name}' is not a component; expected one of: content, mapped, graph, popularity, history"
-                    )
-                })?;
-            let value: f32 = value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|v: &f32| v.is_finite())
-                .ok_or_else(|| format!("'{part}': the weight must be a number"))?;
-            if named.contains(&component) {
-                return Err(format!(
-                    "'{component}' is named twice; name each component once"
-                ));
-            }
-            named.push(component);
-            weights.set(component, value);
-        }
-        if weights.is_zero() {
-            return Err(ALL_ZERO.into());
-        }
-        Ok(weights)
-    }
-}
+pub use component::{ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights};
 
 /// The S item behind a recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -183,9 +38,9 @@ pub struct Recommendation {
     /// `Σ weight · component` over available components.
     pub score: f32,
     /// Each component's value, `None` when unavailable for this user.
-    pub components: [Option<f32>; 5],
+    pub components: PerComponent<Option<f32>>,
     /// Each component's weight × value (0 when unavailable).
-    pub contributions: [f32; 5],
+    pub contributions: PerComponent<f32>,
     /// The S item that contributed most, if the user has S items.
     pub because_of: Option<BecauseOf>,
 }
@@ -210,6 +65,8 @@ pub struct UserQuery {
     pub content: Option<Vec<f32>>,
     /// The mapped S profile, if any.
     pub mapped: Option<Vec<f32>>,
+    /// The S profile through the learned transfer model, if any.
+    pub adapted: Option<Vec<f32>>,
     /// The T profile (history), if any.
     pub history: Option<Vec<f32>>,
     /// Sparse graph scores `(T item, score)`, sorted by item.
@@ -243,6 +100,17 @@ impl UserQuery {
             }
             (Ok(mapping), Some(profile)) => mapping.apply(profile),
         };
+        let adapted = match (&relations.adapted, &content) {
+            (Err(why), _) => {
+                unavailable.push((Component::Adapted, format!("no transfer model: {why}")));
+                None
+            }
+            (Ok(_), None) => {
+                unavailable.push((Component::Adapted, no_source.to_string()));
+                None
+            }
+            (Ok(adapter), Some(profile)) => adapter.apply(profile),
+        };
         let graph = match &relations.graph {
             Err(why) => {
                 unavailable.push((Component::Graph, format!("no graph: {why}")));
@@ -269,6 +137,7 @@ impl UserQuery {
         UserQuery {
             content,
             mapped,
+            adapted,
             history,
             graph,
             unavailable,
@@ -280,8 +149,22 @@ impl UserQuery {
         match component {
             Component::Content => self.content.as_deref(),
             Component::Mapped => self.mapped.as_deref(),
+            Component::Adapted => self.adapted.as_deref(),
             Component::History => self.history.as_deref(),
             Component::Graph | Component::Popularity => None,
+        }
+    }
+
+    /// The value of component `c` for target item `j` (whose vector is
+    /// `row`): `None` when the user has no such component.
+    pub fn value(&self, c: Component, j: u32, row: &[f32], popularity: &[f32]) -> Option<f32> {
+        match c {
+            Component::Graph => self.graph.as_ref().map(|g| {
+                g.binary_search_by_key(&j, |&(t, _)| t)
+                    .map_or(0.0, |i| g[i].1)
+            }),
+            Component::Popularity => popularity.get(j as usize).copied(),
+            dense => self.dense(dense).map(|v| dot(v, row)),
         }
     }
 
@@ -289,12 +172,8 @@ impl UserQuery {
     fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
         let mut q = vec![0f32; dim];
         let mut any = false;
-        for (c, v) in [
-            (Component::Content, &self.content),
-            (Component::Mapped, &self.mapped),
-            (Component::History, &self.history),
-        ] {
-            if let Some(v) = v
+        for c in COMPONENTS {
+            if let Some(v) = self.dense(c)
                 && weights.get(c) != 0.0
             {
                 any = true;
@@ -396,22 +275,10 @@ pub fn recommend(
         .into_iter()
         .map(|j| {
             let row = target.row(j as usize);
-            let graph_value = query.graph.as_ref().map(|g| {
-                g.binary_search_by_key(&j, |&(t, _)| t)
-                    .map_or(0.0, |i| g[i].1)
-            });
-            let components = [
-                query.content.as_ref().map(|v| dot(v, row)),
-                query.mapped.as_ref().map(|v| dot(v, row)),
-                graph_value,
-                Some(relations.popularity[j as usize]),
-                query.history.as_ref().map(|v| dot(v, row)),
-            ];
-            let mut contributions = [0f32; 5];
-            for c in COMPONENTS {
-                contributions[c.index()] =
-                    components[c.index()].map_or(0.0, |v| weights.get(c) * v);
-            }
+            let components =
+                PerComponent::from_fn(|c| query.value(c, j, row, &relations.popularity));
+            let contributions =
+                PerComponent::from_fn(|c| components[c].map_or(0.0, |v| weights.get(c) * v));
             let because_of = s_history
                 .iter()
                 .map(|&(i, w)| {
@@ -456,17 +323,5 @@ mod tests {
         assert_eq!(top_k(&scores, 3, &[1]), vec![3, 0, 2]);
         assert_eq!(top_k(&scores, 10, &[]).len(), 6);
         assert!(top_k(&scores, 0, &[]).is_empty());
-    }
-
-    #[test]
-    fn weights_parse_and_print() {
-        let w: Weights = "content=0.5, graph=2".parse().unwrap();
-        assert_eq!(w.get(Component::Content), 0.5);
-        assert_eq!(w.get(Component::Graph), 2.0);
-        assert_eq!(w.get(Component::Mapped), 1.0, "unnamed keep the default");
-        assert_eq!(w.to_string().parse::<Weights>().unwrap(), w);
-        for bad in ["content", "colour=1", "graph=lots", "graph=inf"] {
-            assert!(bad.parse::<Weights>().is_err(), "{bad}");
-        }
     }
 }

@@ -1,0 +1,72 @@
+//! Training the transfer model (`adapted`) inside an evaluation: the epoch
+//! kept is the one with the best NDCG@10 of the `adapted` component alone on
+//! the validation users — never the test users.
+
+use std::sync::atomic::AtomicBool;
+
+use ndarray::{Array2, ArrayView2};
+
+use super::metrics::user_metrics;
+use super::split::HeldOut;
+use crate::pipeline::DatasetEmbeddings;
+use crate::rank::top_k;
+use crate::relate::{AdaptOptions, Adapter, Relations};
+
+/// Validation users the epoch check ranks for (a seeded-order prefix).
+const MAX_CHECKED: usize = 800;
+
+/// Trains `relations`' transfer model, keeping the epoch that ranks the
+/// validation users best (the last epoch when there are none).
+pub fn train_adapter(
+    relations: &mut Relations,
+    embeddings: &DatasetEmbeddings,
+    validation: &HeldOut,
+    options: AdaptOptions,
+    progress: &mut dyn FnMut(f64),
+    cancel: &AtomicBool,
+) {
+    let checks: Vec<(Vec<f32>, Vec<u32>, &[u32])> = validation
+        .users
+        .iter()
+        .zip(&validation.relevant)
+        .filter_map(|(&u, relevant)| {
+            let profile = relations.source_profile(embeddings, u)?;
+            let mut seen: Vec<u32> = relations.target_history[u as usize]
+                .iter()
+                .map(|&(j, _)| j)
+                .collect();
+            seen.sort_unstable();
+            Some((profile, seen, relevant.as_slice()))
+        })
+        .take(MAX_CHECKED)
+        .collect();
+    let target = &embeddings.domains[relations.target];
+    let items = ArrayView2::from_shape((target.len(), target.dim()), target.as_slice()).ok();
+    let mut epochs = 0.0;
+    let mut validate = |adapter: &Adapter| -> f64 {
+        let Some(items) = items.filter(|_| !checks.is_empty()) else {
+            // Nothing to validate on: keep the latest epoch.
+            epochs += 1.0;
+            return epochs;
+        };
+        let queries: Vec<Option<Vec<f32>>> = checks.iter().map(|c| adapter.apply(&c.0)).collect();
+        let mut q = Array2::<f32>::zeros((target.dim(), checks.len()));
+        for (b, query) in queries.iter().enumerate() {
+            if let Some(v) = query {
+                q.column_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));
+            }
+        }
+        let scores = items.dot(&q); // [items, users]
+        let total: f64 = checks
+            .iter()
+            .enumerate()
+            .map(|(b, (_, seen, relevant))| {
+                let column: Vec<f32> = scores.column(b).to_vec();
+                let ranked = top_k(&column, 10, seen);
+                user_metrics(&ranked, relevant, 10).ndcg
+            })
+            .sum();
+        total / checks.len() as f64
+    };
+    relations.train_adapter(embeddings, options, &mut validate, progress, cancel);
+}

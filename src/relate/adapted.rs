@@ -1,0 +1,229 @@
+//! `adapted`: a transfer model learned on top of the frozen item vectors.
+//!
+//! A user's source-domain profile `s` is mapped by a learned matrix into
+//! the target domain's item space, and scored against every target item
+//! vector `t`: `cos(W s, t)`. `W = I + Δ` starts as the identity — the
+//! `content` component — and is trained (candle, AdamW) with an in-batch
+//! softmax over (source profile, target item) pairs of the training users:
+//! each user's profile must pick out the target item they interacted with
+//! from the other items in the batch. So it learns which directions of one
+//! domain's text space predict which items of the other, and, because
+//! in-batch negatives are drawn as often as items are taken, a share of
+//! their popularity. Weight decay pulls `Δ` back towards the identity.
+//! Training stops at the epoch that scores best on the caller's validation
+//! check, or when the time budget runs out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::embed::Embeddings;
+
+/// How the transfer model is trained.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptOptions {
+    /// Passes over the training pairs, at most.
+    pub epochs: usize,
+    /// Pairs per step (the in-batch negatives are the other pairs' items).
+    pub batch: usize,
+    /// Softmax temperature of the cosine scores.
+    pub temperature: f32,
+    /// AdamW learning rate.
+    pub learning_rate: f64,
+    /// AdamW weight decay (towards the identity map).
+    pub weight_decay: f64,
+    /// Training stops after this long, keeping the best epoch so far.
+    pub budget: Duration,
+    /// Seed of the pair order.
+    pub seed: u64,
+}
+
+impl Default for AdaptOptions {
+    fn default() -> Self {
+        AdaptOptions {
+            epochs: 12,
+            batch: 1024,
+            temperature: 0.05,
+            learning_rate: 2e-3,
+            weight_decay: 1e-4,
+            budget: Duration::from_secs(45),
+            seed: 7,
+        }
+    }
+}
+
+/// Why no transfer model could be trained.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AdaptError {
+    /// Not asked for.
+    #[error("not trained (it is trained by eval and auto-tune)")]
+    NotTrained,
+    /// No training pair.
+    #[error("no training user has interactions in both domains")]
+    NoPairs,
+    /// candle failed.
+    #[error("training failed: {0}")]
+    Training(String),
+    /// The caller cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<candle_core::Error> for AdaptError {
+    fn from(err: candle_core::Error) -> Self {
+        AdaptError::Training(err.to_string())
+    }
+}
+
+/// What training did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptReport {
+    /// Training pairs.
+    pub pairs: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// The epoch kept (0: the identity, i.e. `content`).
+    pub best_epoch: usize,
+    /// The validation score of the kept epoch.
+    pub best_score: f64,
+    /// Training time, seconds.
+    pub seconds: f64,
+}
+
+/// A trained transfer model.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    dim: usize,
+    /// `W`, row-major `[dim, dim]`: the query is `W s`.
+    matrix: Vec<f32>,
+    /// How it was trained.
+    pub report: AdaptReport,
+    /// The options used.
+    pub options: AdaptOptions,
+}
+
+impl Adapter {
+    /// The identity map (scores like `content`).
+    fn identity(dim: usize, options: AdaptOptions) -> Adapter {
+        let mut matrix = vec![0f32; dim * dim];
+        for i in 0..dim {
+            matrix[i * dim + i] = 1.0;
+        }
+        Adapter {
+            dim,
+            matrix,
+            report: AdaptReport {
+                pairs: 0,
+                epochs_run: 0,
+                best_epoch: 0,
+                best_score: f64::NEG_INFINITY,
+                seconds: 0.0,
+            },
+            options,
+        }
+    }
+
+    /// Trains on `pairs` of (row of `profiles`, target item). After every
+    /// epoch `validate` scores the model so far (higher is better); the best
+    /// epoch is kept. `progress` gets the fraction of the epochs done.
+    pub fn fit(
+        profiles: &[Vec<f32>],
+        pairs: &[(u32, u32)],
+        items: &Embeddings,
+        options: AdaptOptions,
+        validate: &mut dyn FnMut(&Adapter) -> f64,
+        progress: &mut dyn FnMut(f64),
+        cancel: &AtomicBool,
+    ) -> Result<Adapter, AdaptError> {
+        let started = Instant::now();
+        if pairs.is_empty() || profiles.is_empty() {
+            return Err(AdaptError::NoPairs);
+        }
+        let dim = items.dim();
+        let device = Device::Cpu;
+        let profile_data: Vec<f32> = profiles.iter().flatten().copied().collect();
+        let profiles_t = Tensor::from_vec(profile_data, (profiles.len(), dim), &device)?;
+        let items_t = Tensor::from_slice(items.as_slice(), (items.len(), dim), &device)?;
+        let delta = Var::zeros((dim, dim), DType::F32, &device)?;
+        let eye = Tensor::eye(dim, DType::F32, &device)?;
+        let mut optimizer = AdamW::new(
+            vec![delta.clone()],
+            ParamsAdamW {
+                lr: options.learning_rate,
+                weight_decay: options.weight_decay,
+                ..ParamsAdamW::default()
+            },
+        )?;
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
+        let mut best = Adapter::identity(dim, options);
+        best.report.best_score = validate(&best);
+        let mut epochs_run = 0;
+        let batch = options.batch.max(2);
+        'epochs: for epoch in 1..=options.epochs {
+            order.shuffle(&mut rng);
+            for chunk in order.chunks(batch) {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(AdaptError::Cancelled);
+                }
+                if chunk.len() < 2 {
+                    continue;
+                }
+                let users: Vec<u32> = chunk.iter().map(|&p| pairs[p].0).collect();
+                let targets: Vec<u32> = chunk.iter().map(|&p| pairs[p].1).collect();
+                let users = Tensor::from_vec(users, chunk.len(), &device)?;
+                let targets = Tensor::from_vec(targets, chunk.len(), &device)?;
+                let s = profiles_t.index_select(&users, 0)?;
+                let t = items_t.index_select(&targets, 0)?;
+                let w = (&eye + delta.as_tensor())?;
+                let q = s.matmul(&w.t()?)?;
+                let q = q.broadcast_div(
+                    &q.sqr()?
+                        .sum_keepdim(D::Minus1)?
+                        .sqrt()?
+                        .clamp(1e-6, f64::MAX)?,
+                )?;
+                let logits = (q.matmul(&t.t()?)? / f64::from(options.temperature))?;
+                let labels = Tensor::arange(0u32, chunk.len() as u32, &device)?;
+                let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                optimizer.backward_step(&loss)?;
+            }
+            epochs_run = epoch;
+            let w = (&eye + delta.as_tensor())?;
+            let candidate = Adapter {
+                dim,
+                matrix: w.flatten_all()?.to_vec1::<f32>()?,
+                report: best.report,
+                options,
+            };
+            let score = validate(&candidate);
+            if score > best.report.best_score {
+                best = candidate;
+                best.report.best_score = score;
+                best.report.best_epoch = epoch;
+            }
+            progress(epoch as f64 / options.epochs as f64);
+            if started.elapsed() >= options.budget {
+                break 'epochs;
+            }
+        }
+        best.report.pairs = pairs.len();
+        best.report.epochs_run = epochs_run;
+        best.report.seconds = started.elapsed().as_secs_f64();
+        Ok(best)
+    }
+
+    /// The component's query for a source profile: `W s`, L2-normalised
+    /// (`None` for a zero vector).
+    pub fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
+        let d = self.dim;
+        let q: Vec<f32> = (0..d)
+            .map(|i| super::dot(&self.matrix[i * d..(i + 1) * d], profile))
+            .collect();
+        super::normalize(q)
+    }
+}
