@@ -15,20 +15,32 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The operating system refused (permissions, full disk, …).
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {error}")]
     Io {
         /// The path the user named (or the folder at fault).
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The destination exists but is not a regular file.
-    #[error("{path}: is {kind}, not a regular file; name a file to write")]
+    #[error("{path}: is {kind}, not a regular file")]
     NotRegular {
         /// The destination.
         path: PathBuf,
         /// What it is ("a folder", "a FIFO", …).
         kind: &'static str,
+    },
+    /// The destination is a file nobody may write (mode without write bits).
+    #[error("{path}: is read-only; make it writable or name another file")]
+    ReadOnly {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The destination is one of the inputs.
+    #[error("{path}: is also the input; name another file for the output")]
+    IsInput {
+        /// The destination.
+        path: PathBuf,
     },
     /// The destination's folder does not exist.
     #[error("{path}: the folder {folder} does not exist")]
@@ -54,12 +66,52 @@ pub enum WriteError {
 /// folder, and a folder that does not accept new files (probed with a
 /// temporary file that is removed again).
 pub fn check_output(path: &Path) -> Result<PathBuf, WriteError> {
-    let target = follow_links(path)?;
-    match std::fs::metadata(&target) {
+    check(path, Links::Follow)
+}
+
+/// Whether a write goes through a symlink to its target (a user's output
+/// path) or replaces the link itself (crossrec's own files: the cache, the
+/// tuned settings, so a planted link cannot redirect them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Write the file the link points to.
+    Follow,
+    /// Replace the link with the new file.
+    Replace,
+}
+
+fn check(path: &Path, links: Links) -> Result<PathBuf, WriteError> {
+    if path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR)
+    {
+        return Err(WriteError::NotRegular {
+            path: path.to_path_buf(),
+            kind: "a folder path (it ends with a separator)",
+        });
+    }
+    let target = match links {
+        Links::Follow => follow_links(path)?,
+        Links::Replace => path.to_path_buf(),
+    };
+    let meta = match links {
+        // What the path finally names, links followed (a /dev/stdout
+        // pointing at a pipe is a pipe).
+        Links::Follow => std::fs::metadata(path),
+        Links::Replace => std::fs::symlink_metadata(path),
+    };
+    match meta {
+        Ok(meta) if meta.file_type().is_symlink() => {}
         Ok(meta) if !meta.is_file() => {
             return Err(WriteError::NotRegular {
                 path: path.to_path_buf(),
                 kind: file_kind(&meta),
+            });
+        }
+        Ok(meta) if meta.permissions().readonly() => {
+            return Err(WriteError::ReadOnly {
+                path: path.to_path_buf(),
             });
         }
         Ok(_) => {}
@@ -67,7 +119,7 @@ pub fn check_output(path: &Path) -> Result<PathBuf, WriteError> {
         Err(source) => {
             return Err(WriteError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             });
         }
     }
@@ -83,9 +135,23 @@ pub fn check_output(path: &Path) -> Result<PathBuf, WriteError> {
         .tempfile_in(&folder)
         .map_err(|source| WriteError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
     Ok(target)
+}
+
+/// Refuses an output that is the same file as `input`.
+pub fn check_not_input(output: &Path, input: &Path) -> Result<(), WriteError> {
+    let same = match (std::fs::canonicalize(output), std::fs::canonicalize(input)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(WriteError::IsInput {
+            path: output.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 /// Writes `path` atomically: `write` fills a temporary file in the same
@@ -96,16 +162,25 @@ pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
-    let target = check_output(path)?;
+    write_atomic_with(path, Links::Follow, write)
+}
+
+/// [`write_atomic`], choosing what a symlink at `path` means.
+pub fn write_atomic_with(
+    path: &Path,
+    links: Links,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
+    let target = check(path, links)?;
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let mut builder = tempfile::Builder::new();
     builder.prefix(".crossrec-tmp");
-    let permissions = match std::fs::metadata(&target) {
-        Ok(meta) => Some(meta.permissions()),
-        Err(_) => default_permissions(),
+    let permissions = match std::fs::symlink_metadata(&target) {
+        Ok(meta) if meta.is_file() => Some(meta.permissions()),
+        _ => default_permissions(),
     };
     if let Some(permissions) = permissions {
         builder.permissions(permissions);
@@ -125,7 +200,7 @@ pub fn write_atomic(
 pub fn ensure_folder(folder: &Path) -> Result<(), WriteError> {
     std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
         path: folder.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -157,7 +232,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, WriteError> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link = std::fs::read_link(&current).map_err(|source| WriteError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 })?;
                 current = if link.is_absolute() {
                     link
@@ -170,7 +245,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, WriteError> {
     }
     Err(WriteError::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::other("too many levels of symbolic links"),
+        error: std::io::Error::other("too many levels of symbolic links"),
     })
 }
 

@@ -90,12 +90,35 @@ impl PartSummary {
 }
 
 /// A cache key that is stable for the same dataset files: the dataset and
-/// domain names plus a hash of the file's absolute path.
+/// domain names plus a hash of the file's absolute path. It is one safe file
+/// name: every character but ASCII letters, digits, `-` and `_` becomes
+/// `_`, and the names are shortened, so no name can point outside the
+/// folder the key is used in (`..`, `/`, an absolute path).
 pub fn cache_key(dataset_name: &str, part: &str, file: &Path) -> String {
     let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(absolute.to_string_lossy().as_bytes());
+    hasher.update([0]);
+    hasher.update(dataset_name.as_bytes());
+    hasher.update([0]);
+    hasher.update(part.as_bytes());
+    let digest = hasher.finalize();
     let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{dataset_name}-{part}-{short}")
+    format!("{}-{}-{short}", safe_name(dataset_name), safe_name(part))
+}
+
+/// `name` reduced to at most 40 file-name-safe ASCII characters.
+fn safe_name(name: &str) -> String {
+    name.chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Encodes every domain and the user texts of `dataset` through `cache`.
@@ -144,4 +167,30 @@ pub fn encode_dataset(
         user_texts,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_are_safe_file_names() {
+        for (dataset, part) in [
+            ("../../escaped", "a"),
+            ("/tmp/absolute", "b"),
+            ("x", "../prod"),
+        ] {
+            let key = cache_key(dataset, part, Path::new("items.csv"));
+            assert!(
+                key.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{key}"
+            );
+        }
+        // Different names that clean up alike still get different keys.
+        assert_ne!(
+            cache_key("a/b", "p", Path::new("f.csv")),
+            cache_key("a_b", "p", Path::new("f.csv"))
+        );
+    }
 }

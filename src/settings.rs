@@ -8,19 +8,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::files::{WriteError, ensure_folder, write_atomic};
+use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
 use crate::rank::{COMPONENTS, Weights};
 
 /// Why tuned settings could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// The file exists but could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Read {
         /// The settings file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid tuned settings.
     #[error("{path}: not valid tuned settings ({message}); delete it or run `eval --tune` again")]
@@ -37,6 +37,7 @@ pub enum SettingsError {
 
 /// Tuned settings for one dataset and direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TunedSettings {
     /// Weight per component name.
     pub weights: std::collections::BTreeMap<String, f32>,
@@ -121,7 +122,7 @@ impl SettingsStore {
             Err(source) => {
                 return Err(SettingsError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 });
             }
         };
@@ -154,7 +155,7 @@ impl SettingsStore {
         if let Some(parent) = path.parent() {
             ensure_folder(parent)?;
         }
-        write_atomic(path, |out| out.write_all(text.as_bytes()))?;
+        write_atomic_with(path, Links::Replace, |out| out.write_all(text.as_bytes()))?;
         Ok(())
     }
 }

@@ -30,6 +30,13 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     let lines = read_lines(&args.input)?;
     // Refuse an unusable output before spending minutes encoding.
     crate::files::check_output(&args.output)?;
+    crate::files::check_not_input(&args.output, &args.input)?;
+    if lines.is_empty() {
+        say!(
+            "warning: {} has no lines; the output holds no vectors",
+            args.input.display()
+        );
+    }
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             say!(
@@ -61,17 +68,17 @@ pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
     cache_of(&args.dataset)
         .check_writable()
         .context("the embedding cache cannot be written")?;
-    let (_, result) = load(&args.dataset)?;
+    let (_, result) = load_quietly(&args.dataset, Unsaved::Fail)?;
     let mut out = std::io::stdout().lock();
     for part in &result.summary {
         let saved = if part.save_error.is_some() {
-            "NOT saved"
+            " (NOT saved)"
         } else {
-            "saved"
+            ""
         };
         writeln!(
             out,
-            "{}: {} encoded, {} from cache → {} ({saved})",
+            "{}: {} encoded, {} from cache → {}{saved}",
             part.part,
             part.encoded,
             part.reused,
@@ -97,9 +104,22 @@ fn cache_of(args: &DatasetArgs) -> EmbeddingCache {
     )
 }
 
+/// What a cache that could not be saved means to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsaved {
+    /// A warning; the run goes on with the vectors.
+    Warn,
+    /// The caller fails on it (and says so itself).
+    Fail,
+}
+
 /// Loads the dataset and its vectors (encoding what the cache lacks, with
 /// progress on stderr).
 pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
+    load_quietly(args, Unsaved::Warn)
+}
+
+fn load_quietly(args: &DatasetArgs, unsaved: Unsaved) -> Result<(Dataset, DatasetEmbeddings)> {
     let dataset = Dataset::load(&args.dataset)?;
     print_load_summary(&dataset);
     let encoder = args.model.load()?;
@@ -130,8 +150,12 @@ pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
     for note in result.summary.iter().flat_map(|p| &p.notes) {
         say!("note: {note}");
     }
-    for err in result.save_errors() {
-        say!("warning: the embedding cache was not saved, so the next run encodes again: {err}");
+    if unsaved == Unsaved::Warn {
+        for err in result.save_errors() {
+            say!(
+                "warning: the embedding cache was not saved, so the next run encodes again: {err}"
+            );
+        }
     }
     Ok((dataset, result))
 }

@@ -163,7 +163,20 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &AtomicBool::new(false),
     )?;
     let report = &evaluation.report;
-    if let Some(tuned) = &report.tuned {
+    let tuned = report.tuned.as_ref().filter(|tuned| {
+        // Nothing to learn from: no user to fit on, or no validation hit.
+        let evidence = report.training_users > 0 && tuned.validation_ndcg10 > 0.0;
+        if !evidence {
+            say!(
+                "note: the search found nothing ({} training users, validation NDCG@10 {:.4}); \
+                 no tuned settings were saved",
+                report.training_users,
+                tuned.validation_ndcg10
+            );
+        }
+        evidence
+    });
+    if let Some(tuned) = tuned {
         let store = SettingsStore::new(SettingsStore::default_root());
         let path = store.path(&args.dataset.dataset, dataset.name(), &args.from, &args.to);
         let adapted_epochs = match &report.adapted {
@@ -269,7 +282,7 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             write!(out, "{:<14}", row.method.name())?;
             for m in METRICS {
                 let s = row.metrics[i].get(m);
-                write!(out, " {:>17}", format!("{:.4} ± {:.4}", s.mean, s.ci95))?;
+                write!(out, " {:>17}", s.to_string())?;
             }
             writeln!(out)?;
         }
@@ -277,12 +290,7 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
     writeln!(out)?;
     writeln!(out, "{:<14} {:>17}", "", "MRR")?;
     for row in &report.rows {
-        writeln!(
-            out,
-            "{:<14} {:>17}",
-            row.method.name(),
-            format!("{:.4} ± {:.4}", row.mrr.mean, row.mrr.ci95)
-        )?;
+        writeln!(out, "{:<14} {:>17}", row.method.name(), row.mrr.to_string())?;
     }
     writeln!(out)?;
     for note in &report.notes {

@@ -92,8 +92,16 @@ pub(crate) fn choose_settings(
     let saved = store
         .load(&path)
         .map_err(|e| anyhow!("tuned settings: {e}"))?;
-    if saved.is_some() && (weights.is_none() || ridge.is_none()) {
-        say!("using tuned settings from {}", path.display());
+    if let Some(saved) = saved
+        .as_ref()
+        .filter(|_| weights.is_none() || ridge.is_none())
+    {
+        say!(
+            "using tuned settings from {} (weights {}, ridge {})",
+            path.display(),
+            saved.weights(),
+            saved.ridge
+        );
     }
     let weights = weights
         .or(saved.as_ref().map(|s| s.weights()))
@@ -162,10 +170,14 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     let (dataset, embeddings) = super::encode::load(&args.dataset)?;
     let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
     let user = dataset.user_index(&args.user).ok_or_else(|| {
+        let mut files = vec![dataset.manifest.interactions.path.display().to_string()];
+        if let Some(texts) = &dataset.manifest.user_texts {
+            files.push(texts.path.display().to_string());
+        }
         anyhow!(
-            "unknown user '{}': no interaction or text in {} names them",
+            "unknown user '{}': no row of {} names them",
             args.user,
-            dataset.manifest.interactions.path.display()
+            files.join(" or ")
         )
     })?;
     let Chosen {
@@ -215,8 +227,16 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     }
 }
 
+/// `text` on one line, without control characters (an escape sequence in
+/// an item's title must not reach the terminal), cut to `max` characters.
 fn truncate(text: &str, max: usize) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
     if flat.chars().count() <= max {
         flat
     } else {

@@ -68,6 +68,8 @@ pub struct Row {
     pub line: u64,
     /// Line where the row ends (after `line` when a quoted field holds line breaks).
     pub end_line: u64,
+    /// A quote opened in this row never closes (it runs to the end of the file).
+    pub unclosed_quote: bool,
     /// The fields, as many as the row has (may differ from the header).
     pub fields: csv::StringRecord,
 }
@@ -98,8 +100,8 @@ impl Row {
         };
         self.fields
             .iter()
-            .flat_map(|field| field.split('\n').skip(1))
-            .filter(|line| looks_like_row(line.trim_end_matches('\r')))
+            .flat_map(|field| field.split(['\n', '\r']).skip(1))
+            .filter(|line| !line.is_empty() && looks_like_row(line))
             .count()
     }
 }
@@ -119,7 +121,7 @@ impl CsvTable {
     pub fn open(path: &Path, delimiter: Option<Delimiter>) -> Result<CsvTable, DataError> {
         let bytes = std::fs::read(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         Self::from_bytes(path, bytes, delimiter)
     }
@@ -134,7 +136,7 @@ impl CsvTable {
         use std::io::Read;
         let io = |source| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let mut bytes = Vec::new();
@@ -155,7 +157,10 @@ impl CsvTable {
         bytes: Vec<u8>,
         delimiter: Option<Delimiter>,
     ) -> Result<CsvTable, DataError> {
-        if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        if bytes.starts_with(&[0xFF, 0xFE])
+            || bytes.starts_with(&[0xFE, 0xFF])
+            || looks_utf16(&bytes)
+        {
             return Err(DataError::Utf16 {
                 path: path.to_path_buf(),
             });
@@ -163,7 +168,7 @@ impl CsvTable {
         let mut text = String::from_utf8(bytes).map_err(|err| {
             let byte = err.utf8_error().valid_up_to();
             let bytes = err.as_bytes();
-            let line = bytes[..byte].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let line = line_ends(&bytes[..byte]) as u64 + 1;
             DataError::NotUtf8 {
                 path: path.to_path_buf(),
                 line,
@@ -234,9 +239,9 @@ impl CsvTable {
             }),
             _ => Err(DataError::MissingColumn {
                 path: self.path.clone(),
-                column: name.to_string(),
+                column: printable(name),
                 role,
-                found: self.headers.join(", "),
+                found: printable(&self.headers.join(", ")),
                 hint: self.missing_column_hint(name),
             }),
         }
@@ -302,27 +307,38 @@ impl CsvTable {
     /// the previous line's `\n`.
     pub fn rows(&self) -> impl Iterator<Item = Result<Row, DataError>> + '_ {
         let mut lines = LineCounter::new(&self.text);
-        Self::reader(&self.text, self.delimiter)
+        let last_line = self.line_count();
+        let delimiter = self.delimiter.byte();
+        let mut records = Self::reader(&self.text, self.delimiter)
             .into_records()
-            .map(move |record| match record {
+            .peekable();
+        std::iter::from_fn(move || {
+            let record = records.next()?;
+            let is_last = records.peek().is_none();
+            Some(match record {
                 Ok(fields) => {
                     let byte = fields.position().map_or(0, |p| p.byte() as usize);
                     let line = lines.line_at(byte);
-                    let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
+                    let breaks: usize = fields.iter().map(|f| line_ends(f.as_bytes())).sum();
+                    let tail = self.text.as_bytes().get(byte..).unwrap_or_default();
                     Ok(Row {
                         line,
-                        end_line: line + breaks as u64,
+                        // A quote left open at the end of the file takes in
+                        // the last line end too: never past the last line.
+                        end_line: (line + breaks as u64).min(last_line).max(line),
+                        unclosed_quote: is_last && ends_in_open_quote(tail, delimiter),
                         fields,
                     })
                 }
                 Err(err) => Err(csv_error(&self.path, &self.text, &err)),
             })
+        })
     }
 
     /// Physical lines in the file (a last line without a line end counts).
     pub fn line_count(&self) -> u64 {
-        let breaks = self.text.matches('\n').count() as u64;
-        breaks + u64::from(!self.text.ends_with('\n'))
+        let breaks = line_ends(self.text.as_bytes()) as u64;
+        breaks + u64::from(!self.text.ends_with(['\n', '\r']))
     }
 
     /// The first `n` data rows (for previews), skipping broken ones.
@@ -333,6 +349,74 @@ impl CsvTable {
             .map(|row| row.fields.iter().map(str::to_string).collect())
             .collect()
     }
+}
+
+/// Whether text without a byte order mark looks like UTF-16: most of the
+/// first bytes at odd (little-endian) or even (big-endian) positions are 0,
+/// as ASCII text in UTF-16 is.
+fn looks_utf16(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(512)];
+    if sample.len() < 8 {
+        return false;
+    }
+    let zeros = |parity: usize| {
+        sample
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let half = sample.len() / 2;
+    zeros(1) * 10 >= half * 8 || zeros(0) * 10 >= half * 8
+}
+
+/// `s` with control characters escaped, for messages.
+pub(super) fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_debug().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Whether CSV text (from a record's start to the end of the file) ends
+/// inside a quoted field: a quote opens a field only at the field's start,
+/// `""` inside one is an escaped quote, and a lone `"` closes it.
+fn ends_in_open_quote(text: &[u8], delimiter: u8) -> bool {
+    let (mut quoted, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if quoted {
+            if b == b'"' {
+                if text.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+        } else if b == b'"' && field_start {
+            quoted = true;
+        }
+        field_start = !quoted && (b == delimiter || b == b'\n' || b == b'\r');
+        i += 1;
+    }
+    quoted
+}
+
+/// How many line ends `bytes` holds: `\n`, `\r\n` and a lone `\r` (old Mac
+/// files) each end one line, as the CSV reader splits records.
+fn line_ends(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// The 1-based line of byte offsets into a text, for offsets that only grow.
@@ -359,10 +443,7 @@ impl<'a> LineCounter<'a> {
         while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
             start += 1;
         }
-        let newlines = self.bytes[self.at..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let newlines = line_ends(&self.bytes[self.at..start]);
         self.line += newlines as u64;
         self.at = start;
         self.line

@@ -248,6 +248,15 @@ impl Dataset {
             let rating = match rating_col.map(field).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(text) => match text.parse::<f32>() {
+                    Ok(r) if r.is_infinite() && !text.to_ascii_lowercase().contains("inf") => {
+                        self.report.add(
+                            &path,
+                            line,
+                            IssueKind::BadRating,
+                            format!("'{text}' is out of range"),
+                        );
+                        continue;
+                    }
                     Ok(r) if r.is_finite() && r <= 0.0 => {
                         self.report.add(
                             &path,
@@ -255,7 +264,8 @@ impl Dataset {
                             IssueKind::NonPositiveRating,
                             format!("'{text}' (user '{user_id}', item '{item_id}')"),
                         );
-                        Some(r)
+                        // -0 is 0.
+                        Some(r + 0.0)
                     }
                     Ok(r) if r.is_finite() => Some(r),
                     _ => {
@@ -410,10 +420,14 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
         String::new()
     };
     if row.fields.len() != width {
-        let cause = if span.is_empty() {
-            ""
-        } else {
+        let cause = if row.unclosed_quote {
+            " (a quote opened in this row never closes)"
+        } else if !span.is_empty() {
             " (a quoted field runs over several lines: an unbalanced quote?)"
+        } else if table.headers().last().is_some_and(String::is_empty) {
+            " (the header ends with a delimiter, which makes an extra, unnamed column)"
+        } else {
+            ""
         };
         report.add(
             path,
@@ -422,6 +436,18 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
             format!(
                 "{span}expected {width} fields like the header, found {}{cause}",
                 row.fields.len()
+            ),
+        );
+        return false;
+    }
+    if row.unclosed_quote {
+        report.add(
+            path,
+            row.line,
+            IssueKind::UnclosedQuote,
+            format!(
+                "{span}a quote opened in this row never closes, so the field runs to the end of \
+                 the file; close it, or double it (\"\") if it is part of the text"
             ),
         );
         return false;

@@ -143,7 +143,7 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, DataError> {
         let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, path, base_dir)
@@ -160,6 +160,13 @@ impl Manifest {
         manifest.base_dir = base_dir;
         if manifest.domains.is_empty() {
             return Err(invalid("expected at least one [[domain]]".into()));
+        }
+        if manifest.domains.len() > usize::from(u16::MAX) {
+            return Err(invalid(format!(
+                "{} domains; crossrec handles at most {}",
+                manifest.domains.len(),
+                u16::MAX
+            )));
         }
         for (i, domain) in manifest.domains.iter().enumerate() {
             if domain.name.trim().is_empty() {

@@ -46,6 +46,8 @@ pub enum IssueKind {
     EmptyUserText,
     /// A split or role value the loader does not know (skipped).
     BadSplitValue,
+    /// A quote that never closes: the row runs to the end of the file (skipped).
+    UnclosedQuote,
 }
 
 impl IssueKind {
@@ -72,6 +74,7 @@ impl IssueKind {
             }
             IssueKind::EmptyUserText => "empty user text (row skipped)",
             IssueKind::BadSplitValue => "unknown split or role value (row skipped)",
+            IssueKind::UnclosedQuote => "quote never closes (row skipped)",
         }
     }
 
@@ -89,6 +92,7 @@ impl IssueKind {
                 | IssueKind::ControlCharacter
                 | IssueKind::EmptyUserText
                 | IssueKind::BadSplitValue
+                | IssueKind::UnclosedQuote
         )
     }
 }

@@ -17,7 +17,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
 use super::{EmbedError, Embeddings, EncodeProgress, Encoder};
-use crate::files::{WriteError, ensure_folder, write_atomic};
+use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
 
 /// How often a long encode saves what it has finished.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(20);
@@ -150,7 +150,9 @@ impl EmbeddingCache {
                 missing.push(i);
             }
         }
-        let reused = texts.len() - missing.len();
+        // Texts found in the cache (a repeated text that is encoded once is
+        // neither reused nor encoded twice).
+        let reused = hashes.iter().filter(|h| known.contains_key(*h)).count();
         let mut outcome = Ok(());
         let mut save_error = None;
         if !missing.is_empty() {
@@ -231,6 +233,17 @@ fn read_file(
     fingerprint: &str,
     dim: usize,
 ) -> Result<HashMap<TextHash, Vec<f32>>, CacheReadError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            let what = if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else {
+                "not a regular file"
+            };
+            return Err(CacheReadError::Invalid(format!("{what}; it is replaced")));
+        }
+        _ => {}
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -336,7 +349,7 @@ fn write_file(
     if let Some(parent) = path.parent() {
         ensure_folder(parent)?;
     }
-    write_atomic(path, |out| out.write_all(&bytes))
+    write_atomic_with(path, Links::Replace, |out| out.write_all(&bytes))
 }
 
 /// The checksum stored in the header: SHA-256 over the hashes, then the vectors.

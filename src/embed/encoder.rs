@@ -120,6 +120,19 @@ impl Encoder {
                 ),
             });
         }
+        let mut tokenizer = Tokenizer::from_file(files.tokenizer())
+            .map_err(|err| model_error(files.tokenizer(), "invalid tokenizer")(err.to_string()))?;
+        let vocab = tokenizer.get_vocab_size(true);
+        if vocab > config.vocab_size {
+            return Err(EmbedError::ModelFile {
+                path: files.tokenizer(),
+                message: format!(
+                    "the tokenizer has {vocab} tokens but config.json's vocab_size is {}; \
+                     they belong to different models",
+                    config.vocab_size
+                ),
+            });
+        }
         let weights = files.weights();
         let tensors = safetensors_names(&weights)?;
         check_finite(&weights)?;
@@ -136,8 +149,6 @@ impl Encoder {
             model_error(weights.clone(), "weights do not match config.json")(message(err))
         })?;
 
-        let mut tokenizer = Tokenizer::from_file(files.tokenizer())
-            .map_err(|err| model_error(files.tokenizer(), "invalid tokenizer")(err.to_string()))?;
         let specials = tokenizer
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));

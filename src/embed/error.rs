@@ -54,12 +54,12 @@ pub enum EmbedError {
     #[error("cancelled")]
     Cancelled,
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -94,6 +94,9 @@ fn strip_backtrace(err: candle_core::Error) -> candle_core::Error {
 impl EmbedError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EmbedError {
         let path = path.into();
-        move |source| EmbedError::Io { path, source }
+        move |source| EmbedError::Io {
+            path,
+            error: source,
+        }
     }
 }

@@ -35,10 +35,15 @@ impl ModelFiles {
         for name in REQUIRED {
             let path = dir.join(name);
             if !path.is_file() {
+                let what = if path.exists() {
+                    "not a regular file"
+                } else {
+                    "missing"
+                };
                 return Err(EmbedError::ModelFile {
                     path,
                     message: format!(
-                        "missing; a model folder needs {} (Hugging Face layout)",
+                        "{what}; a model folder needs {} (Hugging Face layout)",
                         REQUIRED.join(", ")
                     ),
                 });
@@ -133,7 +138,7 @@ impl StPooling {
                 path: path.to_path_buf(),
                 message: format!(
                     "expected exactly one pooling mode (cls, mean, max or mean_sqrt_len) to be \
-                     true, found {}; pass --pooling to choose one",
+                     true, found {}; set exactly one to true",
                     on.len()
                 ),
             }),
@@ -151,7 +156,11 @@ fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
         .map(Some)
         .map_err(|err| EmbedError::ModelFile {
             path: path.to_path_buf(),
-            message: format!("invalid JSON: {err}"),
+            message: if err.is_data() {
+                format!("unexpected value: {err}")
+            } else {
+                format!("invalid JSON: {err}")
+            },
         })
 }
 

@@ -108,8 +108,19 @@ pub fn user_metrics(ranked: &[u32], relevant: &[u32], k: usize) -> UserMetrics {
 pub struct MetricSummary {
     /// The mean.
     pub mean: f64,
-    /// Half-width of the 95 % confidence interval.
-    pub ci95: f64,
+    /// Half-width of the 95 % confidence interval (`None` with fewer than
+    /// two users, where it is undefined).
+    pub ci95: Option<f64>,
+}
+
+impl std::fmt::Display for MetricSummary {
+    /// `mean ± half-width`, four decimals (`± n/a` for a single user).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ci95 {
+            Some(ci) => write!(f, "{:.4} ± {:.4}", self.mean, ci),
+            None => write!(f, "{:.4} ± n/a", self.mean),
+        }
+    }
 }
 
 impl MetricSummary {
@@ -121,12 +132,12 @@ impl MetricSummary {
         }
         let mean = values.clone().sum::<f64>() / n as f64;
         if n < 2 {
-            return MetricSummary { mean, ci95: 0.0 };
+            return MetricSummary { mean, ci95: None };
         }
         let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         MetricSummary {
             mean,
-            ci95: 1.96 * (var / n as f64).sqrt(),
+            ci95: Some(1.96 * (var / n as f64).sqrt()),
         }
     }
 }
@@ -221,7 +232,12 @@ mod tests {
         let s = MetricSummary::of([0.0, 1.0, 0.0, 1.0].into_iter());
         assert!(close(s.mean, 0.5));
         let sd = (1.0f64 / 3.0).sqrt();
-        assert!(close(s.ci95, 1.96 * sd / 2.0));
+        assert!(close(s.ci95.unwrap(), 1.96 * sd / 2.0));
+        assert_eq!(
+            MetricSummary::of([0.3].into_iter()).ci95,
+            None,
+            "one user: undefined"
+        );
         assert_eq!(
             MetricSummary::of(std::iter::empty()),
             MetricSummary::default()

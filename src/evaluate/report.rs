@@ -289,9 +289,9 @@ pub enum EvalError {
     BadShare(&'static str),
     /// The ridge strength is unusable.
     #[error("--ridge: {0}")]
-    Ridge(#[from] crate::relate::MappingError),
+    Ridge(crate::relate::MappingError),
     /// The caller cancelled.
-    #[error("cancelled")]
+    #[error(transparent)]
     Cancelled(#[from] Cancelled),
 }
 
@@ -331,7 +331,7 @@ fn draw_split(
     {
         return Err(EvalError::BadShare("--new-items-share"));
     }
-    check_ridge(options.ridge)?;
+    check_ridge(options.ridge).map_err(EvalError::Ridge)?;
     let shares = Shares {
         test: options.test_share,
         validation: options.validation_share,
@@ -344,7 +344,8 @@ fn draw_split(
         options.seed,
         shares,
     )?;
-    let minimum = |n: usize| format!("{:.3}", 0.5 / n.max(1) as f64 + 1e-3);
+    // The smallest share whose rounding draws one user: 0.5 / n, rounded up.
+    let minimum = |n: usize| format!("{}", (500.0 / n.max(1) as f64).ceil() / 1000.0);
     match options.protocol {
         Protocol::ColdStart | Protocol::Warm { .. } => {
             if split.pool == 0 {

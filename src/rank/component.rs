@@ -199,7 +199,7 @@ impl FromStr for Weights {
     fn from_str(s: &str) -> Result<Weights, String> {
         let mut weights = Weights::default();
         let mut named = Vec::new();
-        if s.trim().is_empty() {
+        if s.split(',').all(|p| p.trim().is_empty()) {
             return Err(
                 "no weights given; name at least one, e.g. content=1,graph=0.5 (leave the flag \
                  out for the defaults)"

@@ -226,10 +226,11 @@ pub fn score_all(
 /// The indices of the `k` highest scores, best first, ties by index;
 /// `skip` (sorted) is left out.
 pub fn top_k(scores: &[f32], k: usize, skip: &[u32]) -> Vec<u32> {
-    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+    let k = k.min(scores.len());
     if k == 0 {
         return Vec::new();
     }
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
     for (j, &s) in scores.iter().enumerate() {
         let full = best.len() == k;
         if full && !better((s, j as u32), best[k - 1]) {
@@ -323,5 +324,6 @@ mod tests {
         assert_eq!(top_k(&scores, 3, &[1]), vec![3, 0, 2]);
         assert_eq!(top_k(&scores, 10, &[]).len(), 6);
         assert!(top_k(&scores, 0, &[]).is_empty());
+        assert_eq!(top_k(&scores, usize::MAX, &[]).len(), 6, "k past the items");
     }
 }

@@ -113,6 +113,12 @@ struct Setup {
     dirs: Vec<String>,
     /// Breaks every cache file after `before` ran.
     corrupt_cache: Option<Corrupt>,
+    /// Replaces every cache file, after `before` ran, by a symlink to this
+    /// file (which is created holding "victim").
+    link_cache_to: Option<String>,
+    /// Files made read-only (mode 0444).
+    #[serde(default)]
+    readonly: Vec<String>,
     /// Closes the child's stdout/stderr before it writes.
     close: Option<Close>,
 }
@@ -141,6 +147,12 @@ struct After {
     /// Paths that must still be symlinks.
     #[serde(default)]
     symlinks: Vec<String>,
+    /// Files that must hold exactly this text.
+    #[serde(default)]
+    contents: BTreeMap<String, String>,
+    /// Folders that must hold exactly these names.
+    #[serde(default)]
+    listing: BTreeMap<String, Vec<String>>,
 }
 
 fn default_args() -> Vec<String> {
@@ -238,6 +250,12 @@ fn prepare(case: &Case, case_dir: &Path, places: &Places) {
     for (link, target) in &setup.symlinks {
         std::os::unix::fs::symlink(places.fill(target), places.path(link)).unwrap();
     }
+    for file in &setup.readonly {
+        use std::os::unix::fs::PermissionsExt;
+        let path = places.path(file);
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
     for fifo in &setup.fifos {
         let made = Command::new("mkfifo").arg(places.path(fifo)).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
@@ -294,6 +312,21 @@ fn corrupt_cache(how: Corrupt, dir: &Path) {
             }
         }
         std::fs::write(&path, bytes).unwrap();
+    }
+}
+
+fn link_cache_files(dir: &Path, victim: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            link_cache_files(&path, victim);
+        } else {
+            std::fs::remove_file(&path).unwrap();
+            std::os::unix::fs::symlink(victim, &path).unwrap();
+        }
     }
 }
 
@@ -354,6 +387,11 @@ fn run_case(name: &str) -> (Outcome, String) {
     }
     if let Some(how) = case.setup.corrupt_cache {
         corrupt_cache(how, &places.cache);
+    }
+    if let Some(victim) = &case.setup.link_cache_to {
+        let victim = places.path(victim);
+        std::fs::write(&victim, "victim").unwrap();
+        link_cache_files(&places.cache, &victim);
     }
     let mut cmd = command(&places, &case, &case.args);
     let close = case.setup.close;
@@ -419,6 +457,25 @@ fn run_case(name: &str) -> (Outcome, String) {
             std::fs::symlink_metadata(places.path(link)).is_ok_and(|m| m.file_type().is_symlink());
         if !is_link {
             missing.push(format!("{link} is no longer a symlink"));
+        }
+    }
+    for (file, want) in &after.contents {
+        let got = std::fs::read_to_string(places.path(file)).unwrap_or_default();
+        if got != *want {
+            missing.push(format!("{file} holds {got:?}, not {want:?}"));
+        }
+    }
+    for (dir, want) in &after.listing {
+        let mut got: Vec<String> = std::fs::read_dir(places.path(dir))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        got.sort();
+        if got != *want {
+            missing.push(format!("{dir} holds {got:?}, not {want:?}"));
         }
     }
     let mut temporaries = Vec::new();

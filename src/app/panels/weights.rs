@@ -71,7 +71,7 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                 match view.metrics {
                     Some(live) => {
                         let value = live.hybrid[k_index].get(m);
-                        let text = format!("{:.4} ± {:.4}", value.mean, value.ci95);
+                        let text = value.to_string();
                         if live.weights == view.settings.weights {
                             ui.label(text);
                         } else {
