@@ -9,6 +9,7 @@ mod panels;
 mod settings;
 mod work;
 
+use crate::evaluate::Protocol;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,6 +58,8 @@ pub enum Command {
     SetWeights(Weights),
     /// Search the weights and ridge on validation users, then apply them.
     AutoTune,
+    /// Evaluate under another protocol.
+    SetProtocol(Protocol),
     /// Stop the named job.
     Cancel(&'static str),
     /// Show recommendations for this user.
@@ -148,7 +151,12 @@ impl CrossrecApp {
         self.ranking.as_ref()
     }
 
-    /// The latest live metrics.
+    /// The relations and evaluation of the current pair, when done.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.analysis.as_deref()
+    }
+
+    /// Live metrics for the current weights, when computed.
     pub fn live_metrics(&self) -> Option<&LiveMetrics> {
         self.metrics.as_ref()
     }
@@ -211,6 +219,10 @@ impl CrossrecApp {
                 self.metrics_stale = true;
             }
             Command::AutoTune => self.start_analyse(ctx, true),
+            Command::SetProtocol(protocol) => {
+                self.settings.protocol = protocol;
+                self.start_analyse(ctx, false);
+            }
             Command::Cancel(name) => {
                 let Jobs {
                     load,
@@ -281,9 +293,21 @@ impl CrossrecApp {
             return;
         };
         let (weights, ridge) = (self.settings.weights, self.settings.ridge);
+        let protocol = if self.settings.protocol.fits(&dataset) {
+            self.settings.protocol
+        } else {
+            Protocol::ColdStart
+        };
         let name = if tune { "auto-tune" } else { "evaluate" };
         self.jobs.analyse = Some(Job::spawn(name, ctx, move |r| {
-            work::analyse(dataset, embeddings, pair, weights, ridge, tune, r)
+            let settings = work::AnalyseSettings {
+                pair,
+                protocol,
+                weights,
+                ridge,
+                tune,
+            };
+            work::analyse(dataset, embeddings, settings, r)
         }));
     }
 

@@ -1,5 +1,5 @@
 //! What the window remembers between runs (eframe persistence): the last
-//! dataset, model, weights, k, domain pair and view. Panel sizes are kept by
+//! dataset, model, weights, k, domain pair, view and evaluation protocol. Panel sizes are kept by
 //! egui's own memory.
 
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::DEFAULT_MODEL;
+use crate::evaluate::Protocol;
 use crate::rank::Weights;
 use crate::relate::RelateOptions;
 
@@ -40,6 +41,8 @@ pub struct Settings {
     pub target: Option<String>,
     /// The central view.
     pub tab: CentralTab,
+    /// What the live metrics hold out.
+    pub protocol: Protocol,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             source: None,
             target: None,
             tab: CentralTab::Projection,
+            protocol: Protocol::ColdStart,
         }
     }
 }

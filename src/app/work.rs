@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
-use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, TuneOptions, Tuned, evaluate};
+use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, evaluate};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::Weights;
@@ -141,18 +141,39 @@ pub fn overview(
     }))
 }
 
-/// Fits S → T on everything, evaluates on held-out users, and (when
-/// `tune`) searches weights and ridge on validation users first.
+/// What an analysis evaluates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalyseSettings {
+    /// Source and target domain.
+    pub pair: (usize, usize),
+    /// What is held out.
+    pub protocol: Protocol,
+    /// The hybrid's weights (the search's start when tuning).
+    pub weights: Weights,
+    /// The mapping's ridge strength.
+    pub ridge: f32,
+    /// Search weights and ridge on the validation users first.
+    pub tune: bool,
+}
+
+/// Fits S → T on everything, evaluates on held-out users under the chosen
+/// protocol, and (when tuning) searches weights and ridge on validation
+/// users first.
 pub fn analyse(
     dataset: Arc<Dataset>,
     embeddings: Arc<DatasetEmbeddings>,
-    (source, target): (usize, usize),
-    weights: Weights,
-    ridge: f32,
-    tune: bool,
+    settings: AnalyseSettings,
     reporter: &Reporter,
 ) -> Result<Arc<Analysis>, String> {
+    let AnalyseSettings {
+        pair: (source, target),
+        protocol,
+        weights,
+        ridge,
+        tune,
+    } = settings;
     let options = EvalOptions {
+        protocol,
         weights,
         ridge,
         tune: tune.then(TuneOptions::default),

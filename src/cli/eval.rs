@@ -94,6 +94,12 @@ pub struct EvalArgs {
     /// Time budget of the transfer model's training, seconds.
     #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs())]
     adapt_seconds: u64,
+    /// Learning rate of the transfer model (AdamW).
+    #[arg(long, default_value_t = AdaptOptions::default().learning_rate)]
+    adapt_lr: f64,
+    /// Softmax temperature of the transfer model's training.
+    #[arg(long, default_value_t = AdaptOptions::default().temperature)]
+    adapt_temperature: f32,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
     #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
     memory_mib: usize,
@@ -130,6 +136,8 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     let adapt = (args.adapt_epochs > 0).then(|| AdaptOptions {
         epochs: args.adapt_epochs,
         budget: std::time::Duration::from_secs(args.adapt_seconds),
+        learning_rate: args.adapt_lr,
+        temperature: args.adapt_temperature,
         ..AdaptOptions::default()
     });
     let options = EvalOptions {

@@ -40,17 +40,18 @@ pub fn train_adapter(
         })
         .take(MAX_CHECKED)
         .collect();
-    let target = &embeddings.domains[relations.target];
-    let items = ArrayView2::from_shape((target.len(), target.dim()), target.as_slice()).ok();
+    let dim = embeddings.domains[relations.target].dim();
     let mut epochs = 0.0;
     let mut validate = |adapter: &Adapter| -> f64 {
+        let items = adapter.items();
+        let items = ArrayView2::from_shape((items.len(), items.dim()), items.as_slice()).ok();
         let Some(items) = items.filter(|_| !checks.is_empty()) else {
             // Nothing to validate on: keep the latest epoch.
             epochs += 1.0;
             return epochs;
         };
         let queries: Vec<Option<Vec<f32>>> = checks.iter().map(|c| adapter.apply(&c.0)).collect();
-        let mut q = Array2::<f32>::zeros((target.dim(), checks.len()));
+        let mut q = Array2::<f32>::zeros((dim, checks.len()));
         for (b, query) in queries.iter().enumerate() {
             if let Some(v) = query {
                 q.column_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));

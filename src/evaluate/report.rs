@@ -61,10 +61,10 @@ impl Default for EvalOptions {
 }
 
 /// The default holdout of the warm protocol: a fifth of each user's target rows.
-pub const WARM_HOLDOUT: Holdout = Holdout::Share(0.2);
+pub const WARM_HOLDOUT: Holdout = super::split::WARM_DEFAULT;
 
 /// The default share of target items that become new under new-items.
-pub const NEW_ITEMS_SHARE: f64 = 0.2;
+pub const NEW_ITEMS_SHARE: f64 = super::split::NEW_ITEMS_DEFAULT;
 
 /// What a report row ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -154,8 +154,14 @@ impl EvalScores {
                     .collect(),
             ),
         };
-        let matrix = ArrayView2::from_shape((n_items, target.dim()), target.as_slice())
-            .map_err(|_| Cancelled)?;
+        fn view(m: &crate::embed::Embeddings) -> Result<ArrayView2<'_, f32>, Cancelled> {
+            ArrayView2::from_shape((m.len(), m.dim()), m.as_slice()).map_err(|_| Cancelled)
+        }
+        let raw = view(target)?;
+        let adapted_items = match &relations.adapted {
+            Ok(adapter) => Some(view(adapter.items())?),
+            Err(_) => None,
+        };
         let mut dense: Vec<Dense> = DENSE
             .iter()
             .map(|&component| Dense {
@@ -191,6 +197,10 @@ impl EvalScores {
                 if store.values.is_empty() {
                     store.values = vec![0.0; users.len() * n_items];
                 }
+                let matrix = match (store.component, &adapted_items) {
+                    (Component::Adapted, Some(items)) => items,
+                    _ => &raw,
+                };
                 let product = matrix.dot(&q); // [n_items, block]
                 for b in 0..block.len() {
                     let row = &mut store.values[(start + b) * n_items..(start + b + 1) * n_items];

@@ -17,13 +17,13 @@ use std::collections::HashMap;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, RowRole, SplitPart};
 use crate::relate::Hidden;
 
 /// How many of a warm user's last target rows are held out.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Holdout {
     /// This many (at most all but one).
@@ -83,7 +83,7 @@ impl std::str::FromStr for Holdout {
 }
 
 /// What is held out, and from whom.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
 pub enum Protocol {
     /// Test users lose every target row.
@@ -102,7 +102,35 @@ pub enum Protocol {
     Given,
 }
 
+/// The default holdout of the warm protocol: a fifth of each user's target rows.
+pub const WARM_DEFAULT: Holdout = Holdout::Share(0.2);
+
+/// The default share of target items that become new under new-items.
+pub const NEW_ITEMS_DEFAULT: f64 = 0.2;
+
 impl Protocol {
+    /// Every protocol, with its default settings.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::ColdStart,
+        Protocol::Warm {
+            holdout: WARM_DEFAULT,
+        },
+        Protocol::NewItems {
+            share: NEW_ITEMS_DEFAULT,
+        },
+        Protocol::Given,
+    ];
+
+    /// Whether `dataset` can be evaluated under this protocol (`given`
+    /// needs the dataset's own split).
+    pub fn fits(&self, dataset: &Dataset) -> bool {
+        *self != Protocol::Given
+            || dataset
+                .interactions
+                .iter()
+                .any(|e| e.split.is_some() && e.role == Some(RowRole::Target))
+    }
+
     /// The name used on the command line.
     pub fn name(&self) -> &'static str {
         match self {

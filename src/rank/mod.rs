@@ -157,22 +157,28 @@ impl UserQuery {
 
     /// The value of component `c` for target item `j` (whose vector is
     /// `row`): `None` when the user has no such component.
-    pub fn value(&self, c: Component, j: u32, row: &[f32], popularity: &[f32]) -> Option<f32> {
+    pub fn value(&self, c: Component, j: u32, row: &[f32], relations: &Relations) -> Option<f32> {
         match c {
             Component::Graph => self.graph.as_ref().map(|g| {
                 g.binary_search_by_key(&j, |&(t, _)| t)
                     .map_or(0.0, |i| g[i].1)
             }),
-            Component::Popularity => popularity.get(j as usize).copied(),
+            Component::Popularity => relations.popularity.get(j as usize).copied(),
+            Component::Adapted => {
+                let items = relations.adapted.as_ref().ok()?.items();
+                self.adapted.as_ref().map(|v| dot(v, items.row(j as usize)))
+            }
             dense => self.dense(dense).map(|v| dot(v, row)),
         }
     }
 
-    /// The weighted sum of the dense query vectors.
+    /// The weighted sum of the query vectors that score against the raw
+    /// item vectors (every dense component but `adapted`, whose items are
+    /// the transfer model's own).
     fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
         let mut q = vec![0f32; dim];
         let mut any = false;
-        for c in COMPONENTS {
+        for c in COMPONENTS.into_iter().filter(|&c| c != Component::Adapted) {
             if let Some(v) = self.dense(c)
                 && weights.get(c) != 0.0
             {
@@ -190,18 +196,38 @@ impl UserQuery {
 pub fn score_all(
     query: &UserQuery,
     target: &Embeddings,
-    popularity: &[f32],
+    relations: &Relations,
     weights: &Weights,
 ) -> Vec<f32> {
+    let popularity = &relations.popularity;
     let mut scores = vec![0f32; target.len()];
-    if let Some(q) = query.combined(weights, target.dim()) {
+    let adapted = match (&query.adapted, &relations.adapted) {
+        (Some(q), Ok(adapter)) if weights.get(Component::Adapted) != 0.0 => {
+            let w = weights.get(Component::Adapted);
+            Some((
+                q.iter().map(|x| w * x).collect::<Vec<f32>>(),
+                adapter.items(),
+            ))
+        }
+        _ => None,
+    };
+    let combined = query.combined(weights, target.dim());
+    if combined.is_some() || adapted.is_some() {
         // Memory-bound: each item vector is read once, in parallel blocks.
         scores
             .par_chunks_mut(2048)
             .enumerate()
             .for_each(|(block, chunk)| {
                 for (k, s) in chunk.iter_mut().enumerate() {
-                    *s = dot(target.row(block * 2048 + k), &q);
+                    let j = block * 2048 + k;
+                    let mut v = 0.0;
+                    if let Some(q) = &combined {
+                        v += dot(target.row(j), q);
+                    }
+                    if let Some((q, items)) = &adapted {
+                        v += dot(items.row(j), q);
+                    }
+                    *s = v;
                 }
             });
     }
@@ -263,7 +289,7 @@ pub fn recommend(
     let query = UserQuery::new(relations, embeddings, user);
     let target = &embeddings.domains[relations.target];
     let source = &embeddings.domains[relations.source];
-    let scores = score_all(&query, target, &relations.popularity, weights);
+    let scores = score_all(&query, target, relations, weights);
     let mut owned: Vec<u32> = relations.target_history[user as usize]
         .iter()
         .map(|&(j, _)| j)
@@ -276,8 +302,7 @@ pub fn recommend(
         .into_iter()
         .map(|j| {
             let row = target.row(j as usize);
-            let components =
-                PerComponent::from_fn(|c| query.value(c, j, row, &relations.popularity));
+            let components = PerComponent::from_fn(|c| query.value(c, j, row, relations));
             let contributions =
                 PerComponent::from_fn(|c| components[c].map_or(0.0, |v| weights.get(c) * v));
             let because_of = s_history

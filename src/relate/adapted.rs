@@ -1,17 +1,19 @@
 //! `adapted`: a transfer model learned on top of the frozen item vectors.
 //!
-//! A user's source-domain profile `s` is mapped by a learned matrix into
-//! the target domain's item space, and scored against every target item
-//! vector `t`: `cos(W s, t)`. `W = I + Δ` starts as the identity — the
-//! `content` component — and is trained (candle, AdamW) with an in-batch
-//! softmax over (source profile, target item) pairs of the training users:
-//! each user's profile must pick out the target item they interacted with
-//! from the other items in the batch. So it learns which directions of one
-//! domain's text space predict which items of the other, and, because
+//! Two linear towers: a user's source-domain profile `s` becomes `U s`, a
+//! target item's text vector `t` becomes `V t`, and the component is their
+//! cosine, `cos(U s, V t)`. Both start as the identity — the `content`
+//! component — and are trained (candle, AdamW) with an in-batch softmax
+//! over (source profile, target item) pairs of the training users: each
+//! user's profile must pick out the target item they interacted with from
+//! the other items in the batch. So it learns which directions of one
+//! domain's text space predict which items of the other and, because
 //! in-batch negatives are drawn as often as items are taken, a share of
-//! their popularity. Weight decay pulls `Δ` back towards the identity.
-//! Training stops at the epoch that scores best on the caller's validation
-//! check, or when the time budget runs out.
+//! their popularity. The item tower works on text alone, so an item nobody
+//! has taken yet is placed like those that were. Weight decay pulls both
+//! towers back towards the identity. Training stops at the epoch that
+//! scores best on the caller's validation check, or when the time budget
+//! runs out.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -98,8 +100,10 @@ pub struct AdaptReport {
 #[derive(Debug, Clone)]
 pub struct Adapter {
     dim: usize,
-    /// `W`, row-major `[dim, dim]`: the query is `W s`.
-    matrix: Vec<f32>,
+    /// `U`, row-major `[dim, dim]`: the query is `U s`.
+    user: Vec<f32>,
+    /// Every target item through the item tower, `V t`, L2-normalised.
+    items: Embeddings,
     /// How it was trained.
     pub report: AdaptReport,
     /// The options used.
@@ -107,15 +111,17 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// The identity map (scores like `content`).
-    fn identity(dim: usize, options: AdaptOptions) -> Adapter {
-        let mut matrix = vec![0f32; dim * dim];
+    /// The identity towers (scores like `content`).
+    fn identity(items: &Embeddings, options: AdaptOptions) -> Adapter {
+        let dim = items.dim();
+        let mut user = vec![0f32; dim * dim];
         for i in 0..dim {
-            matrix[i * dim + i] = 1.0;
+            user[i * dim + i] = 1.0;
         }
         Adapter {
             dim,
-            matrix,
+            user,
+            items: items.clone(),
             report: AdaptReport {
                 pairs: 0,
                 epochs_run: 0,
@@ -148,10 +154,11 @@ impl Adapter {
         let profile_data: Vec<f32> = profiles.iter().flatten().copied().collect();
         let profiles_t = Tensor::from_vec(profile_data, (profiles.len(), dim), &device)?;
         let items_t = Tensor::from_slice(items.as_slice(), (items.len(), dim), &device)?;
-        let delta = Var::zeros((dim, dim), DType::F32, &device)?;
+        let delta_user = Var::zeros((dim, dim), DType::F32, &device)?;
+        let delta_item = Var::zeros((dim, dim), DType::F32, &device)?;
         let eye = Tensor::eye(dim, DType::F32, &device)?;
         let mut optimizer = AdamW::new(
-            vec![delta.clone()],
+            vec![delta_user.clone(), delta_item.clone()],
             ParamsAdamW {
                 lr: options.learning_rate,
                 weight_decay: options.weight_decay,
@@ -160,7 +167,7 @@ impl Adapter {
         )?;
         let mut order: Vec<usize> = (0..pairs.len()).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
-        let mut best = Adapter::identity(dim, options);
+        let mut best = Adapter::identity(items, options);
         best.report.best_score = validate(&best);
         let mut epochs_run = 0;
         let batch = options.batch.max(2);
@@ -179,24 +186,23 @@ impl Adapter {
                 let targets = Tensor::from_vec(targets, chunk.len(), &device)?;
                 let s = profiles_t.index_select(&users, 0)?;
                 let t = items_t.index_select(&targets, 0)?;
-                let w = (&eye + delta.as_tensor())?;
-                let q = s.matmul(&w.t()?)?;
-                let q = q.broadcast_div(
-                    &q.sqr()?
-                        .sum_keepdim(D::Minus1)?
-                        .sqrt()?
-                        .clamp(1e-6, f64::MAX)?,
-                )?;
+                let u = (&eye + delta_user.as_tensor())?;
+                let v = (&eye + delta_item.as_tensor())?;
+                let q = unit_rows(&s.matmul(&u.t()?)?)?;
+                let t = unit_rows(&t.matmul(&v.t()?)?)?;
                 let logits = (q.matmul(&t.t()?)? / f64::from(options.temperature))?;
                 let labels = Tensor::arange(0u32, chunk.len() as u32, &device)?;
                 let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
                 optimizer.backward_step(&loss)?;
             }
             epochs_run = epoch;
-            let w = (&eye + delta.as_tensor())?;
+            let u = (&eye + delta_user.as_tensor())?;
+            let v = (&eye + delta_item.as_tensor())?;
+            let moved = unit_rows(&items_t.matmul(&v.t()?)?)?;
             let candidate = Adapter {
                 dim,
-                matrix: w.flatten_all()?.to_vec1::<f32>()?,
+                user: u.flatten_all()?.to_vec1::<f32>()?,
+                items: Embeddings::new(dim, moved.flatten_all()?.to_vec1::<f32>()?),
                 report: best.report,
                 options,
             };
@@ -217,13 +223,29 @@ impl Adapter {
         Ok(best)
     }
 
-    /// The component's query for a source profile: `W s`, L2-normalised
-    /// (`None` for a zero vector).
+    /// The component's query for a source profile: `U s`, L2-normalised
+    /// (`None` for a zero vector); its dot product with a row of
+    /// [`Adapter::items`] is the component's value.
     pub fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
         let d = self.dim;
         let q: Vec<f32> = (0..d)
-            .map(|i| super::dot(&self.matrix[i * d..(i + 1) * d], profile))
+            .map(|i| super::dot(&self.user[i * d..(i + 1) * d], profile))
             .collect();
         super::normalize(q)
     }
+
+    /// Every target item through the item tower, L2-normalised, in item order.
+    pub fn items(&self) -> &Embeddings {
+        &self.items
+    }
+}
+
+/// Each row scaled to unit length.
+fn unit_rows(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.broadcast_div(
+        &x.sqr()?
+            .sum_keepdim(D::Minus1)?
+            .sqrt()?
+            .clamp(1e-6, f64::MAX)?,
+    )
 }

@@ -224,6 +224,26 @@ fn a_broken_csv_shows_its_file_and_line() {
 }
 
 #[test]
+fn the_live_metrics_switch_protocol() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the first evaluation", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    let protocol = |app: &CrossrecApp| app.analysis().map(|a| a.evaluation.report.protocol.name());
+    assert_eq!(protocol(h.state()), Some("cold-start"));
+    h.get_by_label("Evaluation protocol").click();
+    settle(&mut h);
+    // The sample marks no split of its own: `given` is offered but disabled.
+    h.get_by_label("warm").click();
+    wait_for(&mut h, "the warm evaluation", |app| {
+        protocol(app) == Some("warm") && app.running_jobs().is_empty()
+    });
+    h.get_by_label_contains("Held-out users (warm)");
+    assert_eq!(h.state().settings().protocol.name(), "warm");
+}
+
+#[test]
 fn an_unwritable_cache_is_an_error_in_the_status_area_and_the_window_goes_on() {
     let dir = tempdir();
     // A file where the cache folder should be: nothing can be saved there.

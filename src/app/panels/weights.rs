@@ -4,7 +4,7 @@
 
 use super::super::Command;
 use super::{View, component_colour};
-use crate::evaluate::{KS, METRICS, Method};
+use crate::evaluate::{KS, METRICS, Method, Protocol};
 use crate::rank::Component;
 use crate::rank::{COMPONENTS, Weights};
 
@@ -42,6 +42,7 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         }
     });
     ui.label(format!("ridge {}", view.settings.ridge));
+    protocol_picker(ui, view, out);
     let Some(analysis) = view.analysis else {
         ui.weak("metrics appear once the evaluation has run");
         return;
@@ -90,4 +91,29 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             }
         });
     ui.weak("F1 per user, then averaged; ± is a 95 % interval");
+}
+
+/// Which protocol the live metrics hold out; `given` only for a dataset
+/// that marks its own split.
+fn protocol_picker(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    let current = view.settings.protocol;
+    ui.horizontal(|ui| {
+        ui.label("Held out:");
+        egui::ComboBox::from_id_salt("protocol")
+            .selected_text(current.name())
+            .show_ui(ui, |ui| {
+                for protocol in Protocol::ALL {
+                    let fits = view.dataset.is_none_or(|d| protocol.fits(d));
+                    let chosen = current.name() == protocol.name();
+                    let item = ui
+                        .add_enabled(fits, egui::Button::selectable(chosen, protocol.name()))
+                        .on_disabled_hover_text("the dataset marks no split of its own");
+                    if item.clicked() && !chosen {
+                        out.push(Command::SetProtocol(protocol));
+                    }
+                }
+            })
+            .response
+            .accessible_name("Evaluation protocol");
+    });
 }
