@@ -498,3 +498,47 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
         "the planted topics are semantic"
     );
 }
+
+/// The evaluation ranks a held-out user exactly as `recommend` would with
+/// the same fitted relations: one scoring core.
+#[test]
+fn the_evaluation_ranks_as_recommend_does() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let e = embeddings(&dataset);
+    for protocol in [
+        Protocol::ColdStart,
+        Protocol::Warm {
+            holdout: Holdout::Count(1),
+        },
+    ] {
+        let options = EvalOptions {
+            protocol,
+            test_share: 0.3,
+            ..EvalOptions::default()
+        };
+        let evaluation = evaluate(
+            &dataset,
+            &e,
+            0,
+            1,
+            &options,
+            &mut |_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let weights: Weights = "content=0.7,mapped=0.3,adapted=0.5,graph=1,popularity=0.2"
+            .parse()
+            .unwrap();
+        let mut scratch = Vec::new();
+        for (i, &user) in evaluation.scores.users.iter().enumerate() {
+            let evaluated = evaluation.scores.rank(i, &weights, 5, &mut scratch);
+            let ranked: Vec<u32> = recommend(&evaluation.relations, &e, user, &weights, 5)
+                .items
+                .iter()
+                .map(|r| r.item)
+                .collect();
+            assert_eq!(evaluated, ranked, "{protocol:?}: user {user}");
+        }
+    }
+}
