@@ -286,35 +286,32 @@ impl Dataset {
                     }
                 },
             };
-            let split = match split_col.map(field).filter(|s| !s.is_empty()) {
+            let tag = |col: Option<usize>| col.map(field).filter(|s| !s.is_empty());
+            let split = match tag(split_col).map(|t| (t, SplitPart::parse(t))) {
                 None => None,
-                Some(text) => match SplitPart::parse(text) {
-                    Some(part) => Some(part),
-                    None => {
-                        self.report.add(
-                            &path,
-                            line,
-                            IssueKind::BadSplitValue,
-                            format!("split '{text}'; expected train, valid or test"),
-                        );
-                        continue;
-                    }
-                },
+                Some((_, Some(part))) => Some(part),
+                Some((text, None)) => {
+                    self.report.add(
+                        &path,
+                        line,
+                        IssueKind::BadSplitValue,
+                        format!("split '{text}'; expected train, valid or test"),
+                    );
+                    continue;
+                }
             };
-            let role = match role_col.map(field).filter(|s| !s.is_empty()) {
+            let role = match tag(role_col).map(|t| (t, RowRole::parse(t))) {
                 None => None,
-                Some(text) => match RowRole::parse(text) {
-                    Some(role) => Some(role),
-                    None => {
-                        self.report.add(
-                            &path,
-                            line,
-                            IssueKind::BadSplitValue,
-                            format!("role '{text}'; expected history or target"),
-                        );
-                        continue;
-                    }
-                },
+                Some((_, Some(role))) => Some(role),
+                Some((text, None)) => {
+                    self.report.add(
+                        &path,
+                        line,
+                        IssueKind::BadSplitValue,
+                        format!("role '{text}'; expected history or target"),
+                    );
+                    continue;
+                }
             };
             let user = self.intern_user(user_id);
             if !seen.insert((user, domain, item)) {

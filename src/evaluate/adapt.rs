@@ -31,11 +31,7 @@ pub fn train_adapter(
         .zip(&validation.relevant)
         .filter_map(|(&u, relevant)| {
             let profile = relations.source_profile(embeddings, u)?;
-            let mut seen: Vec<u32> = relations.target_history[u as usize]
-                .iter()
-                .map(|&(j, _)| j)
-                .collect();
-            seen.sort_unstable();
+            let seen = relations.visible_target_items(u);
             Some((profile, seen, relevant.as_slice()))
         })
         .take(MAX_CHECKED)

@@ -136,15 +136,7 @@ impl EvalScores {
         let users = held.users.clone();
         let seen: Vec<Vec<u32>> = users
             .iter()
-            .map(|&u| {
-                let mut items: Vec<u32> = relations.target_history[u as usize]
-                    .iter()
-                    .map(|&(j, _)| j)
-                    .collect();
-                items.sort_unstable();
-                items.dedup();
-                items
-            })
+            .map(|&u| relations.visible_target_items(u))
             .collect();
         let candidates = match candidates {
             Candidates::All => None,

@@ -290,12 +290,7 @@ pub fn recommend(
     let target = &embeddings.domains[relations.target];
     let source = &embeddings.domains[relations.source];
     let scores = score_all(&query, target, relations, weights);
-    let mut owned: Vec<u32> = relations.target_history[user as usize]
-        .iter()
-        .map(|&(j, _)| j)
-        .collect();
-    owned.sort_unstable();
-    owned.dedup();
+    let owned = relations.visible_target_items(user);
     let s_history = &relations.source_history[user as usize];
     let graph = relations.graph.as_ref().ok();
     let items = top_k(&scores, k, &owned)

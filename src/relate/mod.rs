@@ -372,6 +372,18 @@ impl Relations {
         )
     }
 
+    /// The T items `user` visibly has (sorted, once each): never recommended
+    /// to them, never counted as found.
+    pub fn visible_target_items(&self, user: u32) -> Vec<u32> {
+        let mut items: Vec<u32> = self.target_history[user as usize]
+            .iter()
+            .map(|&(j, _)| j)
+            .collect();
+        items.sort_unstable();
+        items.dedup();
+        items
+    }
+
     /// Users the fitted parts learn from: with fitting rows in both S and T.
     pub fn overlap_users(&self) -> usize {
         self.fit_source
