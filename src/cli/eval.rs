@@ -100,6 +100,10 @@ pub struct EvalArgs {
     /// Softmax temperature of the transfer model's training.
     #[arg(long, default_value_t = AdaptOptions::default().temperature)]
     adapt_temperature: f32,
+    /// Pairs per training step of the transfer model (the others in a batch
+    /// are each pair's negatives).
+    #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive)]
+    adapt_batch: usize,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
     #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
     memory_mib: usize,
@@ -138,6 +142,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         budget: std::time::Duration::from_secs(args.adapt_seconds),
         learning_rate: args.adapt_lr,
         temperature: args.adapt_temperature,
+        batch: args.adapt_batch,
         ..AdaptOptions::default()
     });
     let options = EvalOptions {
