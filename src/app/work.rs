@@ -216,8 +216,7 @@ pub fn analyse(
 
 /// Re-scores the held-out users under `weights`.
 pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
-    let hybrid = background_pool()?
-        .install(|| analysis.evaluation.scores.summarise(&weights, &KS))
-        .at;
+    let hybrid =
+        background_pool()?.install(|| analysis.evaluation.scores.summarise_at(&weights, &KS));
     Ok(LiveMetrics { weights, hybrid })
 }

@@ -321,14 +321,17 @@ impl EvalScores {
         1.0 / (count + 1) as f64
     }
 
-    fn user_summary(&self, i: usize, scores: &[f32], ks: &[usize]) -> (Vec<UserMetrics>, f64) {
+    /// User `i`'s metrics at each of `ks` for `scores`.
+    fn at_ks(&self, i: usize, scores: &[f32], ks: &[usize]) -> Vec<UserMetrics> {
         let k_max = ks.iter().copied().max().unwrap_or(0);
         let ranked = self.top(i, scores, k_max);
-        let at = ks
-            .iter()
+        ks.iter()
             .map(|&k| user_metrics(&ranked, &self.relevant[i], k))
-            .collect();
-        (at, self.reciprocal_rank(i, scores))
+            .collect()
+    }
+
+    fn user_summary(&self, i: usize, scores: &[f32], ks: &[usize]) -> (Vec<UserMetrics>, f64) {
+        (self.at_ks(i, scores, ks), self.reciprocal_rank(i, scores))
     }
 
     fn summarise_users(per_user: Vec<(Vec<UserMetrics>, f64)>, ks: &[usize]) -> Summary {
@@ -354,6 +357,19 @@ impl EvalScores {
     /// Mean metrics (with 95 % intervals) at each of `ks` under `weights`.
     pub fn summarise(&self, weights: &Weights, ks: &[usize]) -> Summary {
         Self::summarise_users(self.user_metrics(weights, ks), ks)
+    }
+
+    /// Mean metrics at each of `ks` only, without MRR (which needs a pass
+    /// over every item): what the live metrics and the weight search read.
+    pub fn summarise_at(&self, weights: &Weights, ks: &[usize]) -> Vec<AtK> {
+        let per_user: Vec<Vec<UserMetrics>> = (0..self.len())
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, i| {
+                self.score(i, weights, scratch);
+                self.at_ks(i, scratch, ks)
+            })
+            .collect();
+        AtK::summarise(&per_user, ks)
     }
 
     /// Metrics of a seeded random ranking (the floor any method must beat).

@@ -100,7 +100,7 @@ pub fn tune(
             &mut |f| progress(base + 0.5 * f / ridges.len() as f64),
             cancel,
         )?;
-        let ndcg = |w: &Weights| scores.summarise(w, &ks).at[0].ndcg.mean;
+        let ndcg = |w: &Weights| scores.summarise_at(w, &ks)[0].ndcg.mean;
         let mut weights = start;
         let mut value = ndcg(&weights);
         trials += 1;
