@@ -66,7 +66,15 @@ pub enum WriteError {
 /// folder, and a folder that does not accept new files (probed with a
 /// temporary file that is removed again).
 pub fn check_output(path: &Path) -> Result<PathBuf, WriteError> {
-    check(path, Links::Follow)
+    let target = check(path, Links::Follow)?;
+    tempfile::Builder::new()
+        .prefix(".crossrec-probe")
+        .tempfile_in(folder_of(&target))
+        .map_err(|source| WriteError::Io {
+            path: path.to_path_buf(),
+            error: source,
+        })?;
+    Ok(target)
 }
 
 /// Whether a write goes through a symlink to its target (a user's output
@@ -80,6 +88,8 @@ pub enum Links {
     Replace,
 }
 
+/// The path to write for `path`, after refusing what cannot be written as a
+/// regular file (no probe: a writer's own temporary file tells that).
 fn check(path: &Path, links: Links) -> Result<PathBuf, WriteError> {
     if path
         .as_os_str()
@@ -130,13 +140,6 @@ fn check(path: &Path, links: Links) -> Result<PathBuf, WriteError> {
             folder,
         });
     }
-    tempfile::Builder::new()
-        .prefix(".crossrec-probe")
-        .tempfile_in(&folder)
-        .map_err(|source| WriteError::Io {
-            path: path.to_path_buf(),
-            error: source,
-        })?;
     Ok(target)
 }
 

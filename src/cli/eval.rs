@@ -95,10 +95,10 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs())]
     adapt_seconds: u64,
     /// Learning rate of the transfer model (AdamW).
-    #[arg(long, default_value_t = AdaptOptions::default().learning_rate)]
+    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = above_zero::<f64>)]
     adapt_lr: f64,
     /// Softmax temperature of the transfer model's training.
-    #[arg(long, default_value_t = AdaptOptions::default().temperature)]
+    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = above_zero::<f32>)]
     adapt_temperature: f32,
     /// Pairs per training step of the transfer model (the others in a batch
     /// are each pair's negatives).
@@ -110,6 +110,20 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// A finite number above 0.
+fn above_zero<T: std::str::FromStr + Into<f64> + Copy>(s: &str) -> Result<T, String> {
+    let v: T = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    let x: f64 = v.into();
+    if x.is_finite() && x > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{x} is not a finite number above 0"))
+    }
 }
 
 fn share(s: &str) -> Result<f64, String> {
