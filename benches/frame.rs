@@ -33,6 +33,8 @@ fn main() {
         model: Some(DEFAULT_MODEL.to_string()),
         cache_dir: root.join("target/bench-cache"),
         sample: root.join("assets/sample/crossrec.toml"),
+        // Tuned on the first run (in the background), reused after.
+        settings_dir: root.join("target/bench-settings"),
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))

@@ -1,6 +1,7 @@
 //! Ranking and re-scoring speed on the real dataset (embeddings from the
 //! cache that `cargo bench --bench encode` or `crossrec encode` filled), and
-//! ranking over a synthetic 100,000-item target domain.
+//! ranking over synthetic 100,000- and 1,000,000-item target domains, with
+//! the exact and the compact (8-bit) scan.
 //!
 //! `cargo bench --bench rank` prints one JSON line per measurement.
 
@@ -12,71 +13,51 @@ use crossrec::data::Dataset;
 use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, EncoderOptions};
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
-use crossrec::rank::{Component, Weights, recommend};
-use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
+use crossrec::rank::{Component, Scan, Weights, recommend_with};
+use crossrec::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn time_recommend(relations: &Relations, e: &DatasetEmbeddings, users: &[u32], label: &str) {
+fn time_recommend(
+    relations: &Relations,
+    e: &DatasetEmbeddings,
+    users: &[u32],
+    scan: Scan,
+    label: &str,
+) {
     let weights = Weights::default();
     let mut ms = Vec::new();
     for &u in users {
         let start = Instant::now();
-        let ranking = recommend(relations, e, u, &weights, 10);
+        let ranking = recommend_with(relations, e, u, &weights, 10, scan);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         assert!(!ranking.items.is_empty());
     }
     println!(
-        r#"{{"measure": "recommend_ms", "target_items": {}, "users": {}, "median": {:.3}, "p95": {:.3}, "what": "{label}"}}"#,
+        r#"{{"measure": "recommend_ms", "target_items": {}, "users": {}, "scan": "{scan:?}", "adapted": {}, "median": {:.3}, "p95": {:.3}, "what": "{label}"}}"#,
         e.domains[relations.target].len(),
         users.len(),
+        relations.adapted.is_ok(),
         percentile(ms.clone(), 0.5),
         percentile(ms, 0.95)
     );
 }
 
-fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let manifest = root.join("../shared/data/amazon-food-kitchen/crossrec.toml");
-    if !manifest.is_file() {
-        eprintln!("skipped: {} not found", manifest.display());
-        return;
-    }
-    let dataset = Dataset::load(&manifest).expect("dataset loads");
-    let encoder = match Encoder::from_spec(DEFAULT_MODEL, &EncoderOptions::default()) {
-        Ok(encoder) => encoder,
-        Err(err) => {
-            eprintln!("skipped: {err}");
-            return;
-        }
-    };
-    let cache = EmbeddingCache::new(root.join("target/bench-cache"));
-    let cancel = AtomicBool::new(false);
-    let e = encode_dataset(&dataset, &encoder, &cache, &mut |_, _| {}, &cancel).expect("encode");
-    let (s, t) = domain_pair(&dataset, "food", "kitchen").expect("domains");
-
-    let start = Instant::now();
-    let no_hidden = Hidden::nothing(&dataset);
-    let relations =
-        Relations::fit(&dataset, &e, s, t, &no_hidden, RelateOptions::default()).unwrap();
-    println!(
-        r#"{{"measure": "fit_relations_s", "value": {:.3}}}"#,
-        start.elapsed().as_secs_f64()
-    );
-    let users: Vec<u32> = (0..dataset.users.len() as u32)
-        .filter(|&u| !relations.source_history[u as usize].is_empty())
-        .step_by(50)
-        .take(200)
-        .collect();
-    time_recommend(&relations, &e, &users, "real kitchen items");
-
-    // 100,000 target items: the kitchen vectors repeated, one item each.
+/// A copy of `dataset` whose target domain has `n` items (the real target
+/// vectors repeated) and the same users and interactions: its folder, the
+/// dataset and its embeddings.
+fn synthetic(
+    dataset: &Dataset,
+    e: &DatasetEmbeddings,
+    s: usize,
+    t: usize,
+    n: usize,
+) -> (std::path::PathBuf, Dataset, DatasetEmbeddings) {
     let kitchen = &e.domains[t];
-    let n = 100_000;
-    let dir = std::env::temp_dir().join(format!("crossrec-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("crossrec-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut items = String::from("item_id,title\n");
     for j in 0..n {
@@ -123,15 +104,75 @@ fn main() {
         user_texts: e.user_texts.clone(),
         summary: Vec::new(),
     };
-    let no_hidden = Hidden::nothing(&big);
-    let big_relations =
-        Relations::fit(&big, &big_e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
-    let big_users: Vec<u32> = users
-        .iter()
-        .filter_map(|&u| big.user_index(&dataset.users[u as usize]))
+    (dir, big, big_e)
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join("../shared/data/amazon-food-kitchen/crossrec.toml");
+    if !manifest.is_file() {
+        eprintln!("skipped: {} not found", manifest.display());
+        return;
+    }
+    let dataset = Dataset::load(&manifest).expect("dataset loads");
+    let encoder = match Encoder::from_spec(DEFAULT_MODEL, &EncoderOptions::default()) {
+        Ok(encoder) => encoder,
+        Err(err) => {
+            eprintln!("skipped: {err}");
+            return;
+        }
+    };
+    let cache = EmbeddingCache::new(root.join("target/bench-cache"));
+    let cancel = AtomicBool::new(false);
+    let e = encode_dataset(&dataset, &encoder, &cache, &mut |_, _| {}, &cancel).expect("encode");
+    let (s, t) = domain_pair(&dataset, "food", "kitchen").expect("domains");
+
+    let start = Instant::now();
+    let no_hidden = Hidden::nothing(&dataset);
+    let mut relations =
+        Relations::fit(&dataset, &e, s, t, &no_hidden, RelateOptions::default()).unwrap();
+    println!(
+        r#"{{"measure": "fit_relations_s", "value": {:.3}}}"#,
+        start.elapsed().as_secs_f64()
+    );
+    let one_epoch = AdaptOptions {
+        epochs: 1,
+        ..AdaptOptions::default()
+    };
+    relations.train_adapter_epochs(&e, one_epoch, &cancel);
+    let users: Vec<u32> = (0..dataset.users.len() as u32)
+        .filter(|&u| !relations.source_history[u as usize].is_empty())
+        .step_by(50)
+        .take(200)
         .collect();
-    time_recommend(&big_relations, &big_e, &big_users, "synthetic 100k items");
-    std::fs::remove_dir_all(&dir).ok();
+    for scan in [Scan::Exact, Scan::Compact] {
+        time_recommend(&relations, &e, &users, scan, "real kitchen items");
+    }
+
+    // 100,000 and 1,000,000 target items: the kitchen vectors repeated, one
+    // item each, with a transfer model trained for one epoch.
+    for n in [100_000, 1_000_000] {
+        let (dir, big, big_e) = synthetic(&dataset, &e, s, t, n);
+        let no_hidden = Hidden::nothing(&big);
+        let mut big_relations =
+            Relations::fit(&big, &big_e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
+        big_relations.train_adapter_epochs(&big_e, one_epoch, &cancel);
+        assert!(big_relations.adapted.is_ok());
+        let big_users: Vec<u32> = users
+            .iter()
+            .filter_map(|&u| big.user_index(&dataset.users[u as usize]))
+            .collect();
+        let start = Instant::now();
+        big_relations.compact_target(&big_e);
+        println!(
+            r#"{{"measure": "quantise_s", "target_items": {n}, "value": {:.3}}}"#,
+            start.elapsed().as_secs_f64()
+        );
+        for scan in [Scan::Exact, Scan::Compact] {
+            time_recommend(&big_relations, &big_e, &big_users, scan, "synthetic");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     // The whole evaluation, then re-scoring it after a weight change.
     let start = Instant::now();

@@ -1,5 +1,6 @@
 //! Settings crossrec keeps per dataset between runs: the weights and ridge
-//! strength chosen by `eval --tune`, which become that dataset's defaults.
+//! strength chosen by `eval --tune` or the window's auto-tune, which become
+//! that dataset's defaults for `recommend` and the window alike.
 //! Stored as small TOML files under `$CROSSREC_CONFIG_DIR` (default: the
 //! user's config folder + `crossrec`), keyed by dataset and direction, never
 //! next to the user's data.
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::evaluate::{AdaptedStatus, Report};
 use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
 use crate::rank::{COMPONENTS, Weights};
 
@@ -72,6 +74,33 @@ impl TunedSettings {
             seed,
             adapted_epochs,
         }
+    }
+
+    /// What an evaluation's weight search chose, or why it is not worth
+    /// keeping: no search ran, no user to fit on, or no validation hit.
+    pub fn from_report(report: &Report) -> Result<TunedSettings, String> {
+        let tuned = report
+            .tuned
+            .as_ref()
+            .ok_or_else(|| "no weight search ran".to_string())?;
+        if report.training_users == 0 || tuned.validation_ndcg10 <= 0.0 {
+            return Err(format!(
+                "the search found nothing ({} training users, validation NDCG@10 {:.4}); no \
+                 tuned settings were saved",
+                report.training_users, tuned.validation_ndcg10
+            ));
+        }
+        let adapted_epochs = match &report.adapted {
+            AdaptedStatus::Trained { best_epoch, .. } => Some(*best_epoch),
+            AdaptedStatus::Unavailable { .. } => None,
+        };
+        Ok(TunedSettings::new(
+            &tuned.weights,
+            tuned.ridge,
+            tuned.validation_ndcg10,
+            report.seed,
+            adapted_epochs,
+        ))
     }
 
     /// The weights (components not stored keep their default).

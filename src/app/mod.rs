@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::data::{Dataset, Manifest};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights, recommend};
+use crate::settings::SettingsStore;
 
 use jobs::Job;
 pub use settings::{CentralTab, Settings};
@@ -32,6 +33,21 @@ pub struct StartOptions {
     pub cache_dir: PathBuf,
     /// The bundled sample's manifest, opened when nothing else is known.
     pub sample: PathBuf,
+    /// Where tuned settings are kept (shared with `crossrec eval --tune`
+    /// and `crossrec recommend`).
+    pub settings_dir: PathBuf,
+}
+
+/// Why an analysis starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Analyse {
+    /// A dataset or direction was opened: use its tuned settings, or tune
+    /// it in the background when it has none.
+    Open,
+    /// The same settings, evaluated again (another protocol).
+    Refresh,
+    /// The user asked for a weight search.
+    Tune,
 }
 
 /// A message in the notification area.
@@ -99,6 +115,7 @@ pub struct CrossrecApp {
     notifications: Vec<Notification>,
     commands: Vec<Command>,
     panels: panels::PanelStates,
+    store: SettingsStore,
 }
 
 impl CrossrecApp {
@@ -130,6 +147,7 @@ impl CrossrecApp {
             notifications: Vec::new(),
             commands: Vec::new(),
             panels: panels::PanelStates::default(),
+            store: SettingsStore::new(start.settings_dir),
         };
         app.panels.data.set_path(&manifest);
         app.handle(&cc.egui_ctx, Command::OpenManifest(manifest));
@@ -211,17 +229,17 @@ impl CrossrecApp {
                     self.settings.source = dataset.domains.get(source).map(|d| d.name.clone());
                     self.settings.target = dataset.domains.get(target).map(|d| d.name.clone());
                 }
-                self.start_analyse(ctx, false);
+                self.start_analyse(ctx, Analyse::Open);
             }
             Command::SetWeights(weights) => {
                 self.settings.weights = weights;
                 self.refresh_ranking();
                 self.metrics_stale = true;
             }
-            Command::AutoTune => self.start_analyse(ctx, true),
+            Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
             Command::SetProtocol(protocol) => {
                 self.settings.protocol = protocol;
-                self.start_analyse(ctx, false);
+                self.start_analyse(ctx, Analyse::Refresh);
             }
             Command::Cancel(name) => {
                 let Jobs {
@@ -286,12 +304,52 @@ impl CrossrecApp {
         }
     }
 
-    fn start_analyse(&mut self, ctx: &egui::Context, tune: bool) {
+    /// The tuned-settings file of the open dataset and direction; `None`
+    /// for a manifest never saved to a file.
+    fn tuned_path(&self, dataset: &Dataset, (s, t): (usize, usize)) -> Option<PathBuf> {
+        let manifest = self.settings.manifest.as_ref().filter(|p| p.is_file())?;
+        Some(self.store.path(
+            manifest,
+            dataset.name(),
+            &dataset.domains[s].name,
+            &dataset.domains[t].name,
+        ))
+    }
+
+    fn start_analyse(&mut self, ctx: &egui::Context, why: Analyse) {
         let (Some(dataset), Some(embeddings), Some(pair)) =
             (self.dataset.clone(), self.embeddings.clone(), self.pair())
         else {
             return;
         };
+        let path = self.tuned_path(&dataset, pair);
+        let direction = format!(
+            "{} to {}",
+            dataset.domains[pair.0].name, dataset.domains[pair.1].name
+        );
+        let mut tune = why == Analyse::Tune;
+        if let (Analyse::Open, Some(path)) = (why, &path) {
+            match self.store.load(path) {
+                Ok(Some(tuned)) => {
+                    self.settings.weights = tuned.weights();
+                    self.settings.ridge = tuned.ridge;
+                    self.note(format!(
+                        "{direction}: using the tuned settings (validation NDCG@10 {:.4}) from {}; \
+                         Reset in the Weights panel goes back to the built-in defaults",
+                        tuned.validation_ndcg10,
+                        path.display()
+                    ));
+                }
+                Ok(None) => {
+                    tune = true;
+                    self.note(format!(
+                        "{direction} has no tuned settings yet: auto-tune runs in the background \
+                         and applies its weights when done (the built-in defaults rank until then)"
+                    ));
+                }
+                Err(e) => self.error(format!("{e}; the built-in defaults are used")),
+            }
+        }
         let (weights, ridge) = (self.settings.weights, self.settings.ridge);
         let protocol = if self.settings.protocol.fits(&dataset) {
             self.settings.protocol
@@ -299,6 +357,7 @@ impl CrossrecApp {
             Protocol::ColdStart
         };
         let name = if tune { "auto-tune" } else { "evaluate" };
+        let store = self.store.clone();
         self.jobs.analyse = Some(Job::spawn(name, ctx, move |r| {
             let settings = work::AnalyseSettings {
                 pair,
@@ -306,6 +365,7 @@ impl CrossrecApp {
                 weights,
                 ridge,
                 tune,
+                save_to: path.filter(|_| tune).map(|path| (store, path)),
             };
             work::analyse(dataset, embeddings, settings, r)
         }));
@@ -373,7 +433,7 @@ impl CrossrecApp {
                     self.jobs.overview = Some(Job::spawn("project", ctx, move |r| {
                         work::overview(for_overview, r)
                     }));
-                    self.start_analyse(ctx, false);
+                    self.start_analyse(ctx, Analyse::Open);
                 }
                 Err(e) => self.error(format!("encoding stopped: {e}")),
             }
@@ -399,6 +459,15 @@ impl CrossrecApp {
                             tuned.validation_ndcg10,
                             tuned.validation_users
                         ));
+                    }
+                    match &analysis.saved {
+                        Some(Ok(path)) => self.note(format!(
+                            "saved the tuned settings for `crossrec recommend` and the next \
+                             session: {}",
+                            path.display()
+                        )),
+                        Some(Err(why)) => self.error(format!("tuned settings not saved: {why}")),
+                        None => {}
                     }
                     if self.selected_user.is_none() {
                         self.selected_user =

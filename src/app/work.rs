@@ -12,6 +12,7 @@ use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::Weights;
 use crate::relate::{Hidden, RelateOptions, Relations};
+use crate::settings::{SettingsStore, TunedSettings};
 
 use super::jobs::Reporter;
 
@@ -37,6 +38,8 @@ pub struct Analysis {
     pub evaluation: Evaluation,
     /// The search result, when this analysis was a tuning run.
     pub tuned: Option<Tuned>,
+    /// Where the search's result was saved, or why it was not.
+    pub saved: Option<Result<PathBuf, String>>,
 }
 
 /// Live metrics for one weight setting.
@@ -142,7 +145,7 @@ pub fn overview(
 }
 
 /// What an analysis evaluates.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AnalyseSettings {
     /// Source and target domain.
     pub pair: (usize, usize),
@@ -154,6 +157,8 @@ pub struct AnalyseSettings {
     pub ridge: f32,
     /// Search weights and ridge on the validation users first.
     pub tune: bool,
+    /// Where the search's result is kept, when it is worth keeping.
+    pub save_to: Option<(SettingsStore, PathBuf)>,
 }
 
 /// Fits S → T on everything, evaluates on held-out users under the chosen
@@ -171,6 +176,7 @@ pub fn analyse(
         weights,
         ridge,
         tune,
+        save_to,
     } = settings;
     let options = EvalOptions {
         protocol,
@@ -193,6 +199,11 @@ pub fn analyse(
         })
         .map_err(err)?;
     let tuned = evaluation.report.tuned.clone();
+    let saved = save_to.map(|(store, path)| {
+        let settings = TunedSettings::from_report(&evaluation.report)?;
+        store.save(&path, &settings).map_err(|e| e.to_string())?;
+        Ok(path)
+    });
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
     reporter.progress("fitting on all users", 0.0, 0.0, "");
     let mut relations = Relations::fit(
@@ -211,6 +222,7 @@ pub fn analyse(
         relations,
         evaluation,
         tuned,
+        saved,
     }))
 }
 

@@ -100,6 +100,10 @@ pub struct EvalArgs {
     /// Softmax temperature of the transfer model's training.
     #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = above_zero::<f32>)]
     adapt_temperature: f32,
+    /// Weight decay of the transfer model (AdamW, towards the identity map;
+    /// a number ≥ 0).
+    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = at_least_zero)]
+    adapt_weight_decay: f64,
     /// Pairs per training step of the transfer model (the others in a batch
     /// are each pair's negatives).
     #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive)]
@@ -113,6 +117,14 @@ pub struct EvalArgs {
 }
 
 /// A finite number above 0.
+fn at_least_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(x) => Err(format!("{x} is not a finite number ≥ 0")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
 fn above_zero<T: std::str::FromStr + Into<f64> + Copy>(s: &str) -> Result<T, String> {
     let v: T = s
         .trim()
@@ -157,6 +169,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         learning_rate: args.adapt_lr,
         temperature: args.adapt_temperature,
         batch: args.adapt_batch,
+        weight_decay: args.adapt_weight_decay,
         ..AdaptOptions::default()
     });
     let options = EvalOptions {
@@ -190,40 +203,21 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &AtomicBool::new(false),
     )?;
     let report = &evaluation.report;
-    let tuned = report.tuned.as_ref().filter(|tuned| {
-        // Nothing to learn from: no user to fit on, or no validation hit.
-        let evidence = report.training_users > 0 && tuned.validation_ndcg10 > 0.0;
-        if !evidence {
-            say!(
-                "note: the search found nothing ({} training users, validation NDCG@10 {:.4}); \
-                 no tuned settings were saved",
-                report.training_users,
-                tuned.validation_ndcg10
-            );
+    if report.tuned.is_some() {
+        match TunedSettings::from_report(report) {
+            Ok(settings) => {
+                let store = SettingsStore::new(SettingsStore::default_root());
+                let path = store.path(&args.dataset.dataset, dataset.name(), &args.from, &args.to);
+                store
+                    .save(&path, &settings)
+                    .map_err(|e| anyhow!("could not save the tuned settings: {e}"))?;
+                say!(
+                    "saved the tuned weights as this dataset's default: {}",
+                    path.display()
+                );
+            }
+            Err(why) => say!("note: {why}"),
         }
-        evidence
-    });
-    if let Some(tuned) = tuned {
-        let store = SettingsStore::new(SettingsStore::default_root());
-        let path = store.path(&args.dataset.dataset, dataset.name(), &args.from, &args.to);
-        let adapted_epochs = match &report.adapted {
-            AdaptedStatus::Trained { best_epoch, .. } => Some(*best_epoch),
-            AdaptedStatus::Unavailable { .. } => None,
-        };
-        let settings = TunedSettings::new(
-            &tuned.weights,
-            tuned.ridge,
-            tuned.validation_ndcg10,
-            args.seed,
-            adapted_epochs,
-        );
-        store
-            .save(&path, &settings)
-            .map_err(|e| anyhow!("could not save the tuned settings: {e}"))?;
-        say!(
-            "saved the tuned weights as this dataset's default: {}",
-            path.display()
-        );
     }
     let mut out = std::io::stdout().lock();
     match args.format {

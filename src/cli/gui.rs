@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::app::{CrossrecApp, StartOptions};
 use crate::embed::EmbeddingCache;
+use crate::settings::SettingsStore;
 
 /// `crossrec gui`.
 #[derive(Debug, Args, Default)]
@@ -32,6 +33,7 @@ pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(EmbeddingCache::default_root),
         sample,
+        settings_dir: SettingsStore::default_root(),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -7,6 +7,7 @@
 //! order, reporting progress and honouring a cancel flag between batches.
 
 mod cache;
+mod compact;
 mod config;
 mod encoder;
 mod error;
@@ -15,6 +16,7 @@ mod model;
 mod pooling;
 
 pub use cache::{CachedEncoding, EmbeddingCache};
+pub use compact::{CompactItems, Quantized};
 pub use config::{SUPPORTED_MODEL_TYPES, parse_config};
 pub use encoder::{EncodeProgress, Encoder, EncoderOptions, default_workers};
 pub use error::EmbedError;

@@ -5,12 +5,13 @@
 //!
 //! The total score is computed with one pass over the item matrix (the
 //! dense components are all dot products with item vectors, so their
-//! weighted sum is one query vector); the breakdown is computed only for the
+//! weighted sum is one query vector; `scan` owns that pass and its compact
+//! 8-bit variant for large domains); the breakdown is computed only for the
 //! k items shown.
 
 mod component;
+mod scan;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::embed::Embeddings;
@@ -18,6 +19,7 @@ use crate::pipeline::DatasetEmbeddings;
 use crate::relate::{Relations, dot};
 
 pub use component::{ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights};
+pub use scan::{COMPACT_FROM, Scan, Scorer, pool_size};
 
 /// The S item behind a recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -175,7 +177,7 @@ impl UserQuery {
     /// The weighted sum of the query vectors that score against the raw
     /// item vectors (every dense component but `adapted`, whose items are
     /// the transfer model's own).
-    fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
+    pub(crate) fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
         let mut q = vec![0f32; dim];
         let mut any = false;
         for c in COMPONENTS.into_iter().filter(|&c| c != Component::Adapted) {
@@ -199,54 +201,7 @@ pub fn score_all(
     relations: &Relations,
     weights: &Weights,
 ) -> Vec<f32> {
-    let popularity = &relations.popularity;
-    let mut scores = vec![0f32; target.len()];
-    let adapted = match (&query.adapted, &relations.adapted) {
-        (Some(q), Ok(adapter)) if weights.get(Component::Adapted) != 0.0 => {
-            let w = weights.get(Component::Adapted);
-            Some((
-                q.iter().map(|x| w * x).collect::<Vec<f32>>(),
-                adapter.items(),
-            ))
-        }
-        _ => None,
-    };
-    let combined = query.combined(weights, target.dim());
-    if combined.is_some() || adapted.is_some() {
-        // Memory-bound: each item vector is read once, in parallel blocks.
-        scores
-            .par_chunks_mut(2048)
-            .enumerate()
-            .for_each(|(block, chunk)| {
-                for (k, s) in chunk.iter_mut().enumerate() {
-                    let j = block * 2048 + k;
-                    let mut v = 0.0;
-                    if let Some(q) = &combined {
-                        v += dot(target.row(j), q);
-                    }
-                    if let Some((q, items)) = &adapted {
-                        v += dot(items.row(j), q);
-                    }
-                    *s = v;
-                }
-            });
-    }
-    let wp = weights.get(Component::Popularity);
-    if wp != 0.0 {
-        scores
-            .iter_mut()
-            .zip(popularity)
-            .for_each(|(s, p)| *s += wp * p);
-    }
-    let wg = weights.get(Component::Graph);
-    if let Some(graph) = &query.graph
-        && wg != 0.0
-    {
-        for &(j, g) in graph {
-            scores[j as usize] += wg * g;
-        }
-    }
-    scores
+    Scorer::new(query, target, relations, weights).all()
 }
 
 /// The indices of the `k` highest scores, best first, ties by index;
@@ -278,7 +233,8 @@ pub fn better(a: (f32, u32), b: (f32, u32)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
-/// Ranks T items for `user`: top `k` with the breakdown of each.
+/// Ranks T items for `user`: top `k` with the breakdown of each, with the
+/// scan that suits the target domain's size ([`Scan::auto`]).
 pub fn recommend(
     relations: &Relations,
     embeddings: &DatasetEmbeddings,
@@ -286,14 +242,35 @@ pub fn recommend(
     weights: &Weights,
     k: usize,
 ) -> Ranking {
+    let scan = Scan::auto(embeddings.domains[relations.target].len());
+    recommend_with(relations, embeddings, user, weights, k, scan)
+}
+
+/// [`recommend`] with a chosen scan.
+pub fn recommend_with(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    user: u32,
+    weights: &Weights,
+    k: usize,
+    scan: Scan,
+) -> Ranking {
     let query = UserQuery::new(relations, embeddings, user);
     let target = &embeddings.domains[relations.target];
     let source = &embeddings.domains[relations.source];
-    let scores = score_all(&query, target, relations, weights);
+    let scorer = Scorer::new(&query, target, relations, weights);
+    let compact = match scan {
+        Scan::Compact => Some(relations.compact_target(embeddings)),
+        Scan::Exact => None,
+    };
     let owned = relations.visible_target_items(user);
     let s_history = &relations.source_history[user as usize];
     let graph = relations.graph.as_ref().ok();
-    let items = top_k(&scores, k, &owned)
+    let best = match compact {
+        Some(compact) => scorer.top_compact(compact, k, &owned),
+        None => top_k(&scorer.all(), k, &owned),
+    };
+    let items = best
         .into_iter()
         .map(|j| {
             let row = target.row(j as usize);
@@ -318,7 +295,7 @@ pub fn recommend(
                 });
             Recommendation {
                 item: j,
-                score: scores[j as usize],
+                score: scorer.one(j),
                 components,
                 contributions,
                 because_of,

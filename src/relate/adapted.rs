@@ -102,6 +102,10 @@ pub struct Adapter {
     dim: usize,
     /// `U`, row-major `[dim, dim]`: the query is `U s`.
     user: Vec<f32>,
+    /// `V`, row-major `[dim, dim]`: an item's tower vector is `V t`.
+    item_tower: Vec<f32>,
+    /// Per target item, `1 / |V t|`.
+    inv_norms: Vec<f32>,
     /// Every target item through the item tower, `V t`, L2-normalised.
     items: Embeddings,
     /// How it was trained.
@@ -118,9 +122,14 @@ impl Adapter {
         for i in 0..dim {
             user[i * dim + i] = 1.0;
         }
+        let inv_norms = (0..items.len())
+            .map(|j| 1.0 / super::dot(items.row(j), items.row(j)).sqrt().max(MIN_NORM))
+            .collect();
         Adapter {
             dim,
+            item_tower: user.clone(),
             user,
+            inv_norms,
             items: items.clone(),
             report: AdaptReport {
                 pairs: 0,
@@ -198,11 +207,20 @@ impl Adapter {
             epochs_run = epoch;
             let u = (&eye + delta_user.as_tensor())?;
             let v = (&eye + delta_item.as_tensor())?;
-            let moved = unit_rows(&items_t.matmul(&v.t()?)?)?;
+            let moved = items_t.matmul(&v.t()?)?;
+            let norms = row_norms(&moved)?;
             let candidate = Adapter {
                 dim,
                 user: u.flatten_all()?.to_vec1::<f32>()?,
-                items: Embeddings::new(dim, moved.flatten_all()?.to_vec1::<f32>()?),
+                item_tower: v.flatten_all()?.to_vec1::<f32>()?,
+                inv_norms: norms.recip()?.flatten_all()?.to_vec1::<f32>()?,
+                items: Embeddings::new(
+                    dim,
+                    moved
+                        .broadcast_div(&norms)?
+                        .flatten_all()?
+                        .to_vec1::<f32>()?,
+                ),
                 report: best.report,
                 options,
             };
@@ -238,14 +256,39 @@ impl Adapter {
     pub fn items(&self) -> &Embeddings {
         &self.items
     }
+
+    /// The query `q` moved to the raw item space, `Vᵀ q`: its dot product
+    /// with item `j`'s text vector, times [`Adapter::inv_norms`]`[j]`, is
+    /// `q · items().row(j)` (up to rounding). A scan can then read the text
+    /// vectors alone.
+    pub fn fold(&self, q: &[f32]) -> Vec<f32> {
+        let d = self.dim;
+        let mut out = vec![0f32; d];
+        for (row, &w) in self.item_tower.chunks_exact(d).zip(q) {
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += w * v);
+        }
+        out
+    }
+
+    /// Per target item, `1 / |V t|`.
+    pub fn inv_norms(&self) -> &[f32] {
+        &self.inv_norms
+    }
+}
+
+/// The shortest tower vector scaled to unit length (shorter ones are
+/// treated as this long, so a zero vector stays zero).
+const MIN_NORM: f32 = 1e-6;
+
+/// The length of each row, `[n, 1]`, at least [`MIN_NORM`].
+fn row_norms(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(f64::from(MIN_NORM), f64::MAX)
 }
 
 /// Each row scaled to unit length.
 fn unit_rows(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.broadcast_div(
-        &x.sqr()?
-            .sum_keepdim(D::Minus1)?
-            .sqrt()?
-            .clamp(1e-6, f64::MAX)?,
-    )
+    x.broadcast_div(&row_norms(x)?)
 }

@@ -12,7 +12,9 @@ mod mapping;
 mod profile;
 
 use crate::data::Dataset;
-use crate::embed::Embeddings;
+use std::sync::OnceLock;
+
+use crate::embed::{CompactItems, Embeddings};
 use crate::pipeline::DatasetEmbeddings;
 
 pub use adapted::{AdaptError, AdaptOptions, AdaptReport, Adapter};
@@ -133,6 +135,8 @@ pub struct Relations {
     pub popularity_counts: Vec<u32>,
     /// The options used.
     pub options: RelateOptions,
+    /// The target items' 8-bit copy for compact scans, made on first use.
+    compact_target: OnceLock<CompactItems>,
 }
 
 /// Looks up the (S, T) pair by name.
@@ -242,6 +246,7 @@ impl Relations {
             popularity,
             popularity_counts,
             options,
+            compact_target: OnceLock::new(),
         };
         relations.graph = CoGraph::fit(
             &relations.fit_source,
@@ -346,6 +351,13 @@ impl Relations {
             &mut |_| {},
             cancel,
         );
+    }
+
+    /// The target items' 8-bit copy (see [`CompactItems`]), quantised on the
+    /// first call and kept.
+    pub fn compact_target(&self, embeddings: &DatasetEmbeddings) -> &CompactItems {
+        self.compact_target
+            .get_or_init(|| CompactItems::new(&embeddings.domains[self.target]))
     }
 
     /// u's profile in S: the weighted mean of their S item vectors plus the

@@ -30,6 +30,7 @@ fn harness_with_cache(
         model: Some(model.display().to_string()),
         cache_dir,
         sample: sample_manifest(),
+        settings_dir: dir.join("settings"),
     };
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -69,6 +70,46 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     wait_for(&mut h, "live metrics", |app| {
         app.live_metrics().is_some() && app.running_jobs().is_empty()
     });
+
+    // A direction without tuned settings is tuned in the background on
+    // open, and the result is saved where `crossrec recommend` reads it.
+    let texts = |app: &CrossrecApp| -> Vec<String> {
+        app.notifications().iter().map(|n| n.text.clone()).collect()
+    };
+    let notes = texts(h.state());
+    assert!(
+        notes
+            .iter()
+            .any(|t| t.contains("has no tuned settings yet")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|t| t.starts_with("auto-tune:")),
+        "{notes:?}"
+    );
+    let saved: Vec<_> = std::fs::read_dir(dir.path().join("settings/tuned"))
+        .expect("the tuned settings folder")
+        .flatten()
+        .collect();
+    assert_eq!(saved.len(), 1, "one file for sample shop → blog");
+    let tuned_weights = h.state().settings().weights;
+
+    // A second window on the same dataset uses the saved settings at once.
+    let mut second = harness(dir.path(), sample_manifest());
+    wait_for(&mut second, "the second window's evaluation", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    let notes = texts(second.state());
+    assert!(
+        notes.iter().any(|t| t.contains("using the tuned settings")),
+        "{notes:?}"
+    );
+    assert!(
+        !notes.iter().any(|t| t.starts_with("auto-tune:")),
+        "{notes:?}"
+    );
+    assert_eq!(second.state().settings().weights, tuned_weights);
+    drop(second);
 
     // Every panel is there.
     h.get_by_label("Recommendations");
@@ -120,21 +161,18 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     );
 
     // Auto-tune runs as a job and applies what it found.
+    let tunes = |app: &CrossrecApp| -> Vec<String> {
+        texts(app)
+            .into_iter()
+            .filter(|t| t.starts_with("auto-tune:"))
+            .collect()
+    };
+    let before_click = tunes(h.state()).len();
     h.get_by_label("Auto-tune").click();
     settle(&mut h);
-    wait_for(&mut h, "auto-tune", |app| {
-        app.notifications()
-            .iter()
-            .any(|n| n.text.starts_with("auto-tune:"))
-    });
+    wait_for(&mut h, "auto-tune", |app| tunes(app).len() > before_click);
     let applied = h.state().settings().weights.to_string();
-    let note = h
-        .state()
-        .notifications()
-        .iter()
-        .find(|n| n.text.starts_with("auto-tune:"))
-        .map(|n| n.text.clone())
-        .unwrap_or_default();
+    let note = tunes(h.state()).pop().unwrap_or_default();
     assert!(
         note.contains(&applied),
         "the tuned weights are applied: {note} vs {applied}"

@@ -12,4 +12,5 @@ mod embed_real;
 mod embed_tiny;
 mod fuzz;
 mod layering;
+mod real_ranking;
 mod recommend;

@@ -1,0 +1,249 @@
+//! `score = Σ weight · component` over the target items, written once: a
+//! [`Scorer`] holds one user's weighted query and scores one item, every
+//! item (the evaluation's full rankings), or the top k. The top k of a large
+//! domain comes from a compact scan ([`Scan::Compact`]): 8-bit item vectors
+//! pick the best candidates, which are then scored exactly, so the ranking
+//! shown is scored in f32 like every other.
+
+use rayon::prelude::*;
+
+use super::{Component, UserQuery, Weights, better};
+use crate::embed::{CompactItems, Embeddings, Quantized};
+use crate::relate::{Adapter, Relations, dot};
+
+/// How the top k is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Every item scored exactly in f32.
+    Exact,
+    /// An 8-bit scan of every item keeps [`pool_size`] candidates, which are
+    /// scored exactly; the top k is taken from them.
+    Compact,
+}
+
+/// Target domains with at least this many items are scanned compactly by
+/// [`Scan::auto`]; below it the exact scan is already fast (under 2 ms).
+pub const COMPACT_FROM: usize = 50_000;
+
+impl Scan {
+    /// The scan for a target domain of `n_items`.
+    pub fn auto(n_items: usize) -> Scan {
+        if n_items >= COMPACT_FROM {
+            Scan::Compact
+        } else {
+            Scan::Exact
+        }
+    }
+}
+
+/// Candidates a compact scan keeps for a top `k`: enough that an item of
+/// the exact top k is lost only if 8-bit rounding moves it down hundreds of
+/// places.
+pub fn pool_size(k: usize) -> usize {
+    k.saturating_mul(8).max(256)
+}
+
+/// Items per parallel block of a scan.
+const BLOCK: usize = 2048;
+
+/// One user's weighted query, ready to score target items.
+pub struct Scorer<'a> {
+    target: &'a Embeddings,
+    /// The weighted sum of the dense queries that score the raw item
+    /// vectors (all but `adapted`).
+    combined: Option<Vec<f32>>,
+    /// The weighted `adapted` query and the transfer model.
+    adapted: Option<(Vec<f32>, &'a Adapter)>,
+    popularity: &'a [f32],
+    popularity_weight: f32,
+    /// Sparse graph scores `(T item, score)`, sorted by item.
+    graph: Option<&'a [(u32, f32)]>,
+    graph_weight: f32,
+}
+
+impl<'a> Scorer<'a> {
+    /// The scorer of `query` under `weights`.
+    pub fn new(
+        query: &'a UserQuery,
+        target: &'a Embeddings,
+        relations: &'a Relations,
+        weights: &Weights,
+    ) -> Scorer<'a> {
+        let adapted = match (&query.adapted, &relations.adapted) {
+            (Some(q), Ok(adapter)) if weights.get(Component::Adapted) != 0.0 => {
+                let w = weights.get(Component::Adapted);
+                Some((q.iter().map(|x| w * x).collect(), adapter))
+            }
+            _ => None,
+        };
+        let graph_weight = weights.get(Component::Graph);
+        Scorer {
+            target,
+            combined: query.combined(weights, target.dim()),
+            adapted,
+            popularity: &relations.popularity,
+            popularity_weight: weights.get(Component::Popularity),
+            graph: query.graph.as_deref().filter(|_| graph_weight != 0.0),
+            graph_weight,
+        }
+    }
+
+    /// The dense components' weighted sum for item `j`.
+    fn dense(&self, j: usize) -> f32 {
+        let mut v = 0.0;
+        if let Some(q) = &self.combined {
+            v += dot(self.target.row(j), q);
+        }
+        if let Some((q, adapter)) = &self.adapted {
+            v += dot(adapter.items().row(j), q);
+        }
+        v
+    }
+
+    /// The score of item `j`, bit for bit as [`Scorer::all`] computes it.
+    pub fn one(&self, j: u32) -> f32 {
+        let mut v = self.dense(j as usize);
+        if self.popularity_weight != 0.0 {
+            v += self.popularity_weight * self.popularity[j as usize];
+        }
+        if let Some(graph) = self.graph
+            && let Ok(i) = graph.binary_search_by_key(&j, |&(t, _)| t)
+        {
+            v += self.graph_weight * graph[i].1;
+        }
+        v
+    }
+
+    /// The score of every item.
+    pub fn all(&self) -> Vec<f32> {
+        let mut scores = vec![0f32; self.target.len()];
+        if self.combined.is_some() || self.adapted.is_some() {
+            // Memory-bound: each item vector is read once, in parallel blocks.
+            scores
+                .par_chunks_mut(BLOCK)
+                .enumerate()
+                .for_each(|(block, chunk)| {
+                    for (k, s) in chunk.iter_mut().enumerate() {
+                        *s = self.dense(block * BLOCK + k);
+                    }
+                });
+        }
+        if self.popularity_weight != 0.0 {
+            let wp = self.popularity_weight;
+            scores
+                .iter_mut()
+                .zip(self.popularity)
+                .for_each(|(s, p)| *s += wp * p);
+        }
+        if let Some(graph) = self.graph {
+            for &(j, g) in graph {
+                scores[j as usize] += self.graph_weight * g;
+            }
+        }
+        scores
+    }
+
+    /// The `k` best items, best first, ties by index, found by a compact
+    /// scan and scored exactly; `skip` (sorted) is left out.
+    pub fn top_compact(&self, compact: &CompactItems, k: usize, skip: &[u32]) -> Vec<u32> {
+        let mut pool: Vec<(f32, u32)> = self
+            .candidates(compact, pool_size(k), skip)
+            .into_iter()
+            .map(|j| (self.one(j), j))
+            .collect();
+        // Best first, ties by item: the order of `better`.
+        pool.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        pool.into_iter().take(k).map(|(_, j)| j).collect()
+    }
+
+    /// The `n` items with the best approximate scores from the 8-bit scan
+    /// (unordered); `skip` (sorted) is left out.
+    fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
+        let zero = Quantized::new(&[]);
+        let combined = self.combined.as_deref().map(Quantized::new);
+        let adapted = self
+            .adapted
+            .as_ref()
+            .map(|(q, adapter)| (Quantized::new(&adapter.fold(q)), adapter.inv_norms()));
+        let queries = [
+            combined.unwrap_or_else(|| zero.clone()),
+            adapted.as_ref().map_or(zero.clone(), |(q, _)| q.clone()),
+        ];
+        let n_items = compact.len();
+        let blocks = n_items.div_ceil(BLOCK);
+        let best = (0..blocks)
+            .into_par_iter()
+            .map(|b| {
+                let start = b * BLOCK;
+                let end = (start + BLOCK).min(n_items);
+                let mut dots = vec![[0f32; 2]; end - start];
+                if self.combined.is_some() || adapted.is_some() {
+                    compact.dots(start, &queries, &mut dots);
+                }
+                let mut graph = self.graph.map(|g| {
+                    let from = g.partition_point(|&(t, _)| (t as usize) < start);
+                    g[from..].iter().peekable()
+                });
+                let mut best = Best::new(n);
+                for (r, d) in dots.iter().enumerate() {
+                    let j = start + r;
+                    let mut v = d[0];
+                    if let Some((_, inv)) = &adapted {
+                        v += d[1] * inv[j];
+                    }
+                    v += self.popularity_weight * self.popularity[j];
+                    if let Some(g) = graph.as_mut() {
+                        while let Some(&&(t, s)) = g.peek() {
+                            if t as usize > j {
+                                break;
+                            }
+                            if t as usize == j {
+                                v += self.graph_weight * s;
+                            }
+                            g.next();
+                        }
+                    }
+                    best.offer(v, j as u32, skip);
+                }
+                best
+            })
+            .reduce(
+                || Best::new(n),
+                |mut a, b| {
+                    for (v, j) in b.items {
+                        a.offer(v, j, &[]);
+                    }
+                    a
+                },
+            );
+        best.items.into_iter().map(|(_, j)| j).collect()
+    }
+}
+
+/// The best `cap` (score, item) pairs offered so far, best first.
+struct Best {
+    cap: usize,
+    items: Vec<(f32, u32)>,
+}
+
+impl Best {
+    fn new(cap: usize) -> Best {
+        Best {
+            cap,
+            items: Vec::with_capacity(cap + 1),
+        }
+    }
+
+    fn offer(&mut self, v: f32, j: u32, skip: &[u32]) {
+        if self.cap == 0
+            || (self.items.len() == self.cap && !better((v, j), self.items[self.cap - 1]))
+            || v.is_nan()
+            || skip.binary_search(&j).is_ok()
+        {
+            return;
+        }
+        let at = self.items.partition_point(|&b| better(b, (v, j)));
+        self.items.insert(at, (v, j));
+        self.items.truncate(self.cap);
+    }
+}
