@@ -15,7 +15,7 @@ use crate::evaluate::{
     MemoryCap, NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT, evaluate,
 };
 use crate::rank::Weights;
-use crate::relate::AdaptOptions;
+use crate::relate::{AdaptOptions, AdaptStart};
 use crate::relate::{RelateOptions, domain_pair};
 use crate::settings::{SettingsStore, TunedSettings};
 
@@ -77,7 +77,8 @@ pub struct EvalArgs {
     /// the share of the new items kept for validation.
     #[arg(long, default_value_t = 0.1, value_parser = share)]
     validation_share: f64,
-    /// The hybrid's weights [default: content=1,mapped=1,graph=1,popularity=0.1,history=1].
+    /// The hybrid's weights; components not named keep their default
+    /// [default: content=0.5,mapped=0.5,adapted=1,graph=1,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping (a number ≥ 0).
@@ -104,6 +105,9 @@ pub struct EvalArgs {
     /// a number ≥ 0).
     #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = at_least_zero)]
     adapt_weight_decay: f64,
+    /// Where the transfer model's user tower starts.
+    #[arg(long, value_enum, default_value_t = AdaptStart::default())]
+    adapt_start: AdaptStart,
     /// Pairs per training step of the transfer model (the others in a batch
     /// are each pair's negatives).
     #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive)]
@@ -170,6 +174,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         temperature: args.adapt_temperature,
         batch: args.adapt_batch,
         weight_decay: args.adapt_weight_decay,
+        start: args.adapt_start,
         ..AdaptOptions::default()
     });
     let options = EvalOptions {

@@ -42,8 +42,10 @@ pub struct RecommendArgs {
     /// How many items (at least 1).
     #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
     k: usize,
-    /// Component weights, e.g. content=1,mapped=1,graph=1,popularity=0.1,history=1
-    /// [default: the weights `eval --tune` saved for this dataset, else those].
+    /// Component weights, e.g. content=1,graph=0.5; components not named keep
+    /// their default [default: the weights `eval --tune` or the window's
+    /// auto-tune saved for this dataset and direction, else
+    /// content=0.5,mapped=0.5,adapted=1,graph=1,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].

@@ -25,9 +25,22 @@ use rand::seq::SliceRandom;
 
 use crate::embed::Embeddings;
 
+/// Where the user tower starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AdaptStart {
+    /// The identity: the model starts as `content`.
+    Identity,
+    /// The fitted ridge mapping (when there is one): the model starts as
+    /// `mapped`.
+    #[default]
+    Mapped,
+}
+
 /// How the transfer model is trained.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdaptOptions {
+    /// Where the user tower starts.
+    pub start: AdaptStart,
     /// Passes over the training pairs, at most.
     pub epochs: usize,
     /// Pairs per step (the in-batch negatives are the other pairs' items).
@@ -47,6 +60,7 @@ pub struct AdaptOptions {
 impl Default for AdaptOptions {
     fn default() -> Self {
         AdaptOptions {
+            start: AdaptStart::default(),
             epochs: 12,
             batch: 1024,
             temperature: 0.05,
@@ -100,8 +114,10 @@ pub struct AdaptReport {
 #[derive(Debug, Clone)]
 pub struct Adapter {
     dim: usize,
-    /// `U`, row-major `[dim, dim]`: the query is `U s`.
+    /// `U`, row-major `[dim, dim]`: the query is `U s + b`.
     user: Vec<f32>,
+    /// `b`, `[dim]`.
+    user_bias: Vec<f32>,
     /// `V`, row-major `[dim, dim]`: an item's tower vector is `V t`.
     item_tower: Vec<f32>,
     /// Per target item, `1 / |V t|`.
@@ -115,20 +131,23 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// The identity towers (scores like `content`).
-    fn identity(items: &Embeddings, options: AdaptOptions) -> Adapter {
+    /// The starting towers: the user tower `start` (the identity when
+    /// `None`), the item tower the identity.
+    fn initial(
+        items: &Embeddings,
+        start: Option<(Vec<f32>, Vec<f32>)>,
+        options: AdaptOptions,
+    ) -> Adapter {
         let dim = items.dim();
-        let mut user = vec![0f32; dim * dim];
-        for i in 0..dim {
-            user[i * dim + i] = 1.0;
-        }
+        let (user, user_bias) = start.unwrap_or_else(|| (identity(dim), vec![0f32; dim]));
         let inv_norms = (0..items.len())
             .map(|j| 1.0 / super::dot(items.row(j), items.row(j)).sqrt().max(MIN_NORM))
             .collect();
         Adapter {
             dim,
-            item_tower: user.clone(),
+            item_tower: identity(dim),
             user,
+            user_bias,
             inv_norms,
             items: items.clone(),
             report: AdaptReport {
@@ -142,13 +161,17 @@ impl Adapter {
         }
     }
 
-    /// Trains on `pairs` of (row of `profiles`, target item). After every
-    /// epoch `validate` scores the model so far (higher is better); the best
-    /// epoch is kept. `progress` gets the fraction of the epochs done.
+    /// Trains on `pairs` of (row of `profiles`, target item), the user tower
+    /// starting from `start` (`U`, `b`; the identity when `None`). After
+    /// every epoch `validate` scores the model so far (higher is better);
+    /// the best epoch, or the start, is kept. `progress` gets the fraction
+    /// of the epochs done.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         profiles: &[Vec<f32>],
         pairs: &[(u32, u32)],
         items: &Embeddings,
+        start: Option<(Vec<f32>, Vec<f32>)>,
         options: AdaptOptions,
         validate: &mut dyn FnMut(&Adapter) -> f64,
         progress: &mut dyn FnMut(f64),
@@ -163,11 +186,15 @@ impl Adapter {
         let profile_data: Vec<f32> = profiles.iter().flatten().copied().collect();
         let profiles_t = Tensor::from_vec(profile_data, (profiles.len(), dim), &device)?;
         let items_t = Tensor::from_slice(items.as_slice(), (items.len(), dim), &device)?;
+        let mut best = Adapter::initial(items, start, options);
+        let user0 = Tensor::from_slice(&best.user, (dim, dim), &device)?;
+        let bias0 = Tensor::from_slice(&best.user_bias, (1, dim), &device)?;
         let delta_user = Var::zeros((dim, dim), DType::F32, &device)?;
+        let delta_bias = Var::zeros((1, dim), DType::F32, &device)?;
         let delta_item = Var::zeros((dim, dim), DType::F32, &device)?;
         let eye = Tensor::eye(dim, DType::F32, &device)?;
         let mut optimizer = AdamW::new(
-            vec![delta_user.clone(), delta_item.clone()],
+            vec![delta_user.clone(), delta_bias.clone(), delta_item.clone()],
             ParamsAdamW {
                 lr: options.learning_rate,
                 weight_decay: options.weight_decay,
@@ -176,7 +203,6 @@ impl Adapter {
         )?;
         let mut order: Vec<usize> = (0..pairs.len()).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
-        let mut best = Adapter::identity(items, options);
         best.report.best_score = validate(&best);
         let mut epochs_run = 0;
         let batch = options.batch.max(2);
@@ -195,9 +221,10 @@ impl Adapter {
                 let targets = Tensor::from_vec(targets, chunk.len(), &device)?;
                 let s = profiles_t.index_select(&users, 0)?;
                 let t = items_t.index_select(&targets, 0)?;
-                let u = (&eye + delta_user.as_tensor())?;
+                let u = (&user0 + delta_user.as_tensor())?;
+                let b = (&bias0 + delta_bias.as_tensor())?;
                 let v = (&eye + delta_item.as_tensor())?;
-                let q = unit_rows(&s.matmul(&u.t()?)?)?;
+                let q = unit_rows(&s.matmul(&u.t()?)?.broadcast_add(&b)?)?;
                 let t = unit_rows(&t.matmul(&v.t()?)?)?;
                 let logits = (q.matmul(&t.t()?)? / f64::from(options.temperature))?;
                 let labels = Tensor::arange(0u32, chunk.len() as u32, &device)?;
@@ -205,13 +232,15 @@ impl Adapter {
                 optimizer.backward_step(&loss)?;
             }
             epochs_run = epoch;
-            let u = (&eye + delta_user.as_tensor())?;
+            let u = (&user0 + delta_user.as_tensor())?;
+            let b = (&bias0 + delta_bias.as_tensor())?;
             let v = (&eye + delta_item.as_tensor())?;
             let moved = items_t.matmul(&v.t()?)?;
             let norms = row_norms(&moved)?;
             let candidate = Adapter {
                 dim,
                 user: u.flatten_all()?.to_vec1::<f32>()?,
+                user_bias: b.flatten_all()?.to_vec1::<f32>()?,
                 item_tower: v.flatten_all()?.to_vec1::<f32>()?,
                 inv_norms: norms.recip()?.flatten_all()?.to_vec1::<f32>()?,
                 items: Embeddings::new(
@@ -241,13 +270,13 @@ impl Adapter {
         Ok(best)
     }
 
-    /// The component's query for a source profile: `U s`, L2-normalised
-    /// (`None` for a zero vector); its dot product with a row of
-    /// [`Adapter::items`] is the component's value.
+    /// The component's query for a source profile: `U s + b`,
+    /// L2-normalised (`None` for a zero vector); its dot product with a row
+    /// of [`Adapter::items`] is the component's value.
     pub fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
         let d = self.dim;
         let q: Vec<f32> = (0..d)
-            .map(|i| super::dot(&self.user[i * d..(i + 1) * d], profile))
+            .map(|i| super::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
             .collect();
         super::normalize(q)
     }
@@ -274,6 +303,15 @@ impl Adapter {
     pub fn inv_norms(&self) -> &[f32] {
         &self.inv_norms
     }
+}
+
+/// The `[dim, dim]` identity, row-major.
+fn identity(dim: usize) -> Vec<f32> {
+    let mut m = vec![0f32; dim * dim];
+    for i in 0..dim {
+        m[i * dim + i] = 1.0;
+    }
+    m
 }
 
 /// The shortest tower vector scaled to unit length (shorter ones are

@@ -103,6 +103,19 @@ impl Mapping {
         (&s - &self.mean_source).dot(&self.matrix).to_vec()
     }
 
+    /// The map as `U s + b` (what [`Mapping::apply`] normalises): `U = Wᵀ`
+    /// row-major `[dim_t, dim_s]`, `b = -Wᵀ mean_s`.
+    pub fn affine(&self) -> (Vec<f32>, Vec<f32>) {
+        let u = self.matrix.t().iter().copied().collect();
+        let b = self
+            .mean_source
+            .dot(&self.matrix)
+            .iter()
+            .map(|v| -v)
+            .collect();
+        (u, b)
+    }
+
     /// The map's matrix, `[dim_s, dim_t]`.
     pub fn matrix(&self) -> &Array2<f32> {
         &self.matrix
@@ -164,6 +177,17 @@ mod tests {
                 .all(|(q, e)| (q - e).abs() < 1e-4)
         );
         assert_eq!(m.users, n);
+        // The affine form (the transfer model's start) computes the same
+        // query: U s + b, row-major U of [d_t, d_s].
+        let (u, bias) = m.affine();
+        let affine: Vec<f32> = (0..d_t)
+            .map(|i| super::super::dot(&u[i * d_s..(i + 1) * d_s], &probe) + bias[i])
+            .collect();
+        let affine = super::super::normalize(affine).unwrap();
+        assert!(
+            affine.iter().zip(&query).all(|(a, q)| (a - q).abs() < 1e-4),
+            "{affine:?} vs {query:?}"
+        );
     }
 
     #[test]

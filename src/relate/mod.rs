@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use crate::embed::{CompactItems, Embeddings};
 use crate::pipeline::DatasetEmbeddings;
 
-pub use adapted::{AdaptError, AdaptOptions, AdaptReport, Adapter};
+pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter};
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
 pub use profile::{dot, normalize};
@@ -321,10 +321,23 @@ impl Relations {
         cancel: &std::sync::atomic::AtomicBool,
     ) {
         let (profiles, pairs) = self.adapter_pairs(embeddings);
+        let start = match (&self.mapping, options.start) {
+            (Ok(mapping), AdaptStart::Mapped) => {
+                // Scaled to the identity's size, so that the learning rate
+                // means the same from either start (the cosine ignores scale).
+                let (u, b) = mapping.affine();
+                let norm = u.iter().map(|v| v * v).sum::<f32>().sqrt();
+                let scale = (b.len() as f32).sqrt() / norm.max(f32::MIN_POSITIVE);
+                let scaled = |v: Vec<f32>| v.into_iter().map(|x| x * scale).collect::<Vec<_>>();
+                Some((scaled(u), scaled(b)))
+            }
+            _ => None,
+        };
         self.adapted = Adapter::fit(
             &profiles,
             &pairs,
             &embeddings.domains[self.target],
+            start,
             options,
             validate,
             progress,
