@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::DatasetArgs;
 use crate::data::Dataset;
+use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, Component, PerComponent, Ranking, Weights, recommend as rank};
-use crate::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
+use crate::relate::{AdaptOptions, Hidden, RelateOptions, Relations, StoredAdapter, domain_pair};
 use crate::settings::SettingsStore;
 
 /// Output formats of `recommend`.
@@ -211,11 +212,36 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             epochs: adapted_epochs,
             ..AdaptOptions::default()
         };
-        relations.train_adapter_epochs(&embeddings, options, &AtomicBool::new(false));
-        say!(
-            "trained the transfer model ({adapted_epochs} epochs) in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        let dir = args
+            .dataset
+            .cache_dir
+            .clone()
+            .unwrap_or_else(EmbeddingCache::default_root);
+        let cancel = AtomicBool::new(false);
+        match relations.train_adapter_stored(&embeddings, options, &dir, &cancel) {
+            StoredAdapter::Reused(path) => say!(
+                "using the transfer model trained earlier on the same data: {}",
+                path.display()
+            ),
+            StoredAdapter::Trained { saved, unreadable } => {
+                if let Some(err) = unreadable {
+                    say!("note: the stored transfer model was not used ({err}); trained anew");
+                }
+                say!(
+                    "trained the transfer model ({adapted_epochs} epochs) in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                match saved {
+                    Ok(path) => say!("saved it for the next run: {}", path.display()),
+                    Err(err) => say!("warning: the transfer model was not saved: {err}"),
+                }
+            }
+            StoredAdapter::NotTrained { unreadable } => {
+                if let Some(err) = unreadable {
+                    say!("note: the stored transfer model was not used ({err})");
+                }
+            }
+        }
     }
     let ranking = rank(&relations, &embeddings, user, &weights, args.k);
     for (component, reason) in &ranking.unavailable {

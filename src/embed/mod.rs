@@ -15,6 +15,7 @@ mod matrix;
 mod model;
 mod pooling;
 
+pub(crate) use cache::hex;
 pub use cache::{CachedEncoding, EmbeddingCache};
 pub use compact::{CompactItems, Quantized};
 pub use config::{SUPPORTED_MODEL_TYPES, parse_config};

@@ -151,8 +151,7 @@ impl<'a> Scorer<'a> {
             .into_iter()
             .map(|j| (self.one(j), j))
             .collect();
-        // Best first, ties by item: the order of `better`.
-        pool.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        pool.sort_by(best_first);
         pool.into_iter().take(k).map(|(_, j)| j).collect()
     }
 
@@ -184,7 +183,7 @@ impl<'a> Scorer<'a> {
                     let from = g.partition_point(|&(t, _)| (t as usize) < start);
                     g[from..].iter().peekable()
                 });
-                let mut best = Best::new(n);
+                let mut scored: Vec<(f32, u32)> = Vec::with_capacity(dots.len());
                 for (r, d) in dots.iter().enumerate() {
                     let j = start + r;
                     let mut v = d[0];
@@ -203,47 +202,80 @@ impl<'a> Scorer<'a> {
                             g.next();
                         }
                     }
-                    best.offer(v, j as u32, skip);
+                    scored.push((v, j as u32));
                 }
-                best
+                keep_best(&mut scored, n, skip);
+                scored
             })
-            .reduce(
-                || Best::new(n),
-                |mut a, b| {
-                    for (v, j) in b.items {
-                        a.offer(v, j, &[]);
-                    }
-                    a
-                },
-            );
-        best.items.into_iter().map(|(_, j)| j).collect()
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                keep_best(&mut a, n, &[]);
+                a
+            });
+        best.into_iter().map(|(_, j)| j).collect()
     }
 }
 
-/// The best `cap` (score, item) pairs offered so far, best first.
-struct Best {
-    cap: usize,
-    items: Vec<(f32, u32)>,
+/// Keeps the `n` best (score, item) pairs of `scored` (in no order),
+/// dropping NaN scores and the items of `skip` (sorted), by selection in
+/// linear time rather than a sort. The items to skip are looked up only
+/// among the `n + skip.len()` best, which hold the `n` best of the rest.
+fn keep_best(scored: &mut Vec<(f32, u32)>, n: usize, skip: &[u32]) {
+    scored.retain(|&(v, _)| !v.is_nan());
+    let select = |scored: &mut Vec<(f32, u32)>, n: usize| {
+        if scored.len() > n {
+            if n == 0 {
+                scored.clear();
+            } else {
+                scored.select_nth_unstable_by(n - 1, best_first);
+                scored.truncate(n);
+            }
+        }
+    };
+    select(scored, n.saturating_add(skip.len()));
+    if !skip.is_empty() {
+        scored.retain(|&(_, j)| skip.binary_search(&j).is_err());
+        select(scored, n);
+    }
 }
 
-impl Best {
-    fn new(cap: usize) -> Best {
-        Best {
-            cap,
-            items: Vec::with_capacity(cap + 1),
-        }
+/// The order of [`better`] (best first, ties by item) for sorting.
+fn best_first(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    if better(*a, *b) {
+        std::cmp::Ordering::Less
+    } else if better(*b, *a) {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
     }
+}
 
-    fn offer(&mut self, v: f32, j: u32, skip: &[u32]) {
-        if self.cap == 0
-            || (self.items.len() == self.cap && !better((v, j), self.items[self.cap - 1]))
-            || v.is_nan()
-            || skip.binary_search(&j).is_ok()
-        {
-            return;
-        }
-        let at = self.items.partition_point(|&b| better(b, (v, j)));
-        self.items.insert(at, (v, j));
-        self.items.truncate(self.cap);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_best_keeps_the_best_of_the_rest_with_ties_by_item() {
+        let scores = [0.5, 0.9, 0.5, 0.9, 0.1, 0.5, f32::NAN];
+        let all = || -> Vec<(f32, u32)> {
+            scores
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| (v, j as u32))
+                .collect()
+        };
+        let kept = |n: usize, skip: &[u32]| {
+            let mut v = all();
+            keep_best(&mut v, n, skip);
+            v.sort_by(best_first);
+            v.into_iter().map(|(_, j)| j).collect::<Vec<_>>()
+        };
+        assert_eq!(kept(3, &[]), vec![1, 3, 0]);
+        assert_eq!(kept(3, &[1, 3]), vec![0, 2, 5]);
+        assert_eq!(kept(10, &[]), vec![1, 3, 0, 2, 5, 4], "NaN dropped");
+        assert!(kept(0, &[]).is_empty());
+        // The same as the exact top k.
+        let exact = super::super::top_k(&scores[..6], 4, &[3]);
+        assert_eq!(kept(4, &[3]), exact);
     }
 }

@@ -110,6 +110,17 @@ pub struct AdaptReport {
     pub seconds: f64,
 }
 
+/// The learned matrices of a transfer model, row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct AdapterParts<'a> {
+    /// `U`, `[dim, dim]`.
+    pub user: &'a [f32],
+    /// `b`, `[dim]`.
+    pub user_bias: &'a [f32],
+    /// `V`, `[dim, dim]`.
+    pub item_tower: &'a [f32],
+}
+
 /// A trained transfer model.
 #[derive(Debug, Clone)]
 pub struct Adapter {
@@ -268,6 +279,55 @@ impl Adapter {
         best.report.epochs_run = epochs_run;
         best.report.seconds = started.elapsed().as_secs_f64();
         Ok(best)
+    }
+
+    /// The learned matrices.
+    pub fn parts(&self) -> AdapterParts<'_> {
+        AdapterParts {
+            user: &self.user,
+            user_bias: &self.user_bias,
+            item_tower: &self.item_tower,
+        }
+    }
+
+    /// The model of `parts` over the target `items` (their tower vectors
+    /// are computed here), with an empty report; `None` when the parts'
+    /// shapes do not fit the items' dimension.
+    pub fn from_parts(
+        parts: AdapterParts<'_>,
+        items: &Embeddings,
+        options: AdaptOptions,
+    ) -> Option<Adapter> {
+        let dim = items.dim();
+        if parts.user.len() != dim * dim || parts.user_bias.len() != dim {
+            return None;
+        }
+        let t = ndarray::ArrayView2::from_shape((items.len(), dim), items.as_slice()).ok()?;
+        let v = ndarray::ArrayView2::from_shape((dim, dim), parts.item_tower).ok()?;
+        let moved = t.dot(&v.t());
+        let mut inv_norms = Vec::with_capacity(items.len());
+        let mut data = Vec::with_capacity(items.len() * dim);
+        for row in moved.rows() {
+            let inv = 1.0 / row.dot(&row).sqrt().max(MIN_NORM);
+            inv_norms.push(inv);
+            data.extend(row.iter().map(|x| x * inv));
+        }
+        Some(Adapter {
+            dim,
+            user: parts.user.to_vec(),
+            user_bias: parts.user_bias.to_vec(),
+            item_tower: parts.item_tower.to_vec(),
+            inv_norms,
+            items: Embeddings::new(dim, data),
+            report: AdaptReport {
+                pairs: 0,
+                epochs_run: 0,
+                best_epoch: 0,
+                best_score: f64::NAN,
+                seconds: 0.0,
+            },
+            options,
+        })
     }
 
     /// The component's query for a source profile: `U s + b`,

@@ -7,6 +7,7 @@
 //! read what it fits.
 
 mod adapted;
+mod adapter_cache;
 mod graph;
 mod mapping;
 mod profile;
@@ -17,7 +18,8 @@ use std::sync::OnceLock;
 use crate::embed::{CompactItems, Embeddings};
 use crate::pipeline::DatasetEmbeddings;
 
-pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter};
+pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts};
+pub use adapter_cache::StoredAdapterError;
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
 pub use profile::{dot, normalize};
@@ -58,6 +60,25 @@ pub enum RelateError {
         got: usize,
         /// Items in the domain.
         want: usize,
+    },
+}
+
+/// Where [`Relations::train_adapter_stored`] got its model.
+#[derive(Debug)]
+pub enum StoredAdapter {
+    /// Read from this file (trained earlier on the same inputs).
+    Reused(std::path::PathBuf),
+    /// Trained now; saved to the file, or why not.
+    Trained {
+        /// The file, or why it could not be written.
+        saved: Result<std::path::PathBuf, crate::files::WriteError>,
+        /// The stored file that could not be used, if any.
+        unreadable: Option<StoredAdapterError>,
+    },
+    /// Training failed or was cancelled (see `Relations::adapted`).
+    NotTrained {
+        /// The stored file that could not be used, if any.
+        unreadable: Option<StoredAdapterError>,
     },
 }
 
@@ -321,18 +342,7 @@ impl Relations {
         cancel: &std::sync::atomic::AtomicBool,
     ) {
         let (profiles, pairs) = self.adapter_pairs(embeddings);
-        let start = match (&self.mapping, options.start) {
-            (Ok(mapping), AdaptStart::Mapped) => {
-                // Scaled to the identity's size, so that the learning rate
-                // means the same from either start (the cosine ignores scale).
-                let (u, b) = mapping.affine();
-                let norm = u.iter().map(|v| v * v).sum::<f32>().sqrt();
-                let scale = (b.len() as f32).sqrt() / norm.max(f32::MIN_POSITIVE);
-                let scaled = |v: Vec<f32>| v.into_iter().map(|x| x * scale).collect::<Vec<_>>();
-                Some((scaled(u), scaled(b)))
-            }
-            _ => None,
-        };
+        let start = self.adapter_start(options);
         self.adapted = Adapter::fit(
             &profiles,
             &pairs,
@@ -343,6 +353,54 @@ impl Relations {
             progress,
             cancel,
         );
+    }
+
+    /// The user tower's starting point under `options`: the ridge mapping
+    /// scaled to the identity's size, or `None` for the identity.
+    fn adapter_start(&self, options: AdaptOptions) -> Option<(Vec<f32>, Vec<f32>)> {
+        match (&self.mapping, options.start) {
+            (Ok(mapping), AdaptStart::Mapped) => {
+                // Scaled to the identity's size, so that the learning rate
+                // means the same from either start (the cosine ignores scale).
+                let (u, b) = mapping.affine();
+                let norm = u.iter().map(|v| v * v).sum::<f32>().sqrt();
+                let scale = (b.len() as f32).sqrt() / norm.max(f32::MIN_POSITIVE);
+                let scaled = |v: Vec<f32>| v.into_iter().map(|x| x * scale).collect::<Vec<_>>();
+                Some((scaled(u), scaled(b)))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Relations::train_adapter_epochs`], reusing the model stored in
+    /// `dir` for exactly these inputs when there is one, else training and
+    /// storing it. Says where the model came from.
+    pub fn train_adapter_stored(
+        &mut self,
+        embeddings: &DatasetEmbeddings,
+        options: AdaptOptions,
+        dir: &std::path::Path,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> StoredAdapter {
+        let (profiles, pairs) = self.adapter_pairs(embeddings);
+        let start = self.adapter_start(options);
+        let items = &embeddings.domains[self.target];
+        let key = adapter_cache::training_key(&profiles, &pairs, items, start.as_ref(), &options);
+        let path = adapter_cache::path_for(dir, &key);
+        let unreadable = match adapter_cache::load(&path, &key, items, options) {
+            Ok(Some(adapter)) => {
+                self.adapted = Ok(adapter);
+                return StoredAdapter::Reused(path);
+            }
+            Ok(None) => None,
+            Err(err) => Some(err),
+        };
+        self.train_adapter_epochs(embeddings, options, cancel);
+        let saved = match &self.adapted {
+            Ok(adapter) => adapter_cache::save(&path, &key, adapter).map(|()| path),
+            Err(_) => return StoredAdapter::NotTrained { unreadable },
+        };
+        StoredAdapter::Trained { saved, unreadable }
     }
 
     /// Trains the transfer model for exactly `options.epochs` epochs (no

@@ -191,6 +191,33 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
         5
     );
 
+    // The transfer model trained by the first run is stored and reused, and
+    // the ranking is the same; a damaged file is reported and replaced.
+    let stderr = String::from_utf8_lossy(&table.stderr);
+    assert!(stderr.contains("saved it for the next run"), "{stderr}");
+    let again = crossrec(&args, &cache);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("using the transfer model trained earlier"),
+        "{stderr}"
+    );
+    assert_eq!(again.stdout, table.stdout);
+    let stored: Vec<_> = std::fs::read_dir(cache.join("adapters"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(stored.len(), 1);
+    std::fs::write(&stored[0], b"not a model").unwrap();
+    let repaired = crossrec(&args, &cache);
+    let stderr = String::from_utf8_lossy(&repaired.stderr);
+    assert!(
+        stderr.contains("was not used") && stderr.contains("not a safetensors file"),
+        "{stderr}"
+    );
+    assert_eq!(repaired.stdout, table.stdout);
+    assert!(crossrec(&args, &cache).status.success());
+
     let mut json_args = args.clone();
     json_args.extend(["--format", "json"]);
     let json = crossrec(&json_args, &cache);
