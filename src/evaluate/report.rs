@@ -535,6 +535,18 @@ pub fn evaluate(
             options.cap.0 >> 20
         ));
     }
+    if let Ok(a) = &relations.adapted
+        && a.report.epochs_run < a.options.epochs
+    {
+        notes.push(format!(
+            "adapted: the {} s time budget stopped training after {} of {} epochs, so another \
+             machine (or a busier one) may keep another epoch; raise --adapt-seconds for \
+             numbers that repeat exactly",
+            a.options.budget.as_secs(),
+            a.report.epochs_run,
+            a.options.epochs
+        ));
+    }
     if let Candidates::Sampled(n) = options.candidates {
         notes.push(format!(
             "each test user's targets are ranked among themselves and {n} seeded negatives from \
