@@ -63,7 +63,7 @@ impl Default for AdaptOptions {
             start: AdaptStart::default(),
             epochs: 8,
             batch: 1024,
-            temperature: 0.05,
+            temperature: 0.1,
             learning_rate: 2e-3,
             weight_decay: 1e-4,
             // A safety net: on two cores 8 epochs take about 50 s, so the
