@@ -220,3 +220,72 @@ fn bad(path: &Path, reason: String) -> StoredAdapterError {
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items() -> Embeddings {
+        Embeddings::new(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8])
+    }
+
+    #[test]
+    fn the_key_changes_with_every_training_input() {
+        let profiles = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let pairs = vec![(0, 1), (1, 2)];
+        let options = AdaptOptions::default();
+        let key = |profiles: &[Vec<f32>], pairs: &[(u32, u32)], items: &Embeddings, o| {
+            training_key(profiles, pairs, items, None, &o)
+        };
+        let base = key(&profiles, &pairs, &items(), options);
+        assert_eq!(base, key(&profiles, &pairs, &items(), options));
+        assert_ne!(base, key(&profiles, &[(0, 1), (1, 0)], &items(), options));
+        assert_ne!(
+            base,
+            key(&[vec![1.0, 0.0], vec![0.0, 0.9]], &pairs, &items(), options)
+        );
+        let moved = Embeddings::new(2, vec![1.0, 0.0, 0.0, 1.0, 0.8, 0.6]);
+        assert_ne!(base, key(&profiles, &pairs, &moved, options));
+        let longer = AdaptOptions {
+            epochs: 9,
+            ..options
+        };
+        assert_ne!(base, key(&profiles, &pairs, &items(), longer));
+        let start = (vec![1.0, 0.0, 0.0, 1.0], vec![0.0, 0.0]);
+        assert_ne!(
+            base,
+            training_key(&profiles, &pairs, &items(), Some(&start), &options)
+        );
+    }
+
+    #[test]
+    fn a_saved_model_loads_back_for_its_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = AdapterParts {
+            user: &[0.5, 0.1, -0.2, 1.0],
+            user_bias: &[0.0, 0.3],
+            item_tower: &[1.0, 0.2, 0.0, 0.9],
+        };
+        let options = AdaptOptions::default();
+        let adapter = Adapter::from_parts(parts, &items(), options).unwrap();
+        let path = path_for(dir.path(), "abc");
+        save(&path, "abc", &adapter).unwrap();
+        let back = load(&path, "abc", &items(), options).unwrap().unwrap();
+        assert_eq!(back.items().as_slice(), adapter.items().as_slice());
+        assert_eq!(back.apply(&[0.3, 0.4]), adapter.apply(&[0.3, 0.4]));
+        let other = load(&path, "abd", &items(), options).unwrap_err();
+        assert!(other.reason.contains("other inputs"), "{other}");
+        assert!(
+            load(&dir.path().join("none"), "abc", &items(), options)
+                .unwrap()
+                .is_none()
+        );
+        // A flipped byte in the towers fails the checksum.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path, "abc", &items(), options).unwrap_err();
+        assert!(err.reason.contains("checksum"), "{err}");
+    }
+}
