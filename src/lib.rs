@@ -11,6 +11,7 @@ pub mod cli;
 pub mod data;
 pub mod embed;
 pub mod evaluate;
+pub mod explore;
 pub mod export;
 pub mod files;
 pub mod pipeline;

@@ -68,7 +68,7 @@ pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
     cache_of(&args.dataset)
         .check_writable()
         .context("the embedding cache cannot be written")?;
-    let (_, result) = load_quietly(&args.dataset, Unsaved::Fail)?;
+    let (_, result, _) = load_quietly(&args.dataset, Unsaved::Fail)?;
     let mut out = std::io::stdout().lock();
     for part in &result.summary {
         let saved = if part.save_error.is_some() {
@@ -116,10 +116,21 @@ enum Unsaved {
 /// Loads the dataset and its vectors (encoding what the cache lacks, with
 /// progress on stderr).
 pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
+    let (dataset, embeddings, _) = load_quietly(args, Unsaved::Warn)?;
+    Ok((dataset, embeddings))
+}
+
+/// [`load`], keeping the model loaded (to encode more text).
+pub(crate) fn load_with_encoder(
+    args: &DatasetArgs,
+) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
     load_quietly(args, Unsaved::Warn)
 }
 
-fn load_quietly(args: &DatasetArgs, unsaved: Unsaved) -> Result<(Dataset, DatasetEmbeddings)> {
+fn load_quietly(
+    args: &DatasetArgs,
+    unsaved: Unsaved,
+) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
     let dataset = Dataset::load(&args.dataset)?;
     print_load_summary(&dataset);
     let encoder = args.model.load()?;
@@ -157,7 +168,7 @@ fn load_quietly(args: &DatasetArgs, unsaved: Unsaved) -> Result<(Dataset, Datase
             );
         }
     }
-    Ok((dataset, result))
+    Ok((dataset, result, encoder))
 }
 
 fn print_load_summary(dataset: &Dataset) {

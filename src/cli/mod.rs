@@ -13,6 +13,7 @@ macro_rules! say {
 
 mod encode;
 mod eval;
+mod explore;
 mod gui;
 mod recommend;
 
@@ -82,8 +83,13 @@ pub enum Command {
     Encode(EncodeArgs),
     /// Rank the target domain's items for one user, with each score component.
     Recommend(recommend::RecommendArgs),
-    /// Measure rankings on held-out users (cold-start protocol) against baselines.
+    /// Measure rankings on held-out users under a protocol (cold-start, warm,
+    /// new items, or the dataset's own split) against baselines.
     Eval(eval::EvalArgs),
+    /// The items of each domain nearest a typed text.
+    Search(explore::SearchArgs),
+    /// An item's nearest items in each domain and its links through shared users.
+    Neighbors(explore::NeighborsArgs),
 }
 
 /// The model and how to run it.
@@ -176,5 +182,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Encode(args) => encode::encode(&args),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Eval(args) => eval::eval(&args),
+        Command::Search(args) => explore::search(&args),
+        Command::Neighbors(args) => explore::neighbors(&args),
     }
 }

@@ -257,7 +257,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
 
 /// `text` on one line, without control characters (an escape sequence in
 /// an item's title must not reach the terminal), cut to `max` characters.
-fn truncate(text: &str, max: usize) -> String {
+pub(super) fn truncate(text: &str, max: usize) -> String {
     let flat: String = text
         .split_whitespace()
         .collect::<Vec<_>>()

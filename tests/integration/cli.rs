@@ -139,7 +139,14 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempdir();
-    for sub in ["embed", "encode", "recommend", "eval"] {
+    for sub in [
+        "embed",
+        "encode",
+        "recommend",
+        "eval",
+        "search",
+        "neighbors",
+    ] {
         let run = crossrec(&[sub, "--help"], dir.path());
         assert!(run.status.success());
         let stdout = String::from_utf8_lossy(&run.stdout);
@@ -331,4 +338,143 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
         stdout.contains("NDCG@10") && stdout.contains("seed 7"),
         "{stdout}"
     );
+}
+
+#[test]
+fn search_and_neighbors_print_tables_json_and_csv_and_refuse_bad_input() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let base = |sub: &'static str| vec![sub, "--dataset", manifest, "--model", model];
+    let ok = |args: &[&str]| {
+        let out = crossrec(args, &cache);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let mut search = base("search");
+    search.extend(["--query", "espresso machine", "-k", "3"]);
+    let table = ok(&search);
+    assert!(
+        table.contains("nearest in products") && table.contains("nearest in articles"),
+        "{table}"
+    );
+    let mut json = search.clone();
+    json.extend(["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&ok(&json)).expect("valid JSON");
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6, "3 per domain");
+    assert_eq!(doc["query"], "espresso machine");
+    let cosines: Vec<f64> = results[..3]
+        .iter()
+        .map(|r| r["cosine"].as_f64().unwrap())
+        .collect();
+    assert!(cosines.windows(2).all(|w| w[0] >= w[1]), "{cosines:?}");
+    let mut one = search.clone();
+    one.extend(["--domain", "articles", "--format", "csv"]);
+    let csv = ok(&one);
+    assert!(
+        csv.starts_with("relation,domain,rank,item_id,cosine,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 4);
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.starts_with("neighbour,articles,"))
+    );
+
+    let mut neighbors = base("neighbors");
+    neighbors.extend(["--item", "P005", "--domain", "products", "-k", "4"]);
+    let table = ok(&neighbors);
+    assert!(
+        table.contains("linked in articles through shared users"),
+        "{table}"
+    );
+    let mut json = neighbors.clone();
+    json.extend(["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&ok(&json)).expect("valid JSON");
+    assert_eq!(doc["item_id"], "P005");
+    assert!(doc["interactions"].as_u64().unwrap() > 0);
+    let results = doc["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|r| r["item_id"] != "P005" || r["domain"] != "products"),
+        "an item is not its own neighbour"
+    );
+    let links: Vec<&serde_json::Value> =
+        results.iter().filter(|r| r["relation"] == "link").collect();
+    assert!(!links.is_empty());
+    assert!(
+        links
+            .iter()
+            .all(|l| l["domain"] == "articles" && l["shared_users"].as_u64() > Some(0))
+    );
+
+    // Bad input: clear errors, non-zero exit.
+    let fails = |args: &[&str], expected: &str| {
+        let out = crossrec(args, &cache);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    };
+    let mut unknown = base("neighbors");
+    unknown.extend(["--item", "P999", "--domain", "products"]);
+    fails(&unknown, "unknown item 'P999' in domain 'products'");
+    let mut wrong_domain = base("neighbors");
+    wrong_domain.extend(["--item", "P005", "--domain", "films"]);
+    fails(
+        &wrong_domain,
+        "unknown domain 'films'; the dataset has: products, articles",
+    );
+    let mut empty = base("search");
+    empty.extend(["--query", "   "]);
+    fails(&empty, "the query is empty");
+    let mut zero = base("search");
+    zero.extend(["--query", "tea", "-k", "0"]);
+    fails(&zero, "must be at least 1");
+}
+
+#[test]
+fn search_with_the_real_model_finds_the_planted_items() {
+    if crate::common::real_model().is_none() {
+        return;
+    }
+    let dir = tempdir();
+    let manifest = sample_manifest();
+    let args = [
+        "search",
+        "--dataset",
+        manifest.to_str().unwrap(),
+        "--query",
+        "espresso machine",
+        "-k",
+        "3",
+        "--format",
+        "json",
+    ];
+    let out = crossrec(&args, &dir.path().join("cache"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["item_id"].as_str().unwrap())
+        .collect();
+    // P005 is the sample's espresso machine, A008 its article on choosing one.
+    assert!(ids[..3].contains(&"P005"), "{ids:?}");
+    assert!(ids[3..].contains(&"A008"), "{ids:?}");
 }

@@ -542,3 +542,40 @@ fn the_evaluation_ranks_as_recommend_does() {
         }
     }
 }
+
+#[test]
+fn an_items_links_through_shared_users_match_a_hand_count() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let (shop, blog) = domain_pair(&dataset, "shop", "blog").unwrap();
+    let s0 = dataset.domains[shop].item_index("s0").unwrap();
+    // s0's users: u0, u12, u24 (first item) and u7, u19 (second item).
+    // Their blog items: b0 (3 of them; b0 has 3 users in all), b1 (3; 6 in
+    // all), b7 (2; 4 in all). Weight = shared / √(5 · users of the item).
+    let links = crossrec::explore::links(&dataset, shop, s0, blog, 10);
+    let got: Vec<(&str, u32, f32)> = links
+        .iter()
+        .map(|l| {
+            let id = dataset.domains[blog].items[l.item as usize].id.as_str();
+            (id, l.shared_users, l.weight)
+        })
+        .collect();
+    let want = [
+        ("b0", 3, 3.0 / 15f32.sqrt()),
+        ("b1", 3, 3.0 / 30f32.sqrt()),
+        ("b7", 2, 2.0 / 20f32.sqrt()),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((id, shared, weight), (wid, wshared, wweight)) in got.iter().zip(want) {
+        assert_eq!((*id, *shared), (wid, wshared));
+        assert!(
+            (weight - wweight).abs() < 1e-6,
+            "{id}: {weight} vs {wweight}"
+        );
+    }
+    assert_eq!(
+        crossrec::explore::links(&dataset, shop, s0, blog, 2).len(),
+        2
+    );
+    assert!(crossrec::explore::links(&dataset, shop, s0, blog, 0).is_empty());
+}

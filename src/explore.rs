@@ -1,0 +1,144 @@
+//! Exploring the shared space: the items of each domain nearest a vector
+//! (a typed query's, or an item's own), and an item's strongest links to
+//! another domain's items through the users who have both ("users who had
+//! this also had"). Both are plain computations over a loaded dataset and
+//! its vectors; the command line and the window present them.
+
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::pipeline::DatasetEmbeddings;
+use crate::rank::top_k;
+use crate::relate::dot;
+
+/// An item near a query.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Neighbour {
+    /// The item's domain (index into `Dataset::domains`).
+    pub domain: usize,
+    /// The item (index in its domain).
+    pub item: u32,
+    /// Cosine between the query and the item.
+    pub cosine: f32,
+}
+
+/// An item of another domain linked through shared users.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Link {
+    /// The linked item's domain.
+    pub domain: usize,
+    /// The linked item (index in its domain).
+    pub item: u32,
+    /// Users who have both items.
+    pub shared_users: u32,
+    /// `shared / √(users of one · users of the other)`: the cosine of the
+    /// two items' user sets, so a popular item does not link to everything.
+    pub weight: f32,
+}
+
+/// The `k` items of `domain` nearest `query` (a unit vector), best first,
+/// ties by item order; `skip` is left out (the item itself, for an item's
+/// neighbours).
+pub fn nearest(
+    embeddings: &DatasetEmbeddings,
+    domain: usize,
+    query: &[f32],
+    k: usize,
+    skip: Option<u32>,
+) -> Vec<Neighbour> {
+    let Some(items) = embeddings.domains.get(domain) else {
+        return Vec::new();
+    };
+    let scores: Vec<f32> = (0..items.len()).map(|j| dot(items.row(j), query)).collect();
+    let skip: Vec<u32> = skip.into_iter().collect();
+    top_k(&scores, k, &skip)
+        .into_iter()
+        .map(|item| Neighbour {
+            domain,
+            item,
+            cosine: scores[item as usize],
+        })
+        .collect()
+}
+
+/// The `k` items of domain `other` most linked to `item` of `domain`
+/// through users who have both, strongest first (ties by item order).
+/// Items with no shared user are not links.
+pub fn links(dataset: &Dataset, domain: usize, item: u32, other: usize, k: usize) -> Vec<Link> {
+    let n_users = dataset.users.len();
+    let mut has_item = vec![false; n_users];
+    for i in &dataset.interactions {
+        if i.domain as usize == domain && i.item == item {
+            has_item[i.user as usize] = true;
+        }
+    }
+    let item_users = has_item.iter().filter(|&&h| h).count();
+    let n_other = dataset.domains.get(other).map_or(0, |d| d.items.len());
+    if item_users == 0 || n_other == 0 || k == 0 {
+        return Vec::new();
+    }
+    // Distinct (user, item) pairs of the other domain.
+    let mut pairs: Vec<(u32, u32)> = dataset
+        .interactions
+        .iter()
+        .filter(|i| i.domain as usize == other)
+        .map(|i| (i.user, i.item))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut users_of = vec![0u32; n_other];
+    let mut shared = vec![0u32; n_other];
+    for &(u, j) in &pairs {
+        users_of[j as usize] += 1;
+        if has_item[u as usize] {
+            shared[j as usize] += 1;
+        }
+    }
+    let weight =
+        |j: usize| shared[j] as f32 / ((item_users as f32) * users_of[j].max(1) as f32).sqrt();
+    let scores: Vec<f32> = (0..n_other)
+        .map(|j| {
+            if shared[j] > 0 {
+                weight(j)
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    top_k(&scores, k, &[])
+        .into_iter()
+        .filter(|&j| shared[j as usize] > 0)
+        .map(|j| Link {
+            domain: other,
+            item: j,
+            shared_users: shared[j as usize],
+            weight: weight(j as usize),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Embeddings;
+
+    #[test]
+    fn nearest_ranks_by_cosine_and_skips_the_item_itself() {
+        let e = DatasetEmbeddings {
+            domains: vec![Embeddings::new(
+                2,
+                vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.8, 0.6],
+            )],
+            user_texts: Embeddings::new(2, Vec::new()),
+            summary: Vec::new(),
+        };
+        let hits = nearest(&e, 0, &[1.0, 0.0], 3, None);
+        let order: Vec<u32> = hits.iter().map(|h| h.item).collect();
+        assert_eq!(order, vec![0, 3, 2]);
+        assert!((hits[1].cosine - 0.8).abs() < 1e-6);
+        let without = nearest(&e, 0, &[1.0, 0.0], 10, Some(0));
+        assert_eq!(without.len(), 3);
+        assert_eq!(without[0].item, 3);
+        assert!(nearest(&e, 5, &[1.0, 0.0], 3, None).is_empty());
+    }
+}
