@@ -1,11 +1,17 @@
 //! A compact copy of an item matrix for fast approximate scans: each vector
-//! stored as 8-bit integers with one scale per row (`x ≈ scale · code`), a
-//! quarter of the f32 bytes. Scoring large domains is bound by reading the
-//! item vectors, so a scan over the codes is about four times faster; the
-//! caller re-scores its best candidates exactly on the f32 vectors.
+//! stored as 4-bit integers with one scale per row (`x ≈ scale · code`,
+//! codes in -7..=7), an eighth of the f32 bytes. Scoring a large domain is
+//! bound by reading the item vectors, so a scan over the codes is several
+//! times faster; the caller re-scores its best candidates exactly on the
+//! f32 vectors. Queries are quantised to 8 bits.
 //!
-//! The integer dot product is written once, portably; on x86-64 a copy
-//! compiled for AVX2 is chosen at run time when the processor has it.
+//! A row's codes are packed two to a byte: byte `k` holds dimension `k` in
+//! its low half and dimension `k + half` in its high half (`half` =
+//! ⌈dim / 2⌉), each stored as `code + 8` (1..=15), so one pass over the
+//! bytes meets the query's first half through the low halves and its second
+//! half through the high halves. The integer dot product is written once
+//! portably; on x86-64 kernels for AVX-512 VNNI and AVX2 are chosen at run
+//! time when the processor has them.
 
 use super::Embeddings;
 
@@ -21,27 +27,39 @@ pub struct Quantized {
 impl Quantized {
     /// Quantises `x` symmetrically: the largest magnitude becomes ±127.
     pub fn new(x: &[f32]) -> Quantized {
-        let largest = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if largest == 0.0 || !largest.is_finite() {
-            return Quantized {
-                codes: vec![0; x.len()],
-                scale: 0.0,
-            };
+        let (codes, scale) = quantise(x, 127);
+        Quantized {
+            codes: codes.into_iter().map(|c| c as i8).collect(),
+            scale,
         }
-        let scale = largest / 127.0;
-        let codes = x
-            .iter()
-            .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
-        Quantized { codes, scale }
     }
 }
 
-/// Every row of an item matrix as 8-bit codes with a scale per row.
+/// Symmetric quantisation of `x` to `-top..=top`: the codes and the step.
+/// A zero or non-finite vector gets zero codes and step 0.
+fn quantise(x: &[f32], top: i32) -> (Vec<i32>, f32) {
+    let largest = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if largest == 0.0 || !largest.is_finite() {
+        return (vec![0; x.len()], 0.0);
+    }
+    let scale = largest / top as f32;
+    let codes = x
+        .iter()
+        .map(|v| ((v / scale).round() as i32).clamp(-top, top))
+        .collect();
+    (codes, scale)
+}
+
+/// The offset stored with each 4-bit code (`stored = code + 8`).
+const NIBBLE_OFFSET: i32 = 8;
+
+/// Every row of an item matrix as packed 4-bit codes with a scale per row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactItems {
     dim: usize,
-    codes: Vec<i8>,
+    /// Bytes per row: ⌈dim / 2⌉.
+    half: usize,
+    codes: Vec<u8>,
     scales: Vec<f32>,
 }
 
@@ -49,14 +67,21 @@ impl CompactItems {
     /// Quantises every row of `items`.
     pub fn new(items: &Embeddings) -> CompactItems {
         let dim = items.dim();
-        let mut codes = Vec::with_capacity(items.len() * dim);
+        let half = dim.div_ceil(2);
+        let mut codes = Vec::with_capacity(items.len() * half);
         let mut scales = Vec::with_capacity(items.len());
         for j in 0..items.len() {
-            let q = Quantized::new(items.row(j));
-            codes.extend_from_slice(&q.codes);
-            scales.push(q.scale);
+            let (q, scale) = quantise(items.row(j), 7);
+            let stored = |d: usize| (q.get(d).copied().unwrap_or(0) + NIBBLE_OFFSET) as u8;
+            codes.extend((0..half).map(|k| stored(k) | (stored(k + half) << 4)));
+            scales.push(scale);
         }
-        CompactItems { dim, codes, scales }
+        CompactItems {
+            dim,
+            half,
+            codes,
+            scales,
+        }
     }
 
     /// The vector size.
@@ -80,24 +105,38 @@ impl CompactItems {
     }
 
     /// For rows `start..start + out.len()`: the approximate dot product of
-    /// each row with each query, `out[r][i] ≈ row · query_i` (a query's
-    /// scale included). Each query must have [`CompactItems::dim`] codes.
+    /// each row with each query, `out[r][i] ≈ row · query_i` (scales
+    /// included). A query shorter than [`CompactItems::dim`] counts as
+    /// padded with zeros.
     pub fn dots<const Q: usize>(
         &self,
         start: usize,
         queries: &[Quantized; Q],
         out: &mut [[f32; Q]],
     ) {
-        let rows = &self.codes[start * self.dim..(start + out.len()) * self.dim];
+        let rows = &self.codes[start * self.half..(start + out.len()) * self.half];
         let scales = &self.scales[start..start + out.len()];
-        let full: [Vec<i8>; Q] = std::array::from_fn(|i| {
-            let mut q = queries[i].codes.clone();
-            q.resize(self.dim, 0);
-            q
+        // Each query split into the halves the low and high nibbles meet.
+        let split: [(Vec<i8>, Vec<i8>); Q] = std::array::from_fn(|i| {
+            let code = |d: usize| queries[i].codes.get(d).copied().unwrap_or(0);
+            (
+                (0..self.half).map(code).collect(),
+                (self.half..2 * self.half).map(code).collect(),
+            )
         });
-        let codes: [&[i8]; Q] = std::array::from_fn(|i| full[i].as_slice());
+        let halves: [Halves<'_>; Q] = std::array::from_fn(|i| Halves {
+            low: &split[i].0,
+            high: &split[i].1,
+            offset: NIBBLE_OFFSET
+                * split[i]
+                    .0
+                    .iter()
+                    .chain(&split[i].1)
+                    .map(|&c| i32::from(c))
+                    .sum::<i32>(),
+        });
         let mut raw = vec![[0i32; Q]; out.len()];
-        integer_dots(rows, self.dim, &codes, &mut raw);
+        nibble_dots(rows, self.half, &halves, &mut raw);
         for ((o, r), &s) in out.iter_mut().zip(&raw).zip(scales) {
             for ((o, r), q) in o.iter_mut().zip(r).zip(queries) {
                 *o = s * q.scale * *r as f32;
@@ -106,161 +145,187 @@ impl CompactItems {
     }
 }
 
-/// `out[r][i] = Σ rows[r] · queries[i]` in exact integer arithmetic, with
-/// the fastest kernel this processor runs. Each query has `dim` values.
-fn integer_dots<const Q: usize>(
-    rows: &[i8],
-    dim: usize,
-    queries: &[&[i8]; Q],
+/// A query as the packed rows meet it.
+#[derive(Debug, Clone, Copy)]
+struct Halves<'a> {
+    /// Dimensions `0..half`, met by the low nibbles.
+    low: &'a [i8],
+    /// Dimensions `half..2·half`, met by the high nibbles.
+    high: &'a [i8],
+    /// `8 · Σ query`: what the stored offset adds to every dot product.
+    offset: i32,
+}
+
+/// `out[r][i] = Σ_d code_r[d] · query_i[d]` in exact integer arithmetic
+/// over rows of `half` packed bytes, with the fastest kernel this processor
+/// runs.
+fn nibble_dots<const Q: usize>(
+    rows: &[u8],
+    half: usize,
+    queries: &[Halves<'_>; Q],
     out: &mut [[i32; Q]],
 ) {
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.low.len() == half && q.high.len() == half),
+        "a query does not fit the rows"
+    );
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512vnni")
         && std::arch::is_x86_feature_detected!("avx512bw")
     {
         // SAFETY: the processor supports AVX-512 F, BW and VNNI (checked
         // just above; BW implies F), the only requirement of the kernel.
-        unsafe { integer_dots_vnni(rows, dim, queries, out) };
+        unsafe { nibble_dots_vnni(rows, half, queries, out) };
         return;
     }
-    let wide: [Vec<i16>; Q] =
-        std::array::from_fn(|i| queries[i].iter().map(|&c| i16::from(c)).collect());
-    let wide: [&[i16]; Q] = std::array::from_fn(|i| wide[i].as_slice());
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor supports AVX2 (checked just above), the
-        // only requirement of `integer_dots_avx2`.
-        unsafe { integer_dots_avx2(rows, dim, &wide, out) };
+        // only requirement of the kernel.
+        unsafe { nibble_dots_avx2(rows, half, queries, out) };
         return;
     }
-    integer_dots_portable(rows, dim, &wide, out);
+    nibble_dots_portable(rows, half, queries, out);
 }
 
-/// The AVX-512 VNNI kernel: 64 codes per instruction and query
-/// (`vpdpbusd`, unsigned × signed bytes). Row codes are made unsigned by
-/// flipping their sign bit (`c + 128`), and `128 · Σ query` is taken back
-/// off at the end; a row's last partial 64 are read with a mask.
+/// How many rows ahead the x86-64 kernels prefetch: one stream of short
+/// rows keeps the hardware prefetcher from running far enough ahead.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_ROWS: usize = 16;
+
+/// The AVX-512 VNNI kernel: 64 packed bytes at a time, their low and high
+/// halves each multiplied into the query with one `vpdpbusd` (unsigned ×
+/// signed bytes); a row's last partial 64 are read with a mask (masked-off
+/// bytes are 0 and meet zeros of the query).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn integer_dots_vnni<const Q: usize>(
-    rows: &[i8],
-    dim: usize,
-    queries: &[&[i8]; Q],
+fn nibble_dots_vnni<const Q: usize>(
+    rows: &[u8],
+    half: usize,
+    queries: &[Halves<'_>; Q],
     out: &mut [[i32; Q]],
 ) {
     use std::arch::x86_64::{
-        _MM_HINT_T0, _mm_prefetch, _mm512_dpbusd_epi32, _mm512_maskz_loadu_epi8,
-        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
+        _MM_HINT_T0, _mm_prefetch, _mm512_and_si512, _mm512_dpbusd_epi32, _mm512_maskz_loadu_epi8,
+        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_srli_epi16,
     };
-    assert!(
-        queries.iter().all(|q| q.len() >= dim),
-        "a query is shorter than the rows"
-    );
-    let bias: [i32; Q] =
-        std::array::from_fn(|i| 128 * queries[i][..dim].iter().map(|&c| i32::from(c)).sum::<i32>());
-    let flip = _mm512_set1_epi8(i8::MIN);
+    let nibble = _mm512_set1_epi8(0x0f);
     let mask = |i: usize| -> u64 {
-        let n = (dim - i).min(64);
+        let n = (half - i).min(64);
         if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
     };
-    for (row, o) in rows.chunks_exact(dim).zip(out.iter_mut()) {
-        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * dim);
-        for line in (0..dim).step_by(64) {
+    for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
+        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * half);
+        for line in (0..half).step_by(64) {
             // A prefetch never faults, even past the slice's end.
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast::<i8>());
         }
         let mut acc = [_mm512_setzero_si512(); Q];
-        for i in (0..dim).step_by(64) {
+        for i in (0..half).step_by(64) {
             let m = mask(i);
-            // SAFETY: the mask covers only the row's bytes i..min(i + 64,
-            // dim); masked-off bytes are not read.
-            let x = unsafe { _mm512_maskz_loadu_epi8(m, row.as_ptr().add(i)) };
-            // Masked-off bytes become 128 here, but meet a 0 in the query.
-            let x = _mm512_xor_si512(x, flip);
+            // SAFETY: the mask covers only bytes i..min(i + 64, half) of the
+            // row; masked-off bytes are not read.
+            let x = unsafe { _mm512_maskz_loadu_epi8(m, row.as_ptr().add(i).cast::<i8>()) };
+            let low = _mm512_and_si512(x, nibble);
+            let high = _mm512_and_si512(_mm512_srli_epi16::<4>(x), nibble);
             for (acc, q) in acc.iter_mut().zip(queries) {
-                // SAFETY: as above; every query has at least dim values.
-                let q = unsafe { _mm512_maskz_loadu_epi8(m, q.as_ptr().add(i)) };
-                *acc = _mm512_dpbusd_epi32(*acc, x, q);
+                // SAFETY: as above; each half of a query has `half` values.
+                let (ql, qh) = unsafe {
+                    (
+                        _mm512_maskz_loadu_epi8(m, q.low.as_ptr().add(i)),
+                        _mm512_maskz_loadu_epi8(m, q.high.as_ptr().add(i)),
+                    )
+                };
+                *acc = _mm512_dpbusd_epi32(*acc, low, ql);
+                *acc = _mm512_dpbusd_epi32(*acc, high, qh);
             }
         }
-        for ((o, acc), b) in o.iter_mut().zip(acc).zip(bias) {
-            *o = _mm512_reduce_add_epi32(acc) - b;
+        for ((o, acc), q) in o.iter_mut().zip(acc).zip(queries) {
+            *o = _mm512_reduce_add_epi32(acc) - q.offset;
         }
     }
 }
 
-/// How many rows ahead the AVX2 kernel prefetches.
-#[cfg(target_arch = "x86_64")]
-const PREFETCH_ROWS: usize = 8;
-
-/// The AVX2 kernel: 16 codes of a row widened to 16 bits once, then one
-/// multiply-add (`vpmaddwd`) per query.
+/// The AVX2 kernel: 16 packed bytes at a time, each half widened to 16
+/// bits and multiplied into the (widened) query with `vpmaddwd`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn integer_dots_avx2<const Q: usize>(
-    rows: &[i8],
-    dim: usize,
-    queries: &[&[i16]; Q],
+fn nibble_dots_avx2<const Q: usize>(
+    rows: &[u8],
+    half: usize,
+    queries: &[Halves<'_>; Q],
     out: &mut [[i32; Q]],
 ) {
     use std::arch::x86_64::{
-        __m128i, __m256i, _MM_HINT_T0, _mm_loadu_si128, _mm_prefetch, _mm256_add_epi32,
-        _mm256_cvtepi8_epi16, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_setzero_si256,
-        _mm256_storeu_si256,
+        __m128i, __m256i, _MM_HINT_T0, _mm_and_si128, _mm_loadu_si128, _mm_prefetch, _mm_set1_epi8,
+        _mm_srli_epi16, _mm256_add_epi32, _mm256_cvtepu8_epi16, _mm256_loadu_si256,
+        _mm256_madd_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
     };
-    let body = dim - dim % 16;
-    assert!(
-        queries.iter().all(|q| q.len() >= dim),
-        "a query is shorter than the rows"
-    );
-    for (row, o) in rows.chunks_exact(dim).zip(out.iter_mut()) {
-        // Ask for the row a few ahead now: one stream of short rows keeps
-        // the hardware prefetcher from running far enough ahead.
-        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * dim);
-        for line in (0..dim).step_by(64) {
+    let body = half - half % 16;
+    let wide: [(Vec<i16>, Vec<i16>); Q] = std::array::from_fn(|i| {
+        let widen = |v: &[i8]| v.iter().map(|&c| i16::from(c)).collect::<Vec<i16>>();
+        (widen(queries[i].low), widen(queries[i].high))
+    });
+    let nibble = _mm_set1_epi8(0x0f);
+    for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
+        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * half);
+        for line in (0..half).step_by(64) {
             // A prefetch never faults, even past the slice's end.
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast::<i8>());
         }
         let mut acc = [_mm256_setzero_si256(); Q];
         for i in (0..body).step_by(16) {
-            // SAFETY: i + 16 ≤ body ≤ dim = row.len(), and every query has at
-            // least dim values (asserted above); unaligned loads are allowed.
+            // SAFETY: i + 16 ≤ body ≤ half = row.len(); unaligned loads are
+            // allowed.
             let x = unsafe { _mm_loadu_si128(row.as_ptr().add(i).cast::<__m128i>()) };
-            let x = _mm256_cvtepi8_epi16(x);
-            for (acc, q) in acc.iter_mut().zip(queries) {
-                // SAFETY: as above.
-                let q = unsafe { _mm256_loadu_si256(q.as_ptr().add(i).cast::<__m256i>()) };
-                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, q));
+            let low = _mm256_cvtepu8_epi16(_mm_and_si128(x, nibble));
+            let high = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(x), nibble));
+            for (acc, (ql, qh)) in acc.iter_mut().zip(&wide) {
+                // SAFETY: each widened half has `half` values, so i + 16 fits.
+                let (ql, qh) = unsafe {
+                    (
+                        _mm256_loadu_si256(ql.as_ptr().add(i).cast::<__m256i>()),
+                        _mm256_loadu_si256(qh.as_ptr().add(i).cast::<__m256i>()),
+                    )
+                };
+                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(low, ql));
+                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(high, qh));
             }
         }
         for ((o, acc), q) in o.iter_mut().zip(acc).zip(queries) {
             let mut lanes = [0i32; 8];
             // SAFETY: `lanes` is 32 bytes; unaligned stores are allowed.
             unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), acc) };
-            let tail: i32 = row[body..]
-                .iter()
-                .zip(&q[body..dim])
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
-            *o = lanes.iter().sum::<i32>() + tail;
+            *o = lanes.iter().sum::<i32>() + tail_dot(&row[body..], q, body) - q.offset;
         }
     }
 }
 
+/// The packed bytes `bytes` (starting at byte `from` of a row) times the
+/// query's matching values, offset not removed.
+fn tail_dot(bytes: &[u8], q: &Halves<'_>, from: usize) -> i32 {
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(k, &b)| {
+            i32::from(b & 0x0f) * i32::from(q.low[from + k])
+                + i32::from(b >> 4) * i32::from(q.high[from + k])
+        })
+        .sum()
+}
+
 /// The kernel for every processor.
-fn integer_dots_portable<const Q: usize>(
-    rows: &[i8],
-    dim: usize,
-    queries: &[&[i16]; Q],
+fn nibble_dots_portable<const Q: usize>(
+    rows: &[u8],
+    half: usize,
+    queries: &[Halves<'_>; Q],
     out: &mut [[i32; Q]],
 ) {
-    for (row, o) in rows.chunks_exact(dim).zip(out.iter_mut()) {
-        for (q, o) in queries.iter().zip(o.iter_mut()) {
-            *o = row
-                .iter()
-                .zip(q.iter())
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
+    for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
+        for (o, q) in o.iter_mut().zip(queries) {
+            *o = tail_dot(row, q, 0) - q.offset;
         }
     }
 }
@@ -269,50 +334,101 @@ fn integer_dots_portable<const Q: usize>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn quantised_dots_are_close_to_exact_and_exact_in_integers() {
-        let dim = 37;
-        let rows: Vec<f32> = (0..dim * 5)
+    /// `n` rows of `dim` values spread over [-1, 1].
+    fn rows(n: usize, dim: usize) -> Embeddings {
+        let data = (0..dim * n)
             .map(|i| ((i * 7919 % 211) as f32 / 105.0) - 1.0)
             .collect();
-        let items = Embeddings::new(dim, rows);
-        let compact = CompactItems::new(&items);
-        assert_eq!(compact.len(), 5);
-        assert_eq!(compact.bytes(), 5 * dim + 5 * 4);
-        let q: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
-        let queries = [Quantized::new(&q)];
-        let mut out = vec![[0f32; 1]; 4];
-        compact.dots(1, &queries, &mut out);
-        for (r, o) in out.iter().enumerate() {
-            let exact = crate::relate::dot(items.row(r + 1), &q);
-            assert!((o[0] - exact).abs() < 0.05, "row {r}: {} vs {exact}", o[0]);
+        Embeddings::new(dim, data)
+    }
+
+    #[test]
+    fn approximate_dots_are_close_to_exact() {
+        for dim in [37, 384] {
+            let items = rows(5, dim);
+            let compact = CompactItems::new(&items);
+            assert_eq!(compact.len(), 5);
+            assert_eq!(compact.bytes(), 5 * dim.div_ceil(2) + 5 * 4);
+            let q: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
+            let mut out = vec![[0f32; 1]; 4];
+            compact.dots(1, &[Quantized::new(&q)], &mut out);
+            for (r, o) in out.iter().enumerate() {
+                let exact = crate::relate::dot(items.row(r + 1), &q);
+                // 4-bit codes: about 1/14 of the row's largest value per
+                // step, so a few percent of the norms' product.
+                let bound = 0.04 * (dim as f32);
+                assert!(
+                    (o[0] - exact).abs() < bound,
+                    "dim {dim} row {r}: {} vs {exact}",
+                    o[0]
+                );
+            }
         }
-        // Every kernel this processor runs agrees with the portable one
-        // exactly, for two queries, extreme codes and a partial last block.
-        let mut second: Vec<i8> = (0..dim)
-            .map(|i| if i % 2 == 0 { 127 } else { -127 })
-            .collect();
-        second[0] = -128;
-        let codes = [queries[0].codes.as_slice(), second.as_slice()];
-        let wide: Vec<Vec<i16>> = codes
-            .iter()
-            .map(|q| q.iter().map(|&c| i16::from(c)).collect())
-            .collect();
-        let wide = [wide[0].as_slice(), wide[1].as_slice()];
-        let mut rows = compact.codes.clone();
-        rows[3] = -128;
-        rows[dim + 1] = 127;
-        let mut slow = vec![[0i32; 2]; 5];
-        integer_dots_portable(&rows, dim, &wide, &mut slow);
-        let mut fast = vec![[0i32; 2]; 5];
-        integer_dots(&rows, dim, &codes, &mut fast);
-        assert_eq!(fast, slow);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            let mut avx2 = vec![[0i32; 2]; 5];
-            // SAFETY: AVX2 is supported (checked just above).
-            unsafe { integer_dots_avx2(&rows, dim, &wide, &mut avx2) };
-            assert_eq!(avx2, slow);
+    }
+
+    #[test]
+    fn every_kernel_agrees_with_the_portable_one() {
+        for dim in [37, 130, 384] {
+            let compact = CompactItems::new(&rows(9, dim));
+            let half = compact.half;
+            // Extreme query codes, both halves.
+            let first: Vec<i8> = (0..dim)
+                .map(|i| ((i * 31 % 255) as i32 - 127) as i8)
+                .collect();
+            let mut second: Vec<i8> = (0..dim)
+                .map(|i| if i % 2 == 0 { 127 } else { -127 })
+                .collect();
+            second[0] = -128;
+            let split = |c: &[i8]| {
+                let code = |d: usize| c.get(d).copied().unwrap_or(0);
+                let (low, high): (Vec<i8>, Vec<i8>) = (
+                    (0..half).map(code).collect(),
+                    (half..2 * half).map(code).collect(),
+                );
+                let offset = NIBBLE_OFFSET * c.iter().map(|&v| i32::from(v)).sum::<i32>();
+                (low, high, offset)
+            };
+            let (a, b) = (split(&first), split(&second));
+            let halves = [
+                Halves {
+                    low: &a.0,
+                    high: &a.1,
+                    offset: a.2,
+                },
+                Halves {
+                    low: &b.0,
+                    high: &b.1,
+                    offset: b.2,
+                },
+            ];
+            let mut want = vec![[0i32; 2]; 9];
+            nibble_dots_portable(&compact.codes, half, &halves, &mut want);
+            // The portable kernel against the unpacked codes.
+            for (r, w) in want.iter().enumerate() {
+                let unpacked: Vec<i32> = (0..dim)
+                    .map(|d| {
+                        let byte = compact.codes[r * half + d % half];
+                        let nib = if d < half { byte & 0x0f } else { byte >> 4 };
+                        i32::from(nib) - NIBBLE_OFFSET
+                    })
+                    .collect();
+                let direct: i32 = unpacked
+                    .iter()
+                    .zip(&first)
+                    .map(|(c, &q)| c * i32::from(q))
+                    .sum();
+                assert_eq!(w[0], direct, "dim {dim} row {r}");
+            }
+            let mut got = vec![[0i32; 2]; 9];
+            nibble_dots(&compact.codes, half, &halves, &mut got);
+            assert_eq!(got, want, "dim {dim}: the dispatched kernel");
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut avx2 = vec![[0i32; 2]; 9];
+                // SAFETY: AVX2 is supported (checked just above).
+                unsafe { nibble_dots_avx2(&compact.codes, half, &halves, &mut avx2) };
+                assert_eq!(avx2, want, "dim {dim}: AVX2");
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 //! The total score is computed with one pass over the item matrix (the
 //! dense components are all dot products with item vectors, so their
 //! weighted sum is one query vector; `scan` owns that pass and its compact
-//! 8-bit variant for large domains); the breakdown is computed only for the
+//! 4-bit variant for large domains); the breakdown is computed only for the
 //! k items shown.
 
 mod component;

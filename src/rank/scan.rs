@@ -1,7 +1,7 @@
 //! `score = Σ weight · component` over the target items, written once: a
 //! [`Scorer`] holds one user's weighted query and scores one item, every
 //! item (the evaluation's full rankings), or the top k. The top k of a large
-//! domain comes from a compact scan ([`Scan::Compact`]): 8-bit item vectors
+//! domain comes from a compact scan ([`Scan::Compact`]): 4-bit item vectors
 //! pick the best candidates, which are then scored exactly, so the ranking
 //! shown is scored in f32 like every other.
 
@@ -16,7 +16,7 @@ use crate::relate::{Adapter, Relations, dot};
 pub enum Scan {
     /// Every item scored exactly in f32.
     Exact,
-    /// An 8-bit scan of every item keeps [`pool_size`] candidates, which are
+    /// A 4-bit scan of every item keeps [`pool_size`] candidates, which are
     /// scored exactly; the top k is taken from them.
     Compact,
 }
@@ -37,10 +37,10 @@ impl Scan {
 }
 
 /// Candidates a compact scan keeps for a top `k`: enough that an item of
-/// the exact top k is lost only if 8-bit rounding moves it down hundreds of
+/// the exact top k is lost only if 4-bit rounding moves it down hundreds of
 /// places.
 pub fn pool_size(k: usize) -> usize {
-    k.saturating_mul(8).max(256)
+    k.saturating_mul(16).max(512)
 }
 
 /// Items per parallel block of a scan.
@@ -155,7 +155,7 @@ impl<'a> Scorer<'a> {
         pool.into_iter().take(k).map(|(_, j)| j).collect()
     }
 
-    /// The `n` items with the best approximate scores from the 8-bit scan
+    /// The `n` items with the best approximate scores from the 4-bit scan
     /// (unordered); `skip` (sorted) is left out.
     fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
         let zero = Quantized::new(&[]);

@@ -156,7 +156,7 @@ pub struct Relations {
     pub popularity_counts: Vec<u32>,
     /// The options used.
     pub options: RelateOptions,
-    /// The target items' 8-bit copy for compact scans, made on first use.
+    /// The target items' 4-bit copy for compact scans, made on first use.
     compact_target: OnceLock<CompactItems>,
 }
 
@@ -424,7 +424,7 @@ impl Relations {
         );
     }
 
-    /// The target items' 8-bit copy (see [`CompactItems`]), quantised on the
+    /// The target items' 4-bit copy (see [`CompactItems`]), quantised on the
     /// first call and kept.
     pub fn compact_target(&self, embeddings: &DatasetEmbeddings) -> &CompactItems {
         self.compact_target
