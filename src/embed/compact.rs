@@ -193,7 +193,7 @@ fn nibble_dots<const Q: usize>(
 /// How many rows ahead the x86-64 kernels prefetch: one stream of short
 /// rows keeps the hardware prefetcher from running far enough ahead.
 #[cfg(target_arch = "x86_64")]
-const PREFETCH_ROWS: usize = 16;
+const PREFETCH_ROWS: usize = 64;
 
 /// The AVX-512 VNNI kernel: 64 packed bytes at a time, their low and high
 /// halves each multiplied into the query with one `vpdpbusd` (unsigned ×

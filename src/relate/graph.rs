@@ -94,18 +94,36 @@ impl CoGraph {
         if total <= 0.0 {
             return Vec::new();
         }
-        let mut acc = std::collections::HashMap::<u32, f32>::new();
-        for &(i, w) in history {
-            for &(j, link) in self.links(i) {
-                *acc.entry(j).or_insert(0.0) += w / total * link;
+        // The rows are sorted by T item: merge them (a heap over the rows'
+        // heads) and sum each item's contributions as it comes.
+        let rows: Vec<(&[(u32, f32)], f32)> = history
+            .iter()
+            .map(|&(i, w)| (self.links(i), w / total))
+            .filter(|(row, _)| !row.is_empty())
+            .collect();
+        let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(u32, usize, usize)>> = rows
+            .iter()
+            .enumerate()
+            .map(|(r, (row, _))| std::cmp::Reverse((row[0].0, r, 0)))
+            .collect();
+        let mut scores: Vec<(u32, f32)> = Vec::new();
+        while let Some(std::cmp::Reverse((j, r, k))) = heads.pop() {
+            let (row, w) = rows[r];
+            let add = w * row[k].1;
+            match scores.last_mut() {
+                Some((last, s)) if *last == j => *s += add,
+                _ => scores.push((j, add)),
+            }
+            if let Some(&(next, _)) = row.get(k + 1) {
+                heads.push(std::cmp::Reverse((next, r, k + 1)));
             }
         }
-        let max = acc.values().copied().fold(0.0, f32::max);
-        let mut scores: Vec<(u32, f32)> = acc
-            .into_iter()
-            .map(|(j, s)| (j, if max > 0.0 { s / max } else { 0.0 }))
-            .collect();
-        scores.sort_unstable_by_key(|&(j, _)| j);
+        let max = scores.iter().map(|&(_, s)| s).fold(0.0, f32::max);
+        if max > 0.0 {
+            scores.iter_mut().for_each(|(_, s)| *s /= max);
+        } else {
+            scores.iter_mut().for_each(|(_, s)| *s = 0.0);
+        }
         scores
     }
 }
