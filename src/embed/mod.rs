@@ -1,6 +1,7 @@
 //! Text → vectors: model resolution (local folder, Hugging Face cache, hub
 //! download), the tokenizer, the BERT forward pass (candle), pooling,
-//! length-sorted batching, and the on-disk embedding cache.
+//! length-sorted batching, the on-disk embedding cache, and a compact 4-bit
+//! copy of a matrix for fast approximate scans.
 //!
 //! It knows nothing of datasets' meaning, recommendations or the window: it
 //! turns a list of texts into an L2-normalised `[n, dim]` matrix in input
