@@ -6,24 +6,12 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Result, anyhow, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
-use super::DatasetArgs;
-use super::recommend::truncate;
+use super::{DatasetArgs, Format, truncate};
 use crate::data::Dataset;
 use crate::explore::{Link, Neighbour, links, nearest};
-
-/// Output formats of `search` and `neighbors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people, one block per domain.
-    Table,
-    /// The documented JSON schema.
-    Json,
-    /// One row per item found.
-    Csv,
-}
 
 /// `crossrec search`.
 #[derive(Debug, Args)]
@@ -90,33 +78,40 @@ struct Found<'a> {
 }
 
 impl<'a> Found<'a> {
-    fn neighbour(dataset: &'a Dataset, rank: usize, n: &Neighbour) -> Found<'a> {
-        let domain = &dataset.domains[n.domain];
-        let item = &domain.items[n.item as usize];
+    /// Item `item` of domain `domain` at `rank`, its values to be filled in.
+    fn item(
+        dataset: &'a Dataset,
+        relation: Relation,
+        domain: usize,
+        item: u32,
+        rank: usize,
+    ) -> Found<'a> {
+        let domain = &dataset.domains[domain];
+        let item = &domain.items[item as usize];
         Found {
-            relation: Relation::Neighbour,
+            relation,
             domain: &domain.name,
             rank,
             item_id: &item.id,
-            cosine: Some(n.cosine),
+            cosine: None,
             shared_users: None,
             link_weight: None,
             text: &item.text,
         }
     }
 
-    fn link(dataset: &'a Dataset, rank: usize, l: &Link) -> Found<'a> {
-        let domain = &dataset.domains[l.domain];
-        let item = &domain.items[l.item as usize];
+    fn neighbour(dataset: &'a Dataset, rank: usize, n: &Neighbour) -> Found<'a> {
         Found {
-            relation: Relation::Link,
-            domain: &domain.name,
-            rank,
-            item_id: &item.id,
-            cosine: None,
+            cosine: Some(n.cosine),
+            ..Found::item(dataset, Relation::Neighbour, n.domain, n.item, rank)
+        }
+    }
+
+    fn link(dataset: &'a Dataset, rank: usize, l: &Link) -> Found<'a> {
+        Found {
             shared_users: Some(l.shared_users),
             link_weight: Some(l.weight),
-            text: &item.text,
+            ..Found::item(dataset, Relation::Link, l.domain, l.item, rank)
         }
     }
 }

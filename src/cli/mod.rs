@@ -92,6 +92,18 @@ pub enum Command {
     Neighbors(explore::NeighborsArgs),
 }
 
+/// Output formats of the commands that list items (`recommend`, `search`,
+/// `neighbors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The documented JSON schema.
+    Json,
+    /// One row per item listed.
+    Csv,
+}
+
 /// The model and how to run it.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
@@ -156,6 +168,23 @@ pub struct DatasetArgs {
     /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
     #[arg(long)]
     pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// `text` on one line, without control characters (an escape sequence in
+/// an item's title must not reach the terminal), cut to `max` characters.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    let flat: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        flat.chars().take(max - 1).chain(['…']).collect()
+    }
 }
 
 /// A whole number ≥ 1.

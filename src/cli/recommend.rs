@@ -5,26 +5,15 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Result, anyhow};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
-use super::DatasetArgs;
+use super::{DatasetArgs, Format, truncate};
 use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, Component, PerComponent, Ranking, Weights, recommend as rank};
 use crate::relate::{AdaptOptions, Hidden, RelateOptions, Relations, StoredAdapter, domain_pair};
 use crate::settings::SettingsStore;
-
-/// Output formats of `recommend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// The documented JSON schema.
-    Json,
-    /// One row per recommendation.
-    Csv,
-}
 
 /// `crossrec recommend`.
 #[derive(Debug, Args)]
@@ -252,23 +241,6 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         Format::Table => table(out, &dataset, &relations, &ranking, &weights),
         Format::Json => json(out, args, &dataset, &relations, &ranking, &weights),
         Format::Csv => csv_out(out, &dataset, &relations, &ranking),
-    }
-}
-
-/// `text` on one line, without control characters (an escape sequence in
-/// an item's title must not reach the terminal), cut to `max` characters.
-pub(super) fn truncate(text: &str, max: usize) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        flat.chars().take(max - 1).chain(['…']).collect()
     }
 }
 

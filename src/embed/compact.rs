@@ -104,39 +104,37 @@ impl CompactItems {
         self.codes.len() + self.scales.len() * std::mem::size_of::<f32>()
     }
 
+    /// `q` prepared for scans of these rows: split into the halves the
+    /// packed bytes meet (a query shorter than [`CompactItems::dim`] counts
+    /// as padded with zeros). Prepare once per scan, not per block.
+    pub fn query(&self, q: &Quantized) -> CompactQuery {
+        let code = |d: usize| q.codes.get(d).copied().unwrap_or(0);
+        let low: Vec<i8> = (0..self.half).map(code).collect();
+        let high: Vec<i8> = (self.half..2 * self.half).map(code).collect();
+        let widen = |v: &[i8]| v.iter().map(|&c| i16::from(c)).collect();
+        CompactQuery {
+            offset: NIBBLE_OFFSET * low.iter().chain(&high).map(|&c| i32::from(c)).sum::<i32>(),
+            low16: widen(&low),
+            high16: widen(&high),
+            low,
+            high,
+            scale: q.scale,
+        }
+    }
+
     /// For rows `start..start + out.len()`: the approximate dot product of
     /// each row with each query, `out[r][i] ≈ row · query_i` (scales
-    /// included). A query shorter than [`CompactItems::dim`] counts as
-    /// padded with zeros.
+    /// included). The queries come from [`CompactItems::query`].
     pub fn dots<const Q: usize>(
         &self,
         start: usize,
-        queries: &[Quantized; Q],
+        queries: &[CompactQuery; Q],
         out: &mut [[f32; Q]],
     ) {
         let rows = &self.codes[start * self.half..(start + out.len()) * self.half];
         let scales = &self.scales[start..start + out.len()];
-        // Each query split into the halves the low and high nibbles meet.
-        let split: [(Vec<i8>, Vec<i8>); Q] = std::array::from_fn(|i| {
-            let code = |d: usize| queries[i].codes.get(d).copied().unwrap_or(0);
-            (
-                (0..self.half).map(code).collect(),
-                (self.half..2 * self.half).map(code).collect(),
-            )
-        });
-        let halves: [Halves<'_>; Q] = std::array::from_fn(|i| Halves {
-            low: &split[i].0,
-            high: &split[i].1,
-            offset: NIBBLE_OFFSET
-                * split[i]
-                    .0
-                    .iter()
-                    .chain(&split[i].1)
-                    .map(|&c| i32::from(c))
-                    .sum::<i32>(),
-        });
         let mut raw = vec![[0i32; Q]; out.len()];
-        nibble_dots(rows, self.half, &halves, &mut raw);
+        nibble_dots(rows, self.half, queries, &mut raw);
         for ((o, r), &s) in out.iter_mut().zip(&raw).zip(scales) {
             for ((o, r), q) in o.iter_mut().zip(r).zip(queries) {
                 *o = s * q.scale * *r as f32;
@@ -145,15 +143,21 @@ impl CompactItems {
     }
 }
 
-/// A query as the packed rows meet it.
-#[derive(Debug, Clone, Copy)]
-struct Halves<'a> {
+/// A query as the packed rows meet it (see [`CompactItems::query`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactQuery {
     /// Dimensions `0..half`, met by the low nibbles.
-    low: &'a [i8],
+    low: Vec<i8>,
     /// Dimensions `half..2·half`, met by the high nibbles.
-    high: &'a [i8],
+    high: Vec<i8>,
+    /// `low` widened to 16 bits (the AVX2 kernel's operand).
+    low16: Vec<i16>,
+    /// `high` widened to 16 bits.
+    high16: Vec<i16>,
     /// `8 · Σ query`: what the stored offset adds to every dot product.
     offset: i32,
+    /// The query's quantisation step.
+    scale: f32,
 }
 
 /// `out[r][i] = Σ_d code_r[d] · query_i[d]` in exact integer arithmetic
@@ -162,7 +166,7 @@ struct Halves<'a> {
 fn nibble_dots<const Q: usize>(
     rows: &[u8],
     half: usize,
-    queries: &[Halves<'_>; Q],
+    queries: &[CompactQuery; Q],
     out: &mut [[i32; Q]],
 ) {
     assert!(
@@ -195,6 +199,20 @@ fn nibble_dots<const Q: usize>(
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_ROWS: usize = 64;
 
+/// Asks for the row [`PREFETCH_ROWS`] after `row` (rows of `row.len()`
+/// bytes), one cache line at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse")]
+#[inline]
+fn prefetch_ahead(row: &[u8]) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * row.len());
+    for line in (0..row.len()).step_by(64) {
+        // A prefetch never faults, even past the slice's end.
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast::<i8>());
+    }
+}
+
 /// The AVX-512 VNNI kernel: 64 packed bytes at a time, their low and high
 /// halves each multiplied into the query with one `vpdpbusd` (unsigned ×
 /// signed bytes); a row's last partial 64 are read with a mask (masked-off
@@ -204,12 +222,12 @@ const PREFETCH_ROWS: usize = 64;
 fn nibble_dots_vnni<const Q: usize>(
     rows: &[u8],
     half: usize,
-    queries: &[Halves<'_>; Q],
+    queries: &[CompactQuery; Q],
     out: &mut [[i32; Q]],
 ) {
     use std::arch::x86_64::{
-        _MM_HINT_T0, _mm_prefetch, _mm512_and_si512, _mm512_dpbusd_epi32, _mm512_maskz_loadu_epi8,
-        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_srli_epi16,
+        _mm512_and_si512, _mm512_dpbusd_epi32, _mm512_maskz_loadu_epi8, _mm512_reduce_add_epi32,
+        _mm512_set1_epi8, _mm512_setzero_si512, _mm512_srli_epi16,
     };
     let nibble = _mm512_set1_epi8(0x0f);
     let mask = |i: usize| -> u64 {
@@ -217,11 +235,7 @@ fn nibble_dots_vnni<const Q: usize>(
         if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
     };
     for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
-        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * half);
-        for line in (0..half).step_by(64) {
-            // A prefetch never faults, even past the slice's end.
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast::<i8>());
-        }
+        prefetch_ahead(row);
         let mut acc = [_mm512_setzero_si512(); Q];
         for i in (0..half).step_by(64) {
             let m = mask(i);
@@ -255,26 +269,18 @@ fn nibble_dots_vnni<const Q: usize>(
 fn nibble_dots_avx2<const Q: usize>(
     rows: &[u8],
     half: usize,
-    queries: &[Halves<'_>; Q],
+    queries: &[CompactQuery; Q],
     out: &mut [[i32; Q]],
 ) {
     use std::arch::x86_64::{
-        __m128i, __m256i, _MM_HINT_T0, _mm_and_si128, _mm_loadu_si128, _mm_prefetch, _mm_set1_epi8,
-        _mm_srli_epi16, _mm256_add_epi32, _mm256_cvtepu8_epi16, _mm256_loadu_si256,
-        _mm256_madd_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
+        __m128i, __m256i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi8, _mm_srli_epi16,
+        _mm256_add_epi32, _mm256_cvtepu8_epi16, _mm256_loadu_si256, _mm256_madd_epi16,
+        _mm256_setzero_si256, _mm256_storeu_si256,
     };
     let body = half - half % 16;
-    let wide: [(Vec<i16>, Vec<i16>); Q] = std::array::from_fn(|i| {
-        let widen = |v: &[i8]| v.iter().map(|&c| i16::from(c)).collect::<Vec<i16>>();
-        (widen(queries[i].low), widen(queries[i].high))
-    });
     let nibble = _mm_set1_epi8(0x0f);
     for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
-        let ahead = row.as_ptr().wrapping_add(PREFETCH_ROWS * half);
-        for line in (0..half).step_by(64) {
-            // A prefetch never faults, even past the slice's end.
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast::<i8>());
-        }
+        prefetch_ahead(row);
         let mut acc = [_mm256_setzero_si256(); Q];
         for i in (0..body).step_by(16) {
             // SAFETY: i + 16 ≤ body ≤ half = row.len(); unaligned loads are
@@ -282,12 +288,12 @@ fn nibble_dots_avx2<const Q: usize>(
             let x = unsafe { _mm_loadu_si128(row.as_ptr().add(i).cast::<__m128i>()) };
             let low = _mm256_cvtepu8_epi16(_mm_and_si128(x, nibble));
             let high = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(x), nibble));
-            for (acc, (ql, qh)) in acc.iter_mut().zip(&wide) {
+            for (acc, q) in acc.iter_mut().zip(queries) {
                 // SAFETY: each widened half has `half` values, so i + 16 fits.
                 let (ql, qh) = unsafe {
                     (
-                        _mm256_loadu_si256(ql.as_ptr().add(i).cast::<__m256i>()),
-                        _mm256_loadu_si256(qh.as_ptr().add(i).cast::<__m256i>()),
+                        _mm256_loadu_si256(q.low16.as_ptr().add(i).cast::<__m256i>()),
+                        _mm256_loadu_si256(q.high16.as_ptr().add(i).cast::<__m256i>()),
                     )
                 };
                 *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(low, ql));
@@ -305,7 +311,7 @@ fn nibble_dots_avx2<const Q: usize>(
 
 /// The packed bytes `bytes` (starting at byte `from` of a row) times the
 /// query's matching values, offset not removed.
-fn tail_dot(bytes: &[u8], q: &Halves<'_>, from: usize) -> i32 {
+fn tail_dot(bytes: &[u8], q: &CompactQuery, from: usize) -> i32 {
     bytes
         .iter()
         .enumerate()
@@ -320,7 +326,7 @@ fn tail_dot(bytes: &[u8], q: &Halves<'_>, from: usize) -> i32 {
 fn nibble_dots_portable<const Q: usize>(
     rows: &[u8],
     half: usize,
-    queries: &[Halves<'_>; Q],
+    queries: &[CompactQuery; Q],
     out: &mut [[i32; Q]],
 ) {
     for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
@@ -351,7 +357,7 @@ mod tests {
             assert_eq!(compact.bytes(), 5 * dim.div_ceil(2) + 5 * 4);
             let q: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
             let mut out = vec![[0f32; 1]; 4];
-            compact.dots(1, &[Quantized::new(&q)], &mut out);
+            compact.dots(1, &[compact.query(&Quantized::new(&q))], &mut out);
             for (r, o) in out.iter().enumerate() {
                 let exact = crate::relate::dot(items.row(r + 1), &q);
                 // 4-bit codes: about 1/14 of the row's largest value per
@@ -379,28 +385,13 @@ mod tests {
                 .map(|i| if i % 2 == 0 { 127 } else { -127 })
                 .collect();
             second[0] = -128;
-            let split = |c: &[i8]| {
-                let code = |d: usize| c.get(d).copied().unwrap_or(0);
-                let (low, high): (Vec<i8>, Vec<i8>) = (
-                    (0..half).map(code).collect(),
-                    (half..2 * half).map(code).collect(),
-                );
-                let offset = NIBBLE_OFFSET * c.iter().map(|&v| i32::from(v)).sum::<i32>();
-                (low, high, offset)
+            let prepare = |codes: &[i8]| {
+                compact.query(&Quantized {
+                    codes: codes.to_vec(),
+                    scale: 1.0,
+                })
             };
-            let (a, b) = (split(&first), split(&second));
-            let halves = [
-                Halves {
-                    low: &a.0,
-                    high: &a.1,
-                    offset: a.2,
-                },
-                Halves {
-                    low: &b.0,
-                    high: &b.1,
-                    offset: b.2,
-                },
-            ];
+            let halves = [prepare(&first), prepare(&second)];
             let mut want = vec![[0i32; 2]; 9];
             nibble_dots_portable(&compact.codes, half, &halves, &mut want);
             // The portable kernel against the unpacked codes.

@@ -158,15 +158,15 @@ impl<'a> Scorer<'a> {
     /// The `n` items with the best approximate scores from the 4-bit scan
     /// (unordered); `skip` (sorted) is left out.
     fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
-        let zero = Quantized::new(&[]);
         let combined = self.combined.as_deref().map(Quantized::new);
         let adapted = self
             .adapted
             .as_ref()
             .map(|(q, adapter)| (Quantized::new(&adapter.fold(q)), adapter.inv_norms()));
+        let zero = Quantized::new(&[]);
         let queries = [
-            combined.unwrap_or_else(|| zero.clone()),
-            adapted.as_ref().map_or(zero.clone(), |(q, _)| q.clone()),
+            compact.query(combined.as_ref().unwrap_or(&zero)),
+            compact.query(adapted.as_ref().map_or(&zero, |(q, _)| q)),
         ];
         let n_items = compact.len();
         let blocks = n_items.div_ceil(BLOCK);

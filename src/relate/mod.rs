@@ -63,6 +63,16 @@ pub enum RelateError {
     },
 }
 
+/// A validation that scores every epoch above the one before, so that
+/// training keeps its last epoch (the epoch count was chosen elsewhere).
+fn last_epoch_wins() -> impl FnMut(&Adapter) -> f64 {
+    let mut epoch = 0.0;
+    move |_| {
+        epoch += 1.0;
+        epoch
+    }
+}
+
 /// Where [`Relations::train_adapter_stored`] got its model.
 #[derive(Debug)]
 pub enum StoredAdapter {
@@ -395,7 +405,16 @@ impl Relations {
             Ok(None) => None,
             Err(err) => Some(err),
         };
-        self.train_adapter_epochs(embeddings, options, cancel);
+        self.adapted = Adapter::fit(
+            &profiles,
+            &pairs,
+            items,
+            start,
+            options,
+            &mut last_epoch_wins(),
+            &mut |_| {},
+            cancel,
+        );
         let saved = match &self.adapted {
             Ok(adapter) => adapter_cache::save(&path, &key, adapter).map(|()| path),
             Err(_) => return StoredAdapter::NotTrained { unreadable },
@@ -411,14 +430,10 @@ impl Relations {
         options: AdaptOptions,
         cancel: &std::sync::atomic::AtomicBool,
     ) {
-        let mut epoch = 0.0;
         self.train_adapter(
             embeddings,
             options,
-            &mut |_| {
-                epoch += 1.0;
-                epoch
-            },
+            &mut last_epoch_wins(),
             &mut |_| {},
             cancel,
         );
