@@ -1,7 +1,7 @@
 //! Ranking and re-scoring speed on the real dataset (embeddings from the
 //! cache that `cargo bench --bench encode` or `crossrec encode` filled), and
 //! ranking over synthetic 100,000- and 1,000,000-item target domains, with
-//! the exact and the compact (8-bit) scan.
+//! the exact and the compact (4-bit) scan.
 //!
 //! `cargo bench --bench rank` prints one JSON line per measurement.
 

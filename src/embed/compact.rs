@@ -131,13 +131,19 @@ impl CompactItems {
         queries: &[CompactQuery; Q],
         out: &mut [[f32; Q]],
     ) {
-        let rows = &self.codes[start * self.half..(start + out.len()) * self.half];
-        let scales = &self.scales[start..start + out.len()];
-        let mut raw = vec![[0i32; Q]; out.len()];
-        nibble_dots(rows, self.half, queries, &mut raw);
-        for ((o, r), &s) in out.iter_mut().zip(&raw).zip(scales) {
-            for ((o, r), q) in o.iter_mut().zip(r).zip(queries) {
-                *o = s * q.scale * *r as f32;
+        // The integer dots of up to 64 rows at a time, on the stack.
+        const STEP: usize = 64;
+        let mut raw = [[0i32; Q]; STEP];
+        for (c, out) in out.chunks_mut(STEP).enumerate() {
+            let first = start + c * STEP;
+            let rows = &self.codes[first * self.half..(first + out.len()) * self.half];
+            let scales = &self.scales[first..first + out.len()];
+            let raw = &mut raw[..out.len()];
+            nibble_dots(rows, self.half, queries, raw);
+            for ((o, r), &s) in out.iter_mut().zip(raw.iter()).zip(scales) {
+                for ((o, r), q) in o.iter_mut().zip(r).zip(queries) {
+                    *o = s * q.scale * *r as f32;
+                }
             }
         }
     }
@@ -180,8 +186,16 @@ fn nibble_dots<const Q: usize>(
         && std::arch::is_x86_feature_detected!("avx512bw")
     {
         // SAFETY: the processor supports AVX-512 F, BW and VNNI (checked
-        // just above; BW implies F), the only requirement of the kernel.
-        unsafe { nibble_dots_vnni(rows, half, queries, out) };
+        // just above; BW implies F), the only requirement of the kernels.
+        unsafe {
+            match half {
+                128 => nibble_dots_vnni_whole::<Q, 2>(rows, queries, out),
+                192 => nibble_dots_vnni_whole::<Q, 3>(rows, queries, out),
+                256 => nibble_dots_vnni_whole::<Q, 4>(rows, queries, out),
+                384 => nibble_dots_vnni_whole::<Q, 6>(rows, queries, out),
+                _ => nibble_dots_vnni(rows, half, queries, out),
+            }
+        }
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -254,6 +268,59 @@ fn nibble_dots_vnni<const Q: usize>(
                 };
                 *acc = _mm512_dpbusd_epi32(*acc, low, ql);
                 *acc = _mm512_dpbusd_epi32(*acc, high, qh);
+            }
+        }
+        for ((o, acc), q) in o.iter_mut().zip(acc).zip(queries) {
+            *o = _mm512_reduce_add_epi32(acc) - q.offset;
+        }
+    }
+}
+
+/// The AVX-512 VNNI kernel for rows of exactly `C` · 64 packed bytes (the
+/// common model sizes: 256, 384, 512 and 768 dimensions): no masks, and
+/// the query held in registers across rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn nibble_dots_vnni_whole<const Q: usize, const C: usize>(
+    rows: &[u8],
+    queries: &[CompactQuery; Q],
+    out: &mut [[i32; Q]],
+) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_and_si512, _mm512_dpbusd_epi32, _mm512_loadu_si512,
+        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_srli_epi16,
+    };
+    let half = 64 * C;
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.low.len() == half && q.high.len() == half),
+        "a query does not fit the rows"
+    );
+    let nibble = _mm512_set1_epi8(0x0f);
+    let mut low_q = [[_mm512_setzero_si512(); C]; Q];
+    let mut high_q = [[_mm512_setzero_si512(); C]; Q];
+    for ((low, high), q) in low_q.iter_mut().zip(high_q.iter_mut()).zip(queries) {
+        for c in 0..C {
+            // SAFETY: each half of a query has `half` = 64 · C values
+            // (asserted above); unaligned loads are allowed.
+            unsafe {
+                low[c] = _mm512_loadu_si512(q.low.as_ptr().add(64 * c).cast::<__m512i>());
+                high[c] = _mm512_loadu_si512(q.high.as_ptr().add(64 * c).cast::<__m512i>());
+            }
+        }
+    }
+    for (row, o) in rows.chunks_exact(half).zip(out.iter_mut()) {
+        prefetch_ahead(row);
+        let mut acc = [_mm512_setzero_si512(); Q];
+        for c in 0..C {
+            // SAFETY: 64 · (c + 1) ≤ half = row.len().
+            let x = unsafe { _mm512_loadu_si512(row.as_ptr().add(64 * c).cast::<__m512i>()) };
+            let low = _mm512_and_si512(x, nibble);
+            let high = _mm512_and_si512(_mm512_srli_epi16::<4>(x), nibble);
+            for q in 0..Q {
+                acc[q] = _mm512_dpbusd_epi32(acc[q], low, low_q[q][c]);
+                acc[q] = _mm512_dpbusd_epi32(acc[q], high, high_q[q][c]);
             }
         }
         for ((o, acc), q) in o.iter_mut().zip(acc).zip(queries) {
@@ -374,7 +441,7 @@ mod tests {
 
     #[test]
     fn every_kernel_agrees_with_the_portable_one() {
-        for dim in [37, 130, 384] {
+        for dim in [37, 130, 256, 384, 768] {
             let compact = CompactItems::new(&rows(9, dim));
             let half = compact.half;
             // Extreme query codes, both halves.
@@ -419,6 +486,16 @@ mod tests {
                 // SAFETY: AVX2 is supported (checked just above).
                 unsafe { nibble_dots_avx2(&compact.codes, half, &halves, &mut avx2) };
                 assert_eq!(avx2, want, "dim {dim}: AVX2");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                let mut masked = vec![[0i32; 2]; 9];
+                // SAFETY: AVX-512 BW and VNNI are supported (checked just
+                // above).
+                unsafe { nibble_dots_vnni(&compact.codes, half, &halves, &mut masked) };
+                assert_eq!(masked, want, "dim {dim}: AVX-512, masked rows");
             }
         }
     }

@@ -211,18 +211,29 @@ pub fn top_k(scores: &[f32], k: usize, skip: &[u32]) -> Vec<u32> {
     if k == 0 {
         return Vec::new();
     }
+    // Once k are kept, a run of scores all below the k-th best is passed
+    // over with one branch-free comparison per score.
+    const RUN: usize = 64;
     let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-    for (j, &s) in scores.iter().enumerate() {
-        let full = best.len() == k;
-        if full && !better((s, j as u32), best[k - 1]) {
-            continue;
+    for (r, run) in scores.chunks(RUN).enumerate() {
+        if best.len() == k {
+            let floor = best[k - 1].0;
+            if !run.iter().fold(false, |any, &s| any | (s >= floor)) {
+                continue;
+            }
         }
-        if skip.binary_search(&(j as u32)).is_ok() {
-            continue;
+        for (offset, &s) in run.iter().enumerate() {
+            let j = (r * RUN + offset) as u32;
+            if best.len() == k && !better((s, j), best[k - 1]) {
+                continue;
+            }
+            if skip.binary_search(&j).is_ok() {
+                continue;
+            }
+            let at = best.partition_point(|&b| better(b, (s, j)));
+            best.insert(at, (s, j));
+            best.truncate(k);
         }
-        let at = best.partition_point(|&b| better(b, (s, j as u32)));
-        best.insert(at, (s, j as u32));
-        best.truncate(k);
     }
     best.into_iter().map(|(_, j)| j).collect()
 }
@@ -322,5 +333,32 @@ mod tests {
         assert_eq!(top_k(&scores, 10, &[]).len(), 6);
         assert!(top_k(&scores, 0, &[]).is_empty());
         assert_eq!(top_k(&scores, usize::MAX, &[]).len(), 6, "k past the items");
+    }
+
+    #[test]
+    fn top_k_equals_a_full_sort_across_runs_with_ties_and_nan() {
+        // Few distinct values, so ties straddle the runs that are passed
+        // over; a NaN is never ranked once k are kept.
+        let scores: Vec<f32> = (0..1000u32)
+            .map(|j| {
+                if j == 700 {
+                    f32::NAN
+                } else {
+                    ((j * 7919) % 13) as f32
+                }
+            })
+            .collect();
+        let skip: Vec<u32> = (0..1000).step_by(37).collect();
+        for k in [1, 5, 20, 200] {
+            let mut sorted: Vec<(f32, u32)> = scores
+                .iter()
+                .enumerate()
+                .map(|(j, &s)| (s, j as u32))
+                .filter(|&(s, j)| !s.is_nan() && skip.binary_search(&j).is_err())
+                .collect();
+            sorted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let want: Vec<u32> = sorted.into_iter().take(k).map(|(_, j)| j).collect();
+            assert_eq!(top_k(&scores, k, &skip), want, "k = {k}");
+        }
     }
 }

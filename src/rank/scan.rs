@@ -146,9 +146,12 @@ impl<'a> Scorer<'a> {
     /// The `k` best items, best first, ties by index, found by a compact
     /// scan and scored exactly; `skip` (sorted) is left out.
     pub fn top_compact(&self, compact: &CompactItems, k: usize, skip: &[u32]) -> Vec<u32> {
-        let mut pool: Vec<(f32, u32)> = self
-            .candidates(compact, pool_size(k), skip)
-            .into_iter()
+        let candidates = self.candidates(compact, pool_size(k), skip);
+        // Each candidate reads two rows from anywhere in memory: the
+        // threads share the cache misses.
+        let mut pool: Vec<(f32, u32)> = candidates
+            .into_par_iter()
+            .with_min_len(64)
             .map(|j| (self.one(j), j))
             .collect();
         pool.sort_by(best_first);
@@ -170,49 +173,102 @@ impl<'a> Scorer<'a> {
         ];
         let n_items = compact.len();
         let blocks = n_items.div_ceil(BLOCK);
-        let best = (0..blocks)
+        let keep = n.saturating_add(skip.len());
+        // A few long runs of blocks per thread: each run's pool fills once.
+        let run = blocks.div_ceil(4 * rayon::current_num_threads()).max(1);
+        let mut best = (0..blocks)
             .into_par_iter()
-            .map(|b| {
-                let start = b * BLOCK;
-                let end = (start + BLOCK).min(n_items);
-                let mut dots = vec![[0f32; 2]; end - start];
-                if self.combined.is_some() || adapted.is_some() {
-                    compact.dots(start, &queries, &mut dots);
-                }
-                let mut graph = self.graph.map(|g| {
-                    let from = g.partition_point(|&(t, _)| (t as usize) < start);
-                    g[from..].iter().peekable()
-                });
-                let mut scored: Vec<(f32, u32)> = Vec::with_capacity(dots.len());
-                for (r, d) in dots.iter().enumerate() {
-                    let j = start + r;
-                    let mut v = d[0];
-                    if let Some((_, inv)) = &adapted {
-                        v += d[1] * inv[j];
+            .with_min_len(run)
+            .fold(
+                || (Pool::new(keep), vec![[0f32; 2]; BLOCK]),
+                |(mut pool, mut buffer), b| {
+                    let start = b * BLOCK;
+                    let end = (start + BLOCK).min(n_items);
+                    let dots = &mut buffer[..end - start];
+                    if self.combined.is_some() || adapted.is_some() {
+                        compact.dots(start, &queries, dots);
                     }
-                    v += self.popularity_weight * self.popularity[j];
-                    if let Some(g) = graph.as_mut() {
-                        while let Some(&&(t, s)) = g.peek() {
-                            if t as usize > j {
-                                break;
-                            }
-                            if t as usize == j {
-                                v += self.graph_weight * s;
-                            }
-                            g.next();
+                    let mut graph = self.graph.map(|g| {
+                        let from = g.partition_point(|&(t, _)| (t as usize) < start);
+                        g[from..].iter().peekable()
+                    });
+                    for (r, d) in dots.iter().enumerate() {
+                        let j = start + r;
+                        let mut v = d[0];
+                        if let Some((_, inv)) = &adapted {
+                            v += d[1] * inv[j];
                         }
+                        v += self.popularity_weight * self.popularity[j];
+                        if let Some(g) = graph.as_mut() {
+                            while let Some(&&(t, s)) = g.peek() {
+                                if t as usize > j {
+                                    break;
+                                }
+                                if t as usize == j {
+                                    v += self.graph_weight * s;
+                                }
+                                g.next();
+                            }
+                        }
+                        pool.offer(v, j as u32);
                     }
-                    scored.push((v, j as u32));
-                }
-                keep_best(&mut scored, n, skip);
-                scored
-            })
-            .reduce(Vec::new, |mut a, b| {
-                a.extend(b);
-                keep_best(&mut a, n, &[]);
-                a
-            });
+                    (pool, buffer)
+                },
+            )
+            .map(|(pool, _)| pool)
+            .reduce(|| Pool::new(keep), Pool::merge)
+            .kept;
+        keep_best(&mut best, n, skip);
         best.into_iter().map(|(_, j)| j).collect()
+    }
+}
+
+/// The best (score, item) pairs met so far by one thread of a scan: a pair
+/// is kept only if it could still be among the `n` best, so after the first
+/// blocks almost every item is dropped by one comparison.
+struct Pool {
+    n: usize,
+    kept: Vec<(f32, u32)>,
+    /// The worst score among `n` kept pairs (−∞ until `n` are kept): a
+    /// pair scoring below it can no longer be among the best. Ties are
+    /// kept, as the item decides between them.
+    floor: f32,
+}
+
+impl Pool {
+    fn new(n: usize) -> Pool {
+        Pool {
+            n,
+            kept: Vec::new(),
+            floor: f32::NEG_INFINITY,
+        }
+    }
+
+    /// Keeps `(v, j)` if it may be among the best (never a NaN score).
+    #[inline]
+    fn offer(&mut self, v: f32, j: u32) {
+        if v >= self.floor {
+            self.kept.push((v, j));
+            if self.kept.len() >= 2 * self.n.max(64) {
+                self.shrink();
+            }
+        }
+    }
+
+    /// Cuts the kept pairs to the `n` best and raises the floor.
+    fn shrink(&mut self) {
+        keep_best(&mut self.kept, self.n, &[]);
+        if self.kept.len() == self.n
+            && let Some(worst) = self.kept.iter().map(|&(v, _)| v).reduce(f32::min)
+        {
+            self.floor = worst;
+        }
+    }
+
+    fn merge(mut self, other: Pool) -> Pool {
+        self.kept.extend(other.kept);
+        self.shrink();
+        self
     }
 }
 
@@ -277,5 +333,35 @@ mod tests {
         // The same as the exact top k.
         let exact = super::super::top_k(&scores[..6], 4, &[3]);
         assert_eq!(kept(4, &[3]), exact);
+    }
+
+    #[test]
+    fn a_pool_fed_in_pieces_keeps_what_one_selection_keeps() {
+        // Rising scores raise the floor often; repeated values tie at it.
+        let scored: Vec<(f32, u32)> = (0..5000u32)
+            .map(|j| {
+                let v = if j % 97 == 0 {
+                    f32::NAN
+                } else {
+                    ((j * 31) % 211) as f32 + (j / 1000) as f32
+                };
+                (v, j)
+            })
+            .collect();
+        for n in [1, 10, 512] {
+            let mut want = scored.clone();
+            keep_best(&mut want, n, &[]);
+            want.sort_by(best_first);
+            // Two pools over halves, merged, as two threads would.
+            let mut pools = [Pool::new(n), Pool::new(n)];
+            for (i, &(v, j)) in scored.iter().enumerate() {
+                pools[i * 2 / scored.len()].offer(v, j);
+            }
+            let [a, b] = pools;
+            let mut got = a.merge(b).kept;
+            keep_best(&mut got, n, &[]);
+            got.sort_by(best_first);
+            assert_eq!(got, want, "n = {n}");
+        }
     }
 }

@@ -35,6 +35,10 @@ pub fn check_ridge(ridge: f32) -> Result<f32, MappingError> {
 #[derive(Debug, Clone)]
 pub struct Mapping {
     matrix: Array2<f32>,
+    /// `Mᵀ` row-major (`[dim_t, dim_s]`): each output value is one
+    /// contiguous dot product, several times faster than `s · M` through
+    /// ndarray's strided vector-matrix product.
+    rows: Vec<f32>,
     mean_source: Array1<f32>,
     mean_target: Array1<f32>,
     /// Users it was fitted on.
@@ -70,8 +74,10 @@ impl Mapping {
         let solution = gram
             .solvec(&rhs)
             .map_err(|err| MappingError::Solve(err.to_string()))?;
+        let matrix = solution.mapv(|v| v as f32);
         Ok(Mapping {
-            matrix: solution.mapv(|v| v as f32),
+            rows: matrix.t().iter().copied().collect(),
+            matrix,
             mean_source,
             mean_target,
             users: n,
@@ -99,14 +105,21 @@ impl Mapping {
     }
 
     fn deviation(&self, source: &[f32]) -> Vec<f32> {
-        let s = ndarray::ArrayView1::from(source);
-        (&s - &self.mean_source).dot(&self.matrix).to_vec()
+        let centred: Vec<f32> = source
+            .iter()
+            .zip(&self.mean_source)
+            .map(|(s, m)| s - m)
+            .collect();
+        self.rows
+            .chunks_exact(self.mean_source.len().max(1))
+            .map(|row| super::dot(row, &centred))
+            .collect()
     }
 
     /// The map as `U s + b` (what [`Mapping::apply`] normalises): `U = Wᵀ`
     /// row-major `[dim_t, dim_s]`, `b = -Wᵀ mean_s`.
     pub fn affine(&self) -> (Vec<f32>, Vec<f32>) {
-        let u = self.matrix.t().iter().copied().collect();
+        let u = self.rows.clone();
         let b = self
             .mean_source
             .dot(&self.matrix)
