@@ -1,8 +1,9 @@
 //! Exploring the shared space: the items of each domain nearest a vector
-//! (a typed query's, or an item's own), and an item's strongest links to
+//! (a typed query's, or an item's own), an item's strongest links to
 //! another domain's items through the users who have both ("users who had
-//! this also had"). Both are plain computations over a loaded dataset and
-//! its vectors; the command line and the window present them.
+//! this also had"), and an item's card (both, for every domain). All are
+//! plain computations over a loaded dataset and its vectors; the command
+//! line and the window present them.
 
 use serde::Serialize;
 
@@ -10,6 +11,83 @@ use crate::data::Dataset;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::top_k;
 use crate::relate::dot;
+
+/// One item of one domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct ItemRef {
+    /// The item's domain (index into `Dataset::domains`).
+    pub domain: usize,
+    /// The item (index in its domain).
+    pub item: u32,
+}
+
+/// What is known about one item: its use, its nearest items in every
+/// domain, and its links to every other domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemCard {
+    /// The item.
+    pub item: ItemRef,
+    /// Interactions with it (every row of the interactions file).
+    pub interactions: usize,
+    /// Distinct users who had it.
+    pub users: usize,
+    /// Its nearest items per domain (itself left out), best first.
+    pub neighbours: Vec<Vec<Neighbour>>,
+    /// Its strongest links per domain through shared users (empty for its
+    /// own domain).
+    pub links: Vec<Vec<Link>>,
+}
+
+/// The card of `item` with `k` neighbours and links per domain; `None` when
+/// the item is not in the dataset or has no vector.
+pub fn card(
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    item: ItemRef,
+    k: usize,
+) -> Option<ItemCard> {
+    let n_items = dataset.domains.get(item.domain)?.items.len();
+    if item.item as usize >= n_items {
+        return None;
+    }
+    let vectors = embeddings.domains.get(item.domain)?;
+    if item.item as usize >= vectors.len() {
+        return None;
+    }
+    let own = vectors.row(item.item as usize);
+    let mut users: Vec<u32> = Vec::new();
+    let mut interactions = 0;
+    for i in &dataset.interactions {
+        if i.domain as usize == item.domain && i.item == item.item {
+            interactions += 1;
+            users.push(i.user);
+        }
+    }
+    users.sort_unstable();
+    users.dedup();
+    let domains = 0..dataset.domains.len();
+    Some(ItemCard {
+        item,
+        interactions,
+        users: users.len(),
+        neighbours: domains
+            .clone()
+            .map(|d| {
+                let skip = (d == item.domain).then_some(item.item);
+                nearest(embeddings, d, own, k, skip)
+            })
+            .collect(),
+        links: domains
+            .map(|d| {
+                if d == item.domain {
+                    Vec::new()
+                } else {
+                    links(dataset, item.domain, item.item, d, k)
+                }
+            })
+            .collect(),
+    })
+}
 
 /// An item near a query.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

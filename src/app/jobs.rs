@@ -1,5 +1,6 @@
 //! Background work for the window: one job type for loading, encoding,
-//! projecting, evaluating and tuning. A job runs on a named thread, reports
+//! projecting, evaluating, tuning, searching and opening an item, each
+//! named by its [`JobKind`]. A job runs on a named thread, reports
 //! progress over a bounded channel (asking egui for a repaint on every
 //! message), can be cancelled, and hands back its result once; the window
 //! polls it each frame and keeps showing the previous result meanwhile.
@@ -8,6 +9,43 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
+
+/// What a job does; at most one job of each kind runs at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Reading a dataset's files.
+    Load,
+    /// Encoding the items with the model.
+    Encode,
+    /// The 2-D projection and the clusters.
+    Project,
+    /// Fitting and evaluating the current direction.
+    Evaluate,
+    /// Searching weights on validation users, then evaluating.
+    AutoTune,
+    /// Re-scoring the held-out users after a weight change.
+    Metrics,
+    /// Encoding a typed query and finding its nearest items.
+    Search,
+    /// An item's neighbours and links.
+    Item,
+}
+
+impl JobKind {
+    /// The name shown in the status area and given to the thread.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Load => "load",
+            JobKind::Encode => "encode",
+            JobKind::Project => "project",
+            JobKind::Evaluate => "evaluate",
+            JobKind::AutoTune => "auto-tune",
+            JobKind::Metrics => "metrics",
+            JobKind::Search => "search",
+            JobKind::Item => "item",
+        }
+    }
+}
 
 /// How far a job has got.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +95,7 @@ impl Reporter {
 
 /// A running job producing a `T`.
 pub struct Job<T> {
-    name: String,
+    kind: JobKind,
     progress_rx: Receiver<Message<()>>,
     result_rx: Receiver<Message<T>>,
     cancel: Arc<AtomicBool>,
@@ -67,9 +105,9 @@ pub struct Job<T> {
 }
 
 impl<T: Send + 'static> Job<T> {
-    /// Starts `work` on a thread named `crossrec-<name>`.
+    /// Starts `work` on a thread named `crossrec-<kind>`.
     pub fn spawn(
-        name: &str,
+        kind: JobKind,
         ctx: &egui::Context,
         work: impl FnOnce(&Reporter) -> Result<T, String> + Send + 'static,
     ) -> Job<T> {
@@ -84,7 +122,7 @@ impl<T: Send + 'static> Job<T> {
         let repaint = ctx.clone();
         let failure_tx = result_tx.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("crossrec-{name}"))
+            .name(format!("crossrec-{}", kind.name()))
             .spawn(move || {
                 let result = work(&reporter);
                 let _ = result_tx.send(Message::Done(result));
@@ -98,7 +136,7 @@ impl<T: Send + 'static> Job<T> {
         }
         let now = Instant::now();
         Job {
-            name: name.to_string(),
+            kind,
             progress_rx,
             result_rx,
             cancel,
@@ -123,53 +161,59 @@ impl<T: Send + 'static> Job<T> {
         match self.result_rx.try_recv() {
             Ok(Message::Done(result)) => Some(result),
             Ok(Message::Progress(_)) | Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => {
-                Some(Err(format!("the {} job stopped unexpectedly", self.name)))
-            }
+            Err(TryRecvError::Disconnected) => Some(Err(format!(
+                "the {} job stopped unexpectedly",
+                self.kind.name()
+            ))),
         }
-    }
-
-    /// Asks the worker to stop at its next check.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
     }
 
     /// Cancels and waits up to `limit` for the worker to wind down (so an
     /// encode can save the vectors it finished before the process exits).
     pub fn stop_within(&self, limit: Duration) {
-        self.cancel();
+        Running::cancel(self);
         let _ = self.result_rx.recv_timeout(limit);
     }
 }
 
-impl<T> Job<T> {
-    /// The job's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The flag the worker checks; setting it asks the job to stop.
-    pub fn cancel_flag(&self) -> &AtomicBool {
-        &self.cancel
-    }
-
+/// A job of any result type, as the status area and cancelling see it.
+pub trait Running {
+    /// What it does.
+    fn kind(&self) -> JobKind;
+    /// Asks it to stop.
+    fn cancel(&self);
     /// Whether cancel was asked for.
-    pub fn cancelling(&self) -> bool {
+    fn cancelling(&self) -> bool;
+    /// The latest progress, if any was reported.
+    fn progress(&self) -> Option<&Progress>;
+    /// Time since it started.
+    fn elapsed(&self) -> Duration;
+    /// Units per second in the current stage and the time left, when known.
+    fn rate_and_eta(&self) -> Option<(f64, Duration)>;
+}
+
+impl<T> Running for Job<T> {
+    fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    fn cancelling(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    /// The latest progress, if any was reported.
-    pub fn progress(&self) -> Option<&Progress> {
+    fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
     }
 
-    /// Time since the job started.
-    pub fn elapsed(&self) -> Duration {
+    fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
-    /// Units per second in the current stage and the time left, when known.
-    pub fn rate_and_eta(&self) -> Option<(f64, Duration)> {
+    fn rate_and_eta(&self) -> Option<(f64, Duration)> {
         let p = self.progress.as_ref()?;
         let seconds = self.stage_started.elapsed().as_secs_f64();
         if p.done <= 0.0 || p.total <= 0.0 || seconds <= 0.2 {

@@ -14,12 +14,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::data::{Dataset, Manifest};
+use crate::embed::Encoder;
+use crate::explore::{ItemCard, ItemRef};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights, recommend};
 use crate::settings::SettingsStore;
 
 use jobs::Job;
+pub use jobs::JobKind;
 pub use settings::{CentralTab, Settings};
+pub use work::SearchResult;
 use work::{Analysis, LiveMetrics, Overview};
 
 /// How the window starts.
@@ -76,8 +80,8 @@ pub enum Command {
     AutoTune,
     /// Evaluate under another protocol.
     SetProtocol(Protocol),
-    /// Stop the named job.
-    Cancel(&'static str),
+    /// Stop the job of this kind.
+    Cancel(JobKind),
     /// Show recommendations for this user.
     SelectUser(u32),
     /// Set how many recommendations to show.
@@ -88,15 +92,61 @@ pub enum Command {
     Dismiss(usize),
     /// Switch the central view.
     ShowTab(CentralTab),
+    /// Encode this text and list the nearest items of every domain.
+    Search(String),
+    /// Forget the search (its highlights go).
+    ClearSearch,
+    /// Open an item's card (the one open before is kept for Back).
+    OpenItem(ItemRef),
+    /// Go back to the card open before this one.
+    ItemBack,
+    /// Close the item card.
+    CloseItem,
 }
 
 #[derive(Default)]
 struct Jobs {
     load: Option<Job<Arc<Dataset>>>,
-    encode: Option<Job<Arc<DatasetEmbeddings>>>,
+    encode: Option<Job<work::Encoded>>,
     overview: Option<Job<Arc<Overview>>>,
     analyse: Option<Job<Arc<Analysis>>>,
     metrics: Option<Job<LiveMetrics>>,
+    search: Option<Job<Arc<SearchResult>>>,
+    item: Option<Job<Arc<ItemCard>>>,
+}
+
+impl Jobs {
+    /// Every running job, whatever it produces: the one list the status
+    /// area and cancelling read.
+    fn running(&self) -> Vec<&dyn jobs::Running> {
+        let Jobs {
+            load,
+            encode,
+            overview,
+            analyse,
+            metrics,
+            search,
+            item,
+        } = self;
+        let all: [Option<&dyn jobs::Running>; 7] = [
+            load.as_ref().map(|j| j as _),
+            encode.as_ref().map(|j| j as _),
+            overview.as_ref().map(|j| j as _),
+            analyse.as_ref().map(|j| j as _),
+            metrics.as_ref().map(|j| j as _),
+            search.as_ref().map(|j| j as _),
+            item.as_ref().map(|j| j as _),
+        ];
+        all.into_iter().flatten().collect()
+    }
+}
+
+/// The result of the job in `slot`, once, when it has finished (the slot is
+/// then empty).
+fn finished<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<Result<T, String>> {
+    let result = slot.as_mut()?.poll()?;
+    *slot = None;
+    Some(result)
 }
 
 /// The window.
@@ -105,12 +155,18 @@ pub struct CrossrecApp {
     cache_dir: PathBuf,
     dataset: Option<Arc<Dataset>>,
     embeddings: Option<Arc<DatasetEmbeddings>>,
+    /// The model that made `embeddings`, kept loaded for typed queries.
+    encoder: Option<Arc<Encoder>>,
     overview: Option<Arc<Overview>>,
     analysis: Option<Arc<Analysis>>,
     metrics: Option<LiveMetrics>,
     metrics_stale: bool,
     selected_user: Option<u32>,
     ranking: Option<Ranking>,
+    search: Option<Arc<SearchResult>>,
+    card: Option<Arc<ItemCard>>,
+    /// The cards opened before the current one, for Back.
+    trail: Vec<ItemRef>,
     jobs: Jobs,
     notifications: Vec<Notification>,
     commands: Vec<Command>,
@@ -137,12 +193,16 @@ impl CrossrecApp {
             cache_dir: start.cache_dir,
             dataset: None,
             embeddings: None,
+            encoder: None,
             overview: None,
             analysis: None,
             metrics: None,
             metrics_stale: false,
             selected_user: None,
             ranking: None,
+            search: None,
+            card: None,
+            trail: Vec::new(),
             jobs: Jobs::default(),
             notifications: Vec::new(),
             commands: Vec::new(),
@@ -179,12 +239,19 @@ impl CrossrecApp {
         self.metrics.as_ref()
     }
 
-    /// Names of the jobs running now.
-    pub fn running_jobs(&self) -> Vec<&'static str> {
-        panels::jobs_view(&self.jobs)
-            .into_iter()
-            .map(|j| j.name)
-            .collect()
+    /// The jobs running now.
+    pub fn running_jobs(&self) -> Vec<JobKind> {
+        self.jobs.running().iter().map(|j| j.kind()).collect()
+    }
+
+    /// The latest semantic search, if any.
+    pub fn search_result(&self) -> Option<&SearchResult> {
+        self.search.as_deref()
+    }
+
+    /// The open item card, if any.
+    pub fn item_card(&self) -> Option<&ItemCard> {
+        self.card.as_deref()
     }
 
     /// The messages shown in the notification area.
@@ -212,11 +279,11 @@ impl CrossrecApp {
             Command::OpenManifest(path) => {
                 self.settings.manifest = Some(path.clone());
                 self.panels.data.set_path(&path);
-                self.jobs.load = Some(Job::spawn("load", ctx, move |r| work::load(path, r)));
+                self.jobs.load = Some(Job::spawn(JobKind::Load, ctx, move |r| work::load(path, r)));
             }
             Command::LoadManifest(manifest) => {
                 self.settings.manifest = self.panels.data.draft_path();
-                self.jobs.load = Some(Job::spawn("load", ctx, move |r| {
+                self.jobs.load = Some(Job::spawn(JobKind::Load, ctx, move |r| {
                     work::load_manifest(*manifest, r)
                 }));
             }
@@ -241,24 +308,10 @@ impl CrossrecApp {
                 self.settings.protocol = protocol;
                 self.start_analyse(ctx, Analyse::Refresh);
             }
-            Command::Cancel(name) => {
-                let Jobs {
-                    load,
-                    encode,
-                    overview,
-                    analyse,
-                    metrics,
-                } = &self.jobs;
-                let flags = [
-                    load.as_ref().map(|j| (j.name(), j.cancel_flag())),
-                    encode.as_ref().map(|j| (j.name(), j.cancel_flag())),
-                    overview.as_ref().map(|j| (j.name(), j.cancel_flag())),
-                    analyse.as_ref().map(|j| (j.name(), j.cancel_flag())),
-                    metrics.as_ref().map(|j| (j.name(), j.cancel_flag())),
-                ];
-                for (job, flag) in flags.into_iter().flatten() {
-                    if job == name {
-                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            Command::Cancel(kind) => {
+                for job in self.jobs.running() {
+                    if job.kind() == kind {
+                        job.cancel();
                     }
                 }
             }
@@ -277,7 +330,56 @@ impl CrossrecApp {
                 }
             }
             Command::ShowTab(tab) => self.settings.tab = tab,
+            Command::Search(query) => self.start_search(ctx, query),
+            Command::ClearSearch => {
+                self.search = None;
+                self.jobs.search = None;
+            }
+            Command::OpenItem(item) => {
+                if let Some(card) = &self.card
+                    && card.item != item
+                {
+                    self.trail.push(card.item);
+                }
+                self.start_item(ctx, item);
+            }
+            Command::ItemBack => {
+                if let Some(item) = self.trail.pop() {
+                    self.start_item(ctx, item);
+                }
+            }
+            Command::CloseItem => {
+                self.card = None;
+                self.trail.clear();
+                self.jobs.item = None;
+            }
         }
+    }
+
+    fn start_search(&mut self, ctx: &egui::Context, query: String) {
+        let query = query.trim().to_string();
+        if query.is_empty() {
+            self.note("the search is empty: type some text to look for, e.g. espresso");
+            return;
+        }
+        let (Some(encoder), Some(embeddings)) = (self.encoder.clone(), self.embeddings.clone())
+        else {
+            self.note("a query can be searched once the items are encoded with the model");
+            return;
+        };
+        self.jobs.search = Some(Job::spawn(JobKind::Search, ctx, move |r| {
+            work::search(encoder, embeddings, query, r)
+        }));
+    }
+
+    fn start_item(&mut self, ctx: &egui::Context, item: ItemRef) {
+        let (Some(dataset), Some(embeddings)) = (self.dataset.clone(), self.embeddings.clone())
+        else {
+            return;
+        };
+        self.jobs.item = Some(Job::spawn(JobKind::Item, ctx, move |r| {
+            work::item(dataset, embeddings, item, r)
+        }));
     }
 
     fn start_encode(&mut self, ctx: &egui::Context) {
@@ -285,7 +387,7 @@ impl CrossrecApp {
             return;
         };
         let (model, cache) = (self.settings.model.clone(), self.cache_dir.clone());
-        self.jobs.encode = Some(Job::spawn("encode", ctx, move |r| {
+        self.jobs.encode = Some(Job::spawn(JobKind::Encode, ctx, move |r| {
             work::encode(dataset, model, cache, r)
         }));
     }
@@ -356,9 +458,13 @@ impl CrossrecApp {
         } else {
             Protocol::ColdStart
         };
-        let name = if tune { "auto-tune" } else { "evaluate" };
+        let kind = if tune {
+            JobKind::AutoTune
+        } else {
+            JobKind::Evaluate
+        };
         let store = self.store.clone();
-        self.jobs.analyse = Some(Job::spawn(name, ctx, move |r| {
+        self.jobs.analyse = Some(Job::spawn(kind, ctx, move |r| {
             let settings = work::AnalyseSettings {
                 pair,
                 protocol,
@@ -390,8 +496,7 @@ impl CrossrecApp {
 
     /// Polls every job; applies finished results. Runs each frame.
     fn poll_jobs(&mut self, ctx: &egui::Context) {
-        if let Some(result) = self.jobs.load.as_mut().and_then(Job::poll) {
-            self.jobs.load = None;
+        if let Some(result) = finished(&mut self.jobs.load) {
             match result {
                 Ok(dataset) => {
                     let report = &dataset.report;
@@ -405,6 +510,9 @@ impl CrossrecApp {
                     }
                     self.dataset = Some(dataset);
                     self.embeddings = None;
+                    self.search = None;
+                    self.card = None;
+                    self.trail.clear();
                     self.overview = None;
                     self.analysis = None;
                     self.metrics = None;
@@ -415,10 +523,12 @@ impl CrossrecApp {
                 Err(e) => self.error(format!("could not load the dataset: {e}")),
             }
         }
-        if let Some(result) = self.jobs.encode.as_mut().and_then(Job::poll) {
-            self.jobs.encode = None;
+        if let Some(result) = finished(&mut self.jobs.encode) {
             match result {
-                Ok(embeddings) => {
+                Ok(work::Encoded {
+                    embeddings,
+                    encoder,
+                }) => {
                     for note in embeddings.summary.iter().flat_map(|p| &p.notes) {
                         self.note(note.clone());
                     }
@@ -430,7 +540,13 @@ impl CrossrecApp {
                     }
                     let for_overview = embeddings.clone();
                     self.embeddings = Some(embeddings);
-                    self.jobs.overview = Some(Job::spawn("project", ctx, move |r| {
+                    self.encoder = Some(encoder);
+                    // Vectors of another model: earlier hits and cards no
+                    // longer describe this space.
+                    self.search = None;
+                    self.card = None;
+                    self.trail.clear();
+                    self.jobs.overview = Some(Job::spawn(JobKind::Project, ctx, move |r| {
                         work::overview(for_overview, r)
                     }));
                     self.start_analyse(ctx, Analyse::Open);
@@ -438,15 +554,13 @@ impl CrossrecApp {
                 Err(e) => self.error(format!("encoding stopped: {e}")),
             }
         }
-        if let Some(result) = self.jobs.overview.as_mut().and_then(Job::poll) {
-            self.jobs.overview = None;
+        if let Some(result) = finished(&mut self.jobs.overview) {
             match result {
                 Ok(overview) => self.overview = Some(overview),
                 Err(e) => self.error(format!("projection stopped: {e}")),
             }
         }
-        if let Some(result) = self.jobs.analyse.as_mut().and_then(Job::poll) {
-            self.jobs.analyse = None;
+        if let Some(result) = finished(&mut self.jobs.analyse) {
             match result {
                 Ok(analysis) => {
                     if let Some(tuned) = &analysis.tuned {
@@ -481,11 +595,25 @@ impl CrossrecApp {
                 Err(e) => self.error(format!("evaluation stopped: {e}")),
             }
         }
-        if let Some(result) = self.jobs.metrics.as_mut().and_then(Job::poll) {
-            self.jobs.metrics = None;
+        if let Some(result) = finished(&mut self.jobs.metrics) {
             match result {
                 Ok(metrics) => self.metrics = Some(metrics),
                 Err(e) => self.error(format!("metrics: {e}")),
+            }
+        }
+        if let Some(result) = finished(&mut self.jobs.search) {
+            match result {
+                Ok(found) => {
+                    self.search = Some(found);
+                    self.settings.tab = CentralTab::Projection;
+                }
+                Err(e) => self.error(format!("search: {e}")),
+            }
+        }
+        if let Some(result) = finished(&mut self.jobs.item) {
+            match result {
+                Ok(card) => self.card = Some(card),
+                Err(e) => self.error(format!("item: {e}")),
             }
         }
         // Coalesce slider moves: one re-scoring at a time, always of the latest weights.
@@ -495,7 +623,7 @@ impl CrossrecApp {
         {
             let weights = self.settings.weights;
             self.metrics_stale = false;
-            self.jobs.metrics = Some(Job::spawn("metrics", ctx, move |_| {
+            self.jobs.metrics = Some(Job::spawn(JobKind::Metrics, ctx, move |_| {
                 work::metrics(analysis, weights)
             }));
         }
@@ -543,8 +671,12 @@ impl eframe::App for CrossrecApp {
             metrics: self.metrics.as_ref(),
             selected_user: self.selected_user,
             ranking: self.ranking.as_ref(),
+            search: self.search.as_deref(),
+            searchable: self.encoder.is_some() && self.embeddings.is_some(),
+            card: self.card.as_deref(),
+            can_go_back: !self.trail.is_empty(),
             notifications: &self.notifications,
-            jobs: panels::jobs_view(&self.jobs),
+            jobs: panels::jobs_view(&self.jobs.running()),
         };
         panels::layout(ui, &view, &mut self.panels, &mut commands);
         for command in commands {

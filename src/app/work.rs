@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, evaluate};
+use crate::explore::{ItemCard, ItemRef, Neighbour, card, nearest};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::Weights;
@@ -86,17 +87,26 @@ pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Arc<Data
     Dataset::from_manifest(manifest).map(Arc::new).map_err(err)
 }
 
+/// Every item's vector and the model that made them, kept loaded so that
+/// typed queries can be encoded into the same space.
+pub struct Encoded {
+    /// The items' vectors.
+    pub embeddings: Arc<DatasetEmbeddings>,
+    /// The model.
+    pub encoder: Arc<Encoder>,
+}
+
 /// Loads the model and encodes every item through the cache.
 pub fn encode(
     dataset: Arc<Dataset>,
     model: String,
     cache: PathBuf,
     reporter: &Reporter,
-) -> Result<Arc<DatasetEmbeddings>, String> {
+) -> Result<Encoded, String> {
     reporter.progress("loading the model", 0.0, 0.0, "");
     let encoder = Encoder::from_spec(&model, &EncoderOptions::default()).map_err(err)?;
     let cache = EmbeddingCache::new(cache);
-    encode_dataset(
+    let embeddings = encode_dataset(
         &dataset,
         &encoder,
         &cache,
@@ -110,8 +120,61 @@ pub fn encode(
         },
         reporter.cancel_flag(),
     )
-    .map(Arc::new)
-    .map_err(err)
+    .map_err(err)?;
+    Ok(Encoded {
+        embeddings: Arc::new(embeddings),
+        encoder: Arc::new(encoder),
+    })
+}
+
+/// Items found for a typed query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    /// The query as encoded.
+    pub query: String,
+    /// The nearest items of each domain, best first.
+    pub hits: Vec<Vec<Neighbour>>,
+    /// Time to encode the query and scan every domain.
+    pub millis: f64,
+}
+
+/// Items listed per domain by a search and by an item card.
+pub const EXPLORE_K: usize = 10;
+
+/// Encodes `query` with the model that made the item vectors and finds the
+/// nearest items of every domain.
+pub fn search(
+    encoder: Arc<Encoder>,
+    embeddings: Arc<DatasetEmbeddings>,
+    query: String,
+    reporter: &Reporter,
+) -> Result<Arc<SearchResult>, String> {
+    let started = std::time::Instant::now();
+    reporter.progress("encoding the query", 0.0, 0.0, "");
+    let vector = encoder
+        .encode(&[query.as_str()], &mut |_| {}, reporter.cancel_flag())
+        .map_err(err)?;
+    let hits = (0..embeddings.domains.len())
+        .map(|d| nearest(&embeddings, d, vector.row(0), EXPLORE_K, None))
+        .collect();
+    Ok(Arc::new(SearchResult {
+        query,
+        hits,
+        millis: started.elapsed().as_secs_f64() * 1e3,
+    }))
+}
+
+/// The card of one item.
+pub fn item(
+    dataset: Arc<Dataset>,
+    embeddings: Arc<DatasetEmbeddings>,
+    item: ItemRef,
+    reporter: &Reporter,
+) -> Result<Arc<ItemCard>, String> {
+    reporter.progress("neighbours and links", 0.0, 0.0, "");
+    card(&dataset, &embeddings, item, EXPLORE_K)
+        .map(Arc::new)
+        .ok_or_else(|| format!("item {} of domain {} is not loaded", item.item, item.domain))
 }
 
 /// PCA of all domains together and k-means per domain.

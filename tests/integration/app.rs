@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossrec::app::{CrossrecApp, StartOptions};
+use crossrec::app::{CrossrecApp, JobKind, StartOptions};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -190,10 +190,10 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     settle(&mut h);
     h.get_by_label("Use this model (re-encode)").click();
     settle(&mut h);
-    assert!(h.state().running_jobs().contains(&"encode"));
+    assert!(h.state().running_jobs().contains(&JobKind::Encode));
     h.get_by_label("Cancel encode").click();
     wait_for(&mut h, "the cancel", |app| {
-        !app.running_jobs().contains(&"encode")
+        !app.running_jobs().contains(&JobKind::Encode)
     });
     let texts: Vec<String> = h
         .state()
@@ -364,4 +364,99 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
     assert_eq!(dataset.interactions.len(), 4);
     let saved = crossrec::data::Manifest::load(&data.join("crossrec.toml")).unwrap();
     assert_eq!(saved.domains[0].id_column, "code");
+}
+
+#[test]
+fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the first ranking", |app| {
+        app.ranking().is_some() && app.running_jobs().is_empty()
+    });
+
+    // Semantic search: an item's own text finds that item first (with any
+    // model), listed with its cosine and marked on the projection.
+    let (domain, item, text) = {
+        let dataset = h.state().dataset().unwrap();
+        let d = dataset
+            .domain_index("articles")
+            .expect("the sample's articles domain");
+        let planted = 7;
+        (
+            d,
+            planted,
+            dataset.domains[d].items[planted as usize].text.clone(),
+        )
+    };
+    h.get_by_label("Projection").click();
+    settle(&mut h);
+    h.get_by_label("Semantic search").click();
+    settle(&mut h);
+    h.get_by_role_and_label(Role::TextInput, "Search query")
+        .set_text_value_accesskit(&text);
+    settle(&mut h);
+    h.get_by_label("Search").click();
+    wait_for(&mut h, "the search", |app| app.search_result().is_some());
+    let found = h.state().search_result().unwrap().clone();
+    assert_eq!(found.query, text.trim());
+    assert_eq!(found.hits.len(), 2, "hits for every domain");
+    assert_eq!(found.hits[domain][0].item, item, "the planted item first");
+    assert!(found.hits[domain][0].cosine > 0.999);
+    h.get_by_label_contains("Nearest to");
+    h.get_by_label_contains("search hits in articles");
+    h.get_by_label("Clear search").click();
+    settle(&mut h);
+    assert!(h.state().search_result().is_none());
+
+    // A recommendation opens its card; a neighbour navigates; Back returns.
+    let (first, label) = {
+        let app = h.state();
+        let ranking = app.ranking().unwrap();
+        let analysis = app.analysis().unwrap();
+        let t = &app.dataset().unwrap().domains[analysis.relations.target];
+        let rec = ranking.items[0].item;
+        let text = &t.items[rec as usize].text;
+        // As the list shows it: 47 characters and an ellipsis.
+        let shown = if text.chars().count() <= 48 {
+            text.clone()
+        } else {
+            text.chars().take(47).chain(['…']).collect()
+        };
+        (rec, shown)
+    };
+    h.get_by_label(&label).click();
+    wait_for(&mut h, "the item card", |app| {
+        app.item_card().is_some_and(|c| c.item.item == first)
+    });
+    let card = h.state().item_card().unwrap().clone();
+    assert!(card.neighbours.iter().all(|n| !n.is_empty()));
+    assert!(
+        !card.neighbours[card.item.domain]
+            .iter()
+            .any(|n| n.item == first),
+        "an item is not its own neighbour"
+    );
+    h.get_by_label_contains("interactions by");
+    h.get_by_label_contains("Users who had this also had");
+    let next = card.neighbours[card.item.domain][0];
+    let next_id = {
+        let dataset = h.state().dataset().unwrap();
+        dataset.domains[next.domain].items[next.item as usize]
+            .id
+            .clone()
+    };
+    // Through accesskit (as a keyboard or screen reader would): the row
+    // may be scrolled out of the card's view.
+    h.get_by_label_contains(&format!("{:.3}  {next_id}  ", next.cosine))
+        .click_accesskit();
+    wait_for(&mut h, "the neighbour's card", |app| {
+        app.item_card().is_some_and(|c| c.item.item == next.item)
+    });
+    h.get_by_label("Back").click();
+    wait_for(&mut h, "the first card again", |app| {
+        app.item_card().is_some_and(|c| c.item.item == first)
+    });
+    h.get_by_label("Close").click();
+    settle(&mut h);
+    assert!(h.state().item_card().is_none());
 }

@@ -1,14 +1,14 @@
 //! The status area: running jobs with progress, rate, ETA and a cancel
 //! button, and the notification list with every message in full.
 
-use super::super::jobs::{Job, Progress};
-use super::super::{Command, Jobs};
+use super::super::Command;
+use super::super::jobs::{JobKind, Progress, Running};
 use super::View;
 
 /// What the status area shows of one job.
 pub struct JobView {
-    /// Its name (also what `Command::Cancel` takes).
-    pub name: &'static str,
+    /// What it does (also what `Command::Cancel` takes).
+    pub kind: JobKind,
     /// Latest progress.
     pub progress: Option<Progress>,
     /// Units per second and time left, when known.
@@ -19,39 +19,18 @@ pub struct JobView {
     pub cancelling: bool,
 }
 
-fn view<T>(name: &'static str, job: &Option<Job<T>>) -> Option<JobView> {
-    job.as_ref().map(|j| JobView {
-        name,
-        progress: j.progress().cloned(),
-        rate_eta: j.rate_and_eta(),
-        elapsed: j.elapsed().as_secs_f64(),
-        cancelling: j.cancelling(),
-    })
-}
-
-/// The running jobs, for the status area. Names match what jobs were spawned with.
-pub(in crate::app) fn jobs_view(jobs: &Jobs) -> Vec<JobView> {
-    let Jobs {
-        load,
-        encode,
-        overview,
-        analyse,
-        metrics,
-    } = jobs;
-    let analyse_name = match analyse.as_ref().map(Job::name) {
-        Some("auto-tune") => "auto-tune",
-        _ => "evaluate",
-    };
-    [
-        view("load", load),
-        view("encode", encode),
-        view("project", overview),
-        view(analyse_name, analyse),
-        view("metrics", metrics),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+/// The running jobs, for the status area.
+pub(in crate::app) fn jobs_view(running: &[&dyn Running]) -> Vec<JobView> {
+    running
+        .iter()
+        .map(|j| JobView {
+            kind: j.kind(),
+            progress: j.progress().cloned(),
+            rate_eta: j.rate_and_eta(),
+            elapsed: j.elapsed().as_secs_f64(),
+            cancelling: j.cancelling(),
+        })
+        .collect()
 }
 
 /// Draws jobs and notifications.
@@ -59,7 +38,7 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     egui::ScrollArea::vertical().show(ui, |ui| {
         for job in &view.jobs {
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(job.name).strong());
+                ui.label(egui::RichText::new(job.kind.name()).strong());
                 let (fraction, text) = match &job.progress {
                     Some(p) if p.total > 0.0 => (
                         (p.done / p.total) as f32,
@@ -85,8 +64,8 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                 };
                 if job.cancelling {
                     ui.label("cancelling…");
-                } else if ui.button(format!("Cancel {}", job.name)).clicked() {
-                    out.push(Command::Cancel(job.name));
+                } else if ui.button(format!("Cancel {}", job.kind.name())).clicked() {
+                    out.push(Command::Cancel(job.kind));
                 }
             });
         }

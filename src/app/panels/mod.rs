@@ -4,6 +4,7 @@
 //! draws.
 
 pub mod data;
+pub mod explore;
 pub mod heatmap;
 pub mod jobs;
 pub mod model;
@@ -11,9 +12,10 @@ pub mod projection;
 pub mod recommendations;
 pub mod weights;
 
-use super::work::{Analysis, LiveMetrics, Overview};
+use super::work::{Analysis, LiveMetrics, Overview, SearchResult};
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
+use crate::explore::ItemCard;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Ranking};
 
@@ -37,6 +39,14 @@ pub struct View<'a> {
     pub selected_user: Option<u32>,
     /// Their ranking.
     pub ranking: Option<&'a Ranking>,
+    /// The latest semantic search.
+    pub search: Option<&'a SearchResult>,
+    /// Whether a typed query can be encoded now (the model is loaded).
+    pub searchable: bool,
+    /// The open item card.
+    pub card: Option<&'a ItemCard>,
+    /// Whether the card has one to go back to.
+    pub can_go_back: bool,
     /// Messages.
     pub notifications: &'a [Notification],
     /// Running jobs.
@@ -162,6 +172,7 @@ pub fn layout(
             super::CentralTab::Heatmap => states.heatmap.ui(ui, view),
         }
     });
+    explore::card_window(ui, view, out);
 }
 
 fn top_bar(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {

@@ -1,14 +1,17 @@
 //! The Projection panel: both domains in one 2-D PCA scatter (coloured by
 //! domain, legend, zoom and pan), the explained variance on the axes, hover
-//! for an item's id and text, a text filter that highlights matching items,
-//! and the selected user's source items linked to their recommendations.
+//! for an item's id and text, a click to open an item's card, a box that
+//! either filters by text or searches semantically (the query encoded by
+//! the model, its nearest items listed and marked), and the selected user's
+//! source items linked to their recommendations.
 //! With many items, a deterministic sample is drawn when zoomed out and
 //! every item in view when zoomed in, so the frame stays fast.
 
 use egui_plot::{HoverPosition, Legend, Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points};
 
 use super::super::Command;
-use super::{View, domain_colour, truncate};
+use super::{View, domain_colour, explore, truncate};
+use crate::explore::ItemRef;
 
 /// At most this many points per domain are drawn per frame.
 pub const MAX_POINTS_PER_DOMAIN: usize = 6_000;
@@ -16,13 +19,28 @@ pub const MAX_POINTS_PER_DOMAIN: usize = 6_000;
 /// Widget state of the Projection panel.
 #[derive(Default)]
 pub struct ProjectionPanel {
+    mode: BoxMode,
     filter: String,
+    query: String,
     /// Matches of the filter per domain, cached per (filter, item counts).
     matches: Option<(FilterKey, Vec<Vec<u32>>)>,
     /// The bounds shown last frame when zoomed or panned by hand, to draw
     /// only what is in view (`None` while the plot fits all data).
     bounds: Option<PlotBounds>,
 }
+
+/// What the box above the plot does with its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum BoxMode {
+    /// Highlight items whose text contains it.
+    #[default]
+    Filter,
+    /// Encode it and list the nearest items of every domain.
+    Search,
+}
+
+/// Pixels within which a click picks the nearest drawn point.
+const CLICK_RADIUS: f32 = 8.0;
 
 /// What the filter matches depend on: the filter text and the domain sizes.
 type FilterKey = (String, Vec<usize>);
@@ -70,30 +88,60 @@ impl ProjectionPanel {
     }
 
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, _out: &mut Vec<Command>) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         let (Some(dataset), Some(overview)) = (view.dataset, view.overview) else {
             ui.weak("the projection appears once the items are encoded");
             return;
         };
         let projection = &overview.projection;
-        let matches = self.filter_matches(view);
+        let matches = match self.mode {
+            BoxMode::Filter => self.filter_matches(view),
+            BoxMode::Search => vec![Vec::new(); dataset.domains.len()],
+        };
         ui.horizontal_wrapped(|ui| {
-            ui.label("Highlight items containing");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.filter)
-                    .hint_text("e.g. coffee")
-                    .desired_width(180.0),
-            );
-            let n: usize = matches.iter().map(Vec::len).sum();
-            if !self.filter.trim().is_empty() {
-                ui.label(format!("{n} matches"));
+            ui.selectable_value(&mut self.mode, BoxMode::Filter, "Filter text");
+            ui.selectable_value(&mut self.mode, BoxMode::Search, "Semantic search");
+            match self.mode {
+                BoxMode::Filter => {
+                    ui.label("Highlight items containing");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.filter)
+                            .hint_text("e.g. coffee")
+                            .desired_width(180.0),
+                    )
+                    .accessible_name("Filter text");
+                    let n: usize = matches.iter().map(Vec::len).sum();
+                    if !self.filter.trim().is_empty() {
+                        ui.label(format!("{n} matches"));
+                    }
+                }
+                BoxMode::Search => {
+                    ui.label("Items nearest to");
+                    let field = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.query)
+                                .hint_text("e.g. something to brew coffee")
+                                .desired_width(220.0),
+                        )
+                        .accessible_name("Search query");
+                    let entered =
+                        field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    let button = ui.add_enabled(view.searchable, egui::Button::new("Search"));
+                    if entered || button.clicked() {
+                        out.push(Command::Search(self.query.clone()));
+                    }
+                    if !view.searchable {
+                        ui.weak("(once the model has encoded the items)");
+                    }
+                }
             }
-            ui.weak(format!(
-                "PC1 {:.1} %, PC2 {:.1} % of the variance",
-                projection.explained[0] * 100.0,
-                projection.explained[1] * 100.0
-            ));
         });
+        if view.search.is_some() {
+            egui::Panel::right("search-hits")
+                .resizable(true)
+                .default_size(320.0)
+                .show(ui, |ui| explore::search_hits(ui, view, out));
+        }
         let mut series: Vec<Series> = Vec::new();
         let mut points: Vec<Points<'static>> = Vec::new();
         let in_view = |xy: &[f32; 2], b: &Option<PlotBounds>| {
@@ -146,6 +194,33 @@ impl ProjectionPanel {
                 name,
                 items: m.iter().map(|&j| (d, j)).collect(),
             });
+        }
+        if let Some(found) = view.search {
+            for (d, hits) in found.hits.iter().enumerate() {
+                let Some(coords) = projection.points.get(d) else {
+                    continue;
+                };
+                let name = format!("search hits in {}", dataset.domains[d].name);
+                let items: Vec<u32> = hits
+                    .iter()
+                    .map(|h| h.item)
+                    .filter(|&j| (j as usize) < coords.len())
+                    .collect();
+                let xy: Vec<[f64; 2]> = items
+                    .iter()
+                    .map(|&j| coords[j as usize].map(f64::from))
+                    .collect();
+                points.push(
+                    Points::new(name.clone(), PlotPoints::from(xy))
+                        .color(domain_colour(d))
+                        .radius(7.0)
+                        .shape(MarkerShape::Asterisk),
+                );
+                series.push(Series {
+                    name,
+                    items: items.into_iter().map(|j| (d, j)).collect(),
+                });
+            }
         }
         let mut links: Vec<Line<'static>> = Vec::new();
         if let (Some(analysis), Some(user), Some(ranking)) =
@@ -222,6 +297,7 @@ impl ProjectionPanel {
                 truncate(&item.text, 120)
             ))
         };
+        let clicked_at = std::cell::Cell::new(None);
         let response = Plot::new("projection")
             .legend(Legend::default())
             .x_axis_label(format!("PC1 ({:.1} %)", projection.explained[0] * 100.0))
@@ -234,9 +310,29 @@ impl ProjectionPanel {
                 for p in points {
                     plot.points(p);
                 }
+                if plot.response().clicked()
+                    && let Some(at) = plot.response().interact_pointer_pos()
+                {
+                    // The drawn point nearest the click, in screen pixels.
+                    let transform = *plot.transform();
+                    let nearest = series
+                        .iter()
+                        .flat_map(|s| &s.items)
+                        .map(|&(d, j)| {
+                            let xy = projection.points[d][j as usize];
+                            let point = egui_plot::PlotPoint::new(xy[0], xy[1]);
+                            (transform.position_from_point(&point).distance(at), d, j)
+                        })
+                        .filter(|&(dist, _, _)| dist <= CLICK_RADIUS)
+                        .min_by(|a, b| a.0.total_cmp(&b.0));
+                    clicked_at.set(nearest.map(|(_, domain, item)| ItemRef { domain, item }));
+                }
                 let manual = !plot.auto_bounds().any();
                 manual.then(|| plot.plot_bounds())
             });
         self.bounds = response.inner;
+        if let Some(item) = clicked_at.get() {
+            out.push(Command::OpenItem(item));
+        }
     }
 }

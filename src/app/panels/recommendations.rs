@@ -8,6 +8,7 @@ use std::sync::mpsc::Receiver;
 
 use super::super::{Command, Notification};
 use super::{View, component_colour, component_legend, truncate};
+use crate::explore::ItemRef;
 use crate::rank::COMPONENTS;
 use crate::relate::Relations;
 
@@ -138,11 +139,21 @@ impl RecommendationsPanel {
             .max_height(90.0)
             .show(ui, |ui| {
                 for &(i, w) in history {
-                    ui.label(format!(
+                    let row = egui::Label::new(format!(
                         "• {} (weight {w})",
                         truncate(&s.items[i as usize].text, 80)
                     ))
-                    .on_hover_text(&s.items[i as usize].text);
+                    .sense(egui::Sense::click());
+                    if ui
+                        .add(row)
+                        .on_hover_text(format!("{}\n(click to open)", s.items[i as usize].text))
+                        .clicked()
+                    {
+                        out.push(Command::OpenItem(ItemRef {
+                            domain: relations.source,
+                            item: i,
+                        }));
+                    }
                 }
             });
         let Some(ranking) = view.ranking else { return };
@@ -190,10 +201,21 @@ impl RecommendationsPanel {
                         for (r, rec) in ranking.items.iter().enumerate() {
                             ui.label(format!("{}", r + 1));
                             let text = &t.items[rec.item as usize].text;
-                            ui.label(truncate(text, 48)).on_hover_text(format!(
-                                "{}\n{}",
-                                t.items[rec.item as usize].id, text
-                            ));
+                            let row =
+                                egui::Label::new(truncate(text, 48)).sense(egui::Sense::click());
+                            if ui
+                                .add(row)
+                                .on_hover_text(format!(
+                                    "{}\n{}\n(click to open)",
+                                    t.items[rec.item as usize].id, text
+                                ))
+                                .clicked()
+                            {
+                                out.push(Command::OpenItem(ItemRef {
+                                    domain: relations.target,
+                                    item: rec.item,
+                                }));
+                            }
                             let bar = contribution_bar(ui, rec, max_score);
                             bar.on_hover_ui(|ui| {
                                 ui.label(format!("score {:.4}", rec.score));

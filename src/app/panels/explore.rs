@@ -1,0 +1,151 @@
+//! Exploring the shared space in the window: the list of a semantic
+//! search's hits per domain, and the item card (text, use, nearest items in
+//! every domain, links through shared users) with Back and Close. Every
+//! listed item is a link that opens its own card.
+
+use super::super::Command;
+use super::{View, domain_colour, truncate};
+use crate::data::Dataset;
+use crate::explore::ItemRef;
+
+/// One clickable row naming an item: `prefix`, its id and its text; a
+/// click opens its card.
+pub fn item_link(
+    ui: &mut egui::Ui,
+    dataset: &Dataset,
+    item: ItemRef,
+    prefix: &str,
+    out: &mut Vec<Command>,
+) {
+    let Some(found) = dataset
+        .domains
+        .get(item.domain)
+        .and_then(|d| d.items.get(item.item as usize))
+    else {
+        return;
+    };
+    let text = format!("{prefix}{}  {}", found.id, truncate(&found.text, 60));
+    let response = ui
+        .add(egui::Label::new(text).sense(egui::Sense::click()))
+        .on_hover_text(format!("{}\n(click to open)", found.text));
+    if response.clicked() {
+        out.push(Command::OpenItem(item));
+    }
+}
+
+/// The hits of the latest search, per domain, with their cosine.
+pub fn search_hits(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    let (Some(dataset), Some(found)) = (view.dataset, view.search) else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(
+            egui::RichText::new(format!("Nearest to “{}”", truncate(&found.query, 40))).strong(),
+        );
+        ui.weak(format!("{:.0} ms", found.millis));
+        if ui.small_button("Clear search").clicked() {
+            out.push(Command::ClearSearch);
+        }
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("search-hits")
+        .show(ui, |ui| {
+            for (d, hits) in found.hits.iter().enumerate() {
+                let Some(domain) = dataset.domains.get(d) else {
+                    continue;
+                };
+                ui.colored_label(domain_colour(d), format!("in {}", domain.name));
+                for hit in hits {
+                    let item = ItemRef {
+                        domain: d,
+                        item: hit.item,
+                    };
+                    item_link(ui, dataset, item, &format!("{:.3}  ", hit.cosine), out);
+                }
+            }
+        });
+}
+
+/// The item card, in its own window, while one is open.
+pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    let (Some(dataset), Some(card)) = (view.dataset, view.card) else {
+        return;
+    };
+    let Some(domain) = dataset.domains.get(card.item.domain) else {
+        return;
+    };
+    let Some(item) = domain.items.get(card.item.item as usize) else {
+        return;
+    };
+    // Opened near the top, its lists scrolling within the screen's height.
+    let screen = ui.ctx().content_rect();
+    let lists_height = (screen.height() - 360.0).max(120.0);
+    egui::Window::new("Item")
+        .default_width(460.0)
+        .default_pos(egui::pos2(screen.center().x - 230.0, screen.top() + 70.0))
+        .show(ui.ctx(), |ui| {
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(view.can_go_back, egui::Button::new("Back"))
+                    .clicked()
+                {
+                    out.push(Command::ItemBack);
+                }
+                if ui.button("Close").clicked() {
+                    out.push(Command::CloseItem);
+                }
+            });
+            ui.colored_label(
+                domain_colour(card.item.domain),
+                egui::RichText::new(format!("{} · {}", domain.name, item.id)).strong(),
+            );
+            ui.add(egui::Label::new(&item.text).wrap());
+            ui.weak(format!(
+                "{} interactions by {} users",
+                card.interactions, card.users
+            ));
+            egui::ScrollArea::vertical()
+                .id_salt("card-lists")
+                .max_height(lists_height)
+                .show(ui, |ui| {
+                    for (d, neighbours) in card.neighbours.iter().enumerate() {
+                        let Some(other) = dataset.domains.get(d) else {
+                            continue;
+                        };
+                        ui.separator();
+                        ui.colored_label(domain_colour(d), format!("Nearest in {}", other.name));
+                        if neighbours.is_empty() {
+                            ui.weak("none");
+                        }
+                        for n in neighbours {
+                            let to = ItemRef {
+                                domain: d,
+                                item: n.item,
+                            };
+                            item_link(ui, dataset, to, &format!("{:.3}  ", n.cosine), out);
+                        }
+                        let Some(links) = card.links.get(d) else {
+                            continue;
+                        };
+                        if d == card.item.domain {
+                            continue;
+                        }
+                        ui.colored_label(
+                            domain_colour(d),
+                            format!("Users who had this also had, in {}", other.name),
+                        );
+                        if links.is_empty() {
+                            ui.weak("no user had both");
+                        }
+                        for l in links {
+                            let to = ItemRef {
+                                domain: d,
+                                item: l.item,
+                            };
+                            let prefix = format!("{} users · {:.3}  ", l.shared_users, l.weight);
+                            item_link(ui, dataset, to, &prefix, out);
+                        }
+                    }
+                });
+        });
+}
