@@ -4,6 +4,7 @@
 //! listed item is a link that opens its own card.
 
 use super::super::Command;
+use super::super::work::SearchResult;
 use super::{View, domain_colour, truncate};
 use crate::data::Dataset;
 use crate::explore::ItemRef;
@@ -26,18 +27,41 @@ pub fn item_link(
     };
     let text = format!("{prefix}{}  {}", found.id, truncate(&found.text, 60));
     let response = ui
-        .add(egui::Label::new(text).sense(egui::Sense::click()))
+        .add(
+            egui::Label::new(text)
+                .truncate()
+                .sense(egui::Sense::click()),
+        )
         .on_hover_text(format!("{}\n(click to open)", found.text));
     if response.clicked() {
         out.push(Command::OpenItem(item));
     }
 }
 
-/// The hits of the latest search, per domain, with their cosine.
-pub fn search_hits(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+/// The hits of the latest search, per domain, with their cosine, in their
+/// own window over the projection (where they are marked) while a search
+/// is shown.
+pub fn search_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     let (Some(dataset), Some(found)) = (view.dataset, view.search) else {
         return;
     };
+    let area = ui.max_rect();
+    let lists_height = (area.height() - 120.0).max(120.0);
+    egui::Window::new("Search")
+        .default_width(420.0)
+        .default_pos(area.left_top() + egui::vec2(16.0, 110.0))
+        .show(ui.ctx(), |ui| {
+            search_hits(ui, dataset, found, lists_height, out);
+        });
+}
+
+fn search_hits(
+    ui: &mut egui::Ui,
+    dataset: &Dataset,
+    found: &SearchResult,
+    lists_height: f32,
+    out: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         ui.label(
             egui::RichText::new(format!("Nearest to “{}”", truncate(&found.query, 40))).strong(),
@@ -49,6 +73,7 @@ pub fn search_hits(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     });
     egui::ScrollArea::vertical()
         .id_salt("search-hits")
+        .max_height(lists_height)
         .show(ui, |ui| {
             for (d, hits) in found.hits.iter().enumerate() {
                 let Some(domain) = dataset.domains.get(d) else {
@@ -82,7 +107,7 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     let lists_height = (screen.height() - 360.0).max(120.0);
     egui::Window::new("Item")
         .default_width(460.0)
-        .default_pos(egui::pos2(screen.center().x - 230.0, screen.top() + 70.0))
+        .default_pos(egui::pos2(screen.center().x - 100.0, screen.top() + 70.0))
         .show(ui.ctx(), |ui| {
             ui.horizontal(|ui| {
                 if ui
@@ -107,6 +132,7 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             egui::ScrollArea::vertical()
                 .id_salt("card-lists")
                 .max_height(lists_height)
+                .min_scrolled_height(lists_height.min(480.0))
                 .show(ui, |ui| {
                     for (d, neighbours) in card.neighbours.iter().enumerate() {
                         let Some(other) = dataset.domains.get(d) else {
@@ -142,7 +168,11 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                                 domain: d,
                                 item: l.item,
                             };
-                            let prefix = format!("{} users · {:.3}  ", l.shared_users, l.weight);
+                            let users = match l.shared_users {
+                                1 => "1 user".to_string(),
+                                n => format!("{n} users"),
+                            };
+                            let prefix = format!("{users} · {:.3}  ", l.weight);
                             item_link(ui, dataset, to, &prefix, out);
                         }
                     }

@@ -136,12 +136,7 @@ impl ProjectionPanel {
                 }
             }
         });
-        if view.search.is_some() {
-            egui::Panel::right("search-hits")
-                .resizable(true)
-                .default_size(320.0)
-                .show(ui, |ui| explore::search_hits(ui, view, out));
-        }
+        explore::search_window(ui, view, out);
         let mut series: Vec<Series> = Vec::new();
         let mut points: Vec<Points<'static>> = Vec::new();
         let in_view = |xy: &[f32; 2], b: &Option<PlotBounds>| {
