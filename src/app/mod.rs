@@ -23,8 +23,8 @@ use crate::settings::SettingsStore;
 use jobs::Job;
 pub use jobs::JobKind;
 pub use settings::{CentralTab, Settings};
-pub use work::SearchResult;
 use work::{Analysis, LiveMetrics, Overview};
+pub use work::{GroundTruth, SearchResult};
 
 /// How the window starts.
 #[derive(Debug, Clone)]
@@ -163,6 +163,8 @@ pub struct CrossrecApp {
     metrics_stale: bool,
     selected_user: Option<u32>,
     ranking: Option<Ranking>,
+    /// What the evaluation knows of the selected user, if held out.
+    truth: Option<work::GroundTruth>,
     search: Option<Arc<SearchResult>>,
     card: Option<Arc<ItemCard>>,
     /// The cards opened before the current one, for Back.
@@ -200,6 +202,7 @@ impl CrossrecApp {
             metrics_stale: false,
             selected_user: None,
             ranking: None,
+            truth: None,
             search: None,
             card: None,
             trail: Vec::new(),
@@ -242,6 +245,12 @@ impl CrossrecApp {
     /// The jobs running now.
     pub fn running_jobs(&self) -> Vec<JobKind> {
         self.jobs.running().iter().map(|j| j.kind()).collect()
+    }
+
+    /// What the evaluation knows of the selected user, when they are one
+    /// of its held-out users.
+    pub fn ground_truth(&self) -> Option<&work::GroundTruth> {
+        self.truth.as_ref()
     }
 
     /// The latest semantic search, if any.
@@ -477,21 +486,35 @@ impl CrossrecApp {
         }));
     }
 
+    /// Ranks the selected user's target items. A held-out user of the
+    /// evaluation is ranked as the evaluation ranks them (their held-out
+    /// rows hidden), so the items they really took can be found and marked.
     fn refresh_ranking(&mut self) {
-        self.ranking = match (&self.analysis, &self.embeddings, self.selected_user) {
-            (Some(analysis), Some(embeddings), Some(user))
-                if (user as usize) < analysis.relations.source_history.len() =>
-            {
-                Some(recommend(
-                    &analysis.relations,
-                    embeddings,
-                    user,
-                    &self.settings.weights,
-                    self.settings.k,
-                ))
-            }
-            _ => None,
+        let (Some(analysis), Some(embeddings), Some(user)) =
+            (&self.analysis, &self.embeddings, self.selected_user)
+        else {
+            self.ranking = None;
+            self.truth = None;
+            return;
         };
+        if user as usize >= analysis.relations.source_history.len() {
+            self.ranking = None;
+            self.truth = None;
+            return;
+        }
+        let weights = &self.settings.weights;
+        self.truth = work::ground_truth(analysis, user, weights);
+        let relations = match self.truth {
+            Some(_) => &analysis.evaluation.relations,
+            None => &analysis.relations,
+        };
+        self.ranking = Some(recommend(
+            relations,
+            embeddings,
+            user,
+            weights,
+            self.settings.k,
+        ));
     }
 
     /// Polls every job; applies finished results. Runs each frame.
@@ -518,6 +541,7 @@ impl CrossrecApp {
                     self.metrics = None;
                     self.selected_user = None;
                     self.ranking = None;
+                    self.truth = None;
                     self.start_encode(ctx);
                 }
                 Err(e) => self.error(format!("could not load the dataset: {e}")),
@@ -671,6 +695,7 @@ impl eframe::App for CrossrecApp {
             metrics: self.metrics.as_ref(),
             selected_user: self.selected_user,
             ranking: self.ranking.as_ref(),
+            truth: self.truth.as_ref(),
             search: self.search.as_deref(),
             searchable: self.encoder.is_some() && self.embeddings.is_some(),
             card: self.card.as_deref(),

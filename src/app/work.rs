@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
-use crate::evaluate::{AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, evaluate};
+use crate::evaluate::{
+    AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, evaluate,
+    user_metrics,
+};
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, nearest};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
@@ -50,6 +53,35 @@ pub struct LiveMetrics {
     pub weights: Weights,
     /// The hybrid at each k of [`KS`].
     pub hybrid: Vec<AtK>,
+    /// Each held-out user's metrics at [`TRUTH_K`], in the order of the
+    /// evaluation's users.
+    pub per_user: Vec<UserMetrics>,
+}
+
+/// The cut-off of a held-out user's own metrics in the window.
+pub const TRUTH_K: usize = 10;
+
+/// What the evaluation knows of a held-out user: the target items they
+/// really took (hidden while fitting) and how the current weights rank them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroundTruth {
+    /// The target items held out for this user (sorted).
+    pub relevant: Vec<u32>,
+    /// Their metrics at [`TRUTH_K`] under the current weights.
+    pub at_k: UserMetrics,
+}
+
+/// The ground truth of `user` under `weights`, when they are one of the
+/// evaluation's held-out users.
+pub fn ground_truth(analysis: &Analysis, user: u32, weights: &Weights) -> Option<GroundTruth> {
+    let scores = &analysis.evaluation.scores;
+    let i = scores.position(user)?;
+    let ranked = scores.rank(i, weights, TRUTH_K, &mut Vec::new());
+    let relevant = scores.relevant(i).to_vec();
+    Some(GroundTruth {
+        at_k: user_metrics(&ranked, &relevant, TRUTH_K),
+        relevant,
+    })
 }
 
 /// The thread pool that background evaluation and re-scoring run in, apart
@@ -291,7 +323,17 @@ pub fn analyse(
 
 /// Re-scores the held-out users under `weights`.
 pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
-    let hybrid =
-        background_pool()?.install(|| analysis.evaluation.scores.summarise_at(&weights, &KS));
-    Ok(LiveMetrics { weights, hybrid })
+    let scores = &analysis.evaluation.scores;
+    let per_user = background_pool()?.install(|| scores.users_at(&weights, &KS));
+    let hybrid = AtK::summarise(&per_user, &KS);
+    let at = KS.iter().position(|&k| k == TRUTH_K).unwrap_or(0);
+    let per_user = per_user
+        .into_iter()
+        .map(|u| u.get(at).copied().unwrap_or_default())
+        .collect();
+    Ok(LiveMetrics {
+        weights,
+        hybrid,
+        per_user,
+    })
 }

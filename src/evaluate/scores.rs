@@ -362,14 +362,24 @@ impl EvalScores {
     /// Mean metrics at each of `ks` only, without MRR (which needs a pass
     /// over every item): what the live metrics and the weight search read.
     pub fn summarise_at(&self, weights: &Weights, ks: &[usize]) -> Vec<AtK> {
-        let per_user: Vec<Vec<UserMetrics>> = (0..self.len())
+        AtK::summarise(&self.users_at(weights, ks), ks)
+    }
+
+    /// Each kept user's metrics at each of `ks` under `weights` (in the
+    /// order of [`EvalScores::users`]).
+    pub fn users_at(&self, weights: &Weights, ks: &[usize]) -> Vec<Vec<UserMetrics>> {
+        (0..self.len())
             .into_par_iter()
             .map_init(Vec::new, |scratch, i| {
                 self.score(i, weights, scratch);
                 self.at_ks(i, scratch, ks)
             })
-            .collect();
-        AtK::summarise(&per_user, ks)
+            .collect()
+    }
+
+    /// The position of `user` among the kept users, if kept.
+    pub fn position(&self, user: u32) -> Option<usize> {
+        self.users.binary_search(&user).ok()
     }
 
     /// Metrics of a seeded random ranking (the floor any method must beat).

@@ -460,3 +460,76 @@ fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
     settle(&mut h);
     assert!(h.state().item_card().is_none());
 }
+
+#[test]
+fn a_held_out_users_hits_are_marked_as_the_evaluation_has_them() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "live metrics", |app| {
+        app.live_metrics().is_some() && app.running_jobs().is_empty()
+    });
+    let app = h.state();
+    let analysis = app.analysis().unwrap();
+    let scores = &analysis.evaluation.scores;
+    let per_user = app.live_metrics().unwrap().per_user.clone();
+    assert_eq!(per_user.len(), scores.users.len());
+    let dataset = app.dataset().unwrap();
+    let name = |u: u32| dataset.users[u as usize].clone();
+    // The worst-first list starts with the lowest NDCG@10.
+    let worst = (0..per_user.len())
+        .min_by(|&a, &b| {
+            per_user[a]
+                .ndcg
+                .total_cmp(&per_user[b].ndcg)
+                .then(a.cmp(&b))
+        })
+        .unwrap();
+    let worst_label = format!(
+        "{}  NDCG@10 {:.3}",
+        name(scores.users[worst]),
+        per_user[worst].ndcg
+    );
+    // A held-out user the current weights find something for.
+    let found = (0..per_user.len())
+        .find(|&i| per_user[i].ndcg > 0.0)
+        .expect("a held-out user with a hit in the top 10");
+    let user = scores.users[found];
+    let user_name = name(user);
+    let relevant = scores.relevant(found).to_vec();
+    let weights = app.settings().weights;
+    let evaluated = scores.rank(found, &weights, app.settings().k, &mut Vec::new());
+
+    h.get_by_label("Held-out users, worst NDCG@10 first")
+        .click();
+    settle(&mut h);
+    h.get_by_label(&worst_label);
+    h.get_by_label("Held-out users, worst NDCG@10 first")
+        .click();
+    settle(&mut h);
+
+    // Pick the user through the id search of the ordinary list.
+    h.get_by_role_and_label(Role::TextInput, "User id")
+        .set_text_value_accesskit(&user_name);
+    settle(&mut h);
+    h.get_by_label(&format!("{user_name}  (held out)")).click();
+    wait_for(&mut h, "the held-out user's ranking", |app| {
+        app.ranking().is_some_and(|r| r.user == user)
+    });
+    let app = h.state();
+    let truth = app.ground_truth().expect("ground truth of a held-out user");
+    assert_eq!(truth.relevant, relevant);
+    assert!((truth.at_k.ndcg - per_user[found].ndcg).abs() < 1e-12);
+    // The list is the evaluation's ranking, and its hits are the items of
+    // the relevant set in it.
+    let ranking = app.ranking().unwrap();
+    let shown: Vec<u32> = ranking.items.iter().map(|r| r.item).collect();
+    assert_eq!(shown, evaluated);
+    let hits = shown
+        .iter()
+        .filter(|j| relevant.binary_search(j).is_ok())
+        .count();
+    assert!(hits > 0);
+    assert_eq!(h.query_all_by_label_contains(" hit").count(), hits);
+    h.get_by_label_contains("Held out by the evaluation");
+    h.get_by_label_contains("What they really took in articles");
+}

@@ -261,6 +261,27 @@ impl ProjectionPanel {
                 name,
                 items: recs.iter().map(|&j| (t, j)).collect(),
             });
+            if let Some(truth) = view.truth {
+                let name = format!(
+                    "{}'s held-out {} items",
+                    dataset.users[user as usize], dataset.domains[t].name
+                );
+                let xy: Vec<[f64; 2]> = truth
+                    .relevant
+                    .iter()
+                    .map(|&j| projection.points[t][j as usize].map(f64::from))
+                    .collect();
+                points.push(
+                    Points::new(name.clone(), PlotPoints::from(xy))
+                        .color(egui::Color32::from_rgb(90, 190, 110))
+                        .radius(7.0)
+                        .shape(MarkerShape::Cross),
+                );
+                series.push(Series {
+                    name,
+                    items: truth.relevant.iter().map(|&j| (t, j)).collect(),
+                });
+            }
             for rec in &ranking.items {
                 if let Some(b) = rec.because_of {
                     let from = projection.points[s][b.item as usize].map(f64::from);

@@ -1,13 +1,17 @@
 //! The Recommendations panel: pick a user (search by id; users present in
-//! both domains first), see their source history, and the ranked target
-//! items with a stacked bar of each component's weighted contribution and
-//! the "because of" item; k is adjustable and the list exports to CSV.
+//! both domains first, or the evaluation's held-out users worst first), see
+//! their source history, and the ranked target items with a stacked bar of
+//! each component's weighted contribution and the "because of" item; k is
+//! adjustable and the list exports to CSV. For a held-out user, the items
+//! they really took are listed, hits are marked, and their own NDCG@10 and
+//! recall@10 follow the weights. Any item row opens its card.
 
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
+use super::super::work::TRUTH_K;
 use super::super::{Command, Notification};
-use super::{View, component_colour, component_legend, truncate};
+use super::{View, component_colour, component_legend, explore, truncate};
 use crate::explore::ItemRef;
 use crate::rank::COMPONENTS;
 use crate::relate::Relations;
@@ -33,6 +37,8 @@ pub struct RecommendationsPanel {
     search: String,
     /// Users matching the search, cached per (search, source, target, user count).
     matches: Option<(SearchKey, Vec<u32>)>,
+    /// List the evaluation's held-out users, worst NDCG@10 first.
+    worst_first: bool,
     export: Option<Receiver<Option<PathBuf>>>,
 }
 
@@ -84,7 +90,8 @@ impl RecommendationsPanel {
                 egui::TextEdit::singleline(&mut self.search)
                     .hint_text("search by id")
                     .desired_width(160.0),
-            );
+            )
+            .accessible_name("User id");
             let mut k = view.settings.k;
             if ui
                 .add(egui::DragValue::new(&mut k).range(1..=200).prefix("k = "))
@@ -93,23 +100,59 @@ impl RecommendationsPanel {
                 out.push(Command::SetK(k));
             }
         });
-        let users = self.matching(view, relations);
-        ui.weak(format!(
-            "{} users with {} history (in both domains first)",
-            users.len(),
-            s.name
-        ));
+        ui.checkbox(
+            &mut self.worst_first,
+            format!("Held-out users, worst NDCG@{TRUTH_K} first"),
+        );
+        let held_out = &analysis.evaluation.scores.users;
+        // Per-user NDCG of the latest re-scoring, when it covers these users.
+        let ndcg = view
+            .metrics
+            .map(|m| &m.per_user)
+            .filter(|m| m.len() == held_out.len());
+        let users = match (self.worst_first, ndcg) {
+            (true, Some(ndcg)) => {
+                let mut order: Vec<usize> = (0..held_out.len()).collect();
+                order.sort_by(|&a, &b| ndcg[a].ndcg.total_cmp(&ndcg[b].ndcg).then(a.cmp(&b)));
+                ui.weak(format!(
+                    "{} held-out users of the {} evaluation, by their NDCG@{TRUTH_K}",
+                    held_out.len(),
+                    analysis.evaluation.report.protocol.name()
+                ));
+                order.into_iter().map(|i| held_out[i]).collect()
+            }
+            (true, None) => {
+                ui.weak("the held-out users appear once the live metrics are computed");
+                Vec::new()
+            }
+            (false, _) => {
+                let users = self.matching(view, relations);
+                ui.weak(format!(
+                    "{} users with {} history (in both domains first)",
+                    users.len(),
+                    s.name
+                ));
+                users
+            }
+        };
         egui::ScrollArea::vertical()
             .id_salt("users")
             .max_height(110.0)
             .show_rows(ui, 18.0, users.len(), |ui, range| {
                 for &u in &users[range] {
                     let both = !relations.target_history[u as usize].is_empty();
-                    let label = format!(
-                        "{}{}",
-                        dataset.users[u as usize],
-                        if both { "  (in both domains)" } else { "" }
-                    );
+                    let held = held_out.binary_search(&u).ok();
+                    let label = match (held, ndcg) {
+                        (Some(i), Some(ndcg)) if self.worst_first => format!(
+                            "{}  NDCG@{TRUTH_K} {:.3}",
+                            dataset.users[u as usize], ndcg[i].ndcg
+                        ),
+                        (Some(_), _) => format!("{}  (held out)", dataset.users[u as usize]),
+                        (None, _) if both => {
+                            format!("{}  (in both domains)", dataset.users[u as usize])
+                        }
+                        (None, _) => dataset.users[u as usize].clone(),
+                    };
                     if ui
                         .selectable_label(view.selected_user == Some(u), label)
                         .clicked()
@@ -157,6 +200,47 @@ impl RecommendationsPanel {
                 }
             });
         let Some(ranking) = view.ranking else { return };
+        if let Some(truth) = view.truth {
+            let found = ranking
+                .items
+                .iter()
+                .filter(|r| truth.relevant.binary_search(&r.item).is_ok())
+                .count();
+            ui.colored_label(
+                egui::Color32::from_rgb(90, 190, 110),
+                format!(
+                    "Held out by the evaluation: ranked without their held-out {} rows. \
+                     NDCG@{TRUTH_K} {:.3}, recall@{TRUTH_K} {:.3}; {found} of {} held-out items \
+                     in this top {}",
+                    t.name,
+                    truth.at_k.ndcg,
+                    truth.at_k.recall,
+                    truth.relevant.len(),
+                    ranking.items.len()
+                ),
+            );
+            egui::CollapsingHeader::new(format!("What they really took in {}", t.name))
+                .id_salt("truth")
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("truth-items")
+                        .max_height(110.0)
+                        .show(ui, |ui| {
+                            for &j in &truth.relevant {
+                                let at = ranking.items.iter().position(|r| r.item == j);
+                                let prefix = match at {
+                                    Some(r) => format!("hit #{}  ", r + 1),
+                                    None => "missed  ".to_string(),
+                                };
+                                let item = ItemRef {
+                                    domain: relations.target,
+                                    item: j,
+                                };
+                                explore::item_link(ui, dataset, item, &prefix, out);
+                            }
+                        });
+                });
+        }
         for (c, why) in &ranking.unavailable {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
@@ -199,7 +283,17 @@ impl RecommendationsPanel {
                         ui.label("because of");
                         ui.end_row();
                         for (r, rec) in ranking.items.iter().enumerate() {
-                            ui.label(format!("{}", r + 1));
+                            let hit = view
+                                .truth
+                                .is_some_and(|t| t.relevant.binary_search(&rec.item).is_ok());
+                            if hit {
+                                ui.colored_label(
+                                    egui::Color32::from_rgb(90, 190, 110),
+                                    format!("{} hit", r + 1),
+                                );
+                            } else {
+                                ui.label(format!("{}", r + 1));
+                            }
                             let text = &t.items[rec.item as usize].text;
                             let row =
                                 egui::Label::new(truncate(text, 48)).sense(egui::Sense::click());
