@@ -4,7 +4,8 @@ use std::path::Path;
 
 /// Modules that compute; the window (`app`) may use them, never the reverse.
 const COMPUTATION: &[&str] = &[
-    "data", "embed", "project", "relate", "rank", "evaluate", "pipeline",
+    "data", "embed", "project", "relate", "rank", "evaluate", "pipeline", "explore", "export",
+    "settings", "files", "sample",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
