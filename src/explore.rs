@@ -1,7 +1,8 @@
 //! Exploring the shared space: the items of each domain nearest a vector
 //! (a typed query's, or an item's own), an item's strongest links to
 //! another domain's items through the users who have both ("users who had
-//! this also had"), and an item's card (both, for every domain). All are
+//! this also had"), an item's card (both, for every domain), and a box
+//! selection on the 2-D projection with the clusters nearest it. All are
 //! plain computations over a loaded dataset and its vectors; the command
 //! line and the window present them.
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::pipeline::DatasetEmbeddings;
+use crate::project::{Clusters, Projection};
 use crate::rank::top_k;
 use crate::relate::dot;
 
@@ -195,6 +197,70 @@ pub fn links(dataset: &Dataset, domain: usize, item: u32, other: usize, k: usize
         .collect()
 }
 
+/// The items whose projected point lies in the box `min..=max` (any two
+/// opposite corners), by domain then item.
+pub fn in_box(projection: &Projection, a: [f64; 2], b: [f64; 2]) -> Vec<ItemRef> {
+    let (lo, hi) = (
+        [a[0].min(b[0]), a[1].min(b[1])],
+        [a[0].max(b[0]), a[1].max(b[1])],
+    );
+    let inside = |p: &[f32; 2]| {
+        let (x, y) = (f64::from(p[0]), f64::from(p[1]));
+        x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1]
+    };
+    projection
+        .points
+        .iter()
+        .enumerate()
+        .flat_map(|(domain, points)| {
+            points
+                .iter()
+                .enumerate()
+                .filter(move |(_, p)| inside(p))
+                .map(move |(j, _)| ItemRef {
+                    domain,
+                    item: j as u32,
+                })
+        })
+        .collect()
+}
+
+/// The `n` clusters of a domain nearest the mean vector of `items` (of
+/// that domain), best first, with the cosine to each centroid; empty when
+/// `items` is empty.
+pub fn nearest_clusters(
+    embeddings: &DatasetEmbeddings,
+    domain: usize,
+    clusters: &Clusters,
+    items: &[u32],
+    n: usize,
+) -> Vec<(usize, f32)> {
+    let Some(vectors) = embeddings.domains.get(domain) else {
+        return Vec::new();
+    };
+    let mut mean = vec![0f32; vectors.dim()];
+    let mut counted = 0;
+    for &j in items.iter().filter(|&&j| (j as usize) < vectors.len()) {
+        mean.iter_mut()
+            .zip(vectors.row(j as usize))
+            .for_each(|(m, v)| *m += v);
+        counted += 1;
+    }
+    let Some(mean) = (counted > 0)
+        .then_some(mean)
+        .and_then(crate::relate::normalize)
+    else {
+        return Vec::new();
+    };
+    let scores: Vec<f32> = (0..clusters.centroids.len())
+        .map(|c| dot(clusters.centroids.row(c), &mean))
+        .collect();
+    top_k(&scores, n, &[])
+        .into_iter()
+        .map(|c| (c as usize, scores[c as usize]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +284,24 @@ mod tests {
         assert_eq!(without.len(), 3);
         assert_eq!(without[0].item, 3);
         assert!(nearest(&e, 5, &[1.0, 0.0], 3, None).is_empty());
+    }
+
+    #[test]
+    fn a_box_holds_the_points_inside_it_whichever_corners_are_given() {
+        let projection = Projection {
+            points: vec![
+                vec![[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]],
+                vec![[0.5, 0.5], [-1.0, 0.0]],
+            ],
+            explained: [0.5, 0.2],
+        };
+        let want = vec![
+            ItemRef { domain: 0, item: 0 },
+            ItemRef { domain: 0, item: 1 },
+            ItemRef { domain: 1, item: 0 },
+        ];
+        assert_eq!(in_box(&projection, [0.0, 0.0], [1.0, 1.0]), want);
+        assert_eq!(in_box(&projection, [1.0, 0.0], [0.0, 1.0]), want);
+        assert!(in_box(&projection, [5.0, 5.0], [6.0, 6.0]).is_empty());
     }
 }

@@ -24,7 +24,7 @@ use jobs::Job;
 pub use jobs::JobKind;
 pub use settings::{CentralTab, Settings};
 use work::{Analysis, LiveMetrics, Overview};
-pub use work::{GroundTruth, SearchResult};
+pub use work::{GroundTruth, SearchResult, Selection};
 
 /// How the window starts.
 #[derive(Debug, Clone)]
@@ -102,6 +102,13 @@ pub enum Command {
     ItemBack,
     /// Close the item card.
     CloseItem,
+    /// Select the items inside a box of the projection (two opposite
+    /// corners, in projection coordinates).
+    SelectBox([[f64; 2]; 2]),
+    /// Forget the selection.
+    ClearSelection,
+    /// Write the selected items to this CSV file.
+    ExportSelection(PathBuf),
 }
 
 #[derive(Default)]
@@ -169,6 +176,7 @@ pub struct CrossrecApp {
     card: Option<Arc<ItemCard>>,
     /// The cards opened before the current one, for Back.
     trail: Vec<ItemRef>,
+    selection: Option<Selection>,
     jobs: Jobs,
     notifications: Vec<Notification>,
     commands: Vec<Command>,
@@ -206,6 +214,7 @@ impl CrossrecApp {
             search: None,
             card: None,
             trail: Vec::new(),
+            selection: None,
             jobs: Jobs::default(),
             notifications: Vec::new(),
             commands: Vec::new(),
@@ -256,6 +265,16 @@ impl CrossrecApp {
     /// The latest semantic search, if any.
     pub fn search_result(&self) -> Option<&SearchResult> {
         self.search.as_deref()
+    }
+
+    /// The 2-D projection of every domain, once computed.
+    pub fn projection(&self) -> Option<&crate::project::Projection> {
+        self.overview.as_ref().map(|o| &o.projection)
+    }
+
+    /// The items of the latest box selection, if any.
+    pub fn selection(&self) -> Option<&Selection> {
+        self.selection.as_ref()
     }
 
     /// The open item card, if any.
@@ -362,6 +381,27 @@ impl CrossrecApp {
                 self.trail.clear();
                 self.jobs.item = None;
             }
+            Command::SelectBox(corners) => {
+                if let (Some(overview), Some(embeddings)) = (&self.overview, &self.embeddings) {
+                    self.selection = Some(work::select(overview, embeddings, corners));
+                }
+            }
+            Command::ClearSelection => self.selection = None,
+            Command::ExportSelection(path) => self.export_selection(&path),
+        }
+    }
+
+    fn export_selection(&mut self, path: &std::path::Path) {
+        let (Some(dataset), Some(overview), Some(selection)) =
+            (&self.dataset, &self.overview, &self.selection)
+        else {
+            self.error("nothing is selected to export");
+            return;
+        };
+        let n = selection.items.len();
+        match crate::export::items_csv_file(path, dataset, &overview.projection, &selection.items) {
+            Ok(()) => self.note(format!("exported {n} selected items to {}", path.display())),
+            Err(e) => self.error(format!("could not export the selection: {e}")),
         }
     }
 
@@ -580,7 +620,10 @@ impl CrossrecApp {
         }
         if let Some(result) = finished(&mut self.jobs.overview) {
             match result {
-                Ok(overview) => self.overview = Some(overview),
+                Ok(overview) => {
+                    self.overview = Some(overview);
+                    self.selection = None;
+                }
                 Err(e) => self.error(format!("projection stopped: {e}")),
             }
         }
@@ -696,6 +739,7 @@ impl eframe::App for CrossrecApp {
             selected_user: self.selected_user,
             ranking: self.ranking.as_ref(),
             truth: self.truth.as_ref(),
+            selection: self.selection.as_ref(),
             search: self.search.as_deref(),
             searchable: self.encoder.is_some() && self.embeddings.is_some(),
             card: self.card.as_deref(),

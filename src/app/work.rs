@@ -11,7 +11,7 @@ use crate::evaluate::{
     AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, evaluate,
     user_metrics,
 };
-use crate::explore::{ItemCard, ItemRef, Neighbour, card, nearest};
+use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest, nearest_clusters};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::Weights;
@@ -207,6 +207,53 @@ pub fn item(
     card(&dataset, &embeddings, item, EXPLORE_K)
         .map(Arc::new)
         .ok_or_else(|| format!("item {} of domain {} is not loaded", item.item, item.domain))
+}
+
+/// Items picked by a box on the projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// Two opposite corners of the box, in projection coordinates.
+    pub corners: [[f64; 2]; 2],
+    /// The items inside, by domain then item.
+    pub items: Vec<ItemRef>,
+    /// How many of them per domain.
+    pub per_domain: Vec<usize>,
+    /// Per domain: the clusters nearest the selection's mean vector, with
+    /// their cosine (empty for a domain with nothing selected).
+    pub clusters: Vec<Vec<(usize, f32)>>,
+}
+
+/// Clusters named per domain for a selection.
+pub const SELECTION_CLUSTERS: usize = 3;
+
+/// The items inside the box `corners` and the clusters nearest them.
+pub fn select(
+    overview: &Overview,
+    embeddings: &DatasetEmbeddings,
+    corners: [[f64; 2]; 2],
+) -> Selection {
+    let items = in_box(&overview.projection, corners[0], corners[1]);
+    let n_domains = overview.projection.points.len();
+    let of = |d: usize| -> Vec<u32> {
+        items
+            .iter()
+            .filter(|r| r.domain == d)
+            .map(|r| r.item)
+            .collect()
+    };
+    let per_domain = (0..n_domains).map(|d| of(d).len()).collect();
+    let clusters = (0..n_domains)
+        .map(|d| match overview.clusters.get(d) {
+            Some(c) => nearest_clusters(embeddings, d, c, &of(d), SELECTION_CLUSTERS),
+            None => Vec::new(),
+        })
+        .collect();
+    Selection {
+        corners,
+        items,
+        per_domain,
+        clusters,
+    }
 }
 
 /// PCA of all domains together and k-means per domain.

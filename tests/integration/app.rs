@@ -533,3 +533,91 @@ fn a_held_out_users_hits_are_marked_as_the_evaluation_has_them() {
     h.get_by_label_contains("Held out by the evaluation");
     h.get_by_label_contains("What they really took in articles");
 }
+
+#[test]
+fn a_box_selection_lists_counts_names_clusters_and_exports_its_rows() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the projection", |app| {
+        app.projection().is_some() && app.running_jobs().is_empty()
+    });
+    h.get_by_label("Projection").click();
+    settle(&mut h);
+    h.get_by_label("Box select").click();
+    settle(&mut h);
+    // The middle half of the plot in both directions (what a drag from one
+    // corner to the other selects).
+    let projection = h.state().projection().unwrap().clone();
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in projection.points.iter().flatten() {
+        for a in 0..2 {
+            lo[a] = lo[a].min(f64::from(p[a]));
+            hi[a] = hi[a].max(f64::from(p[a]));
+        }
+    }
+    let quarter = |a: usize, f: f64| lo[a] + (hi[a] - lo[a]) * f;
+    let corners = [
+        [quarter(0, 0.75), quarter(1, 0.25)],
+        [quarter(0, 0.25), quarter(1, 0.75)],
+    ];
+    let expected = crossrec::explore::in_box(&projection, corners[0], corners[1]);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle(&ctx, crossrec::app::Command::SelectBox(corners));
+    settle(&mut h);
+    let selection = h.state().selection().expect("a selection").clone();
+    assert_eq!(selection.items, expected);
+    assert!(
+        selection.per_domain.iter().all(|&n| n > 0),
+        "{:?}",
+        selection.per_domain
+    );
+    for (d, &n) in selection.per_domain.iter().enumerate() {
+        assert_eq!(n, expected.iter().filter(|r| r.domain == d).count());
+        assert!(
+            !selection.clusters[d].is_empty(),
+            "clusters named for domain {d}"
+        );
+    }
+    h.get_by_label_contains(&format!(
+        "{} items: {} in products, {} in articles",
+        expected.len(),
+        selection.per_domain[0],
+        selection.per_domain[1]
+    ));
+    assert_eq!(
+        h.query_all_by_label_contains("near products cluster")
+            .count(),
+        selection.clusters[0].len()
+    );
+
+    // The export (the dialog's answer handed over as its command) writes
+    // one row per selected item.
+    let path = dir.path().join("selection.csv");
+    h.state_mut()
+        .handle(&ctx, crossrec::app::Command::ExportSelection(path.clone()));
+    let mut reader = csv::Reader::from_path(&path).expect("the exported CSV");
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["domain", "item_id", "x", "y", "text"]
+    );
+    let dataset = h.state().dataset().unwrap();
+    let rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    let want: Vec<(String, String)> = expected
+        .iter()
+        .map(|r| {
+            let d = &dataset.domains[r.domain];
+            (d.name.clone(), d.items[r.item as usize].id.clone())
+        })
+        .collect();
+    assert_eq!(rows, want);
+    h.get_by_label("Clear selection").click();
+    settle(&mut h);
+    assert!(h.state().selection().is_none());
+}

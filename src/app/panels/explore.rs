@@ -1,7 +1,11 @@
 //! Exploring the shared space in the window: the list of a semantic
-//! search's hits per domain, and the item card (text, use, nearest items in
-//! every domain, links through shared users) with Back and Close. Every
-//! listed item is a link that opens its own card.
+//! search's hits per domain, a box selection (counts per domain, the
+//! clusters nearest it, its items, CSV export), and the item card (text,
+//! use, nearest items in every domain, links through shared users) with
+//! Back and Close. Every listed item is a link that opens its own card.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
 
 use super::super::Command;
 use super::super::work::SearchResult;
@@ -175,6 +179,108 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                             let prefix = format!("{users} · {:.3}  ", l.weight);
                             item_link(ui, dataset, to, &prefix, out);
                         }
+                    }
+                });
+        });
+}
+
+/// A save dialog running on its own thread (the desktop's dialog blocks).
+#[derive(Default)]
+pub struct ExportDialog(Option<Receiver<Option<PathBuf>>>);
+
+impl ExportDialog {
+    /// Opens a save dialog proposing `name`.
+    fn open(&mut self, name: &str) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = name.to_string();
+        let spawned = std::thread::Builder::new()
+            .name("crossrec-export-dialog".into())
+            .spawn(move || {
+                let _ = tx.send(rfd::FileDialog::new().set_file_name(name).save_file());
+            });
+        if spawned.is_ok() {
+            self.0 = Some(rx);
+        }
+    }
+
+    /// The path picked, once, when the dialog has closed with one.
+    fn picked(&mut self) -> Option<PathBuf> {
+        let picked = self.0.as_ref()?.try_recv().ok()?;
+        self.0 = None;
+        picked
+    }
+}
+
+/// The items of the box selection, in their own window while there is one.
+pub fn selection_window(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    dialog: &mut ExportDialog,
+    out: &mut Vec<Command>,
+) {
+    if let Some(path) = dialog.picked() {
+        out.push(Command::ExportSelection(path));
+    }
+    let (Some(dataset), Some(selection)) = (view.dataset, view.selection) else {
+        return;
+    };
+    let area = ui.max_rect();
+    egui::Window::new("Selection")
+        .default_width(420.0)
+        .default_pos(area.right_top() + egui::vec2(-440.0, 110.0))
+        .show(ui.ctx(), |ui| {
+            let counts: Vec<String> = selection
+                .per_domain
+                .iter()
+                .zip(&dataset.domains)
+                .map(|(n, d)| format!("{n} in {}", d.name))
+                .collect();
+            ui.label(
+                egui::RichText::new(format!(
+                    "{} items: {}",
+                    selection.items.len(),
+                    counts.join(", ")
+                ))
+                .strong(),
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Export selection CSV…").clicked() {
+                    dialog.open("selection.csv");
+                }
+                if ui.button("Clear selection").clicked() {
+                    out.push(Command::ClearSelection);
+                }
+            });
+            for (d, nearest) in selection.clusters.iter().enumerate() {
+                let (Some(domain), Some(clusters)) = (
+                    dataset.domains.get(d),
+                    view.overview.and_then(|o| o.clusters.get(d)),
+                ) else {
+                    continue;
+                };
+                for &(c, cosine) in nearest {
+                    let Some(&representative) = clusters.representative.get(c) else {
+                        continue;
+                    };
+                    let item = ItemRef {
+                        domain: d,
+                        item: representative,
+                    };
+                    let prefix = format!("near {} cluster {} ({cosine:.2}): ", domain.name, c + 1);
+                    item_link(ui, dataset, item, &prefix, out);
+                }
+            }
+            ui.separator();
+            egui::ScrollArea::vertical()
+                .id_salt("selection-items")
+                .max_height((area.height() - 260.0).max(120.0))
+                .show_rows(ui, 18.0, selection.items.len(), |ui, range| {
+                    for &item in &selection.items[range] {
+                        let name = dataset
+                            .domains
+                            .get(item.domain)
+                            .map_or("", |d| d.name.as_str());
+                        item_link(ui, dataset, item, &format!("{name} · "), out);
                     }
                 });
         });

@@ -12,7 +12,7 @@ pub mod projection;
 pub mod recommendations;
 pub mod weights;
 
-use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult};
+use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
 use crate::explore::ItemCard;
@@ -41,6 +41,8 @@ pub struct View<'a> {
     pub ranking: Option<&'a Ranking>,
     /// Their held-out items and metrics, when the evaluation held them out.
     pub truth: Option<&'a GroundTruth>,
+    /// The items of the latest box selection.
+    pub selection: Option<&'a Selection>,
     /// The latest semantic search.
     pub search: Option<&'a SearchResult>,
     /// Whether a typed query can be encoded now (the model is loaded).

@@ -2,12 +2,15 @@
 //! domain, legend, zoom and pan), the explained variance on the axes, hover
 //! for an item's id and text, a click to open an item's card, a box that
 //! either filters by text or searches semantically (the query encoded by
-//! the model, its nearest items listed and marked), and the selected user's
-//! source items linked to their recommendations.
+//! the model, its nearest items listed and marked), a box selection (its
+//! items counted, named by their nearest clusters, exported), and the
+//! selected user's source items linked to their recommendations.
 //! With many items, a deterministic sample is drawn when zoomed out and
 //! every item in view when zoomed in, so the frame stays fast.
 
-use egui_plot::{HoverPosition, Legend, Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points};
+use egui_plot::{
+    HoverPosition, Legend, Line, MarkerShape, Plot, PlotBounds, PlotPoints, Points, Polygon,
+};
 
 use super::super::Command;
 use super::{View, domain_colour, explore, truncate};
@@ -20,6 +23,12 @@ pub const MAX_POINTS_PER_DOMAIN: usize = 6_000;
 #[derive(Default)]
 pub struct ProjectionPanel {
     mode: BoxMode,
+    /// Dragging draws a selection box instead of panning.
+    box_select: bool,
+    /// Where the selection box being dragged started (plot coordinates).
+    drag_from: Option<[f64; 2]>,
+    /// The selection window's pending file dialog.
+    export: explore::ExportDialog,
     filter: String,
     query: String,
     /// Matches of the filter per domain, cached per (filter, item counts).
@@ -99,6 +108,9 @@ impl ProjectionPanel {
             BoxMode::Search => vec![Vec::new(); dataset.domains.len()],
         };
         ui.horizontal_wrapped(|ui| {
+            ui.toggle_value(&mut self.box_select, "Box select")
+                .on_hover_text("drag on the plot to select the items in a box");
+            ui.separator();
             ui.selectable_value(&mut self.mode, BoxMode::Filter, "Filter text");
             ui.selectable_value(&mut self.mode, BoxMode::Search, "Semantic search");
             match self.mode {
@@ -137,6 +149,7 @@ impl ProjectionPanel {
             }
         });
         explore::search_window(ui, view, out);
+        explore::selection_window(ui, view, &mut self.export, out);
         let mut series: Vec<Series> = Vec::new();
         let mut points: Vec<Points<'static>> = Vec::new();
         let in_view = |xy: &[f32; 2], b: &Option<PlotBounds>| {
@@ -216,6 +229,26 @@ impl ProjectionPanel {
                     items: items.into_iter().map(|j| (d, j)).collect(),
                 });
             }
+        }
+        if let Some(selection) = view.selection {
+            let xy: Vec<[f64; 2]> = selection
+                .items
+                .iter()
+                .filter_map(|r| projection.points.get(r.domain)?.get(r.item as usize))
+                .map(|p| p.map(f64::from))
+                .collect();
+            let name = format!("selection ({} items)", selection.items.len());
+            points.push(
+                Points::new(name.clone(), PlotPoints::from(xy))
+                    .color(egui::Color32::from_rgb(230, 190, 0))
+                    .radius(4.0)
+                    .filled(false)
+                    .shape(MarkerShape::Circle),
+            );
+            series.push(Series {
+                name,
+                items: selection.items.iter().map(|r| (r.domain, r.item)).collect(),
+            });
         }
         let mut links: Vec<Line<'static>> = Vec::new();
         if let (Some(analysis), Some(user), Some(ranking)) =
@@ -314,8 +347,12 @@ impl ProjectionPanel {
             ))
         };
         let clicked_at = std::cell::Cell::new(None);
+        let mut drag_from = self.drag_from;
+        let mut selected = None;
         let response = Plot::new("projection")
             .legend(Legend::default())
+            .allow_drag(!self.box_select)
+            .allow_boxed_zoom(!self.box_select)
             .x_axis_label(format!("PC1 ({:.1} %)", projection.explained[0] * 100.0))
             .y_axis_label(format!("PC2 ({:.1} %)", projection.explained[1] * 100.0))
             .label_formatter(label)
@@ -325,6 +362,33 @@ impl ProjectionPanel {
                 }
                 for p in points {
                     plot.points(p);
+                }
+                if self.box_select {
+                    let pointer = plot.pointer_coordinate().map(|p| [p.x, p.y]);
+                    let response = plot.response();
+                    let (started, dragged, stopped) = (
+                        response.drag_started(),
+                        response.dragged(),
+                        response.drag_stopped(),
+                    );
+                    if started {
+                        drag_from = pointer;
+                    }
+                    if let (Some(from), Some(to)) = (drag_from, pointer) {
+                        if dragged {
+                            let corners = vec![from, [to[0], from[1]], to, [from[0], to[1]]];
+                            plot.polygon(
+                                Polygon::new("selection box", PlotPoints::from(corners))
+                                    .fill_color(egui::Color32::from_rgba_unmultiplied(
+                                        230, 190, 0, 30,
+                                    )),
+                            );
+                        }
+                        if stopped {
+                            selected = Some([from, to]);
+                            drag_from = None;
+                        }
+                    }
                 }
                 if plot.response().clicked()
                     && let Some(at) = plot.response().interact_pointer_pos()
@@ -347,6 +411,10 @@ impl ProjectionPanel {
                 manual.then(|| plot.plot_bounds())
             });
         self.bounds = response.inner;
+        self.drag_from = drag_from;
+        if let Some(corners) = selected {
+            out.push(Command::SelectBox(corners));
+        }
         if let Some(item) = clicked_at.get() {
             out.push(Command::OpenItem(item));
         }
