@@ -12,5 +12,6 @@ mod embed_real;
 mod embed_tiny;
 mod fuzz;
 mod layering;
+mod pca_peer;
 mod real_ranking;
 mod recommend;
