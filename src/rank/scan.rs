@@ -22,8 +22,10 @@ pub enum Scan {
 }
 
 /// Target domains with at least this many items are scanned compactly by
-/// [`Scan::auto`]; below it the exact scan is already fast (under 2 ms).
-pub const COMPACT_FROM: usize = 50_000;
+/// [`Scan::auto`]. Below it the exact scan takes about 2 ms or less; at the
+/// 27,637 items of the Amazon kitchen domain it took 2.8–6.6 ms against
+/// 1.1–1.6 ms compact, with the same top 10 for 1,000 of 1,000 real users.
+pub const COMPACT_FROM: usize = 20_000;
 
 impl Scan {
     /// The scan for a target domain of `n_items`.

@@ -2,7 +2,6 @@
 //! project) against crossrec's own projection: the input on which linfa's
 //! truncated SVD fails, kept reproducible, and crossrec's answer on it.
 
-
 use crossrec::embed::Embeddings;
 use crossrec::project::project;
 use linfa::DatasetBase;

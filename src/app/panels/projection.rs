@@ -48,6 +48,12 @@ enum BoxMode {
     Search,
 }
 
+/// The radius of the plain points: larger when few are drawn, down to a
+/// pixel and a bit when thousands are.
+fn point_radius(drawn: usize) -> f32 {
+    (4.0 / (drawn.max(10) as f32).log10()).clamp(1.2, 3.0)
+}
+
 /// Pixels within which a click picks the nearest drawn point.
 const CLICK_RADIUS: f32 = 8.0;
 
@@ -158,12 +164,23 @@ impl ProjectionPanel {
                 x >= b.min()[0] && x <= b.max()[0] && y >= b.min()[1] && y <= b.max()[1]
             })
         };
-        for (d, coords) in projection.points.iter().enumerate() {
-            let visible: Vec<u32> = (0..coords.len() as u32)
-                .filter(|&j| in_view(&coords[j as usize], &self.bounds))
-                .collect();
-            let step = visible.len().div_ceil(MAX_POINTS_PER_DOMAIN).max(1);
-            let drawn: Vec<u32> = visible.iter().step_by(step).copied().collect();
+        // Per domain: the points drawn (every one in view, or every
+        // `step`-th when there are too many) and the step.
+        let drawn_per_domain: Vec<(Vec<u32>, usize)> = projection
+            .points
+            .iter()
+            .map(|coords| {
+                let visible: Vec<u32> = (0..coords.len() as u32)
+                    .filter(|&j| in_view(&coords[j as usize], &self.bounds))
+                    .collect();
+                let step = visible.len().div_ceil(MAX_POINTS_PER_DOMAIN).max(1);
+                (visible.into_iter().step_by(step).collect(), step)
+            })
+            .collect();
+        let radius = point_radius(drawn_per_domain.iter().map(|(d, _)| d.len()).sum());
+        for (d, (coords, (drawn, step))) in
+            projection.points.iter().zip(drawn_per_domain).enumerate()
+        {
             let name = match step {
                 1 => dataset.domains[d].name.clone(),
                 _ => format!("{} (1 in {step} shown)", dataset.domains[d].name),
@@ -175,7 +192,7 @@ impl ProjectionPanel {
             points.push(
                 Points::new(name.clone(), PlotPoints::from(xy))
                     .color(domain_colour(d).gamma_multiply(0.55))
-                    .radius(1.6)
+                    .radius(radius)
                     .filled(true),
             );
             series.push(Series {
