@@ -15,6 +15,7 @@ use egui_plot::{
 use super::super::Command;
 use super::{View, domain_colour, explore, truncate};
 use crate::explore::ItemRef;
+use crate::project::Projection;
 
 /// At most this many points per domain are drawn per frame.
 pub const MAX_POINTS_PER_DOMAIN: usize = 6_000;
@@ -102,17 +103,34 @@ impl ProjectionPanel {
         m
     }
 
-    /// Draws the panel.
+    /// Draws the panel: the box row, the search and selection windows,
+    /// then the plot with its layers.
     pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         let (Some(dataset), Some(overview)) = (view.dataset, view.overview) else {
             ui.weak("the projection appears once the items are encoded");
             return;
         };
-        let projection = &overview.projection;
         let matches = match self.mode {
             BoxMode::Filter => self.filter_matches(view),
             BoxMode::Search => vec![Vec::new(); dataset.domains.len()],
         };
+        self.box_row(ui, view, &matches, out);
+        explore::search_window(ui, view, out);
+        explore::selection_window(ui, view, &mut self.export, out);
+        let mut layers = Layers::new(&overview.projection);
+        self.domain_layers(&mut layers, dataset);
+        overlay_layers(&mut layers, view, dataset, &matches);
+        self.plot(ui, dataset, layers, out);
+    }
+
+    /// Box select, and the box that filters by text or searches.
+    fn box_row(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &View<'_>,
+        matches: &[Vec<u32>],
+        out: &mut Vec<Command>,
+    ) {
         ui.horizontal_wrapped(|ui| {
             ui.toggle_value(&mut self.box_select, "Box select")
                 .on_hover_text("drag on the plot to select the items in a box");
@@ -154,195 +172,55 @@ impl ProjectionPanel {
                 }
             }
         });
-        explore::search_window(ui, view, out);
-        explore::selection_window(ui, view, &mut self.export, out);
-        let mut series: Vec<Series> = Vec::new();
-        let mut points: Vec<Points<'static>> = Vec::new();
-        let in_view = |xy: &[f32; 2], b: &Option<PlotBounds>| {
-            b.as_ref().is_none_or(|b| {
+    }
+
+    /// Every domain's points in view: all of them, or every `step`-th when
+    /// there are more than [`MAX_POINTS_PER_DOMAIN`].
+    fn domain_layers(&self, layers: &mut Layers<'_>, dataset: &crate::data::Dataset) {
+        let bounds = &self.bounds;
+        let in_view = |xy: &[f32; 2]| {
+            bounds.as_ref().is_none_or(|b| {
                 let (x, y) = (f64::from(xy[0]), f64::from(xy[1]));
                 x >= b.min()[0] && x <= b.max()[0] && y >= b.min()[1] && y <= b.max()[1]
             })
         };
-        // Per domain: the points drawn (every one in view, or every
-        // `step`-th when there are too many) and the step.
-        let drawn_per_domain: Vec<(Vec<u32>, usize)> = projection
+        let drawn: Vec<(Vec<u32>, usize)> = layers
+            .projection
             .points
             .iter()
             .map(|coords| {
                 let visible: Vec<u32> = (0..coords.len() as u32)
-                    .filter(|&j| in_view(&coords[j as usize], &self.bounds))
+                    .filter(|&j| in_view(&coords[j as usize]))
                     .collect();
                 let step = visible.len().div_ceil(MAX_POINTS_PER_DOMAIN).max(1);
                 (visible.into_iter().step_by(step).collect(), step)
             })
             .collect();
-        let radius = point_radius(drawn_per_domain.iter().map(|(d, _)| d.len()).sum());
-        for (d, (coords, (drawn, step))) in
-            projection.points.iter().zip(drawn_per_domain).enumerate()
-        {
+        let radius = point_radius(drawn.iter().map(|(d, _)| d.len()).sum());
+        for (d, (items, step)) in drawn.into_iter().enumerate() {
             let name = match step {
                 1 => dataset.domains[d].name.clone(),
                 _ => format!("{} (1 in {step} shown)", dataset.domains[d].name),
             };
-            let xy: Vec<[f64; 2]> = drawn
-                .iter()
-                .map(|&j| coords[j as usize].map(f64::from))
-                .collect();
-            points.push(
-                Points::new(name.clone(), PlotPoints::from(xy))
-                    .color(domain_colour(d).gamma_multiply(0.55))
-                    .radius(radius)
-                    .filled(true),
-            );
-            series.push(Series {
-                name,
-                items: drawn.into_iter().map(|j| (d, j)).collect(),
-            });
+            let marker = Marker::filled(domain_colour(d).gamma_multiply(0.55), radius);
+            layers.add(name, items.into_iter().map(|j| (d, j)), marker);
         }
-        for (d, m) in matches.iter().enumerate() {
-            if m.is_empty() {
-                continue;
-            }
-            let name = format!("matches in {}", dataset.domains[d].name);
-            let xy: Vec<[f64; 2]> = m
-                .iter()
-                .map(|&j| projection.points[d][j as usize].map(f64::from))
-                .collect();
-            points.push(
-                Points::new(name.clone(), PlotPoints::from(xy))
-                    .color(egui::Color32::from_rgb(230, 190, 0))
-                    .radius(3.5)
-                    .shape(MarkerShape::Circle),
-            );
-            series.push(Series {
-                name,
-                items: m.iter().map(|&j| (d, j)).collect(),
-            });
-        }
-        if let Some(found) = view.search {
-            for (d, hits) in found.hits.iter().enumerate() {
-                let Some(coords) = projection.points.get(d) else {
-                    continue;
-                };
-                let name = format!("search hits in {}", dataset.domains[d].name);
-                let items: Vec<u32> = hits
-                    .iter()
-                    .map(|h| h.item)
-                    .filter(|&j| (j as usize) < coords.len())
-                    .collect();
-                let xy: Vec<[f64; 2]> = items
-                    .iter()
-                    .map(|&j| coords[j as usize].map(f64::from))
-                    .collect();
-                points.push(
-                    Points::new(name.clone(), PlotPoints::from(xy))
-                        .color(domain_colour(d))
-                        .radius(7.0)
-                        .shape(MarkerShape::Asterisk),
-                );
-                series.push(Series {
-                    name,
-                    items: items.into_iter().map(|j| (d, j)).collect(),
-                });
-            }
-        }
-        if let Some(selection) = view.selection {
-            let xy: Vec<[f64; 2]> = selection
-                .items
-                .iter()
-                .filter_map(|r| projection.points.get(r.domain)?.get(r.item as usize))
-                .map(|p| p.map(f64::from))
-                .collect();
-            let name = format!("selection ({} items)", selection.items.len());
-            points.push(
-                Points::new(name.clone(), PlotPoints::from(xy))
-                    .color(egui::Color32::from_rgb(230, 190, 0))
-                    .radius(4.0)
-                    .filled(false)
-                    .shape(MarkerShape::Circle),
-            );
-            series.push(Series {
-                name,
-                items: selection.items.iter().map(|r| (r.domain, r.item)).collect(),
-            });
-        }
-        let mut links: Vec<Line<'static>> = Vec::new();
-        if let (Some(analysis), Some(user), Some(ranking)) =
-            (view.analysis, view.selected_user, view.ranking)
-        {
-            let r = &analysis.relations;
-            let (s, t) = (r.source, r.target);
-            let history: Vec<u32> = r.source_history[user as usize]
-                .iter()
-                .map(|h| h.0)
-                .collect();
-            let name = format!(
-                "{}'s {} items",
-                dataset.users[user as usize], dataset.domains[s].name
-            );
-            let xy: Vec<[f64; 2]> = history
-                .iter()
-                .map(|&i| projection.points[s][i as usize].map(f64::from))
-                .collect();
-            points.push(
-                Points::new(name.clone(), PlotPoints::from(xy))
-                    .color(domain_colour(s))
-                    .radius(6.0)
-                    .shape(MarkerShape::Diamond),
-            );
-            series.push(Series {
-                name,
-                items: history.iter().map(|&i| (s, i)).collect(),
-            });
-            let name = format!("top {} in {}", ranking.items.len(), dataset.domains[t].name);
-            let recs: Vec<u32> = ranking.items.iter().map(|x| x.item).collect();
-            let xy: Vec<[f64; 2]> = recs
-                .iter()
-                .map(|&j| projection.points[t][j as usize].map(f64::from))
-                .collect();
-            points.push(
-                Points::new(name.clone(), PlotPoints::from(xy))
-                    .color(domain_colour(t))
-                    .radius(6.0)
-                    .shape(MarkerShape::Square),
-            );
-            series.push(Series {
-                name,
-                items: recs.iter().map(|&j| (t, j)).collect(),
-            });
-            if let Some(truth) = view.truth {
-                let name = format!(
-                    "{}'s held-out {} items",
-                    dataset.users[user as usize], dataset.domains[t].name
-                );
-                let xy: Vec<[f64; 2]> = truth
-                    .relevant
-                    .iter()
-                    .map(|&j| projection.points[t][j as usize].map(f64::from))
-                    .collect();
-                points.push(
-                    Points::new(name.clone(), PlotPoints::from(xy))
-                        .color(egui::Color32::from_rgb(90, 190, 110))
-                        .radius(7.0)
-                        .shape(MarkerShape::Cross),
-                );
-                series.push(Series {
-                    name,
-                    items: truth.relevant.iter().map(|&j| (t, j)).collect(),
-                });
-            }
-            for rec in &ranking.items {
-                if let Some(b) = rec.because_of {
-                    let from = projection.points[s][b.item as usize].map(f64::from);
-                    let to = projection.points[t][rec.item as usize].map(f64::from);
-                    links.push(
-                        Line::new("because of", PlotPoints::from(vec![from, to]))
-                            .color(egui::Color32::GRAY.gamma_multiply(0.6)),
-                    );
-                }
-            }
-        }
+    }
+
+    /// The plot: layers, hover labels, click to open, box selection.
+    fn plot(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: &crate::data::Dataset,
+        layers: Layers<'_>,
+        out: &mut Vec<Command>,
+    ) {
+        let Layers {
+            projection,
+            points,
+            series,
+            links,
+        } = layers;
         let label = |hover: &HoverPosition<'_>| -> Option<String> {
             let HoverPosition::NearDataPoint {
                 plot_name, index, ..
@@ -381,31 +259,7 @@ impl ProjectionPanel {
                     plot.points(p);
                 }
                 if self.box_select {
-                    let pointer = plot.pointer_coordinate().map(|p| [p.x, p.y]);
-                    let response = plot.response();
-                    let (started, dragged, stopped) = (
-                        response.drag_started(),
-                        response.dragged(),
-                        response.drag_stopped(),
-                    );
-                    if started {
-                        drag_from = pointer;
-                    }
-                    if let (Some(from), Some(to)) = (drag_from, pointer) {
-                        if dragged {
-                            let corners = vec![from, [to[0], from[1]], to, [from[0], to[1]]];
-                            plot.polygon(
-                                Polygon::new("selection box", PlotPoints::from(corners))
-                                    .fill_color(egui::Color32::from_rgba_unmultiplied(
-                                        230, 190, 0, 30,
-                                    )),
-                            );
-                        }
-                        if stopped {
-                            selected = Some([from, to]);
-                            drag_from = None;
-                        }
-                    }
+                    selected = drag_box(plot, &mut drag_from);
                 }
                 if plot.response().clicked()
                     && let Some(at) = plot.response().interact_pointer_pos()
@@ -434,6 +288,186 @@ impl ProjectionPanel {
         }
         if let Some(item) = clicked_at.get() {
             out.push(Command::OpenItem(item));
+        }
+    }
+}
+
+/// Follows a drag on the plot: draws the box while dragging and returns its
+/// corners (plot coordinates) when the drag ends.
+fn drag_box(
+    plot: &mut egui_plot::PlotUi<'_>,
+    from: &mut Option<[f64; 2]>,
+) -> Option<[[f64; 2]; 2]> {
+    let pointer = plot.pointer_coordinate().map(|p| [p.x, p.y]);
+    let response = plot.response();
+    let (started, dragged, stopped) = (
+        response.drag_started(),
+        response.dragged(),
+        response.drag_stopped(),
+    );
+    if started {
+        *from = pointer;
+    }
+    let (Some(start), Some(to)) = (*from, pointer) else {
+        return None;
+    };
+    if dragged {
+        let corners = vec![start, [to[0], start[1]], to, [start[0], to[1]]];
+        plot.polygon(
+            Polygon::new("selection box", PlotPoints::from(corners))
+                .fill_color(egui::Color32::from_rgba_unmultiplied(230, 190, 0, 30)),
+        );
+    }
+    if stopped {
+        *from = None;
+        return Some([start, to]);
+    }
+    None
+}
+
+/// What is marked over the domains' points: filter matches, search hits,
+/// the selection, and the chosen user's items, recommendations, held-out
+/// items and because-of lines.
+fn overlay_layers(
+    layers: &mut Layers<'_>,
+    view: &View<'_>,
+    dataset: &crate::data::Dataset,
+    matches: &[Vec<u32>],
+) {
+    const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(230, 190, 0);
+    const TRUTH: egui::Color32 = egui::Color32::from_rgb(90, 190, 110);
+    let domain_name = |d: usize| dataset.domains[d].name.as_str();
+    for (d, m) in matches.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+        let marker = Marker::shape(HIGHLIGHT, 3.5, MarkerShape::Circle);
+        layers.add(
+            format!("matches in {}", domain_name(d)),
+            m.iter().map(|&j| (d, j)),
+            marker,
+        );
+    }
+    if let Some(found) = view.search {
+        for (d, hits) in found.hits.iter().enumerate() {
+            let marker = Marker::shape(domain_colour(d), 7.0, MarkerShape::Asterisk);
+            let items = hits.iter().map(|h| (d, h.item));
+            layers.add(format!("search hits in {}", domain_name(d)), items, marker);
+        }
+    }
+    if let Some(selection) = view.selection {
+        let marker = Marker {
+            filled: false,
+            ..Marker::shape(HIGHLIGHT, 4.0, MarkerShape::Circle)
+        };
+        let items = selection.items.iter().map(|r| (r.domain, r.item));
+        layers.add(
+            format!("selection ({} items)", selection.items.len()),
+            items,
+            marker,
+        );
+    }
+    let (Some(analysis), Some(user), Some(ranking)) =
+        (view.analysis, view.selected_user, view.ranking)
+    else {
+        return;
+    };
+    let r = &analysis.relations;
+    let (s, t) = (r.source, r.target);
+    let who = &dataset.users[user as usize];
+    let history = r.source_history[user as usize].iter().map(|h| (s, h.0));
+    let marker = Marker::shape(domain_colour(s), 6.0, MarkerShape::Diamond);
+    layers.add(format!("{who}'s {} items", domain_name(s)), history, marker);
+    let recs = ranking.items.iter().map(|x| (t, x.item));
+    let marker = Marker::shape(domain_colour(t), 6.0, MarkerShape::Square);
+    let name = format!("top {} in {}", ranking.items.len(), domain_name(t));
+    layers.add(name, recs, marker);
+    if let Some(truth) = view.truth {
+        let held = truth.relevant.iter().map(|&j| (t, j));
+        let marker = Marker::shape(TRUTH, 7.0, MarkerShape::Cross);
+        layers.add(
+            format!("{who}'s held-out {} items", domain_name(t)),
+            held,
+            marker,
+        );
+    }
+    for rec in &ranking.items {
+        if let Some(b) = rec.because_of {
+            layers.link((s, b.item), (t, rec.item));
+        }
+    }
+}
+
+/// How one series of points looks.
+#[derive(Clone, Copy)]
+struct Marker {
+    colour: egui::Color32,
+    radius: f32,
+    shape: MarkerShape,
+    filled: bool,
+}
+
+impl Marker {
+    /// Plain filled dots.
+    fn filled(colour: egui::Color32, radius: f32) -> Marker {
+        Marker::shape(colour, radius, MarkerShape::Circle)
+    }
+
+    /// Filled markers of `shape`.
+    fn shape(colour: egui::Color32, radius: f32, shape: MarkerShape) -> Marker {
+        Marker {
+            colour,
+            radius,
+            shape,
+            filled: true,
+        }
+    }
+}
+
+/// What the plot draws this frame: named point series (each knowing its
+/// items, for hover and click) and the because-of lines.
+struct Layers<'p> {
+    projection: &'p Projection,
+    points: Vec<Points<'static>>,
+    series: Vec<Series>,
+    links: Vec<Line<'static>>,
+}
+
+impl<'p> Layers<'p> {
+    fn new(projection: &'p Projection) -> Layers<'p> {
+        Layers {
+            projection,
+            points: Vec::new(),
+            series: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Where item `j` of domain `d` is drawn, if it has a point.
+    fn at(&self, (d, j): (usize, u32)) -> Option<[f64; 2]> {
+        let xy = self.projection.points.get(d)?.get(j as usize)?;
+        Some(xy.map(f64::from))
+    }
+
+    /// A series named `name` (in the legend) of `items` (domain, item);
+    /// items without a point are left out.
+    fn add(&mut self, name: String, items: impl Iterator<Item = (usize, u32)>, marker: Marker) {
+        let items: Vec<(usize, u32)> = items.filter(|&i| self.at(i).is_some()).collect();
+        let xy: Vec<[f64; 2]> = items.iter().filter_map(|&i| self.at(i)).collect();
+        self.points.push(
+            Points::new(name.clone(), PlotPoints::from(xy))
+                .color(marker.colour)
+                .radius(marker.radius)
+                .shape(marker.shape)
+                .filled(marker.filled),
+        );
+        self.series.push(Series { name, items });
+    }
+
+    /// A grey line from one item to another (both must have points).
+    fn link(&mut self, from: (usize, u32), to: (usize, u32)) {
+        if let (Some(a), Some(b)) = (self.at(from), self.at(to)) {
+            self.links.push(
+                Line::new("because of", PlotPoints::from(vec![a, b]))
+                    .color(egui::Color32::GRAY.gamma_multiply(0.6)),
+            );
         }
     }
 }
