@@ -285,13 +285,15 @@ impl CsvTable {
         String::new()
     }
 
-    /// The index of column `name` if the header has it (an error if twice).
+    /// The index of column `name` if the header has it (an error if twice);
+    /// `None` for the empty name, which means the column is not used.
     pub fn optional_column(
         &self,
         name: &str,
         role: &'static str,
     ) -> Result<Option<usize>, DataError> {
-        if self.headers.iter().any(|h| h == name) {
+        // An empty name means "not used", even if a header cell is empty.
+        if !name.is_empty() && self.headers.iter().any(|h| h == name) {
             self.column(name, role).map(Some)
         } else {
             Ok(None)

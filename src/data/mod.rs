@@ -8,12 +8,14 @@
 
 mod csv_file;
 mod error;
+mod guess;
 mod load;
 mod manifest;
 mod report;
 
 pub use csv_file::{CsvTable, Delimiter};
 pub use error::DataError;
+pub use guess::{FileRole, FileSpec};
 pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
 pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
 pub use report::{FileStats, IssueKind, LoadIssue, LoadReport};

@@ -7,6 +7,7 @@ pub mod data;
 pub mod explore;
 pub mod heatmap;
 pub mod jobs;
+pub mod manifest_builder;
 pub mod model;
 pub mod projection;
 pub mod recommendations;
