@@ -109,6 +109,8 @@ pub enum Command {
     ClearSelection,
     /// Write the selected items to this CSV file.
     ExportSelection(PathBuf),
+    /// Write the shown recommendations to this CSV file.
+    ExportRanking(PathBuf),
 }
 
 #[derive(Default)]
@@ -388,6 +390,24 @@ impl CrossrecApp {
             }
             Command::ClearSelection => self.selection = None,
             Command::ExportSelection(path) => self.export_selection(&path),
+            Command::ExportRanking(path) => self.export_ranking(&path),
+        }
+    }
+
+    fn export_ranking(&mut self, path: &std::path::Path) {
+        let (Some(dataset), Some(analysis), Some(ranking)) =
+            (&self.dataset, &self.analysis, &self.ranking)
+        else {
+            self.error("no recommendations to export");
+            return;
+        };
+        let n = ranking.items.len();
+        match crate::export::ranking_csv_file(path, dataset, &analysis.relations, ranking) {
+            Ok(()) => self.note(format!(
+                "exported {n} recommendations to {}",
+                path.display()
+            )),
+            Err(e) => self.error(format!("could not export: {e}")),
         }
     }
 

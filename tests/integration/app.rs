@@ -532,6 +532,29 @@ fn a_held_out_users_hits_are_marked_as_the_evaluation_has_them() {
     assert_eq!(h.query_all_by_label_contains(" hit").count(), hits);
     h.get_by_label_contains("Held out by the evaluation");
     h.get_by_label_contains("What they really took in articles");
+
+    // Exporting the list (the save dialog's answer handed over as its
+    // command) writes the shown items in order.
+    let path = dir.path().join("recommendations.csv");
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle(&ctx, crossrec::app::Command::ExportRanking(path.clone()));
+    let mut reader = csv::Reader::from_path(&path).expect("the exported CSV");
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    let dataset = h.state().dataset().unwrap();
+    let articles = dataset.domain_index("articles").unwrap();
+    let want: Vec<String> = shown
+        .iter()
+        .map(|&j| dataset.domains[articles].items[j as usize].id.clone())
+        .collect();
+    assert_eq!(ids, want);
+    assert!(h.state().notifications().iter().any(|n| {
+        n.text
+            .starts_with(&format!("exported {} recommendations", want.len()))
+    }));
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
 use super::super::Command;
-use super::View;
 use super::manifest_builder::{BuilderRequest, ManifestBuilder};
+use super::{Panel, View};
 
 /// A path as the user would type it: relative to the working folder when
 /// it lies inside it.
@@ -103,9 +103,40 @@ impl DataPanel {
             (DialogTarget::SaveManifest, Some(path)) => self.builder.set_save_to(&path),
         }
     }
+}
 
+fn load_report(ui: &mut egui::Ui, dataset: &crate::data::Dataset) {
+    let report = &dataset.report;
+    for file in &report.files {
+        ui.add(egui::Label::new(egui::RichText::new(file.to_string()).small()).wrap());
+    }
+    if report.is_clean() {
+        ui.label("Load report: every row loaded.");
+        return;
+    }
+    ui.colored_label(
+        ui.visuals().warn_fg_color,
+        format!("Load report: {} rows skipped", report.skipped_rows()),
+    );
+    for (kind, n) in &report.totals {
+        ui.label(format!("{n} × {}", kind.describe()));
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("load-report")
+        .max_height(160.0)
+        .show(ui, |ui| {
+            for issue in &report.issues {
+                ui.add(
+                    egui::Label::new(egui::RichText::new(issue.to_string()).monospace().small())
+                        .wrap(),
+                );
+            }
+        });
+}
+
+impl Panel for DataPanel {
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         self.poll_dialog(out);
         ui.label("Manifest (TOML)");
         ui.horizontal(|ui| {
@@ -158,33 +189,4 @@ impl DataPanel {
             None => {}
         }
     }
-}
-
-fn load_report(ui: &mut egui::Ui, dataset: &crate::data::Dataset) {
-    let report = &dataset.report;
-    for file in &report.files {
-        ui.add(egui::Label::new(egui::RichText::new(file.to_string()).small()).wrap());
-    }
-    if report.is_clean() {
-        ui.label("Load report: every row loaded.");
-        return;
-    }
-    ui.colored_label(
-        ui.visuals().warn_fg_color,
-        format!("Load report: {} rows skipped", report.skipped_rows()),
-    );
-    for (kind, n) in &report.totals {
-        ui.label(format!("{n} × {}", kind.describe()));
-    }
-    egui::ScrollArea::vertical()
-        .id_salt("load-report")
-        .max_height(160.0)
-        .show(ui, |ui| {
-            for issue in &report.issues {
-                ui.add(
-                    egui::Label::new(egui::RichText::new(issue.to_string()).monospace().small())
-                        .wrap(),
-                );
-            }
-        });
 }

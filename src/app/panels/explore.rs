@@ -190,7 +190,7 @@ pub struct ExportDialog(Option<Receiver<Option<PathBuf>>>);
 
 impl ExportDialog {
     /// Opens a save dialog proposing `name`.
-    fn open(&mut self, name: &str) {
+    pub fn open(&mut self, name: &str) {
         let (tx, rx) = std::sync::mpsc::channel();
         let name = name.to_string();
         let spawned = std::thread::Builder::new()
@@ -204,7 +204,7 @@ impl ExportDialog {
     }
 
     /// The path picked, once, when the dialog has closed with one.
-    fn picked(&mut self) -> Option<PathBuf> {
+    pub fn picked(&mut self) -> Option<PathBuf> {
         let picked = self.0.as_ref()?.try_recv().ok()?;
         self.0 = None;
         picked

@@ -4,7 +4,8 @@
 //! the first principal axis, labelled by the item nearest each centroid).
 //! Hover shows both texts and the value; a colour scale sits below.
 
-use super::{View, truncate};
+use super::super::Command;
+use super::{Panel, View, truncate};
 use crate::relate::dot;
 
 /// Which matrix is shown.
@@ -169,9 +170,11 @@ impl HeatmapPanel {
             max,
         })
     }
+}
 
+impl Panel for HeatmapPanel {
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>) {
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, _out: &mut Vec<Command>) {
         ui.horizontal(|ui| {
             ui.selectable_value(
                 &mut self.mode,

@@ -58,6 +58,13 @@ pub struct View<'a> {
     pub jobs: Vec<jobs::JobView>,
 }
 
+/// A panel with its own widget state: it draws from the [`View`] and asks
+/// for changes by pushing [`Command`]s.
+pub trait Panel {
+    /// Draws the panel.
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>);
+}
+
 /// Widget state of every panel.
 #[derive(Default)]
 pub struct PanelStates {
@@ -174,7 +181,7 @@ pub fn layout(
         ui.separator();
         match view.settings.tab {
             super::CentralTab::Projection => states.projection.ui(ui, view, out),
-            super::CentralTab::Heatmap => states.heatmap.ui(ui, view),
+            super::CentralTab::Heatmap => states.heatmap.ui(ui, view, out),
         }
     });
     explore::card_window(ui, view, out);

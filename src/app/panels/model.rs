@@ -4,7 +4,7 @@
 use std::sync::mpsc::Receiver;
 
 use super::super::Command;
-use super::View;
+use super::{Panel, View};
 
 /// Widget state of the Model panel.
 #[derive(Default)]
@@ -13,9 +13,11 @@ pub struct ModelPanel {
     dialog: Option<Receiver<Option<std::path::PathBuf>>>,
 }
 
-impl ModelPanel {
+impl ModelPanel {}
+
+impl Panel for ModelPanel {
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         if let Some(rx) = &self.dialog
             && let Ok(picked) = rx.try_recv()
         {

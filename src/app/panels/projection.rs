@@ -13,7 +13,7 @@ use egui_plot::{
 };
 
 use super::super::Command;
-use super::{View, domain_colour, explore, truncate};
+use super::{Panel, View, domain_colour, explore, truncate};
 use crate::explore::ItemRef;
 use crate::project::Projection;
 
@@ -101,26 +101,6 @@ impl ProjectionPanel {
             .collect();
         self.matches = Some((key, m.clone()));
         m
-    }
-
-    /// Draws the panel: the box row, the search and selection windows,
-    /// then the plot with its layers.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
-        let (Some(dataset), Some(overview)) = (view.dataset, view.overview) else {
-            ui.weak("the projection appears once the items are encoded");
-            return;
-        };
-        let matches = match self.mode {
-            BoxMode::Filter => self.filter_matches(view),
-            BoxMode::Search => vec![Vec::new(); dataset.domains.len()],
-        };
-        self.box_row(ui, view, &matches, out);
-        explore::search_window(ui, view, out);
-        explore::selection_window(ui, view, &mut self.export, out);
-        let mut layers = Layers::new(&overview.projection);
-        self.domain_layers(&mut layers, dataset);
-        overlay_layers(&mut layers, view, dataset, &matches);
-        self.plot(ui, dataset, layers, out);
     }
 
     /// Box select, and the box that filters by text or searches.
@@ -469,5 +449,27 @@ impl<'p> Layers<'p> {
                     .color(egui::Color32::GRAY.gamma_multiply(0.6)),
             );
         }
+    }
+}
+
+impl Panel for ProjectionPanel {
+    /// Draws the panel: the box row, the search and selection windows,
+    /// then the plot with its layers.
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+        let (Some(dataset), Some(overview)) = (view.dataset, view.overview) else {
+            ui.weak("the projection appears once the items are encoded");
+            return;
+        };
+        let matches = match self.mode {
+            BoxMode::Filter => self.filter_matches(view),
+            BoxMode::Search => vec![Vec::new(); dataset.domains.len()],
+        };
+        self.box_row(ui, view, &matches, out);
+        explore::search_window(ui, view, out);
+        explore::selection_window(ui, view, &mut self.export, out);
+        let mut layers = Layers::new(&overview.projection);
+        self.domain_layers(&mut layers, dataset);
+        overlay_layers(&mut layers, view, dataset, &matches);
+        self.plot(ui, dataset, layers, out);
     }
 }

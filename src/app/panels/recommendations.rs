@@ -6,12 +6,9 @@
 //! they really took are listed, hits are marked, and their own NDCG@10 and
 //! recall@10 follow the weights. Any item row opens its card.
 
-use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
-
+use super::super::Command;
 use super::super::work::TRUTH_K;
-use super::super::{Command, Notification};
-use super::{View, component_colour, component_legend, explore, truncate};
+use super::{Panel, View, component_colour, component_legend, explore, truncate};
 use crate::explore::ItemRef;
 use crate::rank::COMPONENTS;
 use crate::relate::Relations;
@@ -39,7 +36,7 @@ pub struct RecommendationsPanel {
     matches: Option<(SearchKey, Vec<u32>)>,
     /// List the evaluation's held-out users, worst NDCG@10 first.
     worst_first: bool,
-    export: Option<Receiver<Option<PathBuf>>>,
+    export: explore::ExportDialog,
 }
 
 impl RecommendationsPanel {
@@ -70,9 +67,44 @@ impl RecommendationsPanel {
         self.matches = Some((key, users.clone()));
         users
     }
+}
 
+/// A horizontal bar: each component's positive contribution, stacked.
+fn contribution_bar(
+    ui: &mut egui::Ui,
+    rec: &crate::rank::Recommendation,
+    max: f32,
+) -> egui::Response {
+    let width = 150.0;
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width + 44.0, 14.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let mut x = rect.left();
+    for c in COMPONENTS {
+        let v = rec.contributions[c];
+        if v > 0.0 {
+            let w = v / max * width;
+            painter.rect_filled(
+                egui::Rect::from_min_size(egui::pos2(x, rect.top() + 2.0), egui::vec2(w, 10.0)),
+                0.0,
+                component_colour(c),
+            );
+            x += w;
+        }
+    }
+    painter.text(
+        egui::pos2(rect.left() + width + 4.0, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        format!("{:.3}", rec.score),
+        egui::FontId::proportional(11.0),
+        ui.visuals().text_color(),
+    );
+    response
+}
+
+impl Panel for RecommendationsPanel {
     /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         ui.heading("Recommendations");
         let (Some(dataset), Some(analysis)) = (view.dataset, view.analysis) else {
             ui.weak("appear once the dataset is encoded and the domains related");
@@ -83,7 +115,9 @@ impl RecommendationsPanel {
             &dataset.domains[relations.source],
             &dataset.domains[relations.target],
         );
-        self.poll_export(view, out);
+        if let Some(path) = self.export.picked() {
+            out.push(Command::ExportRanking(path));
+        }
         ui.horizontal(|ui| {
             ui.label("User");
             ui.add(
@@ -250,19 +284,7 @@ impl RecommendationsPanel {
         ui.horizontal(|ui| {
             component_legend(ui);
             if ui.button("Export CSV…").clicked() {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let spawned = std::thread::Builder::new()
-                    .name("crossrec-export-dialog".into())
-                    .spawn(move || {
-                        let _ = tx.send(
-                            rfd::FileDialog::new()
-                                .set_file_name("recommendations.csv")
-                                .save_file(),
-                        );
-                    });
-                if spawned.is_ok() {
-                    self.export = Some(rx);
-                }
+                self.export.open("recommendations.csv");
             }
         });
         let max_score = ranking
@@ -338,60 +360,4 @@ impl RecommendationsPanel {
                     });
             });
     }
-
-    fn poll_export(&mut self, view: &View<'_>, out: &mut Vec<Command>) {
-        let Some(rx) = &self.export else { return };
-        let Ok(picked) = rx.try_recv() else { return };
-        self.export = None;
-        let (Some(path), Some(dataset), Some(analysis), Some(ranking)) =
-            (picked, view.dataset, view.analysis, view.ranking)
-        else {
-            return;
-        };
-        let result = crate::export::ranking_csv_file(&path, dataset, &analysis.relations, ranking);
-        out.push(Command::Notify(Notification {
-            error: result.is_err(),
-            text: match result {
-                Ok(()) => format!(
-                    "exported {} recommendations to {}",
-                    ranking.items.len(),
-                    path.display()
-                ),
-                Err(e) => format!("could not export: {e}"),
-            },
-        }));
-    }
-}
-
-/// A horizontal bar: each component's positive contribution, stacked.
-fn contribution_bar(
-    ui: &mut egui::Ui,
-    rec: &crate::rank::Recommendation,
-    max: f32,
-) -> egui::Response {
-    let width = 150.0;
-    let (rect, response) =
-        ui.allocate_exact_size(egui::vec2(width + 44.0, 14.0), egui::Sense::hover());
-    let painter = ui.painter_at(rect);
-    let mut x = rect.left();
-    for c in COMPONENTS {
-        let v = rec.contributions[c];
-        if v > 0.0 {
-            let w = v / max * width;
-            painter.rect_filled(
-                egui::Rect::from_min_size(egui::pos2(x, rect.top() + 2.0), egui::vec2(w, 10.0)),
-                0.0,
-                component_colour(c),
-            );
-            x += w;
-        }
-    }
-    painter.text(
-        egui::pos2(rect.left() + width + 4.0, rect.center().y),
-        egui::Align2::LEFT_CENTER,
-        format!("{:.3}", rec.score),
-        egui::FontId::proportional(11.0),
-        ui.visuals().text_color(),
-    );
-    response
 }
