@@ -7,10 +7,12 @@
 //! recall@10 follow the weights. Any item row opens its card.
 
 use super::super::Command;
-use super::super::work::TRUTH_K;
+use super::super::work::{Analysis, GroundTruth, TRUTH_K};
 use super::{Panel, View, component_colour, component_legend, explore, truncate};
+use crate::data::Dataset;
 use crate::explore::ItemRef;
 use crate::rank::COMPONENTS;
+use crate::rank::Ranking;
 use crate::relate::Relations;
 
 /// The user shown first: the first with history in both domains, else the
@@ -103,21 +105,56 @@ fn contribution_bar(
 }
 
 impl Panel for RecommendationsPanel {
-    /// Draws the panel.
+    /// Draws the panel: the user picker, the user's history, the ground
+    /// truth of a held-out user, and the ranked list.
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         ui.heading("Recommendations");
         let (Some(dataset), Some(analysis)) = (view.dataset, view.analysis) else {
             ui.weak("appear once the dataset is encoded and the domains related");
             return;
         };
-        let relations = &analysis.relations;
-        let (s, t) = (
-            &dataset.domains[relations.source],
-            &dataset.domains[relations.target],
-        );
         if let Some(path) = self.export.picked() {
             out.push(Command::ExportRanking(path));
         }
+        self.user_picker(ui, view, analysis, out);
+        let Some(user) = view.selected_user else {
+            return;
+        };
+        ui.separator();
+        history(ui, dataset, &analysis.relations, user, out);
+        let Some(ranking) = view.ranking else { return };
+        let target = analysis.relations.target;
+        if let Some(truth) = view.truth {
+            ground_truth(ui, dataset, target, truth, ranking, out);
+        }
+        for (c, why) in &ranking.unavailable {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{c} unavailable: {why}"),
+            );
+        }
+        ui.horizontal(|ui| {
+            component_legend(ui);
+            if ui.button("Export CSV…").clicked() {
+                self.export.open("recommendations.csv");
+            }
+        });
+        ranking_grid(ui, view, dataset, &analysis.relations, ranking, out);
+    }
+}
+
+impl RecommendationsPanel {
+    /// The id search, k, and the list of users: those with source history
+    /// (in both domains first), or the held-out users worst first.
+    fn user_picker(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &View<'_>,
+        analysis: &Analysis,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(dataset) = view.dataset else { return };
+        let relations = &analysis.relations;
         ui.horizontal(|ui| {
             ui.label("User");
             ui.add(
@@ -164,7 +201,7 @@ impl Panel for RecommendationsPanel {
                 ui.weak(format!(
                     "{} users with {} history (in both domains first)",
                     users.len(),
-                    s.name
+                    dataset.domains[relations.source].name
                 ));
                 users
             }
@@ -176,16 +213,14 @@ impl Panel for RecommendationsPanel {
                 for &u in &users[range] {
                     let both = !relations.target_history[u as usize].is_empty();
                     let held = held_out.binary_search(&u).ok();
+                    let id = &dataset.users[u as usize];
                     let label = match (held, ndcg) {
-                        (Some(i), Some(ndcg)) if self.worst_first => format!(
-                            "{}  NDCG@{TRUTH_K} {:.3}",
-                            dataset.users[u as usize], ndcg[i].ndcg
-                        ),
-                        (Some(_), _) => format!("{}  (held out)", dataset.users[u as usize]),
-                        (None, _) if both => {
-                            format!("{}  (in both domains)", dataset.users[u as usize])
+                        (Some(i), Some(ndcg)) if self.worst_first => {
+                            format!("{id}  NDCG@{TRUTH_K} {:.3}", ndcg[i].ndcg)
                         }
-                        (None, _) => dataset.users[u as usize].clone(),
+                        (Some(_), _) => format!("{id}  (held out)"),
+                        (None, _) if both => format!("{id}  (in both domains)"),
+                        (None, _) => id.clone(),
                     };
                     if ui
                         .selectable_label(view.selected_user == Some(u), label)
@@ -195,169 +230,191 @@ impl Panel for RecommendationsPanel {
                     }
                 }
             });
-        let Some(user) = view.selected_user else {
-            return;
-        };
-        ui.separator();
-        let history = &relations.source_history[user as usize];
-        ui.label(
-            egui::RichText::new(format!(
-                "{}: {} items in {}, {} in {}",
-                dataset.users[user as usize],
-                history.len(),
-                s.name,
-                relations.target_history[user as usize].len(),
-                t.name
-            ))
-            .strong(),
-        );
-        egui::ScrollArea::vertical()
-            .id_salt("history")
-            .max_height(90.0)
-            .show(ui, |ui| {
-                for &(i, w) in history {
-                    let row = egui::Label::new(format!(
-                        "• {} (weight {w})",
-                        truncate(&s.items[i as usize].text, 80)
-                    ))
-                    .sense(egui::Sense::click());
-                    if ui
-                        .add(row)
-                        .on_hover_text(format!("{}\n(click to open)", s.items[i as usize].text))
-                        .clicked()
-                    {
-                        out.push(Command::OpenItem(ItemRef {
-                            domain: relations.source,
-                            item: i,
-                        }));
-                    }
-                }
-            });
-        let Some(ranking) = view.ranking else { return };
-        if let Some(truth) = view.truth {
-            let found = ranking
-                .items
-                .iter()
-                .filter(|r| truth.relevant.binary_search(&r.item).is_ok())
-                .count();
-            ui.colored_label(
-                egui::Color32::from_rgb(90, 190, 110),
-                format!(
-                    "Held out by the evaluation: ranked without their held-out {} rows. \
-                     NDCG@{TRUTH_K} {:.3}, recall@{TRUTH_K} {:.3}; {found} of {} held-out items \
-                     in this top {}",
-                    t.name,
-                    truth.at_k.ndcg,
-                    truth.at_k.recall,
-                    truth.relevant.len(),
-                    ranking.items.len()
-                ),
-            );
-            egui::CollapsingHeader::new(format!("What they really took in {}", t.name))
-                .id_salt("truth")
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical()
-                        .id_salt("truth-items")
-                        .max_height(110.0)
-                        .show(ui, |ui| {
-                            for &j in &truth.relevant {
-                                let at = ranking.items.iter().position(|r| r.item == j);
-                                let prefix = match at {
-                                    Some(r) => format!("hit #{}  ", r + 1),
-                                    None => "missed  ".to_string(),
-                                };
-                                let item = ItemRef {
-                                    domain: relations.target,
-                                    item: j,
-                                };
-                                explore::item_link(ui, dataset, item, &prefix, out);
-                            }
-                        });
-                });
-        }
-        for (c, why) in &ranking.unavailable {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("{c} unavailable: {why}"),
-            );
-        }
-        ui.horizontal(|ui| {
-            component_legend(ui);
-            if ui.button("Export CSV…").clicked() {
-                self.export.open("recommendations.csv");
-            }
-        });
-        let max_score = ranking
-            .items
-            .iter()
-            .map(|r| r.contributions.values().filter(|c| **c > 0.0).sum::<f32>())
-            .fold(1e-6, f32::max);
-        egui::ScrollArea::vertical()
-            .id_salt("ranking")
-            .show(ui, |ui| {
-                egui::Grid::new("ranking-grid")
-                    .striped(true)
-                    .num_columns(4)
-                    .show(ui, |ui| {
-                        ui.label("#");
-                        ui.label(format!("{} item", t.name));
-                        ui.label("score");
-                        ui.label("because of");
-                        ui.end_row();
-                        for (r, rec) in ranking.items.iter().enumerate() {
-                            let hit = view
-                                .truth
-                                .is_some_and(|t| t.relevant.binary_search(&rec.item).is_ok());
-                            if hit {
-                                ui.colored_label(
-                                    egui::Color32::from_rgb(90, 190, 110),
-                                    format!("{} hit", r + 1),
-                                );
-                            } else {
-                                ui.label(format!("{}", r + 1));
-                            }
-                            let text = &t.items[rec.item as usize].text;
-                            let row =
-                                egui::Label::new(truncate(text, 48)).sense(egui::Sense::click());
-                            if ui
-                                .add(row)
-                                .on_hover_text(format!(
-                                    "{}\n{}\n(click to open)",
-                                    t.items[rec.item as usize].id, text
-                                ))
-                                .clicked()
-                            {
-                                out.push(Command::OpenItem(ItemRef {
-                                    domain: relations.target,
-                                    item: rec.item,
-                                }));
-                            }
-                            let bar = contribution_bar(ui, rec, max_score);
-                            bar.on_hover_ui(|ui| {
-                                ui.label(format!("score {:.4}", rec.score));
-                                for c in COMPONENTS {
-                                    match rec.components[c] {
-                                        Some(v) => ui.label(format!(
-                                            "{c}: {v:.3} × {:.2} = {:.4}",
-                                            view.settings.weights.get(c),
-                                            rec.contributions[c]
-                                        )),
-                                        None => ui.label(format!("{c}: unavailable")),
-                                    };
-                                }
-                            });
-                            match rec.because_of {
-                                Some(b) => ui
-                                    .label(truncate(&s.items[b.item as usize].text, 36))
-                                    .on_hover_text(format!(
-                                        "{}\ncosine {:.3}, graph link {:.3}",
-                                        s.items[b.item as usize].text, b.similarity, b.graph_link
-                                    )),
-                                None => ui.weak("–"),
-                            };
-                            ui.end_row();
-                        }
-                    });
-            });
     }
 }
+
+/// The user's source items; each opens its card.
+fn history(
+    ui: &mut egui::Ui,
+    dataset: &Dataset,
+    relations: &Relations,
+    user: u32,
+    out: &mut Vec<Command>,
+) {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    let history = &relations.source_history[user as usize];
+    ui.label(
+        egui::RichText::new(format!(
+            "{}: {} items in {}, {} in {}",
+            dataset.users[user as usize],
+            history.len(),
+            s.name,
+            relations.target_history[user as usize].len(),
+            t.name
+        ))
+        .strong(),
+    );
+    egui::ScrollArea::vertical()
+        .id_salt("history")
+        .max_height(90.0)
+        .show(ui, |ui| {
+            for &(i, w) in history {
+                let row = egui::Label::new(format!(
+                    "• {} (weight {w})",
+                    truncate(&s.items[i as usize].text, 80)
+                ))
+                .sense(egui::Sense::click());
+                if ui
+                    .add(row)
+                    .on_hover_text(format!("{}\n(click to open)", s.items[i as usize].text))
+                    .clicked()
+                {
+                    out.push(Command::OpenItem(ItemRef {
+                        domain: relations.source,
+                        item: i,
+                    }));
+                }
+            }
+        });
+}
+
+/// What the evaluation knows of a held-out user: their metrics, and the
+/// items they really took, each a hit (with its rank) or missed.
+fn ground_truth(
+    ui: &mut egui::Ui,
+    dataset: &Dataset,
+    target: usize,
+    truth: &GroundTruth,
+    ranking: &Ranking,
+    out: &mut Vec<Command>,
+) {
+    let t = &dataset.domains[target];
+    let found = ranking
+        .items
+        .iter()
+        .filter(|r| truth.relevant.binary_search(&r.item).is_ok())
+        .count();
+    ui.colored_label(
+        HIT,
+        format!(
+            "Held out by the evaluation: ranked without their held-out {} rows. \
+             NDCG@{TRUTH_K} {:.3}, recall@{TRUTH_K} {:.3}; {found} of {} held-out items \
+             in this top {}",
+            t.name,
+            truth.at_k.ndcg,
+            truth.at_k.recall,
+            truth.relevant.len(),
+            ranking.items.len()
+        ),
+    );
+    egui::CollapsingHeader::new(format!("What they really took in {}", t.name))
+        .id_salt("truth")
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("truth-items")
+                .max_height(110.0)
+                .show(ui, |ui| {
+                    for &j in &truth.relevant {
+                        let prefix = match ranking.items.iter().position(|r| r.item == j) {
+                            Some(r) => format!("hit #{}  ", r + 1),
+                            None => "missed  ".to_string(),
+                        };
+                        let item = ItemRef {
+                            domain: target,
+                            item: j,
+                        };
+                        explore::item_link(ui, dataset, item, &prefix, out);
+                    }
+                });
+        });
+}
+
+/// The ranked items: rank (hits marked), text (opens the card), the
+/// stacked contributions (hover for the numbers) and the because-of item.
+fn ranking_grid(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+    out: &mut Vec<Command>,
+) {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    let max_score = ranking
+        .items
+        .iter()
+        .map(|r| r.contributions.values().filter(|c| **c > 0.0).sum::<f32>())
+        .fold(1e-6, f32::max);
+    egui::ScrollArea::vertical()
+        .id_salt("ranking")
+        .show(ui, |ui| {
+            egui::Grid::new("ranking-grid")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    ui.label("#");
+                    ui.label(format!("{} item", t.name));
+                    ui.label("score");
+                    ui.label("because of");
+                    ui.end_row();
+                    for (r, rec) in ranking.items.iter().enumerate() {
+                        let hit = view
+                            .truth
+                            .is_some_and(|t| t.relevant.binary_search(&rec.item).is_ok());
+                        if hit {
+                            ui.colored_label(HIT, format!("{} hit", r + 1));
+                        } else {
+                            ui.label(format!("{}", r + 1));
+                        }
+                        let text = &t.items[rec.item as usize].text;
+                        let row = egui::Label::new(truncate(text, 48)).sense(egui::Sense::click());
+                        if ui
+                            .add(row)
+                            .on_hover_text(format!(
+                                "{}\n{}\n(click to open)",
+                                t.items[rec.item as usize].id, text
+                            ))
+                            .clicked()
+                        {
+                            out.push(Command::OpenItem(ItemRef {
+                                domain: relations.target,
+                                item: rec.item,
+                            }));
+                        }
+                        let bar = contribution_bar(ui, rec, max_score);
+                        bar.on_hover_ui(|ui| {
+                            ui.label(format!("score {:.4}", rec.score));
+                            for c in COMPONENTS {
+                                match rec.components[c] {
+                                    Some(v) => ui.label(format!(
+                                        "{c}: {v:.3} × {:.2} = {:.4}",
+                                        view.settings.weights.get(c),
+                                        rec.contributions[c]
+                                    )),
+                                    None => ui.label(format!("{c}: unavailable")),
+                                };
+                            }
+                        });
+                        match rec.because_of {
+                            Some(b) => ui
+                                .label(truncate(&s.items[b.item as usize].text, 36))
+                                .on_hover_text(format!(
+                                    "{}\ncosine {:.3}, graph link {:.3}",
+                                    s.items[b.item as usize].text, b.similarity, b.graph_link
+                                )),
+                            None => ui.weak("–"),
+                        };
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// The colour of hits and held-out items.
+const HIT: egui::Color32 = egui::Color32::from_rgb(90, 190, 110);
