@@ -577,66 +577,108 @@ impl CrossrecApp {
         ));
     }
 
+    /// A finished load: the new dataset replaces everything derived from the old one.
+    fn loaded(&mut self, ctx: &egui::Context, result: Result<Arc<Dataset>, String>) {
+        match result {
+            Ok(dataset) => {
+                let report = &dataset.report;
+                if !report.is_clean() {
+                    self.note(format!(
+                        "{}: {} rows skipped, {} issues in all (see the Data panel)",
+                        dataset.name(),
+                        report.skipped_rows(),
+                        report.totals.values().sum::<u64>()
+                    ));
+                }
+                self.dataset = Some(dataset);
+                self.embeddings = None;
+                self.search = None;
+                self.card = None;
+                self.trail.clear();
+                self.overview = None;
+                self.analysis = None;
+                self.metrics = None;
+                self.selected_user = None;
+                self.ranking = None;
+                self.truth = None;
+                self.start_encode(ctx);
+            }
+            Err(e) => self.error(format!("could not load the dataset: {e}")),
+        }
+    }
+
+    /// Finished encoding: the vectors and the model are kept, the projection and the analysis start.
+    fn encoded(&mut self, ctx: &egui::Context, result: Result<work::Encoded, String>) {
+        match result {
+            Ok(work::Encoded {
+                embeddings,
+                encoder,
+            }) => {
+                for note in embeddings.summary.iter().flat_map(|p| &p.notes) {
+                    self.note(note.clone());
+                }
+                for err in embeddings.save_errors() {
+                    self.error(format!(
+                        "the embedding cache was not saved ({err}); the vectors are in \
+                         use now but will be encoded again next time"
+                    ));
+                }
+                let for_overview = embeddings.clone();
+                self.embeddings = Some(embeddings);
+                self.encoder = Some(encoder);
+                // Vectors of another model: earlier hits and cards no
+                // longer describe this space.
+                self.search = None;
+                self.card = None;
+                self.trail.clear();
+                self.jobs.overview = Some(Job::spawn(JobKind::Project, ctx, move |r| {
+                    work::overview(for_overview, r)
+                }));
+                self.start_analyse(ctx, Analyse::Open);
+            }
+            Err(e) => self.error(format!("encoding stopped: {e}")),
+        }
+    }
+
+    /// A finished analysis: tuned settings applied and reported, the ranking refreshed.
+    fn analysed(&mut self, result: Result<Arc<Analysis>, String>) {
+        match result {
+            Ok(analysis) => {
+                if let Some(tuned) = &analysis.tuned {
+                    self.settings.weights = tuned.weights;
+                    self.settings.ridge = tuned.ridge;
+                    self.note(format!(
+                        "auto-tune: {} ridge {} (validation NDCG@10 {:.4} on {} users)",
+                        tuned.weights, tuned.ridge, tuned.validation_ndcg10, tuned.validation_users
+                    ));
+                }
+                match &analysis.saved {
+                    Some(Ok(path)) => self.note(format!(
+                        "saved the tuned settings for `crossrec recommend` and the next \
+                         session: {}",
+                        path.display()
+                    )),
+                    Some(Err(why)) => self.error(format!("tuned settings not saved: {why}")),
+                    None => {}
+                }
+                if self.selected_user.is_none() {
+                    self.selected_user = panels::recommendations::first_user(&analysis.relations);
+                }
+                self.analysis = Some(analysis);
+                self.metrics = None;
+                self.metrics_stale = true;
+                self.refresh_ranking();
+            }
+            Err(e) => self.error(format!("evaluation stopped: {e}")),
+        }
+    }
     /// Polls every job; applies finished results. Runs each frame.
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         if let Some(result) = finished(&mut self.jobs.load) {
-            match result {
-                Ok(dataset) => {
-                    let report = &dataset.report;
-                    if !report.is_clean() {
-                        self.note(format!(
-                            "{}: {} rows skipped, {} issues in all (see the Data panel)",
-                            dataset.name(),
-                            report.skipped_rows(),
-                            report.totals.values().sum::<u64>()
-                        ));
-                    }
-                    self.dataset = Some(dataset);
-                    self.embeddings = None;
-                    self.search = None;
-                    self.card = None;
-                    self.trail.clear();
-                    self.overview = None;
-                    self.analysis = None;
-                    self.metrics = None;
-                    self.selected_user = None;
-                    self.ranking = None;
-                    self.truth = None;
-                    self.start_encode(ctx);
-                }
-                Err(e) => self.error(format!("could not load the dataset: {e}")),
-            }
+            self.loaded(ctx, result);
         }
         if let Some(result) = finished(&mut self.jobs.encode) {
-            match result {
-                Ok(work::Encoded {
-                    embeddings,
-                    encoder,
-                }) => {
-                    for note in embeddings.summary.iter().flat_map(|p| &p.notes) {
-                        self.note(note.clone());
-                    }
-                    for err in embeddings.save_errors() {
-                        self.error(format!(
-                            "the embedding cache was not saved ({err}); the vectors are in \
-                             use now but will be encoded again next time"
-                        ));
-                    }
-                    let for_overview = embeddings.clone();
-                    self.embeddings = Some(embeddings);
-                    self.encoder = Some(encoder);
-                    // Vectors of another model: earlier hits and cards no
-                    // longer describe this space.
-                    self.search = None;
-                    self.card = None;
-                    self.trail.clear();
-                    self.jobs.overview = Some(Job::spawn(JobKind::Project, ctx, move |r| {
-                        work::overview(for_overview, r)
-                    }));
-                    self.start_analyse(ctx, Analyse::Open);
-                }
-                Err(e) => self.error(format!("encoding stopped: {e}")),
-            }
+            self.encoded(ctx, result);
         }
         if let Some(result) = finished(&mut self.jobs.overview) {
             match result {
@@ -648,39 +690,7 @@ impl CrossrecApp {
             }
         }
         if let Some(result) = finished(&mut self.jobs.analyse) {
-            match result {
-                Ok(analysis) => {
-                    if let Some(tuned) = &analysis.tuned {
-                        self.settings.weights = tuned.weights;
-                        self.settings.ridge = tuned.ridge;
-                        self.note(format!(
-                            "auto-tune: {} ridge {} (validation NDCG@10 {:.4} on {} users)",
-                            tuned.weights,
-                            tuned.ridge,
-                            tuned.validation_ndcg10,
-                            tuned.validation_users
-                        ));
-                    }
-                    match &analysis.saved {
-                        Some(Ok(path)) => self.note(format!(
-                            "saved the tuned settings for `crossrec recommend` and the next \
-                             session: {}",
-                            path.display()
-                        )),
-                        Some(Err(why)) => self.error(format!("tuned settings not saved: {why}")),
-                        None => {}
-                    }
-                    if self.selected_user.is_none() {
-                        self.selected_user =
-                            panels::recommendations::first_user(&analysis.relations);
-                    }
-                    self.analysis = Some(analysis);
-                    self.metrics = None;
-                    self.metrics_stale = true;
-                    self.refresh_ranking();
-                }
-                Err(e) => self.error(format!("evaluation stopped: {e}")),
-            }
+            self.analysed(result);
         }
         if let Some(result) = finished(&mut self.jobs.metrics) {
             match result {
