@@ -85,7 +85,13 @@ fn the_window_and_the_cli_leave_the_maths_to_the_library() {
         sources(&src.join(front), &mut files);
         for file in &files {
             let code = code_of(file);
-            for banned in ["ndarray", "candle_core", "candle_nn", "linfa", "safetensors"] {
+            for banned in [
+                "ndarray",
+                "candle_core",
+                "candle_nn",
+                "linfa",
+                "safetensors",
+            ] {
                 assert!(
                     !code.contains(banned),
                     "{} uses `{banned}`: computation belongs in the library",
