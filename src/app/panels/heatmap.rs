@@ -173,7 +173,7 @@ impl HeatmapPanel {
 }
 
 impl Panel for HeatmapPanel {
-    /// Draws the panel.
+    /// Draws the panel: the mode, the heatmap with its labels, the scale.
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, _out: &mut Vec<Command>) {
         ui.horizontal(|ui| {
             ui.selectable_value(
@@ -183,6 +183,22 @@ impl Panel for HeatmapPanel {
             );
             ui.selectable_value(&mut self.mode, Mode::Overview, "Domains: cluster overview");
         });
+        self.refresh(ui, view);
+        let Some((_, matrix, texture)) = &self.cached else {
+            ui.weak(match self.mode {
+                Mode::User => "select a user with source history to see their similarities",
+                Mode::Overview => "the overview appears once the items are projected and clustered",
+            });
+            return;
+        };
+        grid(ui, matrix, texture);
+        colour_scale(ui, matrix);
+    }
+}
+
+impl HeatmapPanel {
+    /// Recomputes the matrix and its texture when what it shows changed.
+    fn refresh(&mut self, ui: &egui::Ui, view: &View<'_>) {
         let key = self.key(view);
         if self.cached.as_ref().map(|c| &c.0) != key.as_ref() {
             self.cached = None;
@@ -203,89 +219,91 @@ impl Panel for HeatmapPanel {
                 .load_texture("heatmap", image, egui::TextureOptions::NEAREST);
             self.cached = Some((key, matrix, texture));
         }
-        let Some((_, matrix, texture)) = &self.cached else {
-            ui.weak(match self.mode {
-                Mode::User => "select a user with source history to see their similarities",
-                Mode::Overview => "the overview appears once the items are projected and clustered",
-            });
-            return;
-        };
-        let label_width = (ui.available_width() * 0.3).clamp(90.0, 230.0);
-        let available = ui.available_size() - egui::vec2(label_width, 150.0);
-        let cell = (available.x / matrix.cols.len() as f32)
-            .min(available.y / matrix.rows.len() as f32)
-            .clamp(4.0, 48.0);
-        let size = egui::vec2(
-            cell * matrix.cols.len() as f32,
-            cell * matrix.rows.len() as f32,
-        );
-        let (rect, response) =
-            ui.allocate_exact_size(size + egui::vec2(label_width, 130.0), egui::Sense::hover());
-        let grid = egui::Rect::from_min_size(rect.min + egui::vec2(label_width, 0.0), size);
-        let painter = ui.painter_at(rect);
-        painter.image(
-            texture.id(),
-            grid,
-            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-            egui::Color32::WHITE,
-        );
-        let font = egui::FontId::proportional(10.0);
-        let text = ui.visuals().text_color();
-        if cell >= 9.0 {
-            // Shorten each row label until it fits the label column.
-            let fit = |label: &str| {
-                let mut chars = label.chars().count();
-                loop {
-                    let galley = painter.layout_no_wrap(truncate(label, chars), font.clone(), text);
-                    if galley.size().x <= label_width - 6.0 || chars <= 4 {
-                        return galley;
-                    }
-                    chars -= 2;
-                }
-            };
-            for (r, (short, _)) in matrix.rows.iter().enumerate() {
-                let galley = fit(short);
-                let y = grid.top() + (r as f32 + 0.5) * cell - galley.size().y / 2.0;
-                let x = grid.left() - 4.0 - galley.size().x;
-                painter.galley(egui::pos2(x, y), galley, text);
-            }
-            for (c, (short, _)) in matrix.cols.iter().enumerate() {
-                let x = grid.left() + (c as f32 + 0.5) * cell;
-                let galley = painter.layout_no_wrap(truncate(short, 22), font.clone(), text);
-                let pos = egui::pos2(
-                    x - galley.size().y / 2.0,
-                    grid.bottom() + 4.0 + galley.size().x,
-                );
-                painter.add(
-                    egui::epaint::TextShape::new(pos, galley, text)
-                        .with_angle(-std::f32::consts::FRAC_PI_2),
-                );
-            }
-        }
-        if let Some(pos) = response.hover_pos()
-            && grid.contains(pos)
-        {
-            let c = (((pos.x - grid.left()) / cell) as usize).min(matrix.cols.len() - 1);
-            let r = (((pos.y - grid.top()) / cell) as usize).min(matrix.rows.len() - 1);
-            let value = matrix.values[r * matrix.cols.len() + c];
-            response.on_hover_text_at_pointer(format!(
-                "cosine {value:.3}\nrow: {}\ncolumn: {}",
-                matrix.rows[r].1, matrix.cols[c].1
-            ));
-        }
-        // Colour scale.
-        ui.horizontal(|ui| {
-            ui.label(format!("{:.2}", matrix.min));
-            let (bar, _) = ui.allocate_exact_size(egui::vec2(200.0, 12.0), egui::Sense::hover());
-            for i in 0..50 {
-                let x0 = bar.left() + bar.width() * i as f32 / 50.0;
-                let r = egui::Rect::from_min_max(
-                    egui::pos2(x0, bar.top()),
-                    egui::pos2(x0 + bar.width() / 50.0 + 0.5, bar.bottom()),
-                );
-                ui.painter().rect_filled(r, 0.0, colour(i as f32 / 49.0));
-            }
-            ui.label(format!("{:.2}  cosine similarity", matrix.max));
-        });
     }
+}
+
+/// The texture in a grid of cells, row labels left, column labels below
+/// (when the cells are big enough to name), both texts on hover.
+fn grid(ui: &mut egui::Ui, matrix: &Matrix, texture: &egui::TextureHandle) {
+    let label_width = (ui.available_width() * 0.3).clamp(90.0, 230.0);
+    let available = ui.available_size() - egui::vec2(label_width, 150.0);
+    let cell = (available.x / matrix.cols.len() as f32)
+        .min(available.y / matrix.rows.len() as f32)
+        .clamp(4.0, 48.0);
+    let size = egui::vec2(
+        cell * matrix.cols.len() as f32,
+        cell * matrix.rows.len() as f32,
+    );
+    let (rect, response) =
+        ui.allocate_exact_size(size + egui::vec2(label_width, 130.0), egui::Sense::hover());
+    let grid = egui::Rect::from_min_size(rect.min + egui::vec2(label_width, 0.0), size);
+    let painter = ui.painter_at(rect);
+    painter.image(
+        texture.id(),
+        grid,
+        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+        egui::Color32::WHITE,
+    );
+    let font = egui::FontId::proportional(10.0);
+    let text = ui.visuals().text_color();
+    if cell >= 9.0 {
+        // Shorten each row label until it fits the label column.
+        let fit = |label: &str| {
+            let mut chars = label.chars().count();
+            loop {
+                let galley = painter.layout_no_wrap(truncate(label, chars), font.clone(), text);
+                if galley.size().x <= label_width - 6.0 || chars <= 4 {
+                    return galley;
+                }
+                chars -= 2;
+            }
+        };
+        for (r, (short, _)) in matrix.rows.iter().enumerate() {
+            let galley = fit(short);
+            let y = grid.top() + (r as f32 + 0.5) * cell - galley.size().y / 2.0;
+            let x = grid.left() - 4.0 - galley.size().x;
+            painter.galley(egui::pos2(x, y), galley, text);
+        }
+        for (c, (short, _)) in matrix.cols.iter().enumerate() {
+            let x = grid.left() + (c as f32 + 0.5) * cell;
+            let galley = painter.layout_no_wrap(truncate(short, 22), font.clone(), text);
+            let pos = egui::pos2(
+                x - galley.size().y / 2.0,
+                grid.bottom() + 4.0 + galley.size().x,
+            );
+            painter.add(
+                egui::epaint::TextShape::new(pos, galley, text)
+                    .with_angle(-std::f32::consts::FRAC_PI_2),
+            );
+        }
+    }
+    if let Some(pos) = response.hover_pos()
+        && grid.contains(pos)
+    {
+        let c = (((pos.x - grid.left()) / cell) as usize).min(matrix.cols.len() - 1);
+        let r = (((pos.y - grid.top()) / cell) as usize).min(matrix.rows.len() - 1);
+        let value = matrix.values[r * matrix.cols.len() + c];
+        response.on_hover_text_at_pointer(format!(
+            "cosine {value:.3}\nrow: {}\ncolumn: {}",
+            matrix.rows[r].1, matrix.cols[c].1
+        ));
+    }
+}
+
+/// The colour scale from the smallest to the largest value.
+fn colour_scale(ui: &mut egui::Ui, matrix: &Matrix) {
+    // Colour scale.
+    ui.horizontal(|ui| {
+        ui.label(format!("{:.2}", matrix.min));
+        let (bar, _) = ui.allocate_exact_size(egui::vec2(200.0, 12.0), egui::Sense::hover());
+        for i in 0..50 {
+            let x0 = bar.left() + bar.width() * i as f32 / 50.0;
+            let r = egui::Rect::from_min_max(
+                egui::pos2(x0, bar.top()),
+                egui::pos2(x0 + bar.width() / 50.0 + 0.5, bar.bottom()),
+            );
+            ui.painter().rect_filled(r, 0.0, colour(i as f32 / 49.0));
+        }
+        ui.label(format!("{:.2}  cosine similarity", matrix.max));
+    });
 }
