@@ -644,3 +644,49 @@ fn a_box_selection_lists_counts_names_clusters_and_exports_its_rows() {
     settle(&mut h);
     assert!(h.state().selection().is_none());
 }
+
+#[test]
+fn semantic_search_with_the_real_model_finds_the_items_a_reader_would() {
+    if real_model().is_none() {
+        return;
+    }
+    let dir = tempdir();
+    let start = StartOptions {
+        manifest: Some(sample_manifest()),
+        model: Some(DEFAULT_MODEL.to_string()),
+        cache_dir: dir.path().join("cache"),
+        sample: sample_manifest(),
+        settings_dir: dir.path().join("settings"),
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(move |cc| CrossrecApp::new(cc, start));
+    wait_for(&mut h, "the sample encoded with the real model", |app| {
+        app.projection().is_some() && app.running_jobs().is_empty()
+    });
+    h.get_by_label("Projection").click();
+    settle(&mut h);
+    h.get_by_label("Semantic search").click();
+    settle(&mut h);
+    // The article never says "skillet" or "how": it is found by meaning.
+    h.get_by_role_and_label(Role::TextInput, "Search query")
+        .set_text_value_accesskit("how do I season a cast iron skillet");
+    settle(&mut h);
+    h.get_by_label("Search").click();
+    wait_for(&mut h, "the search", |app| app.search_result().is_some());
+    let app = h.state();
+    let dataset = app.dataset().unwrap();
+    let found = app.search_result().unwrap();
+    let first = |domain: &str| {
+        let d = dataset.domain_index(domain).unwrap();
+        dataset.domains[d].items[found.hits[d][0].item as usize]
+            .id
+            .clone()
+    };
+    assert_eq!(
+        first("articles"),
+        "A086",
+        "Seasoning and caring for cast iron"
+    );
+    assert_eq!(first("products"), "P086", "Cast iron skillet");
+}
