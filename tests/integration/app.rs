@@ -1,6 +1,8 @@
 //! The window, driven through egui_kittest by accessible labels: open the
 //! sample, wait for the jobs (tiny test model), pick a user, move a weight
-//! slider, cancel a job, open a broken dataset and read the error.
+//! slider, cancel a job, open a broken dataset and read the error; and the
+//! exploration features (search, item cards, box selection, a held-out
+//! user's ground truth) on the real model when it is installed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +31,25 @@ fn harness_with_cache(
         manifest: Some(manifest),
         model: Some(model.display().to_string()),
         cache_dir,
+        sample: sample_manifest(),
+        settings_dir: dir.join("settings"),
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(move |cc| CrossrecApp::new(cc, start))
+}
+
+/// The window on the sample with the real model when it is installed (as
+/// CI requires), else with the tiny one: for the exploration features,
+/// whose assertions hold with any model.
+fn feature_harness(dir: &Path) -> Harness<'static, CrossrecApp> {
+    if real_model().is_none() {
+        return harness(dir, sample_manifest());
+    }
+    let start = StartOptions {
+        manifest: Some(sample_manifest()),
+        model: Some(DEFAULT_MODEL.to_string()),
+        cache_dir: dir.join("cache"),
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
     };
@@ -369,7 +390,7 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
 #[test]
 fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
     let dir = tempdir();
-    let mut h = harness(dir.path(), sample_manifest());
+    let mut h = feature_harness(dir.path());
     wait_for(&mut h, "the first ranking", |app| {
         app.ranking().is_some() && app.running_jobs().is_empty()
     });
@@ -464,7 +485,7 @@ fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
 #[test]
 fn a_held_out_users_hits_are_marked_as_the_evaluation_has_them() {
     let dir = tempdir();
-    let mut h = harness(dir.path(), sample_manifest());
+    let mut h = feature_harness(dir.path());
     wait_for(&mut h, "live metrics", |app| {
         app.live_metrics().is_some() && app.running_jobs().is_empty()
     });
@@ -560,7 +581,7 @@ fn a_held_out_users_hits_are_marked_as_the_evaluation_has_them() {
 #[test]
 fn a_box_selection_lists_counts_names_clusters_and_exports_its_rows() {
     let dir = tempdir();
-    let mut h = harness(dir.path(), sample_manifest());
+    let mut h = feature_harness(dir.path());
     wait_for(&mut h, "the projection", |app| {
         app.projection().is_some() && app.running_jobs().is_empty()
     });
@@ -651,16 +672,7 @@ fn semantic_search_with_the_real_model_finds_the_items_a_reader_would() {
         return;
     }
     let dir = tempdir();
-    let start = StartOptions {
-        manifest: Some(sample_manifest()),
-        model: Some(DEFAULT_MODEL.to_string()),
-        cache_dir: dir.path().join("cache"),
-        sample: sample_manifest(),
-        settings_dir: dir.path().join("settings"),
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(move |cc| CrossrecApp::new(cc, start));
+    let mut h = feature_harness(dir.path());
     wait_for(&mut h, "the sample encoded with the real model", |app| {
         app.projection().is_some() && app.running_jobs().is_empty()
     });
