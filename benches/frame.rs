@@ -50,7 +50,7 @@ fn ready(start: StartOptions) -> Harness<'static, CrossrecApp> {
     h
 }
 
-/// One frame after `before` (which queues its input): milliseconds.
+/// One frame (its input already queued) and its tessellation: milliseconds.
 fn frame(h: &mut Harness<'_, CrossrecApp>) -> f64 {
     let t = Instant::now();
     h.step();

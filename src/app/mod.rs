@@ -384,7 +384,13 @@ impl CrossrecApp {
                 self.jobs.item = None;
             }
             Command::SelectBox(corners) => {
-                if let (Some(overview), Some(embeddings)) = (&self.overview, &self.embeddings) {
+                if !corners.iter().flatten().all(|v| v.is_finite()) {
+                    self.error(format!(
+                        "the selection box has a corner that is not a finite number: {corners:?}"
+                    ));
+                } else if let (Some(overview), Some(embeddings)) =
+                    (&self.overview, &self.embeddings)
+                {
                     self.selection = Some(work::select(overview, embeddings, corners));
                 }
             }

@@ -14,7 +14,7 @@ use crate::evaluate::{
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest, nearest_clusters};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
-use crate::rank::Weights;
+use crate::rank::{Scan, Weights};
 use crate::relate::{Hidden, RelateOptions, Relations};
 use crate::settings::{SettingsStore, TunedSettings};
 
@@ -234,17 +234,16 @@ pub fn select(
 ) -> Selection {
     let items = in_box(&overview.projection, corners[0], corners[1]);
     let n_domains = overview.projection.points.len();
-    let of = |d: usize| -> Vec<u32> {
-        items
-            .iter()
-            .filter(|r| r.domain == d)
-            .map(|r| r.item)
-            .collect()
-    };
-    let per_domain = (0..n_domains).map(|d| of(d).len()).collect();
-    let clusters = (0..n_domains)
-        .map(|d| match overview.clusters.get(d) {
-            Some(c) => nearest_clusters(embeddings, d, c, &of(d), SELECTION_CLUSTERS),
+    let mut by_domain: Vec<Vec<u32>> = vec![Vec::new(); n_domains];
+    for r in &items {
+        by_domain[r.domain].push(r.item);
+    }
+    let per_domain = by_domain.iter().map(Vec::len).collect();
+    let clusters = by_domain
+        .iter()
+        .enumerate()
+        .map(|(d, of_d)| match overview.clusters.get(d) {
+            Some(c) => nearest_clusters(embeddings, d, c, of_d, SELECTION_CLUSTERS),
             None => Vec::new(),
         })
         .collect();
@@ -360,6 +359,11 @@ pub fn analyse(
     // The transfer model the evaluation trained (held-out rows unseen, its
     // epoch chosen on the validation users) ranks everyone.
     relations.adapted = evaluation.relations.adapted.clone();
+    // Both relations rank (everyone, and the held-out users): a large
+    // target domain is quantised once, here, not on the window's thread.
+    if Scan::auto(embeddings.domains[target].len()) == Scan::Compact {
+        relations.share_compact_target(&evaluation.relations, &embeddings);
+    }
     Ok(Arc::new(Analysis {
         relations,
         evaluation,

@@ -13,7 +13,7 @@ mod mapping;
 mod profile;
 
 use crate::data::Dataset;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::embed::{CompactItems, Embeddings};
 use crate::pipeline::DatasetEmbeddings;
@@ -166,8 +166,9 @@ pub struct Relations {
     pub popularity_counts: Vec<u32>,
     /// The options used.
     pub options: RelateOptions,
-    /// The target items' 4-bit copy for compact scans, made on first use.
-    compact_target: OnceLock<CompactItems>,
+    /// The target items' 4-bit copy for compact scans, made on first use
+    /// (shared between relations of the same target items).
+    compact_target: OnceLock<Arc<CompactItems>>,
 }
 
 /// Looks up the (S, T) pair by name.
@@ -443,7 +444,19 @@ impl Relations {
     /// first call and kept.
     pub fn compact_target(&self, embeddings: &DatasetEmbeddings) -> &CompactItems {
         self.compact_target
-            .get_or_init(|| CompactItems::new(&embeddings.domains[self.target]))
+            .get_or_init(|| Arc::new(CompactItems::new(&embeddings.domains[self.target])))
+    }
+
+    /// Makes the 4-bit copy of the target items now (on the caller's
+    /// thread) and lets `other`, which ranks the same target items, use the
+    /// same copy instead of quantising them again.
+    pub fn share_compact_target(&self, other: &Relations, embeddings: &DatasetEmbeddings) {
+        if other.target == self.target {
+            self.compact_target(embeddings);
+            if let Some(copy) = self.compact_target.get() {
+                let _ = other.compact_target.set(Arc::clone(copy));
+            }
+        }
     }
 
     /// u's profile in S: the weighted mean of their S item vectors plus the

@@ -32,26 +32,23 @@ struct FileDraft {
 impl FileDraft {
     /// A file whose role is guessed from its header.
     fn new(path: &Path) -> FileDraft {
-        let headers = CsvTable::open_head(path, None, PREVIEW_BYTES)
-            .map(|t| t.headers().to_vec())
-            .unwrap_or_default();
-        let role = FileRole::guess(&headers);
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut draft = FileDraft {
             path: path.display().to_string(),
-            spec: FileSpec::guess(role, path.to_path_buf(), &name, &[], None),
+            spec: FileSpec::guess(FileRole::Items, path.to_path_buf(), &name, &[], None),
             preview: None,
         };
-        draft.reload(role);
+        draft.reload(None);
         draft
     }
 
-    /// Reads the file's head again and guesses its columns for `role`,
-    /// keeping the chosen delimiter and domain name.
-    fn reload(&mut self, role: FileRole) {
+    /// Reads the file's head again and guesses its columns for `role` (or
+    /// for the role its header suggests), keeping the chosen delimiter and
+    /// domain name.
+    fn reload(&mut self, role: Option<FileRole>) {
         let delimiter = delimiter(&self.spec);
         let name = match &self.spec {
             FileSpec::Items(d) => d.name.clone(),
@@ -66,6 +63,7 @@ impl FileDraft {
             .as_ref()
             .map(|t| t.headers().to_vec())
             .unwrap_or_default();
+        let role = role.unwrap_or_else(|| FileRole::guess(&headers));
         self.spec = FileSpec::guess(role, path, &name, &headers, delimiter);
         self.preview = Some(head.map(|t| Preview {
             headers: t.headers().to_vec(),
@@ -301,7 +299,7 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
         set_delimiter(&mut file.spec, chosen);
     });
     if reload {
-        file.reload(role);
+        file.reload(Some(role));
     }
     match &file.preview {
         Some(Ok(preview)) => {
