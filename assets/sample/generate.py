@@ -409,20 +409,23 @@ def write_csv(path, header, rows):
         writer.writerows(rows)
 
 
-def main():
-    rng = random.Random(SEED)
-    topics = list(TOPICS)
+def write_dataset(topics, out, seed, names):
+    """Draws users and interactions over `topics` (as TOPICS) and writes the
+    four CSV files into `out`. `names` gives the domains' names, the id
+    prefixes and the column headers, so other languages reuse the draw."""
+    rng = random.Random(seed)
+    topic_names = list(topics)
     products, articles = {}, {}
     product_rows, article_rows = [], []
-    for t, (prods, arts, _) in TOPICS.items():
+    for t, (prods, arts, _) in topics.items():
         products[t] = []
         articles[t] = []
         for title, desc in prods:
-            pid = f"P{len(product_rows) + 1:03d}"
+            pid = f"{names['product_prefix']}{len(product_rows) + 1:03d}"
             product_rows.append((pid, title, desc, t))
             products[t].append(pid)
         for title, body in arts:
-            aid = f"A{len(article_rows) + 1:03d}"
+            aid = f"{names['article_prefix']}{len(article_rows) + 1:03d}"
             article_rows.append((aid, title, body, t))
             articles[t].append(aid)
 
@@ -434,20 +437,20 @@ def main():
     )
     clock = 1_700_000_000
     for user, shops, reads in users:
-        liked = rng.sample(topics, rng.choice([1, 2, 2, 3]))
+        liked = rng.sample(topic_names, rng.choice([1, 2, 2, 3]))
         weights = [rng.uniform(0.5, 1.0) for _ in liked]
 
         def pick(pool, taken):
             for _ in range(50):
-                topic = rng.choice(topics) if rng.random() < NOISE else rng.choices(liked, weights)[0]
+                topic = rng.choice(topic_names) if rng.random() < NOISE else rng.choices(liked, weights)[0]
                 item = rng.choice(pool[topic])
                 if item not in taken:
                     return item, topic in liked
             return None, False
 
         for domain, active, pool, low, high in (
-            ("products", shops, products, 4, 12),
-            ("articles", reads, articles, 3, 10),
+            (names["products"], shops, products, 4, 12),
+            (names["articles"], reads, articles, 3, 10),
         ):
             if not active:
                 continue
@@ -461,17 +464,34 @@ def main():
                 clock += rng.randint(600, 86_400)
                 interactions.append((user, domain, item, rating, clock))
         if rng.random() < 0.3:
-            phrases = [rng.choice(TOPICS[t][2]) for t in liked]
-            user_texts.append((user, "; ".join(phrases)))
+            phrases = [rng.choice(topics[t][2]) for t in liked]
+            user_texts.append((user, names["joiner"].join(phrases)))
 
-    write_csv(HERE / "products.csv", ("item_id", "title", "description", "topic"), product_rows)
-    write_csv(HERE / "articles.csv", ("item_id", "title", "body", "topic"), article_rows)
-    write_csv(HERE / "interactions.csv", ("user_id", "domain", "item_id", "rating", "timestamp"), interactions)
-    write_csv(HERE / "user_texts.csv", ("user_id", "text"), user_texts)
+    write_csv(out / names["products_file"], names["product_columns"], product_rows)
+    write_csv(out / names["articles_file"], names["article_columns"], article_rows)
+    write_csv(out / "interactions.csv", ("user_id", "domain", "item_id", "rating", "timestamp"), interactions)
+    write_csv(out / "user_texts.csv", ("user_id", "text"), user_texts)
     print(
-        f"{len(product_rows)} products, {len(article_rows)} articles, {len(users)} users, "
-        f"{len(interactions)} interactions, {len(user_texts)} user texts"
+        f"{len(product_rows)} {names['products']}, {len(article_rows)} {names['articles']}, "
+        f"{len(users)} users, {len(interactions)} interactions, {len(user_texts)} user texts"
     )
+
+
+NAMES = {
+    "products": "products",
+    "articles": "articles",
+    "products_file": "products.csv",
+    "articles_file": "articles.csv",
+    "product_prefix": "P",
+    "article_prefix": "A",
+    "product_columns": ("item_id", "title", "description", "topic"),
+    "article_columns": ("item_id", "title", "body", "topic"),
+    "joiner": "; ",
+}
+
+
+def main():
+    write_dataset(TOPICS, HERE, SEED, NAMES)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ use crate::embed::Encoder;
 use crate::explore::{ItemCard, ItemRef};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights, recommend};
+use crate::sample::Sample;
 use crate::settings::SettingsStore;
 
 use jobs::Job;
@@ -68,6 +69,8 @@ pub struct Notification {
 pub enum Command {
     /// Load the dataset of a manifest file.
     OpenManifest(PathBuf),
+    /// Load a bundled sample dataset.
+    OpenSample(Sample),
     /// Load a dataset from a manifest built in the window (saved at its path).
     LoadManifest(Box<Manifest>),
     /// Use another model (re-encodes).
@@ -311,6 +314,10 @@ impl CrossrecApp {
                 self.panels.data.set_path(&path);
                 self.jobs.load = Some(Job::spawn(JobKind::Load, ctx, move |r| work::load(path, r)));
             }
+            Command::OpenSample(sample) => match sample.manifest() {
+                Ok(path) => self.handle(ctx, Command::OpenManifest(path)),
+                Err(e) => self.error(format!("could not write the sample dataset: {e}")),
+            },
             Command::LoadManifest(manifest) => {
                 self.settings.manifest = self.panels.data.draft_path();
                 self.jobs.load = Some(Job::spawn(JobKind::Load, ctx, move |r| {
@@ -778,6 +785,7 @@ impl eframe::App for CrossrecApp {
             selection: self.selection.as_ref(),
             search: self.search.as_deref(),
             searchable: self.encoder.is_some() && self.embeddings.is_some(),
+            model: self.encoder.as_deref().map(Encoder::report),
             card: self.card.as_deref(),
             can_go_back: !self.trail.is_empty(),
             notifications: &self.notifications,

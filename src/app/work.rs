@@ -184,7 +184,7 @@ pub fn search(
     let started = std::time::Instant::now();
     reporter.progress("encoding the query", 0.0, 0.0, "");
     let vector = encoder
-        .encode(&[query.as_str()], &mut |_| {}, reporter.cancel_flag())
+        .encode_queries(&[query.as_str()], reporter.cancel_flag())
         .map_err(err)?;
     let hits = (0..embeddings.domains.len())
         .map(|d| nearest(&embeddings, d, vector.row(0), EXPLORE_K, None))

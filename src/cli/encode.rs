@@ -47,6 +47,9 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
         }
     }
     let encoder = args.model.load()?;
+    for line in encoder.report().lines() {
+        say!("{line}");
+    }
     let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
     let mut bar = Progress::new("embed");
     let cancel = AtomicBool::new(false);
@@ -131,9 +134,12 @@ fn load_quietly(
     args: &DatasetArgs,
     unsaved: Unsaved,
 ) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
-    let dataset = Dataset::load(&args.dataset)?;
+    let dataset = Dataset::load(&args.manifest()?)?;
     print_load_summary(&dataset);
     let encoder = args.model.load()?;
+    for line in encoder.report().lines() {
+        say!("{line}");
+    }
     let cache = cache_of(args);
     let mut bars: Option<(String, Progress)> = None;
     let cancel = AtomicBool::new(false);

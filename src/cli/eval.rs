@@ -212,7 +212,12 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         match TunedSettings::from_report(report) {
             Ok(settings) => {
                 let store = SettingsStore::new(SettingsStore::default_root());
-                let path = store.path(&args.dataset.dataset, dataset.name(), &args.from, &args.to);
+                let path = store.path(
+                    &args.dataset.manifest()?,
+                    dataset.name(),
+                    &args.from,
+                    &args.to,
+                );
                 store
                     .save(&path, &settings)
                     .map_err(|e| anyhow!("could not save the tuned settings: {e}"))?;

@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use serde::Serialize;
 
-use super::{DatasetArgs, Format, truncate};
+use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
 use crate::explore::{Link, Neighbour, links, nearest};
 
@@ -138,7 +138,7 @@ pub(crate) fn search(args: &SearchArgs) -> Result<()> {
     let (dataset, embeddings, encoder) = super::encode::load_with_encoder(&args.dataset)?;
     let wanted = domains(&dataset, args.domain.as_deref())?;
     let started = std::time::Instant::now();
-    let vector = encoder.encode(&[query], &mut |_| {}, &AtomicBool::new(false))?;
+    let vector = encoder.encode_queries(&[query], &AtomicBool::new(false))?;
     say!(
         "encoded the query in {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -274,9 +274,9 @@ fn table(mut out: impl Write, title: &str, found: &[Found<'_>]) -> Result<()> {
         };
         writeln!(
             out,
-            "{:>4}  {:<14} {value}  {}",
+            "{:>4}  {} {value}  {}",
             f.rank,
-            f.item_id,
+            pad(f.item_id, 14),
             truncate(f.text, 70)
         )?;
     }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::app::{CrossrecApp, StartOptions};
 use crate::embed::EmbeddingCache;
+use crate::sample::Sample;
 use crate::settings::SettingsStore;
 
 /// `crossrec gui`.
@@ -15,6 +16,9 @@ pub struct GuiArgs {
     /// A dataset manifest to open [default: the last one, else the bundled sample].
     #[arg(long)]
     dataset: Option<PathBuf>,
+    /// Open a bundled sample dataset instead of --dataset.
+    #[arg(long, value_enum, conflicts_with = "dataset")]
+    sample: Option<Sample>,
     /// A model folder or hub id [default: the last one, else all-MiniLM-L6-v2].
     #[arg(long)]
     model: Option<String>,
@@ -24,9 +28,14 @@ pub struct GuiArgs {
 }
 
 pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
-    let sample = crate::sample::manifest()?;
+    let sample = Sample::English.manifest()?;
+    let manifest = match (args.dataset.clone(), args.sample) {
+        (Some(path), _) => Some(path),
+        (None, Some(chosen)) => Some(chosen.manifest()?),
+        (None, None) => None,
+    };
     let start = StartOptions {
-        manifest: args.dataset.clone(),
+        manifest,
         model: args.model.clone(),
         cache_dir: args
             .cache_dir

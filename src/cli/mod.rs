@@ -19,7 +19,9 @@ mod recommend;
 
 use std::io::Write;
 use std::path::PathBuf;
+
 use std::sync::atomic::{AtomicBool, Ordering};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -123,6 +125,14 @@ pub struct ModelArgs {
     /// Threads encoding batches side by side [default: one per core].
     #[arg(long, value_parser = positive)]
     pub workers: Option<usize>,
+    /// Text put before every item and user text [default: the model's
+    /// `passage`/`document` prompt (config_sentence_transformers.json), else none].
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Text put before every search query [default: the model's `query`
+    /// prompt, else the item prompt].
+    #[arg(long)]
+    pub query_prompt: Option<String>,
 }
 
 impl ModelArgs {
@@ -132,6 +142,8 @@ impl ModelArgs {
             max_len: self.max_len,
             batch_size: self.batch_size,
             workers: self.workers,
+            document_prompt: self.prompt.clone(),
+            query_prompt: self.query_prompt.clone(),
         };
         Ok(Encoder::from_spec(&self.model, &options)?)
     }
@@ -161,8 +173,11 @@ pub struct EncodeArgs {
 #[derive(Debug, Args)]
 pub struct DatasetArgs {
     /// The dataset manifest (TOML).
-    #[arg(long)]
-    pub(crate) dataset: PathBuf,
+    #[arg(long, required_unless_present = "sample")]
+    dataset: Option<PathBuf>,
+    /// A bundled sample dataset instead of --dataset.
+    #[arg(long, value_enum, conflicts_with = "dataset")]
+    sample: Option<crate::sample::Sample>,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
     /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
@@ -170,8 +185,23 @@ pub struct DatasetArgs {
     pub(crate) cache_dir: Option<PathBuf>,
 }
 
+impl DatasetArgs {
+    /// The manifest: --dataset, or the bundled sample's (written out first
+    /// when running outside the source tree).
+    pub(crate) fn manifest(&self) -> Result<PathBuf> {
+        match (&self.dataset, self.sample) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, sample) => sample
+                .unwrap_or_default()
+                .manifest()
+                .map_err(|e| anyhow::anyhow!("could not write the sample dataset: {e}")),
+        }
+    }
+}
+
 /// `text` on one line, without control characters (an escape sequence in
-/// an item's title must not reach the terminal), cut to `max` characters.
+/// an item's title must not reach the terminal), cut to `max` terminal
+/// columns (a Chinese character takes two).
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     let flat: String = text
         .split_whitespace()
@@ -180,11 +210,28 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
         .chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
         .collect();
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        flat.chars().take(max - 1).chain(['…']).collect()
+    if flat.width() <= max {
+        return flat;
     }
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in flat.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        cut.push(c);
+        used += w;
+    }
+    cut.push('…');
+    cut
+}
+
+/// `text` followed by spaces up to `width` terminal columns, so columns
+/// after it line up whatever its script.
+pub(crate) fn pad(text: &str, width: usize) -> String {
+    let used = text.width();
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
 /// A whole number ≥ 1.

@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use serde::Serialize;
 
-use super::{DatasetArgs, Format, truncate};
+use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, Component, PerComponent, Ranking, Weights, recommend as rank};
@@ -178,7 +178,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         adapted_epochs,
     } = choose_settings(
         &dataset,
-        &args.dataset.dataset,
+        &args.dataset.manifest()?,
         &args.from,
         &args.to,
         args.weights,
@@ -275,8 +275,8 @@ fn table(
     for &(i, _) in history.iter().take(10) {
         writeln!(
             out,
-            "  {:<14} {}",
-            s.items[i as usize].id,
+            "  {} {}",
+            pad(&s.items[i as usize].id, 14),
             truncate(&s.items[i as usize].text, 70)
         )?;
     }
@@ -289,7 +289,7 @@ fn table(
         let name = c.name();
         write!(out, " {:>7}", &name[..name.len().min(7)])?;
     }
-    writeln!(out, "  {:<40}  because of", "text")?;
+    writeln!(out, "  {}  because of", pad("text", 40))?;
     for (r, rec) in ranking.items.iter().enumerate() {
         let c = &rec.components;
         let because = rec.because_of.map_or_else(String::new, |b| {
@@ -302,9 +302,9 @@ fn table(
         });
         write!(
             out,
-            "{:>4}  {:<14} {:>7.3}",
+            "{:>4}  {} {:>7.3}",
             r + 1,
-            t.items[rec.item as usize].id,
+            pad(&t.items[rec.item as usize].id, 14),
             rec.score
         )?;
         for (_, v) in c.iter() {
@@ -312,8 +312,8 @@ fn table(
         }
         writeln!(
             out,
-            "  {:<40}  {because}",
-            truncate(&t.items[rec.item as usize].text, 40)
+            "  {}  {because}",
+            pad(&truncate(&t.items[rec.item as usize].text, 40), 40)
         )?;
     }
     Ok(())

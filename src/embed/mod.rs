@@ -1,5 +1,6 @@
 //! Text → vectors: model resolution (local folder, Hugging Face cache, hub
-//! download), the tokenizer, the BERT forward pass (candle), pooling,
+//! download), the tokenizer, the network's forward pass (candle's BERT and
+//! XLM-RoBERTa), safe weight loading, pooling, prompts,
 //! length-sorted batching, the on-disk embedding cache, and a compact 4-bit
 //! copy of a matrix for fast approximate scans.
 //!
@@ -14,14 +15,20 @@ mod encoder;
 mod error;
 mod matrix;
 mod model;
+mod network;
 mod pooling;
+mod tokenizer;
+mod weights;
 
 pub(crate) use cache::hex;
 pub use cache::{CachedEncoding, EmbeddingCache};
 pub use compact::{CompactItems, Quantized};
-pub use config::{SUPPORTED_MODEL_TYPES, parse_config};
-pub use encoder::{EncodeProgress, Encoder, EncoderOptions, default_workers};
+pub use config::{Architecture, SUPPORTED_MODEL_TYPES, parse_config};
+pub use encoder::{
+    EncodeProgress, Encoder, EncoderOptions, LoadReport, PoolingSource, default_workers,
+};
 pub use error::EmbedError;
 pub use matrix::Embeddings;
-pub use model::{DEFAULT_MODEL, ModelFiles, hf_cache_dir, resolve_model};
+pub use model::{DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, resolve_model};
 pub use pooling::Pooling;
+pub use tokenizer::{TokenizerSource, load_tokenizer};

@@ -1,7 +1,9 @@
 //! Finding a model's files: a local folder in the Hugging Face layout, or a
 //! hub id looked up in the local Hugging Face cache and downloaded when
-//! absent (and the network allows), plus the sentence-transformers settings
-//! (pooling, `max_seq_length`) that folder carries.
+//! absent (and the network allows), which of its alternative files it has
+//! (tokenizer.json or vocab.txt, model.safetensors or pytorch_model.bin),
+//! and the sentence-transformers settings it carries (pooling,
+//! `max_seq_length`, prompts).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,37 @@ use super::{EmbedError, Pooling};
 /// The model used when none is named.
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
-const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The weights file of a model folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WeightsFile {
+    /// `model.safetensors` (memory-mapped).
+    Safetensors(PathBuf),
+    /// `pytorch_model.bin`: a PyTorch zip with a pickle, read by candle's
+    /// pickle reader (which executes nothing) after an allow-list check.
+    Pickle(PathBuf),
+}
+
+impl WeightsFile {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        match self {
+            WeightsFile::Safetensors(path) | WeightsFile::Pickle(path) => path,
+        }
+    }
+}
+
+/// The prompts a sentence-transformers model prepends to texts
+/// (`config_sentence_transformers.json`), as crossrec uses them: one for
+/// everything it compares (items, user texts), one for search queries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prompts {
+    /// Prepended to item and user texts: the default prompt, else the one
+    /// named `passage` or `document`, else none.
+    pub document: String,
+    /// Prepended to search queries: the one named `query`, else the
+    /// document prompt.
+    pub query: String,
+}
 
 /// A model folder's files and the settings read from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,33 +57,67 @@ pub struct ModelFiles {
     pub max_seq_length: Option<usize>,
     /// `word_embedding_dimension` of the pooling config, if it says.
     pub pooling_dim: Option<usize>,
+    /// Whether the folder is a sentence-transformers model (has
+    /// `modules.json` or a pooling config); plain checkpoints pool with CLS.
+    pub sentence_transformers: bool,
+    /// The prompts the folder declares.
+    pub prompts: Prompts,
+    /// The weights.
+    pub weights: WeightsFile,
+    /// `tokenizer.json`, when the folder has one (else `vocab.txt` is used).
+    tokenizer_json: Option<PathBuf>,
     /// The pooling config's folder, relative to `dir`.
     pooling_dir: String,
+}
+
+/// What a model folder must hold, for messages.
+const NEEDS: &str = "config.json, a tokenizer (tokenizer.json, or vocab.txt for BERT) and \
+                     weights (model.safetensors or pytorch_model.bin), in the Hugging Face layout";
+
+/// The first of `names` in `dir` that is a regular file.
+fn first_file(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// Why `dir` is not a model folder, or `None` if it has every part.
+fn missing_part(dir: &Path) -> Option<(PathBuf, String)> {
+    let parts: [&[&str]; 3] = [
+        &["config.json"],
+        &["tokenizer.json", "vocab.txt"],
+        &["model.safetensors", "pytorch_model.bin"],
+    ];
+    parts.iter().find_map(|names| {
+        if first_file(dir, names).is_some() {
+            return None;
+        }
+        let path = dir.join(names[0]);
+        let what = if path.exists() {
+            "not a regular file"
+        } else {
+            "missing"
+        };
+        let alternatives = if names.len() > 1 {
+            format!(" (nor is there {})", names[1..].join(", "))
+        } else {
+            String::new()
+        };
+        Some((
+            path,
+            format!("{what}{alternatives}; a model folder needs {NEEDS}"),
+        ))
+    })
 }
 
 impl ModelFiles {
     /// Reads a model folder, checking that the required files exist.
     pub fn open(dir: &Path) -> Result<ModelFiles, EmbedError> {
-        for name in REQUIRED {
-            let path = dir.join(name);
-            if !path.is_file() {
-                let what = if path.exists() {
-                    "not a regular file"
-                } else {
-                    "missing"
-                };
-                return Err(EmbedError::ModelFile {
-                    path,
-                    message: format!(
-                        "{what}; a model folder needs {} (Hugging Face layout)",
-                        REQUIRED.join(", ")
-                    ),
-                });
-            }
+        if let Some((path, message)) = missing_part(dir) {
+            return Err(EmbedError::ModelFile { path, message });
         }
-        let modules: Vec<StModule> = read_json_opt(&dir.join("modules.json"))?.unwrap_or_default();
+        let modules: Option<Vec<StModule>> = read_json_opt(&dir.join("modules.json"))?;
         let pooling_dir = modules
             .iter()
+            .flatten()
             .find(|m| m.kind.ends_with("Pooling"))
             .map_or_else(|| "1_Pooling".to_string(), |m| m.path.clone());
         let pooling_path = dir.join(&pooling_dir).join("config.json");
@@ -61,11 +127,26 @@ impl ModelFiles {
             .map(|p| p.pooling(&pooling_path))
             .transpose()?;
         let sbert: Option<StConfig> = read_json_opt(&dir.join("sentence_bert_config.json"))?;
+        let st_path = dir.join("config_sentence_transformers.json");
+        let prompts = read_json_opt::<StPrompts>(&st_path)?
+            .map(|p| p.prompts(&st_path))
+            .transpose()?
+            .unwrap_or_default();
+        let weights = match first_file(dir, &["model.safetensors"]) {
+            Some(path) => WeightsFile::Safetensors(path),
+            None => WeightsFile::Pickle(dir.join("pytorch_model.bin")),
+        };
         Ok(ModelFiles {
             dir: dir.to_path_buf(),
             pooling,
             max_seq_length: sbert.and_then(|c| c.max_seq_length),
-            pooling_dim: pooling_config.and_then(|p| p.word_embedding_dimension),
+            pooling_dim: pooling_config
+                .as_ref()
+                .and_then(|p| p.word_embedding_dimension),
+            sentence_transformers: modules.is_some() || pooling_config.is_some(),
+            prompts,
+            weights,
+            tokenizer_json: first_file(dir, &["tokenizer.json"]),
             pooling_dir,
         })
     }
@@ -85,14 +166,66 @@ impl ModelFiles {
         self.dir.join("config.json")
     }
 
-    /// `tokenizer.json`.
-    pub fn tokenizer(&self) -> PathBuf {
-        self.dir.join("tokenizer.json")
+    /// `tokenizer.json`, if the folder has one.
+    pub fn tokenizer_json(&self) -> Option<&Path> {
+        self.tokenizer_json.as_deref()
     }
 
-    /// `model.safetensors`.
-    pub fn weights(&self) -> PathBuf {
-        self.dir.join("model.safetensors")
+    /// `vocab.txt` (used when there is no `tokenizer.json`).
+    pub fn vocab(&self) -> PathBuf {
+        self.dir.join("vocab.txt")
+    }
+
+    /// `tokenizer_config.json` (BERT WordPiece settings for `vocab.txt`).
+    pub fn tokenizer_config(&self) -> PathBuf {
+        self.dir.join("tokenizer_config.json")
+    }
+
+    /// Every file whose bytes determine the vectors, for the fingerprint.
+    pub fn fingerprinted(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.weights.path().to_path_buf(), self.config()];
+        match &self.tokenizer_json {
+            Some(json) => files.push(json.clone()),
+            None => {
+                files.push(self.vocab());
+                if self.tokenizer_config().is_file() {
+                    files.push(self.tokenizer_config());
+                }
+            }
+        }
+        files
+    }
+}
+
+#[derive(Deserialize)]
+struct StPrompts {
+    #[serde(default)]
+    prompts: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    default_prompt_name: Option<String>,
+}
+
+impl StPrompts {
+    fn prompts(&self, path: &Path) -> Result<Prompts, EmbedError> {
+        let document = match &self.default_prompt_name {
+            Some(name) => self.prompts.get(name).cloned().ok_or_else(|| EmbedError::ModelFile {
+                path: path.to_path_buf(),
+                message: format!(
+                    "default_prompt_name is '{name}', but prompts has no such entry (it has: {})",
+                    self.prompts.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })?,
+            None => ["passage", "document"]
+                .iter()
+                .find_map(|name| self.prompts.get(*name).cloned())
+                .unwrap_or_default(),
+        };
+        let query = self
+            .prompts
+            .get("query")
+            .cloned()
+            .unwrap_or_else(|| document.clone());
+        Ok(Prompts { document, query })
     }
 }
 
@@ -146,7 +279,9 @@ impl StPooling {
     }
 }
 
-fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, EmbedError> {
+pub(super) fn read_json_opt<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, EmbedError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -219,10 +354,7 @@ fn cached_snapshot(cache: &Path, id: &str) -> Option<PathBuf> {
     let repo = cache.join(format!("models--{}", id.replace('/', "--")));
     let revision = std::fs::read_to_string(repo.join("refs").join("main")).ok()?;
     let dir = repo.join("snapshots").join(revision.trim());
-    REQUIRED
-        .iter()
-        .all(|name| dir.join(name).is_file())
-        .then_some(dir)
+    missing_part(&dir).is_none().then_some(dir)
 }
 
 fn download(cache: &Path, id: &str) -> Result<PathBuf, hf_hub::api::sync::ApiError> {
@@ -231,12 +363,18 @@ fn download(cache: &Path, id: &str) -> Result<PathBuf, hf_hub::api::sync::ApiErr
         .with_progress(false)
         .build()?;
     let repo = api.model(id.to_string());
-    let mut dir = None;
-    for name in REQUIRED {
-        let path = repo.get(name)?;
-        dir = path.parent().map(Path::to_path_buf);
+    let config = repo.get("config.json")?;
+    let dir = config.parent().map(Path::to_path_buf);
+    // A tokenizer and weights in one of their forms.
+    if repo.get("tokenizer.json").is_err() {
+        repo.get("vocab.txt")?;
+    }
+    if repo.get("model.safetensors").is_err() {
+        repo.get("pytorch_model.bin")?;
     }
     for optional in [
+        "tokenizer_config.json",
+        "config_sentence_transformers.json",
         "modules.json",
         "sentence_bert_config.json",
         "1_Pooling/config.json",

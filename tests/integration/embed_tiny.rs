@@ -23,6 +23,7 @@ fn options(pooling: Option<Pooling>, batch_size: usize) -> EncoderOptions {
         batch_size,
         // Two workers, so ordering and cancel are tested across threads.
         workers: Some(2),
+        ..Default::default()
     }
 }
 
@@ -205,7 +206,7 @@ fn the_folder_pooling_config_is_honoured_and_can_be_overridden() {
 }
 
 #[test]
-fn plain_bert_folders_default_to_mean_pooling_and_the_position_limit() {
+fn plain_bert_folders_default_to_cls_pooling_and_the_position_limit() {
     let dir = tempdir();
     let spec = TinySpec {
         pooling: None,
@@ -213,7 +214,12 @@ fn plain_bert_folders_default_to_mean_pooling_and_the_position_limit() {
         ..TinySpec::default()
     };
     let encoder = tiny_encoder(dir.path(), spec, &options(None, 4));
-    assert_eq!(encoder.pooling(), Pooling::Mean);
+    // No sentence-transformers configs: the [CLS] vector, as BERT was trained.
+    assert_eq!(encoder.pooling(), Pooling::Cls);
+    assert_eq!(
+        encoder.report().pooling.1,
+        crossrec::embed::PoolingSource::PlainCheckpoint
+    );
     assert_eq!(
         encoder.max_len(),
         64,

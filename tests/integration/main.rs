@@ -10,6 +10,7 @@ mod corpus;
 mod data_layer;
 mod embed_real;
 mod embed_tiny;
+mod families;
 mod fuzz;
 mod layering;
 mod pca_peer;

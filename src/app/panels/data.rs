@@ -8,6 +8,7 @@ use std::sync::mpsc::Receiver;
 use super::super::Command;
 use super::manifest_builder::{BuilderRequest, ManifestBuilder};
 use super::{Panel, View};
+use crate::sample::Sample;
 
 /// A path as the user would type it: relative to the working folder when
 /// it lies inside it.
@@ -154,6 +155,14 @@ impl Panel for DataPanel {
             }
         });
         ui.weak("or drop a .toml or .csv file on the window");
+        ui.horizontal_wrapped(|ui| {
+            ui.weak("Samples:");
+            for sample in Sample::ALL {
+                if ui.small_button(sample.label()).clicked() {
+                    out.push(Command::OpenSample(sample));
+                }
+            }
+        });
         if let Some(message) = &self.message {
             ui.colored_label(ui.visuals().warn_fg_color, message);
         }

@@ -16,6 +16,7 @@ pub mod weights;
 use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
+use crate::embed::LoadReport;
 use crate::explore::ItemCard;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Ranking};
@@ -48,6 +49,8 @@ pub struct View<'a> {
     pub search: Option<&'a SearchResult>,
     /// Whether a typed query can be encoded now (the model is loaded).
     pub searchable: bool,
+    /// What the loaded model is and how it encodes (pooling, tokenizer, prompts).
+    pub model: Option<&'a LoadReport>,
     /// The open item card.
     pub card: Option<&'a ItemCard>,
     /// Whether the card has one to go back to.

@@ -13,8 +13,6 @@ pub struct ModelPanel {
     dialog: Option<Receiver<Option<std::path::PathBuf>>>,
 }
 
-impl ModelPanel {}
-
 impl Panel for ModelPanel {
     /// Draws the panel.
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
@@ -51,6 +49,15 @@ impl Panel for ModelPanel {
             out.push(Command::SetModel(spec.trim().to_string()));
         }
         ui.label(format!("in use: {}", view.settings.model));
+        if let Some(report) = view.model {
+            egui::CollapsingHeader::new("What was loaded")
+                .id_salt("model-report")
+                .show(ui, |ui| {
+                    for line in report.lines() {
+                        ui.weak(line);
+                    }
+                });
+        }
         if let Some(embeddings) = view.embeddings {
             for part in &embeddings.summary {
                 ui.label(format!(
