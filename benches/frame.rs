@@ -183,6 +183,7 @@ fn main() {
                 sample: sample.clone(),
                 // Tuned on the first run (in the background), reused after.
                 settings_dir: root.join("target/bench-settings"),
+                font: None,
             },
         );
     } else {
@@ -202,6 +203,7 @@ fn main() {
             cache_dir: dir.join("cache"),
             sample,
             settings_dir: dir.join("settings"),
+            font: None,
         },
     );
 }

@@ -66,7 +66,7 @@ impl Sample {
     pub fn label(self) -> &'static str {
         match self {
             Sample::English => "English sample (products × articles)",
-            Sample::Chinese => "Chinese sample 中文示例 (商品 × 帖子)",
+            Sample::Chinese => "Chinese sample (products × posts)",
         }
     }
 

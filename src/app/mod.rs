@@ -4,6 +4,7 @@
 //! send [`Command`]s; [`CrossrecApp::handle`] is the one place state changes.
 //! All computation happens in the library, on job threads (`work`).
 
+mod fonts;
 mod jobs;
 mod panels;
 mod settings;
@@ -41,6 +42,8 @@ pub struct StartOptions {
     /// Where tuned settings are kept (shared with `crossrec eval --tune`
     /// and `crossrec recommend`).
     pub settings_dir: PathBuf,
+    /// A font file added to egui's fonts (for scripts they lack).
+    pub font: Option<PathBuf>,
 }
 
 /// Why an analysis starts.
@@ -184,6 +187,10 @@ pub struct CrossrecApp {
     selection: Option<Selection>,
     jobs: Jobs,
     notifications: Vec<Notification>,
+    /// Characters no font could draw.
+    glyphs: fonts::MissingGlyphs,
+    /// Whether the user was told how to get a CJK font.
+    cjk_noted: bool,
     commands: Vec<Command>,
     panels: panels::PanelStates,
     store: SettingsStore,
@@ -222,10 +229,17 @@ impl CrossrecApp {
             selection: None,
             jobs: Jobs::default(),
             notifications: Vec::new(),
+            glyphs: fonts::MissingGlyphs::install(&cc.egui_ctx),
+            cjk_noted: false,
             commands: Vec::new(),
             panels: panels::PanelStates::default(),
             store: SettingsStore::new(start.settings_dir),
         };
+        if let Some(font) = &start.font
+            && let Err(e) = fonts::install_user_font(&cc.egui_ctx, font)
+        {
+            app.error(e);
+        }
         app.panels.data.set_path(&manifest);
         app.handle(&cc.egui_ctx, Command::OpenManifest(manifest));
         app
@@ -794,6 +808,14 @@ impl eframe::App for CrossrecApp {
         panels::layout(ui, &view, &mut self.panels, &mut commands);
         for command in commands {
             self.handle(&ctx, command);
+        }
+        if !self.cjk_noted {
+            let missing = self.glyphs.cjk();
+            if !missing.is_empty() {
+                self.cjk_noted = true;
+                self.note(fonts::missing_cjk_message(&missing));
+                ctx.request_repaint();
+            }
         }
     }
 

@@ -25,6 +25,10 @@ pub struct GuiArgs {
     /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// A font file (.ttf, .otf, .ttc) for scripts the built-in and system
+    /// fonts lack, e.g. a CJK font.
+    #[arg(long)]
+    font: Option<PathBuf>,
 }
 
 pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
@@ -43,12 +47,15 @@ pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
             .unwrap_or_else(EmbeddingCache::default_root),
         sample,
         settings_dir: SettingsStore::default_root(),
+        font: args.font.clone(),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("crossrec")
             .with_inner_size([1600.0, 1000.0])
             .with_drag_and_drop(true),
+        // CJK, Arabic, … from the operating system's fonts when egui's lack them.
+        system_font_fallback: true,
         ..Default::default()
     };
     eframe::run_native(

@@ -2,7 +2,9 @@
 //! sample, wait for the jobs (tiny test model), pick a user, move a weight
 //! slider, cancel a job, open a broken dataset and read the error; and the
 //! exploration features (search, item cards, box selection, a held-out
-//! user's ground truth) on the real model when it is installed.
+//! user's ground truth) on the real model when it is installed; the Chinese
+//! sample with a CJK font (every glyph real) and without one (a note says
+//! how to install one).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,6 +35,7 @@ fn harness_with_cache(
         cache_dir,
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
+        font: None,
     };
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -52,6 +55,7 @@ fn feature_harness(dir: &Path) -> Harness<'static, CrossrecApp> {
         cache_dir: dir.join("cache"),
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
+        font: None,
     };
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -701,4 +705,129 @@ fn semantic_search_with_the_real_model_finds_the_items_a_reader_would() {
         "Seasoning and caring for cast iron"
     );
     assert_eq!(first("products"), "P086", "Cast iron skillet");
+}
+
+/// The window on the Chinese sample with the tiny model, and `font` added;
+/// a character without a glyph fails the test unless `boxes` (then it draws
+/// as a box, as in the real window).
+fn chinese_harness(
+    dir: &Path,
+    font: Option<PathBuf>,
+    boxes: bool,
+) -> Harness<'static, CrossrecApp> {
+    let model = dir.join("tiny-bert");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-zh/crossrec.toml");
+    let start = StartOptions {
+        manifest: Some(manifest),
+        model: Some(model.display().to_string()),
+        cache_dir: dir.join("cache"),
+        sample: sample_manifest(),
+        settings_dir: dir.join("settings"),
+        font,
+    };
+    let builder = Harness::builder().with_size(egui::vec2(1600.0, 1000.0));
+    let builder = if boxes {
+        builder.allow_missing_glyphs()
+    } else {
+        builder
+    };
+    builder.build_eframe(move |cc| CrossrecApp::new(cc, start))
+}
+
+/// Opens the Chinese sample, ranks for a user, shows the heatmap and hovers
+/// over the plots, so every Chinese label the window draws is laid out.
+fn show_chinese_everywhere(h: &mut Harness<'_, CrossrecApp>) -> Vec<String> {
+    wait_for(h, "the first ranking", |app| app.ranking().is_some());
+    wait_for(h, "the jobs", |app| app.running_jobs().is_empty());
+    let ranked = h.state().ranking().map_or(0, |r| r.items.len());
+    assert!(ranked > 0, "no recommendations");
+    for tab in ["Projection", "Heatmap"] {
+        h.get_by_label(tab).click();
+        settle(h);
+        for (x, y) in [
+            (800.0, 400.0),
+            (900.0, 500.0),
+            (700.0, 300.0),
+            (1000.0, 600.0),
+        ] {
+            h.input_mut()
+                .events
+                .push(egui::Event::PointerMoved(egui::pos2(x, y)));
+            settle(h);
+        }
+    }
+    h.state()
+        .notifications()
+        .iter()
+        .map(|n| n.text.clone())
+        .collect()
+}
+
+#[test]
+fn chinese_text_renders_with_real_glyphs_given_a_cjk_font() {
+    let dir = tempdir();
+    let font =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fonts/wqy-microhei-subset.ttf");
+    let mut h = chinese_harness(dir.path(), Some(font), false);
+    let notes = show_chinese_everywhere(&mut h);
+    assert!(
+        !notes.iter().any(|n| n.contains("no installed font has")),
+        "a Chinese character had no glyph: {notes:?}"
+    );
+    let dataset = h.state().dataset().expect("the Chinese sample").clone();
+    let texts: Vec<String> = dataset
+        .domains
+        .iter()
+        .flat_map(|d| d.items.iter().map(|i| i.text.clone()))
+        .collect();
+    assert_eq!(dataset.domains[0].name, "商品");
+    h.ctx.fonts_mut(|fonts| {
+        for text in &texts {
+            assert!(
+                fonts.has_glyphs(&egui::FontId::proportional(14.0), text),
+                "no glyph for some character of {text:?}"
+            );
+        }
+    });
+    // The item texts are on screen: the recommendation list shows them.
+    let first = &h.state().ranking().expect("a ranking").items[0];
+    let target = &dataset.domains[1].items[first.item as usize];
+    let shown = target.text.chars().take(6).collect::<String>();
+    assert!(
+        h.query_all_by_label_contains(&shown).next().is_some(),
+        "the top recommendation {shown:?} is not shown"
+    );
+}
+
+#[test]
+fn without_a_cjk_font_the_window_says_how_to_install_one() {
+    let dir = tempdir();
+    let mut h = chinese_harness(dir.path(), None, true);
+    let notes = show_chinese_everywhere(&mut h);
+    let note = notes
+        .iter()
+        .find(|n| n.contains("no installed font has"))
+        .unwrap_or_else(|| panic!("no font note: {notes:?}"));
+    assert!(note.contains("fonts-wqy-microhei"), "{note}");
+    assert!(note.contains("--font"), "{note}");
+    assert!(note.contains("U+"), "{note}");
+
+    // A file that is not a font is an error, and the window goes on.
+    let dir = tempdir();
+    let bogus = dir.path().join("font.ttf");
+    std::fs::write(&bogus, "not a font").unwrap();
+    let h = chinese_harness(dir.path(), Some(bogus), true);
+    let notes: Vec<String> = h
+        .state()
+        .notifications()
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("font.ttf: not a font file")),
+        "{notes:?}"
+    );
 }
