@@ -9,6 +9,33 @@ use serde::{Deserialize, Serialize};
 
 use super::DataError;
 
+/// The character encoding of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextEncoding {
+    /// UTF-8 (a byte order mark is allowed).
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    /// GB18030, the superset of GBK and GB2312 that Chinese spreadsheet
+    /// programs save by default.
+    #[serde(alias = "gbk", alias = "gb2312")]
+    Gb18030,
+}
+
+impl TextEncoding {
+    fn is_utf8(self) -> bool {
+        self == TextEncoding::Utf8
+    }
+}
+
+/// Whether `bytes` decode without error as GB18030 and hold Chinese text:
+/// then a file that is not UTF-8 is most likely GBK/GB18030.
+fn looks_gb18030(bytes: &[u8]) -> bool {
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    !had_errors && text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
 /// The field separator of a CSV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,11 +146,33 @@ pub struct CsvTable {
 impl CsvTable {
     /// Reads and validates `path`; `delimiter` is sniffed when `None`.
     pub fn open(path: &Path, delimiter: Option<Delimiter>) -> Result<CsvTable, DataError> {
+        Self::open_encoded(path, delimiter, TextEncoding::Utf8)
+    }
+
+    /// [`CsvTable::open`] for a file in `encoding` (decoded to UTF-8; a
+    /// byte that is invalid in it is an error naming its line).
+    pub fn open_encoded(
+        path: &Path,
+        delimiter: Option<Delimiter>,
+        encoding: TextEncoding,
+    ) -> Result<CsvTable, DataError> {
         let bytes = std::fs::read(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             error: source,
         })?;
-        Self::from_bytes(path, bytes, delimiter)
+        if encoding.is_utf8() {
+            return Self::from_bytes(path, bytes, delimiter);
+        }
+        let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
+        if had_errors {
+            let at = text.find('\u{fffd}').unwrap_or(0);
+            return Err(DataError::BadEncoding {
+                path: path.to_path_buf(),
+                line: line_ends(&text.as_bytes()[..at]) as u64 + 1,
+                encoding: "GB18030",
+            });
+        }
+        Self::from_bytes(path, text.into_owned().into_bytes(), delimiter)
     }
 
     /// Reads at most the first `max_bytes` of `path` (cut at the last line
@@ -169,10 +218,17 @@ impl CsvTable {
             let byte = err.utf8_error().valid_up_to();
             let bytes = err.as_bytes();
             let line = line_ends(&bytes[..byte]) as u64 + 1;
-            DataError::NotUtf8 {
-                path: path.to_path_buf(),
-                line,
-                byte,
+            if looks_gb18030(bytes) {
+                DataError::LooksGb18030 {
+                    path: path.to_path_buf(),
+                    line,
+                }
+            } else {
+                DataError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    line,
+                    byte,
+                }
             }
         })?;
         if text.starts_with('\u{feff}') {

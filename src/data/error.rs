@@ -24,6 +24,31 @@ pub enum DataError {
         /// 0-based byte offset of the first invalid byte.
         byte: usize,
     },
+    /// The file is not UTF-8 but reads as Chinese in GB18030/GBK.
+    #[error(
+        "{path}:{line}: not valid UTF-8; the file reads cleanly as Chinese text in GB18030/GBK \
+         (as Excel saves CSV on Chinese systems). Set encoding = \"gb18030\" for this file in \
+         the manifest, or convert it: iconv -f GB18030 -t UTF-8 in.csv > out.csv"
+    )]
+    LooksGb18030 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first byte that is not UTF-8.
+        line: u64,
+    },
+    /// The file has a byte sequence its declared encoding does not allow.
+    #[error(
+        "{path}:{line}: not valid {encoding} text; check the encoding set in the manifest \
+         (\"utf-8\" or \"gb18030\")"
+    )]
+    BadEncoding {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first bad byte.
+        line: u64,
+        /// The encoding it was read as.
+        encoding: &'static str,
+    },
     /// The file is UTF-16 (it starts with a UTF-16 byte order mark).
     #[error(
         "{path}:1: the file is UTF-16 text (as spreadsheet programs save \"Unicode text\"); \

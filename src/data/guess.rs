@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{Delimiter, DomainSpec, InteractionsSpec, UserTextsSpec};
+use super::{Delimiter, DomainSpec, InteractionsSpec, TextEncoding, UserTextsSpec};
 
 /// What a CSV file is for in a manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,7 @@ impl FileSpec {
                     id_column,
                     text_columns,
                     delimiter,
+                    encoding: TextEncoding::default(),
                 })
             }
             FileRole::Interactions => {
@@ -112,6 +113,7 @@ impl FileSpec {
                 user_column: pick(&["user_id", "user"], 0),
                 text_column: pick(&["text"], 1),
                 delimiter,
+                encoding: TextEncoding::default(),
             }),
         }
     }

@@ -185,7 +185,7 @@ impl Dataset {
     fn load_interactions(&mut self) -> Result<(), DataError> {
         let spec = self.manifest.interactions.clone();
         let path = self.manifest.resolve(&spec.path);
-        let table = CsvTable::open(&path, spec.delimiter)?;
+        let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
         let user_col = table.column(&spec.user_column, "user id")?;
         let domain_col = table.column(&spec.domain_column, "domain name")?;
         let item_col = table.column(&spec.item_column, "item id")?;
@@ -343,7 +343,7 @@ impl Dataset {
             return Ok(());
         };
         let path = self.manifest.resolve(&spec.path);
-        let table = CsvTable::open(&path, spec.delimiter)?;
+        let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
         let user_col = table.column(&spec.user_column, "user id")?;
         let text_col = table.column(&spec.text_column, "user text")?;
         let mut stats = FileStats::new(&table);
@@ -502,7 +502,7 @@ fn load_domain(
     report: &mut LoadReport,
 ) -> Result<Domain, DataError> {
     let path = manifest.resolve(&spec.items);
-    let table = CsvTable::open(&path, spec.delimiter)?;
+    let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
     let id_col = table.column(&spec.id_column, "item id")?;
     let text_cols = spec
         .text_columns

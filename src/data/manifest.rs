@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DataError, Delimiter};
+use super::{DataError, Delimiter, TextEncoding};
 
 /// A dataset description, as read from or written to `crossrec.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,9 @@ pub struct DomainSpec {
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
+    /// The file's character encoding ("utf-8", the default, or "gb18030").
+    #[serde(default, skip_serializing_if = "is_utf8")]
+    pub encoding: TextEncoding,
 }
 
 /// The interactions file and its columns.
@@ -77,6 +80,9 @@ pub struct InteractionsSpec {
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
+    /// The file's character encoding ("utf-8", the default, or "gb18030").
+    #[serde(default, skip_serializing_if = "is_utf8")]
+    pub encoding: TextEncoding,
 }
 
 /// The user texts file and its columns.
@@ -94,6 +100,13 @@ pub struct UserTextsSpec {
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
+    /// The file's character encoding ("utf-8", the default, or "gb18030").
+    #[serde(default, skip_serializing_if = "is_utf8")]
+    pub encoding: TextEncoding,
+}
+
+fn is_utf8(encoding: &TextEncoding) -> bool {
+    *encoding == TextEncoding::Utf8
 }
 
 fn default_item_column() -> String {
@@ -134,6 +147,7 @@ impl InteractionsSpec {
             split_column: default_split_column(),
             role_column: default_role_column(),
             delimiter: None,
+            encoding: TextEncoding::Utf8,
         }
     }
 }

@@ -13,7 +13,7 @@ mod load;
 mod manifest;
 mod report;
 
-pub use csv_file::{CsvTable, Delimiter};
+pub use csv_file::{CsvTable, Delimiter, TextEncoding};
 pub use error::DataError;
 pub use guess::{FileRole, FileSpec};
 pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};

@@ -342,3 +342,76 @@ fn the_real_amazon_dataset_loads_with_exact_counts() {
     assert!(shown.contains("items_food.csv:3496:"), "{shown}");
     assert!(shown.contains("lines 3496–3497"), "{shown}");
 }
+
+/// The Chinese sample copied into `dir` with every CSV file re-encoded as
+/// GB18030 (as Excel saves CSV on Chinese systems); `encoding` is added to
+/// each table of the manifest when given.
+fn chinese_sample_in_gb18030(dir: &Path, encoding: Option<&str>) -> std::path::PathBuf {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-zh");
+    for name in ["商品.csv", "帖子.csv", "interactions.csv", "user_texts.csv"] {
+        let text = std::fs::read_to_string(sample.join(name)).unwrap();
+        let (bytes, _, unmappable) = encoding_rs::GB18030.encode(&text);
+        assert!(!unmappable);
+        std::fs::write(dir.join(name), &bytes).unwrap();
+    }
+    let mut manifest = std::fs::read_to_string(sample.join("crossrec.toml")).unwrap();
+    if let Some(encoding) = encoding {
+        for key in [
+            "text_columns = [\"标题\", \"描述\"]",
+            "text_columns = [\"标题\", \"正文\"]",
+        ] {
+            manifest = manifest.replace(key, &format!("{key}\nencoding = \"{encoding}\""));
+        }
+        for key in ["path = \"interactions.csv\"", "path = \"user_texts.csv\""] {
+            manifest = manifest.replace(key, &format!("{key}\nencoding = \"{encoding}\""));
+        }
+    }
+    let path = dir.join("crossrec.toml");
+    std::fs::write(&path, manifest).unwrap();
+    path
+}
+
+#[test]
+fn a_gbk_file_is_named_as_such_and_loads_when_the_manifest_says_gb18030() {
+    let dir = tempdir();
+    let err = Dataset::load(&chinese_sample_in_gb18030(dir.path(), None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("商品.csv:1: not valid UTF-8"), "{err}");
+    assert!(err.contains("GB18030/GBK"), "{err}");
+    assert!(err.contains("encoding = \"gb18030\""), "{err}");
+
+    for name in ["gb18030", "gbk"] {
+        let dir = tempdir();
+        let gbk = Dataset::load(&chinese_sample_in_gb18030(dir.path(), Some(name))).unwrap();
+        let utf8 = Dataset::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-zh/crossrec.toml"),
+        )
+        .unwrap();
+        assert_eq!(gbk.domains.len(), 2);
+        for (a, b) in gbk.domains.iter().zip(&utf8.domains) {
+            assert_eq!(a.name, b.name);
+            let texts = |d: &crossrec::data::Domain| -> Vec<(String, String)> {
+                d.items
+                    .iter()
+                    .map(|i| (i.id.clone(), i.text.clone()))
+                    .collect()
+            };
+            assert_eq!(texts(a), texts(b));
+        }
+        assert_eq!(gbk.interactions.len(), utf8.interactions.len());
+    }
+
+    // Bytes GB18030 does not allow are an error naming the line.
+    let dir = tempdir();
+    let manifest = chinese_sample_in_gb18030(dir.path(), Some("gb18030"));
+    let mut bytes = std::fs::read(dir.path().join("帖子.csv")).unwrap();
+    let second_line = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes.insert(second_line, 0xFF);
+    std::fs::write(dir.path().join("帖子.csv"), bytes).unwrap();
+    let err = match Dataset::load(&manifest) {
+        Ok(_) => panic!("a byte GB18030 does not allow was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("帖子.csv:2: not valid GB18030 text"), "{err}");
+}
