@@ -20,3 +20,4 @@ pub mod rank;
 pub mod relate;
 pub mod sample;
 pub mod settings;
+pub mod text;

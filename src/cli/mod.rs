@@ -21,7 +21,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -210,27 +209,13 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
         .chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
         .collect();
-    if flat.width() <= max {
-        return flat;
-    }
-    let mut cut = String::new();
-    let mut used = 0;
-    for c in flat.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        cut.push(c);
-        used += w;
-    }
-    cut.push('…');
-    cut
+    crate::text::clip(&flat, max)
 }
 
 /// `text` followed by spaces up to `width` terminal columns, so columns
 /// after it line up whatever its script.
 pub(crate) fn pad(text: &str, width: usize) -> String {
-    let used = text.width();
+    let used = crate::text::width(text);
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 

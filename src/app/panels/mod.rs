@@ -17,6 +17,8 @@ use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Se
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
 use crate::embed::LoadReport;
+/// Shortens text to a width (a CJK character counts twice) with an ellipsis.
+pub use crate::text::clip as truncate;
 use crate::explore::ItemCard;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Ranking};
@@ -117,17 +119,6 @@ pub fn component_legend(ui: &mut egui::Ui) {
     });
 }
 
-/// Shortens `text` to `max` characters with an ellipsis.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        text.chars()
-            .take(max.saturating_sub(1))
-            .chain(['…'])
-            .collect()
-    }
-}
 
 /// Places every panel.
 pub fn layout(
