@@ -17,11 +17,11 @@ use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Se
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
 use crate::embed::LoadReport;
-/// Shortens text to a width (a CJK character counts twice) with an ellipsis.
-pub use crate::text::clip as truncate;
 use crate::explore::ItemCard;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Ranking};
+/// Shortens text to a width (a CJK character counts twice) with an ellipsis.
+pub use crate::text::clip as truncate;
 
 pub(in crate::app) use jobs::jobs_view;
 
@@ -118,7 +118,6 @@ pub fn component_legend(ui: &mut egui::Ui) {
         }
     });
 }
-
 
 /// Places every panel.
 pub fn layout(
