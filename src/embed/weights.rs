@@ -37,6 +37,11 @@ const ALLOWED_GLOBALS: [(&str, &str); 17] = [
     ("torch.storage", "UntypedStorage"),
 ];
 
+/// The one-line conversion of a trusted PyTorch checkpoint to safetensors.
+const CONVERT: &str = "python3 -c \"import torch; from safetensors.torch import save_file; \
+     save_file({k: v.contiguous() for k, v in torch.load('pytorch_model.bin').items()}, \
+     'model.safetensors')\"";
+
 /// Opened weights: the names of their tensors and a builder over them.
 pub struct Weights<'a> {
     /// Every tensor's name.
@@ -96,7 +101,18 @@ fn bad(path: &Path, message: String) -> EmbedError {
 /// Python such a pickle runs that function when loaded (`os.system`, …).
 fn check_pickle_globals(path: &Path) -> Result<(), EmbedError> {
     let file = std::fs::File::open(path).map_err(EmbedError::io(path))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|err| {
+    let mut head = [0u8; 2];
+    let legacy = std::io::Read::read_exact(&mut &file, &mut head).is_ok() && head == [0x80, 0x02];
+    if legacy {
+        return Err(bad(
+            path,
+            format!(
+                "saved in PyTorch's legacy format (before torch 1.6), which crossrec does not \
+                 read; convert weights you trust once with Python: {CONVERT}"
+            ),
+        ));
+    }
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(&file)).map_err(|err| {
         bad(
             path,
             format!("not a PyTorch zip archive ({err}); expected a file saved by torch.save"),
@@ -132,7 +148,8 @@ fn check_pickle_globals(path: &Path) -> Result<(), EmbedError> {
                 format!(
                     "refused: its pickle calls {module}.{class}, which a saved state_dict never \
                      needs (in Python, loading this file would run it); crossrec only reads \
-                     tensors from pickles. Convert weights you trust to model.safetensors"
+                     tensors from pickles. Convert weights you trust to model.safetensors: \
+                     {CONVERT}"
                 ),
             ));
         }

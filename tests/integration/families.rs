@@ -321,6 +321,18 @@ fn broken_pickles_and_folders_say_what_is_missing() {
         err.contains("pytorch_model.bin: not a PyTorch zip archive"),
         "{err}"
     );
+    // torch.save before 1.6 wrote a bare pickle (protocol 2), not a zip.
+    std::fs::write(
+        model.join("pytorch_model.bin"),
+        b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.",
+    )
+    .unwrap();
+    let files = ModelFiles::open(&model).unwrap();
+    let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("legacy format (before torch 1.6)"), "{err}");
+    assert!(err.contains("save_file("), "{err}");
     std::fs::write(model.join("pytorch_model.bin"), b"not a zip").unwrap();
     let files = ModelFiles::open(&model).unwrap();
     let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
