@@ -478,3 +478,81 @@ fn search_with_the_real_model_finds_the_planted_items() {
     assert!(ids[..3].contains(&"P005"), "{ids:?}");
     assert!(ids[3..].contains(&"A008"), "{ids:?}");
 }
+
+#[test]
+fn the_chinese_sample_ranks_with_columns_aligned_in_terminal_width() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let model = model.to_str().unwrap();
+    let args = [
+        "recommend",
+        "--sample",
+        "zh",
+        "--model",
+        model,
+        "--from",
+        "商品",
+        "--to",
+        "帖子",
+        "--user",
+        "u001",
+        "-k",
+        "5",
+    ];
+    let run = crossrec(&args, &dir.path().join("cache"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("rank"))
+        .unwrap_or_else(|| panic!("no header: {stdout}"));
+    let column = crossrec::text::width(&header[..header.find("because of").unwrap()]);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(char::is_numeric))
+        .collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    for row in rows {
+        assert!(row.contains("TZ"), "{row}");
+        // The "because of" text starts at the header's column, after the
+        // padded Chinese title, in every row.
+        let mut used = 0;
+        let at = row
+            .char_indices()
+            .find(|&(_, c)| {
+                let reached = used >= column;
+                used += crossrec::text::width(c.encode_utf8(&mut [0; 4]));
+                reached
+            })
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("row shorter than the header: {row}"));
+        assert!(
+            row[..at].ends_with("  ") && !row[at..].starts_with(' '),
+            "misaligned: {row:?} at column {column}"
+        );
+    }
+
+    // --sample and --dataset exclude each other.
+    let manifest = sample_manifest();
+    let both = crossrec(
+        &[
+            "eval",
+            "--sample",
+            "zh",
+            "--dataset",
+            manifest.to_str().unwrap(),
+            "--from",
+            "商品",
+            "--to",
+            "帖子",
+        ],
+        &dir.path().join("cache"),
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+}
