@@ -454,7 +454,7 @@ impl CrossrecApp {
 
     fn start_search(&mut self, ctx: &egui::Context, query: String) {
         let query = query.trim().to_string();
-        if query.is_empty() {
+        if crate::text::is_blank(&query) {
             self.note("the search is empty: type some text to look for, e.g. espresso");
             return;
         }

@@ -71,7 +71,7 @@ pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
     cache_of(&args.dataset)
         .check_writable()
         .context("the embedding cache cannot be written")?;
-    let (_, result, _) = load_quietly(&args.dataset, Unsaved::Fail)?;
+    let (_, result, _) = load_quietly(&args.dataset, Unsaved::Fail, &|_| Ok(()))?;
     let mut out = std::io::stdout().lock();
     for part in &result.summary {
         let saved = if part.save_error.is_some() {
@@ -116,26 +116,36 @@ enum Unsaved {
     Fail,
 }
 
-/// Loads the dataset and its vectors (encoding what the cache lacks, with
-/// progress on stderr).
-pub(crate) fn load(args: &DatasetArgs) -> Result<(Dataset, DatasetEmbeddings)> {
-    let (dataset, embeddings, _) = load_quietly(args, Unsaved::Warn)?;
+/// What a command checks in the dataset (the domains, user or item it
+/// names) before minutes of encoding.
+pub(crate) type Precheck<'a> = &'a dyn Fn(&Dataset) -> Result<()>;
+
+/// Loads the dataset, runs `check` on it, then loads its vectors (encoding
+/// what the cache lacks, with progress on stderr).
+pub(crate) fn load(
+    args: &DatasetArgs,
+    check: Precheck<'_>,
+) -> Result<(Dataset, DatasetEmbeddings)> {
+    let (dataset, embeddings, _) = load_quietly(args, Unsaved::Warn, check)?;
     Ok((dataset, embeddings))
 }
 
 /// [`load`], keeping the model loaded (to encode more text).
 pub(crate) fn load_with_encoder(
     args: &DatasetArgs,
+    check: Precheck<'_>,
 ) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
-    load_quietly(args, Unsaved::Warn)
+    load_quietly(args, Unsaved::Warn, check)
 }
 
 fn load_quietly(
     args: &DatasetArgs,
     unsaved: Unsaved,
+    check: Precheck<'_>,
 ) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
     let dataset = Dataset::load(&args.manifest()?)?;
     print_load_summary(&dataset);
+    check(&dataset)?;
     let encoder = args.model.load()?;
     for line in encoder.report().lines() {
         say!("{line}");

@@ -152,7 +152,10 @@ fn share(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
-    let (dataset, embeddings) = super::encode::load(&args.dataset)?;
+    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
+        domain_pair(d, &args.from, &args.to)?;
+        Ok(())
+    })?;
     let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);

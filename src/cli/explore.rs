@@ -132,10 +132,12 @@ fn domains(dataset: &Dataset, name: Option<&str>) -> Result<Vec<usize>> {
 
 pub(crate) fn search(args: &SearchArgs) -> Result<()> {
     let query = args.query.trim();
-    if query.is_empty() {
+    if crate::text::is_blank(query) {
         bail!("the query is empty; give some text to look for, e.g. --query \"espresso\"");
     }
-    let (dataset, embeddings, encoder) = super::encode::load_with_encoder(&args.dataset)?;
+    let (dataset, embeddings, encoder) = super::encode::load_with_encoder(&args.dataset, &|d| {
+        domains(d, args.domain.as_deref()).map(|_| ())
+    })?;
     let wanted = domains(&dataset, args.domain.as_deref())?;
     let started = std::time::Instant::now();
     let vector = encoder.encode_queries(&[query], &AtomicBool::new(false))?;
@@ -177,7 +179,9 @@ pub(crate) fn search(args: &SearchArgs) -> Result<()> {
 }
 
 pub(crate) fn neighbors(args: &NeighborsArgs) -> Result<()> {
-    let (dataset, embeddings) = super::encode::load(&args.dataset)?;
+    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
+        domains(d, Some(&args.domain)).map(|_| ())
+    })?;
     let domain = domains(&dataset, Some(&args.domain))?[0];
     let items = &dataset.domains[domain];
     let item = items.item_index(&args.item).ok_or_else(|| {
@@ -254,6 +258,10 @@ pub(crate) fn neighbors(args: &NeighborsArgs) -> Result<()> {
 
 fn table(mut out: impl Write, title: &str, found: &[Found<'_>]) -> Result<()> {
     writeln!(out, "{title}")?;
+    let id_width = found
+        .iter()
+        .map(|f| crate::text::width(f.item_id))
+        .fold(14, usize::max);
     let mut block = None;
     for f in found {
         if block != Some((f.relation, f.domain)) {
@@ -276,7 +284,7 @@ fn table(mut out: impl Write, title: &str, found: &[Found<'_>]) -> Result<()> {
             out,
             "{:>4}  {} {value}  {}",
             f.rank,
-            pad(f.item_id, 14),
+            pad(f.item_id, id_width),
             truncate(f.text, 70)
         )?;
     }

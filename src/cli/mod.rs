@@ -202,14 +202,7 @@ impl DatasetArgs {
 /// an item's title must not reach the terminal), cut to `max` terminal
 /// columns (a Chinese character takes two).
 pub(crate) fn truncate(text: &str, max: usize) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    crate::text::clip(&flat, max)
+    crate::text::clip(&crate::text::for_terminal(text), max)
 }
 
 /// `text` followed by spaces up to `width` terminal columns, so columns

@@ -159,7 +159,10 @@ struct JsonBecause<'a> {
 }
 
 pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
-    let (dataset, embeddings) = super::encode::load(&args.dataset)?;
+    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
+        domain_pair(d, &args.from, &args.to)?;
+        Ok(())
+    })?;
     let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
     let user = dataset.user_index(&args.user).ok_or_else(|| {
         let mut files = vec![dataset.manifest.interactions.path.display().to_string()];
@@ -261,6 +264,14 @@ fn table(
     );
     let user = &dataset.users[ranking.user as usize];
     let history = &relations.source_history[ranking.user as usize];
+    // Wide enough for every id shown, at least 14 columns.
+    let id_width = history
+        .iter()
+        .take(10)
+        .map(|&(i, _)| &s.items[i as usize].id)
+        .chain(ranking.items.iter().map(|r| &t.items[r.item as usize].id))
+        .map(|id| crate::text::width(id))
+        .fold(14, usize::max);
     let unweighted = if !history.is_empty() && history.iter().all(|&(_, w)| w <= 0.0) {
         " (all rated ≤ 0, so they carry no weight in the profile)"
     } else {
@@ -276,7 +287,7 @@ fn table(
         writeln!(
             out,
             "  {} {}",
-            pad(&s.items[i as usize].id, 14),
+            pad(&s.items[i as usize].id, id_width),
             truncate(&s.items[i as usize].text, 70)
         )?;
     }
@@ -284,7 +295,13 @@ fn table(
         writeln!(out, "  … and {} more", history.len() - 10)?;
     }
     writeln!(out)?;
-    write!(out, "{:>4}  {:<14} {:>7}", "rank", "item", "score")?;
+    write!(
+        out,
+        "{:>4}  {} {:>7}",
+        "rank",
+        pad("item", id_width),
+        "score"
+    )?;
     for c in COMPONENTS {
         let name = c.name();
         write!(out, " {:>7}", &name[..name.len().min(7)])?;
@@ -304,7 +321,7 @@ fn table(
             out,
             "{:>4}  {} {:>7.3}",
             r + 1,
-            pad(&t.items[rec.item as usize].id, 14),
+            pad(&t.items[rec.item as usize].id, id_width),
             rec.score
         )?;
         for (_, v) in c.iter() {

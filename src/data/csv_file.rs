@@ -9,18 +9,35 @@ use serde::{Deserialize, Serialize};
 
 use super::DataError;
 
-/// The character encoding of a CSV file.
+/// The character encoding of a CSV file: "utf-8" (or "utf8") and
+/// "gb18030" (or "gbk", "gb2312"), in any case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum TextEncoding {
     /// UTF-8 (a byte order mark is allowed).
     #[default]
-    #[serde(rename = "utf-8", alias = "utf8")]
+    #[serde(rename = "utf-8")]
     Utf8,
     /// GB18030, the superset of GBK and GB2312 that Chinese spreadsheet
     /// programs save by default.
-    #[serde(alias = "gbk", alias = "gb2312")]
+    #[serde(rename = "gb18030")]
     Gb18030,
+}
+
+impl TryFrom<String> for TextEncoding {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(TextEncoding::Utf8),
+            "gb18030" | "gbk" | "gb2312" => Ok(TextEncoding::Gb18030),
+            _ => Err(format!(
+                "unknown encoding '{name}'; crossrec reads \"utf-8\" and \"gb18030\" (also \
+                 \"gbk\", \"gb2312\"); convert other files to UTF-8, e.g. \
+                 iconv -f LATIN1 -t UTF-8"
+            )),
+        }
+    }
 }
 
 impl TextEncoding {
@@ -29,11 +46,40 @@ impl TextEncoding {
     }
 }
 
-/// Whether `bytes` decode without error as GB18030 and hold Chinese text:
-/// then a file that is not UTF-8 is most likely GBK/GB18030.
+/// Whether `bytes` (not UTF-8) look like Chinese text in GB18030/GBK: they
+/// decode without error, and nearly every two-byte character has both bytes
+/// in GB2312's range (0xA1–0xFE), as Chinese text does. Latin-1/Windows-1252
+/// text also decodes (an accented letter and the ASCII letter after it make a
+/// "character"), but its second bytes are ASCII, so it is not taken for Chinese.
 fn looks_gb18030(bytes: &[u8]) -> bool {
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-    !had_errors && text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    let (_, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        return false;
+    }
+    let (mut pairs, mut gb2312) = (0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        let lead = bytes[i];
+        if lead < 0x80 {
+            i += 1;
+        } else if bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit()) {
+            i += 4; // a four-byte GB18030 sequence
+        } else {
+            pairs += 1;
+            let trail = bytes.get(i + 1).copied().unwrap_or(0);
+            if (0xA1..=0xFE).contains(&lead) && (0xA1..=0xFE).contains(&trail) {
+                gb2312 += 1;
+            }
+            i += 2;
+        }
+    }
+    pairs > 0 && gb2312 * 10 >= pairs * 9
+}
+
+/// Why bytes declared GB18030 are not: they are valid UTF-8 holding more
+/// than ASCII (read as GB18030 they would become other Chinese characters).
+fn utf8_declared_gb18030(bytes: &[u8]) -> bool {
+    !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok()
 }
 
 /// The field separator of a CSV file.
@@ -162,6 +208,12 @@ impl CsvTable {
         })?;
         if encoding.is_utf8() {
             return Self::from_bytes(path, bytes, delimiter);
+        }
+        if utf8_declared_gb18030(&bytes) {
+            return Err(DataError::Utf8DeclaredOther {
+                path: path.to_path_buf(),
+                encoding: "gb18030",
+            });
         }
         let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
         if had_errors {

@@ -36,6 +36,18 @@ pub enum DataError {
         /// 1-based line of the first byte that is not UTF-8.
         line: u64,
     },
+    /// The manifest declares another encoding, but the file is UTF-8.
+    #[error(
+        "{path}: the manifest says encoding = \"{encoding}\", but the file is UTF-8 text (read \
+         as {encoding} it would turn into other characters); remove the encoding line or set \
+         encoding = \"utf-8\""
+    )]
+    Utf8DeclaredOther {
+        /// The file.
+        path: PathBuf,
+        /// The encoding the manifest gives.
+        encoding: &'static str,
+    },
     /// The file has a byte sequence its declared encoding does not allow.
     #[error(
         "{path}:{line}: not valid {encoding} text; check the encoding set in the manifest \

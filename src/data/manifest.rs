@@ -186,6 +186,15 @@ impl Manifest {
             if domain.name.trim().is_empty() {
                 return Err(invalid(format!("domain #{} has an empty name", i + 1)));
             }
+            if crate::text::has_hidden(&domain.name) {
+                return Err(invalid(format!(
+                    "domain #{} name {:?} holds control, invisible or line-break characters; \
+                     a domain name is typed in commands and shown in tables: use visible \
+                     characters only",
+                    i + 1,
+                    domain.name
+                )));
+            }
             if manifest.domains[..i].iter().any(|d| d.name == domain.name) {
                 return Err(invalid(format!(
                     "domain name '{}' is used twice",

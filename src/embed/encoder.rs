@@ -130,11 +130,12 @@ impl LoadReport {
                 path.display()
             ),
         };
+        // Quoted with escapes (a prompt may hold control characters) and cut.
         let prompt = |p: &str| {
             if p.is_empty() {
                 "none".to_string()
             } else {
-                format!("\"{p}\"")
+                crate::text::clip(&format!("{p:?}"), 60)
             }
         };
         vec![
@@ -212,7 +213,13 @@ impl Encoder {
         let tokenizer_path = files
             .tokenizer_json()
             .map_or_else(|| files.vocab(), std::path::Path::to_path_buf);
-        let vocab = tokenizer.get_vocab_size(true);
+        // The largest id, not the count: a vocab.txt with a repeated line
+        // has fewer distinct tokens than ids.
+        let vocab = tokenizer
+            .get_vocab(true)
+            .values()
+            .max()
+            .map_or(0, |&id| id as usize + 1);
         if vocab > architecture.vocab_size() {
             return Err(EmbedError::ModelFile {
                 path: tokenizer_path,
@@ -221,6 +228,17 @@ impl Encoder {
                      they belong to different models",
                     architecture.vocab_size()
                 ),
+            });
+        }
+        if matches!(architecture, Architecture::XlmRoberta(_))
+            && matches!(tokenizer_source, TokenizerSource::Vocab { .. })
+        {
+            return Err(EmbedError::ModelFile {
+                path: files.config(),
+                message: "model_type is \"xlm-roberta\", but the folder's tokenizer is a BERT \
+                          vocab.txt (XLM-RoBERTa models ship a SentencePiece tokenizer.json); \
+                          config.json belongs to another model"
+                    .into(),
             });
         }
         let weights = open_weights(&files.weights, device)?;
@@ -290,6 +308,23 @@ impl Encoder {
                 .clone()
                 .unwrap_or_else(|| files.prompts.query.clone()),
         };
+        for (prompt, what) in [
+            (&prompts.document, "the item prompt"),
+            (&prompts.query, "the query prompt"),
+        ] {
+            let tokens = tokenizer
+                .encode(prompt.as_str(), false)
+                .map_err(|err| EmbedError::Tokenize(err.to_string()))?
+                .len();
+            if tokens > 0 && tokens + specials >= max_len {
+                return Err(EmbedError::TokenLimit(format!(
+                    "{what} takes {tokens} tokens, which with the model's {specials} special \
+                     tokens leaves no room for text within the token limit of {max_len} \
+                     ({source}); every text would get the same vector. Shorten the prompt \
+                     (--prompt, --query-prompt) or raise --max-len"
+                )));
+            }
+        }
         let report = LoadReport {
             family: architecture.name(),
             weights: files.weights.clone(),

@@ -92,7 +92,10 @@ impl Default for BertTokenizerConfig {
 /// A special token as `tokenizer_config.json` writes it: a string, or an
 /// object with its `content`.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a special token as a string, or an object with its \"content\" string"
+)]
 enum TokenName {
     Plain(String),
     Object { content: String },
@@ -120,7 +123,24 @@ pub fn load_tokenizer(
         })?;
         return Ok((tokenizer, TokenizerSource::Json(json.to_path_buf())));
     }
-    let settings: BertTokenizerConfig = super::model::read_json_opt(config)?.unwrap_or_default();
+    let settings = match super::model::read_json_opt::<serde_json::Value>(config)? {
+        None => BertTokenizerConfig::default(),
+        Some(value) if value.is_object() => {
+            serde_json::from_value(value).map_err(|err| EmbedError::ModelFile {
+                path: config.to_path_buf(),
+                message: format!(
+                    "unexpected value: {err}; expected do_lower_case, tokenize_chinese_chars and \
+                     strip_accents as true/false and special tokens as strings"
+                ),
+            })?
+        }
+        Some(_) => {
+            return Err(EmbedError::ModelFile {
+                path: config.to_path_buf(),
+                message: "expected a JSON object (do_lower_case, special tokens, …)".into(),
+            });
+        }
+    };
     let bad_vocab = |message: String| EmbedError::ModelFile {
         path: vocab.to_path_buf(),
         message,

@@ -136,12 +136,19 @@ fn check_pickle_globals(path: &Path) -> Result<(), EmbedError> {
             .map_err(|err| bad(path, format!("{name}: {err}")))?;
         let mut reader = std::io::BufReader::new(entry);
         let mut stack = Stack::empty();
-        stack
-            .read_loop(&mut reader)
-            .map_err(|err| bad(path, format!("{name}: unreadable pickle: {}", message(err))))?;
-        let object = stack
-            .finalize()
-            .map_err(|err| bad(path, format!("{name}: unreadable pickle: {}", message(err))))?;
+        let unreadable = |err| {
+            bad(
+                path,
+                format!(
+                    "{name}: unreadable pickle ({}); crossrec reads what torch.save writes by \
+                     default (pickle protocol 2). Convert weights you trust to \
+                     model.safetensors: {CONVERT}",
+                    message(err)
+                ),
+            )
+        };
+        stack.read_loop(&mut reader).map_err(unreadable)?;
+        let object = stack.finalize().map_err(unreadable)?;
         if let Some((module, class)) = forbidden_global(&object) {
             return Err(bad(
                 path,

@@ -556,3 +556,32 @@ fn the_chinese_sample_ranks_with_columns_aligned_in_terminal_width() {
     assert_eq!(both.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
 }
+
+#[test]
+fn an_unknown_domain_is_reported_before_the_model_is_loaded() {
+    let dir = tempdir();
+    for sub in ["recommend", "eval"] {
+        let mut args = vec![
+            sub,
+            "--sample",
+            "en",
+            "--model",
+            "/no/such/model",
+            "--from",
+            "商品",
+            "--to",
+            "articles",
+        ];
+        if sub == "recommend" {
+            args.extend(["--user", "u001"]);
+        }
+        let run = crossrec(&args, &dir.path().join("cache"));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("商品"), "{stderr}");
+        assert!(
+            !stderr.contains("/no/such/model"),
+            "{sub} loaded the model first: {stderr}"
+        );
+    }
+}

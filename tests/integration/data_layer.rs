@@ -415,3 +415,60 @@ fn a_gbk_file_is_named_as_such_and_loads_when_the_manifest_says_gb18030() {
     };
     assert!(err.contains("帖子.csv:2: not valid GB18030 text"), "{err}");
 }
+
+#[test]
+fn encodings_are_told_apart_and_named() {
+    // Windows-1252 French is not taken for Chinese.
+    let dir = tempdir();
+    let latin: &[u8] = b"item_id,title,description\np1,Cr\xe8me br\xfbl\xe9e,d\xe9licieuse\np2,Th\xe9 vert,tr\xe8s bon\n";
+    let err = Dataset::load(&fixture(dir.path(), &[("shop.csv", latin)]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shop.csv:2: not valid UTF-8"), "{err}");
+    assert!(!err.contains("GB18030"), "{err}");
+
+    // A UTF-8 file declared gb18030 is refused, not garbled.
+    let dir = tempdir();
+    let manifest = chinese_sample_in_gb18030(dir.path(), Some("gb18030"));
+    let utf8 = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-zh/interactions.csv");
+    std::fs::copy(utf8, dir.path().join("interactions.csv")).unwrap();
+    let err = Dataset::load(&manifest).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "interactions.csv: the manifest says encoding = \"gb18030\", but the file is UTF-8"
+        ),
+        "{err}"
+    );
+
+    // Names in any case; unknown ones list what is read.
+    let dir = tempdir();
+    let manifest = chinese_sample_in_gb18030(dir.path(), Some("GB2312"));
+    assert_eq!(
+        Dataset::load(&manifest).unwrap().domains[0].items.len(),
+        144
+    );
+    let dir = tempdir();
+    let manifest = chinese_sample_in_gb18030(dir.path(), Some("latin1"));
+    let err = Dataset::load(&manifest).unwrap_err().to_string();
+    assert!(err.contains("unknown encoding 'latin1'"), "{err}");
+    assert!(err.contains("\"gb18030\""), "{err}");
+}
+
+#[test]
+fn a_domain_name_with_hidden_characters_is_refused() {
+    for name in ["帖子\u{1b}[2J", "a\u{202e}b", "x\u{200b}y"] {
+        let dir = tempdir();
+        // As TOML escapes, so the raw characters are in the name.
+        let escaped: String = name
+            .chars()
+            .map(|c| format!("\\U{:08X}", c as u32))
+            .collect();
+        let manifest = MANIFEST.replace("name = \"blog\"", &format!("name = \"{escaped}\""));
+        let path = fixture(dir.path(), &[("crossrec.toml", manifest.as_bytes())]);
+        let err = Dataset::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("holds control, invisible or line-break characters"),
+            "{name:?}: {err}"
+        );
+    }
+}

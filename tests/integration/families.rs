@@ -340,3 +340,94 @@ fn broken_pickles_and_folders_say_what_is_missing() {
         .to_string();
     assert!(err.contains("not a PyTorch zip archive"), "{err}");
 }
+
+/// A copy of the fixture folder `name` in `dir`, for breaking.
+fn copy_fixture(dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+fn load_error(model: &Path, options: &EncoderOptions) -> String {
+    let files = ModelFiles::open(model).unwrap();
+    Encoder::load(files, options, &candle_core::Device::Cpu)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_prompt_that_leaves_no_room_for_text_is_refused() {
+    let long = EncoderOptions {
+        document_prompt: Some("word ".repeat(300)),
+        ..Default::default()
+    };
+    let err = load_error(&fixtures().join("bert-vocab"), &long);
+    assert!(err.contains("the item prompt takes"), "{err}");
+    assert!(err.contains("leaves no room for text"), "{err}");
+    // The model's own "passage: " prompt under a token limit of 3.
+    let tight = EncoderOptions {
+        max_len: Some(3),
+        ..Default::default()
+    };
+    let err = load_error(&fixtures().join("xlmr-st"), &tight);
+    assert!(
+        err.contains("leaves no room for text within the token limit of 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_tokenizer_files_are_clear_errors() {
+    let dir = crate::common::tempdir();
+    // A repeated line shifts every later id past the weights' rows.
+    let model = copy_fixture(dir.path(), "bert-vocab");
+    let vocab = std::fs::read_to_string(model.join("vocab.txt")).unwrap();
+    std::fs::write(model.join("vocab.txt"), format!("{vocab}the\nfox\n")).unwrap();
+    let err = load_error(&model, &EncoderOptions::default());
+    assert!(
+        err.contains("the tokenizer has 296 tokens but config.json's vocab_size is 294"),
+        "{err}"
+    );
+
+    let model = copy_fixture(&dir.path().join("b"), "bert-vocab");
+    for (config, expected) in [
+        (r#"{"sep_token": 5}"#, "a special token as a string"),
+        ("[1, 2, 3]", "expected a JSON object"),
+        (r#"{"do_lower_case": "yes"}"#, "expected a boolean"),
+        (
+            r#"{"cls_token": "[NOPE]"}"#,
+            "the special token '[NOPE]' is not in the vocabulary",
+        ),
+    ] {
+        std::fs::write(model.join("tokenizer_config.json"), config).unwrap();
+        let err = load_error(&model, &EncoderOptions::default());
+        assert!(
+            err.contains("tokenizer_config.json") || err.contains("vocab.txt"),
+            "{err}"
+        );
+        assert!(err.contains(expected), "{config}: {err}");
+    }
+
+    // XLM-RoBERTa weights come with a SentencePiece tokenizer, never vocab.txt.
+    let model = copy_fixture(&dir.path().join("c"), "bert-vocab");
+    let config = std::fs::read_to_string(model.join("config.json")).unwrap();
+    std::fs::write(
+        model.join("config.json"),
+        config.replace(
+            "\"model_type\": \"bert\"",
+            "\"model_type\": \"xlm-roberta\"",
+        ),
+    )
+    .unwrap();
+    let err = load_error(&model, &EncoderOptions::default());
+    assert!(
+        err.contains("the folder's tokenizer is a BERT vocab.txt"),
+        "{err}"
+    );
+}
