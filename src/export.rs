@@ -1,31 +1,27 @@
-//! Recommendation lists as CSV: one row per recommended item with its
-//! score, every component, every weighted contribution and the "because of"
-//! item. The command line (`recommend --format csv`) and the window's
-//! export write the same columns. Also a selection of items (the window's
-//! box selection) with their projected coordinates.
+//! What crossrec computes, written for other tools: recommendation lists as
+//! CSV (one row per recommended item with its score, every component, every
+//! weighted contribution and the "because of" item; `recommend --format
+//! csv`, `export --what recommendations` and the window write the same
+//! columns), a selection of items with their projected coordinates, and the
+//! whole-dataset exports of `crossrec export`: item vectors (CSV, or `.npy`
+//! with an ids file), the 2-D projection and every item's nearest neighbours.
 
 use std::io::Write;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::data::Dataset;
-use crate::explore::ItemRef;
+use crate::embed::Embeddings;
+use crate::explore::{ItemRef, nearest};
 use crate::files::{WriteError, write_atomic};
+use crate::pipeline::DatasetEmbeddings;
 use crate::project::Projection;
 use crate::rank::{COMPONENTS, Ranking};
 use crate::relate::Relations;
 
-/// Writes `ranking` as CSV with a header row.
-pub fn ranking_csv(
-    out: impl Write,
-    dataset: &Dataset,
-    relations: &Relations,
-    ranking: &Ranking,
-) -> csv::Result<()> {
-    let (s, t) = (
-        &dataset.domains[relations.source],
-        &dataset.domains[relations.target],
-    );
-    let mut writer = csv::Writer::from_writer(out);
+/// The columns of a ranking export.
+fn ranking_header() -> Vec<String> {
     let mut header = vec!["rank".to_string(), "item_id".into(), "score".into()];
     header.extend(COMPONENTS.iter().map(|c| c.name().to_string()));
     header.extend(
@@ -42,8 +38,20 @@ pub fn ranking_csv(
         ]
         .map(String::from),
     );
-    writer.write_record(&header)?;
-    for (r, rec) in ranking.items.iter().enumerate() {
+    header
+}
+
+/// One row per recommended item of `ranking`, in [`ranking_header`] order.
+fn ranking_records(
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+) -> impl Iterator<Item = Vec<String>> {
+    let (s, t) = (
+        &dataset.domains[relations.source],
+        &dataset.domains[relations.target],
+    );
+    ranking.items.iter().enumerate().map(move |(r, rec)| {
         let mut row = vec![
             (r + 1).to_string(),
             t.items[rec.item as usize].id.clone(),
@@ -64,7 +72,45 @@ pub fn ranking_csv(
             None => row.extend([String::new(), String::new(), String::new()]),
         }
         row.push(t.items[rec.item as usize].text.clone());
+        row
+    })
+}
+
+/// Writes `ranking` as CSV with a header row.
+pub fn ranking_csv(
+    out: impl Write,
+    dataset: &Dataset,
+    relations: &Relations,
+    ranking: &Ranking,
+) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(ranking_header())?;
+    for row in ranking_records(dataset, relations, ranking) {
         writer.write_record(&row)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Writes many users' rankings as one CSV: a `user_id` column, then the
+/// columns of [`ranking_csv`].
+pub fn rankings_csv(
+    out: impl Write,
+    dataset: &Dataset,
+    relations: &Relations,
+    rankings: &[Ranking],
+) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let mut header = vec!["user_id".to_string()];
+    header.extend(ranking_header());
+    writer.write_record(&header)?;
+    for ranking in rankings {
+        let user = &dataset.users[ranking.user as usize];
+        for row in ranking_records(dataset, relations, ranking) {
+            writer.write_record(
+                std::iter::once(user.as_str()).chain(row.iter().map(String::as_str)),
+            )?;
+        }
     }
     writer.flush()?;
     Ok(())
@@ -127,4 +173,158 @@ pub fn items_csv_file(
     write_atomic(path, |out| {
         items_csv(out, dataset, projection, items).map_err(std::io::Error::from)
     })
+}
+
+/// The rows of `domains` (indices into `Dataset::domains`) in export order:
+/// domain by domain, items in file order.
+fn rows<'a>(dataset: &'a Dataset, domains: &'a [usize]) -> impl Iterator<Item = ItemRef> + 'a {
+    domains.iter().flat_map(move |&d| {
+        (0..dataset.domains[d].items.len()).map(move |i| ItemRef {
+            domain: d,
+            item: i as u32,
+        })
+    })
+}
+
+/// The vectors of `domains`, one matrix in [`rows`] order (for `.npy`).
+pub fn embeddings_matrix(embeddings: &DatasetEmbeddings, domains: &[usize]) -> Embeddings {
+    let dim = domains.first().map_or(0, |&d| embeddings.domains[d].dim());
+    let data = domains
+        .iter()
+        .flat_map(|&d| embeddings.domains[d].as_slice().iter().copied())
+        .collect();
+    Embeddings::new(dim, data)
+}
+
+/// The 2-D points of `domains`, one `[n, 2]` matrix in [`rows`] order.
+pub fn projection_matrix(projection: &Projection, domains: &[usize]) -> Embeddings {
+    let data = domains
+        .iter()
+        .flat_map(|&d| projection.points[d].iter().flat_map(|p| *p))
+        .collect();
+    Embeddings::new(2, data)
+}
+
+/// `row,domain,item_id`: which item each row of a matrix export is.
+pub fn ids_csv(out: impl Write, dataset: &Dataset, domains: &[usize]) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["row", "domain", "item_id"])?;
+    for (row, r) in rows(dataset, domains).enumerate() {
+        let domain = &dataset.domains[r.domain];
+        writer.write_record([
+            row.to_string().as_str(),
+            domain.name.as_str(),
+            domain.items[r.item as usize].id.as_str(),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// `domain,item_id,v0,…,v{dim-1}`: every item's vector.
+pub fn embeddings_csv(
+    out: impl Write,
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    domains: &[usize],
+) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let dim = domains.first().map_or(0, |&d| embeddings.domains[d].dim());
+    let mut header = vec!["domain".to_string(), "item_id".into()];
+    header.extend((0..dim).map(|i| format!("v{i}")));
+    writer.write_record(&header)?;
+    for r in rows(dataset, domains) {
+        let domain = &dataset.domains[r.domain];
+        let mut record = vec![
+            domain.name.clone(),
+            domain.items[r.item as usize].id.clone(),
+        ];
+        record.extend(
+            embeddings.domains[r.domain]
+                .row(r.item as usize)
+                .iter()
+                .map(f32::to_string),
+        );
+        writer.write_record(&record)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// `item_id,domain,x,y,text`: every item's place in the projection.
+pub fn projection_csv(
+    out: impl Write,
+    dataset: &Dataset,
+    projection: &Projection,
+    domains: &[usize],
+) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["item_id", "domain", "x", "y", "text"])?;
+    for r in rows(dataset, domains) {
+        let domain = &dataset.domains[r.domain];
+        let item = &domain.items[r.item as usize];
+        let [x, y] = projection.points[r.domain][r.item as usize];
+        writer.write_record([
+            item.id.as_str(),
+            domain.name.as_str(),
+            &x.to_string(),
+            &y.to_string(),
+            item.text.as_str(),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// `domain,item_id,rank,neighbor_domain,neighbor_id,cosine`: each item's
+/// `k` nearest items in every domain of `domains` (itself left out), best
+/// first. The scans run on all cores.
+pub fn neighbors_csv(
+    out: impl Write,
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    domains: &[usize],
+    k: usize,
+) -> csv::Result<()> {
+    let items: Vec<ItemRef> = rows(dataset, domains).collect();
+    let found: Vec<Vec<(usize, crate::explore::Neighbour)>> = items
+        .par_iter()
+        .map(|r| {
+            let query = embeddings.domains[r.domain].row(r.item as usize);
+            domains
+                .iter()
+                .flat_map(|&other| {
+                    let skip = (other == r.domain).then_some(r.item);
+                    nearest(embeddings, other, query, k, skip)
+                        .into_iter()
+                        .enumerate()
+                })
+                .collect()
+        })
+        .collect();
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record([
+        "domain",
+        "item_id",
+        "rank",
+        "neighbor_domain",
+        "neighbor_id",
+        "cosine",
+    ])?;
+    for (r, neighbours) in items.iter().zip(found) {
+        let domain = &dataset.domains[r.domain];
+        for (rank, n) in neighbours {
+            let other = &dataset.domains[n.domain];
+            writer.write_record([
+                domain.name.as_str(),
+                domain.items[r.item as usize].id.as_str(),
+                &(rank + 1).to_string(),
+                other.name.as_str(),
+                other.items[n.item as usize].id.as_str(),
+                &n.cosine.to_string(),
+            ])?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
 }

@@ -14,6 +14,7 @@ macro_rules! say {
 mod encode;
 mod eval;
 mod explore;
+mod export;
 mod gui;
 mod recommend;
 
@@ -91,6 +92,9 @@ pub enum Command {
     Search(explore::SearchArgs),
     /// An item's nearest items in each domain and its links through shared users.
     Neighbors(explore::NeighborsArgs),
+    /// Write item vectors, the 2-D projection, every item's neighbours or
+    /// many users' recommendations to a file (CSV, or .npy with an ids file).
+    Export(export::ExportArgs),
 }
 
 /// Output formats of the commands that list items (`recommend`, `search`,
@@ -238,5 +242,6 @@ fn run_command(command: Command) -> Result<()> {
         Command::Eval(args) => eval::eval(&args),
         Command::Search(args) => explore::search(&args),
         Command::Neighbors(args) => explore::neighbors(&args),
+        Command::Export(args) => export::export(&args),
     }
 }

@@ -175,27 +175,59 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             files.join(" or ")
         )
     })?;
+    let (relations, weights) = fitted(
+        &dataset,
+        &embeddings,
+        &args.dataset,
+        (source, target),
+        (&args.from, &args.to),
+        (args.weights, args.ridge),
+    )?;
+    let ranking = rank(&relations, &embeddings, user, &weights, args.k);
+    for (component, reason) in &ranking.unavailable {
+        say!("note: {component} unavailable: {reason}");
+    }
+    let out = std::io::stdout().lock();
+    match args.format {
+        Format::Table => table(out, &dataset, &relations, &ranking, &weights),
+        Format::Json => json(out, args, &dataset, &relations, &ranking, &weights),
+        Format::Csv => csv_out(out, &dataset, &relations, &ranking),
+    }
+}
+
+/// The relations `recommend` and `export --what recommendations` rank with:
+/// the chosen settings (flags, else tuned, else defaults), the fitted
+/// relations for `domains` (source, target; `names` as the user typed
+/// them), and the transfer model trained or reused when it has weight.
+pub(crate) fn fitted(
+    dataset: &Dataset,
+    embeddings: &crate::pipeline::DatasetEmbeddings,
+    dataset_args: &DatasetArgs,
+    domains: (usize, usize),
+    names: (&str, &str),
+    explicit: (Option<Weights>, Option<f32>),
+) -> Result<(Relations, Weights)> {
     let Chosen {
         weights,
         ridge,
         adapted_epochs,
     } = choose_settings(
-        &dataset,
-        &args.dataset.manifest()?,
-        &args.from,
-        &args.to,
-        args.weights,
-        args.ridge,
+        dataset,
+        &dataset_args.manifest()?,
+        names.0,
+        names.1,
+        explicit.0,
+        explicit.1,
     )?;
     if weights.is_zero() {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
     let mut relations = Relations::fit(
-        &dataset,
-        &embeddings,
-        source,
-        target,
-        &Hidden::nothing(&dataset),
+        dataset,
+        embeddings,
+        domains.0,
+        domains.1,
+        &Hidden::nothing(dataset),
         RelateOptions { ridge },
     )?;
     if weights.get(Component::Adapted) != 0.0 && adapted_epochs > 0 {
@@ -204,13 +236,12 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             epochs: adapted_epochs,
             ..AdaptOptions::default()
         };
-        let dir = args
-            .dataset
+        let dir = dataset_args
             .cache_dir
             .clone()
             .unwrap_or_else(EmbeddingCache::default_root);
         let cancel = AtomicBool::new(false);
-        match relations.train_adapter_stored(&embeddings, options, &dir, &cancel) {
+        match relations.train_adapter_stored(embeddings, options, &dir, &cancel) {
             StoredAdapter::Reused(path) => say!(
                 "using the transfer model trained earlier on the same data: {}",
                 path.display()
@@ -235,16 +266,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             }
         }
     }
-    let ranking = rank(&relations, &embeddings, user, &weights, args.k);
-    for (component, reason) in &ranking.unavailable {
-        say!("note: {component} unavailable: {reason}");
-    }
-    let out = std::io::stdout().lock();
-    match args.format {
-        Format::Table => table(out, &dataset, &relations, &ranking, &weights),
-        Format::Json => json(out, args, &dataset, &relations, &ranking, &weights),
-        Format::Csv => csv_out(out, &dataset, &relations, &ranking),
-    }
+    Ok((relations, weights))
 }
 
 fn value(v: Option<f32>) -> String {

@@ -585,3 +585,193 @@ fn an_unknown_domain_is_reported_before_the_model_is_loaded() {
         );
     }
 }
+
+/// Reads a CSV file as records (header first).
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn export_writes_vectors_projection_neighbours_and_recommendations() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let model = model.to_str().unwrap();
+    let cache = dir.path().join("cache");
+    let out = |name: &str| dir.path().join(name);
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--sample", "en", "--model", model];
+        args.extend(extra);
+        crossrec(&args, &cache)
+    };
+    let ok = |run: std::process::Output| {
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    };
+
+    // Vectors: .npy + ids, and CSV with the same values to the last bit.
+    let npy = out("vectors.npy");
+    ok(export(&[
+        "--what",
+        "embeddings",
+        "--output",
+        npy.to_str().unwrap(),
+    ]));
+    let matrix = crossrec::embed::Embeddings::read_npy(&npy).unwrap();
+    assert_eq!((matrix.len(), matrix.dim()), (288, crate::common::TINY_DIM));
+    let ids = csv_rows(&out("vectors.ids.csv"));
+    assert_eq!(ids[0], ["row", "domain", "item_id"]);
+    assert_eq!(ids[1], ["0", "products", "P001"]);
+    assert_eq!(ids[145], ["144", "articles", "A001"]);
+    let vectors_csv = out("vectors.csv");
+    ok(export(&[
+        "--what",
+        "embeddings",
+        "--output",
+        vectors_csv.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&vectors_csv);
+    assert_eq!(rows.len(), 289);
+    for (i, row) in rows[1..].iter().enumerate() {
+        assert_eq!(row[..2], ids[i + 1][1..]);
+        let values: Vec<f32> = row[2..].iter().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(values, matrix.row(i), "row {i}");
+    }
+
+    // The projection of one domain.
+    let projection = out("projection.csv");
+    ok(export(&[
+        "--what",
+        "projection",
+        "--domain",
+        "articles",
+        "--output",
+        projection.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&projection);
+    assert_eq!(rows[0], ["item_id", "domain", "x", "y", "text"]);
+    assert_eq!(rows.len(), 145);
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r[1] == "articles" && r[2].parse::<f32>().is_ok())
+    );
+
+    // Neighbours: k per item and domain, best first, never the item itself.
+    let neighbours = out("neighbours.csv");
+    ok(export(&[
+        "--what",
+        "neighbors",
+        "-k",
+        "3",
+        "--output",
+        neighbours.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&neighbours);
+    assert_eq!(rows.len(), 1 + 288 * 2 * 3);
+    for group in rows[1..].chunks(3) {
+        let cosines: Vec<f32> = group.iter().map(|r| r[5].parse().unwrap()).collect();
+        assert!(cosines.windows(2).all(|w| w[0] >= w[1]), "{group:?}");
+        assert!(
+            group.iter().all(|r| (&r[0], &r[1]) != (&r[3], &r[4])),
+            "{group:?}"
+        );
+    }
+
+    // Recommendations: the rows `recommend --format csv` prints, per user.
+    let recs = out("recs.csv");
+    ok(export(&[
+        "--what",
+        "recommendations",
+        "--from",
+        "products",
+        "--to",
+        "articles",
+        "--users",
+        "u001,u002",
+        "-k",
+        "4",
+        "--output",
+        recs.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&recs);
+    assert_eq!(rows[0][0], "user_id");
+    assert_eq!(rows.len(), 1 + 2 * 4);
+    let single = crossrec(
+        &[
+            "recommend",
+            "--sample",
+            "en",
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--user",
+            "u001",
+            "-k",
+            "4",
+            "--format",
+            "csv",
+        ],
+        &cache,
+    );
+    let expected: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(single.stdout.as_slice())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    // Equal, numbers to within float rounding (the scores are summed in
+    // parallel).
+    for (ours, theirs) in rows[1..5].iter().zip(&expected[1..]) {
+        assert_eq!(ours[0], "u001");
+        assert_eq!(ours.len(), theirs.len() + 1);
+        for (a, b) in ours[1..].iter().zip(theirs) {
+            match (a.parse::<f32>(), b.parse::<f32>()) {
+                (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-5, "{ours:?} vs {theirs:?}"),
+                _ => assert_eq!(a, b),
+            }
+        }
+    }
+
+    // What cannot be done says why, before any work.
+    let x = out("x.csv");
+    for (extra, expected) in [
+        (
+            vec!["--what", "neighbors", "--format", "npy"],
+            "is a table, not a matrix",
+        ),
+        (
+            vec!["--what", "recommendations"],
+            "needs --from SOURCE and --to TARGET",
+        ),
+        (
+            vec!["--what", "embeddings", "--domain", "films"],
+            "unknown domain 'films'",
+        ),
+        (
+            vec!["--what", "embeddings", "--users", "u001"],
+            "are for --what recommendations",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--output", x.to_str().unwrap()]);
+        let run = export(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+    let run = export(&["--what", "embeddings", "--output", "/no/such/folder/x.csv"]);
+    assert_eq!(run.status.code(), Some(1));
+}

@@ -1,0 +1,274 @@
+//! `crossrec export`: a dataset's item vectors, 2-D projection, every
+//! item's nearest neighbours, or recommendations for many users, as files
+//! other tools open (CSV; `.npy` float32 `[n, dim]` with an ids file beside
+//! it).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+
+use super::DatasetArgs;
+use crate::data::Dataset;
+use crate::embed::Embeddings;
+use crate::files::write_atomic;
+use crate::rank::{Weights, recommend as rank};
+use crate::relate::domain_pair;
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Export {
+    /// Every item's vector.
+    Embeddings,
+    /// Every item's place in the joint 2-D PCA projection of all domains.
+    Projection,
+    /// Every item's nearest items in each domain (cosine).
+    Neighbors,
+    /// Ranked target items, with every component, for users of --from.
+    Recommendations,
+}
+
+/// File formats of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// NumPy float32 [n, dim] (embeddings, projection), with
+    /// `<output stem>.ids.csv` (row, domain, item_id) beside it.
+    Npy,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// `crossrec export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// What to write.
+    #[arg(long, value_enum)]
+    what: Export,
+    /// The file format [default: from the output's extension, else csv].
+    #[arg(long, value_enum)]
+    format: Option<ExportFormat>,
+    /// The file to write (replaced atomically).
+    #[arg(long)]
+    output: PathBuf,
+    /// Only this domain [default: every domain] (embeddings, projection,
+    /// neighbors).
+    #[arg(long)]
+    domain: Option<String>,
+    /// Neighbours per domain, or recommendations per user (at least 1).
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
+    k: usize,
+    /// The source domain (recommendations).
+    #[arg(long = "from")]
+    from: Option<String>,
+    /// The target domain (recommendations).
+    #[arg(long = "to")]
+    to: Option<String>,
+    /// Only these users, comma-separated [default: every user with history
+    /// in --from] (recommendations).
+    #[arg(long, value_delimiter = ',')]
+    users: Vec<String>,
+    /// Component weights, as for `recommend` (recommendations).
+    #[arg(long, value_parser = super::recommend::parse_weights)]
+    weights: Option<Weights>,
+    /// Ridge strength of the mapping, as for `recommend` (recommendations).
+    #[arg(long, value_parser = super::recommend::parse_ridge)]
+    ridge: Option<f32>,
+}
+
+/// The ids file written beside a `.npy` export: `vectors.npy` →
+/// `vectors.ids.csv`.
+pub fn ids_path(output: &Path) -> PathBuf {
+    output.with_extension("ids.csv")
+}
+
+impl ExportArgs {
+    fn format(&self) -> ExportFormat {
+        self.format
+            .unwrap_or_else(|| match self.output.extension().and_then(|e| e.to_str()) {
+                Some(e) if e.eq_ignore_ascii_case("npy") => ExportFormat::Npy,
+                _ => ExportFormat::Csv,
+            })
+    }
+
+    /// Checks what can be checked before loading anything.
+    fn check(&self) -> Result<()> {
+        let format = self.format();
+        if format == ExportFormat::Npy
+            && matches!(self.what, Export::Neighbors | Export::Recommendations)
+        {
+            bail!(
+                "--what {} is a table, not a matrix: use --format csv",
+                self.name()
+            );
+        }
+        if self.what == Export::Recommendations && (self.from.is_none() || self.to.is_none()) {
+            bail!("--what recommendations needs --from SOURCE and --to TARGET");
+        }
+        if self.what != Export::Recommendations
+            && (self.from.is_some() || self.to.is_some() || !self.users.is_empty())
+        {
+            bail!("--from, --to and --users are for --what recommendations");
+        }
+        if self.what == Export::Recommendations && self.domain.is_some() {
+            bail!("--domain is not for --what recommendations; --to names the target domain");
+        }
+        crate::files::check_output(&self.output)?;
+        if format == ExportFormat::Npy {
+            crate::files::check_output(&ids_path(&self.output))?;
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        match self.what {
+            Export::Embeddings => "embeddings",
+            Export::Projection => "projection",
+            Export::Neighbors => "neighbors",
+            Export::Recommendations => "recommendations",
+        }
+    }
+
+    /// The domains to export, checked against the dataset.
+    fn domains(&self, dataset: &Dataset) -> Result<Vec<usize>> {
+        match &self.domain {
+            None => Ok((0..dataset.domains.len()).collect()),
+            Some(name) => dataset.domain_index(name).map(|d| vec![d]).ok_or_else(|| {
+                let known: Vec<&str> = dataset.domains.iter().map(|d| d.name.as_str()).collect();
+                anyhow!(
+                    "unknown domain '{name}'; the dataset has: {}",
+                    known.join(", ")
+                )
+            }),
+        }
+    }
+
+    /// The users to recommend for: those named, else every user with
+    /// history in the source domain.
+    fn users(&self, dataset: &Dataset, source_users: &[bool]) -> Result<Vec<u32>> {
+        if self.users.is_empty() {
+            return Ok((0..dataset.users.len() as u32)
+                .filter(|&u| source_users[u as usize])
+                .collect());
+        }
+        self.users
+            .iter()
+            .map(|name| {
+                dataset
+                    .user_index(name.trim())
+                    .ok_or_else(|| anyhow!("unknown user '{name}' in --users"))
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn export(args: &ExportArgs) -> Result<()> {
+    args.check()?;
+    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
+        args.domains(d)?;
+        if let (Some(from), Some(to)) = (&args.from, &args.to) {
+            domain_pair(d, from, to)?;
+        }
+        Ok(())
+    })?;
+    let domains = args.domains(&dataset)?;
+    let format = args.format();
+    let rows: usize = match args.what {
+        Export::Recommendations => 0,
+        _ => domains
+            .iter()
+            .map(|&d| dataset.domains[d].items.len())
+            .sum(),
+    };
+    match (args.what, format) {
+        (Export::Embeddings, ExportFormat::Npy) => {
+            let matrix = crate::export::embeddings_matrix(&embeddings, &domains);
+            write_matrix(&matrix, args, &dataset, &domains)?;
+        }
+        (Export::Embeddings, ExportFormat::Csv) => write_atomic(&args.output, |out| {
+            crate::export::embeddings_csv(out, &dataset, &embeddings, &domains)
+                .map_err(std::io::Error::from)
+        })?,
+        (Export::Projection, _) => {
+            // The projection the window shows: all domains together.
+            let all: Vec<&Embeddings> = embeddings.domains.iter().collect();
+            let projection = crate::project::project(&all, &AtomicBool::new(false))
+                .ok_or_else(|| anyhow!("the projection was cancelled"))?;
+            if format == ExportFormat::Npy {
+                let matrix = crate::export::projection_matrix(&projection, &domains);
+                write_matrix(&matrix, args, &dataset, &domains)?;
+            } else {
+                write_atomic(&args.output, |out| {
+                    crate::export::projection_csv(out, &dataset, &projection, &domains)
+                        .map_err(std::io::Error::from)
+                })?;
+            }
+        }
+        (Export::Neighbors, _) => write_atomic(&args.output, |out| {
+            crate::export::neighbors_csv(out, &dataset, &embeddings, &domains, args.k)
+                .map_err(std::io::Error::from)
+        })?,
+        (Export::Recommendations, _) => {
+            let (from, to) = (
+                args.from.as_deref().unwrap_or_default(),
+                args.to.as_deref().unwrap_or_default(),
+            );
+            let (source, target) = domain_pair(&dataset, from, to)?;
+            let (relations, weights) = super::recommend::fitted(
+                &dataset,
+                &embeddings,
+                &args.dataset,
+                (source, target),
+                (from, to),
+                (args.weights, args.ridge),
+            )?;
+            let has_history: Vec<bool> = relations
+                .source_history
+                .iter()
+                .map(|h| !h.is_empty())
+                .collect();
+            let users = args.users(&dataset, &has_history)?;
+            let rankings: Vec<_> = users
+                .iter()
+                .map(|&u| rank(&relations, &embeddings, u, &weights, args.k))
+                .collect();
+            write_atomic(&args.output, |out| {
+                crate::export::rankings_csv(out, &dataset, &relations, &rankings)
+                    .map_err(std::io::Error::from)
+            })?;
+            say!(
+                "wrote {} recommendations for {} users of {from} to {}",
+                rankings.iter().map(|r| r.items.len()).sum::<usize>(),
+                rankings.len(),
+                args.output.display()
+            );
+            return Ok(());
+        }
+    }
+    say!(
+        "wrote {} {} rows to {}",
+        rows,
+        args.name(),
+        args.output.display()
+    );
+    if format == ExportFormat::Npy {
+        say!("row ids: {}", ids_path(&args.output).display());
+    }
+    Ok(())
+}
+
+/// A matrix as `.npy` and its ids file.
+fn write_matrix(
+    matrix: &Embeddings,
+    args: &ExportArgs,
+    dataset: &Dataset,
+    domains: &[usize],
+) -> Result<()> {
+    matrix.write_npy(&args.output)?;
+    write_atomic(&ids_path(&args.output), |out| {
+        crate::export::ids_csv(out, dataset, domains).map_err(std::io::Error::from)
+    })?;
+    Ok(())
+}
