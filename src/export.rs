@@ -9,11 +9,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use crate::data::Dataset;
 use crate::embed::Embeddings;
-use crate::explore::{ItemRef, nearest};
+use crate::explore::{ItemRef, all_nearest};
 use crate::files::{WriteError, write_atomic};
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::Projection;
@@ -278,7 +276,7 @@ pub fn projection_csv(
 
 /// `domain,item_id,rank,neighbor_domain,neighbor_id,cosine`: each item's
 /// `k` nearest items in every domain of `domains` (itself left out), best
-/// first. The scans run on all cores.
+/// first, found by blocked matrix products on all cores.
 pub fn neighbors_csv(
     out: impl Write,
     dataset: &Dataset,
@@ -287,21 +285,22 @@ pub fn neighbors_csv(
     k: usize,
 ) -> csv::Result<()> {
     let items: Vec<ItemRef> = rows(dataset, domains).collect();
-    let found: Vec<Vec<(usize, crate::explore::Neighbour)>> = items
-        .par_iter()
-        .map(|r| {
-            let query = embeddings.domains[r.domain].row(r.item as usize);
-            domains
-                .iter()
-                .flat_map(|&other| {
-                    let skip = (other == r.domain).then_some(r.item);
-                    nearest(embeddings, other, query, k, skip)
-                        .into_iter()
-                        .enumerate()
-                })
-                .collect()
-        })
+    // Per domain, every item's neighbours in each domain, by matrix products.
+    let per_domain: Vec<Vec<Vec<crate::explore::Neighbour>>> = domains
+        .iter()
+        .flat_map(|&d| domains.iter().map(move |&o| (d, o)))
+        .map(|(d, o)| all_nearest(embeddings, d, o, k))
         .collect();
+    let per_domain = &per_domain;
+    let found = items.iter().map(|r| {
+        let d = domains.iter().position(|&d| d == r.domain).unwrap_or(0);
+        (0..domains.len()).flat_map(move |o| {
+            per_domain[d * domains.len() + o][r.item as usize]
+                .iter()
+                .copied()
+                .enumerate()
+        })
+    });
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record([
         "domain",

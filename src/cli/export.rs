@@ -247,12 +247,19 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
             return Ok(());
         }
     }
-    say!(
-        "wrote {} {} rows to {}",
-        rows,
-        args.name(),
-        args.output.display()
-    );
+    match args.what {
+        Export::Neighbors => say!(
+            "wrote the {} nearest items in each of {} domains for {rows} items to {}",
+            args.k,
+            domains.len(),
+            args.output.display()
+        ),
+        _ => say!(
+            "wrote {} of {rows} items to {}",
+            args.name(),
+            args.output.display()
+        ),
+    }
     if format == ExportFormat::Npy {
         say!("row ids: {}", ids_path(&args.output).display());
     }
