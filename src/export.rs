@@ -327,3 +327,121 @@ pub fn neighbors_csv(
     writer.flush()?;
     Ok(())
 }
+
+/// A whole-dataset export, as `crossrec export` and the window write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetExport {
+    /// Every item's vector.
+    Embeddings,
+    /// Every item's place in the 2-D projection.
+    Projection,
+    /// Every item's nearest items in each domain.
+    Neighbors,
+}
+
+/// The file format of a [`DatasetExport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// NumPy float32 `[n, dim]`, with [`ids_path`] beside it.
+    Npy,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl DatasetExport {
+    /// Its name in messages and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetExport::Embeddings => "embeddings",
+            DatasetExport::Projection => "projection",
+            DatasetExport::Neighbors => "neighbors",
+        }
+    }
+
+    /// Whether it can be written as `format` (neighbours are a table).
+    pub fn allows(self, format: FileFormat) -> bool {
+        !(self == DatasetExport::Neighbors && format == FileFormat::Npy)
+    }
+}
+
+/// The ids file written beside a `.npy` export: `vectors.npy` →
+/// `vectors.ids.csv`.
+pub fn ids_path(output: &Path) -> std::path::PathBuf {
+    output.with_extension("ids.csv")
+}
+
+/// What a [`DatasetExport`] is made from.
+pub struct ExportSource<'a> {
+    /// The dataset.
+    pub dataset: &'a Dataset,
+    /// Its vectors.
+    pub embeddings: &'a DatasetEmbeddings,
+    /// The projection on screen; `None` computes the joint projection of
+    /// all domains (the one the window shows).
+    pub projection: Option<&'a Projection>,
+}
+
+/// Writes `what` of `domains` to `path` (atomically; a `.npy` with its ids
+/// file), `k` neighbours per domain for [`DatasetExport::Neighbors`].
+pub fn write_dataset_export(
+    what: DatasetExport,
+    format: FileFormat,
+    path: &Path,
+    source: &ExportSource<'_>,
+    domains: &[usize],
+    k: usize,
+) -> Result<(), WriteError> {
+    let ExportSource {
+        dataset,
+        embeddings,
+        projection,
+    } = *source;
+    let computed;
+    let projection = match projection {
+        Some(p) => p,
+        None if what == DatasetExport::Projection => {
+            let all: Vec<&Embeddings> = embeddings.domains.iter().collect();
+            computed = crate::project::project(&all, &std::sync::atomic::AtomicBool::new(false))
+                .unwrap_or_else(|| Projection {
+                    points: Vec::new(),
+                    explained: [0.0; 2],
+                });
+            &computed
+        }
+        None => &Projection {
+            points: Vec::new(),
+            explained: [0.0; 2],
+        },
+    };
+    let csv_file = |write: &dyn Fn(&mut dyn Write) -> csv::Result<()>| {
+        write_atomic(path, |mut out| {
+            write(&mut out).map_err(std::io::Error::from)
+        })
+    };
+    let matrix = match (what, format) {
+        (DatasetExport::Embeddings, FileFormat::Csv) => {
+            return csv_file(&|out| embeddings_csv(out, dataset, embeddings, domains));
+        }
+        (DatasetExport::Projection, FileFormat::Csv) => {
+            return csv_file(&|out| projection_csv(out, dataset, projection, domains));
+        }
+        (DatasetExport::Neighbors, FileFormat::Csv) => {
+            return csv_file(&|out| neighbors_csv(out, dataset, embeddings, domains, k));
+        }
+        (DatasetExport::Embeddings, FileFormat::Npy) => embeddings_matrix(embeddings, domains),
+        (DatasetExport::Projection, FileFormat::Npy) => projection_matrix(projection, domains),
+        (DatasetExport::Neighbors, FileFormat::Npy) => {
+            return Err(WriteError::Content {
+                path: path.to_path_buf(),
+                message: "neighbours are a table, not a matrix: write them as CSV".into(),
+            });
+        }
+    };
+    matrix.write_npy(path).map_err(|e| WriteError::Content {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(&ids_path(path), |out| {
+        ids_csv(out, dataset, domains).map_err(std::io::Error::from)
+    })
+}

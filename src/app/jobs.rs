@@ -29,6 +29,8 @@ pub enum JobKind {
     Search,
     /// An item's neighbours and links.
     Item,
+    /// Writing the dataset's vectors, projection or neighbours to a file.
+    Export,
 }
 
 impl JobKind {
@@ -43,6 +45,7 @@ impl JobKind {
             JobKind::Metrics => "metrics",
             JobKind::Search => "search",
             JobKind::Item => "item",
+            JobKind::Export => "export",
         }
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::data::{Dataset, Manifest};
 use crate::embed::Encoder;
 use crate::explore::{ItemCard, ItemRef};
+use crate::export::DatasetExport;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights, recommend};
 use crate::sample::Sample;
@@ -117,6 +118,9 @@ pub enum Command {
     ExportSelection(PathBuf),
     /// Write the shown recommendations to this CSV file.
     ExportRanking(PathBuf),
+    /// Write the whole dataset's vectors, projection or neighbours to a
+    /// file (format by its extension: `.npy`, else CSV).
+    ExportDataset(DatasetExport, PathBuf),
 }
 
 #[derive(Default)]
@@ -128,6 +132,7 @@ struct Jobs {
     metrics: Option<Job<LiveMetrics>>,
     search: Option<Job<Arc<SearchResult>>>,
     item: Option<Job<Arc<ItemCard>>>,
+    export: Option<Job<String>>,
 }
 
 impl Jobs {
@@ -142,8 +147,9 @@ impl Jobs {
             metrics,
             search,
             item,
+            export,
         } = self;
-        let all: [Option<&dyn jobs::Running>; 7] = [
+        let all: [Option<&dyn jobs::Running>; 8] = [
             load.as_ref().map(|j| j as _),
             encode.as_ref().map(|j| j as _),
             overview.as_ref().map(|j| j as _),
@@ -151,6 +157,7 @@ impl Jobs {
             metrics.as_ref().map(|j| j as _),
             search.as_ref().map(|j| j as _),
             item.as_ref().map(|j| j as _),
+            export.as_ref().map(|j| j as _),
         ];
         all.into_iter().flatten().collect()
     }
@@ -418,7 +425,20 @@ impl CrossrecApp {
             Command::ClearSelection => self.selection = None,
             Command::ExportSelection(path) => self.export_selection(&path),
             Command::ExportRanking(path) => self.export_ranking(&path),
+            Command::ExportDataset(what, path) => self.start_export(ctx, what, path),
         }
+    }
+
+    fn start_export(&mut self, ctx: &egui::Context, what: DatasetExport, path: PathBuf) {
+        let (Some(dataset), Some(embeddings)) = (self.dataset.clone(), self.embeddings.clone())
+        else {
+            self.error("the dataset can be exported once its items are encoded");
+            return;
+        };
+        let overview = self.overview.clone();
+        self.jobs.export = Some(Job::spawn(JobKind::Export, ctx, move |r| {
+            work::export_dataset(&dataset, &embeddings, overview.as_deref(), what, &path, r)
+        }));
     }
 
     fn export_ranking(&mut self, path: &std::path::Path) {
@@ -732,6 +752,12 @@ impl CrossrecApp {
                     self.settings.tab = CentralTab::Projection;
                 }
                 Err(e) => self.error(format!("search: {e}")),
+            }
+        }
+        if let Some(result) = finished(&mut self.jobs.export) {
+            match result {
+                Ok(message) => self.note(message),
+                Err(e) => self.error(format!("export: {e}")),
             }
         }
         if let Some(result) = finished(&mut self.jobs.item) {

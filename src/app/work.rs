@@ -12,6 +12,7 @@ use crate::evaluate::{
     user_metrics,
 };
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest, nearest_clusters};
+use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
 use crate::rank::{Scan, Weights};
@@ -388,3 +389,47 @@ pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics,
         per_user,
     })
 }
+
+/// Writes `what` of every domain to `path`: `.npy` (with its ids file) when
+/// the name ends so, else CSV; the projection is the one on screen when
+/// there is one. Returns the message to show.
+pub fn export_dataset(
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    overview: Option<&Overview>,
+    what: DatasetExport,
+    path: &std::path::Path,
+    reporter: &Reporter,
+) -> Result<String, String> {
+    reporter.progress(&format!("writing the {}", what.name()), 0.0, 0.0, "");
+    let npy = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let format = if npy && what.allows(FileFormat::Npy) {
+        FileFormat::Npy
+    } else {
+        FileFormat::Csv
+    };
+    let source = ExportSource {
+        dataset,
+        embeddings,
+        projection: overview.map(|o| &o.projection),
+    };
+    let domains: Vec<usize> = (0..dataset.domains.len()).collect();
+    write_dataset_export(what, format, path, &source, &domains, EXPORT_NEIGHBOURS).map_err(err)?;
+    let items: usize = dataset.domains.iter().map(|d| d.items.len()).sum();
+    let ids = if format == FileFormat::Npy {
+        format!(" (row ids in {})", ids_path(path).display())
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "exported the {} of {items} items to {}{ids}",
+        what.name(),
+        path.display()
+    ))
+}
+
+/// Neighbours per domain in the window's neighbour export.
+pub const EXPORT_NEIGHBOURS: usize = 10;

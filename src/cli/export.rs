@@ -3,15 +3,14 @@
 //! other tools open (CSV; `.npy` float32 `[n, dim]` with an ids file beside
 //! it).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
 
 use super::DatasetArgs;
 use crate::data::Dataset;
-use crate::embed::Embeddings;
+use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
 use crate::files::write_atomic;
 use crate::rank::{Weights, recommend as rank};
 use crate::relate::domain_pair;
@@ -76,12 +75,6 @@ pub struct ExportArgs {
     /// Ridge strength of the mapping, as for `recommend` (recommendations).
     #[arg(long, value_parser = super::recommend::parse_ridge)]
     ridge: Option<f32>,
-}
-
-/// The ids file written beside a `.npy` export: `vectors.npy` →
-/// `vectors.ids.csv`.
-pub fn ids_path(output: &Path) -> PathBuf {
-    output.with_extension("ids.csv")
 }
 
 impl ExportArgs {
@@ -182,35 +175,26 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
             .map(|&d| dataset.domains[d].items.len())
             .sum(),
     };
-    match (args.what, format) {
-        (Export::Embeddings, ExportFormat::Npy) => {
-            let matrix = crate::export::embeddings_matrix(&embeddings, &domains);
-            write_matrix(&matrix, args, &dataset, &domains)?;
+    let kind = match args.what {
+        Export::Embeddings => Some(DatasetExport::Embeddings),
+        Export::Projection => Some(DatasetExport::Projection),
+        Export::Neighbors => Some(DatasetExport::Neighbors),
+        Export::Recommendations => None,
+    };
+    match kind {
+        Some(kind) => {
+            let source = ExportSource {
+                dataset: &dataset,
+                embeddings: &embeddings,
+                projection: None,
+            };
+            let format = match format {
+                ExportFormat::Npy => FileFormat::Npy,
+                ExportFormat::Csv => FileFormat::Csv,
+            };
+            write_dataset_export(kind, format, &args.output, &source, &domains, args.k)?;
         }
-        (Export::Embeddings, ExportFormat::Csv) => write_atomic(&args.output, |out| {
-            crate::export::embeddings_csv(out, &dataset, &embeddings, &domains)
-                .map_err(std::io::Error::from)
-        })?,
-        (Export::Projection, _) => {
-            // The projection the window shows: all domains together.
-            let all: Vec<&Embeddings> = embeddings.domains.iter().collect();
-            let projection = crate::project::project(&all, &AtomicBool::new(false))
-                .ok_or_else(|| anyhow!("the projection was cancelled"))?;
-            if format == ExportFormat::Npy {
-                let matrix = crate::export::projection_matrix(&projection, &domains);
-                write_matrix(&matrix, args, &dataset, &domains)?;
-            } else {
-                write_atomic(&args.output, |out| {
-                    crate::export::projection_csv(out, &dataset, &projection, &domains)
-                        .map_err(std::io::Error::from)
-                })?;
-            }
-        }
-        (Export::Neighbors, _) => write_atomic(&args.output, |out| {
-            crate::export::neighbors_csv(out, &dataset, &embeddings, &domains, args.k)
-                .map_err(std::io::Error::from)
-        })?,
-        (Export::Recommendations, _) => {
+        None => {
             let (from, to) = (
                 args.from.as_deref().unwrap_or_default(),
                 args.to.as_deref().unwrap_or_default(),
@@ -263,19 +247,5 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     if format == ExportFormat::Npy {
         say!("row ids: {}", ids_path(&args.output).display());
     }
-    Ok(())
-}
-
-/// A matrix as `.npy` and its ids file.
-fn write_matrix(
-    matrix: &Embeddings,
-    args: &ExportArgs,
-    dataset: &Dataset,
-    domains: &[usize],
-) -> Result<()> {
-    matrix.write_npy(&args.output)?;
-    write_atomic(&ids_path(&args.output), |out| {
-        crate::export::ids_csv(out, dataset, domains).map_err(std::io::Error::from)
-    })?;
     Ok(())
 }

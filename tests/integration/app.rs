@@ -831,3 +831,76 @@ fn without_a_cjk_font_the_window_says_how_to_install_one() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn the_whole_dataset_exports_from_the_window_as_a_background_job() {
+    use crossrec::export::DatasetExport;
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the projection", |app| {
+        app.ranking().is_some() && app.running_jobs().is_empty()
+    });
+    // The buttons are there once the items are encoded.
+    for label in [
+        "Vectors (.npy)…",
+        "Projection (.csv)…",
+        "Neighbours (.csv)…",
+    ] {
+        h.get_by_label(label);
+    }
+    // The dialog's answer, handed over as its command.
+    let ctx = h.ctx.clone();
+    let npy = dir.path().join("vectors.npy");
+    let neighbours = dir.path().join("neighbors.csv");
+    h.state_mut().handle(
+        &ctx,
+        crossrec::app::Command::ExportDataset(DatasetExport::Embeddings, npy.clone()),
+    );
+    wait_for(&mut h, "the vectors export", |app| {
+        app.running_jobs().is_empty()
+    });
+    h.state_mut().handle(
+        &ctx,
+        crossrec::app::Command::ExportDataset(DatasetExport::Neighbors, neighbours.clone()),
+    );
+    wait_for(&mut h, "the neighbours export", |app| {
+        app.running_jobs().is_empty()
+    });
+    let matrix = crossrec::embed::Embeddings::read_npy(&npy).unwrap();
+    assert_eq!(matrix.len(), 288);
+    assert!(dir.path().join("vectors.ids.csv").is_file());
+    let rows = csv::Reader::from_path(&neighbours)
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(rows, 288 * 2 * 10);
+    let notes: Vec<String> = h
+        .state()
+        .notifications()
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("exported the embeddings of 288 items")),
+        "{notes:?}"
+    );
+    // A folder that does not exist is an error in the status area.
+    h.state_mut().handle(
+        &ctx,
+        crossrec::app::Command::ExportDataset(
+            DatasetExport::Projection,
+            dir.path().join("no/such/folder/p.csv"),
+        ),
+    );
+    wait_for(&mut h, "the failing export", |app| {
+        app.running_jobs().is_empty()
+    });
+    assert!(
+        h.state()
+            .notifications()
+            .iter()
+            .any(|n| n.error && n.text.starts_with("export:"))
+    );
+}

@@ -8,6 +8,7 @@ use std::sync::mpsc::Receiver;
 use super::super::Command;
 use super::manifest_builder::{BuilderRequest, ManifestBuilder};
 use super::{Panel, View};
+use crate::export::DatasetExport;
 use crate::sample::Sample;
 
 /// A path as the user would type it: relative to the working folder when
@@ -36,6 +37,7 @@ enum DialogTarget {
     Manifest,
     AddCsv,
     SaveManifest,
+    Export(DatasetExport),
 }
 
 impl DataPanel {
@@ -72,6 +74,9 @@ impl DataPanel {
                     DialogTarget::SaveManifest => {
                         dialog.add_filter("manifest", &["toml"]).save_file()
                     }
+                    DialogTarget::Export(what) => {
+                        dialog.set_file_name(export_name(what)).save_file()
+                    }
                 };
                 let _ = tx.send(picked);
             });
@@ -102,7 +107,42 @@ impl DataPanel {
             }
             (DialogTarget::AddCsv, Some(path)) => self.add_file(&path),
             (DialogTarget::SaveManifest, Some(path)) => self.builder.set_save_to(&path),
+            (DialogTarget::Export(what), Some(path)) => {
+                out.push(Command::ExportDataset(what, path));
+            }
         }
+    }
+
+    /// Buttons that write the whole dataset's vectors, projection or
+    /// neighbours to a file picked in a dialog.
+    fn export_row(&mut self, ui: &mut egui::Ui, view: &View<'_>) {
+        ui.horizontal_wrapped(|ui| {
+            ui.weak("Export:");
+            let ready = view.embeddings.is_some();
+            for (what, label) in [
+                (DatasetExport::Embeddings, "Vectors (.npy)…"),
+                (DatasetExport::Projection, "Projection (.csv)…"),
+                (DatasetExport::Neighbors, "Neighbours (.csv)…"),
+            ] {
+                if ui
+                    .add_enabled(ready, egui::Button::new(label).small())
+                    .on_disabled_hover_text("once the items are encoded")
+                    .clicked()
+                {
+                    self.open_dialog(DialogTarget::Export(what));
+                }
+            }
+        });
+    }
+}
+
+/// The file name a dataset export proposes; `.npy` writes NumPy with an
+/// ids file beside it, any other name CSV.
+fn export_name(what: DatasetExport) -> &'static str {
+    match what {
+        DatasetExport::Embeddings => "vectors.npy",
+        DatasetExport::Projection => "projection.csv",
+        DatasetExport::Neighbors => "neighbors.csv",
     }
 }
 
@@ -184,6 +224,7 @@ impl Panel for DataPanel {
                 dataset.user_texts.len()
             ));
             load_report(ui, dataset);
+            self.export_row(ui, view);
         }
         ui.separator();
         let request = egui::CollapsingHeader::new("New dataset from CSV files")
