@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use sha2::{Digest, Sha256};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Domain};
 use crate::embed::{
     CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
 };
@@ -32,6 +32,16 @@ impl std::fmt::Display for EncodeStage<'_> {
     }
 }
 
+/// Why a query cannot be searched in domain `name`: its vectors came from
+/// `file`, made by a model crossrec does not have.
+pub fn unsearchable(name: &str, file: &Path) -> String {
+    format!(
+        "the vectors of '{name}' came from {} (not from this model), so a typed query cannot \
+         be encoded into their space without the model that made them",
+        file.display()
+    )
+}
+
 /// The vectors of a whole dataset, aligned with its items and user texts.
 #[derive(Debug, Clone)]
 pub struct DatasetEmbeddings {
@@ -43,11 +53,22 @@ pub struct DatasetEmbeddings {
     pub summary: Vec<PartSummary>,
 }
 
+/// Where a part's vectors came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VectorSource {
+    /// The model, through the cache.
+    Model,
+    /// A file the manifest names (`embeddings = "….npy"`).
+    File(PathBuf),
+}
+
 /// How one part of the dataset went through the cache.
 #[derive(Debug, Clone)]
 pub struct PartSummary {
     /// The domain name, or "user texts".
     pub part: String,
+    /// Where its vectors came from.
+    pub source: VectorSource,
     /// Texts that went through the model.
     pub encoded: usize,
     /// Texts whose vectors came from the cache.
@@ -61,6 +82,15 @@ pub struct PartSummary {
 }
 
 impl DatasetEmbeddings {
+    /// The file the vectors of domain `d` came from, when they were not
+    /// encoded by the model (a query cannot be encoded into their space).
+    pub fn vectors_file(&self, d: usize) -> Option<&Path> {
+        match &self.summary.get(d)?.source {
+            VectorSource::File(path) => Some(path),
+            VectorSource::Model => None,
+        }
+    }
+
     /// Every cache file that could not be written, with why.
     pub fn save_errors(&self) -> impl Iterator<Item = &WriteError> {
         self.summary.iter().filter_map(|p| p.save_error.as_deref())
@@ -79,6 +109,7 @@ impl PartSummary {
         } = result;
         let summary = PartSummary {
             part: part.to_string(),
+            source: VectorSource::Model,
             encoded,
             reused,
             path,
@@ -131,7 +162,18 @@ pub fn encode_dataset(
 ) -> Result<DatasetEmbeddings, EmbedError> {
     let mut domains = Vec::with_capacity(dataset.domains.len());
     let mut summary = Vec::new();
-    for domain in &dataset.domains {
+    for (domain, spec) in dataset.domains.iter().zip(&dataset.manifest.domains) {
+        if let Some(file) = &spec.embeddings {
+            let ids = spec
+                .embeddings_ids
+                .as_ref()
+                .map(|p| dataset.manifest.resolve(p));
+            let (vectors, part) =
+                vectors_from_file(domain, &dataset.manifest.resolve(file), ids.as_deref())?;
+            domains.push(vectors);
+            summary.push(part);
+            continue;
+        }
         let key = cache_key(dataset.name(), &domain.name, &domain.file);
         let stage = EncodeStage::Domain(&domain.name);
         let result = cache.encode(
@@ -162,11 +204,215 @@ pub fn encode_dataset(
         summary.push(part);
         vectors
     };
+    // Every part must live in one space.
+    let mut dims = domains
+        .iter()
+        .chain((!user_texts.is_empty()).then_some(&user_texts))
+        .zip(&summary)
+        .map(|(m, part)| (m.dim(), part));
+    if let Some((dim, first)) = dims.next()
+        && let Some((other, part)) = dims.find(|(d, _)| *d != dim)
+    {
+        let what = |p: &PartSummary| match &p.source {
+            VectorSource::Model => format!("{} (encoded by the model)", p.part),
+            VectorSource::File(path) => format!("{} ({})", p.part, path.display()),
+        };
+        let path = [part, first]
+            .iter()
+            .find_map(|p| match &p.source {
+                VectorSource::File(path) => Some(path.clone()),
+                VectorSource::Model => None,
+            })
+            .unwrap_or_default();
+        return Err(EmbedError::Vectors {
+            path,
+            message: format!(
+                "{} has {dim}-dimensional vectors but {} has {other}: every domain (and the \
+                 user texts) must share one space — vectors from one model",
+                what(first),
+                what(part)
+            ),
+        });
+    }
     Ok(DatasetEmbeddings {
         domains,
         user_texts,
         summary,
     })
+}
+
+/// A domain's vectors from a `.npy` file made elsewhere: one row per item,
+/// in the items file's order or in `ids`' order (a CSV with an `item_id`
+/// column). Every item needs exactly one finite, non-zero row; rows are
+/// scaled to unit length (how many needed it is noted).
+pub fn vectors_from_file(
+    domain: &Domain,
+    path: &Path,
+    ids: Option<&Path>,
+) -> Result<(Embeddings, PartSummary), EmbedError> {
+    let bad = |path: &Path, message: String| EmbedError::Vectors {
+        path: path.to_path_buf(),
+        message,
+    };
+    let matrix = Embeddings::read_npy(path).map_err(|e| match e {
+        EmbedError::ModelFile { message, .. } => bad(path, message),
+        other => other,
+    })?;
+    let n = domain.items.len();
+    // Which row holds each item.
+    let rows: Vec<usize> = match ids {
+        None => {
+            if matrix.len() != n {
+                return Err(bad(
+                    path,
+                    format!(
+                        "{} rows, but domain '{}' has {n} items ({}); give one row per item in \
+                         the items file's order, or name the rows with embeddings_ids",
+                        matrix.len(),
+                        domain.name,
+                        domain.file.display()
+                    ),
+                ));
+            }
+            (0..n).collect()
+        }
+        Some(ids_path) => rows_by_id(domain, &matrix, ids_path)?,
+    };
+    let dim = matrix.dim();
+    let mut data = Vec::with_capacity(n * dim);
+    let (mut scaled, mut zero) = (0usize, Vec::new());
+    for (item, &row) in rows.iter().enumerate() {
+        let v = matrix.row(row);
+        if let Some(j) = v.iter().position(|x| !x.is_finite()) {
+            return Err(bad(
+                path,
+                format!(
+                    "row {row} (item '{}') holds {} at column {j}; every value must be finite",
+                    domain.items[item].id, v[j]
+                ),
+            ));
+        }
+        let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            zero.push(format!("row {row} ('{}')", domain.items[item].id));
+            continue;
+        }
+        // Rows already of unit length (to float precision) are kept bit for
+        // bit, so vectors crossrec exported come back exactly.
+        if (norm - 1.0).abs() > 1e-5 {
+            scaled += 1;
+            data.extend(v.iter().map(|x| (f64::from(*x) / norm) as f32));
+        } else {
+            data.extend_from_slice(v);
+        }
+    }
+    if !zero.is_empty() {
+        return Err(bad(
+            path,
+            format!(
+                "{} zero vectors (no direction, so no similarity): {}{}",
+                zero.len(),
+                zero.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+                if zero.len() > 10 { ", …" } else { "" }
+            ),
+        ));
+    }
+    let mut notes = vec![format!(
+        "{}: {n} vectors of {dim} dimensions from {} (not encoded)",
+        domain.name,
+        path.display()
+    )];
+    if scaled > 0 {
+        notes.push(format!(
+            "{}: {scaled} of {n} vectors were not unit length and were scaled to it",
+            domain.name
+        ));
+    }
+    let part = PartSummary {
+        part: domain.name.clone(),
+        source: VectorSource::File(path.to_path_buf()),
+        encoded: 0,
+        reused: n,
+        path: path.to_path_buf(),
+        notes,
+        save_error: None,
+    };
+    Ok((Embeddings::new(dim, data), part))
+}
+
+/// The row of `matrix` for each item of `domain`, from the `item_id`
+/// column of `ids_path` (row i of the file names row i of the matrix).
+fn rows_by_id(
+    domain: &Domain,
+    matrix: &Embeddings,
+    ids_path: &Path,
+) -> Result<Vec<usize>, EmbedError> {
+    let bad = |message: String| EmbedError::Vectors {
+        path: ids_path.to_path_buf(),
+        message,
+    };
+    let table = crate::data::CsvTable::open(ids_path, None).map_err(|e| bad(e.to_string()))?;
+    let column = table
+        .column("item_id", "item id")
+        .map_err(|e| bad(e.to_string()))?;
+    let mut rows: Vec<Option<usize>> = vec![None; domain.items.len()];
+    let (mut unknown, mut repeated, mut count) = (Vec::new(), Vec::new(), 0usize);
+    for (i, row) in table.rows().enumerate() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let line = row.line;
+        let id = row.fields.get(column).unwrap_or("").trim();
+        count += 1;
+        match domain.item_index(id) {
+            None => unknown.push(format!("line {line}: '{id}'")),
+            Some(item) => match rows[item as usize] {
+                Some(_) => repeated.push(format!("line {line}: '{id}'")),
+                None => rows[item as usize] = Some(i),
+            },
+        }
+    }
+    if count != matrix.len() {
+        return Err(bad(format!(
+            "{count} ids for {} rows of vectors; expected one id per row",
+            matrix.len()
+        )));
+    }
+    let list = |v: &[String]| {
+        let mut s = v.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 10 {
+            s.push_str(", …");
+        }
+        s
+    };
+    if !unknown.is_empty() {
+        return Err(bad(format!(
+            "{} ids are not items of domain '{}': {}",
+            unknown.len(),
+            domain.name,
+            list(&unknown)
+        )));
+    }
+    if !repeated.is_empty() {
+        return Err(bad(format!(
+            "{} ids appear twice: {}",
+            repeated.len(),
+            list(&repeated)
+        )));
+    }
+    let missing: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_none())
+        .map(|(i, _)| format!("'{}'", domain.items[i].id))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "{} items of domain '{}' have no vector: {}",
+            missing.len(),
+            domain.name,
+            list(&missing)
+        )));
+    }
+    Ok(rows.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

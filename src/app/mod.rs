@@ -483,6 +483,15 @@ impl CrossrecApp {
             self.note("a query can be searched once the items are encoded with the model");
             return;
         };
+        let from_file = (0..embeddings.domains.len()).find_map(|d| {
+            let file = embeddings.vectors_file(d)?;
+            let name = self.dataset.as_ref()?.domains.get(d)?.name.clone();
+            Some(crate::pipeline::unsearchable(&name, file))
+        });
+        if let Some(message) = from_file {
+            self.error(message);
+            return;
+        }
         self.jobs.search = Some(Job::spawn(JobKind::Search, ctx, move |r| {
             work::search(encoder, embeddings, query, r)
         }));

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::{DatasetArgs, EmbedArgs, EncodeArgs};
 use crate::data::Dataset;
 use crate::embed::{EmbeddingCache, EncodeProgress};
-use crate::pipeline::{DatasetEmbeddings, EncodeStage, encode_dataset};
+use crate::pipeline::{DatasetEmbeddings, EncodeStage, VectorSource, encode_dataset};
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -79,14 +79,23 @@ pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
         } else {
             ""
         };
-        writeln!(
-            out,
-            "{}: {} encoded, {} from cache → {}{saved}",
-            part.part,
-            part.encoded,
-            part.reused,
-            part.path.display()
-        )?;
+        match &part.source {
+            VectorSource::Model => writeln!(
+                out,
+                "{}: {} encoded, {} from cache → {}{saved}",
+                part.part,
+                part.encoded,
+                part.reused,
+                part.path.display()
+            )?,
+            VectorSource::File(path) => writeln!(
+                out,
+                "{}: {} vectors from {} (not encoded)",
+                part.part,
+                part.reused,
+                path.display()
+            )?,
+        }
     }
     if let Some(err) = result.save_errors().next() {
         let failed = result.save_errors().count();

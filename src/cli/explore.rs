@@ -139,6 +139,14 @@ pub(crate) fn search(args: &SearchArgs) -> Result<()> {
         domains(d, args.domain.as_deref()).map(|_| ())
     })?;
     let wanted = domains(&dataset, args.domain.as_deref())?;
+    for &d in &wanted {
+        if let Some(file) = embeddings.vectors_file(d) {
+            bail!(
+                "{}",
+                crate::pipeline::unsearchable(&dataset.domains[d].name, file)
+            );
+        }
+    }
     let started = std::time::Instant::now();
     let vector = encoder.encode_queries(&[query], &AtomicBool::new(false))?;
     say!(

@@ -94,6 +94,8 @@ impl FileSpec {
                     items: path,
                     id_column,
                     text_columns,
+                    embeddings: None,
+                    embeddings_ids: None,
                     delimiter,
                     encoding: TextEncoding::default(),
                 })

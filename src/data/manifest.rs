@@ -40,6 +40,15 @@ pub struct DomainSpec {
     pub id_column: String,
     /// The columns whose non-empty values, joined with ". ", are the item text.
     pub text_columns: Vec<String>,
+    /// Vectors made elsewhere instead of encoding: a float32 `[n, dim]`
+    /// `.npy`, one row per item in the items file's order (or in the order
+    /// `embeddings_ids` gives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<PathBuf>,
+    /// A CSV naming the item of each row of `embeddings` in an `item_id`
+    /// column (as `crossrec export` writes beside a `.npy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings_ids: Option<PathBuf>,
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
@@ -198,6 +207,13 @@ impl Manifest {
             if manifest.domains[..i].iter().any(|d| d.name == domain.name) {
                 return Err(invalid(format!(
                     "domain name '{}' is used twice",
+                    domain.name
+                )));
+            }
+            if domain.embeddings_ids.is_some() && domain.embeddings.is_none() {
+                return Err(invalid(format!(
+                    "domain '{}': embeddings_ids names the rows of an embeddings file, but \
+                     there is no embeddings = \"….npy\"",
                     domain.name
                 )));
             }

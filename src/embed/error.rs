@@ -26,6 +26,14 @@ pub enum EmbedError {
         /// What was expected.
         message: String,
     },
+    /// Vectors supplied in a file (instead of encoding) cannot be used.
+    #[error("{path}: {message}")]
+    Vectors {
+        /// The vectors file (or its ids file).
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
     /// The model ran into an error while encoding.
     #[error("model error while encoding: {0}")]
     Forward(String),

@@ -904,3 +904,33 @@ fn the_whole_dataset_exports_from_the_window_as_a_background_job() {
             .any(|n| n.error && n.text.starts_with("export:"))
     );
 }
+
+#[test]
+fn vectors_from_files_are_shown_as_such_and_not_searched() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let manifest = crate::common::sample_with_vector_files(&data, false);
+    for (domain, seed) in [("products", 3), ("articles", 5)] {
+        let rows: Vec<f32> = (0..144 * crate::common::TINY_DIM)
+            .map(|i| ((i * seed) % 11) as f32 + 1.0)
+            .collect();
+        crossrec::embed::Embeddings::new(crate::common::TINY_DIM, rows)
+            .write_npy(&data.join(format!("{domain}.npy")))
+            .unwrap();
+    }
+    let mut h = harness(dir.path(), manifest);
+    wait_for(&mut h, "the first ranking", |app| app.ranking().is_some());
+    h.get_by_label_contains("products: vectors from file (products.npy), not encoded");
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle(&ctx, crossrec::app::Command::Search("tea".into()));
+    settle(&mut h);
+    assert!(
+        h.state()
+            .notifications()
+            .iter()
+            .any(|n| n.error && n.text.contains("without the model that made them")),
+        "the search was not refused"
+    );
+}

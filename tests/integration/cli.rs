@@ -5,7 +5,9 @@ use std::process::Command;
 
 use crossrec::embed::Embeddings;
 
-use crate::common::{TinySpec, sample_manifest, tempdir, write_tiny_bert};
+use crate::common::{
+    TinySpec, sample_manifest, sample_with_vector_files, tempdir, write_tiny_bert,
+};
 
 fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_crossrec"))
@@ -774,4 +776,276 @@ fn export_writes_vectors_projection_neighbours_and_recommendations() {
     }
     let run = export(&["--what", "embeddings", "--output", "/no/such/folder/x.csv"]);
     assert_eq!(run.status.code(), Some(1));
+}
+
+#[test]
+fn vectors_exported_and_brought_back_give_the_same_recommendations() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let model = model.to_str().unwrap();
+    let cache = dir.path().join("cache");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let manifest = sample_with_vector_files(&data, true);
+    for domain in ["products", "articles"] {
+        let out = data.join(format!("{domain}.npy"));
+        let run = crossrec(
+            &[
+                "export",
+                "--sample",
+                "en",
+                "--model",
+                model,
+                "--what",
+                "embeddings",
+                "--domain",
+                domain,
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            &cache,
+        );
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    // Shuffle one domain's rows (and its ids with them): ids decide.
+    let ids_path = data.join("articles.ids.csv");
+    let ids = std::fs::read_to_string(&ids_path).unwrap();
+    let mut lines: Vec<&str> = ids.lines().collect();
+    let matrix = crossrec::embed::Embeddings::read_npy(&data.join("articles.npy")).unwrap();
+    let order: Vec<usize> = (0..matrix.len()).rev().collect();
+    let shuffled: Vec<f32> = order.iter().flat_map(|&i| matrix.row(i).to_vec()).collect();
+    crossrec::embed::Embeddings::new(matrix.dim(), shuffled)
+        .write_npy(&data.join("articles.npy"))
+        .unwrap();
+    lines[1..].reverse();
+    std::fs::write(&ids_path, lines.join("\n")).unwrap();
+
+    let recommend = |dataset: &[&str]| {
+        let mut args = vec!["recommend"];
+        args.extend(dataset);
+        args.extend([
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--user",
+            "u001",
+            "--format",
+            "csv",
+            "--weights",
+            "adapted=0",
+        ]);
+        let run = crossrec(&args, &cache);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        (
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+            run.stderr,
+        )
+    };
+    let (original, _) = recommend(&["--sample", "en"]);
+    let (imported, stderr) = recommend(&["--dataset", manifest.to_str().unwrap()]);
+    assert_eq!(imported, original);
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert!(stderr.contains("articles: 144 vectors of"), "{stderr}");
+
+    // A query cannot be encoded into vectors made elsewhere.
+    let run = crossrec(
+        &[
+            "search",
+            "--dataset",
+            manifest.to_str().unwrap(),
+            "--model",
+            model,
+            "--query",
+            "tea",
+        ],
+        &cache,
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("without the model that made them"));
+}
+
+#[test]
+fn bad_vector_files_are_clear_errors() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let model = model.to_str().unwrap();
+    let write = |path: &Path, rows: usize, dim: usize, value: &dyn Fn(usize, usize) -> f32| {
+        let array = ndarray::Array2::from_shape_fn((rows, dim), |(i, j)| value(i, j));
+        ndarray_npy::write_npy(path, &array).unwrap();
+    };
+    // (name, how to break the products' vectors, what the user must read)
+    type Case<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "wrong count",
+            Box::new(|d: &Path| {
+                write(&d.join("products.npy"), 10, 8, &|i, j| (i + j + 1) as f32);
+            }),
+            "products.npy: 10 rows, but domain 'products' has 144 items",
+        ),
+        (
+            "other dimension",
+            Box::new(|d: &Path| {
+                write(&d.join("products.npy"), 144, 5, &|i, j| (i + j + 1) as f32);
+            }),
+            "must share one space",
+        ),
+        (
+            "NaN",
+            Box::new(|d: &Path| {
+                write(
+                    &d.join("products.npy"),
+                    144,
+                    crate::common::TINY_DIM,
+                    &|i, j| {
+                        if i == 3 && j == 2 { f32::NAN } else { 1.0 }
+                    },
+                );
+            }),
+            "row 3 (item 'P004') holds NaN at column 2",
+        ),
+        (
+            "zero",
+            Box::new(|d: &Path| {
+                write(
+                    &d.join("products.npy"),
+                    144,
+                    crate::common::TINY_DIM,
+                    &|i, _| {
+                        if i == 7 { 0.0 } else { 1.0 }
+                    },
+                );
+            }),
+            "1 zero vectors (no direction, so no similarity): row 7 ('P008')",
+        ),
+        (
+            "not npy",
+            Box::new(|d: &Path| {
+                std::fs::write(d.join("products.npy"), "not numpy").unwrap();
+            }),
+            "products.npy: not a float32 [n, dim] .npy file",
+        ),
+    ];
+    for (name, setup, expected) in cases {
+        let data = dir.path().join(name.replace(' ', "-"));
+        std::fs::create_dir_all(&data).unwrap();
+        let manifest = sample_with_vector_files(&data, false);
+        // articles keep a good file; products get the bad one.
+        write(
+            &data.join("articles.npy"),
+            144,
+            crate::common::TINY_DIM,
+            &|i, j| ((i * 7 + j) % 5) as f32 + 1.0,
+        );
+        setup(&data);
+        let run = crossrec(
+            &[
+                "eval",
+                "--dataset",
+                manifest.to_str().unwrap(),
+                "--model",
+                model,
+                "--from",
+                "products",
+                "--to",
+                "articles",
+            ],
+            &dir.path().join("cache"),
+        );
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+
+    // Ids that do not match the items are counted and listed with their line.
+    let data = dir.path().join("ids");
+    std::fs::create_dir_all(&data).unwrap();
+    let manifest = sample_with_vector_files(&data, true);
+    for domain in ["products", "articles"] {
+        write(
+            &data.join(format!("{domain}.npy")),
+            144,
+            crate::common::TINY_DIM,
+            &|i, j| ((i * 3 + j) % 7) as f32 + 1.0,
+        );
+        let prefix = if domain == "products" { "P" } else { "A" };
+        let mut ids = String::from("row,item_id\n");
+        for i in 1..=144 {
+            let id = if domain == "products" && i == 5 {
+                "NOPE".to_string()
+            } else {
+                format!("{prefix}{i:03}")
+            };
+            ids.push_str(&format!("{},{id}\n", i - 1));
+        }
+        std::fs::write(data.join(format!("{domain}.ids.csv")), ids).unwrap();
+    }
+    let run = crossrec(
+        &[
+            "eval",
+            "--dataset",
+            manifest.to_str().unwrap(),
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+        ],
+        &dir.path().join("cache"),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr
+            .contains("products.ids.csv: 1 ids are not items of domain 'products': line 6: 'NOPE'"),
+        "{stderr}"
+    );
+
+    // Good vectors of any length are scaled to unit length, and it is said.
+    let data = dir.path().join("good");
+    std::fs::create_dir_all(&data).unwrap();
+    let manifest = sample_with_vector_files(&data, false);
+    for domain in ["products", "articles"] {
+        write(
+            &data.join(format!("{domain}.npy")),
+            144,
+            crate::common::TINY_DIM,
+            &|i, j| ((i * 5 + j) % 9) as f32 + 1.0,
+        );
+    }
+    let run = crossrec(
+        &[
+            "recommend",
+            "--dataset",
+            manifest.to_str().unwrap(),
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--user",
+            "u001",
+        ],
+        &dir.path().join("cache"),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("products: 144 of 144 vectors were not unit length and were scaled to it"),
+        "{stderr}"
+    );
 }

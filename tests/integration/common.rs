@@ -111,3 +111,30 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// The English sample copied into `dir`, its domains reading their vectors
+/// from `<domain>.npy` (rows named by `<domain>.ids.csv` when `ids`).
+pub fn sample_with_vector_files(dir: &Path, ids: bool) -> std::path::PathBuf {
+    let sample = sample_manifest();
+    let from = sample.parent().unwrap();
+    for name in [
+        "products.csv",
+        "articles.csv",
+        "interactions.csv",
+        "user_texts.csv",
+    ] {
+        std::fs::copy(from.join(name), dir.join(name)).unwrap();
+    }
+    let mut manifest = std::fs::read_to_string(&sample).unwrap();
+    for domain in ["products", "articles"] {
+        let items = format!("items = \"{domain}.csv\"");
+        let mut with = format!("{items}\nembeddings = \"{domain}.npy\"");
+        if ids {
+            with.push_str(&format!("\nembeddings_ids = \"{domain}.ids.csv\""));
+        }
+        manifest = manifest.replace(&items, &with);
+    }
+    let path = dir.join("crossrec.toml");
+    std::fs::write(&path, manifest).unwrap();
+    path
+}

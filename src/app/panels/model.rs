@@ -5,6 +5,7 @@ use std::sync::mpsc::Receiver;
 
 use super::super::Command;
 use super::{Panel, View};
+use crate::pipeline::VectorSource;
 
 /// Widget state of the Model panel.
 #[derive(Default)]
@@ -60,10 +61,20 @@ impl Panel for ModelPanel {
         }
         if let Some(embeddings) = view.embeddings {
             for part in &embeddings.summary {
-                ui.label(format!(
-                    "{}: {} encoded, {} from the cache",
-                    part.part, part.encoded, part.reused
-                ));
+                ui.label(match &part.source {
+                    VectorSource::Model => format!(
+                        "{}: {} encoded, {} from the cache",
+                        part.part, part.encoded, part.reused
+                    ),
+                    VectorSource::File(path) => format!(
+                        "{}: vectors from file ({}), not encoded",
+                        part.part,
+                        path.file_name().map_or_else(
+                            || path.display().to_string(),
+                            |n| n.to_string_lossy().into_owned()
+                        )
+                    ),
+                });
             }
             if let Some(first) = embeddings.domains.first() {
                 ui.weak(format!("{} dimensions", first.dim()));
