@@ -180,8 +180,11 @@ pub fn all_nearest(
         let block: Vec<Vec<Neighbour>> = (start..end)
             .into_par_iter()
             .map(|i| {
-                let row = scores.row(i - start);
-                let row: Vec<f32> = row.to_vec();
+                let view = scores.row(i - start);
+                // The product is in standard layout, so its rows are slices.
+                let row: std::borrow::Cow<'_, [f32]> = view
+                    .as_slice()
+                    .map_or_else(|| view.to_vec().into(), Into::into);
                 let skip: Vec<u32> = (domain == other).then_some(i as u32).into_iter().collect();
                 top_k(&row, k, &skip)
                     .into_iter()

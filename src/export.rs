@@ -340,12 +340,23 @@ pub enum DatasetExport {
 }
 
 /// The file format of a [`DatasetExport`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FileFormat {
-    /// NumPy float32 `[n, dim]`, with [`ids_path`] beside it.
+    /// NumPy float32 [n, dim] (embeddings, projection), with
+    /// `<output stem>.ids.csv` (row, domain, item_id) beside it.
     Npy,
     /// CSV with a header row.
     Csv,
+}
+
+impl FileFormat {
+    /// The format a file name asks for: `.npy`, else CSV.
+    pub fn of(path: &Path) -> FileFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("npy") => FileFormat::Npy,
+            _ => FileFormat::Csv,
+        }
+    }
 }
 
 impl DatasetExport {

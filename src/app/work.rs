@@ -402,14 +402,9 @@ pub fn export_dataset(
     reporter: &Reporter,
 ) -> Result<String, String> {
     reporter.progress(&format!("writing the {}", what.name()), 0.0, 0.0, "");
-    let npy = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let format = if npy && what.allows(FileFormat::Npy) {
-        FileFormat::Npy
-    } else {
-        FileFormat::Csv
+    let format = match FileFormat::of(path) {
+        format if what.allows(format) => format,
+        _ => FileFormat::Csv,
     };
     let source = ExportSource {
         dataset,

@@ -117,7 +117,7 @@ impl<'a> Found<'a> {
 }
 
 /// The domains asked for: the one named, or all.
-fn domains(dataset: &Dataset, name: Option<&str>) -> Result<Vec<usize>> {
+pub(super) fn domains(dataset: &Dataset, name: Option<&str>) -> Result<Vec<usize>> {
     match name {
         None => Ok((0..dataset.domains.len()).collect()),
         Some(name) => dataset.domain_index(name).map(|d| vec![d]).ok_or_else(|| {

@@ -28,16 +28,6 @@ pub enum Export {
     Recommendations,
 }
 
-/// File formats of `export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    /// NumPy float32 [n, dim] (embeddings, projection), with
-    /// `<output stem>.ids.csv` (row, domain, item_id) beside it.
-    Npy,
-    /// CSV with a header row.
-    Csv,
-}
-
 /// `crossrec export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -48,7 +38,7 @@ pub struct ExportArgs {
     what: Export,
     /// The file format [default: from the output's extension, else csv].
     #[arg(long, value_enum)]
-    format: Option<ExportFormat>,
+    format: Option<FileFormat>,
     /// The file to write (replaced atomically).
     #[arg(long)]
     output: PathBuf,
@@ -78,20 +68,24 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    fn format(&self) -> ExportFormat {
-        self.format
-            .unwrap_or_else(|| match self.output.extension().and_then(|e| e.to_str()) {
-                Some(e) if e.eq_ignore_ascii_case("npy") => ExportFormat::Npy,
-                _ => ExportFormat::Csv,
-            })
+    fn format(&self) -> FileFormat {
+        self.format.unwrap_or_else(|| FileFormat::of(&self.output))
+    }
+
+    /// The whole-dataset export asked for (`None`: recommendations).
+    fn kind(&self) -> Option<DatasetExport> {
+        match self.what {
+            Export::Embeddings => Some(DatasetExport::Embeddings),
+            Export::Projection => Some(DatasetExport::Projection),
+            Export::Neighbors => Some(DatasetExport::Neighbors),
+            Export::Recommendations => None,
+        }
     }
 
     /// Checks what can be checked before loading anything.
     fn check(&self) -> Result<()> {
         let format = self.format();
-        if format == ExportFormat::Npy
-            && matches!(self.what, Export::Neighbors | Export::Recommendations)
-        {
+        if format == FileFormat::Npy && !self.kind().is_some_and(|k| k.allows(format)) {
             bail!(
                 "--what {} is a table, not a matrix: use --format csv",
                 self.name()
@@ -109,33 +103,19 @@ impl ExportArgs {
             bail!("--domain is not for --what recommendations; --to names the target domain");
         }
         crate::files::check_output(&self.output)?;
-        if format == ExportFormat::Npy {
+        if format == FileFormat::Npy {
             crate::files::check_output(&ids_path(&self.output))?;
         }
         Ok(())
     }
 
     fn name(&self) -> &'static str {
-        match self.what {
-            Export::Embeddings => "embeddings",
-            Export::Projection => "projection",
-            Export::Neighbors => "neighbors",
-            Export::Recommendations => "recommendations",
-        }
+        self.kind().map_or("recommendations", DatasetExport::name)
     }
 
     /// The domains to export, checked against the dataset.
     fn domains(&self, dataset: &Dataset) -> Result<Vec<usize>> {
-        match &self.domain {
-            None => Ok((0..dataset.domains.len()).collect()),
-            Some(name) => dataset.domain_index(name).map(|d| vec![d]).ok_or_else(|| {
-                let known: Vec<&str> = dataset.domains.iter().map(|d| d.name.as_str()).collect();
-                anyhow!(
-                    "unknown domain '{name}'; the dataset has: {}",
-                    known.join(", ")
-                )
-            }),
-        }
+        super::explore::domains(dataset, self.domain.as_deref())
     }
 
     /// The users to recommend for: those named, else every user with
@@ -175,22 +155,12 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
             .map(|&d| dataset.domains[d].items.len())
             .sum(),
     };
-    let kind = match args.what {
-        Export::Embeddings => Some(DatasetExport::Embeddings),
-        Export::Projection => Some(DatasetExport::Projection),
-        Export::Neighbors => Some(DatasetExport::Neighbors),
-        Export::Recommendations => None,
-    };
-    match kind {
+    match args.kind() {
         Some(kind) => {
             let source = ExportSource {
                 dataset: &dataset,
                 embeddings: &embeddings,
                 projection: None,
-            };
-            let format = match format {
-                ExportFormat::Npy => FileFormat::Npy,
-                ExportFormat::Csv => FileFormat::Csv,
             };
             write_dataset_export(kind, format, &args.output, &source, &domains, args.k)?;
         }
@@ -244,7 +214,7 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
             args.output.display()
         ),
     }
-    if format == ExportFormat::Npy {
+    if format == FileFormat::Npy {
         say!("row ids: {}", ids_path(&args.output).display());
     }
     Ok(())
