@@ -1,10 +1,11 @@
 //! crossrec: cross-domain recommendations with BERT embeddings.
 //!
-//! The pipeline flows one way: [`data`] (CSV + manifest) → [`embed`] (BERT
+//! The pipeline flows one way: [`data`] (CSV or Parquet + manifest) → [`embed`] (BERT
 //! vectors, cached) → [`relate`] (profiles, mapping, graph, popularity) →
 //! [`rank`] (scored, explained top-k) → [`evaluate`] (held-out metrics).
-//! [`pipeline`] runs the encoder over a whole dataset; [`cli`] is the command
-//! line on top of the library.
+//! [`pipeline`] runs the encoder over a whole dataset, or takes a domain's
+//! vectors from a file ([`vectors`]); [`export`] writes what crossrec
+//! computes; [`cli`] is the command line on top of the library.
 
 pub mod app;
 pub mod cli;
@@ -21,3 +22,4 @@ pub mod relate;
 pub mod sample;
 pub mod settings;
 pub mod text;
+pub mod vectors;

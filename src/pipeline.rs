@@ -8,11 +8,12 @@ use std::sync::atomic::AtomicBool;
 
 use sha2::{Digest, Sha256};
 
-use crate::data::{Dataset, Domain};
+use crate::data::Dataset;
 use crate::embed::{
     CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
 };
 use crate::files::WriteError;
+use crate::vectors::VectorFile;
 
 /// What is being encoded, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,12 +165,8 @@ pub fn encode_dataset(
     let mut summary = Vec::new();
     for (domain, spec) in dataset.domains.iter().zip(&dataset.manifest.domains) {
         if let Some(file) = &spec.embeddings {
-            let ids = spec
-                .embeddings_ids
-                .as_ref()
-                .map(|p| dataset.manifest.resolve(p));
-            let (vectors, part) =
-                vectors_from_file(domain, &dataset.manifest.resolve(file), ids.as_deref())?;
+            let source = VectorFile::of(&dataset.manifest, spec, file);
+            let (vectors, part) = source.read(domain)?;
             domains.push(vectors);
             summary.push(part);
             continue;
@@ -239,180 +236,6 @@ pub fn encode_dataset(
         user_texts,
         summary,
     })
-}
-
-/// A domain's vectors from a `.npy` file made elsewhere: one row per item,
-/// in the items file's order or in `ids`' order (a CSV with an `item_id`
-/// column). Every item needs exactly one finite, non-zero row; rows are
-/// scaled to unit length (how many needed it is noted).
-pub fn vectors_from_file(
-    domain: &Domain,
-    path: &Path,
-    ids: Option<&Path>,
-) -> Result<(Embeddings, PartSummary), EmbedError> {
-    let bad = |path: &Path, message: String| EmbedError::Vectors {
-        path: path.to_path_buf(),
-        message,
-    };
-    let matrix = Embeddings::read_npy(path).map_err(|e| match e {
-        EmbedError::ModelFile { message, .. } => bad(path, message),
-        other => other,
-    })?;
-    let n = domain.items.len();
-    // Which row holds each item.
-    let rows: Vec<usize> = match ids {
-        None => {
-            if matrix.len() != n {
-                return Err(bad(
-                    path,
-                    format!(
-                        "{} rows, but domain '{}' has {n} items ({}); give one row per item in \
-                         the items file's order, or name the rows with embeddings_ids",
-                        matrix.len(),
-                        domain.name,
-                        domain.file.display()
-                    ),
-                ));
-            }
-            (0..n).collect()
-        }
-        Some(ids_path) => rows_by_id(domain, &matrix, ids_path)?,
-    };
-    let dim = matrix.dim();
-    let mut data = Vec::with_capacity(n * dim);
-    let (mut scaled, mut zero) = (0usize, Vec::new());
-    for (item, &row) in rows.iter().enumerate() {
-        let v = matrix.row(row);
-        if let Some(j) = v.iter().position(|x| !x.is_finite()) {
-            return Err(bad(
-                path,
-                format!(
-                    "row {row} (item '{}') holds {} at column {j}; every value must be finite",
-                    domain.items[item].id, v[j]
-                ),
-            ));
-        }
-        let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-        if norm == 0.0 {
-            zero.push(format!("row {row} ('{}')", domain.items[item].id));
-            continue;
-        }
-        // Rows already of unit length (to float precision) are kept bit for
-        // bit, so vectors crossrec exported come back exactly.
-        if (norm - 1.0).abs() > 1e-5 {
-            scaled += 1;
-            data.extend(v.iter().map(|x| (f64::from(*x) / norm) as f32));
-        } else {
-            data.extend_from_slice(v);
-        }
-    }
-    if !zero.is_empty() {
-        return Err(bad(
-            path,
-            format!(
-                "{} zero vectors (no direction, so no similarity): {}{}",
-                zero.len(),
-                zero.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
-                if zero.len() > 10 { ", …" } else { "" }
-            ),
-        ));
-    }
-    let mut notes = vec![format!(
-        "{}: {n} vectors of {dim} dimensions from {} (not encoded)",
-        domain.name,
-        path.display()
-    )];
-    if scaled > 0 {
-        notes.push(format!(
-            "{}: {scaled} of {n} vectors were not unit length and were scaled to it",
-            domain.name
-        ));
-    }
-    let part = PartSummary {
-        part: domain.name.clone(),
-        source: VectorSource::File(path.to_path_buf()),
-        encoded: 0,
-        reused: n,
-        path: path.to_path_buf(),
-        notes,
-        save_error: None,
-    };
-    Ok((Embeddings::new(dim, data), part))
-}
-
-/// The row of `matrix` for each item of `domain`, from the `item_id`
-/// column of `ids_path` (row i of the file names row i of the matrix).
-fn rows_by_id(
-    domain: &Domain,
-    matrix: &Embeddings,
-    ids_path: &Path,
-) -> Result<Vec<usize>, EmbedError> {
-    let bad = |message: String| EmbedError::Vectors {
-        path: ids_path.to_path_buf(),
-        message,
-    };
-    let table = crate::data::CsvTable::open(ids_path, None).map_err(|e| bad(e.to_string()))?;
-    let column = table
-        .column("item_id", "item id")
-        .map_err(|e| bad(e.to_string()))?;
-    let mut rows: Vec<Option<usize>> = vec![None; domain.items.len()];
-    let (mut unknown, mut repeated, mut count) = (Vec::new(), Vec::new(), 0usize);
-    for (i, row) in table.rows().enumerate() {
-        let row = row.map_err(|e| bad(e.to_string()))?;
-        let line = row.line;
-        let id = row.fields.get(column).unwrap_or("").trim();
-        count += 1;
-        match domain.item_index(id) {
-            None => unknown.push(format!("line {line}: '{id}'")),
-            Some(item) => match rows[item as usize] {
-                Some(_) => repeated.push(format!("line {line}: '{id}'")),
-                None => rows[item as usize] = Some(i),
-            },
-        }
-    }
-    if count != matrix.len() {
-        return Err(bad(format!(
-            "{count} ids for {} rows of vectors; expected one id per row",
-            matrix.len()
-        )));
-    }
-    let list = |v: &[String]| {
-        let mut s = v.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
-        if v.len() > 10 {
-            s.push_str(", …");
-        }
-        s
-    };
-    if !unknown.is_empty() {
-        return Err(bad(format!(
-            "{} ids are not items of domain '{}': {}",
-            unknown.len(),
-            domain.name,
-            list(&unknown)
-        )));
-    }
-    if !repeated.is_empty() {
-        return Err(bad(format!(
-            "{} ids appear twice: {}",
-            repeated.len(),
-            list(&repeated)
-        )));
-    }
-    let missing: Vec<String> = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.is_none())
-        .map(|(i, _)| format!("'{}'", domain.items[i].id))
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(format!(
-            "{} items of domain '{}' have no vector: {}",
-            missing.len(),
-            domain.name,
-            list(&missing)
-        )));
-    }
-    Ok(rows.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

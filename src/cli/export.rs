@@ -1,7 +1,7 @@
 //! `crossrec export`: a dataset's item vectors, 2-D projection, every
 //! item's nearest neighbours, or recommendations for many users, as files
-//! other tools open (CSV; `.npy` float32 `[n, dim]` with an ids file beside
-//! it).
+//! other tools open (CSV, Parquet; `.npy` float32 `[n, dim]` with an ids
+//! file beside it).
 
 use std::path::PathBuf;
 
@@ -11,7 +11,6 @@ use clap::Args;
 use super::DatasetArgs;
 use crate::data::Dataset;
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
-use crate::files::write_atomic;
 use crate::rank::{Weights, recommend as rank};
 use crate::relate::domain_pair;
 
@@ -36,7 +35,8 @@ pub struct ExportArgs {
     /// What to write.
     #[arg(long, value_enum)]
     what: Export,
-    /// The file format [default: from the output's extension, else csv].
+    /// The file format [default: from the output's extension (.npy,
+    /// .parquet), else csv].
     #[arg(long, value_enum)]
     format: Option<FileFormat>,
     /// The file to write (replaced atomically).
@@ -87,7 +87,7 @@ impl ExportArgs {
         let format = self.format();
         if format == FileFormat::Npy && !self.kind().is_some_and(|k| k.allows(format)) {
             bail!(
-                "--what {} is a table, not a matrix: use --format csv",
+                "--what {} is a table, not a matrix: use --format csv or --format parquet",
                 self.name()
             );
         }
@@ -188,10 +188,8 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
                 .iter()
                 .map(|&u| rank(&relations, &embeddings, u, &weights, args.k))
                 .collect();
-            write_atomic(&args.output, |out| {
-                crate::export::rankings_csv(out, &dataset, &relations, &rankings)
-                    .map_err(std::io::Error::from)
-            })?;
+            let table = crate::export::rankings_table(&dataset, &relations, &rankings, true);
+            format.write_table(&args.output, &table)?;
             say!(
                 "wrote {} recommendations for {} users of {from} to {}",
                 rankings.iter().map(|r| r.items.len()).sum::<usize>(),

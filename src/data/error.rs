@@ -115,6 +115,14 @@ pub enum DataError {
         /// What was wrong.
         message: String,
     },
+    /// A Parquet file cannot be read, or a column of it cannot be used.
+    #[error("{path}: {message}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
     /// A file could not be written.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),

@@ -96,6 +96,8 @@ impl FileSpec {
                     text_columns,
                     embeddings: None,
                     embeddings_ids: None,
+                    embeddings_id_column: None,
+                    embeddings_column: None,
                     delimiter,
                     encoding: TextEncoding::default(),
                 })

@@ -4,8 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::csv_file::{CsvTable, Row};
-use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest};
+use super::csv_file::Row;
+use super::table::Table;
+use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest, Origin};
 
 /// One item of a domain.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +186,7 @@ impl Dataset {
     fn load_interactions(&mut self) -> Result<(), DataError> {
         let spec = self.manifest.interactions.clone();
         let path = self.manifest.resolve(&spec.path);
-        let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
+        let table = Table::open(&path, spec.delimiter, spec.encoding)?;
         let user_col = table.column(&spec.user_column, "user id")?;
         let domain_col = table.column(&spec.domain_column, "domain name")?;
         let item_col = table.column(&spec.item_column, "item id")?;
@@ -193,6 +194,11 @@ impl Dataset {
         let time_col = table.optional_column(&spec.timestamp_column, "timestamp")?;
         let split_col = table.optional_column(&spec.split_column, "split")?;
         let role_col = table.optional_column(&spec.role_column, "role")?;
+        let at = table.origin();
+        let wanted: Vec<usize> = [user_col, domain_col, item_col]
+            .into_iter()
+            .chain([rating_col, time_col, split_col, role_col].into_iter().flatten())
+            .collect();
         let domain_by_name: HashMap<String, u16> = self
             .domains
             .iter()
@@ -201,7 +207,7 @@ impl Dataset {
             .collect();
         let mut seen = HashSet::new();
         let mut stats = FileStats::new(&table);
-        for row in table.rows() {
+        for row in table.rows(&wanted) {
             let row = row?;
             stats.rows += 1;
             if !check_row(&mut self.report, &table, &row, user_col) {
@@ -218,18 +224,18 @@ impl Dataset {
                     "item_id"
                 };
                 self.report
-                    .add(&path, line, IssueKind::EmptyId, format!("{which} is empty"));
+                    .add(&at, line, IssueKind::EmptyId, format!("{which} is empty"));
                 continue;
             }
-            if !check_id(&mut self.report, &path, line, "user id", user_id)
-                || !check_id(&mut self.report, &path, line, "item id", item_id)
+            if !check_id(&mut self.report, &at, line, "user id", user_id)
+                || !check_id(&mut self.report, &at, line, "item id", item_id)
             {
                 continue;
             }
             let Some(&domain) = domain_by_name.get(domain_name) else {
                 let known: Vec<&str> = self.domains.iter().map(|d| d.name.as_str()).collect();
                 self.report.add(
-                    &path,
+                    &at,
                     line,
                     IssueKind::UnknownDomain,
                     format!("'{domain_name}'; expected one of: {}", known.join(", ")),
@@ -238,7 +244,7 @@ impl Dataset {
             };
             let Some(item) = self.domains[domain as usize].item_index(item_id) else {
                 self.report.add(
-                    &path,
+                    &at,
                     line,
                     IssueKind::UnknownItem,
                     format!("'{item_id}' is not in domain '{domain_name}'"),
@@ -250,7 +256,7 @@ impl Dataset {
                 Some(text) => match text.parse::<f32>() {
                     Ok(r) if r.is_infinite() && !text.to_ascii_lowercase().contains("inf") => {
                         self.report.add(
-                            &path,
+                            &at,
                             line,
                             IssueKind::BadRating,
                             format!("'{text}' is out of range"),
@@ -259,7 +265,7 @@ impl Dataset {
                     }
                     Ok(r) if r.is_finite() && r <= 0.0 => {
                         self.report.add(
-                            &path,
+                            &at,
                             line,
                             IssueKind::NonPositiveRating,
                             format!("'{text}' (user '{user_id}', item '{item_id}')"),
@@ -270,7 +276,7 @@ impl Dataset {
                     Ok(r) if r.is_finite() => Some(r),
                     _ => {
                         self.report
-                            .add(&path, line, IssueKind::BadRating, format!("'{text}'"));
+                            .add(&at, line, IssueKind::BadRating, format!("'{text}'"));
                         continue;
                     }
                 },
@@ -281,7 +287,7 @@ impl Dataset {
                     Ok(t) => Some(t),
                     Err(_) => {
                         self.report
-                            .add(&path, line, IssueKind::BadTimestamp, format!("'{text}'"));
+                            .add(&at, line, IssueKind::BadTimestamp, format!("'{text}'"));
                         None
                     }
                 },
@@ -292,7 +298,7 @@ impl Dataset {
                 Some((_, Some(part))) => Some(part),
                 Some((text, None)) => {
                     self.report.add(
-                        &path,
+                        &at,
                         line,
                         IssueKind::BadSplitValue,
                         format!("split '{text}'; expected train, valid or test"),
@@ -305,7 +311,7 @@ impl Dataset {
                 Some((_, Some(role))) => Some(role),
                 Some((text, None)) => {
                     self.report.add(
-                        &path,
+                        &at,
                         line,
                         IssueKind::BadSplitValue,
                         format!("role '{text}'; expected history or target"),
@@ -316,7 +322,7 @@ impl Dataset {
             let user = self.intern_user(user_id);
             if !seen.insert((user, domain, item)) {
                 self.report.add(
-                    &path,
+                    &at,
                     line,
                     IssueKind::DuplicateInteraction,
                     format!("user '{user_id}', item '{item_id}' in '{domain_name}'"),
@@ -343,11 +349,12 @@ impl Dataset {
             return Ok(());
         };
         let path = self.manifest.resolve(&spec.path);
-        let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
+        let table = Table::open(&path, spec.delimiter, spec.encoding)?;
         let user_col = table.column(&spec.user_column, "user id")?;
         let text_col = table.column(&spec.text_column, "user text")?;
+        let at = table.origin();
         let mut stats = FileStats::new(&table);
-        for row in table.rows() {
+        for row in table.rows(&[user_col, text_col]) {
             let row = row?;
             stats.rows += 1;
             if !check_row(&mut self.report, &table, &row, user_col) {
@@ -358,15 +365,15 @@ impl Dataset {
             let text = fields.get(text_col).unwrap_or("").trim();
             if user_id.is_empty() {
                 self.report
-                    .add(&path, line, IssueKind::EmptyId, "user_id is empty");
+                    .add(&at, line, IssueKind::EmptyId, "user_id is empty");
                 continue;
             }
-            if !check_id(&mut self.report, &path, line, "user id", user_id) {
+            if !check_id(&mut self.report, &at, line, "user id", user_id) {
                 continue;
             }
             if text.is_empty() {
                 self.report.add(
-                    &path,
+                    &at,
                     line,
                     IssueKind::EmptyUserText,
                     format!("user '{user_id}'"),
@@ -375,7 +382,7 @@ impl Dataset {
             }
             if self.user_index(user_id).is_none() {
                 self.report.add(
-                    &path,
+                    &at,
                     line,
                     IssueKind::TextOnlyUser,
                     format!("user '{user_id}'"),
@@ -394,10 +401,12 @@ impl Dataset {
 }
 
 impl FileStats {
-    fn new(table: &CsvTable) -> FileStats {
+    fn new(table: &Table) -> FileStats {
+        let at = table.origin();
         FileStats {
-            file: table.path().to_path_buf(),
-            lines: table.line_count(),
+            file: at.path,
+            numbering: at.numbering,
+            lines: table.size(),
             rows: 0,
             used: 0,
         }
@@ -409,8 +418,8 @@ impl FileStats {
 /// quoted field runs over lines is kept and reported with its line range,
 /// unless those lines look like rows of their own (`key` is the id column
 /// that tells), which means an unbalanced quote swallowed them: skipped.
-fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -> bool {
-    let (path, width) = (table.path(), table.headers().len());
+fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: usize) -> bool {
+    let (at, width) = (table.origin(), table.headers().len());
     let span = if row.end_line > row.line {
         format!("lines {}–{}: ", row.line, row.end_line)
     } else {
@@ -427,7 +436,7 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
             ""
         };
         report.add(
-            path,
+            &at,
             row.line,
             IssueKind::RaggedRow,
             format!(
@@ -439,7 +448,7 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
     }
     if row.unclosed_quote {
         report.add(
-            path,
+            &at,
             row.line,
             IssueKind::UnclosedQuote,
             format!(
@@ -452,10 +461,10 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
     if span.is_empty() {
         return true;
     }
-    let swallowed = row.swallowed_rows(table.delimiter(), width, key);
+    let swallowed = table.swallowed_rows(row, key);
     if swallowed > 0 {
         report.add(
-            path,
+            &at,
             row.line,
             IssueKind::SwallowedRows,
             format!(
@@ -468,7 +477,7 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
         return false;
     }
     report.add(
-        path,
+        &at,
         row.line,
         IssueKind::MultiLineRecord,
         format!("lines {}–{}", row.line, row.end_line),
@@ -477,12 +486,12 @@ fn check_row(report: &mut LoadReport, table: &CsvTable, row: &Row, key: usize) -
 }
 
 /// Reports an id with a control character (NUL, escape, …); true if clean.
-fn check_id(report: &mut LoadReport, path: &Path, line: u64, what: &str, id: &str) -> bool {
+fn check_id(report: &mut LoadReport, at: &Origin, line: u64, what: &str, id: &str) -> bool {
     match id.chars().find(|c| c.is_control()) {
         None => true,
         Some(c) => {
             report.add(
-                path,
+                at,
                 line,
                 IssueKind::ControlCharacter,
                 format!(
@@ -502,17 +511,20 @@ fn load_domain(
     report: &mut LoadReport,
 ) -> Result<Domain, DataError> {
     let path = manifest.resolve(&spec.items);
-    let table = CsvTable::open_encoded(&path, spec.delimiter, spec.encoding)?;
+    let table = Table::open(&path, spec.delimiter, spec.encoding)?;
     let id_col = table.column(&spec.id_column, "item id")?;
     let text_cols = spec
         .text_columns
         .iter()
         .map(|c| table.column(c, "item text"))
         .collect::<Result<Vec<_>, _>>()?;
+    let at = table.origin();
+    let mut wanted = text_cols.clone();
+    wanted.push(id_col);
     let mut items = Vec::new();
     let mut index = HashMap::new();
     let mut stats = FileStats::new(&table);
-    for row in table.rows() {
+    for row in table.rows(&wanted) {
         let row = row?;
         stats.rows += 1;
         if !check_row(report, &table, &row, id_col) {
@@ -521,14 +533,14 @@ fn load_domain(
         let Row { line, fields, .. } = row;
         let id = fields.get(id_col).unwrap_or("").trim();
         if id.is_empty() {
-            report.add(&path, line, IssueKind::EmptyId, "item id is empty");
+            report.add(&at, line, IssueKind::EmptyId, "item id is empty");
             continue;
         }
-        if !check_id(report, &path, line, "item id", id) {
+        if !check_id(report, &at, line, "item id", id) {
             continue;
         }
         if index.contains_key(id) {
-            report.add(&path, line, IssueKind::DuplicateItem, format!("'{id}'"));
+            report.add(&at, line, IssueKind::DuplicateItem, format!("'{id}'"));
             continue;
         }
         let text = text_cols
@@ -538,7 +550,7 @@ fn load_domain(
             .collect::<Vec<_>>()
             .join(". ");
         if text.is_empty() {
-            report.add(&path, line, IssueKind::EmptyText, format!("item '{id}'"));
+            report.add(&at, line, IssueKind::EmptyText, format!("item '{id}'"));
         }
         index.insert(id.to_string(), items.len() as u32);
         items.push(Item {

@@ -33,7 +33,7 @@ pub struct Manifest {
 pub struct DomainSpec {
     /// The domain's name, as used in the interactions file.
     pub name: String,
-    /// The items CSV.
+    /// The items file (CSV, or Parquet).
     pub items: PathBuf,
     /// The column holding each item's unique id.
     #[serde(default = "default_item_column")]
@@ -42,13 +42,20 @@ pub struct DomainSpec {
     pub text_columns: Vec<String>,
     /// Vectors made elsewhere instead of encoding: a float32 `[n, dim]`
     /// `.npy`, one row per item in the items file's order (or in the order
-    /// `embeddings_ids` gives).
+    /// `embeddings_ids` gives), or a Parquet file with an id and a vector
+    /// column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<PathBuf>,
-    /// A CSV naming the item of each row of `embeddings` in an `item_id`
-    /// column (as `crossrec export` writes beside a `.npy`).
+    /// A CSV naming the item of each row of a `.npy` `embeddings` in an
+    /// `item_id` column (as `crossrec export` writes beside a `.npy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings_ids: Option<PathBuf>,
+    /// The item id column of a Parquet `embeddings` file (default `item_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings_id_column: Option<String>,
+    /// The vector column of a Parquet `embeddings` file (default `embedding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings_column: Option<String>,
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,

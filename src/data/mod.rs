@@ -1,5 +1,6 @@
-//! The data layer: the dataset manifest, CSV reading with column mapping and
-//! validation, and the in-memory `Dataset` every later stage reads.
+//! The data layer: the dataset manifest, CSV and Parquet reading with column
+//! mapping and validation, and the in-memory `Dataset` every later stage
+//! reads.
 //!
 //! It owns file formats and nothing else: it knows nothing of models, scores
 //! or the window. Bad input never panics here and is never dropped silently:
@@ -11,11 +12,15 @@ mod error;
 mod guess;
 mod load;
 mod manifest;
+mod parquet_file;
 mod report;
+mod table;
 
 pub use csv_file::{CsvTable, Delimiter, TextEncoding};
 pub use error::DataError;
 pub use guess::{FileRole, FileSpec};
 pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
 pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
-pub use report::{FileStats, IssueKind, LoadIssue, LoadReport};
+pub use parquet_file::{ParquetTable, is_parquet};
+pub use report::{FileStats, IssueKind, LoadIssue, LoadReport, Numbering, Origin};
+pub use table::Table;

@@ -1,5 +1,6 @@
 //! The load report: every row that was skipped or repaired while loading,
-//! with its file and line (the first few per kind), and exact totals.
+//! with its file and line or row number (the first few per kind), and exact
+//! totals.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -97,13 +98,51 @@ impl IssueKind {
     }
 }
 
+/// How a file's rows are named in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Numbering {
+    /// By 1-based line of a text file (the header is line 1).
+    Lines,
+    /// By 1-based data row (Parquet, which has no lines).
+    Rows,
+}
+
+/// A file and how its rows are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file.
+    pub path: PathBuf,
+    /// How its rows are named.
+    pub numbering: Numbering,
+}
+
+impl Origin {
+    /// `path`, its rows named by `numbering`.
+    pub fn new(path: &Path, numbering: Numbering) -> Origin {
+        Origin {
+            path: path.to_path_buf(),
+            numbering,
+        }
+    }
+
+    /// How row `n` is named: "line n" or "row n".
+    pub fn name_row(&self, n: u64) -> String {
+        match self.numbering {
+            Numbering::Lines => format!("line {n}"),
+            Numbering::Rows => format!("row {n}"),
+        }
+    }
+}
+
 /// How one file went: lines read, rows parsed, rows used. When a quote
 /// swallows rows, `rows` falls short of the lines, which this makes visible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileStats {
     /// The file.
     pub file: PathBuf,
-    /// Physical lines, the header included.
+    /// How its rows are named (a Parquet file has rows, not lines).
+    pub numbering: Numbering,
+    /// Physical lines, the header included (rows, for Parquet).
     pub lines: u64,
     /// Data rows (records) the CSV reader found.
     pub rows: u64,
@@ -113,14 +152,23 @@ pub struct FileStats {
 
 impl fmt::Display for FileStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} lines, {} rows after the header, {} used",
-            self.file.display(),
-            self.lines,
-            self.rows,
-            self.used
-        )?;
+        match self.numbering {
+            Numbering::Lines => write!(
+                f,
+                "{}: {} lines, {} rows after the header, {} used",
+                self.file.display(),
+                self.lines,
+                self.rows,
+                self.used
+            )?,
+            Numbering::Rows => write!(
+                f,
+                "{}: {} rows, {} used",
+                self.file.display(),
+                self.rows,
+                self.used
+            )?,
+        }
         let skipped = self.rows - self.used.min(self.rows);
         if skipped > 0 {
             write!(f, ", {skipped} skipped")?;
@@ -134,7 +182,9 @@ impl fmt::Display for FileStats {
 pub struct LoadIssue {
     /// The file the row is in.
     pub file: PathBuf,
-    /// 1-based line where the row starts.
+    /// Whether `line` is a line or a row number.
+    pub numbering: Numbering,
+    /// 1-based line where the row starts (its row number, for Parquet).
     pub line: u64,
     /// What was wrong.
     pub kind: IssueKind,
@@ -144,14 +194,11 @@ pub struct LoadIssue {
 
 impl fmt::Display for LoadIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file.display(),
-            self.line,
-            self.kind.describe(),
-            self.detail
-        )
+        let (file, kind) = (self.file.display(), self.kind.describe());
+        match self.numbering {
+            Numbering::Lines => write!(f, "{file}:{}: {kind}: {}", self.line, self.detail),
+            Numbering::Rows => write!(f, "{file}: row {}: {kind}: {}", self.line, self.detail),
+        }
     }
 }
 
@@ -168,12 +215,13 @@ pub struct LoadReport {
 
 impl LoadReport {
     /// Records one issue.
-    pub fn add(&mut self, file: &Path, line: u64, kind: IssueKind, detail: impl Into<String>) {
+    pub fn add(&mut self, at: &Origin, line: u64, kind: IssueKind, detail: impl Into<String>) {
         let total = self.totals.entry(kind).or_insert(0);
         *total += 1;
         if *total <= DETAILS_PER_KIND as u64 {
             self.issues.push(LoadIssue {
-                file: file.to_path_buf(),
+                file: at.path.clone(),
+                numbering: at.numbering,
                 line,
                 kind,
                 detail: detail.into(),

@@ -69,7 +69,9 @@ impl DataPanel {
                 let picked = match target {
                     DialogTarget::Manifest => dialog.add_filter("manifest", &["toml"]).pick_file(),
                     DialogTarget::AddCsv => {
-                        dialog.add_filter("CSV", &["csv", "tsv", "txt"]).pick_file()
+                        dialog
+                        .add_filter("tables", &["csv", "tsv", "txt", "parquet", "pq"])
+                        .pick_file()
                     }
                     DialogTarget::SaveManifest => {
                         dialog.add_filter("manifest", &["toml"]).save_file()
@@ -120,12 +122,16 @@ impl DataPanel {
             ui.weak("Export:");
             let ready = view.embeddings.is_some();
             for (what, label) in [
-                (DatasetExport::Embeddings, "Vectors (.npy)…"),
-                (DatasetExport::Projection, "Projection (.csv)…"),
-                (DatasetExport::Neighbors, "Neighbours (.csv)…"),
+                (DatasetExport::Embeddings, "Vectors…"),
+                (DatasetExport::Projection, "Projection…"),
+                (DatasetExport::Neighbors, "Neighbours…"),
             ] {
                 if ui
                     .add_enabled(ready, egui::Button::new(label).small())
+                    .on_hover_text(
+                        "the file name picks the format: .parquet, .csv, or .npy (vectors and \
+                         projection, with an ids file beside it)",
+                    )
                     .on_disabled_hover_text("once the items are encoded")
                     .clicked()
                 {
@@ -137,7 +143,7 @@ impl DataPanel {
 }
 
 /// The file name a dataset export proposes; `.npy` writes NumPy with an
-/// ids file beside it, any other name CSV.
+/// ids file beside it, `.parquet` Parquet, any other name CSV.
 fn export_name(what: DatasetExport) -> &'static str {
     match what {
         DatasetExport::Embeddings => "vectors.npy",

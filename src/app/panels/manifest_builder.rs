@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::Command;
-use crate::data::{CsvTable, Delimiter, FileRole, FileSpec, Manifest};
+use crate::data::{Delimiter, FileRole, FileSpec, Manifest, Table};
 
 const PREVIEW_BYTES: usize = 64 * 1024;
 const PREVIEW_ROWS: usize = 5;
@@ -17,9 +17,11 @@ const PREVIEW_ROWS: usize = 5;
 struct Preview {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// A Parquet file: no delimiter to choose.
+    parquet: bool,
 }
 
-/// One CSV file of the manifest being built.
+/// One input file (CSV or Parquet) of the manifest being built.
 #[derive(Debug, Clone)]
 struct FileDraft {
     /// The path as typed.
@@ -58,7 +60,8 @@ impl FileDraft {
                 .unwrap_or_default(),
         };
         let path = PathBuf::from(self.path.trim());
-        let head = CsvTable::open_head(&path, delimiter, PREVIEW_BYTES).map_err(|e| e.to_string());
+        let head = Table::open_head(&path, delimiter, PREVIEW_BYTES, PREVIEW_ROWS)
+            .map_err(|e| e.to_string());
         let headers = head
             .as_ref()
             .map(|t| t.headers().to_vec())
@@ -68,6 +71,7 @@ impl FileDraft {
         self.preview = Some(head.map(|t| Preview {
             headers: t.headers().to_vec(),
             rows: t.preview(PREVIEW_ROWS),
+            parquet: t.is_parquet(),
         }));
     }
 }
@@ -276,6 +280,10 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
             .add(egui::TextEdit::singleline(&mut file.path).desired_width(200.0))
             .accessible_name("File path")
             .lost_focus();
+        if matches!(&file.preview, Some(Ok(p)) if p.parquet) {
+            ui.weak("Parquet");
+            return;
+        }
         let mut chosen = delimiter(&file.spec);
         egui::ComboBox::from_id_salt("delimiter")
             .selected_text(match chosen {

@@ -1,0 +1,248 @@
+//! Reading one Parquet file as a table of text fields, so that items,
+//! interactions and user texts may be Parquet with the same column mapping,
+//! validation and load report as CSV. Each column the loader asks for is
+//! cast to text by arrow-cast (strings, dictionary-encoded strings, integers,
+//! reals, booleans, dates and times); a null is an empty field; rows are
+//! numbered from 1 in messages. A column that cannot be text (a list, say a
+//! vector column) may be present, but not mapped.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::DataError;
+use super::csv_file::{Row, printable};
+
+/// A whole Parquet file held in memory as Arrow record batches.
+#[derive(Debug)]
+pub struct ParquetTable {
+    path: PathBuf,
+    headers: Vec<String>,
+    types: Vec<DataType>,
+    batches: Vec<RecordBatch>,
+    rows: u64,
+}
+
+/// Whether `path` is a Parquet file: named `.parquet`/`.pq`, or starting
+/// with Parquet's magic bytes `PAR1`.
+pub fn is_parquet(path: &Path) -> bool {
+    use std::io::Read;
+    let named = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    let mut magic = [0u8; 4];
+    named
+        || File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| &magic == b"PAR1")
+}
+
+impl ParquetTable {
+    /// Reads every row group of `path`.
+    pub fn open(path: &Path) -> Result<ParquetTable, DataError> {
+        Self::open_limited(path, None)
+    }
+
+    /// Reads the first `rows` rows of `path` (for a preview).
+    pub fn open_head(path: &Path, rows: usize) -> Result<ParquetTable, DataError> {
+        Self::open_limited(path, Some(rows))
+    }
+
+    fn open_limited(path: &Path, limit: Option<usize>) -> Result<ParquetTable, DataError> {
+        let bad = |message: String| DataError::Parquet {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = File::open(path).map_err(|error| DataError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            bad(format!(
+                "not a readable Parquet file ({e}); a file cut short (an interrupted copy or \
+                 download) looks like this"
+            ))
+        })?;
+        let schema = builder.schema().clone();
+        let builder = match limit {
+            Some(n) => builder.with_limit(n),
+            None => builder,
+        };
+        let reader = builder
+            .build()
+            .map_err(|e| bad(format!("cannot read its rows: {e}")))?;
+        let mut batches = Vec::new();
+        let mut rows = 0u64;
+        for batch in reader {
+            let batch = batch.map_err(|e| {
+                bad(format!(
+                    "cannot read the rows after row {rows}: {e}; the file may be damaged"
+                ))
+            })?;
+            rows += batch.num_rows() as u64;
+            batches.push(batch);
+        }
+        if schema.fields().is_empty() {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(ParquetTable {
+            path: path.to_path_buf(),
+            headers: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            types: schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect(),
+            batches,
+            rows,
+        })
+    }
+
+    /// The file this table was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The column names.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Data rows in the file.
+    pub fn row_count(&self) -> u64 {
+        self.rows
+    }
+
+    /// The index of column `name`, or an error naming the file, the column,
+    /// its `role` and the columns that exist; a column whose values cannot be
+    /// read as text is an error naming its type.
+    pub fn column(&self, name: &str, role: &'static str) -> Result<usize, DataError> {
+        let mut at = self.headers.iter().enumerate().filter(|(_, h)| *h == name);
+        let i = match (at.next(), at.next()) {
+            (Some((i, _)), None) => i,
+            (Some((first, _)), Some((second, _))) => {
+                return Err(DataError::DuplicateColumn {
+                    path: self.path.clone(),
+                    column: name.to_string(),
+                    first: first + 1,
+                    second: second + 1,
+                });
+            }
+            _ => {
+                return Err(DataError::MissingColumn {
+                    path: self.path.clone(),
+                    column: printable(name),
+                    role,
+                    found: printable(&self.headers.join(", ")),
+                    hint: String::new(),
+                });
+            }
+        };
+        if !arrow_cast::can_cast_types(&self.types[i], &DataType::Utf8) {
+            return Err(DataError::Parquet {
+                path: self.path.clone(),
+                message: format!(
+                    "column '{}' ({role}) holds {}, which cannot be read as text; map a \
+                     column of strings or numbers",
+                    printable(name),
+                    self.types[i]
+                ),
+            });
+        }
+        Ok(i)
+    }
+
+    /// The index of column `name` if the file has it; `None` for the empty
+    /// name, which means the column is not used.
+    pub fn optional_column(
+        &self,
+        name: &str,
+        role: &'static str,
+    ) -> Result<Option<usize>, DataError> {
+        if !name.is_empty() && self.headers.iter().any(|h| h == name) {
+            self.column(name, role).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The first `n` rows, every column that can be text (others show
+    /// their type), for previews.
+    pub fn preview(&self, n: usize) -> Vec<Vec<String>> {
+        let readable: Vec<usize> = (0..self.headers.len())
+            .filter(|&c| arrow_cast::can_cast_types(&self.types[c], &DataType::Utf8))
+            .collect();
+        self.rows(&readable)
+            .take(n)
+            .filter_map(Result::ok)
+            .map(|row| {
+                (0..self.headers.len())
+                    .map(|c| match readable.contains(&c) {
+                        true => row.fields.get(c).unwrap_or("").to_string(),
+                        false => format!("({})", self.types[c]),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every row in file order, numbered from 1, with the fields of the
+    /// `wanted` columns as text (other fields are empty).
+    pub fn rows(&self, wanted: &[usize]) -> impl Iterator<Item = Result<Row, DataError>> + '_ {
+        let wanted = wanted.to_vec();
+        let width = self.headers.len();
+        let mut first_row = 0u64;
+        self.batches.iter().flat_map(move |batch| {
+            let start = first_row;
+            first_row += batch.num_rows() as u64;
+            let columns: Result<Vec<Option<ArrayRef>>, DataError> = (0..width)
+                .map(|c| {
+                    if !wanted.contains(&c) {
+                        return Ok(None);
+                    }
+                    arrow_cast::cast(batch.column(c), &DataType::Utf8)
+                        .map(Some)
+                        .map_err(|e| DataError::Parquet {
+                            path: self.path.clone(),
+                            message: format!(
+                                "column '{}' in rows {}–{}: {e}",
+                                printable(&self.headers[c]),
+                                start + 1,
+                                start + batch.num_rows() as u64
+                            ),
+                        })
+                })
+                .collect();
+            let batch_rows = batch.num_rows();
+            let rows: Box<dyn Iterator<Item = Result<Row, DataError>>> = match columns {
+                Err(e) => Box::new(std::iter::once(Err(e))),
+                Ok(columns) => Box::new((0..batch_rows).map(move |r| {
+                    let fields: Vec<&str> = columns
+                        .iter()
+                        .map(|column| {
+                            column
+                                .as_ref()
+                                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                                .filter(|c| c.is_valid(r))
+                                .map_or("", |c| c.value(r))
+                        })
+                        .collect();
+                    let line = start + r as u64 + 1;
+                    Ok(Row {
+                        line,
+                        end_line: line,
+                        unclosed_quote: false,
+                        fields: csv::StringRecord::from(fields),
+                    })
+                })),
+            };
+            rows
+        })
+    }
+}
