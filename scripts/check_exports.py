@@ -2,11 +2,14 @@
 """Open crossrec's exports the way an analyst would, and check their shapes.
 
     crossrec export --dataset M --what embeddings --output vectors.npy
+    crossrec export --dataset M --what embeddings --output vectors.parquet
     crossrec export --dataset M --what projection --output projection.csv
-    python3 scripts/check_exports.py vectors.npy projection.csv [neighbors.csv] [recs.csv]
+    python3 scripts/check_exports.py vectors.npy vectors.parquet projection.csv [more files]
 
-Needs numpy; uses pandas when installed (else the csv module). Prints one
-line per file and exits non-zero if something does not line up.
+Needs numpy; uses pandas when installed (else the csv module); a .parquet
+file needs pyarrow, and is also opened with pandas, polars and DuckDB when
+they are installed. Prints one line per file and exits non-zero if something
+does not line up.
 """
 
 import csv
@@ -54,9 +57,55 @@ def check_csv(path):
     print(f"{path}: {known[header[0]]}, {len(rows)} rows × {len(header)} columns")
 
 
+def check_parquet(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    names = table.schema.names
+    readers = ["pyarrow"]
+    if "embedding" in names:
+        vector = table.schema.field("embedding").type
+        assert pa.types.is_fixed_size_list(vector), vector
+        assert vector.value_type == pa.float32(), vector
+        flat = table.column("embedding").combine_chunks().flatten().to_numpy()
+        matrix = flat.reshape(table.num_rows, vector.list_size)
+        norms = np.linalg.norm(matrix, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-4), "rows are not unit vectors"
+    if pd is not None:
+        frame = pd.read_parquet(path)
+        assert list(frame.columns) == names and len(frame) == table.num_rows
+        readers.append("pandas")
+    try:
+        import polars as pl
+
+        frame = pl.read_parquet(path)
+        assert frame.columns == names and frame.height == table.num_rows
+        readers.append("polars")
+    except ImportError:
+        pass
+    try:
+        import duckdb
+
+        rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+        assert rows == table.num_rows
+        readers.append("duckdb")
+    except ImportError:
+        pass
+    print(
+        f"{path}: {table.num_rows} rows, columns {', '.join(names)}; "
+        f"read by {', '.join(readers)}"
+    )
+
+
 def main():
     for path in sys.argv[1:]:
-        (check_npy if path.endswith(".npy") else check_csv)(path)
+        if path.endswith(".npy"):
+            check_npy(path)
+        elif path.endswith(".parquet"):
+            check_parquet(path)
+        else:
+            check_csv(path)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,11 @@ impl Dataset {
         let at = table.origin();
         let wanted: Vec<usize> = [user_col, domain_col, item_col]
             .into_iter()
-            .chain([rating_col, time_col, split_col, role_col].into_iter().flatten())
+            .chain(
+                [rating_col, time_col, split_col, role_col]
+                    .into_iter()
+                    .flatten(),
+            )
             .collect();
         let domain_by_name: HashMap<String, u16> = self
             .domains

@@ -26,6 +26,17 @@ pub struct ParquetTable {
     rows: u64,
 }
 
+/// Whether a column of `data_type` holds one text-like value per row
+/// (strings, numbers, booleans, dates, times): what a column mapping may
+/// name. Lists, structs and maps could be printed, but not meant as a text.
+fn is_text_like(data_type: &DataType) -> bool {
+    let scalar = match data_type {
+        DataType::Dictionary(_, values) => !values.is_nested(),
+        other => !other.is_nested(),
+    };
+    scalar && arrow_cast::can_cast_types(data_type, &DataType::Utf8)
+}
+
 /// Whether `path` is a Parquet file: named `.parquet`/`.pq`, or starting
 /// with Parquet's magic bytes `PAR1`.
 pub fn is_parquet(path: &Path) -> bool {
@@ -127,24 +138,28 @@ impl ParquetTable {
         let i = match (at.next(), at.next()) {
             (Some((i, _)), None) => i,
             (Some((first, _)), Some((second, _))) => {
-                return Err(DataError::DuplicateColumn {
+                return Err(DataError::Parquet {
                     path: self.path.clone(),
-                    column: name.to_string(),
-                    first: first + 1,
-                    second: second + 1,
+                    message: format!(
+                        "the file names column '{}' twice (columns {} and {}); rename one",
+                        printable(name),
+                        first + 1,
+                        second + 1
+                    ),
                 });
             }
             _ => {
-                return Err(DataError::MissingColumn {
+                return Err(DataError::Parquet {
                     path: self.path.clone(),
-                    column: printable(name),
-                    role,
-                    found: printable(&self.headers.join(", ")),
-                    hint: String::new(),
+                    message: format!(
+                        "no column '{}' ({role}); the file has: {}",
+                        printable(name),
+                        printable(&self.headers.join(", "))
+                    ),
                 });
             }
         };
-        if !arrow_cast::can_cast_types(&self.types[i], &DataType::Utf8) {
+        if !is_text_like(&self.types[i]) {
             return Err(DataError::Parquet {
                 path: self.path.clone(),
                 message: format!(
@@ -176,7 +191,7 @@ impl ParquetTable {
     /// their type), for previews.
     pub fn preview(&self, n: usize) -> Vec<Vec<String>> {
         let readable: Vec<usize> = (0..self.headers.len())
-            .filter(|&c| arrow_cast::can_cast_types(&self.types[c], &DataType::Utf8))
+            .filter(|&c| is_text_like(&self.types[c]))
             .collect();
         self.rows(&readable)
             .take(n)

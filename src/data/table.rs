@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
+use super::DataError;
 use super::csv_file::{CsvTable, Delimiter, Row, TextEncoding};
 use super::parquet_file::{ParquetTable, is_parquet};
 use super::report::{Numbering, Origin};
-use super::DataError;
 
 /// One opened input file.
 #[derive(Debug)]

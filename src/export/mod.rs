@@ -51,9 +51,18 @@ pub fn rankings_table(
         );
     }
     table = table
-        .with("rank", Values::Int(recs().map(|(_, i, _)| i as i64 + 1).collect()))
-        .with_text("item_id", recs().map(|(_, _, rec)| t.items[rec.item as usize].id.clone()))
-        .with("score", Values::Real(recs().map(|(_, _, rec)| Some(rec.score)).collect()));
+        .with(
+            "rank",
+            Values::Int(recs().map(|(_, i, _)| i as i64 + 1).collect()),
+        )
+        .with_text(
+            "item_id",
+            recs().map(|(_, _, rec)| t.items[rec.item as usize].id.clone()),
+        )
+        .with(
+            "score",
+            Values::Real(recs().map(|(_, _, rec)| Some(rec.score)).collect()),
+        );
     for c in COMPONENTS {
         let values = recs().map(|(_, _, rec)| rec.components[c]);
         table = table.with(c.name(), Values::Real(values.collect()));
@@ -203,8 +212,14 @@ pub fn ids_table(dataset: &Dataset, domains: &[usize]) -> Table {
             "row",
             Values::Int((0..rows(dataset, domains).count() as i64).collect()),
         )
-        .with_text("domain", rows(dataset, domains).map(|r| domain_name(dataset, r)))
-        .with_text("item_id", rows(dataset, domains).map(|r| item_id(dataset, r)))
+        .with_text(
+            "domain",
+            rows(dataset, domains).map(|r| domain_name(dataset, r)),
+        )
+        .with_text(
+            "item_id",
+            rows(dataset, domains).map(|r| item_id(dataset, r)),
+        )
 }
 
 fn domain_name(dataset: &Dataset, r: ItemRef) -> String {
@@ -224,8 +239,14 @@ pub fn embeddings_table(
 ) -> Table {
     let matrix = embeddings_matrix(embeddings, domains);
     Table::new()
-        .with_text("domain", rows(dataset, domains).map(|r| domain_name(dataset, r)))
-        .with_text("item_id", rows(dataset, domains).map(|r| item_id(dataset, r)))
+        .with_text(
+            "domain",
+            rows(dataset, domains).map(|r| domain_name(dataset, r)),
+        )
+        .with_text(
+            "item_id",
+            rows(dataset, domains).map(|r| item_id(dataset, r)),
+        )
         .with(
             "embedding",
             Values::Vector {
@@ -239,8 +260,14 @@ pub fn embeddings_table(
 pub fn projection_table(dataset: &Dataset, projection: &Projection, domains: &[usize]) -> Table {
     let point = |r: ItemRef| projection.points[r.domain][r.item as usize];
     Table::new()
-        .with_text("item_id", rows(dataset, domains).map(|r| item_id(dataset, r)))
-        .with_text("domain", rows(dataset, domains).map(|r| domain_name(dataset, r)))
+        .with_text(
+            "item_id",
+            rows(dataset, domains).map(|r| item_id(dataset, r)),
+        )
+        .with_text(
+            "domain",
+            rows(dataset, domains).map(|r| domain_name(dataset, r)),
+        )
         .with(
             "x",
             Values::Real(rows(dataset, domains).map(|r| Some(point(r)[0])).collect()),
@@ -251,8 +278,11 @@ pub fn projection_table(dataset: &Dataset, projection: &Projection, domains: &[u
         )
         .with_text(
             "text",
-            rows(dataset, domains)
-                .map(|r| dataset.domains[r.domain].items[r.item as usize].text.clone()),
+            rows(dataset, domains).map(|r| {
+                dataset.domains[r.domain].items[r.item as usize]
+                    .text
+                    .clone()
+            }),
         )
 }
 
@@ -289,7 +319,10 @@ pub fn neighbors_table(
         item: n.item,
     };
     Table::new()
-        .with_text("domain", found.iter().map(|(r, ..)| domain_name(dataset, *r)))
+        .with_text(
+            "domain",
+            found.iter().map(|(r, ..)| domain_name(dataset, *r)),
+        )
         .with_text("item_id", found.iter().map(|(r, ..)| item_id(dataset, *r)))
         .with(
             "rank",
@@ -297,7 +330,9 @@ pub fn neighbors_table(
         )
         .with_text(
             "neighbor_domain",
-            found.iter().map(|(.., n)| domain_name(dataset, neighbour(n))),
+            found
+                .iter()
+                .map(|(.., n)| domain_name(dataset, neighbour(n))),
         )
         .with_text(
             "neighbor_id",

@@ -60,7 +60,9 @@ impl Table {
     /// Adds a column; every column must have as many rows as the first.
     pub fn with(mut self, name: &str, values: Values) -> Table {
         debug_assert!(
-            self.columns.first().is_none_or(|(_, v)| v.len() == values.len()),
+            self.columns
+                .first()
+                .is_none_or(|(_, v)| v.len() == values.len()),
             "column '{name}' has another row count"
         );
         self.columns.push((name.to_string(), values));

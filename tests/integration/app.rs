@@ -841,17 +841,14 @@ fn the_whole_dataset_exports_from_the_window_as_a_background_job() {
         app.ranking().is_some() && app.running_jobs().is_empty()
     });
     // The buttons are there once the items are encoded.
-    for label in [
-        "Vectors (.npy)…",
-        "Projection (.csv)…",
-        "Neighbours (.csv)…",
-    ] {
+    for label in ["Vectors…", "Projection…", "Neighbours…"] {
         h.get_by_label(label);
     }
     // The dialog's answer, handed over as its command.
     let ctx = h.ctx.clone();
     let npy = dir.path().join("vectors.npy");
     let neighbours = dir.path().join("neighbors.csv");
+    let projection = dir.path().join("projection.parquet");
     h.state_mut().handle(
         &ctx,
         crossrec::app::Command::ExportDataset(DatasetExport::Embeddings, npy.clone()),
@@ -866,6 +863,17 @@ fn the_whole_dataset_exports_from_the_window_as_a_background_job() {
     wait_for(&mut h, "the neighbours export", |app| {
         app.running_jobs().is_empty()
     });
+    // The file name picks the format: Parquet here.
+    h.state_mut().handle(
+        &ctx,
+        crossrec::app::Command::ExportDataset(DatasetExport::Projection, projection.clone()),
+    );
+    wait_for(&mut h, "the projection export", |app| {
+        app.running_jobs().is_empty()
+    });
+    let table = crossrec::data::ParquetTable::open(&projection).unwrap();
+    assert_eq!(table.headers(), ["item_id", "domain", "x", "y", "text"]);
+    assert_eq!(table.row_count(), 288);
     let matrix = crossrec::embed::Embeddings::read_npy(&npy).unwrap();
     assert_eq!(matrix.len(), 288);
     assert!(dir.path().join("vectors.ids.csv").is_file());

@@ -13,6 +13,7 @@ mod embed_tiny;
 mod families;
 mod fuzz;
 mod layering;
+mod parquet;
 mod pca_peer;
 mod real_ranking;
 mod recommend;

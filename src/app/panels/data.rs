@@ -68,11 +68,9 @@ impl DataPanel {
                 }
                 let picked = match target {
                     DialogTarget::Manifest => dialog.add_filter("manifest", &["toml"]).pick_file(),
-                    DialogTarget::AddCsv => {
-                        dialog
+                    DialogTarget::AddCsv => dialog
                         .add_filter("tables", &["csv", "tsv", "txt", "parquet", "pq"])
-                        .pick_file()
-                    }
+                        .pick_file(),
                     DialogTarget::SaveManifest => {
                         dialog.add_filter("manifest", &["toml"]).save_file()
                     }
