@@ -21,5 +21,6 @@ pub mod rank;
 pub mod relate;
 pub mod sample;
 pub mod settings;
+pub mod shards;
 pub mod text;
 pub mod vectors;

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use sha2::{Digest, Sha256};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Domain};
 use crate::embed::{
     CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
 };
@@ -153,6 +153,48 @@ fn safe_name(name: &str) -> String {
         .collect()
 }
 
+/// The cache key of a domain's item texts.
+pub fn domain_key(dataset: &Dataset, domain: &Domain) -> String {
+    cache_key(dataset.name(), &domain.name, &domain.file)
+}
+
+/// The cache key of the users' texts.
+pub fn user_texts_key(dataset: &Dataset) -> String {
+    let file = dataset
+        .manifest
+        .user_texts
+        .as_ref()
+        .map(|spec| dataset.manifest.resolve(&spec.path))
+        .unwrap_or_default();
+    cache_key(dataset.name(), "user-texts", &file)
+}
+
+/// What the model encodes in `dataset`: each domain's item texts (unless
+/// its vectors come from a file), then the users' texts, with cache keys.
+pub fn text_parts(dataset: &Dataset) -> Vec<(EncodeStage<'_>, String, Vec<&str>)> {
+    let mut parts: Vec<(EncodeStage<'_>, String, Vec<&str>)> = dataset
+        .domains
+        .iter()
+        .zip(&dataset.manifest.domains)
+        .filter(|(_, spec)| spec.embeddings.is_none())
+        .map(|(domain, _)| {
+            (
+                EncodeStage::Domain(&domain.name),
+                domain_key(dataset, domain),
+                domain.texts(),
+            )
+        })
+        .collect();
+    if !dataset.user_texts.is_empty() {
+        parts.push((
+            EncodeStage::UserTexts,
+            user_texts_key(dataset),
+            dataset.user_texts.iter().map(|t| t.text.as_str()).collect(),
+        ));
+    }
+    parts
+}
+
 /// Encodes every domain and the user texts of `dataset` through `cache`.
 pub fn encode_dataset(
     dataset: &Dataset,
@@ -171,7 +213,7 @@ pub fn encode_dataset(
             summary.push(part);
             continue;
         }
-        let key = cache_key(dataset.name(), &domain.name, &domain.file);
+        let key = domain_key(dataset, domain);
         let stage = EncodeStage::Domain(&domain.name);
         let result = cache.encode(
             encoder,
@@ -187,13 +229,7 @@ pub fn encode_dataset(
     let user_texts = if dataset.user_texts.is_empty() {
         Embeddings::new(encoder.dim(), Vec::new())
     } else {
-        let file = dataset
-            .manifest
-            .user_texts
-            .as_ref()
-            .map(|spec| dataset.manifest.resolve(&spec.path))
-            .unwrap_or_default();
-        let key = cache_key(dataset.name(), "user-texts", &file);
+        let key = user_texts_key(dataset);
         let texts: Vec<&str> = dataset.user_texts.iter().map(|t| t.text.as_str()).collect();
         let stage = EncodeStage::UserTexts;
         let result = cache.encode(encoder, &key, &texts, &mut |p| progress(stage, p), cancel)?;

@@ -1,5 +1,6 @@
-//! `crossrec embed` and `crossrec encode`, the dataset + embeddings loading
-//! the other subcommands share, and the terminal progress bar.
+//! `crossrec embed`, `crossrec encode` (whole, or one shard) and `crossrec
+//! import-shards`, the dataset + embeddings loading the other subcommands
+//! share, and the terminal progress bar.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 
-use super::{DatasetArgs, EmbedArgs, EncodeArgs};
+use super::{DatasetArgs, EmbedArgs, EncodeArgs, ImportShardsArgs};
 use crate::data::Dataset;
 use crate::embed::{EmbeddingCache, EncodeProgress};
 use crate::pipeline::{DatasetEmbeddings, EncodeStage, VectorSource, encode_dataset};
@@ -65,7 +66,61 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     Ok(())
 }
 
+/// `encode --shard I/N --output FILE`: one shard of the texts, to a file.
+fn encode_shard(args: &EncodeArgs, shard: crate::shards::Shard, output: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    crate::files::check_output(output)?;
+    let dataset = Dataset::load(&args.dataset.manifest()?)?;
+    print_load_summary(&dataset);
+    let encoder = args.dataset.model.load()?;
+    for line in encoder.report().lines() {
+        say!("{line}");
+    }
+    let mut bar = Progress::new(&format!("shard {shard}"));
+    let cancel = AtomicBool::new(false);
+    let summary = crate::shards::encode_shard(
+        &dataset,
+        (&encoder, &args.dataset.model.model),
+        shard,
+        output,
+        &mut |p| bar.update(p),
+        &cancel,
+    )?;
+    bar.finish();
+    println!(
+        "shard {shard}: {} of {} distinct texts encoded → {}",
+        summary.encoded,
+        summary.total,
+        output.display()
+    );
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `import-shards`: every shard of one split into the embedding cache.
+pub(crate) fn import_shards(args: &ImportShardsArgs) -> Result<()> {
+    let cache = cache_of(&args.dataset);
+    cache
+        .check_writable()
+        .context("the embedding cache cannot be written")?;
+    let dataset = Dataset::load(&args.dataset.manifest()?)?;
+    print_load_summary(&dataset);
+    let encoder = args.dataset.model.load()?;
+    let summary = crate::shards::import_shards(&dataset, &encoder, &cache, &args.shards)?;
+    for note in &summary.notes {
+        say!("note: {note}");
+    }
+    println!(
+        "imported {} vectors from {} shards into the cache; every text of the dataset is covered",
+        summary.vectors, summary.shards
+    );
+    Ok(())
+}
+
 pub(crate) fn encode(args: &EncodeArgs) -> Result<()> {
+    if let (Some(shard), Some(output)) = (args.shard, &args.output) {
+        return encode_shard(args, shard, output);
+    }
     let started = std::time::Instant::now();
     // Filling the cache is this command's job: check it can be written first.
     cache_of(&args.dataset)

@@ -81,8 +81,12 @@ pub enum Command {
     Gui(gui::GuiArgs),
     /// Encode a text file, one text per line, into a float32 .npy matrix.
     Embed(EmbedArgs),
-    /// Encode every item (and user text) of a dataset into the embedding cache.
+    /// Encode every item (and user text) of a dataset into the embedding
+    /// cache, or one shard of them into a file (--shard I/N).
     Encode(EncodeArgs),
+    /// Put the vectors of encoding shards (made anywhere with the same
+    /// model) into the embedding cache, checking they cover the dataset.
+    ImportShards(ImportShardsArgs),
     /// Rank the target domain's items for one user, with each score component.
     Recommend(recommend::RecommendArgs),
     /// Measure rankings on held-out users under a protocol (cold-start, warm,
@@ -93,7 +97,8 @@ pub enum Command {
     /// An item's nearest items in each domain and its links through shared users.
     Neighbors(explore::NeighborsArgs),
     /// Write item vectors, the 2-D projection, every item's neighbours or
-    /// many users' recommendations to a file (CSV, or .npy with an ids file).
+    /// many users' recommendations to a file (CSV, Parquet, or .npy with an
+    /// ids file).
     Export(export::ExportArgs),
 }
 
@@ -170,6 +175,24 @@ pub struct EmbedArgs {
 pub struct EncodeArgs {
     #[command(flatten)]
     pub(crate) dataset: DatasetArgs,
+    /// Encode only shard I of N (e.g. 2/8): a fixed 1/N of the distinct
+    /// texts, written to --output as Parquet for `import-shards`, not to
+    /// the cache.
+    #[arg(long, requires = "output")]
+    pub(crate) shard: Option<crate::shards::Shard>,
+    /// The shard file to write (with --shard).
+    #[arg(long, requires = "shard")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `crossrec import-shards`.
+#[derive(Debug, Args)]
+pub struct ImportShardsArgs {
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
+    /// Every shard file of one split (`encode --shard I/N --output FILE`).
+    #[arg(required = true)]
+    pub(crate) shards: Vec<PathBuf>,
 }
 
 /// A dataset, the model that encodes it and where its vectors are cached.
@@ -238,6 +261,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Gui(args) => gui::gui(&args),
         Command::Embed(args) => encode::embed(&args),
         Command::Encode(args) => encode::encode(&args),
+        Command::ImportShards(args) => encode::import_shards(&args),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Eval(args) => eval::eval(&args),
         Command::Search(args) => explore::search(&args),

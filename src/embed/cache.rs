@@ -29,7 +29,14 @@ const FORMAT_VERSION: &str = "1";
 const HASHES: &str = "text_sha256";
 const VECTORS: &str = "embeddings";
 
-type TextHash = [u8; 32];
+/// The SHA-256 of a text: what the cache (and an encoding shard) keys a
+/// vector by.
+pub type TextHash = [u8; 32];
+
+/// The [`TextHash`] of `text`.
+pub fn text_hash(text: &str) -> TextHash {
+    Sha256::digest(text.as_bytes()).into()
+}
 
 /// The result of a cached encode.
 #[derive(Debug, Clone)]
@@ -113,6 +120,48 @@ impl EmbeddingCache {
             .join(format!("{safe}.safetensors")))
     }
 
+    /// Adds vectors made by `encoder`'s model elsewhere (an encoding shard)
+    /// to the file for `key`, keeping the entries it holds; a file that is
+    /// unusable is rebuilt (and said so in the returned notes). Every vector
+    /// must have the model's dimension and finite values.
+    pub fn store(
+        &self,
+        encoder: &Encoder,
+        key: &str,
+        entries: impl IntoIterator<Item = (TextHash, Vec<f32>)>,
+    ) -> Result<Vec<String>, EmbedError> {
+        let path = self.path_for(encoder, key)?;
+        let fingerprint = encoder.fingerprint()?;
+        let dim = encoder.dim();
+        let mut notes = Vec::new();
+        let mut known = match read_file(&path, &fingerprint, dim) {
+            Ok(known) => known,
+            Err(CacheReadError::Missing) => HashMap::new(),
+            Err(CacheReadError::Invalid(reason)) => {
+                notes.push(format!(
+                    "cache file {} is unusable ({reason}); rebuilding it",
+                    path.display()
+                ));
+                HashMap::new()
+            }
+        };
+        for (hash, vector) in entries {
+            if vector.len() != dim || !vector.iter().all(|x| x.is_finite()) {
+                return Err(EmbedError::Vectors {
+                    path,
+                    message: format!(
+                        "a vector of {} values (the model makes {dim}), or with a non-finite \
+                         value, cannot be cached",
+                        vector.len()
+                    ),
+                });
+            }
+            known.insert(hash, vector);
+        }
+        write_file(&path, &fingerprint, dim, &known)?;
+        Ok(notes)
+    }
+
     /// Encodes `texts`, reusing every vector cached under `key` for the same
     /// model and text, and stores the result for next time. On cancel the
     /// vectors finished so far are saved before `Cancelled` is returned.
@@ -139,10 +188,7 @@ impl EmbeddingCache {
                 HashMap::new()
             }
         };
-        let hashes: Vec<TextHash> = texts
-            .iter()
-            .map(|t| Sha256::digest(t.as_bytes()).into())
-            .collect();
+        let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
         let mut missing: Vec<usize> = Vec::new();
         let mut first_of: HashMap<TextHash, usize> = HashMap::new();
         for (i, hash) in hashes.iter().enumerate() {

@@ -21,7 +21,7 @@ mod tokenizer;
 mod weights;
 
 pub(crate) use cache::hex;
-pub use cache::{CachedEncoding, EmbeddingCache};
+pub use cache::{CachedEncoding, EmbeddingCache, TextHash, text_hash};
 pub use compact::{CompactItems, Quantized};
 pub use config::{Architecture, SUPPORTED_MODEL_TYPES, parse_config};
 pub use encoder::{

@@ -49,6 +49,8 @@ impl Values {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     columns: Vec<(String, Values)>,
+    /// Key–value pairs stored in a Parquet file's schema (not in CSV).
+    metadata: std::collections::HashMap<String, String>,
 }
 
 impl Table {
@@ -66,6 +68,12 @@ impl Table {
             "column '{name}' has another row count"
         );
         self.columns.push((name.to_string(), values));
+        self
+    }
+
+    /// Adds a key–value pair to the Parquet schema's metadata.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Table {
+        self.metadata.insert(key.to_string(), value.to_string());
         self
     }
 
@@ -157,7 +165,8 @@ impl Table {
             fields.push(Field::new(name, data_type, nullable));
             arrays.push(array);
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        let schema = Schema::new(fields).with_metadata(self.metadata.clone());
+        RecordBatch::try_new(Arc::new(schema), arrays)
     }
 
     /// Writes the table as a Parquet file (Snappy compression).

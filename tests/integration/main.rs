@@ -17,3 +17,4 @@ mod parquet;
 mod pca_peer;
 mod real_ranking;
 mod recommend;
+mod shards;
