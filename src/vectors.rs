@@ -127,7 +127,7 @@ impl VectorFile {
                 rows_by_id(domain, &named).map_err(|m| self.error(source, m))?
             }
         };
-        self.unit_rows(domain, &matrix, &rows)
+        self.unit_rows(domain, matrix, &rows)
     }
 
     /// The `item_id` column of the ids CSV, one id per row of the `.npy`.
@@ -265,18 +265,26 @@ impl VectorFile {
     }
 
     /// Checks every item's row of `matrix` (finite, non-zero) and scales
-    /// it to unit length.
+    /// it to unit length; rows already in item order are scaled in place.
     fn unit_rows(
         &self,
         domain: &Domain,
-        matrix: &Embeddings,
+        matrix: Embeddings,
         rows: &[usize],
     ) -> Result<(Embeddings, PartSummary), EmbedError> {
         let (path, n, dim) = (&self.path, domain.items.len(), matrix.dim());
-        let mut data = Vec::with_capacity(n * dim);
+        let in_order = rows.iter().enumerate().all(|(i, &r)| i == r) && matrix.len() == n;
+        let mut data = if in_order {
+            matrix.into_vec()
+        } else {
+            let mut data = Vec::with_capacity(n * dim);
+            rows.iter()
+                .for_each(|&r| data.extend_from_slice(matrix.row(r)));
+            data
+        };
         let (mut scaled, mut zero) = (0usize, Vec::new());
         for (item, &row) in rows.iter().enumerate() {
-            let v = matrix.row(row);
+            let v = &mut data[item * dim..(item + 1) * dim];
             if let Some(j) = v.iter().position(|x| !x.is_finite()) {
                 return Err(self.error(
                     path,
@@ -296,9 +304,8 @@ impl VectorFile {
             // for bit, so vectors crossrec exported come back exactly.
             if (norm - 1.0).abs() > 1e-5 {
                 scaled += 1;
-                data.extend(v.iter().map(|x| (f64::from(*x) / norm) as f32));
-            } else {
-                data.extend_from_slice(v);
+                v.iter_mut()
+                    .for_each(|x| *x = (f64::from(*x) / norm) as f32);
             }
         }
         if !zero.is_empty() {

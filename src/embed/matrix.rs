@@ -47,6 +47,11 @@ impl Embeddings {
         &self.data
     }
 
+    /// The values, row-major, without a copy.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
     /// Writes a NumPy `.npy` file (`<f4`, C order, shape `[n, dim]`)
     /// atomically (see [`crate::files::write_atomic`]); refuses to write a
     /// vector that is not finite.
@@ -79,7 +84,17 @@ impl Embeddings {
                 message: format!("not a float32 [n, dim] .npy file: {err}"),
             })?;
         let dim = array.ncols().max(1);
-        let data = array.as_standard_layout().iter().copied().collect();
+        // A C-order file is read in standard layout: keep its buffer
+        // rather than copying a matrix that may take gigabytes.
+        let data = if array.is_standard_layout() {
+            let (data, offset) = array.into_raw_vec_and_offset();
+            match offset {
+                Some(0) | None => data,
+                Some(start) => data[start..].to_vec(),
+            }
+        } else {
+            array.as_standard_layout().iter().copied().collect()
+        };
         Ok(Embeddings::new(dim, data))
     }
 }
