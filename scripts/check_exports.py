@@ -87,7 +87,7 @@ def check_parquet(path):
     try:
         import duckdb
 
-        rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+        rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
         assert rows == table.num_rows
         readers.append("duckdb")
     except ImportError:

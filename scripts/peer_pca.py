@@ -2,7 +2,10 @@
 """The peer for crossrec's PCA benchmark: scikit-learn's PCA(2) on the same
 matrix (`target/bench-items.npy`, written by `cargo bench --bench pca`).
 
-    python3 scripts/peer_pca.py target/bench-items.npy
+    python3 scripts/peer_pca.py target/bench-items.npy [SOLVER,SOLVER…]
+
+(`cargo bench --bench million` writes the 1M-row `target/bench-million/target.npy`;
+there `covariance_eigh,randomized` skips the full SVD, which takes minutes.)
 
 Prints one JSON line: the median of 5 fits (full SVD solver, and the
 randomized one) and the explained variance ratios, to compare with
@@ -20,7 +23,8 @@ from sklearn.decomposition import PCA
 def main() -> None:
     x = np.load(sys.argv[1])
     out = {"rows": x.shape[0], "dim": x.shape[1]}
-    for solver in ("full", "randomized", "covariance_eigh"):
+    solvers = sys.argv[2].split(",") if len(sys.argv) > 2 else ["full", "randomized", "covariance_eigh"]
+    for solver in solvers:
         times = []
         for _ in range(5):
             start = time.perf_counter()

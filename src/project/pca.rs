@@ -1,6 +1,6 @@
 //! PCA to 2-D on the rows of several matrices together: the covariance
-//! (d × d, f64 sums of f32 Gram matrices of row blocks, by gemm on all
-//! cores) and its two leading eigenvectors by subspace iteration.
+//! (d × d, f64 sums of f32 Gram matrices of row blocks, the tiles on and
+//! above the diagonal by gemm, one run of blocks per core) and its two leading eigenvectors by subspace iteration.
 //! Deterministic, and no input makes it panic or run away: zero variance
 //! gives zero coordinates, and the iteration count is bounded.
 
@@ -86,33 +86,42 @@ fn project_on(
         .map(|s| s / n as f64)
         .collect();
     let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-    let mut cov = Array2::<f64>::zeros((dim, dim));
-    let mut centred = vec![0f32; BLOCK_ROWS * dim];
-    let mut gram = vec![0f32; dim * dim];
-    for block in parts
+    // One run of consecutive blocks per thread, each with its own buffers:
+    // gemm on a 384 × 384 result does not spread over cores by itself.
+    let blocks: Vec<&[f32]> = parts
         .iter()
         .flat_map(|p| p.as_slice().chunks(BLOCK_ROWS * dim))
-    {
-        if cancel.load(Ordering::Relaxed) {
-            return None;
-        }
-        let rows = block.len() / dim;
-        let centred = &mut centred[..block.len()];
-        centred
-            .par_chunks_mut(dim * 256)
-            .zip(block.par_chunks(dim * 256))
-            .for_each(|(out, rows)| {
-                for (o, x) in out.chunks_exact_mut(dim).zip(rows.chunks_exact(dim)) {
+        .collect();
+    let per_thread = blocks.len().div_ceil(rayon::current_num_threads()).max(1);
+    let sums: Vec<Option<Vec<f64>>> = blocks
+        .par_chunks(per_thread)
+        .map(|run| {
+            let mut sum = vec![0f64; dim * dim];
+            let mut centred = vec![0f32; BLOCK_ROWS * dim];
+            let mut gram = vec![0f32; dim * dim];
+            for block in run {
+                if cancel.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let centred = &mut centred[..block.len()];
+                for (o, x) in centred.chunks_exact_mut(dim).zip(block.chunks_exact(dim)) {
                     o.iter_mut()
                         .zip(x.iter().zip(&mean32))
                         .for_each(|(o, (x, m))| *o = x - m);
                 }
-            });
-        gram_of(centred, rows, dim, &mut gram);
-        cov.iter_mut()
-            .zip(&gram)
-            .for_each(|(c, g)| *c += f64::from(*g));
+                gram_of(centred, block.len() / dim, dim, &mut gram);
+                sum.iter_mut()
+                    .zip(&gram)
+                    .for_each(|(s, g)| *s += f64::from(*g));
+            }
+            Some(sum)
+        })
+        .collect();
+    let mut cov = Array2::<f64>::zeros((dim, dim));
+    for sum in sums {
+        cov.iter_mut().zip(&sum?).for_each(|(c, s)| *c += s);
     }
+    mirror_tiles(&mut cov);
     cov /= n.max(2) as f64 - 1.0;
     let total: f64 = cov.diag().sum();
     let (axes, values) = leading_eigenvectors(&cov, cancel)?;
@@ -159,41 +168,61 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sums.iter().sum::<f32>() + tail
 }
 
-/// `gram = Xᵀ X` for the `rows × dim` row-major `x`, by gemm on the
-/// current rayon pool.
+/// Columns per tile of the Gram matrix: only tiles on or above the
+/// diagonal are multiplied (10 of 16 for 384 dimensions).
+const TILE: usize = 96;
+
+/// The upper tiles of `gram = Xᵀ X` for the `rows × dim` row-major `x`
+/// (tiles below the diagonal are left as they are; see [`mirror_tiles`]),
+/// by gemm on this thread.
 fn gram_of(x: &[f32], rows: usize, dim: usize, gram: &mut [f32]) {
     assert!(x.len() >= rows * dim && gram.len() >= dim * dim);
-    let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the three pointers are valid for the strides and sizes given
-    // (checked above), `gram` does not alias `x`, and gemm only reads `x`.
-    // Xᵀ is `x` read with row stride 1 and column stride `dim`.
-    unsafe {
-        gemm::gemm(
-            dim,
-            dim,
-            rows,
-            gram.as_mut_ptr(),
-            1,
-            dim as isize,
-            false,
-            x.as_ptr(),
-            dim as isize,
-            1,
-            x.as_ptr(),
-            1,
-            dim as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    for i in (0..dim).step_by(TILE) {
+        for j in (i..dim).step_by(TILE) {
+            let (h, w) = (TILE.min(dim - i), TILE.min(dim - j));
+            // SAFETY: every pointer stays inside its slice (checked above:
+            // rows i..i+h and columns j..j+w of the dim × dim `gram`;
+            // columns i..i+h and j..j+w of the rows × dim `x`), `gram` does
+            // not alias `x`, and gemm only reads `x`. The left factor is
+            // columns i..i+h of `x` read transposed (row stride 1, column
+            // stride `dim`).
+            unsafe {
+                gemm::gemm(
+                    h,
+                    w,
+                    rows,
+                    gram.as_mut_ptr().add(i * dim + j),
+                    1,
+                    dim as isize,
+                    false,
+                    x.as_ptr().add(i),
+                    dim as isize,
+                    1,
+                    x.as_ptr().add(j),
+                    1,
+                    dim as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+    }
+}
+
+/// Fills the tiles below the diagonal of a symmetric matrix whose upper
+/// tiles [`gram_of`] computed.
+fn mirror_tiles(a: &mut Array2<f64>) {
+    let dim = a.nrows();
+    for r in 0..dim {
+        for c in 0..dim {
+            if r / TILE > c / TILE {
+                a[[r, c]] = a[[c, r]];
+            }
+        }
     }
 }
 
