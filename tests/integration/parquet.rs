@@ -423,7 +423,8 @@ fn bad_parquet_vector_files_are_clear_errors() {
         ]
     };
     // (name, the products' vector file, what the user must read)
-    let mut cases: Vec<(&str, Vec<(&str, ArrayRef)>, &str)> = vec![
+    type Columns = Vec<(&'static str, ArrayRef)>;
+    let mut cases: Vec<(&str, Columns, &str)> = vec![
         (
             "null vector",
             file(
