@@ -348,7 +348,7 @@ impl egui::DroppedFile for Dropped {
 }
 
 #[test]
-fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
+fn dropped_csv_and_parquet_files_become_a_saved_and_loaded_manifest() {
     let dir = tempdir();
     let data = dir.path().join("mine");
     std::fs::create_dir_all(&data).unwrap();
@@ -358,7 +358,27 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
         "code;name;plot\nf1;Heat;Cops and robbers\nf2;Up;A flying house\n",
     )
     .unwrap();
-    std::fs::write(data.join("books.csv"), "item_id,title\nb1,Dune\nb2,Emma\n").unwrap();
+    // A Parquet file, with a number column besides the text.
+    let books = arrow_array::RecordBatch::try_from_iter([
+        (
+            "item_id",
+            std::sync::Arc::new(arrow_array::StringArray::from(vec!["b1", "b2"]))
+                as arrow_array::ArrayRef,
+        ),
+        (
+            "title",
+            std::sync::Arc::new(arrow_array::StringArray::from(vec!["Dune", "Emma"])),
+        ),
+        (
+            "year",
+            std::sync::Arc::new(arrow_array::Int64Array::from(vec![1965, 1815])),
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(data.join("books.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, books.schema(), None).unwrap();
+    writer.write(&books).unwrap();
+    writer.close().unwrap();
     std::fs::write(
         data.join("events.csv"),
         "user_id,domain,item_id\nann,films,f1\nann,books,b1\nbob,films,f2\nbob,books,b2\n",
@@ -366,7 +386,7 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
     .unwrap();
     let mut h = harness(dir.path(), sample_manifest());
     wait_for(&mut h, "the sample", |app| app.dataset().is_some());
-    for name in ["films.csv", "books.csv", "events.csv"] {
+    for name in ["films.csv", "books.parquet", "events.csv"] {
         let file: egui::DroppedFileHandle = std::sync::Arc::new(Dropped(data.join(name)));
         h.input_mut().dropped_files.push(file);
         h.step();
@@ -375,6 +395,9 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
     // The column-mapping view shows each file's header and first rows.
     h.get_by_label("Cops and robbers");
     h.get_by_label("Dune");
+    h.get_by_label("1965");
+    // A Parquet file has no delimiter to choose.
+    h.get_by_label("Parquet");
     // films.csv has no item_id column: the id guess is its first column ("code").
     // The button is below the fold of the left panel: press it the way
     // assistive technology does, which needs no pointer position.
@@ -387,6 +410,8 @@ fn dropped_csv_files_become_a_saved_and_loaded_manifest() {
     assert_eq!(dataset.domains[0].name, "films");
     assert_eq!(dataset.domains[0].items[0].text, "Heat. Cops and robbers");
     assert_eq!(dataset.interactions.len(), 4);
+    assert_eq!(dataset.domains[1].name, "books");
+    assert_eq!(dataset.domains[1].items[1].id, "b2");
     let saved = crossrec::data::Manifest::load(&data.join("crossrec.toml")).unwrap();
     assert_eq!(saved.domains[0].id_column, "code");
 }

@@ -198,7 +198,7 @@ impl Panel for DataPanel {
                 self.open_dialog(DialogTarget::Manifest);
             }
         });
-        ui.weak("or drop a .toml or .csv file on the window");
+        ui.weak("or drop a .toml, .csv or .parquet file on the window");
         ui.horizontal_wrapped(|ui| {
             ui.weak("Samples:");
             for sample in Sample::ALL {
