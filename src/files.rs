@@ -157,6 +157,17 @@ pub fn check_not_input(output: &Path, input: &Path) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Refuses an output that is any of `inputs` (a dataset's manifest and the
+/// files it names: an export must never replace its own data).
+pub fn check_not_inputs<'a>(
+    output: &Path,
+    inputs: impl IntoIterator<Item = &'a Path>,
+) -> Result<(), WriteError> {
+    inputs
+        .into_iter()
+        .try_for_each(|input| check_not_input(output, input))
+}
+
 /// Writes `path` atomically: `write` fills a temporary file in the same
 /// folder, which is then renamed over `path` (through a symlink to its
 /// target). On any error the temporary file is removed and `path` is left as

@@ -173,12 +173,8 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
         message,
     };
     let file = File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-        bad(format!(
-            "not a readable Parquet file ({e}); a shard cut short (an interrupted copy) looks \
-             like this"
-        ))
-    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(crate::data::parquet_open_error(path, &e)))?;
     let meta = builder.schema().metadata().clone();
     let get = |k: &str| meta.get(k).map(String::as_str);
     let (Some(made_by), Some(place)) = (get(FINGERPRINT), get(SHARD)) else {
@@ -202,7 +198,12 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
     let reader = builder.build().map_err(|e| bad(e.to_string()))?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| bad(format!("cannot read its rows: {e}")))?;
+        let batch = batch.map_err(|e| {
+            bad(format!(
+                "cannot read its rows: {}",
+                crate::data::parquet_read_error(&e)
+            ))
+        })?;
         let column = |name: &str| {
             batch
                 .column_by_name(name)
@@ -247,6 +248,18 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
             let vector = values.values()[start..start + dim].to_vec();
             if !vector.iter().all(|x| x.is_finite()) {
                 return Err(bad(format!("row {at} holds a non-finite value")));
+            }
+            // The encoder writes unit vectors; anything else was changed.
+            let norm = vector
+                .iter()
+                .map(|x| f64::from(*x).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if (norm - 1.0).abs() > 1e-3 {
+                return Err(bad(format!(
+                    "row {at} holds a vector of length {norm:.4}, not 1: not what crossrec \
+                     encode --shard wrote (edited?)"
+                )));
             }
             let domain = domains.is_valid(r).then(|| domains.value(r).to_string());
             rows.push((domain, hash, vector));
@@ -316,11 +329,12 @@ pub fn import_shards(
     }
     let missing: Vec<String> = (1..=count)
         .filter(|i| !seen.contains_key(i))
-        .map(|i| i.to_string())
+        .map(|index| Shard { index, count }.to_string())
         .collect();
     if !missing.is_empty() {
         return Err(refuse(format!(
-            "shards {} of {count} are missing",
+            "{} of {count} shards missing: {}",
+            missing.len(),
             missing.join(", ")
         )));
     }
@@ -354,24 +368,33 @@ pub fn import_shards(
             dataset.name()
         )));
     }
+    // Each text lacking is named with the shard that should hold it.
     let mut uncovered = Vec::new();
     for (domain, _, texts) in &parts {
-        let lacking = texts
-            .keys()
-            .filter(|h| !found.contains_key(&(*domain, **h)))
-            .count();
-        if lacking > 0 {
+        for (hash, text) in texts {
+            if found.contains_key(&(*domain, *hash)) {
+                continue;
+            }
+            let shard = files
+                .iter()
+                .find(|f| f.shard.holds(hash))
+                .map_or_else(String::new, |f| f.path.display().to_string());
             uncovered.push(format!(
-                "{lacking} texts of {}",
+                "'{}' of {} (its shard: {shard})",
+                crate::text::clip(&crate::text::for_terminal(text), 40),
                 domain.unwrap_or("the user texts")
             ));
         }
     }
     if !uncovered.is_empty() {
+        uncovered.sort();
+        let shown: Vec<&str> = uncovered.iter().take(5).map(String::as_str).collect();
         return Err(refuse(format!(
-            "the shards do not cover the dataset: {} are in no shard (the data changed since \
-             they were made?)",
-            uncovered.join(", ")
+            "the shards do not cover the dataset: {} texts are in no shard: {}{}; a shard file \
+             lost rows, or the data changed since the shards were made",
+            uncovered.len(),
+            shown.join("; "),
+            if uncovered.len() > 5 { "; …" } else { "" }
         )));
     }
     let mut notes = Vec::new();

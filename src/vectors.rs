@@ -95,6 +95,12 @@ impl VectorFile {
             };
             (matrix, named)
         };
+        // Where each matrix row is, for messages: a Parquet file's own row
+        // number, or the `.npy` row index (from 0, as numpy counts).
+        let labels: Vec<String> = match (&named, crate::data::is_parquet(&self.path)) {
+            (Some(named), true) => named.iter().map(|n| n.at.clone()).collect(),
+            _ => (0..matrix.len()).map(|r| format!("row {r}")).collect(),
+        };
         let rows = match named {
             None => {
                 let n = domain.items.len();
@@ -127,7 +133,7 @@ impl VectorFile {
                 rows_by_id(domain, &named).map_err(|m| self.error(source, m))?
             }
         };
-        self.unit_rows(domain, matrix, &rows)
+        self.unit_rows(domain, matrix, &rows, &labels)
     }
 
     /// The `item_id` column of the ids CSV, one id per row of the `.npy`.
@@ -154,19 +160,24 @@ impl VectorFile {
         let path = &self.path;
         let bad = |message: String| self.error(path, message);
         // The ids (and the domain column) through the data layer's reader.
-        let table = ParquetTable::open(path).map_err(|e| bad(e.to_string()))?;
+        // The data layer's errors name the file; this one names it once.
+        let message = |e: crate::data::DataError| match e {
+            crate::data::DataError::Parquet { message, .. } => message,
+            other => other.to_string(),
+        };
+        let table = ParquetTable::open(path).map_err(|e| bad(message(e)))?;
         let id_column = table
             .column(&self.id_column, "item id")
-            .map_err(|e| bad(format!("{e}; name it with embeddings_id_column")))?;
+            .map_err(|e| bad(format!("{}; name it with embeddings_id_column", message(e))))?;
         let domain_column = table
             .optional_column("domain", "domain name")
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(message(e)))?;
         let mut keep = Vec::new();
         let mut named = Vec::new();
         let mut domains_seen = std::collections::BTreeSet::new();
         let wanted: Vec<usize> = std::iter::once(id_column).chain(domain_column).collect();
         for row in table.rows(&wanted) {
-            let row = row.map_err(|e| bad(e.to_string()))?;
+            let row = row.map_err(|e| bad(message(e)))?;
             let mine = match domain_column {
                 None => true,
                 Some(c) => {
@@ -200,8 +211,8 @@ impl VectorFile {
         let path = &self.path;
         let bad = |message: String| self.error(path, message);
         let file = File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| bad(crate::data::parquet_open_error(path, &e)))?;
         let schema = builder.schema().clone();
         let Some((index, field)) = schema.column_with_name(&self.vector_column) else {
             let found: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -228,7 +239,12 @@ impl VectorFile {
             .map_err(|e| bad(e.to_string()))?;
         let (mut data, mut dim, mut row) = (Vec::new(), None::<usize>, 0usize);
         for batch in reader {
-            let batch = batch.map_err(|e| bad(format!("cannot read the vectors: {e}")))?;
+            let batch = batch.map_err(|e| {
+                bad(format!(
+                    "cannot read the vectors: {}",
+                    crate::data::parquet_read_error(&e)
+                ))
+            })?;
             let (values, ranges) = list_values(batch.column(0)).map_err(&bad)?;
             for range in ranges {
                 row += 1;
@@ -261,7 +277,12 @@ impl VectorFile {
                 data.extend_from_slice(&values.values()[start..end]);
             }
         }
-        Ok(Embeddings::new(dim.unwrap_or(0), data))
+        match dim {
+            Some(dim) => Ok(Embeddings::new(dim, data)),
+            None => Err(bad(
+                "no vectors: the file has no rows for this domain".into()
+            )),
+        }
     }
 
     /// Checks every item's row of `matrix` (finite, non-zero) and scales
@@ -271,6 +292,7 @@ impl VectorFile {
         domain: &Domain,
         matrix: Embeddings,
         rows: &[usize],
+        labels: &[String],
     ) -> Result<(Embeddings, PartSummary), EmbedError> {
         let (path, n, dim) = (&self.path, domain.items.len(), matrix.dim());
         let in_order = rows.iter().enumerate().all(|(i, &r)| i == r) && matrix.len() == n;
@@ -289,15 +311,15 @@ impl VectorFile {
                 return Err(self.error(
                     path,
                     format!(
-                        "row {row} (item '{}') holds {} at column {j}; every value must be \
+                        "{} (item '{}') holds {} at column {j}; every value must be \
                          finite",
-                        domain.items[item].id, v[j]
+                        labels[row], domain.items[item].id, v[j]
                     ),
                 ));
             }
             let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             if norm == 0.0 {
-                zero.push(format!("row {row} ('{}')", domain.items[item].id));
+                zero.push(format!("{} ('{}')", labels[row], domain.items[item].id));
                 continue;
             }
             // Rows already of unit length (to float precision) are kept bit
@@ -397,6 +419,7 @@ fn rows_by_id(domain: &Domain, named: &[NamedRow]) -> Result<Vec<usize>, String>
     let (mut unknown, mut repeated) = (Vec::new(), Vec::new());
     for (i, row) in named.iter().enumerate() {
         match domain.item_index(&row.id) {
+            None if row.id.is_empty() => unknown.push(format!("{}: empty or null id", row.at)),
             None => unknown.push(format!("{}: '{}'", row.at, row.id)),
             Some(item) => match rows[item as usize] {
                 Some(_) => repeated.push(format!("{}: '{}'", row.at, row.id)),

@@ -412,6 +412,13 @@ pub fn export_dataset(
         projection: overview.map(|o| &o.projection),
     };
     let domains: Vec<usize> = (0..dataset.domains.len()).collect();
+    let inputs = dataset.manifest.files();
+    let outputs = std::iter::once(path.to_path_buf())
+        .chain((format == FileFormat::Npy).then(|| ids_path(path)));
+    for output in outputs {
+        crate::files::check_not_inputs(&output, inputs.iter().map(PathBuf::as_path))
+            .map_err(err)?;
+    }
     write_dataset_export(what, format, path, &source, &domains, EXPORT_NEIGHBOURS).map_err(err)?;
     let items: usize = dataset.domains.iter().map(|d| d.items.len()).sum();
     let ids = if format == FileFormat::Npy {

@@ -70,7 +70,12 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
 fn encode_shard(args: &EncodeArgs, shard: crate::shards::Shard, output: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     crate::files::check_output(output)?;
-    let dataset = Dataset::load(&args.dataset.manifest()?)?;
+    let manifest = args.dataset.manifest()?;
+    let dataset = Dataset::load(&manifest)?;
+    let inputs: Vec<std::path::PathBuf> = std::iter::once(manifest)
+        .chain(dataset.manifest.files())
+        .collect();
+    crate::files::check_not_inputs(output, inputs.iter().map(|p| p.as_path()))?;
     print_load_summary(&dataset);
     let encoder = args.dataset.model.load()?;
     for line in encoder.report().lines() {

@@ -148,6 +148,16 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     })?;
     let domains = args.domains(&dataset)?;
     let format = args.format();
+    // Never replace the dataset's own files.
+    let manifest = args.dataset.manifest()?;
+    let inputs: Vec<PathBuf> = std::iter::once(manifest)
+        .chain(dataset.manifest.files())
+        .collect();
+    let outputs = std::iter::once(args.output.clone())
+        .chain((format == FileFormat::Npy).then(|| ids_path(&args.output)));
+    for output in outputs {
+        crate::files::check_not_inputs(&output, inputs.iter().map(PathBuf::as_path))?;
+    }
     let rows: usize = match args.what {
         Export::Recommendations => 0,
         _ => domains
@@ -201,7 +211,7 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     }
     match args.what {
         Export::Neighbors => say!(
-            "wrote the {} nearest items in each of {} domains for {rows} items to {}",
+            "wrote up to {} nearest items in each of {} domains for {rows} items to {}",
             args.k,
             domains.len(),
             args.output.display()

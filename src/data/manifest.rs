@@ -169,6 +169,19 @@ impl InteractionsSpec {
 }
 
 impl Manifest {
+    /// Every file the manifest names, resolved: items, vector and ids files,
+    /// interactions, user texts (what an output must never replace).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for d in &self.domains {
+            files.push(self.resolve(&d.items));
+            files.extend(d.embeddings.iter().map(|p| self.resolve(p)));
+            files.extend(d.embeddings_ids.iter().map(|p| self.resolve(p)));
+        }
+        files.push(self.resolve(&self.interactions.path));
+        files.extend(self.user_texts.iter().map(|t| self.resolve(&t.path)));
+        files
+    }
     /// Reads and checks a manifest file.
     pub fn load(path: &Path) -> Result<Manifest, DataError> {
         let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {

@@ -21,6 +21,8 @@ pub use error::DataError;
 pub use guess::{FileRole, FileSpec};
 pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
 pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
-pub use parquet_file::{ParquetTable, is_parquet};
+pub use parquet_file::{
+    ParquetTable, is_parquet, open_error as parquet_open_error, read_error as parquet_read_error,
+};
 pub use report::{FileStats, IssueKind, LoadIssue, LoadReport, Numbering, Origin};
 pub use table::Table;

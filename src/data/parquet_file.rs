@@ -9,8 +9,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow_schema::DataType;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::DataError;
@@ -35,6 +36,127 @@ fn is_text_like(data_type: &DataType) -> bool {
         other => !other.is_nested(),
     };
     scalar && arrow_cast::can_cast_types(data_type, &DataType::Utf8)
+}
+
+/// One column of a record batch as text, `None` for a null: strings as
+/// they are (bytes that are not UTF-8 are an error, not a null);
+/// whole-valued reals without a fraction (an id column that pandas turned
+/// into float64 reads "7", as in the other files, not "7.0"); timestamps and
+/// dates as Unix seconds, which is what the loader reads as a timestamp;
+/// anything else as arrow-cast writes it.
+fn column_text(column: &ArrayRef) -> Result<Vec<Option<String>>, ArrowError> {
+    use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int64Type};
+    use arrow_schema::TimeUnit;
+    let rows = 0..column.len();
+    let whole = |x: f64| x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15;
+    Ok(match column.data_type() {
+        DataType::Float16 | DataType::Float32 => {
+            let values = arrow_cast::cast(column, &DataType::Float32)?;
+            let values = values.as_primitive::<Float32Type>();
+            rows.map(|r| {
+                values.is_valid(r).then(|| {
+                    let x = values.value(r);
+                    if whole(f64::from(x)) {
+                        format!("{}", x as i64)
+                    } else {
+                        x.to_string()
+                    }
+                })
+            })
+            .collect()
+        }
+        DataType::Float64 => {
+            let values = column.as_primitive::<Float64Type>();
+            rows.map(|r| {
+                values.is_valid(r).then(|| {
+                    let x = values.value(r);
+                    if whole(x) {
+                        format!("{}", x as i64)
+                    } else {
+                        x.to_string()
+                    }
+                })
+            })
+            .collect()
+        }
+        DataType::Timestamp(..) | DataType::Date64 => {
+            let per_second = match column.data_type() {
+                DataType::Timestamp(TimeUnit::Second, _) => 1,
+                DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000_000,
+                DataType::Timestamp(TimeUnit::Nanosecond, _) => 1_000_000_000,
+                _ => 1_000,
+            };
+            let values = arrow_cast::cast(column, &DataType::Int64)?;
+            let values = values.as_primitive::<Int64Type>();
+            rows.map(|r| {
+                values
+                    .is_valid(r)
+                    .then(|| values.value(r).div_euclid(per_second).to_string())
+            })
+            .collect()
+        }
+        DataType::Date32 => {
+            let values = column.as_primitive::<Date32Type>();
+            rows.map(|r| {
+                values
+                    .is_valid(r)
+                    .then(|| (i64::from(values.value(r)) * 86_400).to_string())
+            })
+            .collect()
+        }
+        _ => {
+            let options = arrow_cast::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            let text = arrow_cast::cast_with_options(column, &DataType::Utf8, &options)?;
+            let text = text.as_string::<i32>();
+            rows.map(|r| text.is_valid(r).then(|| text.value(r).to_string()))
+                .collect()
+        }
+    })
+}
+
+/// Why `path` could not be opened as Parquet, in the user's terms: not
+/// Parquet at all (text, say), or a Parquet file cut short.
+pub fn open_error(path: &Path, error: &dyn std::fmt::Display) -> String {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let read = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if read == 4 && &head == b"PAR1" {
+        format!(
+            "not a readable Parquet file ({error}); a file cut short (an interrupted copy or \
+             download) looks like this"
+        )
+    } else if read > 0
+        && head[..read]
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    {
+        "not a Parquet file (it does not start with PAR1, and it starts like text): if it \
+         is CSV, give it a .csv name"
+            .to_string()
+    } else {
+        format!("not a Parquet file (it does not start with PAR1): {error}")
+    }
+}
+
+/// What a Parquet read error means for the user: a compression codec this
+/// build leaves out (brotli) says how to re-save the file; anything else is
+/// most likely damage.
+pub fn read_error(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    if text.contains("Disabled feature") || text.contains("not supported") {
+        format!(
+            "{text}: the file is compressed with a codec crossrec does not read (it reads \
+             Snappy, Zstandard, LZ4 and gzip); re-save it with one of those, e.g. pandas \
+             to_parquet(path, compression=\"snappy\")"
+        )
+    } else {
+        format!("{text}; the file may be damaged")
+    }
 }
 
 /// Whether `path` is a Parquet file: named `.parquet`/`.pq`, or starting
@@ -72,12 +194,8 @@ impl ParquetTable {
             path: path.to_path_buf(),
             error,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-            bad(format!(
-                "not a readable Parquet file ({e}); a file cut short (an interrupted copy or \
-                 download) looks like this"
-            ))
-        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| bad(open_error(path, &e)))?;
         let schema = builder.schema().clone();
         let builder = match limit {
             Some(n) => builder.with_limit(n),
@@ -91,7 +209,8 @@ impl ParquetTable {
         for batch in reader {
             let batch = batch.map_err(|e| {
                 bad(format!(
-                    "cannot read the rows after row {rows}: {e}; the file may be damaged"
+                    "cannot read the rows after row {rows}: {}",
+                    read_error(&e)
                 ))
             })?;
             rows += batch.num_rows() as u64;
@@ -216,12 +335,12 @@ impl ParquetTable {
         self.batches.iter().flat_map(move |batch| {
             let start = first_row;
             first_row += batch.num_rows() as u64;
-            let columns: Result<Vec<Option<ArrayRef>>, DataError> = (0..width)
+            let columns: Result<Vec<Option<Vec<Option<String>>>>, DataError> = (0..width)
                 .map(|c| {
                     if !wanted.contains(&c) {
                         return Ok(None);
                     }
-                    arrow_cast::cast(batch.column(c), &DataType::Utf8)
+                    column_text(batch.column(c))
                         .map(Some)
                         .map_err(|e| DataError::Parquet {
                             path: self.path.clone(),
@@ -240,13 +359,7 @@ impl ParquetTable {
                 Ok(columns) => Box::new((0..batch_rows).map(move |r| {
                     let fields: Vec<&str> = columns
                         .iter()
-                        .map(|column| {
-                            column
-                                .as_ref()
-                                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                                .filter(|c| c.is_valid(r))
-                                .map_or("", |c| c.value(r))
-                        })
+                        .map(|column| column.as_ref().and_then(|c| c[r].as_deref()).unwrap_or(""))
                         .collect();
                     let line = start + r as u64 + 1;
                     Ok(Row {

@@ -162,6 +162,45 @@ fn a_dataset_in_parquet_loads_exactly_like_its_csv() {
         "{report}"
     );
     assert!(report.contains("3 rows, 2 used, 1 skipped"), "{report}");
+
+    // Typed columns as pandas writes them: ids that became float64, a
+    // timestamp column, dates; they read as the CSV's ids and Unix seconds.
+    write_batch(
+        &interactions,
+        vec![
+            (
+                "user_id",
+                Arc::new(Float64Array::from(vec![7.0, 7.0])) as ArrayRef,
+            ),
+            (
+                "domain",
+                Arc::new(StringArray::from(vec!["products", "articles"])),
+            ),
+            ("item_id", Arc::new(StringArray::from(vec!["P001", "A001"]))),
+            (
+                "timestamp",
+                Arc::new(
+                    arrow_array::TimestampNanosecondArray::from(vec![
+                        1_700_000_000_123_456_789,
+                        1_700_000_001_000_000_000,
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            ),
+        ],
+    );
+    let dataset = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
+    assert_eq!(dataset.users[0], "7");
+    let stamps: Vec<Option<i64>> = dataset.interactions.iter().map(|i| i.timestamp).collect();
+    assert_eq!(stamps, [Some(1_700_000_000), Some(1_700_000_001)]);
+    assert_eq!(
+        dataset
+            .report
+            .count(crossrec::data::IssueKind::BadTimestamp),
+        0,
+        "{}",
+        dataset.report
+    );
 }
 
 #[test]
@@ -216,6 +255,34 @@ fn bad_parquet_inputs_are_clear_errors() {
         e.contains("products.parquet: no column 'title' (item text); the file has: item_id"),
         "{e}"
     );
+
+    // Text that is not UTF-8 is an error naming the column, not a blank.
+    write_batch(
+        &products,
+        vec![
+            (
+                "item_id",
+                Arc::new(StringArray::from(vec!["P001"])) as ArrayRef,
+            ),
+            (
+                "title",
+                Arc::new(arrow_array::BinaryArray::from(vec![&b"\xc3\x28"[..]])),
+            ),
+            ("description", Arc::new(StringArray::from(vec!["fine"]))),
+        ],
+    );
+    let e = load_error();
+    assert!(
+        e.contains("products.parquet: column 'title' in rows 1–1"),
+        "{e}"
+    );
+    assert!(e.contains("utf"), "{e}");
+
+    // CSV text under a .parquet name is not called a cut-short file.
+    std::fs::write(&products, "item_id,title\nP001,x\n").unwrap();
+    let e = load_error();
+    assert!(e.contains("not a Parquet file"), "{e}");
+    assert!(e.contains("give it a .csv name"), "{e}");
 
     // A delimiter means nothing for Parquet.
     std::fs::write(&products, &good).unwrap();
@@ -335,6 +402,32 @@ fn parquet_exports_are_typed_equal_the_csv_and_come_back_bit_exact() {
             }
         }
     }
+
+    // An export never replaces the dataset's own files.
+    let items = crate::common::sample_manifest()
+        .parent()
+        .unwrap()
+        .join("products.csv");
+    let before = std::fs::read(&items).unwrap();
+    for target in [items.clone(), crate::common::sample_manifest()] {
+        let run = crossrec(
+            &[
+                "export",
+                "--dataset",
+                crate::common::sample_manifest().to_str().unwrap(),
+                "--model",
+                model,
+                "--what",
+                "projection",
+                "--output",
+                target.to_str().unwrap(),
+            ],
+            &cache,
+        );
+        assert_eq!(run.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("is also the input"));
+    }
+    assert_eq!(std::fs::read(&items).unwrap(), before);
 
     // Brought back through the manifest (one file, its domain column picks
     // each domain's rows; one domain's rows reversed): same recommendations.
@@ -508,6 +601,11 @@ fn bad_parquet_vector_files_are_clear_errors() {
             "column 'embedding' holds Utf8, not vectors",
         ),
     ];
+    cases.push((
+        "no rows",
+        file(Vec::new(), list(Vec::new())),
+        "products.parquet: no vectors: the file has no rows for this domain",
+    ));
     cases.push((
         "truncated",
         Vec::new(),

@@ -190,12 +190,57 @@ fn shards_that_do_not_make_one_whole_are_refused() {
         crossrec(&args, &cache)
     };
     let (a, b) = (shard(1, 2, model), shard(2, 2, model));
-    fails_with(&import(&[&a]), "shards 2 of 2 are missing");
+    fails_with(&import(&[&a]), "1 of 2 shards missing: 2/2");
     fails_with(&import(&[&a, &a, &b]), "shard 1/2 is given twice");
     let c = shard(1, 3, model);
     fails_with(&import(&[&a, &b, &c]), "shards of different splits");
     let d = shard(2, 2, other_model.to_str().unwrap());
     fails_with(&import(&[&a, &d]), "made by another model or settings");
+    // A vector zeroed (or otherwise edited) in a shard, metadata kept.
+    let zeroed = dir.path().join("zeroed.parquet");
+    let (schema, batch) = {
+        let file = std::fs::File::open(&b).unwrap();
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        // The builder's schema holds the file's metadata (the fingerprint).
+        let schema = builder.schema().clone();
+        let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
+        let batch = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+        (schema, batch)
+    };
+    let vectors = arrow_array::cast::AsArray::as_fixed_size_list(batch.column(2).as_ref());
+    let mut values: Vec<f32> = arrow_array::cast::AsArray::as_primitive::<
+        arrow_array::types::Float32Type,
+    >(vectors.values().as_ref())
+    .values()
+    .to_vec();
+    let dim = vectors.value_length() as usize;
+    values[dim..2 * dim].iter_mut().for_each(|x| *x = 0.0);
+    let field = match batch.schema().field(2).data_type() {
+        arrow_schema::DataType::FixedSizeList(field, _) => field.clone(),
+        other => panic!("{other}"),
+    };
+    let edited = arrow_array::FixedSizeListArray::new(
+        field,
+        dim as i32,
+        std::sync::Arc::new(arrow_array::Float32Array::from(values)),
+        None,
+    );
+    let mut columns = batch.columns().to_vec();
+    columns[2] = std::sync::Arc::new(edited);
+    let batch = arrow_array::RecordBatch::try_new(schema, columns).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&zeroed).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    fails_with(
+        &import(&[&a, &zeroed]),
+        "row 2 holds a vector of length 0.0000, not 1",
+    );
     // Not a shard: vectors exported for the manifest route.
     let exported = dir.path().join("exported.parquet");
     stdout_of(&crossrec(
