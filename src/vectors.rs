@@ -165,7 +165,9 @@ impl VectorFile {
             crate::data::DataError::Parquet { message, .. } => message,
             other => other.to_string(),
         };
-        let table = ParquetTable::open(path).map_err(|e| bad(message(e)))?;
+        // Only the ids and domains here; the vectors are read on their own.
+        let table = ParquetTable::open_columns(path, &[self.id_column.as_str(), "domain"])
+            .map_err(|e| bad(message(e)))?;
         let id_column = table
             .column(&self.id_column, "item id")
             .map_err(|e| bad(format!("{}; name it with embeddings_id_column", message(e))))?;

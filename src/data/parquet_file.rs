@@ -17,12 +17,15 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::DataError;
 use super::csv_file::{Row, printable};
 
-/// A whole Parquet file held in memory as Arrow record batches.
+/// A Parquet file held in memory as Arrow record batches (every column, or
+/// the ones asked for).
 #[derive(Debug)]
 pub struct ParquetTable {
     path: PathBuf,
     headers: Vec<String>,
     types: Vec<DataType>,
+    /// Per header, its column in `batches` (`None`: not read).
+    loaded: Vec<Option<usize>>,
     batches: Vec<RecordBatch>,
     rows: u64,
 }
@@ -177,15 +180,25 @@ pub fn is_parquet(path: &Path) -> bool {
 impl ParquetTable {
     /// Reads every row group of `path`.
     pub fn open(path: &Path) -> Result<ParquetTable, DataError> {
-        Self::open_limited(path, None)
+        Self::open_limited(path, None, None)
     }
 
     /// Reads the first `rows` rows of `path` (for a preview).
     pub fn open_head(path: &Path, rows: usize) -> Result<ParquetTable, DataError> {
-        Self::open_limited(path, Some(rows))
+        Self::open_limited(path, Some(rows), None)
     }
 
-    fn open_limited(path: &Path, limit: Option<usize>) -> Result<ParquetTable, DataError> {
+    /// Reads only the columns named `only` (those it has); the others are
+    /// known by name and type, and their fields read as empty.
+    pub fn open_columns(path: &Path, only: &[&str]) -> Result<ParquetTable, DataError> {
+        Self::open_limited(path, None, Some(only))
+    }
+
+    fn open_limited(
+        path: &Path,
+        limit: Option<usize>,
+        only: Option<&[&str]>,
+    ) -> Result<ParquetTable, DataError> {
         let bad = |message: String| DataError::Parquet {
             path: path.to_path_buf(),
             message,
@@ -201,6 +214,15 @@ impl ParquetTable {
             Some(n) => builder.with_limit(n),
             None => builder,
         };
+        let read: Vec<usize> = (0..schema.fields().len())
+            .filter(|&c| only.is_none_or(|names| names.contains(&schema.field(c).name().as_str())))
+            .collect();
+        let mut loaded = vec![None; schema.fields().len()];
+        for (at, &c) in read.iter().enumerate() {
+            loaded[c] = Some(at);
+        }
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), read);
+        let builder = builder.with_projection(mask);
         let reader = builder
             .build()
             .map_err(|e| bad(format!("cannot read its rows: {e}")))?;
@@ -229,6 +251,7 @@ impl ParquetTable {
                 .iter()
                 .map(|f| f.data_type().clone())
                 .collect(),
+            loaded,
             batches,
             rows,
         })
@@ -337,10 +360,10 @@ impl ParquetTable {
             first_row += batch.num_rows() as u64;
             let columns: Result<Vec<Option<Vec<Option<String>>>>, DataError> = (0..width)
                 .map(|c| {
-                    if !wanted.contains(&c) {
+                    let Some(at) = self.loaded[c].filter(|_| wanted.contains(&c)) else {
                         return Ok(None);
-                    }
-                    column_text(batch.column(c))
+                    };
+                    column_text(batch.column(at))
                         .map(Some)
                         .map_err(|e| DataError::Parquet {
                             path: self.path.clone(),

@@ -134,17 +134,7 @@ impl EmbeddingCache {
         let fingerprint = encoder.fingerprint()?;
         let dim = encoder.dim();
         let mut notes = Vec::new();
-        let mut known = match read_file(&path, &fingerprint, dim) {
-            Ok(known) => known,
-            Err(CacheReadError::Missing) => HashMap::new(),
-            Err(CacheReadError::Invalid(reason)) => {
-                notes.push(format!(
-                    "cache file {} is unusable ({reason}); rebuilding it",
-                    path.display()
-                ));
-                HashMap::new()
-            }
-        };
+        let mut known = read_or_rebuild(&path, &fingerprint, dim, &mut notes);
         for (hash, vector) in entries {
             if vector.len() != dim || !vector.iter().all(|x| x.is_finite()) {
                 return Err(EmbedError::Vectors {
@@ -177,17 +167,7 @@ impl EmbeddingCache {
         let fingerprint = encoder.fingerprint()?;
         let dim = encoder.dim();
         let mut notes = Vec::new();
-        let mut known = match read_file(&path, &fingerprint, dim) {
-            Ok(known) => known,
-            Err(CacheReadError::Missing) => HashMap::new(),
-            Err(CacheReadError::Invalid(reason)) => {
-                notes.push(format!(
-                    "cache file {} is unusable ({reason}); rebuilding it",
-                    path.display()
-                ));
-                HashMap::new()
-            }
-        };
+        let mut known = read_or_rebuild(&path, &fingerprint, dim, &mut notes);
         let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
         let mut missing: Vec<usize> = Vec::new();
         let mut first_of: HashMap<TextHash, usize> = HashMap::new();
@@ -266,6 +246,27 @@ impl EmbeddingCache {
             notes,
             save_error,
         })
+    }
+}
+
+/// The entries of the file at `path`, or none when it is missing or
+/// unusable (which is noted: it will be rebuilt).
+fn read_or_rebuild(
+    path: &Path,
+    fingerprint: &str,
+    dim: usize,
+    notes: &mut Vec<String>,
+) -> HashMap<TextHash, Vec<f32>> {
+    match read_file(path, fingerprint, dim) {
+        Ok(known) => known,
+        Err(CacheReadError::Missing) => HashMap::new(),
+        Err(CacheReadError::Invalid(reason)) => {
+            notes.push(format!(
+                "cache file {} is unusable ({reason}); rebuilding it",
+                path.display()
+            ));
+            HashMap::new()
+        }
     }
 }
 

@@ -6,17 +6,8 @@ use std::process::Command;
 use crossrec::embed::Embeddings;
 
 use crate::common::{
-    TinySpec, sample_manifest, sample_with_vector_files, tempdir, write_tiny_bert,
+    TinySpec, crossrec, sample_manifest, sample_with_vector_files, tempdir, write_tiny_bert,
 };
-
-fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crossrec"))
-        .args(args)
-        .env("CROSSREC_CACHE_DIR", cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("the binary runs")
-}
 
 #[test]
 fn embed_writes_an_npy_matrix_in_input_order() {

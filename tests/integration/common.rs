@@ -1,6 +1,6 @@
 //! Test helpers: the tiny random BERT (`tests/support`), the real model and
 //! the shared dataset (skipped, or failed under CROSSREC_REQUIRE_SHARED=1,
-//! when absent), and temporary folders.
+//! when absent), temporary folders, and running the binary.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,17 @@ use safetensors::tensor::{Dtype, TensorView};
 #[path = "../support/tiny_bert.rs"]
 mod tiny_bert;
 pub use tiny_bert::{TINY_DIM, TinySpec, WORDS, write_tiny_bert};
+
+/// Runs the `crossrec` binary with `args`, its embedding cache in `cache`,
+/// offline.
+pub fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_crossrec"))
+        .args(args)
+        .env("CROSSREC_CACHE_DIR", cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("the binary runs")
+}
 
 /// A temporary folder removed on drop.
 pub fn tempdir() -> tempfile::TempDir {

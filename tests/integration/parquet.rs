@@ -4,7 +4,6 @@
 //! bad Parquet files failing with the file, row and what was expected.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -16,16 +15,7 @@ use crossrec::embed::Embeddings;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::common::{TINY_DIM, TinySpec, sample_manifest, tempdir, write_tiny_bert};
-
-fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crossrec"))
-        .args(args)
-        .env("CROSSREC_CACHE_DIR", cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("the binary runs")
-}
+use crate::common::{TINY_DIM, TinySpec, crossrec, sample_manifest, tempdir, write_tiny_bert};
 
 fn ok(run: &std::process::Output) {
     assert!(

@@ -3,20 +3,10 @@
 //! shards can be wrong is refused with what to do.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crossrec::embed::Embeddings;
 
-use crate::common::{TinySpec, sample_with_vector_files, tempdir, write_tiny_bert};
-
-fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crossrec"))
-        .args(args)
-        .env("CROSSREC_CACHE_DIR", cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("the binary runs")
-}
+use crate::common::{TinySpec, crossrec, sample_with_vector_files, tempdir, write_tiny_bert};
 
 fn stdout_of(run: &std::process::Output) -> String {
     assert!(
