@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::embed::{DEFAULT_MODEL, Encoder, EncoderOptions, Pooling};
+use crate::embed::{DEFAULT_MODEL, DeviceChoice, Encoder, EncoderOptions, Pooling, Precision};
 
 static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 
@@ -141,6 +141,19 @@ pub struct ModelArgs {
     /// prompt, else the item prompt].
     #[arg(long)]
     pub query_prompt: Option<String>,
+    /// Arithmetic of the network: fp32 (exact, matches sentence-transformers)
+    /// or int8 (faster on the CPU; vectors within about 0.99 cosine of fp32).
+    /// Vectors of each precision are cached apart.
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    pub precision: Precision,
+    /// Where the network runs: auto (a CUDA GPU when this build has CUDA
+    /// and the machine one, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto", value_parser = device_choice)]
+    pub device: DeviceChoice,
+}
+
+fn device_choice(text: &str) -> Result<DeviceChoice, String> {
+    text.parse()
 }
 
 impl ModelArgs {
@@ -152,6 +165,8 @@ impl ModelArgs {
             workers: self.workers,
             document_prompt: self.prompt.clone(),
             query_prompt: self.query_prompt.clone(),
+            precision: self.precision,
+            device: self.device,
         };
         Ok(Encoder::from_spec(&self.model, &options)?)
     }

@@ -6,14 +6,13 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use super::config::{Architecture, parse_config};
-use super::error::message;
+use super::cpu::Kernels;
 use super::network::Network;
-use super::pooling::l2_normalize;
+use super::runtime::{Device, DeviceChoice, Precision};
 use super::tokenizer::{TokenizerSource, load_tokenizer};
 use super::weights::open_weights;
 use super::{EmbedError, Embeddings, ModelFiles, Pooling, Prompts, WeightsFile};
@@ -34,6 +33,10 @@ pub struct EncoderOptions {
     pub document_prompt: Option<String>,
     /// Text prepended to search queries; default: the folder's prompts.
     pub query_prompt: Option<String>,
+    /// The arithmetic of the dense layers.
+    pub precision: Precision,
+    /// Where the network runs.
+    pub device: DeviceChoice,
 }
 
 /// One worker per core when candle itself runs single-threaded
@@ -59,6 +62,8 @@ impl Default for EncoderOptions {
             workers: None,
             document_prompt: None,
             query_prompt: None,
+            precision: Precision::Fp32,
+            device: DeviceChoice::Auto,
         }
     }
 }
@@ -104,6 +109,12 @@ pub struct LoadReport {
     pub prompts: Prompts,
     /// The embedding size.
     pub dim: usize,
+    /// Where the network runs.
+    pub device: Device,
+    /// The arithmetic of the dense layers.
+    pub precision: Precision,
+    /// The CPU kernels in use.
+    pub kernels: Kernels,
 }
 
 impl LoadReport {
@@ -144,6 +155,16 @@ impl LoadReport {
             format!("tokenizer: {}", self.tokenizer),
             format!("pooling: {}, {why}", pooling.name()),
             format!("token limit: {}", self.max_len),
+            match self.device {
+                Device::Cpu => format!(
+                    "runs on: the CPU, {} ({} kernels)",
+                    self.precision.name(),
+                    self.kernels.describe()
+                ),
+                Device::Cuda(_) => {
+                    format!("runs on: {}, {}", self.device.name(), self.precision.name())
+                }
+            },
             format!(
                 "prompts: items and user texts {}, search queries {}",
                 prompt(&self.prompts.document),
@@ -156,9 +177,8 @@ impl LoadReport {
 /// A loaded BERT-family sentence encoder.
 pub struct Encoder {
     files: ModelFiles,
-    model: Network,
+    network: Network,
     tokenizer: Tokenizer,
-    device: Device,
     report: LoadReport,
     pad_id: u32,
     batch_size: usize,
@@ -184,12 +204,10 @@ fn model_error(path: std::path::PathBuf, what: &str) -> impl FnOnce(String) -> E
 }
 
 impl Encoder {
-    /// Loads the model in `files` on `device`.
-    pub fn load(
-        files: ModelFiles,
-        options: &EncoderOptions,
-        device: &Device,
-    ) -> Result<Encoder, EmbedError> {
+    /// Loads the model in `files` where `options` say.
+    pub fn load(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
+        let device = Device::resolve(options.device, options.precision)?;
+        let kernels = Kernels::detect().map_err(EmbedError::Device)?;
         let config_text =
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
         let architecture = parse_config(&config_text, &files.config())?;
@@ -241,12 +259,20 @@ impl Encoder {
                     .into(),
             });
         }
-        let weights = open_weights(&files.weights, device)?;
+        let weights = open_weights(&files.weights)?;
         let weights_path = files.weights.path().to_path_buf();
-        let model =
-            Network::load(&architecture, weights.builder, &weights.names).map_err(|err| {
-                model_error(weights_path, "weights do not match config.json")(message(err))
-            })?;
+        let network = Network::load(
+            &architecture,
+            weights.builder,
+            &weights.names,
+            device,
+            options.precision,
+            kernels,
+        )
+        .map_err(model_error(
+            weights_path,
+            "weights do not match config.json",
+        ))?;
 
         let specials = tokenizer
             .get_post_processor()
@@ -333,12 +359,14 @@ impl Encoder {
             max_len,
             prompts,
             dim,
+            device,
+            precision: options.precision,
+            kernels,
         };
         Ok(Encoder {
             files,
-            model,
+            network,
             tokenizer,
-            device: device.clone(),
             report,
             pad_id,
             batch_size: options.batch_size.max(1),
@@ -347,9 +375,9 @@ impl Encoder {
         })
     }
 
-    /// Loads the model `spec` names (folder or hub id) on the CPU.
+    /// Loads the model `spec` names (folder or hub id).
     pub fn from_spec(spec: &str, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
-        Self::load(super::resolve_model(spec)?, options, &Device::Cpu)
+        Self::load(super::resolve_model(spec)?, options)
     }
 
     /// The pooling in use.
@@ -395,6 +423,14 @@ impl Encoder {
                     ";document_prompt={:?};query_prompt={:?}",
                     prompts.document, prompts.query
                 ));
+            }
+            // Exact fp32 on the CPU keeps the keys it always had; any other
+            // precision or device kind gets its own, so vectors never mix.
+            if self.report.precision != Precision::Fp32 {
+                hasher.update(format!(";precision={}", self.report.precision.name()));
+            }
+            if let Device::Cuda(_) = self.report.device {
+                hasher.update(";device=cuda");
             }
             Ok(super::cache::hex(&hasher.finalize()))
         });
@@ -487,7 +523,8 @@ impl Encoder {
                         }
                         let b = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(b) else { break };
-                        let result = self.forward(batch.iter().map(|&i| ids[i].as_slice()));
+                        let batch: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+                        let result = self.network.encode(&batch, self.pad_id, self.pooling());
                         if sender.send((b, result)).is_err() {
                             break;
                         }
@@ -534,24 +571,5 @@ impl Encoder {
             Ok(())
         })?;
         Ok(Embeddings::new(dim, out))
-    }
-
-    /// Runs one padded batch and returns its pooled, normalised rows.
-    fn forward<'a>(&self, batch: impl Iterator<Item = &'a [u32]>) -> Result<Vec<f32>, EmbedError> {
-        let batch: Vec<&[u32]> = batch.collect();
-        let rows = batch.len();
-        let width = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
-        let mut input = vec![self.pad_id; rows * width];
-        let mut mask = vec![0u32; rows * width];
-        for (r, ids) in batch.iter().enumerate() {
-            input[r * width..r * width + ids.len()].copy_from_slice(ids);
-            mask[r * width..r * width + ids.len()].fill(1);
-        }
-        let input = Tensor::from_vec(input, (rows, width), &self.device)?;
-        let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let hidden = self.model.forward(&input, &mask)?;
-        let pooled = self.pooling().apply(&hidden, &mask)?;
-        let normalised = l2_normalize(&pooled)?;
-        Ok(normalised.flatten_all()?.to_vec1::<f32>()?)
     }
 }

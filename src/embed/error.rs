@@ -61,6 +61,9 @@ pub enum EmbedError {
     /// The caller's cancel flag was set.
     #[error("cancelled")]
     Cancelled,
+    /// The device asked for cannot run this encoder.
+    #[error("{0}")]
+    Device(String),
     /// Reading or writing a file failed.
     #[error("{path}: {error}")]
     Io {

@@ -1,6 +1,7 @@
 //! Text → vectors: model resolution (local folder, Hugging Face cache, hub
-//! download), the tokenizer, the network's forward pass (candle's BERT and
-//! XLM-RoBERTa), safe weight loading, pooling, prompts,
+//! download), the tokenizer, the network's forward pass (crossrec's own on
+//! the CPU, in fp32 or int8; candle's on a CUDA GPU), the device and
+//! precision choice, safe weight loading, pooling, prompts,
 //! length-sorted batching, the on-disk embedding cache, and a compact 4-bit
 //! copy of a matrix for fast approximate scans.
 //!
@@ -11,12 +12,14 @@
 mod cache;
 mod compact;
 mod config;
+mod cpu;
 mod encoder;
 mod error;
 mod matrix;
 mod model;
 mod network;
 mod pooling;
+mod runtime;
 mod tokenizer;
 mod weights;
 
@@ -24,6 +27,7 @@ pub(crate) use cache::hex;
 pub use cache::{CachedEncoding, EmbeddingCache, TextHash, text_hash};
 pub use compact::{CompactItems, Quantized};
 pub use config::{Architecture, SUPPORTED_MODEL_TYPES, parse_config};
+pub use cpu::{KERNELS_VARIABLE, Kernels, Level};
 pub use encoder::{
     EncodeProgress, Encoder, EncoderOptions, LoadReport, PoolingSource, default_workers,
 };
@@ -31,4 +35,5 @@ pub use error::EmbedError;
 pub use matrix::Embeddings;
 pub use model::{DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, resolve_model};
 pub use pooling::Pooling;
+pub use runtime::{Device, DeviceChoice, Precision};
 pub use tokenizer::{TokenizerSource, load_tokenizer};

@@ -1,6 +1,5 @@
 //! How token vectors become one sentence vector, and L2 normalisation.
 
-use candle_core::{D, DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// A pooling strategy, as sentence-transformers names them.
@@ -28,37 +27,50 @@ impl Pooling {
         }
     }
 
-    /// Pools `hidden` `[batch, len, dim]` under `mask` `[batch, len]` (1 for
-    /// real tokens, 0 for padding) into `[batch, dim]`.
-    pub fn apply(self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
+    /// Pools one text's token vectors `tokens` (`[len, dim]` row-major, real
+    /// tokens only) into `out` (`dim`).
+    pub fn pool(self, tokens: &[f32], dim: usize, out: &mut [f32]) {
+        let len = tokens.len() / dim.max(1);
+        if len == 0 {
+            // A text with no tokens at all (no special tokens either).
+            out.fill(0.0);
+            return;
+        }
         match self {
-            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1),
+            Pooling::Cls => out.copy_from_slice(&tokens[..dim]),
+            Pooling::Max => {
+                out.fill(f32::NEG_INFINITY);
+                for row in tokens.chunks_exact(dim) {
+                    for (o, &x) in out.iter_mut().zip(row) {
+                        *o = o.max(x);
+                    }
+                }
+            }
             Pooling::Mean | Pooling::MeanSqrtLen => {
-                let sum = hidden.broadcast_mul(&mask)?.sum(1)?;
-                let count = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-                let count = if self == Pooling::Mean {
+                out.fill(0.0);
+                for row in tokens.chunks_exact(dim) {
+                    for (o, &x) in out.iter_mut().zip(row) {
+                        *o += x;
+                    }
+                }
+                let count = (len as f32).max(1e-9);
+                let divisor = if self == Pooling::Mean {
                     count
                 } else {
-                    count.sqrt()?
+                    count.sqrt()
                 };
-                sum.broadcast_div(&count)
-            }
-            Pooling::Max => {
-                // Padding gets -1e9, as sentence-transformers does, so it never wins.
-                let penalty = ((mask.ones_like()? - &mask)? * -1e9)?;
-                hidden.broadcast_add(&penalty)?.max(1)
+                for o in out.iter_mut() {
+                    *o /= divisor;
+                }
             }
         }
     }
 }
 
-/// Scales each row of `[batch, dim]` to unit length (rows of zeros stay zero).
-pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
-    let norm = x
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12, f64::MAX)?;
-    x.broadcast_div(&norm)
+/// Scales `v` to unit length (a vector of zeros stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    for x in v.iter_mut() {
+        *x /= norm;
+    }
 }

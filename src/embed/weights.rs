@@ -50,8 +50,9 @@ pub struct Weights<'a> {
     pub builder: VarBuilder<'a>,
 }
 
-/// Opens `file` for `device`, checking it first.
-pub fn open_weights(file: &WeightsFile, device: &Device) -> Result<Weights<'static>, EmbedError> {
+/// Opens `file` in CPU memory, checking it first.
+pub fn open_weights(file: &WeightsFile) -> Result<Weights<'static>, EmbedError> {
+    let device = &Device::Cpu;
     match file {
         WeightsFile::Safetensors(path) => {
             let names = safetensors_names(path)?;

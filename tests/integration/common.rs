@@ -58,12 +58,7 @@ pub fn poison_tensor(path: &Path, name: &str, value: f32) {
 pub fn tiny_encoder(dir: &Path, spec: TinySpec, options: &EncoderOptions) -> Encoder {
     let model = dir.join("tiny-bert");
     write_tiny_bert(&model, spec);
-    Encoder::load(
-        ModelFiles::open(&model).unwrap(),
-        options,
-        &candle_core::Device::Cpu,
-    )
-    .unwrap()
+    Encoder::load(ModelFiles::open(&model).unwrap(), options).unwrap()
 }
 
 fn required() -> bool {

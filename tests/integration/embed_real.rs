@@ -41,8 +41,7 @@ fn minilm_matches_sentence_transformers() {
             .any(|c| (100..=256).contains(&c.tokens_untruncated))
     );
 
-    let encoder = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
-        .expect("the real model loads");
+    let encoder = Encoder::load(files, &EncoderOptions::default()).expect("the real model loads");
     assert_eq!(encoder.pooling(), Pooling::Mean);
     assert_eq!(encoder.max_len(), reference.max_seq_length);
     assert_eq!(encoder.dim(), 384);

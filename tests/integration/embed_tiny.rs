@@ -174,7 +174,7 @@ fn pooling_modes_compute_cls_mean_and_max_of_the_real_tokens() {
         (Pooling::Max, &max),
     ] {
         let files = ModelFiles::open(&model_dir).unwrap();
-        let encoder = Encoder::load(files, &options(Some(pooling), 8), &Device::Cpu).unwrap();
+        let encoder = Encoder::load(files, &options(Some(pooling), 8)).unwrap();
         assert_eq!(encoder.pooling(), pooling);
         // Encoded next to a longer text, so padding must be masked out.
         let got = encode(&encoder, &[text, padding_partner]);
@@ -199,9 +199,9 @@ fn the_folder_pooling_config_is_honoured_and_can_be_overridden() {
     );
     let files = ModelFiles::open(&model_dir).unwrap();
     assert_eq!(files.pooling, Some(Pooling::Cls));
-    let default = Encoder::load(files.clone(), &options(None, 4), &Device::Cpu).unwrap();
+    let default = Encoder::load(files.clone(), &options(None, 4)).unwrap();
     assert_eq!(default.pooling(), Pooling::Cls);
-    let overridden = Encoder::load(files, &options(Some(Pooling::Max), 4), &Device::Cpu).unwrap();
+    let overridden = Encoder::load(files, &options(Some(Pooling::Max), 4)).unwrap();
     assert_eq!(overridden.pooling(), Pooling::Max);
 }
 
@@ -277,7 +277,7 @@ fn broken_model_folders_give_one_clear_error() {
     let model_dir = dir.path().join("m");
     let load = || {
         ModelFiles::open(&model_dir)
-            .and_then(|f| Encoder::load(f, &EncoderOptions::default(), &Device::Cpu))
+            .and_then(|f| Encoder::load(f, &EncoderOptions::default()))
             .unwrap_err()
             .to_string()
     };

@@ -134,7 +134,7 @@ fn the_real_minilm_vocabulary_tokenizes_like_transformers_from_both_files() {
 
 fn load(name: &str, options: &EncoderOptions) -> Encoder {
     let files = ModelFiles::open(&fixtures().join(name)).unwrap();
-    Encoder::load(files, options, &candle_core::Device::Cpu).unwrap()
+    Encoder::load(files, options).unwrap()
 }
 
 fn vectors(value: &Value) -> Vec<Vec<f32>> {
@@ -272,7 +272,7 @@ fn a_malicious_pickle_is_refused_without_running_it() {
     }
     let before = std::env::current_dir().unwrap();
     let files = ModelFiles::open(&model).unwrap();
-    let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
+    let err = Encoder::load(files, &EncoderOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
@@ -314,7 +314,7 @@ fn broken_pickles_and_folders_say_what_is_missing() {
     let bin = std::fs::read(fixtures().join("bert-pickle/pytorch_model.bin")).unwrap();
     std::fs::write(model.join("pytorch_model.bin"), &bin[..bin.len() / 2]).unwrap();
     let files = ModelFiles::open(&model).unwrap();
-    let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
+    let err = Encoder::load(files, &EncoderOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
@@ -328,14 +328,14 @@ fn broken_pickles_and_folders_say_what_is_missing() {
     )
     .unwrap();
     let files = ModelFiles::open(&model).unwrap();
-    let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
+    let err = Encoder::load(files, &EncoderOptions::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("legacy format (before torch 1.6)"), "{err}");
     assert!(err.contains("save_file("), "{err}");
     std::fs::write(model.join("pytorch_model.bin"), b"not a zip").unwrap();
     let files = ModelFiles::open(&model).unwrap();
-    let err = Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu)
+    let err = Encoder::load(files, &EncoderOptions::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a PyTorch zip archive"), "{err}");
@@ -356,9 +356,7 @@ fn copy_fixture(dir: &Path, name: &str) -> PathBuf {
 
 fn load_error(model: &Path, options: &EncoderOptions) -> String {
     let files = ModelFiles::open(model).unwrap();
-    Encoder::load(files, options, &candle_core::Device::Cpu)
-        .unwrap_err()
-        .to_string()
+    Encoder::load(files, options).unwrap_err().to_string()
 }
 
 #[test]

@@ -229,7 +229,7 @@ proptest! {
         config["num_hidden_layers"] = layers.into();
         std::fs::write(model.join("config.json"), config.to_string()).unwrap();
         let files = ModelFiles::open(&model).unwrap();
-        match Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu) {
+        match Encoder::load(files, &EncoderOptions::default()) {
             Ok(encoder) => {
                 let v = encoder.encode(&["coffee and tea"], &mut |_| {}, &AtomicBool::new(false));
                 if let Ok(v) = v {

@@ -20,8 +20,7 @@ fn the_compact_scan_finds_the_exact_top_10_for_1000_real_users() {
         return;
     };
     let dataset = Dataset::load(&dir.join("crossrec.toml")).expect("the real dataset loads");
-    let encoder = Encoder::load(model, &EncoderOptions::default(), &candle_core::Device::Cpu)
-        .expect("the real model loads");
+    let encoder = Encoder::load(model, &EncoderOptions::default()).expect("the real model loads");
     let cache = EmbeddingCache::new(EmbeddingCache::default_root());
     let cancel = AtomicBool::new(false);
     let e = encode_dataset(&dataset, &encoder, &cache, &mut |_, _| {}, &cancel).expect("encoded");

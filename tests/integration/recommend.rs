@@ -457,8 +457,7 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
     let Some(files) = real_model() else { return };
     let dir = tempdir();
     let dataset = Dataset::load(&sample_manifest()).unwrap();
-    let encoder =
-        Encoder::load(files, &EncoderOptions::default(), &candle_core::Device::Cpu).unwrap();
+    let encoder = Encoder::load(files, &EncoderOptions::default()).unwrap();
     let cache = EmbeddingCache::new(dir.path());
     let e = encode_dataset(
         &dataset,

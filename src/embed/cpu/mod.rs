@@ -1,0 +1,496 @@
+//! The encoder network on the CPU: BERT and XLM-RoBERTa's forward pass
+//! written directly on gemm and crossrec's own element-wise kernels, for a
+//! batch of token sequences packed end to end with no padding.
+//!
+//! Packing means every matrix product runs on real tokens only and
+//! attention needs no mask: each sequence attends within its own span. The
+//! weights are read once from the checkpoint (transposed for gemm, the
+//! query, key and value projections joined into one product), and each
+//! dense layer runs in exact fp32 or, opt-in, as an int8 product
+//! ([`Precision`]). Pooling and L2 normalisation finish the batch.
+
+mod int8;
+mod kernels;
+
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::HiddenAct;
+
+pub use kernels::{KERNELS_VARIABLE, Kernels, Level};
+
+use super::config::Architecture;
+use super::runtime::Precision;
+use super::{EmbedError, Pooling};
+use int8::QuantizedLinear;
+use kernels::Activation;
+
+/// A loaded encoder network for the CPU.
+pub struct Transformer {
+    kernels: Kernels,
+    hidden: usize,
+    heads: usize,
+    eps: f32,
+    activation: Activation,
+    positions: Positions,
+    vocab: usize,
+    max_positions: usize,
+    word: Vec<f32>,
+    position: Vec<f32>,
+    token_type: Vec<f32>,
+    embedding_norm: Norm,
+    layers: Vec<Layer>,
+}
+
+/// How token positions are numbered.
+#[derive(Debug, Clone, Copy)]
+enum Positions {
+    /// BERT: 0, 1, 2, …
+    FromZero,
+    /// RoBERTa: from the padding id + 1, the padding id itself for padding.
+    AfterPadding(u32),
+}
+
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+/// A dense layer `y = x·Wᵀ (+ bias, added by the kernel that follows)`.
+enum Linear {
+    /// Exact: `Wᵀ` row-major, `[inputs, outputs]`.
+    F32 {
+        weight_t: Vec<f32>,
+        inputs: usize,
+        outputs: usize,
+    },
+    /// Int8 weights and activations, f32 result.
+    Int8(QuantizedLinear),
+}
+
+struct Layer {
+    qkv: Linear,
+    qkv_bias: Vec<f32>,
+    attention_out: Linear,
+    attention_out_bias: Vec<f32>,
+    attention_norm: Norm,
+    up: Linear,
+    up_bias: Vec<f32>,
+    down: Linear,
+    down_bias: Vec<f32>,
+    output_norm: Norm,
+}
+
+fn tensor(vb: &VarBuilder, shape: &[usize], name: &str) -> candle_core::Result<Vec<f32>> {
+    vb.get(shape, name)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// `w` `[rows, cols]` → `[cols, rows]`.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; w.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}
+
+impl Norm {
+    fn load(vb: &VarBuilder, size: usize) -> candle_core::Result<Norm> {
+        // Old checkpoints name them gamma and beta.
+        let (weight, bias) = if vb.contains_tensor("gamma") && !vb.contains_tensor("weight") {
+            ("gamma", "beta")
+        } else {
+            ("weight", "bias")
+        };
+        Ok(Norm {
+            gamma: tensor(vb, &[size], weight)?,
+            beta: tensor(vb, &[size], bias)?,
+        })
+    }
+}
+
+impl Linear {
+    /// From PyTorch's `[outputs, inputs]` weight rows (one or more blocks
+    /// of rows stacked, as the joined query/key/value projection is).
+    fn new(weight: &[f32], outputs: usize, inputs: usize, precision: Precision) -> Linear {
+        match precision {
+            Precision::Fp32 => Linear::F32 {
+                weight_t: transpose(weight, outputs, inputs),
+                inputs,
+                outputs,
+            },
+            Precision::Int8 => Linear::Int8(QuantizedLinear::new(weight, outputs, inputs)),
+        }
+    }
+
+    fn outputs(&self) -> usize {
+        match self {
+            Linear::F32 { outputs, .. } => *outputs,
+            Linear::Int8(q) => q.outputs(),
+        }
+    }
+
+    /// `out[rows, outputs] = x[rows, inputs] · Wᵀ`.
+    fn apply(&self, kernels: Kernels, x: &[f32], rows: usize, out: &mut [f32]) {
+        match self {
+            Linear::F32 {
+                weight_t,
+                inputs,
+                outputs,
+            } => matmul(
+                rows,
+                *outputs,
+                *inputs,
+                Operand::rows(x, *inputs),
+                Operand::rows(weight_t, *outputs),
+                out,
+                *outputs,
+                1.0,
+            ),
+            Linear::Int8(q) => q.apply(kernels, x, rows, out),
+        }
+    }
+}
+
+/// A strided view of a matrix for [`matmul`].
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn rows(data: &'a [f32], row_stride: usize) -> Operand<'a> {
+        Operand {
+            data,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of the row-major matrix `data` (rows `row_stride` apart).
+    fn transposed(data: &'a [f32], row_stride: usize) -> Operand<'a> {
+        Operand {
+            data,
+            row_stride: 1,
+            col_stride: row_stride,
+        }
+    }
+
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// `out[m, n]` (rows `out_stride` apart) `= scale · a[m, k] · b[k, n]`, on
+/// the calling thread.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    out: &mut [f32],
+    out_stride: usize,
+    scale: f32,
+) {
+    let out_fits = m == 0 || n == 0 || (m - 1) * out_stride + n <= out.len();
+    assert!(a.fits(m, k) && b.fits(k, n) && out_fits, "matmul shapes");
+    // SAFETY: the assert above keeps every element gemm touches inside the
+    // three slices; `out` is borrowed mutably, so it overlaps neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            out_stride as isize,
+            false,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+impl Transformer {
+    /// Reads the network `architecture` describes from `vb` (already
+    /// narrowed past any `bert.`/`roberta.` prefix).
+    pub fn load(
+        architecture: &Architecture,
+        vb: VarBuilder,
+        precision: Precision,
+        kernels: Kernels,
+    ) -> Result<Transformer, String> {
+        let (hidden, heads, layers, intermediate, vocab, max_positions, types, eps) =
+            match architecture {
+                Architecture::Bert(c) => (
+                    c.hidden_size,
+                    c.num_attention_heads,
+                    c.num_hidden_layers,
+                    c.intermediate_size,
+                    c.vocab_size,
+                    c.max_position_embeddings,
+                    c.type_vocab_size,
+                    c.layer_norm_eps,
+                ),
+                Architecture::XlmRoberta(c) => (
+                    c.hidden_size,
+                    c.num_attention_heads,
+                    c.num_hidden_layers,
+                    c.intermediate_size,
+                    c.vocab_size,
+                    c.max_position_embeddings,
+                    c.type_vocab_size,
+                    c.layer_norm_eps,
+                ),
+            };
+        let (activation, positions) = match architecture {
+            Architecture::Bert(c) => (
+                match c.hidden_act {
+                    HiddenAct::Gelu => Activation::GeluErf,
+                    HiddenAct::GeluApproximate => Activation::GeluTanh,
+                    HiddenAct::Relu => Activation::Relu,
+                },
+                Positions::FromZero,
+            ),
+            Architecture::XlmRoberta(c) => {
+                use candle_nn::Activation as A;
+                let activation = match c.hidden_act {
+                    A::Gelu => Activation::GeluErf,
+                    A::NewGelu | A::GeluPytorchTanh => Activation::GeluTanh,
+                    A::Relu => Activation::Relu,
+                    A::Silu | A::Swish => Activation::Silu,
+                    other => {
+                        return Err(format!(
+                            "hidden_act {other:?} is not supported; crossrec runs gelu, \
+                             gelu_new, gelu_pytorch_tanh, relu and silu"
+                        ));
+                    }
+                };
+                (activation, Positions::AfterPadding(c.pad_token_id))
+            }
+        };
+        let read = || -> candle_core::Result<(Vec<f32>, Vec<f32>, Vec<f32>, Norm, Vec<Layer>)> {
+            let e = vb.pp("embeddings");
+            let word = tensor(&e, &[vocab, hidden], "word_embeddings.weight")?;
+            let position = tensor(&e, &[max_positions, hidden], "position_embeddings.weight")?;
+            let mut token_type = tensor(&e, &[types, hidden], "token_type_embeddings.weight")?;
+            token_type.truncate(hidden);
+            let embedding_norm = Norm::load(&e.pp("LayerNorm"), hidden)?;
+            let mut stack = Vec::with_capacity(layers);
+            for i in 0..layers {
+                let l = vb.pp(format!("encoder.layer.{i}"));
+                let a = l.pp("attention");
+                let mut qkv = Vec::with_capacity(3 * hidden * hidden);
+                let mut qkv_bias = Vec::with_capacity(3 * hidden);
+                for part in ["query", "key", "value"] {
+                    let p = a.pp("self").pp(part);
+                    qkv.extend(tensor(&p, &[hidden, hidden], "weight")?);
+                    qkv_bias.extend(tensor(&p, &[hidden], "bias")?);
+                }
+                let o = a.pp("output");
+                let up = l.pp("intermediate").pp("dense");
+                let down = l.pp("output");
+                stack.push(Layer {
+                    qkv: Linear::new(&qkv, 3 * hidden, hidden, precision),
+                    qkv_bias,
+                    attention_out: Linear::new(
+                        &tensor(&o.pp("dense"), &[hidden, hidden], "weight")?,
+                        hidden,
+                        hidden,
+                        precision,
+                    ),
+                    attention_out_bias: tensor(&o.pp("dense"), &[hidden], "bias")?,
+                    attention_norm: Norm::load(&o.pp("LayerNorm"), hidden)?,
+                    up: Linear::new(
+                        &tensor(&up, &[intermediate, hidden], "weight")?,
+                        intermediate,
+                        hidden,
+                        precision,
+                    ),
+                    up_bias: tensor(&up, &[intermediate], "bias")?,
+                    down: Linear::new(
+                        &tensor(&down.pp("dense"), &[hidden, intermediate], "weight")?,
+                        hidden,
+                        intermediate,
+                        precision,
+                    ),
+                    down_bias: tensor(&down.pp("dense"), &[hidden], "bias")?,
+                    output_norm: Norm::load(&down.pp("LayerNorm"), hidden)?,
+                });
+            }
+            Ok((word, position, token_type, embedding_norm, stack))
+        };
+        let (word, position, token_type, embedding_norm, layers) =
+            read().map_err(super::error::message)?;
+        Ok(Transformer {
+            kernels,
+            hidden,
+            heads,
+            eps: eps as f32,
+            activation,
+            positions,
+            vocab,
+            max_positions,
+            word,
+            position,
+            token_type,
+            embedding_norm,
+            layers,
+        })
+    }
+
+    /// The pooled, L2-normalised vector of each sequence in `batch`,
+    /// `[batch.len(), hidden]` row-major.
+    pub fn encode(&self, batch: &[&[u32]], pooling: Pooling) -> Result<Vec<f32>, EmbedError> {
+        let h = self.hidden;
+        let tokens: usize = batch.iter().map(|s| s.len()).sum();
+        let mut x = vec![0f32; tokens * h];
+        self.embed(batch, &mut x)?;
+        let spans: Vec<(usize, usize)> = batch
+            .iter()
+            .scan(0, |start, s| {
+                let span = (*start, s.len());
+                *start += s.len();
+                Some(span)
+            })
+            .collect();
+        let longest = batch.iter().map(|s| s.len()).max().unwrap_or(0);
+        let widest = self
+            .layers
+            .iter()
+            .map(|l| l.up.outputs())
+            .max()
+            .unwrap_or(h);
+        let mut qkv = vec![0f32; tokens * 3 * h];
+        let mut context = vec![0f32; tokens * h];
+        let mut wide = vec![0f32; tokens * widest.max(h)];
+        let mut scores = vec![0f32; longest * longest];
+        let k = self.kernels;
+        for layer in &self.layers {
+            layer.qkv.apply(k, &x, tokens, &mut qkv);
+            kernels::add_bias(k, &mut qkv, &layer.qkv_bias);
+            self.attention(&qkv, &spans, &mut scores, &mut context);
+            let out = &mut wide[..tokens * h];
+            layer.attention_out.apply(k, &context, tokens, out);
+            let norm = &layer.attention_norm;
+            let bias = &layer.attention_out_bias;
+            kernels::residual_norm(k, out, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
+
+            let width = layer.up.outputs();
+            let up = &mut wide[..tokens * width];
+            layer.up.apply(k, &x, tokens, up);
+            kernels::bias_activation(k, up, &layer.up_bias, self.activation);
+            layer.down.apply(k, up, tokens, &mut context);
+            let norm = &layer.output_norm;
+            let bias = &layer.down_bias;
+            kernels::residual_norm(k, &context, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
+        }
+        let mut pooled = vec![0f32; batch.len() * h];
+        for (&(start, len), out) in spans.iter().zip(pooled.chunks_exact_mut(h)) {
+            pooling.pool(&x[start * h..(start + len) * h], h, out);
+            super::pooling::normalize(out);
+        }
+        Ok(pooled)
+    }
+
+    /// Word + position + token-type embeddings, layer-normalised, into `x`.
+    fn embed(&self, batch: &[&[u32]], x: &mut [f32]) -> Result<(), EmbedError> {
+        let h = self.hidden;
+        let mut rows = x.chunks_exact_mut(h);
+        for sequence in batch {
+            let mut real = 0u32;
+            for &id in sequence.iter() {
+                let position = match self.positions {
+                    Positions::FromZero => real,
+                    Positions::AfterPadding(pad) if id == pad => pad,
+                    Positions::AfterPadding(pad) => pad + 1 + real,
+                } as usize;
+                real += 1;
+                let id = id as usize;
+                if id >= self.vocab {
+                    return Err(EmbedError::Forward(format!(
+                        "token id {id} is outside the model's vocabulary of {}",
+                        self.vocab
+                    )));
+                }
+                if position >= self.max_positions {
+                    return Err(EmbedError::Forward(format!(
+                        "position {position} is beyond the model's {} positions",
+                        self.max_positions
+                    )));
+                }
+                let Some(row) = rows.next() else {
+                    return Err(EmbedError::Forward("token buffer too small".into()));
+                };
+                let word = &self.word[id * h..(id + 1) * h];
+                let pos = &self.position[position * h..(position + 1) * h];
+                for (((out, w), p), t) in row.iter_mut().zip(word).zip(pos).zip(&self.token_type) {
+                    *out = w + t + p;
+                }
+            }
+        }
+        let norm = &self.embedding_norm;
+        kernels::layer_norm(self.kernels, x, &norm.gamma, &norm.beta, self.eps);
+        Ok(())
+    }
+
+    /// Multi-head self-attention of each span over itself: `context` from
+    /// the joined query/key/value rows `qkv`.
+    fn attention(
+        &self,
+        qkv: &[f32],
+        spans: &[(usize, usize)],
+        scores: &mut [f32],
+        context: &mut [f32],
+    ) {
+        let h = self.hidden;
+        let head = h / self.heads;
+        let scale = 1.0 / (head as f32).sqrt();
+        for &(start, len) in spans {
+            let scores = &mut scores[..len * len];
+            for i in 0..self.heads {
+                let base = start * 3 * h + i * head;
+                let query = &qkv[base..];
+                let key = &qkv[base + h..];
+                let value = &qkv[base + 2 * h..];
+                matmul(
+                    len,
+                    len,
+                    head,
+                    Operand::rows(query, 3 * h),
+                    Operand::transposed(key, 3 * h),
+                    scores,
+                    len,
+                    scale,
+                );
+                kernels::softmax(self.kernels, scores, len);
+                matmul(
+                    len,
+                    head,
+                    len,
+                    Operand::rows(scores, len),
+                    Operand::rows(value, 3 * h),
+                    &mut context[start * h + i * head..],
+                    h,
+                    1.0,
+                );
+            }
+        }
+    }
+}
