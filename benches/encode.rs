@@ -1,23 +1,62 @@
 //! Encoding throughput, dataset load time and cache reopen time on the real
 //! dataset (`../shared/data/amazon-food-kitchen`) with the real model.
 //!
-//! `cargo bench --bench encode` prints one JSON line per measurement and
-//! writes the texts it encoded to `target/bench-texts.txt`, so
+//! `cargo bench --bench encode` prints one JSON line per measurement. It
+//! encodes two samples at each precision — product titles
+//! (`target/bench-titles.txt`) and users' histories of 100–256 tokens
+//! (`target/bench-long.txt`) — and writes them out, so
 //! `scripts/peer_encode.py` can time sentence-transformers on exactly the
-//! same texts (`scripts/bench_encode.sh` runs both and prints the ratio).
-//! `CROSSREC_BENCH_TEXTS` sets the sample size (default 4000).
+//! same texts (`scripts/bench_encode.sh` runs both and prints the ratios).
+//! int8 rows also give the smallest and mean cosine to the fp32 vectors.
+//! `CROSSREC_BENCH_TEXTS` sets the number of titles (default 4000; an
+//! eighth as many long texts).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crossrec::data::Dataset;
-use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Encoder, EncoderOptions};
+use crossrec::embed::{
+    DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, EncoderOptions, Precision,
+};
 use crossrec::pipeline::encode_dataset;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The smallest and the mean cosine between matching rows of two encodings.
+fn cosines(a: &Embeddings, b: &Embeddings) -> (f32, f32) {
+    let all: Vec<f32> = (0..a.len())
+        .map(|i| a.row(i).iter().zip(b.row(i)).map(|(x, y)| x * y).sum())
+        .collect();
+    let min = all.iter().copied().fold(f32::INFINITY, f32::min);
+    (min, all.iter().sum::<f32>() / all.len().max(1) as f32)
+}
+
+/// Longer texts, as user profiles are: each user's item titles joined in
+/// interaction order, kept when they come to 100–256 tokens; up to `n`.
+fn histories(dataset: &Dataset, encoder: &Encoder, n: usize) -> Vec<String> {
+    let mut by_user: Vec<Vec<&str>> = vec![Vec::new(); dataset.users.len()];
+    for i in &dataset.interactions {
+        let item = &dataset.domains[usize::from(i.domain)].items[i.item as usize];
+        by_user[i.user as usize].push(item.text.as_str());
+    }
+    let joined: Vec<String> = by_user
+        .iter()
+        .filter(|titles| titles.len() >= 4)
+        .map(|titles| titles.join("; "))
+        .collect();
+    let refs: Vec<&str> = joined.iter().map(String::as_str).collect();
+    let counts = encoder.token_counts(&refs).expect("tokenize");
+    joined
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, tokens)| (100..=256).contains(tokens))
+        .map(|(text, _)| text)
+        .take(n)
+        .collect()
 }
 
 fn main() {
@@ -44,12 +83,21 @@ fn main() {
     );
     let dataset = Dataset::load(&manifest).expect("dataset loads");
 
-    let encoder = match Encoder::from_spec(DEFAULT_MODEL, &EncoderOptions::default()) {
-        Ok(encoder) => encoder,
+    let load = |precision: Precision| match Encoder::from_spec(
+        DEFAULT_MODEL,
+        &EncoderOptions {
+            precision,
+            ..EncoderOptions::default()
+        },
+    ) {
+        Ok(encoder) => Some(encoder),
         Err(err) => {
             eprintln!("skipped: {err}");
-            return;
+            None
         }
+    };
+    let Some(encoder) = load(Precision::Fp32) else {
+        return;
     };
     let n: usize = std::env::var("CROSSREC_BENCH_TEXTS")
         .ok()
@@ -61,26 +109,50 @@ fn main() {
         .flat_map(|d| d.items.iter().map(|i| i.text.as_str()))
         .collect();
     let step = (all.len() / n).max(1);
-    let texts: Vec<&str> = all.iter().step_by(step).take(n).copied().collect();
-    let sample = root.join("target/bench-texts.txt");
-    std::fs::write(&sample, texts.join("\n") + "\n").expect("write the sample");
-    let tokens: usize = encoder.token_counts(&texts).expect("tokenize").iter().sum();
+    let titles: Vec<String> = all
+        .iter()
+        .step_by(step)
+        .take(n)
+        .map(|t| t.to_string())
+        .collect();
+    let long = histories(&dataset, &encoder, n / 8);
     let cancel = AtomicBool::new(false);
-    encoder
-        .encode(&texts[..64.min(texts.len())], &mut |_| {}, &cancel)
-        .expect("warm-up");
-    let start = Instant::now();
-    encoder
-        .encode(&texts, &mut |_| {}, &cancel)
-        .expect("encode");
-    let seconds = start.elapsed().as_secs_f64();
-    println!(
-        r#"{{"measure": "encode", "texts": {}, "tokens": {tokens}, "seconds": {seconds:.3}, "sentences_per_s": {:.1}, "tokens_per_s": {:.0}, "sample": "{}"}}"#,
-        texts.len(),
-        texts.len() as f64 / seconds,
-        tokens as f64 / seconds,
-        sample.display()
-    );
+    for (name, texts) in [("titles", &titles), ("long", &long)] {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let sample = root.join(format!("target/bench-{name}.txt"));
+        std::fs::write(&sample, texts.join("\n") + "\n").expect("write the sample");
+        let tokens: usize = encoder.token_counts(&texts).expect("tokenize").iter().sum();
+        let mut exact = None;
+        for precision in Precision::ALL {
+            let Some(encoder) = load(precision) else {
+                return;
+            };
+            encoder
+                .encode(&texts[..64.min(texts.len())], &mut |_| {}, &cancel)
+                .expect("warm-up");
+            let start = Instant::now();
+            let vectors = encoder
+                .encode(&texts, &mut |_| {}, &cancel)
+                .expect("encode");
+            let seconds = start.elapsed().as_secs_f64();
+            let agreement = match &exact {
+                None => String::new(),
+                Some(exact) => {
+                    let (min, mean) = cosines(exact, &vectors);
+                    format!(r#", "min_cosine_to_fp32": {min:.5}, "mean_cosine_to_fp32": {mean:.5}"#)
+                }
+            };
+            println!(
+                r#"{{"measure": "encode", "sample": "{name}", "precision": "{}", "texts": {}, "tokens": {tokens}, "seconds": {seconds:.3}, "sentences_per_s": {:.1}, "tokens_per_s": {:.0}, "file": "{}"{agreement}}}"#,
+                precision.name(),
+                texts.len(),
+                texts.len() as f64 / seconds,
+                tokens as f64 / seconds,
+                sample.display()
+            );
+            exact.get_or_insert(vectors);
+        }
+    }
 
     // Cache reopen: fill a cache for every item once, then time the reopen.
     let cache = EmbeddingCache::new(root.join("target/bench-cache"));

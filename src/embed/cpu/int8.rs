@@ -7,12 +7,39 @@
 //! otherwise as plain integer loops the compiler vectorises. Integer sums
 //! are exact, so every path gives bit-identical results.
 
-use super::kernels::Kernels;
+use super::kernels::{Kernels, kernel};
 
 /// Columns per packed block: one 512-bit register of 32-bit sums.
 const BLOCK: usize = 16;
+/// 1.5 · 2²³: added to a float below 2²², it rounds it to an integer.
+const ROUNDING: f32 = 12_582_912.0;
 /// Rows of activations per VNNI micro-kernel call.
-const ROWS: usize = 8;
+const ROWS: usize = 6;
+/// Blocks of 16 columns per VNNI micro-kernel call: with [`ROWS`], 24 of
+/// the 32 vector registers hold sums.
+const WIDE: usize = 4;
+
+/// Buffers the int8 product reuses from layer to layer within a batch.
+#[derive(Default)]
+pub struct Scratch {
+    codes: Vec<u8>,
+    row_scale: Vec<f32>,
+    sums: Vec<i32>,
+}
+
+impl Scratch {
+    fn grow(&mut self, rows: usize, depth: usize, stride: usize) {
+        if self.codes.len() < rows * depth {
+            self.codes.resize(rows * depth, 0);
+        }
+        if self.row_scale.len() < rows {
+            self.row_scale.resize(rows, 0.0);
+        }
+        if self.sums.len() < rows * stride {
+            self.sums.resize(rows * stride, 0);
+        }
+    }
+}
 
 /// A dense layer's weights in int8, packed for the product.
 pub struct QuantizedLinear {
@@ -67,47 +94,34 @@ impl QuantizedLinear {
     }
 
     /// `out[rows, outputs] = x[rows, inputs] · Wᵀ`, in int8.
-    pub fn apply(&self, kernels: Kernels, x: &[f32], rows: usize, out: &mut [f32]) {
-        let (codes, row_scale) = self.quantize_rows(x, rows);
-        let mut sums = vec![0i32; rows * self.padded_outputs()];
-        self.integer_product(kernels, &codes, rows, &mut sums);
+    pub fn apply(
+        &self,
+        kernels: Kernels,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        scratch: &mut Scratch,
+    ) {
         let stride = self.padded_outputs();
-        for ((out, sums), &a) in out
-            .chunks_exact_mut(self.outputs)
-            .zip(sums.chunks_exact(stride))
-            .zip(&row_scale)
-        {
-            for (((o, &s), &w), &offset) in
-                out.iter_mut().zip(sums).zip(&self.scale).zip(&self.offset)
-            {
-                *o = (s - offset) as f32 * (a * w);
-            }
-        }
+        scratch.grow(rows, self.depth, stride);
+        let codes = &mut scratch.codes[..rows * self.depth];
+        let row_scale = &mut scratch.row_scale[..rows];
+        let sums = &mut scratch.sums[..rows * stride];
+        quantize_rows(kernels, x, self.inputs, codes, self.depth, row_scale);
+        self.integer_product(kernels, codes, rows, sums);
+        dequantize(
+            kernels,
+            sums,
+            stride,
+            out,
+            row_scale,
+            &self.scale,
+            &self.offset,
+        );
     }
 
     fn padded_outputs(&self) -> usize {
         self.outputs.div_ceil(BLOCK) * BLOCK
-    }
-
-    /// Each row to unsigned bytes `round(x / scale) + 128` (`depth` wide,
-    /// padded with 128, i.e. zero), and each row's scale.
-    fn quantize_rows(&self, x: &[f32], rows: usize) -> (Vec<u8>, Vec<f32>) {
-        let mut codes = vec![128u8; rows * self.depth];
-        let mut scales = vec![0f32; rows];
-        for ((row, out), scale) in x
-            .chunks_exact(self.inputs)
-            .zip(codes.chunks_exact_mut(self.depth))
-            .zip(scales.iter_mut())
-        {
-            let top = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let s = if top > 0.0 { top / 127.0 } else { 1.0 };
-            *scale = s;
-            let inverse = 1.0 / s;
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o = ((v * inverse).round().clamp(-127.0, 127.0) as i32 + 128) as u8;
-            }
-        }
-        (codes, scales)
     }
 
     /// `sums[r][n] = Σ_k codes[r][k] · w[n][k]` for every row and padded
@@ -159,18 +173,92 @@ impl QuantizedLinear {
             let a = &codes[r * self.depth..(r + take) * self.depth];
             let mut b = 0;
             while b < blocks {
-                let pair = blocks - b >= 2;
-                let w = &self.packed[b * panel..(b + if pair { 2 } else { 1 }) * panel];
+                let wide = blocks - b >= WIDE;
+                let step = if wide { WIDE } else { 1 };
+                let w = &self.packed[b * panel..(b + step) * panel];
                 let out = &mut sums[r * stride + b * BLOCK..];
-                match (take, pair) {
-                    (ROWS, true) => micro::<ROWS, 2>(a, self.depth, w, panel, out, stride),
+                match (take, wide) {
+                    (ROWS, true) => micro::<ROWS, WIDE>(a, self.depth, w, panel, out, stride),
                     (ROWS, false) => micro::<ROWS, 1>(a, self.depth, w, panel, out, stride),
-                    (_, true) => micro_rows::<2>(take, a, self.depth, w, panel, out, stride),
+                    (_, true) => micro_rows::<WIDE>(take, a, self.depth, w, panel, out, stride),
                     (_, false) => micro_rows::<1>(take, a, self.depth, w, panel, out, stride),
                 }
-                b += if pair { 2 } else { 1 };
+                b += step;
             }
             r += take;
+        }
+    }
+}
+
+kernel! {
+    /// Each `inputs`-wide row of `x` to unsigned bytes `round(x / scale) +
+    /// 128` in `codes` (`depth` wide, the tail 128, i.e. zero), with the
+    /// row's scale (its largest magnitude / 127) in `scales`.
+    quantize_rows(x: &[f32], inputs: usize, codes: &mut [u8], depth: usize, scales: &mut [f32]) => quantize_rows_body
+}
+
+kernel! {
+    /// `out[r][n] = (sums[r][n] - offset[n]) · row_scale[r] · col_scale[n]`
+    /// for the first `col_scale.len()` of each `stride`-wide row of sums.
+    dequantize(sums: &[i32], stride: usize, out: &mut [f32], row_scale: &[f32], col_scale: &[f32], offset: &[i32]) => dequantize_body
+}
+
+#[inline(always)]
+fn quantize_rows_body<const FMA: bool>(
+    x: &[f32],
+    inputs: usize,
+    codes: &mut [u8],
+    depth: usize,
+    scales: &mut [f32],
+) {
+    for ((row, out), scale) in x
+        .chunks_exact(inputs)
+        .zip(codes.chunks_exact_mut(depth))
+        .zip(scales.iter_mut())
+    {
+        let mut top = [0f32; BLOCK];
+        let chunks = row.chunks_exact(BLOCK);
+        let mut rest = 0f32;
+        for v in chunks.remainder() {
+            rest = if v.abs() > rest { v.abs() } else { rest };
+        }
+        for chunk in chunks {
+            for (t, v) in top.iter_mut().zip(chunk) {
+                *t = if v.abs() > *t { v.abs() } else { *t };
+            }
+        }
+        let top = top.iter().fold(rest, |m, &t| if t > m { t } else { m });
+        let s = if top > 0.0 { top / 127.0 } else { 1.0 };
+        *scale = s;
+        let inverse = 1.0 / s;
+        for (o, &v) in out.iter_mut().zip(row) {
+            // Adding 1.5·2²³ rounds to the nearest integer and leaves it, in
+            // two's complement, in the low bits of the mantissa
+            // (|v · inverse| <= 127 by the choice of scale).
+            let bits = (v * inverse + ROUNDING).to_bits();
+            *o = (bits as u8).wrapping_add(128);
+        }
+        out[inputs..].fill(128);
+    }
+}
+
+#[inline(always)]
+fn dequantize_body<const FMA: bool>(
+    sums: &[i32],
+    stride: usize,
+    out: &mut [f32],
+    row_scale: &[f32],
+    col_scale: &[f32],
+    offset: &[i32],
+) {
+    let outputs = col_scale.len();
+    for ((out, sums), &a) in out
+        .chunks_exact_mut(outputs)
+        .zip(sums.chunks_exact(stride))
+        .zip(row_scale)
+    {
+        for (((o, &s), &w), &offset) in out.iter_mut().zip(sums).zip(col_scale).zip(offset) {
+            *o = (s - offset) as f32 * (a * w);
         }
     }
 }
@@ -229,8 +317,9 @@ fn micro<const R: usize, const B: usize>(
             };
         }
         for (r, row) in acc.iter_mut().enumerate() {
-            let at = r * depth + g * 4;
-            let word = i32::from_le_bytes([a[at], a[at + 1], a[at + 2], a[at + 3]]);
+            // SAFETY: row r's group g is 4 bytes inside `a` (asserted above).
+            let word =
+                unsafe { (a.as_ptr().add(r * depth + g * 4) as *const i32).read_unaligned() };
             let broadcast = _mm512_set1_epi32(word);
             for (total, &lanes) in row.iter_mut().zip(&weights) {
                 *total = _mm512_dpbusd_epi32(*total, broadcast, lanes);
@@ -265,7 +354,7 @@ mod tests {
         let mut results = Vec::new();
         for kernels in Kernels::all() {
             let mut out = vec![0f32; rows * outputs];
-            layer.apply(kernels, &x, rows, &mut out);
+            layer.apply(kernels, &x, rows, &mut out, &mut Scratch::default());
             results.push((kernels, out));
         }
         let (_, first) = &results[0];

@@ -144,9 +144,9 @@ pub enum Activation {
 /// Defines `pub fn $name(kernels, args…)` that runs `$body::<FMA>` compiled
 /// for the level `kernels` allows.
 macro_rules! kernel {
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
-        pub fn $name(kernels: Kernels, $($arg: $ty),*) {
+        $vis fn $name(kernels: $crate::embed::cpu::kernels::Kernels, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
@@ -157,7 +157,8 @@ macro_rules! kernel {
                 fn avx2($($arg: $ty),*) {
                     $body::<true>($($arg),*)
                 }
-                match kernels.level {
+                use $crate::embed::cpu::kernels::Level;
+                match kernels.level() {
                     // SAFETY: a `Kernels` of this level exists only when the
                     // processor has these features (`Kernels::best`).
                     Level::Avx512 => return unsafe { avx512($($arg),*) },
@@ -171,30 +172,32 @@ macro_rules! kernel {
     };
 }
 
+pub(super) use kernel;
+
 kernel! {
     /// `rows[r][c] += bias[c]` for every row of `rows` (`bias.len()` wide).
-    add_bias(rows: &mut [f32], bias: &[f32]) => add_bias_body
+    pub add_bias(rows: &mut [f32], bias: &[f32]) => add_bias_body
 }
 
 kernel! {
     /// `rows[r][c] = act(rows[r][c] + bias[c])`.
-    bias_activation(rows: &mut [f32], bias: &[f32], activation: Activation) => bias_activation_body
+    pub bias_activation(rows: &mut [f32], bias: &[f32], activation: Activation) => bias_activation_body
 }
 
 kernel! {
     /// Layer norm of each row of `rows` in place.
-    layer_norm(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) => layer_norm_body
+    pub layer_norm(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) => layer_norm_body
 }
 
 kernel! {
     /// `x[r] = layer_norm(h[r] + bias + x[r])`: a sublayer's output joined
     /// to its input and normalised, in one pass over the rows.
-    residual_norm(h: &[f32], bias: &[f32], x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) => residual_norm_body
+    pub residual_norm(h: &[f32], bias: &[f32], x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) => residual_norm_body
 }
 
 kernel! {
     /// Softmax of each `width`-long row of `rows` in place.
-    softmax(rows: &mut [f32], width: usize) => softmax_body
+    pub softmax(rows: &mut [f32], width: usize) => softmax_body
 }
 
 #[inline(always)]
@@ -397,11 +400,18 @@ fn residual_norm_body<const FMA: bool>(
 
 #[inline(always)]
 fn softmax_body<const FMA: bool>(rows: &mut [f32], width: usize) {
+    // Rows are short (a text's length), so e^x runs as one flat loop over
+    // all of them rather than row by row with scalar tails.
     for row in rows.chunks_exact_mut(width) {
         let top = max(row);
         for x in row.iter_mut() {
-            *x = exp::<FMA>(*x - top);
+            *x -= top;
         }
+    }
+    for x in rows.iter_mut() {
+        *x = exp::<FMA>(*x);
+    }
+    for row in rows.chunks_exact_mut(width) {
         let scale = 1.0 / sum(row);
         for x in row.iter_mut() {
             *x *= scale;

@@ -20,7 +20,7 @@ pub use kernels::{KERNELS_VARIABLE, Kernels, Level};
 use super::config::Architecture;
 use super::runtime::Precision;
 use super::{EmbedError, Pooling};
-use int8::QuantizedLinear;
+use int8::{QuantizedLinear, Scratch};
 use kernels::Activation;
 
 /// A loaded encoder network for the CPU.
@@ -131,7 +131,14 @@ impl Linear {
     }
 
     /// `out[rows, outputs] = x[rows, inputs] · Wᵀ`.
-    fn apply(&self, kernels: Kernels, x: &[f32], rows: usize, out: &mut [f32]) {
+    fn apply(
+        &self,
+        kernels: Kernels,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        scratch: &mut Scratch,
+    ) {
         match self {
             Linear::F32 {
                 weight_t,
@@ -147,7 +154,7 @@ impl Linear {
                 *outputs,
                 1.0,
             ),
-            Linear::Int8(q) => q.apply(kernels, x, rows, out),
+            Linear::Int8(q) => q.apply(kernels, x, rows, out, scratch),
         }
     }
 }
@@ -382,21 +389,24 @@ impl Transformer {
         let mut wide = vec![0f32; tokens * widest.max(h)];
         let mut scores = vec![0f32; longest * longest];
         let k = self.kernels;
+        let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.qkv.apply(k, &x, tokens, &mut qkv);
+            layer.qkv.apply(k, &x, tokens, &mut qkv, &mut scratch);
             kernels::add_bias(k, &mut qkv, &layer.qkv_bias);
             self.attention(&qkv, &spans, &mut scores, &mut context);
             let out = &mut wide[..tokens * h];
-            layer.attention_out.apply(k, &context, tokens, out);
+            layer
+                .attention_out
+                .apply(k, &context, tokens, out, &mut scratch);
             let norm = &layer.attention_norm;
             let bias = &layer.attention_out_bias;
             kernels::residual_norm(k, out, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
 
             let width = layer.up.outputs();
             let up = &mut wide[..tokens * width];
-            layer.up.apply(k, &x, tokens, up);
+            layer.up.apply(k, &x, tokens, up, &mut scratch);
             kernels::bias_activation(k, up, &layer.up_bias, self.activation);
-            layer.down.apply(k, up, tokens, &mut context);
+            layer.down.apply(k, up, tokens, &mut context, &mut scratch);
             let norm = &layer.output_norm;
             let bias = &layer.down_bias;
             kernels::residual_norm(k, &context, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
