@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use super::config::{Architecture, parse_config};
-use super::cpu::Kernels;
+use super::cpu::{Kernels, Workspace};
 use super::network::Network;
 use super::runtime::{Device, DeviceChoice, Precision};
 use super::tokenizer::{TokenizerSource, load_tokenizer};
@@ -517,6 +517,7 @@ impl Encoder {
                 let sender = sender.clone();
                 let (batches, ids, next, stop) = (&batches, &ids, &next, &stop);
                 let work = move || {
+                    let mut workspace = Workspace::default();
                     loop {
                         if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                             break;
@@ -524,7 +525,12 @@ impl Encoder {
                         let b = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(b) else { break };
                         let batch: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-                        let result = self.network.encode(&batch, self.pad_id, self.pooling());
+                        let result = self.network.encode(
+                            &batch,
+                            self.pad_id,
+                            self.pooling(),
+                            &mut workspace,
+                        );
                         if sender.send((b, result)).is_err() {
                             break;
                         }

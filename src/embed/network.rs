@@ -7,7 +7,7 @@
 use candle_nn::VarBuilder;
 
 use super::config::Architecture;
-use super::cpu::{Kernels, Transformer};
+use super::cpu::{Kernels, Transformer, Workspace};
 use super::runtime::{Device, Precision};
 use super::{EmbedError, Pooling};
 
@@ -68,17 +68,19 @@ impl Network {
     }
 
     /// The pooled, L2-normalised vector of each token sequence in `batch`,
-    /// `[batch.len(), dim]` row-major.
+    /// `[batch.len(), dim]` row-major. A worker passes the same `workspace`
+    /// to every call.
     pub fn encode(
         &self,
         batch: &[&[u32]],
         pad_id: u32,
         pooling: Pooling,
+        workspace: &mut Workspace,
     ) -> Result<Vec<f32>, EmbedError> {
         match self {
             Network::Cpu(transformer) => {
                 let _ = pad_id;
-                transformer.encode(batch, pooling)
+                transformer.encode(batch, pooling, workspace)
             }
             #[cfg(feature = "cuda")]
             Network::Gpu { model, device } => {

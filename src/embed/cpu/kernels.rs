@@ -262,8 +262,12 @@ fn exp<const FMA: bool>(x: f32) -> f32 {
         p = madd::<FMA>(p, r, c);
     }
     let y = madd::<FMA>(p, r * r, r + 1.0);
-    // n is in [-126, 127]: a normal power of two.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // n is a whole number in [-126, 127], so 2^n is a normal float. Adding
+    // 1.5·2²³ puts n in the low mantissa bits, read back with integer
+    // arithmetic (`n as i32` would check for NaN lane by lane, unvectorised).
+    const SHIFT: f32 = 12_582_912.0;
+    let n = (n + SHIFT).to_bits() as i32 - SHIFT.to_bits() as i32;
+    let scale = f32::from_bits(((n + 127) as u32) << 23);
     y * scale
 }
 

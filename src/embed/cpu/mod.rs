@@ -9,6 +9,7 @@
 //! dense layer runs in exact fp32 or, opt-in, as an int8 product
 //! ([`Precision`]). Pooling and L2 normalisation finish the batch.
 
+mod attention;
 mod int8;
 mod kernels;
 
@@ -38,6 +39,26 @@ pub struct Transformer {
     token_type: Vec<f32>,
     embedding_norm: Norm,
     layers: Vec<Layer>,
+}
+
+/// Buffers one worker reuses from batch to batch (grown to the largest
+/// batch seen), so a batch allocates and faults in no fresh memory.
+#[derive(Default)]
+pub struct Workspace {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    wide: Vec<f32>,
+    attention: attention::Buffers,
+    scratch: Scratch,
+}
+
+/// The first `len` elements of `buffer`, grown if it is shorter.
+fn fit(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
 }
 
 /// How token positions are numbered.
@@ -364,11 +385,33 @@ impl Transformer {
 
     /// The pooled, L2-normalised vector of each sequence in `batch`,
     /// `[batch.len(), hidden]` row-major.
-    pub fn encode(&self, batch: &[&[u32]], pooling: Pooling) -> Result<Vec<f32>, EmbedError> {
+    pub fn encode(
+        &self,
+        batch: &[&[u32]],
+        pooling: Pooling,
+        workspace: &mut Workspace,
+    ) -> Result<Vec<f32>, EmbedError> {
         let h = self.hidden;
         let tokens: usize = batch.iter().map(|s| s.len()).sum();
-        let mut x = vec![0f32; tokens * h];
-        self.embed(batch, &mut x)?;
+        let widest = self
+            .layers
+            .iter()
+            .map(|l| l.up.outputs())
+            .max()
+            .unwrap_or(h);
+        let Workspace {
+            x,
+            qkv,
+            context,
+            wide,
+            attention: buffers,
+            scratch,
+        } = workspace;
+        let x = fit(x, tokens * h);
+        let qkv = fit(qkv, tokens * 3 * h);
+        let context = fit(context, tokens * h);
+        let wide = fit(wide, tokens * widest.max(h));
+        self.embed(batch, x)?;
         let spans: Vec<(usize, usize)> = batch
             .iter()
             .scan(0, |start, s| {
@@ -377,39 +420,29 @@ impl Transformer {
                 Some(span)
             })
             .collect();
-        let longest = batch.iter().map(|s| s.len()).max().unwrap_or(0);
-        let widest = self
-            .layers
-            .iter()
-            .map(|l| l.up.outputs())
-            .max()
-            .unwrap_or(h);
-        let mut qkv = vec![0f32; tokens * 3 * h];
-        let mut context = vec![0f32; tokens * h];
-        let mut wide = vec![0f32; tokens * widest.max(h)];
-        let mut scores = vec![0f32; longest * longest];
         let k = self.kernels;
-        let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.qkv.apply(k, &x, tokens, &mut qkv, &mut scratch);
-            kernels::add_bias(k, &mut qkv, &layer.qkv_bias);
-            self.attention(&qkv, &spans, &mut scores, &mut context);
+            layer.qkv.apply(k, x, tokens, qkv, scratch);
+            kernels::add_bias(k, qkv, &layer.qkv_bias);
+            let heads = attention::Heads {
+                hidden: h,
+                count: self.heads,
+            };
+            attention::attention(k, heads, qkv, &spans, buffers, context);
             let out = &mut wide[..tokens * h];
-            layer
-                .attention_out
-                .apply(k, &context, tokens, out, &mut scratch);
+            layer.attention_out.apply(k, context, tokens, out, scratch);
             let norm = &layer.attention_norm;
             let bias = &layer.attention_out_bias;
-            kernels::residual_norm(k, out, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
+            kernels::residual_norm(k, out, bias, x, &norm.gamma, &norm.beta, self.eps);
 
             let width = layer.up.outputs();
             let up = &mut wide[..tokens * width];
-            layer.up.apply(k, &x, tokens, up, &mut scratch);
+            layer.up.apply(k, x, tokens, up, scratch);
             kernels::bias_activation(k, up, &layer.up_bias, self.activation);
-            layer.down.apply(k, up, tokens, &mut context, &mut scratch);
+            layer.down.apply(k, up, tokens, context, scratch);
             let norm = &layer.output_norm;
             let bias = &layer.down_bias;
-            kernels::residual_norm(k, &context, bias, &mut x, &norm.gamma, &norm.beta, self.eps);
+            kernels::residual_norm(k, context, bias, x, &norm.gamma, &norm.beta, self.eps);
         }
         let mut pooled = vec![0f32; batch.len() * h];
         for (&(start, len), out) in spans.iter().zip(pooled.chunks_exact_mut(h)) {
@@ -458,49 +491,5 @@ impl Transformer {
         let norm = &self.embedding_norm;
         kernels::layer_norm(self.kernels, x, &norm.gamma, &norm.beta, self.eps);
         Ok(())
-    }
-
-    /// Multi-head self-attention of each span over itself: `context` from
-    /// the joined query/key/value rows `qkv`.
-    fn attention(
-        &self,
-        qkv: &[f32],
-        spans: &[(usize, usize)],
-        scores: &mut [f32],
-        context: &mut [f32],
-    ) {
-        let h = self.hidden;
-        let head = h / self.heads;
-        let scale = 1.0 / (head as f32).sqrt();
-        for &(start, len) in spans {
-            let scores = &mut scores[..len * len];
-            for i in 0..self.heads {
-                let base = start * 3 * h + i * head;
-                let query = &qkv[base..];
-                let key = &qkv[base + h..];
-                let value = &qkv[base + 2 * h..];
-                matmul(
-                    len,
-                    len,
-                    head,
-                    Operand::rows(query, 3 * h),
-                    Operand::transposed(key, 3 * h),
-                    scores,
-                    len,
-                    scale,
-                );
-                kernels::softmax(self.kernels, scores, len);
-                matmul(
-                    len,
-                    head,
-                    len,
-                    Operand::rows(scores, len),
-                    Operand::rows(value, 3 * h),
-                    &mut context[start * h + i * head..],
-                    h,
-                    1.0,
-                );
-            }
-        }
     }
 }
