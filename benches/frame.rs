@@ -77,6 +77,8 @@ fn main() {
             StartOptions {
                 manifest: Some(real),
                 model: Some(DEFAULT_MODEL.to_string()),
+                precision: None,
+                device: None,
                 cache_dir: root.join("target/bench-cache"),
                 sample: sample.clone(),
                 // Tuned on the first run (in the background), reused after.
@@ -98,6 +100,8 @@ fn main() {
         StartOptions {
             manifest: Some(manifest),
             model: Some(model.display().to_string()),
+            precision: None,
+            device: None,
             cache_dir: dir.join("cache"),
             sample,
             settings_dir: dir.join("settings"),

@@ -157,6 +157,8 @@ fn main() {
         StartOptions {
             manifest: Some(manifest),
             model: Some(model.display().to_string()),
+            precision: None,
+            device: None,
             cache_dir: dir.join("cache"),
             sample: root.join("assets/sample/crossrec.toml"),
             settings_dir: dir.join("settings"),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::data::{Dataset, Manifest};
-use crate::embed::Encoder;
+use crate::embed::{DeviceChoice, Encoder, EncoderOptions, Precision};
 use crate::explore::{ItemCard, ItemRef};
 use crate::export::DatasetExport;
 use crate::pipeline::DatasetEmbeddings;
@@ -29,6 +29,17 @@ pub use settings::{CentralTab, Settings};
 use work::{Analysis, LiveMetrics, Overview};
 pub use work::{GroundTruth, SearchResult, Selection};
 
+/// The model, precision and device the Model panel asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelChoice {
+    /// Model folder or hub id.
+    pub spec: String,
+    /// The network's arithmetic.
+    pub precision: Precision,
+    /// Where the network runs.
+    pub device: DeviceChoice,
+}
+
 /// How the window starts.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
@@ -36,6 +47,10 @@ pub struct StartOptions {
     pub manifest: Option<PathBuf>,
     /// The model; `None` keeps the last one (or the default).
     pub model: Option<String>,
+    /// The precision; `None` keeps the last one (or fp32).
+    pub precision: Option<Precision>,
+    /// The device; `None` keeps the last one (or auto).
+    pub device: Option<DeviceChoice>,
     /// The embedding cache folder.
     pub cache_dir: PathBuf,
     /// The bundled sample's manifest, opened when nothing else is known.
@@ -77,8 +92,8 @@ pub enum Command {
     OpenSample(Sample),
     /// Load a dataset from a manifest built in the window (saved at its path).
     LoadManifest(Box<Manifest>),
-    /// Use another model (re-encodes).
-    SetModel(String),
+    /// Use another model, precision or device (re-encodes).
+    SetModel(ModelChoice),
     /// Choose the source and target domains.
     SetPair(usize, usize),
     /// Change the weights (rankings and live metrics follow).
@@ -213,6 +228,12 @@ impl CrossrecApp {
         if let Some(model) = start.model {
             settings.model = model;
         }
+        if let Some(precision) = start.precision {
+            settings.precision = precision;
+        }
+        if let Some(device) = start.device {
+            settings.device = device;
+        }
         let manifest = start
             .manifest
             .or_else(|| settings.manifest.clone().filter(|p| p.is_file()))
@@ -345,8 +366,10 @@ impl CrossrecApp {
                     work::load_manifest(*manifest, r)
                 }));
             }
-            Command::SetModel(model) => {
-                self.settings.model = model;
+            Command::SetModel(choice) => {
+                self.settings.model = choice.spec;
+                self.settings.precision = choice.precision;
+                self.settings.device = choice.device;
                 self.start_encode(ctx);
             }
             Command::SetPair(source, target) => {
@@ -512,8 +535,13 @@ impl CrossrecApp {
             return;
         };
         let (model, cache) = (self.settings.model.clone(), self.cache_dir.clone());
+        let options = EncoderOptions {
+            precision: self.settings.precision,
+            device: self.settings.device,
+            ..EncoderOptions::default()
+        };
         self.jobs.encode = Some(Job::spawn(JobKind::Encode, ctx, move |r| {
-            work::encode(dataset, model, cache, r)
+            work::encode(dataset, model, options, cache, r)
         }));
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::embed::DEFAULT_MODEL;
+use crate::embed::{DEFAULT_MODEL, DeviceChoice, Precision};
 use crate::evaluate::Protocol;
 use crate::rank::Weights;
 use crate::relate::RelateOptions;
@@ -29,6 +29,10 @@ pub struct Settings {
     pub manifest: Option<PathBuf>,
     /// Model folder or hub id.
     pub model: String,
+    /// The network's arithmetic.
+    pub precision: Precision,
+    /// Where the network runs.
+    pub device: DeviceChoice,
     /// Component weights.
     pub weights: Weights,
     /// Ridge strength of the mapping.
@@ -50,6 +54,8 @@ impl Default for Settings {
         Settings {
             manifest: None,
             model: DEFAULT_MODEL.to_string(),
+            precision: Precision::Fp32,
+            device: DeviceChoice::Auto,
             weights: Weights::default(),
             ridge: RelateOptions::default().ridge,
             k: 10,

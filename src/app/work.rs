@@ -133,11 +133,12 @@ pub struct Encoded {
 pub fn encode(
     dataset: Arc<Dataset>,
     model: String,
+    options: EncoderOptions,
     cache: PathBuf,
     reporter: &Reporter,
 ) -> Result<Encoded, String> {
     reporter.progress("loading the model", 0.0, 0.0, "");
-    let encoder = Encoder::from_spec(&model, &EncoderOptions::default()).map_err(err)?;
+    let encoder = Encoder::from_spec(&model, &options).map_err(err)?;
     let cache = EmbeddingCache::new(cache);
     let embeddings = encode_dataset(
         &dataset,

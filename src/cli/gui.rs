@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 
 use crate::app::{CrossrecApp, StartOptions};
-use crate::embed::EmbeddingCache;
+use crate::embed::{DeviceChoice, EmbeddingCache, Precision};
 use crate::sample::Sample;
 use crate::settings::SettingsStore;
 
@@ -22,6 +22,14 @@ pub struct GuiArgs {
     /// A model folder or hub id [default: the last one, else all-MiniLM-L6-v2].
     #[arg(long)]
     model: Option<String>,
+    /// The network's arithmetic: fp32 (exact) or int8 (faster on the CPU)
+    /// [default: the last one, else fp32].
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
+    /// Where the network runs: auto, cpu, cuda or cuda:N [default: the
+    /// last one, else auto].
+    #[arg(long, value_parser = super::device_choice)]
+    device: Option<DeviceChoice>,
     /// The embedding cache folder [default: $CROSSREC_CACHE_DIR, else the user cache folder].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -41,6 +49,8 @@ pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
     let start = StartOptions {
         manifest,
         model: args.model.clone(),
+        precision: args.precision,
+        device: args.device,
         cache_dir: args
             .cache_dir
             .clone()

@@ -152,7 +152,7 @@ pub struct ModelArgs {
     pub device: DeviceChoice,
 }
 
-fn device_choice(text: &str) -> Result<DeviceChoice, String> {
+pub(crate) fn device_choice(text: &str) -> Result<DeviceChoice, String> {
     text.parse()
 }
 
@@ -167,6 +167,7 @@ impl ModelArgs {
             query_prompt: self.query_prompt.clone(),
             precision: self.precision,
             device: self.device,
+            kernels: None,
         };
         Ok(Encoder::from_spec(&self.model, &options)?)
     }

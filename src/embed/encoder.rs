@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use super::config::{Architecture, parse_config};
-use super::cpu::{Kernels, Workspace};
+use super::cpu::{Kernels, Level, Workspace};
 use super::network::Network;
 use super::runtime::{Device, DeviceChoice, Precision};
 use super::tokenizer::{TokenizerSource, load_tokenizer};
@@ -37,6 +37,10 @@ pub struct EncoderOptions {
     pub precision: Precision,
     /// Where the network runs.
     pub device: DeviceChoice,
+    /// The highest CPU kernel level to use (default: the best this
+    /// processor has); `CROSSREC_CPU_KERNELS` caps it too. For running and
+    /// testing the AVX2 and portable fallbacks on any machine.
+    pub kernels: Option<Level>,
 }
 
 /// One worker per core when candle itself runs single-threaded
@@ -64,6 +68,7 @@ impl Default for EncoderOptions {
             query_prompt: None,
             precision: Precision::Fp32,
             device: DeviceChoice::Auto,
+            kernels: None,
         }
     }
 }
@@ -207,7 +212,7 @@ impl Encoder {
     /// Loads the model in `files` where `options` say.
     pub fn load(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
         let device = Device::resolve(options.device, options.precision)?;
-        let kernels = Kernels::detect().map_err(EmbedError::Device)?;
+        let kernels = Kernels::detect(options.kernels).map_err(EmbedError::Device)?;
         let config_text =
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
         let architecture = parse_config(&config_text, &files.config())?;

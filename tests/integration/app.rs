@@ -32,6 +32,8 @@ fn harness_with_cache(
     let start = StartOptions {
         manifest: Some(manifest),
         model: Some(model.display().to_string()),
+        precision: None,
+        device: None,
         cache_dir,
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
@@ -52,6 +54,8 @@ fn feature_harness(dir: &Path) -> Harness<'static, CrossrecApp> {
     let start = StartOptions {
         manifest: Some(sample_manifest()),
         model: Some(DEFAULT_MODEL.to_string()),
+        precision: None,
+        device: None,
         cache_dir: dir.join("cache"),
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
@@ -746,6 +750,8 @@ fn chinese_harness(
     let start = StartOptions {
         manifest: Some(manifest),
         model: Some(model.display().to_string()),
+        precision: None,
+        device: None,
         cache_dir: dir.join("cache"),
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),

@@ -2,9 +2,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossrec::embed::{EmbedError, EmbeddingCache, EncoderOptions};
+use crossrec::embed::{EmbedError, EmbeddingCache, Encoder, EncoderOptions, ModelFiles, Precision};
 
-use crate::common::{TinySpec, max_abs_diff, tempdir, tiny_encoder};
+use crate::common::{TinySpec, max_abs_diff, tempdir, tiny_encoder, write_tiny_bert};
 
 #[test]
 fn a_second_run_encodes_nothing_and_one_changed_text_re_encodes_one() {
@@ -121,6 +121,39 @@ fn another_model_or_setting_never_reads_the_same_vectors() {
         .encode(&c, "k", &["coffee"], &mut |_| {}, &no)
         .unwrap();
     assert_eq!(other.encoded, 1);
+}
+
+/// fp32 and int8 vectors of the same model, texts and settings live under
+/// different keys: switching precision re-encodes, switching back reads
+/// the first vectors unchanged.
+#[test]
+fn vectors_of_another_precision_are_never_read_from_the_cache() {
+    let dir = tempdir();
+    let model = dir.path().join("tiny-bert");
+    write_tiny_bert(&model, TinySpec::default());
+    let load = |precision| {
+        Encoder::load(
+            ModelFiles::open(&model).unwrap(),
+            &EncoderOptions {
+                precision,
+                ..EncoderOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let (exact, int8) = (load(Precision::Fp32), load(Precision::Int8));
+    assert_ne!(exact.fingerprint().unwrap(), int8.fingerprint().unwrap());
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let no = AtomicBool::new(false);
+    let texts = ["coffee beans", "a cast iron pan", "green tea"];
+    let first = cache.encode(&exact, "k", &texts, &mut |_| {}, &no).unwrap();
+    assert_eq!(first.encoded, 3);
+    let quantised = cache.encode(&int8, "k", &texts, &mut |_| {}, &no).unwrap();
+    assert_eq!(quantised.encoded, 3, "int8 must not reuse fp32 vectors");
+    assert_ne!(quantised.embeddings.as_slice(), first.embeddings.as_slice());
+    let again = cache.encode(&exact, "k", &texts, &mut |_| {}, &no).unwrap();
+    assert_eq!(again.encoded, 0);
+    assert_eq!(again.embeddings.as_slice(), first.embeddings.as_slice());
 }
 
 #[test]

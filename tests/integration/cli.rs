@@ -54,6 +54,81 @@ fn embed_writes_an_npy_matrix_in_input_order() {
     assert!(crate::common::max_abs_diff(one.row(0), matrix.row(2)) < 1e-5);
 }
 
+/// `embed` with each kernel cap (the fallbacks forced through the
+/// environment, as a user with an older processor gets them) and each
+/// precision; bad devices, caps and precisions are clear errors, never a
+/// silent fallback.
+#[test]
+fn every_kernel_level_and_precision_runs_and_bad_choices_are_refused() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let input = dir.path().join("texts.txt");
+    std::fs::write(&input, "coffee beans\nhiking boots\ncast iron pan\n").unwrap();
+    let run = |args: &[&str], cap: Option<&str>| {
+        let output = dir.path().join("out.npy");
+        let mut all = vec![
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ];
+        all.extend(args);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crossrec"));
+        command.args(&all).env("CROSSREC_CACHE_DIR", dir.path());
+        if let Some(cap) = cap {
+            command.env("CROSSREC_CPU_KERNELS", cap);
+        }
+        let result = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+        let matrix = result
+            .status
+            .success()
+            .then(|| Embeddings::read_npy(&output).unwrap());
+        (matrix, stderr)
+    };
+    let (best, _) = run(&[], None);
+    let best = best.expect("the default runs");
+    for cap in ["portable", "avx2", "avx512"] {
+        for precision in ["fp32", "int8"] {
+            let (matrix, stderr) = run(&["--precision", precision, "--device", "cpu"], Some(cap));
+            let matrix = matrix.unwrap_or_else(|| panic!("{cap} {precision}: {stderr}"));
+            let bound = if precision == "fp32" { 0.9999 } else { 0.99 };
+            for i in 0..3 {
+                let c = crate::common::cosine(matrix.row(i), best.row(i));
+                assert!(c >= bound, "{cap} {precision}: row {i} cosine {c}");
+            }
+        }
+    }
+    let (failed, stderr) = run(&["--device", "cuda:1"], None);
+    assert!(failed.is_none());
+    assert!(
+        stderr.contains("built without CUDA") && stderr.contains("--features cuda"),
+        "{stderr}"
+    );
+    let (failed, stderr) = run(&["--device", "gpu"], None);
+    assert!(failed.is_none());
+    assert!(
+        stderr.contains("expected auto, cpu, cuda or cuda:N"),
+        "{stderr}"
+    );
+    let (failed, stderr) = run(&["--precision", "fp16"], None);
+    assert!(failed.is_none());
+    assert!(
+        stderr.contains("fp32") && stderr.contains("int8"),
+        "{stderr}"
+    );
+    let (failed, stderr) = run(&[], Some("sse"));
+    assert!(failed.is_none());
+    assert!(
+        stderr.contains("CROSSREC_CPU_KERNELS is \"sse\"") && stderr.contains("portable"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn encode_fills_the_cache_for_the_sample_and_then_reuses_it() {
     let dir = tempdir();

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crossrec::embed::{Encoder, EncoderOptions, Pooling};
+use crossrec::embed::{Encoder, EncoderOptions, Kernels, Pooling, Precision};
 use serde::Deserialize;
 
 use crate::common::{cosine, real_model};
@@ -22,7 +22,7 @@ struct Case {
 }
 
 #[test]
-fn minilm_matches_sentence_transformers() {
+fn minilm_matches_sentence_transformers_at_every_precision_and_kernel_level() {
     let Some(files) = real_model() else { return };
     let reference: Reference = serde_json::from_str(include_str!("../data/minilm_reference.json"))
         .expect("reference JSON");
@@ -41,25 +41,43 @@ fn minilm_matches_sentence_transformers() {
             .any(|c| (100..=256).contains(&c.tokens_untruncated))
     );
 
-    let encoder = Encoder::load(files, &EncoderOptions::default()).expect("the real model loads");
-    assert_eq!(encoder.pooling(), Pooling::Mean);
-    assert_eq!(encoder.max_len(), reference.max_seq_length);
-    assert_eq!(encoder.dim(), 384);
+    // Every precision at every kernel level this processor runs: fp32 must
+    // match the reference, int8 stay within 0.99.
     let texts: Vec<&str> = reference.cases.iter().map(|c| c.text.as_str()).collect();
-    let got = encoder
-        .encode(&texts, &mut |_| {}, &AtomicBool::new(false))
-        .expect("encodes");
-    let mut worst = (1.0f64, "");
-    for (i, case) in reference.cases.iter().enumerate() {
-        let c = cosine(got.row(i), &case.embedding);
-        if c < worst.0 {
-            worst = (c, &case.text);
+    for precision in Precision::ALL {
+        for kernels in Kernels::all() {
+            let options = EncoderOptions {
+                precision,
+                kernels: Some(kernels.level()),
+                ..EncoderOptions::default()
+            };
+            let encoder = Encoder::load(files.clone(), &options).expect("the real model loads");
+            assert_eq!(encoder.report().kernels, kernels);
+            assert_eq!(encoder.pooling(), Pooling::Mean);
+            assert_eq!(encoder.max_len(), reference.max_seq_length);
+            assert_eq!(encoder.dim(), 384);
+            let got = encoder
+                .encode(&texts, &mut |_| {}, &AtomicBool::new(false))
+                .expect("encodes");
+            let mut worst = (1.0f64, "");
+            for (i, case) in reference.cases.iter().enumerate() {
+                let c = cosine(got.row(i), &case.embedding);
+                if c < worst.0 {
+                    worst = (c, &case.text);
+                }
+            }
+            let bound = match precision {
+                Precision::Fp32 => 0.9999,
+                Precision::Int8 => 0.99,
+            };
+            assert!(
+                worst.0 >= bound,
+                "{} with {} kernels: cosine {} for {:?}",
+                precision.name(),
+                kernels.describe(),
+                worst.0,
+                &worst.1[..worst.1.len().min(60)]
+            );
         }
     }
-    assert!(
-        worst.0 >= 0.9999,
-        "cosine {} for {:?}",
-        worst.0,
-        &worst.1[..worst.1.len().min(60)]
-    );
 }

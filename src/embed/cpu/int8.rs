@@ -1,6 +1,7 @@
-//! The opt-in int8 dense layer: weights quantised once per output channel,
-//! activations per token at run time (symmetric, 8 bits), products summed
-//! exactly in 32-bit integers and scaled back to f32.
+//! The opt-in int8 dense layer: weights quantised once per output channel
+//! (symmetric, −127..127), activations per token at run time (asymmetric:
+//! 0..255 spread over the token's own range, zero exactly representable),
+//! products summed exactly in 32-bit integers and scaled back to f32.
 //!
 //! The product runs on AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds of
 //! unsigned × signed bytes per instruction) where the processor has it,
@@ -24,6 +25,7 @@ const WIDE: usize = 4;
 pub struct Scratch {
     codes: Vec<u8>,
     row_scale: Vec<f32>,
+    zero: Vec<i32>,
     sums: Vec<i32>,
 }
 
@@ -34,6 +36,7 @@ impl Scratch {
         }
         if self.row_scale.len() < rows {
             self.row_scale.resize(rows, 0.0);
+            self.zero.resize(rows, 0);
         }
         if self.sums.len() < rows * stride {
             self.sums.resize(rows * stride, 0);
@@ -52,8 +55,9 @@ pub struct QuantizedLinear {
     packed: Vec<i8>,
     /// Per output column: the weight scale.
     scale: Vec<f32>,
-    /// Per output column: 128 · Σ weights, the offset of unsigned activations.
-    offset: Vec<i32>,
+    /// Per output column: Σ weights, times a row's zero point the offset
+    /// of its unsigned activations.
+    column_sum: Vec<i32>,
 }
 
 impl QuantizedLinear {
@@ -63,7 +67,7 @@ impl QuantizedLinear {
         let blocks = outputs.div_ceil(BLOCK);
         let mut packed = vec![0i8; blocks * BLOCK * depth];
         let mut scale = vec![0f32; outputs];
-        let mut offset = vec![0i32; outputs];
+        let mut column_sum = vec![0i32; outputs];
         for (n, row) in weight.chunks_exact(inputs).enumerate().take(outputs) {
             let top = row.iter().fold(0f32, |m, x| m.max(x.abs()));
             let s = if top > 0.0 { top / 127.0 } else { 1.0 };
@@ -76,7 +80,7 @@ impl QuantizedLinear {
                 let at = ((block * depth / 4 + k / 4) * BLOCK + lane) * 4 + k % 4;
                 packed[at] = q;
             }
-            offset[n] = 128 * total;
+            column_sum[n] = total;
         }
         QuantizedLinear {
             inputs,
@@ -84,7 +88,7 @@ impl QuantizedLinear {
             depth,
             packed,
             scale,
-            offset,
+            column_sum,
         }
     }
 
@@ -106,8 +110,9 @@ impl QuantizedLinear {
         scratch.grow(rows, self.depth, stride);
         let codes = &mut scratch.codes[..rows * self.depth];
         let row_scale = &mut scratch.row_scale[..rows];
+        let zero = &mut scratch.zero[..rows];
         let sums = &mut scratch.sums[..rows * stride];
-        quantize_rows(kernels, x, self.inputs, codes, self.depth, row_scale);
+        quantize_rows(kernels, x, self.inputs, codes, self.depth, row_scale, zero);
         self.integer_product(kernels, codes, rows, sums);
         dequantize(
             kernels,
@@ -115,8 +120,9 @@ impl QuantizedLinear {
             stride,
             out,
             row_scale,
+            zero,
             &self.scale,
-            &self.offset,
+            &self.column_sum,
         );
     }
 
@@ -192,15 +198,17 @@ impl QuantizedLinear {
 
 kernel! {
     /// Each `inputs`-wide row of `x` to unsigned bytes `round(x / scale) +
-    /// 128` in `codes` (`depth` wide, the tail 128, i.e. zero), with the
-    /// row's scale (its largest magnitude / 127) in `scales`.
-    quantize_rows(x: &[f32], inputs: usize, codes: &mut [u8], depth: usize, scales: &mut [f32]) => quantize_rows_body
+    /// zero` in `codes` (`depth` wide; the tail meets zero weights), with
+    /// the row's scale (its range, 0 included, / 255) in `scales` and its
+    /// zero point in `zeros`.
+    quantize_rows(x: &[f32], inputs: usize, codes: &mut [u8], depth: usize, scales: &mut [f32], zeros: &mut [i32]) => quantize_rows_body
 }
 
 kernel! {
-    /// `out[r][n] = (sums[r][n] - offset[n]) · row_scale[r] · col_scale[n]`
-    /// for the first `col_scale.len()` of each `stride`-wide row of sums.
-    dequantize(sums: &[i32], stride: usize, out: &mut [f32], row_scale: &[f32], col_scale: &[f32], offset: &[i32]) => dequantize_body
+    /// `out[r][n] = (sums[r][n] - zero[r] · column_sum[n]) · row_scale[r] ·
+    /// col_scale[n]` for the first `col_scale.len()` of each `stride`-wide
+    /// row of sums.
+    dequantize(sums: &[i32], stride: usize, out: &mut [f32], row_scale: &[f32], zero: &[i32], col_scale: &[f32], column_sum: &[i32]) => dequantize_body
 }
 
 #[inline(always)]
@@ -210,35 +218,51 @@ fn quantize_rows_body<const FMA: bool>(
     codes: &mut [u8],
     depth: usize,
     scales: &mut [f32],
+    zeros: &mut [i32],
 ) {
-    for ((row, out), scale) in x
+    for (((row, out), scale), zero) in x
         .chunks_exact(inputs)
         .zip(codes.chunks_exact_mut(depth))
         .zip(scales.iter_mut())
+        .zip(zeros.iter_mut())
     {
-        let mut top = [0f32; BLOCK];
+        // Range with 0 in it, in lanes (`if` rather than `max`: no NaN
+        // handling, so it vectorises).
+        let (mut low, mut high) = ([0f32; BLOCK], [0f32; BLOCK]);
         let chunks = row.chunks_exact(BLOCK);
-        let mut rest = 0f32;
-        for v in chunks.remainder() {
-            rest = if v.abs() > rest { v.abs() } else { rest };
+        let (mut rest_low, mut rest_high) = (0f32, 0f32);
+        for &v in chunks.remainder() {
+            rest_low = if v < rest_low { v } else { rest_low };
+            rest_high = if v > rest_high { v } else { rest_high };
         }
         for chunk in chunks {
-            for (t, v) in top.iter_mut().zip(chunk) {
-                *t = if v.abs() > *t { v.abs() } else { *t };
+            for ((l, h), &v) in low.iter_mut().zip(high.iter_mut()).zip(chunk) {
+                *l = if v < *l { v } else { *l };
+                *h = if v > *h { v } else { *h };
             }
         }
-        let top = top.iter().fold(rest, |m, &t| if t > m { t } else { m });
-        let s = if top > 0.0 { top / 127.0 } else { 1.0 };
+        let low = low.iter().fold(rest_low, |m, &t| if t < m { t } else { m });
+        let high = high
+            .iter()
+            .fold(rest_high, |m, &t| if t > m { t } else { m });
+        let s = if high > low {
+            (high - low) / 255.0
+        } else {
+            1.0
+        };
+        let z = (-low / s).round_ties_even().clamp(0.0, 255.0);
         *scale = s;
+        *zero = z as i32;
         let inverse = 1.0 / s;
         for (o, &v) in out.iter_mut().zip(row) {
-            // Adding 1.5·2²³ rounds to the nearest integer and leaves it, in
-            // two's complement, in the low bits of the mantissa
-            // (|v · inverse| <= 127 by the choice of scale).
-            let bits = (v * inverse + ROUNDING).to_bits();
-            *o = (bits as u8).wrapping_add(128);
+            let t = v * inverse + z;
+            let t = if t < 0.0 { 0.0 } else { t };
+            let t = if t > 255.0 { 255.0 } else { t };
+            // Adding 1.5·2²³ rounds to the nearest integer and leaves it in
+            // the low bits of the mantissa.
+            *o = (t + ROUNDING).to_bits() as u8;
         }
-        out[inputs..].fill(128);
+        out[inputs..].fill(0);
     }
 }
 
@@ -248,17 +272,19 @@ fn dequantize_body<const FMA: bool>(
     stride: usize,
     out: &mut [f32],
     row_scale: &[f32],
+    zero: &[i32],
     col_scale: &[f32],
-    offset: &[i32],
+    column_sum: &[i32],
 ) {
     let outputs = col_scale.len();
-    for ((out, sums), &a) in out
+    for (((out, sums), &a), &z) in out
         .chunks_exact_mut(outputs)
         .zip(sums.chunks_exact(stride))
         .zip(row_scale)
+        .zip(zero)
     {
-        for (((o, &s), &w), &offset) in out.iter_mut().zip(sums).zip(col_scale).zip(offset) {
-            *o = (s - offset) as f32 * (a * w);
+        for (((o, &s), &w), &c) in out.iter_mut().zip(sums).zip(col_scale).zip(column_sum) {
+            *o = (s - z * c) as f32 * (a * w);
         }
     }
 }

@@ -50,10 +50,10 @@ pub struct Kernels {
 pub const KERNELS_VARIABLE: &str = "CROSSREC_CPU_KERNELS";
 
 impl Kernels {
-    /// The best kernels this processor runs, capped by
+    /// The best kernels this processor runs, capped by `cap` and by
     /// `CROSSREC_CPU_KERNELS` when it is set.
-    pub fn detect() -> Result<Kernels, String> {
-        let best = Self::best();
+    pub fn detect(cap: Option<Level>) -> Result<Kernels, String> {
+        let best = Self::best().capped(cap.unwrap_or(Level::Avx512));
         match std::env::var(KERNELS_VARIABLE) {
             Err(_) => Ok(best),
             Ok(text) => match Level::parse(&text) {
@@ -100,7 +100,8 @@ impl Kernels {
         }
     }
 
-    fn capped(self, cap: Level) -> Kernels {
+    /// These kernels, at most at level `cap`.
+    pub fn capped(self, cap: Level) -> Kernels {
         let level = self.level.min(cap);
         Kernels {
             level,
