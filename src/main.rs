@@ -7,8 +7,8 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // SAFETY: nothing else runs yet; no thread can read the environment
-        // concurrently. Single-threaded candle kernels let the encoder run one
-        // batch per core instead (see `embed::default_workers`).
+        // concurrently. candle's CPU kernels (the transfer model's training)
+        // run single-threaded, as crossrec's benchmarks measure them.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
     let cli = crossrec::cli::Cli::parse();

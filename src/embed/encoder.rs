@@ -43,17 +43,14 @@ pub struct EncoderOptions {
     pub kernels: Option<Level>,
 }
 
-/// One worker per core when candle itself runs single-threaded
-/// (`RAYON_NUM_THREADS=1`, which the `crossrec` binary sets unless the user
-/// did): on small BERT batches, data parallelism across batches is about 1.5×
-/// faster than splitting each matrix product across threads. Otherwise one
-/// worker, and candle's own threads do the parallel work.
-pub fn default_workers() -> usize {
-    let candle_single = std::env::var("RAYON_NUM_THREADS").is_ok_and(|v| v.trim() == "1");
-    if candle_single {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
+/// Workers for `device`: on the CPU one per core, each running whole
+/// batches on its own thread (the forward pass is single-threaded, and on
+/// BERT-sized batches data parallelism across batches beats splitting each
+/// matrix product); on a GPU one, which keeps the device busy.
+pub fn default_workers(device: Device) -> usize {
+    match device {
+        Device::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Device::Cuda(_) => 1,
     }
 }
 
@@ -375,7 +372,10 @@ impl Encoder {
             report,
             pad_id,
             batch_size: options.batch_size.max(1),
-            workers: options.workers.unwrap_or_else(default_workers).max(1),
+            workers: options
+                .workers
+                .unwrap_or_else(|| default_workers(device))
+                .max(1),
             fingerprint: OnceLock::new(),
         })
     }

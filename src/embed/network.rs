@@ -116,7 +116,7 @@ pub mod gpu {
         let device = candle_core::Device::new_cuda(n).map_err(|e| e.to_string())?;
         let weights = weights.set_device(device.clone());
         let model = match architecture {
-            Architecture::Bert(config) => Model::Bert(BertModel::load(weights, config)),
+            Architecture::Bert(config) => BertModel::load(weights, config).map(Model::Bert),
             Architecture::XlmRoberta(config) => {
                 XLMRobertaModel::new(config, weights).map(Model::XlmRoberta)
             }

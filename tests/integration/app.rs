@@ -14,7 +14,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use crossrec::embed::DEFAULT_MODEL;
+use crossrec::embed::{DEFAULT_MODEL, Precision};
 
 use crate::common::{TinySpec, real_model, sample_manifest, tempdir, write_tiny_bert};
 
@@ -205,6 +205,26 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     assert!(
         note.contains(&applied),
         "the tuned weights are applied: {note} vs {applied}"
+    );
+
+    // int8 from the Model panel re-encodes the tiny model; the ranking follows.
+    h.get_by_label("Model precision").click();
+    settle(&mut h);
+    h.get_by_label("int8 (faster, CPU)").click();
+    settle(&mut h);
+    h.get_by_label("Use this model (re-encode)").click();
+    settle(&mut h);
+    wait_for(&mut h, "the int8 encode", |app| {
+        !app.running_jobs().contains(&JobKind::Encode)
+    });
+    assert_eq!(h.state().settings().precision, Precision::Int8);
+    assert!(h.state().ranking().is_some());
+    assert!(
+        !h.state()
+            .notifications()
+            .iter()
+            .any(|n| n.text.contains("encod") && n.text.contains("error")),
+        "the int8 encode succeeded"
     );
 
     // Switch to the real model (a long encode) and cancel it.

@@ -76,7 +76,9 @@ impl Panel for ModelPanel {
                             precision_label(precision),
                         );
                     }
-                });
+                })
+                .response
+                .accessible_name("Model precision");
             ui.label("Device");
             egui::ComboBox::from_id_salt("model-device")
                 .selected_text(draft.device.to_string())
@@ -84,7 +86,9 @@ impl Panel for ModelPanel {
                     for device in DEVICES {
                         ui.selectable_value(&mut draft.device, device, device.to_string());
                     }
-                });
+                })
+                .response
+                .accessible_name("Model device");
         });
         let wanted = ModelChoice {
             spec: draft.spec.trim().to_string(),
