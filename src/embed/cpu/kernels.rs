@@ -147,14 +147,17 @@ pub enum Activation {
 macro_rules! kernel {
     ($(#[$doc:meta])* $vis:vis $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name(kernels: $crate::embed::cpu::kernels::Kernels, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn avx512($($arg: $ty),*) {
                     $body::<true>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn avx2($($arg: $ty),*) {
                     $body::<true>($($arg),*)
                 }
@@ -252,7 +255,7 @@ fn exp<const FMA: bool>(x: f32) -> f32 {
         8.333_452e-3,
         4.166_579_6e-2,
         1.666_666_5e-1,
-        5.000_000_1e-1,
+        0.5,
     ];
     let x = x.clamp(-87.336_54, 88.0);
     let n = madd::<FMA>(x, LOG2_E, 0.5).floor();

@@ -100,6 +100,10 @@ struct Layer {
     output_norm: Norm,
 }
 
+/// Word, position and token-type embeddings, their norm, and the layers,
+/// as read from a checkpoint.
+type Parts = (Vec<f32>, Vec<f32>, Vec<f32>, Norm, Vec<Layer>);
+
 fn tensor(vb: &VarBuilder, shape: &[usize], name: &str) -> candle_core::Result<Vec<f32>> {
     vb.get(shape, name)?.flatten_all()?.to_vec1::<f32>()
 }
@@ -313,7 +317,7 @@ impl Transformer {
                 (activation, Positions::AfterPadding(c.pad_token_id))
             }
         };
-        let read = || -> candle_core::Result<(Vec<f32>, Vec<f32>, Vec<f32>, Norm, Vec<Layer>)> {
+        let read = || -> candle_core::Result<Parts> {
             let e = vb.pp("embeddings");
             let word = tensor(&e, &[vocab, hidden], "word_embeddings.weight")?;
             let position = tensor(&e, &[max_positions, hidden], "position_embeddings.weight")?;
@@ -457,14 +461,12 @@ impl Transformer {
         let h = self.hidden;
         let mut rows = x.chunks_exact_mut(h);
         for sequence in batch {
-            let mut real = 0u32;
-            for &id in sequence.iter() {
+            for (at, &id) in sequence.iter().enumerate() {
                 let position = match self.positions {
-                    Positions::FromZero => real,
-                    Positions::AfterPadding(pad) if id == pad => pad,
-                    Positions::AfterPadding(pad) => pad + 1 + real,
-                } as usize;
-                real += 1;
+                    Positions::FromZero => at,
+                    Positions::AfterPadding(pad) if id == pad => pad as usize,
+                    Positions::AfterPadding(pad) => pad as usize + 1 + at,
+                };
                 let id = id as usize;
                 if id >= self.vocab {
                     return Err(EmbedError::Forward(format!(
