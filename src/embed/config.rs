@@ -156,6 +156,17 @@ pub fn parse_config(text: &str, path: &Path) -> Result<Architecture, EmbedError>
                 config.position_embedding_type
             )));
         }
+        use candle_nn::Activation as A;
+        if !matches!(
+            config.hidden_act,
+            A::Gelu | A::NewGelu | A::GeluPytorchTanh | A::Relu | A::Silu | A::Swish
+        ) {
+            return Err(bad(format!(
+                "hidden_act {:?} is not supported; crossrec runs gelu, gelu_new, \
+                 gelu_pytorch_tanh, relu and silu",
+                config.hidden_act
+            )));
+        }
         Architecture::XlmRoberta(config)
     } else {
         let config: bert::Config = serde_json::from_value(value)
@@ -239,6 +250,8 @@ mod tests {
             "\"position_embedding_type\": \"relative_key\", \"hidden_act\"",
         ));
         assert!(e.contains("position_embedding_type 'relative_key'"), "{e}");
+        let e = error(&with("model_type", "xlm-roberta".into()).replace("\"gelu\"", "\"mish\""));
+        assert!(e.contains("hidden_act Mish is not supported"), "{e}");
     }
 
     #[test]
