@@ -29,7 +29,51 @@ pub enum Architecture {
     XlmRoberta(xlm_roberta::Config),
 }
 
+/// The sizes a network is built with, read from either family's config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dimensions {
+    /// Hidden (and embedding) size.
+    pub hidden: usize,
+    /// Attention heads per layer.
+    pub heads: usize,
+    /// Transformer layers.
+    pub layers: usize,
+    /// Width of the feed-forward layer.
+    pub intermediate: usize,
+    /// Rows of the word embedding table.
+    pub vocab: usize,
+    /// Rows of the position embedding table.
+    pub positions: usize,
+    /// Rows of the token-type embedding table.
+    pub token_types: usize,
+    /// Layer norm epsilon.
+    pub layer_norm_eps: f64,
+}
+
 impl Architecture {
+    /// The network's sizes.
+    pub fn dimensions(&self) -> Dimensions {
+        // The two configs name these fields alike.
+        macro_rules! dimensions {
+            ($c:expr) => {
+                Dimensions {
+                    hidden: $c.hidden_size,
+                    heads: $c.num_attention_heads,
+                    layers: $c.num_hidden_layers,
+                    intermediate: $c.intermediate_size,
+                    vocab: $c.vocab_size,
+                    positions: $c.max_position_embeddings,
+                    token_types: $c.type_vocab_size,
+                    layer_norm_eps: $c.layer_norm_eps,
+                }
+            };
+        }
+        match self {
+            Architecture::Bert(c) => dimensions!(c),
+            Architecture::XlmRoberta(c) => dimensions!(c),
+        }
+    }
+
     /// The family's name in messages and the load report.
     pub fn name(&self) -> &'static str {
         match self {
@@ -40,18 +84,12 @@ impl Architecture {
 
     /// The hidden (and embedding) size.
     pub fn hidden_size(&self) -> usize {
-        match self {
-            Architecture::Bert(c) => c.hidden_size,
-            Architecture::XlmRoberta(c) => c.hidden_size,
-        }
+        self.dimensions().hidden
     }
 
     /// The vocabulary size the weights have rows for.
     pub fn vocab_size(&self) -> usize {
-        match self {
-            Architecture::Bert(c) => c.vocab_size,
-            Architecture::XlmRoberta(c) => c.vocab_size,
-        }
+        self.dimensions().vocab
     }
 
     /// The padding token id.

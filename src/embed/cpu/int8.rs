@@ -245,12 +245,19 @@ fn quantize_rows_body<const FMA: bool>(
         let high = high
             .iter()
             .fold(rest_high, |m, &t| if t > m { t } else { m });
-        let s = if high > low {
-            (high - low) / 255.0
-        } else {
-            1.0
+        // A row holding NaN or infinity gets a NaN scale, so its outputs are
+        // NaN and the encoder reports the text instead of a wrong vector.
+        let finite = row.iter().all(|v| v.is_finite());
+        let s = match (finite, high > low) {
+            (false, _) => f32::NAN,
+            (true, true) => (high - low) / 255.0,
+            (true, false) => 1.0,
         };
-        let z = (-low / s).round_ties_even().clamp(0.0, 255.0);
+        let z = if finite {
+            (-low / s).round_ties_even().clamp(0.0, 255.0)
+        } else {
+            0.0
+        };
         *scale = s;
         *zero = z as i32;
         let inverse = 1.0 / s;
@@ -386,6 +393,17 @@ mod tests {
         let (_, first) = &results[0];
         for (kernels, out) in &results {
             assert_eq!(out, first, "{} differs from portable", kernels.describe());
+        }
+        // A row with NaN or infinity comes out NaN, never a finite guess.
+        for bad in [f32::NAN, f32::INFINITY] {
+            for kernels in Kernels::all() {
+                let mut poisoned = x.clone();
+                poisoned[inputs + 3] = bad;
+                let mut out = vec![0f32; rows * outputs];
+                layer.apply(kernels, &poisoned, rows, &mut out, &mut Scratch::default());
+                assert!(out[outputs..2 * outputs].iter().all(|v| v.is_nan()));
+                assert_eq!(out[..outputs], first[..outputs]);
+            }
         }
         for r in 0..rows {
             for n in 0..outputs {

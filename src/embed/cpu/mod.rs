@@ -18,7 +18,7 @@ use candle_transformers::models::bert::HiddenAct;
 
 pub use kernels::{KERNELS_VARIABLE, Kernels, Level};
 
-use super::config::Architecture;
+use super::config::{Architecture, Dimensions};
 use super::runtime::Precision;
 use super::{EmbedError, Pooling};
 use int8::{QuantizedLinear, Scratch};
@@ -268,29 +268,16 @@ impl Transformer {
         precision: Precision,
         kernels: Kernels,
     ) -> Result<Transformer, String> {
-        let (hidden, heads, layers, intermediate, vocab, max_positions, types, eps) =
-            match architecture {
-                Architecture::Bert(c) => (
-                    c.hidden_size,
-                    c.num_attention_heads,
-                    c.num_hidden_layers,
-                    c.intermediate_size,
-                    c.vocab_size,
-                    c.max_position_embeddings,
-                    c.type_vocab_size,
-                    c.layer_norm_eps,
-                ),
-                Architecture::XlmRoberta(c) => (
-                    c.hidden_size,
-                    c.num_attention_heads,
-                    c.num_hidden_layers,
-                    c.intermediate_size,
-                    c.vocab_size,
-                    c.max_position_embeddings,
-                    c.type_vocab_size,
-                    c.layer_norm_eps,
-                ),
-            };
+        let Dimensions {
+            hidden,
+            heads,
+            layers,
+            intermediate,
+            vocab,
+            positions: max_positions,
+            token_types: types,
+            layer_norm_eps: eps,
+        } = architecture.dimensions();
         let (activation, positions) = match architecture {
             Architecture::Bert(c) => (
                 match c.hidden_act {
