@@ -92,7 +92,7 @@ fn every_kernel_level_and_precision_runs_and_bad_choices_are_refused() {
     };
     let (best, _) = run(&[], None);
     let best = best.expect("the default runs");
-    for cap in ["portable", "avx2", "avx512"] {
+    for cap in ["portable", "avx2", "avx512", "amx"] {
         for precision in ["fp32", "int8"] {
             let (matrix, stderr) = run(&["--precision", precision, "--device", "cpu"], Some(cap));
             let matrix = matrix.unwrap_or_else(|| panic!("{cap} {precision}: {stderr}"));

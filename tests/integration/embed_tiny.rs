@@ -6,9 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use crossrec::embed::{EmbedError, EncodeProgress, Encoder, EncoderOptions, ModelFiles, Pooling};
+use crossrec::embed::{
+    EmbedError, EncodeProgress, Encoder, EncoderOptions, ModelFiles, Pooling, Precision,
+};
 
-use crate::common::{TINY_DIM, TinySpec, max_abs_diff, tempdir, tiny_encoder, write_tiny_bert};
+use crate::common::{
+    TINY_DIM, TinySpec, WORDS, max_abs_diff, tempdir, tiny_encoder, write_tiny_bert,
+};
 
 fn encode(encoder: &Encoder, texts: &[&str]) -> crossrec::embed::Embeddings {
     encoder
@@ -63,6 +67,42 @@ fn a_text_gets_the_same_vector_alone_or_padded_in_a_batch() {
         "padding changed the vector by {}",
         max_abs_diff(alone.row(0), batched.row(1))
     );
+}
+
+/// A batch bigger than one pass of the network (int8 runs 256 tokens per
+/// pass) gives every text the vector it gets alone, at both precisions.
+#[test]
+fn a_batch_split_into_passes_gives_each_text_its_own_vector() {
+    let dir = tempdir();
+    let words: Vec<&str> = WORDS.iter().copied().cycle().take(40 * 14).collect();
+    let texts: Vec<String> = words.chunks(40).map(|w| w.join(" ")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for precision in Precision::ALL {
+        let options = EncoderOptions {
+            precision,
+            ..options(None, 16)
+        };
+        let encoder = tiny_encoder(
+            &dir.path().join(precision.name()),
+            TinySpec::default(),
+            &options,
+        );
+        let tokens: usize = encoder.token_counts(&texts).unwrap().iter().sum();
+        assert!(
+            tokens > 2 * 256,
+            "{tokens} tokens: too few for several passes"
+        );
+        let batched = encode(&encoder, &texts);
+        for (i, text) in texts.iter().enumerate() {
+            let alone = encode(&encoder, &[text]);
+            assert!(
+                max_abs_diff(alone.row(0), batched.row(i)) < 1e-5,
+                "{}: text {i} moved by {}",
+                precision.name(),
+                max_abs_diff(alone.row(0), batched.row(i))
+            );
+        }
+    }
 }
 
 #[test]

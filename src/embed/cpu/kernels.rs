@@ -2,9 +2,10 @@
 //! activations with the bias folded in, softmax, and layer norm with the
 //! residual and bias folded in. Each is written once as plain Rust and
 //! compiled three times — for AVX-512, for AVX2 with FMA, and portable —
-//! and [`Kernels`] picks one at run time from what the processor has.
-//! `CROSSREC_CPU_KERNELS=portable|avx2` caps the choice, so the fallbacks
-//! run (and are tested) on any machine.
+//! and [`Kernels`] picks one at run time from what the processor has (the
+//! int8 product's own levels, VNNI and AMX, are chosen here too).
+//! `CROSSREC_CPU_KERNELS=portable|avx2|avx512` caps the choice, so the
+//! fallbacks run (and are tested) on any machine.
 
 use std::f32::consts::{FRAC_1_SQRT_2, LOG2_E};
 
@@ -17,7 +18,14 @@ pub enum Level {
     Avx2,
     /// x86-64 with AVX-512 (F, BW, VL), AVX2 and FMA.
     Avx512,
+    /// AVX-512 with VNNI, plus AMX int8 tiles the operating system lets
+    /// this process use: the int8 product runs on tiles, everything else
+    /// as at [`Level::Avx512`].
+    Amx,
 }
+
+/// Every level, lowest first.
+const LEVELS: [Level; 4] = [Level::Portable, Level::Avx2, Level::Avx512, Level::Amx];
 
 impl Level {
     /// The name used in messages and `CROSSREC_CPU_KERNELS`.
@@ -26,11 +34,12 @@ impl Level {
             Level::Portable => "portable",
             Level::Avx2 => "avx2",
             Level::Avx512 => "avx512",
+            Level::Amx => "amx",
         }
     }
 
     fn parse(text: &str) -> Option<Level> {
-        [Level::Portable, Level::Avx2, Level::Avx512]
+        LEVELS
             .into_iter()
             .find(|level| level.name() == text.trim().to_ascii_lowercase())
     }
@@ -53,13 +62,13 @@ impl Kernels {
     /// The best kernels this processor runs, capped by `cap` and by
     /// `CROSSREC_CPU_KERNELS` when it is set.
     pub fn detect(cap: Option<Level>) -> Result<Kernels, String> {
-        let best = Self::best().capped(cap.unwrap_or(Level::Avx512));
+        let best = Self::best().capped(cap.unwrap_or(Level::Amx));
         match std::env::var(KERNELS_VARIABLE) {
             Err(_) => Ok(best),
             Ok(text) => match Level::parse(&text) {
                 Some(cap) => Ok(best.capped(cap)),
                 None => Err(format!(
-                    "{KERNELS_VARIABLE} is {text:?}; expected portable, avx2 or avx512"
+                    "{KERNELS_VARIABLE} is {text:?}; expected portable, avx2, avx512 or amx"
                 )),
             },
         }
@@ -68,7 +77,7 @@ impl Kernels {
     /// Every level this processor runs, lowest first.
     pub fn all() -> Vec<Kernels> {
         let best = Self::best();
-        [Level::Portable, Level::Avx2, Level::Avx512]
+        LEVELS
             .into_iter()
             .filter(|&level| level <= best.level)
             .map(|level| best.capped(level))
@@ -84,7 +93,9 @@ impl Kernels {
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl");
             let vnni = avx512 && is_x86_feature_detected!("avx512vnni");
-            let level = if avx512 {
+            let level = if vnni && super::amx::available() {
+                Level::Amx
+            } else if avx512 {
                 Level::Avx512
             } else if avx2 {
                 Level::Avx2
@@ -105,7 +116,7 @@ impl Kernels {
         let level = self.level.min(cap);
         Kernels {
             level,
-            vnni: self.vnni && level == Level::Avx512,
+            vnni: self.vnni && level >= Level::Avx512,
         }
     }
 
@@ -119,12 +130,17 @@ impl Kernels {
         self.vnni
     }
 
-    /// What the user is told: "avx512 + vnni", "avx2", …
+    /// Whether the int8 product runs on AMX tiles.
+    pub fn amx(self) -> bool {
+        self.level == Level::Amx
+    }
+
+    /// What the user is told: "avx512 + amx", "avx512 + vnni", "avx2", …
     pub fn describe(self) -> String {
-        if self.vnni {
-            format!("{} + vnni", self.level.name())
-        } else {
-            self.level.name().to_string()
+        match self.level {
+            Level::Amx => "avx512 + amx".to_string(),
+            level if self.vnni => format!("{} + vnni", level.name()),
+            level => level.name().to_string(),
         }
     }
 }
@@ -165,7 +181,7 @@ macro_rules! kernel {
                 match kernels.level() {
                     // SAFETY: a `Kernels` of this level exists only when the
                     // processor has these features (`Kernels::best`).
-                    Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    Level::Avx512 | Level::Amx => return unsafe { avx512($($arg),*) },
                     // SAFETY: as above.
                     Level::Avx2 => return unsafe { avx2($($arg),*) },
                     Level::Portable => {}
@@ -572,6 +588,7 @@ mod tests {
         assert_eq!(best.capped(Level::Portable).level(), Level::Portable);
         assert!(!best.capped(Level::Avx2).vnni());
         assert!(best.capped(Level::Avx512).level() <= best.level());
+        assert!(!best.capped(Level::Avx512).amx());
         assert_eq!(Level::parse(" AVX2 "), Some(Level::Avx2));
         assert_eq!(Level::parse("sse"), None);
     }
