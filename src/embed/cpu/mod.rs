@@ -78,14 +78,17 @@ struct Norm {
     beta: Vec<f32>,
 }
 
-/// Tokens one pass of [`Transformer::encode`] takes at most. The int8
-/// products are fast enough that memory traffic decides: 256 tokens keep a
-/// pass's widest activations (256 × 1536 floats for MiniLM, 1.5 MiB) in a
-/// core's L2 cache, about 1.6× faster than whole batches on 100–256-token
-/// texts. fp32 is bound by its matrix products and runs whole batches.
+/// Tokens one pass of [`Transformer::encode`] takes at most: smaller
+/// passes keep the activations (tokens × 1536 floats for MiniLM's
+/// feed-forward layer) nearer the core. The int8 products are fast enough
+/// that memory traffic decides, and 256 tokens (1.5 MiB, within a core's
+/// L2 cache) ran about 1.6× faster than whole batches of 100–256-token
+/// texts; fp32 is bound by its matrix products, and 1,024-token passes ran
+/// about 10 % faster than whole batches there (measured alternately,
+/// BENCHMARKS.md).
 fn pass_tokens(precision: Precision) -> usize {
     match precision {
-        Precision::Fp32 => usize::MAX,
+        Precision::Fp32 => 1024,
         Precision::Int8 => 256,
     }
 }
