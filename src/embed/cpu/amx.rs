@@ -17,6 +17,7 @@
 //! registers, and each product loads its tile configuration on entry and
 //! releases the tiles on exit.
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 use super::int8::Rescale;
 
 /// Rows of activations one pass of the product covers (two tiles); the
@@ -25,6 +26,7 @@ pub const ROW_STEP: usize = 32;
 /// Inputs one tile covers; the caller pads the depth to a multiple of this.
 pub const DEPTH_STEP: usize = 64;
 /// Output columns of one weight tile.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 const COLUMNS: usize = 16;
 
 /// Whether the int8 product may run on AMX tiles here: the processor has
