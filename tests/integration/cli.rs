@@ -9,6 +9,20 @@ use crate::common::{
     TinySpec, crossrec, sample_manifest, sample_with_vector_files, tempdir, write_tiny_bert,
 };
 
+/// `crossrec embed --model M --input I --output O`.
+fn embed_args<'a>(model: &'a Path, input: &'a Path, output: &'a Path) -> Vec<&'a str> {
+    let path = |p: &'a Path| p.to_str().expect("test paths are UTF-8");
+    vec![
+        "embed",
+        "--model",
+        path(model),
+        "--input",
+        path(input),
+        "--output",
+        path(output),
+    ]
+}
+
 #[test]
 fn embed_writes_an_npy_matrix_in_input_order() {
     let dir = tempdir();
@@ -17,18 +31,7 @@ fn embed_writes_an_npy_matrix_in_input_order() {
     let input = dir.path().join("texts.txt");
     std::fs::write(&input, "coffee\r\n\nhiking boots\n猫 and tea\n").unwrap();
     let output = dir.path().join("out.npy");
-    let run = crossrec(
-        &[
-            "embed",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let run = crossrec(&embed_args(&model, &input, &output), dir.path());
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(stderr.contains("texts.txt:2: empty text"), "{stderr}");
@@ -37,18 +40,7 @@ fn embed_writes_an_npy_matrix_in_input_order() {
 
     let single = dir.path().join("one.npy");
     std::fs::write(&input, "hiking boots\n").unwrap();
-    let run = crossrec(
-        &[
-            "embed",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            single.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let run = crossrec(&embed_args(&model, &input, &single), dir.path());
     assert!(run.status.success());
     let one = Embeddings::read_npy(&single).unwrap();
     assert!(crate::common::max_abs_diff(one.row(0), matrix.row(2)) < 1e-5);
@@ -67,15 +59,7 @@ fn every_kernel_level_and_precision_runs_and_bad_choices_are_refused() {
     std::fs::write(&input, "coffee beans\nhiking boots\ncast iron pan\n").unwrap();
     let run = |args: &[&str], cap: Option<&str>| {
         let output = dir.path().join("out.npy");
-        let mut all = vec![
-            "embed",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-        ];
+        let mut all = embed_args(&model, &input, &output);
         all.extend(args);
         let mut command = Command::new(env!("CARGO_BIN_EXE_crossrec"));
         command.args(&all).env("CROSSREC_CACHE_DIR", dir.path());

@@ -109,6 +109,7 @@ pub unsafe fn product(
 ) {
     use std::arch::asm;
     assert!(rows.is_multiple_of(ROW_STEP) && depth.is_multiple_of(DEPTH_STEP));
+    assert!(blocks.is_multiple_of(2));
     assert!(codes.len() >= rows * depth && packed.len() >= blocks * depth * COLUMNS);
     let outputs = rescale.outputs();
     assert!(outputs <= blocks * COLUMNS);
@@ -130,10 +131,9 @@ pub unsafe fn product(
         for r in (0..rows).step_by(ROW_STEP) {
             let a0 = codes.as_ptr().add(r * depth);
             let a1 = a0.add(16 * depth);
-            let mut b = 0;
-            while b < blocks {
-                let pair = b + 1 < blocks;
+            for b in (0..blocks).step_by(2) {
                 let b0 = packed.as_ptr().add(b * panel);
+                let b1 = b0.add(panel);
                 asm!(
                     "tilezero tmm0",
                     "tilezero tmm1",
@@ -141,43 +141,24 @@ pub unsafe fn product(
                     "tilezero tmm3",
                     options(nostack, nomem)
                 );
-                if pair {
-                    let b1 = b0.add(panel);
-                    for k in (0..depth).step_by(DEPTH_STEP) {
-                        asm!(
-                            "tileloadd tmm4, [{a0} + {sa} * 1]",
-                            "tileloadd tmm5, [{a1} + {sa} * 1]",
-                            "tileloadd tmm6, [{b0} + {sb} * 1]",
-                            "tileloadd tmm7, [{b1} + {sb} * 1]",
-                            "tdpbusd tmm0, tmm4, tmm6",
-                            "tdpbusd tmm1, tmm4, tmm7",
-                            "tdpbusd tmm2, tmm5, tmm6",
-                            "tdpbusd tmm3, tmm5, tmm7",
-                            a0 = in(reg) a0.add(k),
-                            a1 = in(reg) a1.add(k),
-                            b0 = in(reg) b0.add(k * COLUMNS),
-                            b1 = in(reg) b1.add(k * COLUMNS),
-                            sa = in(reg) a_stride,
-                            sb = in(reg) b_stride,
-                            options(nostack, readonly)
-                        );
-                    }
-                } else {
-                    for k in (0..depth).step_by(DEPTH_STEP) {
-                        asm!(
-                            "tileloadd tmm4, [{a0} + {sa} * 1]",
-                            "tileloadd tmm5, [{a1} + {sa} * 1]",
-                            "tileloadd tmm6, [{b0} + {sb} * 1]",
-                            "tdpbusd tmm0, tmm4, tmm6",
-                            "tdpbusd tmm2, tmm5, tmm6",
-                            a0 = in(reg) a0.add(k),
-                            a1 = in(reg) a1.add(k),
-                            b0 = in(reg) b0.add(k * COLUMNS),
-                            sa = in(reg) a_stride,
-                            sb = in(reg) b_stride,
-                            options(nostack, readonly)
-                        );
-                    }
+                for k in (0..depth).step_by(DEPTH_STEP) {
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa} * 1]",
+                        "tileloadd tmm5, [{a1} + {sa} * 1]",
+                        "tileloadd tmm6, [{b0} + {sb} * 1]",
+                        "tileloadd tmm7, [{b1} + {sb} * 1]",
+                        "tdpbusd tmm0, tmm4, tmm6",
+                        "tdpbusd tmm1, tmm4, tmm7",
+                        "tdpbusd tmm2, tmm5, tmm6",
+                        "tdpbusd tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0.add(k),
+                        a1 = in(reg) a1.add(k),
+                        b0 = in(reg) b0.add(k * COLUMNS),
+                        b1 = in(reg) b1.add(k * COLUMNS),
+                        sa = in(reg) a_stride,
+                        sb = in(reg) b_stride,
+                        options(nostack, readonly)
+                    );
                 }
                 let c0 = block.as_mut_ptr();
                 asm!(
@@ -193,9 +174,7 @@ pub unsafe fn product(
                     options(nostack)
                 );
                 let n = b * COLUMNS;
-                let width = outputs
-                    .saturating_sub(n)
-                    .min(if pair { WIDTH } else { COLUMNS });
+                let width = outputs.saturating_sub(n).min(WIDTH);
                 for (i, sums) in block
                     .chunks_exact(WIDTH)
                     .enumerate()
@@ -204,7 +183,6 @@ pub unsafe fn product(
                     let at = (r + i) * outputs + n;
                     rescale.row(r + i, n, &sums[..width], &mut out[at..at + width]);
                 }
-                b += if pair { 2 } else { 1 };
             }
         }
         asm!("tilerelease", options(nostack, nomem));

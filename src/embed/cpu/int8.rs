@@ -22,6 +22,12 @@ const ROWS: usize = 6;
 /// the 32 vector registers hold sums.
 const WIDE: usize = 4;
 
+/// Packed blocks of [`BLOCK`] columns for `outputs` columns: an even
+/// number, as AMX takes them in pairs (the extra columns are zero).
+fn column_blocks(outputs: usize) -> usize {
+    outputs.div_ceil(2 * BLOCK) * 2
+}
+
 /// Buffers the int8 product reuses from layer to layer within a batch.
 #[derive(Default)]
 pub struct Scratch {
@@ -32,7 +38,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    fn grow(&mut self, rows: usize, depth: usize, stride: usize) {
+    /// Room for `rows` rows of `depth` codes and `sums` integer sums.
+    fn grow(&mut self, rows: usize, depth: usize, sums: usize) {
         if self.codes.len() < rows * depth {
             self.codes.resize(rows * depth, 0);
         }
@@ -40,8 +47,8 @@ impl Scratch {
             self.row_scale.resize(rows, 0.0);
             self.zero.resize(rows, 0);
         }
-        if self.sums.len() < rows * stride {
-            self.sums.resize(rows * stride, 0);
+        if self.sums.len() < sums {
+            self.sums.resize(sums, 0);
         }
     }
 }
@@ -53,8 +60,9 @@ pub struct QuantizedLinear {
     /// Inputs rounded up to a multiple of 64 (one AMX tile row; sixteen
     /// `vpdpbusd` groups of 4), the tail met by zero weights.
     depth: usize,
-    /// `[outputs / 16][depth / 4][16][4]`: for each block of 16 output
-    /// columns, 4 consecutive inputs of each column side by side.
+    /// `[blocks][depth / 4][16][4]`: for each block of 16 output columns,
+    /// 4 consecutive inputs of each column side by side. The number of
+    /// blocks is even (AMX takes them in pairs), the extra columns zero.
     packed: Vec<i8>,
     /// Per output column: the weight scale.
     scale: Vec<f32>,
@@ -67,7 +75,7 @@ impl QuantizedLinear {
     /// Quantises PyTorch's `[outputs, inputs]` weight.
     pub fn new(weight: &[f32], outputs: usize, inputs: usize) -> QuantizedLinear {
         let depth = inputs.div_ceil(amx::DEPTH_STEP) * amx::DEPTH_STEP;
-        let blocks = outputs.div_ceil(BLOCK);
+        let blocks = column_blocks(outputs);
         let mut packed = vec![0i8; blocks * BLOCK * depth];
         let mut scale = vec![0f32; outputs];
         let mut column_sum = vec![0i32; outputs];
@@ -110,14 +118,15 @@ impl QuantizedLinear {
         scratch: &mut Scratch,
     ) {
         let stride = self.padded_outputs();
-        // AMX covers 32 rows per pass: the rows past `rows` hold whatever
-        // an earlier layer left there, and their sums are never read.
-        let padded = if kernels.amx() {
-            rows.div_ceil(amx::ROW_STEP) * amx::ROW_STEP
+        // AMX covers 32 rows per pass and rescales its sums block by block:
+        // the code rows past `rows` hold whatever an earlier layer left
+        // there, and their outputs are never written.
+        let (padded, sums) = if kernels.amx() {
+            (rows.div_ceil(amx::ROW_STEP) * amx::ROW_STEP, 0)
         } else {
-            rows
+            (rows, rows * stride)
         };
-        scratch.grow(padded, self.depth, stride);
+        scratch.grow(padded, self.depth, sums);
         let row_scale = &mut scratch.row_scale[..rows];
         let zero = &mut scratch.zero[..rows];
         quantize_rows(
@@ -160,7 +169,7 @@ impl QuantizedLinear {
     }
 
     fn padded_outputs(&self) -> usize {
-        self.outputs.div_ceil(BLOCK) * BLOCK
+        column_blocks(self.outputs) * BLOCK
     }
 
     /// `sums[r][n] = Σ_k codes[r][k] · w[n][k]` for every row and padded
@@ -432,8 +441,8 @@ mod tests {
 
     /// Every kernel level gives the same sums, and the result is close to
     /// the f32 product, on ragged sizes: fewer rows than one AMX pass and
-    /// several passes, an odd number of 16-column blocks and an even one,
-    /// depths that are not a multiple of 64.
+    /// several passes, output counts that fill part of a 32-column pair of
+    /// blocks, depths that are not a multiple of 64.
     #[test]
     fn int8_products_agree_at_every_level_and_approximate_f32() {
         for (outputs, inputs, rows) in [(19, 45, 11), (40, 130, 70)] {
