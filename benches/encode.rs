@@ -8,10 +8,11 @@
 //! `scripts/peer_encode.py` can time sentence-transformers on exactly the
 //! same texts (`scripts/bench_encode.sh` runs both and prints the ratios).
 //! int8 rows also give the smallest and mean cosine to the fp32 vectors.
-//! Each encode is timed [`REPEATS`] times after a warm-up and the median
-//! reported (the peer script does the same).
+//! Each encode is timed `CROSSREC_BENCH_REPEATS` times (default 3) after a
+//! warm-up and the median reported (the peer script does the same).
 //! `CROSSREC_BENCH_TEXTS` sets the number of titles (default 4000; an
-//! eighth as many long texts).
+//! eighth as many long texts); `CROSSREC_BENCH_ENCODE_ONLY=1` skips the
+//! dataset-load and cache measures (the script's later rounds).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -23,8 +24,14 @@ use crossrec::embed::{
 };
 use crossrec::pipeline::encode_dataset;
 
-/// Timed runs per sample and precision; the median is reported.
+/// Timed runs per sample and precision unless `CROSSREC_BENCH_REPEATS`
+/// says otherwise; the median is reported.
 const REPEATS: usize = 3;
+
+/// The whole number in environment variable `name`, if set and valid.
+fn setting(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -75,17 +82,21 @@ fn main() {
         eprintln!("skipped: {} not found", manifest.display());
         return;
     }
-    let loads: Vec<f64> = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            Dataset::load(&manifest).expect("dataset loads");
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    println!(
-        r#"{{"measure": "dataset_load_s", "value": {:.3}}}"#,
-        median(loads)
-    );
+    let encode_only = setting("CROSSREC_BENCH_ENCODE_ONLY") == Some(1);
+    let repeats = setting("CROSSREC_BENCH_REPEATS").unwrap_or(REPEATS).max(1);
+    if !encode_only {
+        let loads: Vec<f64> = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                Dataset::load(&manifest).expect("dataset loads");
+                start.elapsed().as_secs_f64()
+            })
+            .collect();
+        println!(
+            r#"{{"measure": "dataset_load_s", "value": {:.3}}}"#,
+            median(loads)
+        );
+    }
     let dataset = Dataset::load(&manifest).expect("dataset loads");
 
     let load = |precision: Precision| match Encoder::from_spec(
@@ -104,10 +115,7 @@ fn main() {
     let Some(encoder) = load(Precision::Fp32) else {
         return;
     };
-    let n: usize = std::env::var("CROSSREC_BENCH_TEXTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4000);
+    let n = setting("CROSSREC_BENCH_TEXTS").unwrap_or(4000);
     let all: Vec<&str> = dataset
         .domains
         .iter()
@@ -137,7 +145,7 @@ fn main() {
                 .expect("warm-up");
             let mut runs = Vec::new();
             let mut vectors = None;
-            for _ in 0..REPEATS {
+            for _ in 0..repeats {
                 let start = Instant::now();
                 let encoded = encoder
                     .encode(&texts, &mut |_| {}, &cancel)
@@ -145,7 +153,7 @@ fn main() {
                 runs.push(start.elapsed().as_secs_f64());
                 vectors = Some(encoded);
             }
-            let vectors = vectors.expect("REPEATS is at least 1");
+            let vectors = vectors.expect("at least one timed run");
             let seconds = median(runs.clone());
             let agreement = match &exact {
                 None => String::new(),
@@ -166,6 +174,9 @@ fn main() {
         }
     }
 
+    if encode_only {
+        return;
+    }
     // Cache reopen: fill a cache for every item once, then time the reopen.
     let cache = EmbeddingCache::new(root.join("target/bench-cache"));
     let start = Instant::now();

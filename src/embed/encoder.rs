@@ -461,16 +461,35 @@ impl Encoder {
         self.tokenize(texts, &self.report.prompts.document)
     }
 
+    /// The token ids of each text with `prompt` before it, tokenised in
+    /// equal shares on the encoder's worker threads.
     fn tokenize(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<u32>>, EmbedError> {
-        let inputs: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
-        let encodings = self
-            .tokenizer
-            .encode_batch(inputs, true)
-            .map_err(|err| EmbedError::Tokenize(err.to_string()))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| e.get_ids().to_vec())
-            .collect())
+        let share = texts.len().div_ceil(self.workers.max(1)).max(1);
+        let one = |text: &&str| {
+            self.tokenizer
+                .encode(format!("{prompt}{text}"), true)
+                .map(|e| e.get_ids().to_vec())
+                .map_err(|err| EmbedError::Tokenize(err.to_string()))
+        };
+        let shares: Vec<Result<Vec<Vec<u32>>, EmbedError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = texts
+                .chunks(share)
+                .map(|chunk| scope.spawn(move || chunk.iter().map(one).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(EmbedError::Tokenize("a tokeniser thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut ids = Vec::with_capacity(texts.len());
+        for share in shares {
+            ids.extend(share?);
+        }
+        Ok(ids)
     }
 
     /// Encodes `texts` into L2-normalised vectors, in input order.
