@@ -11,12 +11,14 @@ use safetensors::tensor::{Dtype, TensorView};
 mod tiny_bert;
 pub use tiny_bert::{TINY_DIM, TinySpec, WORDS, write_tiny_bert};
 
-/// Runs the `crossrec` binary with `args`, its embedding cache in `cache`,
-/// offline.
+/// Runs the `crossrec` binary with `args`, offline, its embedding cache in
+/// `cache` and its tuned settings in `cache/config` (never the user's own
+/// config folder, whose tuned settings would change what a test sees).
 pub fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_crossrec"))
         .args(args)
         .env("CROSSREC_CACHE_DIR", cache)
+        .env("CROSSREC_CONFIG_DIR", cache.join("config"))
         .env("HF_HUB_OFFLINE", "1")
         .output()
         .expect("the binary runs")
