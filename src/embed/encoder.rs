@@ -471,11 +471,15 @@ impl Encoder {
                 .map(|e| e.get_ids().to_vec())
                 .map_err(|err| EmbedError::Tokenize(err.to_string()))
         };
-        let shares: Vec<Result<Vec<Vec<u32>>, EmbedError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = texts
-                .chunks(share)
-                .map(|chunk| scope.spawn(move || chunk.iter().map(one).collect()))
-                .collect();
+        let shares = std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            for chunk in texts.chunks(share) {
+                let handle = std::thread::Builder::new()
+                    .name("crossrec-tokenize".into())
+                    .spawn_scoped(scope, move || chunk.iter().map(one).collect())
+                    .map_err(EmbedError::io("tokeniser thread"))?;
+                handles.push(handle);
+            }
             handles
                 .into_iter()
                 .map(|h| {
@@ -483,13 +487,9 @@ impl Encoder {
                         Err(EmbedError::Tokenize("a tokeniser thread panicked".into()))
                     })
                 })
-                .collect()
-        });
-        let mut ids = Vec::with_capacity(texts.len());
-        for share in shares {
-            ids.extend(share?);
-        }
-        Ok(ids)
+                .collect::<Result<Vec<Vec<Vec<u32>>>, EmbedError>>()
+        })?;
+        Ok(shares.into_iter().flatten().collect())
     }
 
     /// Encodes `texts` into L2-normalised vectors, in input order.
