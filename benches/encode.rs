@@ -28,9 +28,14 @@ use crossrec::pipeline::encode_dataset;
 /// says otherwise; the median is reported.
 const REPEATS: usize = 3;
 
-/// The whole number in environment variable `name`, if set and valid.
+/// The whole number in environment variable `name`, if set; a value that
+/// is not one stops the bench with a message rather than being ignored.
 fn setting(name: &str) -> Option<usize> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!("{name}={value:?}: expected a whole number"),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -22,15 +22,23 @@ repo = pathlib.Path(cache) / "models--sentence-transformers--all-MiniLM-L6-v2"
 print(repo / "snapshots" / (repo / "refs/main").read_text().strip())
 PY
 )
-cargo bench --bench encode --no-run 2>/dev/null
+case "$ROUNDS" in
+  '' | *[!0-9]* | 0) echo "ROUNDS=$ROUNDS: expected a whole number of at least 1" >&2; exit 2 ;;
+esac
+cargo bench --bench encode --no-run
 : > target/bench-crossrec.jsonl
 : > target/bench-peer.jsonl
 for round in $(seq 1 "$ROUNDS"); do
   only=$([ "$round" = 1 ] && echo 0 || echo 1)
-  CROSSREC_BENCH_REPEATS=1 CROSSREC_BENCH_ENCODE_ONLY=$only cargo bench --bench encode 2>/dev/null \
+  # cargo's own progress lines go; the bench's messages (a skip) stay.
+  CROSSREC_BENCH_REPEATS=1 CROSSREC_BENCH_ENCODE_ONLY=$only cargo bench -q --bench encode \
     | sed "s/^{/{\"round\": $round, /" | tee -a target/bench-crossrec.jsonl
+  if ! grep -q "\"round\": $round, \"measure\": \"encode\"" target/bench-crossrec.jsonl; then
+    echo "round $round: crossrec's bench measured nothing (its message is above)" >&2
+    exit 1
+  fi
   for sample in titles long; do
-    HF_HUB_OFFLINE=1 "$PYTHON" scripts/peer_encode.py --repeats 1 "$model_dir" "target/bench-$sample.txt" 2>/dev/null \
+    HF_HUB_OFFLINE=1 "$PYTHON" scripts/peer_encode.py --repeats 1 "$model_dir" "target/bench-$sample.txt" \
       | sed "s/^{/{\"round\": $round, \"sample\": \"$sample\", /" | tee -a target/bench-peer.jsonl
   done
 done

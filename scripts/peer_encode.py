@@ -26,12 +26,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     with open(args.texts, encoding="utf-8") as f:
         texts = [line.rstrip("\n") for line in f]
     model = SentenceTransformer(args.model_dir, device="cpu")
     model.encode(texts[:64], batch_size=args.batch_size)  # warm-up
     runs = []
-    for _ in range(max(args.repeats, 1)):
+    for _ in range(args.repeats):
         start = time.perf_counter()
         model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
         runs.append(time.perf_counter() - start)

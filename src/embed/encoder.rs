@@ -43,6 +43,11 @@ pub struct EncoderOptions {
     pub kernels: Option<Level>,
 }
 
+/// Texts a tokeniser thread takes at least: tokenising a title takes tens
+/// of microseconds, about what starting a thread does, so fewer texts
+/// than this per worker are tokenised on the calling thread.
+const TOKENIZE_SHARE: usize = 64;
+
 /// Workers for `device`: on the CPU one per core, each running whole
 /// batches on its own thread (the forward pass is single-threaded, and on
 /// BERT-sized batches data parallelism across batches beats splitting each
@@ -462,15 +467,23 @@ impl Encoder {
     }
 
     /// The token ids of each text with `prompt` before it, tokenised in
-    /// equal shares on the encoder's worker threads.
+    /// equal shares on the encoder's worker threads (a call of fewer than
+    /// [`TOKENIZE_SHARE`] texts per worker, a search query say, on the
+    /// calling thread alone).
     fn tokenize(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<u32>>, EmbedError> {
-        let share = texts.len().div_ceil(self.workers.max(1)).max(1);
         let one = |text: &&str| {
             self.tokenizer
                 .encode(format!("{prompt}{text}"), true)
                 .map(|e| e.get_ids().to_vec())
                 .map_err(|err| EmbedError::Tokenize(err.to_string()))
         };
+        let share = texts
+            .len()
+            .div_ceil(self.workers.max(1))
+            .max(TOKENIZE_SHARE);
+        if texts.len() <= share {
+            return texts.iter().map(one).collect();
+        }
         let shares = std::thread::scope(|scope| {
             let mut handles = Vec::new();
             for chunk in texts.chunks(share) {

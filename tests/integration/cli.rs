@@ -1,12 +1,12 @@
 //! The command line, run as a user would: exit codes, stdout, stderr, files.
 
 use std::path::Path;
-use std::process::Command;
 
 use crossrec::embed::Embeddings;
 
 use crate::common::{
-    TinySpec, crossrec, sample_manifest, sample_with_vector_files, tempdir, write_tiny_bert,
+    TinySpec, crossrec, crossrec_command, sample_manifest, sample_with_vector_files, tempdir,
+    write_tiny_bert,
 };
 
 /// `crossrec embed --model M --input I --output O`.
@@ -61,8 +61,8 @@ fn every_kernel_level_and_precision_runs_and_bad_choices_are_refused() {
         let output = dir.path().join("out.npy");
         let mut all = embed_args(&model, &input, &output);
         all.extend(args);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_crossrec"));
-        command.args(&all).env("CROSSREC_CACHE_DIR", dir.path());
+        let mut command = crossrec_command(dir.path());
+        command.args(&all);
         if let Some(cap) = cap {
             command.env("CROSSREC_CPU_KERNELS", cap);
         }
@@ -330,16 +330,7 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
     let manifest = sample_manifest();
     let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
     let cache = dir.path().join("cache");
-    let config = dir.path().join("config");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_crossrec"))
-            .args(args)
-            .env("CROSSREC_CACHE_DIR", &cache)
-            .env("CROSSREC_CONFIG_DIR", &config)
-            .env("HF_HUB_OFFLINE", "1")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| crossrec(args, &cache);
     let mut args = tiny_sample_args("eval", model, manifest);
     args.extend(["--format", "json", "--tune"]);
     let out = run(&args);

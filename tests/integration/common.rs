@@ -11,15 +11,22 @@ use safetensors::tensor::{Dtype, TensorView};
 mod tiny_bert;
 pub use tiny_bert::{TINY_DIM, TinySpec, WORDS, write_tiny_bert};
 
-/// Runs the `crossrec` binary with `args`, offline, its embedding cache in
-/// `cache` and its tuned settings in `cache/config` (never the user's own
-/// config folder, whose tuned settings would change what a test sees).
-pub fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_crossrec"))
-        .args(args)
+/// The `crossrec` binary, offline, its embedding cache in `cache` and its
+/// tuned settings in `cache/config` (never the user's own config folder,
+/// whose tuned settings would change what a test sees).
+pub fn crossrec_command(cache: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crossrec"));
+    command
         .env("CROSSREC_CACHE_DIR", cache)
         .env("CROSSREC_CONFIG_DIR", cache.join("config"))
-        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HUB_OFFLINE", "1");
+    command
+}
+
+/// Runs [`crossrec_command`] with `args`.
+pub fn crossrec(args: &[&str], cache: &Path) -> std::process::Output {
+    crossrec_command(cache)
+        .args(args)
         .output()
         .expect("the binary runs")
 }

@@ -130,6 +130,26 @@ fn output_rows_follow_input_order_after_length_sorting() {
 }
 
 #[test]
+fn texts_tokenised_on_several_threads_keep_their_order() {
+    let dir = tempdir();
+    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &options(None, 8));
+    // Enough texts, of different lengths, for each worker to take a share.
+    let texts: Vec<String> = (0..301)
+        .map(|i| WORDS[..1 + i % WORDS.len()].join(" "))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let together = encoder.token_ids(&texts).unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(
+            together[i],
+            encoder.token_ids(&[text]).unwrap()[0],
+            "text {i}"
+        );
+    }
+}
+
+#[test]
 fn encoding_is_deterministic() {
     let dir = tempdir();
     let encoder = tiny_encoder(dir.path(), TinySpec::default(), &options(None, 3));
