@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
+use super::session::Generation;
+
 /// What a job does; at most one job of each kind runs at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
@@ -99,6 +101,9 @@ impl Reporter {
 /// A running job producing a `T`.
 pub struct Job<T> {
     kind: JobKind,
+    /// The generation of the state it was started from; its result is
+    /// applied only while that state is still there.
+    from: Generation,
     progress_rx: Receiver<Message<()>>,
     result_rx: Receiver<Message<T>>,
     cancel: Arc<AtomicBool>,
@@ -108,9 +113,11 @@ pub struct Job<T> {
 }
 
 impl<T: Send + 'static> Job<T> {
-    /// Starts `work` on a thread named `crossrec-<kind>`.
+    /// Starts `work`, made from the state of generation `from`, on a thread
+    /// named `crossrec-<kind>`.
     pub fn spawn(
         kind: JobKind,
+        from: Generation,
         ctx: &egui::Context,
         work: impl FnOnce(&Reporter) -> Result<T, String> + Send + 'static,
     ) -> Job<T> {
@@ -140,6 +147,7 @@ impl<T: Send + 'static> Job<T> {
         let now = Instant::now();
         Job {
             kind,
+            from,
             progress_rx,
             result_rx,
             cancel,
@@ -147,6 +155,11 @@ impl<T: Send + 'static> Job<T> {
             started: now,
             stage_started: now,
         }
+    }
+
+    /// The generation of the state the job was started from.
+    pub fn from(&self) -> Generation {
+        self.from
     }
 
     /// Takes any progress messages; returns the result once, when done.

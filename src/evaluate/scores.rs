@@ -8,7 +8,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ndarray::{Array2, ArrayView2};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -17,7 +16,9 @@ use serde::Serialize;
 use super::metrics::{AtK, MetricSummary, UserMetrics, user_metrics};
 use super::split::{Candidates, HeldOut};
 use crate::pipeline::DatasetEmbeddings;
-use crate::rank::{Component, UserQuery, Weights, better, top_k};
+use crate::rank::{
+    COMPONENTS, Component, UserQuery, Weights, add_term, better, dots_into, top_k, top_k_among,
+};
 use crate::relate::Relations;
 
 /// The most memory the dense per-user scores may take.
@@ -146,14 +147,7 @@ impl EvalScores {
                     .collect(),
             ),
         };
-        fn view(m: &crate::embed::Embeddings) -> Result<ArrayView2<'_, f32>, Cancelled> {
-            ArrayView2::from_shape((m.len(), m.dim()), m.as_slice()).map_err(|_| Cancelled)
-        }
-        let raw = view(target)?;
-        let adapted_items = match &relations.adapted {
-            Ok(adapter) => Some(view(adapter.items())?),
-            Err(_) => None,
-        };
+        let adapted_items = relations.adapted.as_ref().ok().map(|a| a.items());
         let mut dense: Vec<Dense> = DENSE
             .iter()
             .map(|&component| Dense {
@@ -173,33 +167,32 @@ impl EvalScores {
                 .collect();
             let start = block_no * BLOCK;
             for store in &mut dense {
-                let dim = target.dim();
-                let mut q = Array2::<f32>::zeros((dim, block.len()));
-                let mut any = false;
+                let mut block_queries = Vec::new();
                 for (b, query) in queries.iter().enumerate() {
                     if let Some(v) = query.dense(store.component) {
-                        q.column_mut(b).assign(&ndarray::ArrayView1::from(v));
+                        block_queries.push((b, v));
                         store.has[start + b] = true;
-                        any = true;
                     }
                 }
-                if !any {
+                if block_queries.is_empty() {
                     continue;
                 }
                 if store.values.is_empty() {
                     store.values = vec![0.0; users.len() * n_items];
                 }
-                let matrix = match (store.component, &adapted_items) {
+                let items = match (store.component, adapted_items) {
                     (Component::Adapted, Some(items)) => items,
-                    _ => &raw,
+                    _ => target,
                 };
-                let product = matrix.dot(&q); // [n_items, block]
-                for b in 0..block.len() {
-                    let row = &mut store.values[(start + b) * n_items..(start + b + 1) * n_items];
-                    row.iter_mut()
-                        .zip(product.column(b))
-                        .for_each(|(s, v)| *s = *v);
-                }
+                let block_rows =
+                    &mut store.values[start * n_items..(start + block.len()) * n_items];
+                let mut rows: Vec<Option<&mut [f32]>> =
+                    block_rows.chunks_mut(n_items.max(1)).map(Some).collect();
+                let (vectors, rows): (Vec<&[f32]>, Vec<&mut [f32]>) = block_queries
+                    .iter()
+                    .filter_map(|&(b, v)| Some((v, rows.get_mut(b)?.take()?)))
+                    .unzip();
+                dots_into(items, &vectors, rows);
             }
             for (b, query) in queries.into_iter().enumerate() {
                 graph[start + b] = query.graph.unwrap_or_default();
@@ -244,31 +237,38 @@ impl EvalScores {
     }
 
     /// Fills `scores` with kept user `i`'s score of every target item under
-    /// `weights`: `Σ weight · component` over the components they have.
+    /// `weights`: `Σ weight · component` over the components they have,
+    /// added in the order and with the values of [`crate::rank::Scorer`], so
+    /// the scores are bit for bit those `recommend` computes.
     pub fn score(&self, i: usize, weights: &Weights, scores: &mut Vec<f32>) {
         let n = self.n_items;
         scores.clear();
         scores.resize(n, 0.0);
-        for d in &self.dense {
-            let w = weights.get(d.component);
-            if d.has[i] && w != 0.0 {
-                scores
-                    .iter_mut()
-                    .zip(&d.values[i * n..(i + 1) * n])
-                    .for_each(|(s, v)| *s += w * v);
+        for c in COMPONENTS {
+            let w = weights.get(c);
+            if w == 0.0 {
+                continue;
             }
-        }
-        let wp = weights.get(Component::Popularity);
-        if wp != 0.0 {
-            scores
-                .iter_mut()
-                .zip(&self.popularity)
-                .for_each(|(s, p)| *s += wp * p);
-        }
-        let wg = weights.get(Component::Graph);
-        if wg != 0.0 {
-            for &(j, g) in &self.graph[i] {
-                scores[j as usize] += wg * g;
+            match c {
+                Component::Graph => {
+                    for &(j, g) in &self.graph[i] {
+                        scores[j as usize] = add_term(scores[j as usize], w, g);
+                    }
+                }
+                Component::Popularity => scores
+                    .iter_mut()
+                    .zip(&self.popularity)
+                    .for_each(|(s, &p)| *s = add_term(*s, w, p)),
+                _ => {
+                    if let Some(d) = self.dense.iter().find(|d| d.component == c)
+                        && d.has[i]
+                    {
+                        scores
+                            .iter_mut()
+                            .zip(&d.values[i * n..(i + 1) * n])
+                            .for_each(|(s, &v)| *s = add_term(*s, w, v));
+                    }
+                }
             }
         }
     }
@@ -283,20 +283,7 @@ impl EvalScores {
     fn top(&self, i: usize, scores: &[f32], k: usize) -> Vec<u32> {
         match &self.candidates {
             None => top_k(scores, k, &self.seen[i]),
-            Some(candidates) => {
-                let mut best: Vec<(f32, u32)> = candidates[i]
-                    .iter()
-                    .map(|&j| (scores[j as usize], j))
-                    .collect();
-                best.sort_unstable_by(|a, b| {
-                    if better(*a, *b) {
-                        std::cmp::Ordering::Less
-                    } else {
-                        std::cmp::Ordering::Greater
-                    }
-                });
-                best.into_iter().take(k).map(|(_, j)| j).collect()
-            }
+            Some(candidates) => top_k_among(scores, &candidates[i], k),
         }
     }
 
@@ -393,6 +380,12 @@ impl EvalScores {
             })
             .collect();
         Self::summarise_users(per_user, ks)
+    }
+
+    /// Under sampled candidates, the items kept user `i` is ranked among
+    /// (sorted); `None` when every item they do not have is ranked.
+    pub fn candidates_of(&self, i: usize) -> Option<&[u32]> {
+        self.candidates.as_ref().map(|c| c[i].as_slice())
     }
 
     /// The relevant items of kept user `i`.

@@ -3,23 +3,26 @@
 //! value and weighted contribution, and the S item that contributed most
 //! ("because of").
 //!
-//! The total score is computed with one pass over the item matrix (the
-//! dense components are all dot products with item vectors, so their
-//! weighted sum is one query vector; `scan` owns that pass and its compact
-//! 4-bit variant for large domains); the breakdown is computed only for the
-//! k items shown.
+//! The total score is summed in one place (`score`: the [`Scorer`], whose
+//! terms the evaluation stores and adds in the same order); the top k is
+//! taken in one place (`top`: [`TopK`]); large domains are first narrowed by
+//! a compact 4-bit scan (`scan`). The breakdown is computed only for the k
+//! items shown.
 
 mod component;
 mod scan;
+mod score;
+mod top;
 
 use serde::Serialize;
 
-use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 use crate::relate::{Relations, dot};
 
 pub use component::{ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights};
-pub use scan::{COMPACT_FROM, Scan, Scorer, pool_size};
+pub use scan::{COMPACT_FROM, Scan, pool_size};
+pub use score::{Scorer, add_term, dots_into};
+pub use top::{TopK, better, top_k, top_k_among};
 
 /// The S item behind a recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -173,75 +176,6 @@ impl UserQuery {
             dense => self.dense(dense).map(|v| dot(v, row)),
         }
     }
-
-    /// The weighted sum of the query vectors that score against the raw
-    /// item vectors (every dense component but `adapted`, whose items are
-    /// the transfer model's own).
-    pub(crate) fn combined(&self, weights: &Weights, dim: usize) -> Option<Vec<f32>> {
-        let mut q = vec![0f32; dim];
-        let mut any = false;
-        for c in COMPONENTS.into_iter().filter(|&c| c != Component::Adapted) {
-            if let Some(v) = self.dense(c)
-                && weights.get(c) != 0.0
-            {
-                any = true;
-                q.iter_mut()
-                    .zip(v)
-                    .for_each(|(q, x)| *q += weights.get(c) * x);
-            }
-        }
-        any.then_some(q)
-    }
-}
-
-/// Scores every T item: `scores[j] = Σ weight · component`.
-pub fn score_all(
-    query: &UserQuery,
-    target: &Embeddings,
-    relations: &Relations,
-    weights: &Weights,
-) -> Vec<f32> {
-    Scorer::new(query, target, relations, weights).all()
-}
-
-/// The indices of the `k` highest scores, best first, ties by index;
-/// `skip` (sorted) is left out.
-pub fn top_k(scores: &[f32], k: usize, skip: &[u32]) -> Vec<u32> {
-    let k = k.min(scores.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    // Once k are kept, a run of scores all below the k-th best is passed
-    // over with one branch-free comparison per score.
-    const RUN: usize = 64;
-    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-    for (r, run) in scores.chunks(RUN).enumerate() {
-        if best.len() == k {
-            let floor = best[k - 1].0;
-            if !run.iter().fold(false, |any, &s| any | (s >= floor)) {
-                continue;
-            }
-        }
-        for (offset, &s) in run.iter().enumerate() {
-            let j = (r * RUN + offset) as u32;
-            if best.len() == k && !better((s, j), best[k - 1]) {
-                continue;
-            }
-            if skip.binary_search(&j).is_ok() {
-                continue;
-            }
-            let at = best.partition_point(|&b| better(b, (s, j)));
-            best.insert(at, (s, j));
-            best.truncate(k);
-        }
-    }
-    best.into_iter().map(|(_, j)| j).collect()
-}
-
-/// Whether `(score, item)` `a` ranks above `b`: a higher score, or the same
-/// score and a lower item index (the one tie-break every ranking uses).
-pub fn better(a: (f32, u32), b: (f32, u32)) -> bool {
-    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
 /// Ranks T items for `user`: top `k` with the breakdown of each, with the
@@ -318,47 +252,5 @@ pub fn recommend_with(
         items,
         unavailable: query.unavailable,
         excluded: owned.len(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_breaks_ties_by_item_order_and_skips_owned_items() {
-        let scores = [0.5, 0.9, 0.5, 0.9, 0.1, 0.5];
-        assert_eq!(top_k(&scores, 4, &[]), vec![1, 3, 0, 2]);
-        assert_eq!(top_k(&scores, 3, &[1]), vec![3, 0, 2]);
-        assert_eq!(top_k(&scores, 10, &[]).len(), 6);
-        assert!(top_k(&scores, 0, &[]).is_empty());
-        assert_eq!(top_k(&scores, usize::MAX, &[]).len(), 6, "k past the items");
-    }
-
-    #[test]
-    fn top_k_equals_a_full_sort_across_runs_with_ties_and_nan() {
-        // Few distinct values, so ties straddle the runs that are passed
-        // over; a NaN is never ranked once k are kept.
-        let scores: Vec<f32> = (0..1000u32)
-            .map(|j| {
-                if j == 700 {
-                    f32::NAN
-                } else {
-                    ((j * 7919) % 13) as f32
-                }
-            })
-            .collect();
-        let skip: Vec<u32> = (0..1000).step_by(37).collect();
-        for k in [1, 5, 20, 200] {
-            let mut sorted: Vec<(f32, u32)> = scores
-                .iter()
-                .enumerate()
-                .map(|(j, &s)| (s, j as u32))
-                .filter(|&(s, j)| !s.is_nan() && skip.binary_search(&j).is_err())
-                .collect();
-            sorted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            let want: Vec<u32> = sorted.into_iter().take(k).map(|(_, j)| j).collect();
-            assert_eq!(top_k(&scores, k, &skip), want, "k = {k}");
-        }
     }
 }

@@ -1,15 +1,13 @@
-//! `score = Σ weight · component` over the target items, written once: a
-//! [`Scorer`] holds one user's weighted query and scores one item, every
-//! item (the evaluation's full rankings), or the top k. The top k of a large
-//! domain comes from a compact scan ([`Scan::Compact`]): 4-bit item vectors
-//! pick the best candidates, which are then scored exactly, so the ranking
-//! shown is scored in f32 like every other.
+//! The top k of a large target domain by a compact scan ([`Scan::Compact`]):
+//! 4-bit item vectors and the user's weighted queries folded into one pick
+//! the best candidates, which the [`Scorer`] then scores exactly, so the
+//! ranking shown is scored in f32 like every other.
 
 use rayon::prelude::*;
 
-use super::{Component, UserQuery, Weights, better};
-use crate::embed::{CompactItems, Embeddings, Quantized};
-use crate::relate::{Adapter, Relations, dot};
+use super::score::{BLOCK, Scorer, Term};
+use super::top::{TopK, keep_best};
+use crate::embed::{CompactItems, Quantized};
 
 /// How the top k is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,129 +43,78 @@ pub fn pool_size(k: usize) -> usize {
     k.saturating_mul(16).max(512)
 }
 
-/// Items per parallel block of a scan.
-const BLOCK: usize = 2048;
+/// The compact scan's queries: the combined text-space query, and the
+/// folded `adapted` query with its per-item scales.
+type CompactQueries<'a> = (Option<Vec<f32>>, Option<(Vec<f32>, &'a [f32])>);
 
-/// One user's weighted query, ready to score target items.
-pub struct Scorer<'a> {
-    target: &'a Embeddings,
-    /// The weighted sum of the dense queries that score the raw item
-    /// vectors (all but `adapted`).
-    combined: Option<Vec<f32>>,
-    /// The weighted `adapted` query and the transfer model.
-    adapted: Option<(Vec<f32>, &'a Adapter)>,
-    popularity: &'a [f32],
-    popularity_weight: f32,
-    /// Sparse graph scores `(T item, score)`, sorted by item.
-    graph: Option<&'a [(u32, f32)]>,
-    graph_weight: f32,
-}
-
-impl<'a> Scorer<'a> {
-    /// The scorer of `query` under `weights`.
-    pub fn new(
-        query: &'a UserQuery,
-        target: &'a Embeddings,
-        relations: &'a Relations,
-        weights: &Weights,
-    ) -> Scorer<'a> {
-        let adapted = match (&query.adapted, &relations.adapted) {
-            (Some(q), Ok(adapter)) if weights.get(Component::Adapted) != 0.0 => {
-                let w = weights.get(Component::Adapted);
-                Some((q.iter().map(|x| w * x).collect(), adapter))
-            }
-            _ => None,
-        };
-        let graph_weight = weights.get(Component::Graph);
-        Scorer {
-            target,
-            combined: query.combined(weights, target.dim()),
-            adapted,
-            popularity: &relations.popularity,
-            popularity_weight: weights.get(Component::Popularity),
-            graph: query.graph.as_deref().filter(|_| graph_weight != 0.0),
-            graph_weight,
-        }
-    }
-
-    /// The dense components' weighted sum for item `j`.
-    fn dense(&self, j: usize) -> f32 {
-        let mut v = 0.0;
-        if let Some(q) = &self.combined {
-            v += dot(self.target.row(j), q);
-        }
-        if let Some((q, adapter)) = &self.adapted {
-            v += dot(adapter.items().row(j), q);
-        }
-        v
-    }
-
-    /// The score of item `j`, bit for bit as [`Scorer::all`] computes it.
-    pub fn one(&self, j: u32) -> f32 {
-        let mut v = self.dense(j as usize);
-        if self.popularity_weight != 0.0 {
-            v += self.popularity_weight * self.popularity[j as usize];
-        }
-        if let Some(graph) = self.graph
-            && let Ok(i) = graph.binary_search_by_key(&j, |&(t, _)| t)
-        {
-            v += self.graph_weight * graph[i].1;
-        }
-        v
-    }
-
-    /// The score of every item.
-    pub fn all(&self) -> Vec<f32> {
-        let mut scores = vec![0f32; self.target.len()];
-        if self.combined.is_some() || self.adapted.is_some() {
-            // Memory-bound: each item vector is read once, in parallel blocks.
-            scores
-                .par_chunks_mut(BLOCK)
-                .enumerate()
-                .for_each(|(block, chunk)| {
-                    for (k, s) in chunk.iter_mut().enumerate() {
-                        *s = self.dense(block * BLOCK + k);
-                    }
-                });
-        }
-        if self.popularity_weight != 0.0 {
-            let wp = self.popularity_weight;
-            scores
-                .iter_mut()
-                .zip(self.popularity)
-                .for_each(|(s, p)| *s += wp * p);
-        }
-        if let Some(graph) = self.graph {
-            for &(j, g) in graph {
-                scores[j as usize] += self.graph_weight * g;
-            }
-        }
-        scores
-    }
-
+impl Scorer<'_> {
     /// The `k` best items, best first, ties by index, found by a compact
     /// scan and scored exactly; `skip` (sorted) is left out.
     pub fn top_compact(&self, compact: &CompactItems, k: usize, skip: &[u32]) -> Vec<u32> {
         let candidates = self.candidates(compact, pool_size(k), skip);
         // Each candidate reads two rows from anywhere in memory: the
         // threads share the cache misses.
-        let mut pool: Vec<(f32, u32)> = candidates
+        let scored: Vec<(f32, u32)> = candidates
             .into_par_iter()
             .with_min_len(64)
             .map(|j| (self.one(j), j))
             .collect();
-        pool.sort_by(best_first);
-        pool.into_iter().take(k).map(|(_, j)| j).collect()
+        let mut top = TopK::new(k);
+        for (v, j) in scored {
+            top.offer(v, j);
+        }
+        top.items()
+    }
+
+    /// The approximate query of the compact scan: the weighted sum of the
+    /// dense queries that score the raw item vectors, and the weighted
+    /// `adapted` query folded into the text space with its per-item scale.
+    fn compact_queries(&self) -> CompactQueries<'_> {
+        let mut combined: Option<Vec<f32>> = None;
+        let mut adapted = None;
+        for term in &self.terms {
+            if let Term::Dense {
+                weight,
+                query,
+                adapted: is_adapted,
+                ..
+            } = *term
+            {
+                if is_adapted {
+                    adapted = Some((weight, query));
+                } else {
+                    let q = combined.get_or_insert_with(|| vec![0f32; query.len()]);
+                    q.iter_mut().zip(query).for_each(|(q, x)| *q += weight * x);
+                }
+            }
+        }
+        let adapted = adapted.and_then(|(weight, query)| {
+            let adapter = self.adapter?;
+            let weighted: Vec<f32> = query.iter().map(|x| weight * x).collect();
+            Some((adapter.fold(&weighted), adapter.inv_norms()))
+        });
+        (combined, adapted)
     }
 
     /// The `n` items with the best approximate scores from the 4-bit scan
     /// (unordered); `skip` (sorted) is left out.
     fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
-        let combined = self.combined.as_deref().map(Quantized::new);
-        let adapted = self
-            .adapted
-            .as_ref()
-            .map(|(q, adapter)| (Quantized::new(&adapter.fold(q)), adapter.inv_norms()));
+        let (combined, adapted) = self.compact_queries();
+        let combined = combined.as_deref().map(Quantized::new);
+        let adapted = adapted.map(|(q, inv)| (Quantized::new(&q), inv));
+        let (mut popularity_weight, mut popularity): (f32, &[f32]) = (0.0, &[]);
+        let (mut graph_weight, mut graph_scores): (f32, Option<&[(u32, f32)]>) = (0.0, None);
+        for term in &self.terms {
+            match *term {
+                Term::Popularity { weight, values } => {
+                    (popularity_weight, popularity) = (weight, values)
+                }
+                Term::Graph { weight, scores } => {
+                    (graph_weight, graph_scores) = (weight, Some(scores))
+                }
+                Term::Dense { .. } => {}
+            }
+        }
         let zero = Quantized::new(&[]);
         let queries = [
             compact.query(combined.as_ref().unwrap_or(&zero)),
@@ -187,10 +134,10 @@ impl<'a> Scorer<'a> {
                     let start = b * BLOCK;
                     let end = (start + BLOCK).min(n_items);
                     let dots = &mut buffer[..end - start];
-                    if self.combined.is_some() || adapted.is_some() {
+                    if combined.is_some() || adapted.is_some() {
                         compact.dots(start, &queries, dots);
                     }
-                    let mut graph = self.graph.map(|g| {
+                    let mut graph = graph_scores.map(|g| {
                         let from = g.partition_point(|&(t, _)| (t as usize) < start);
                         g[from..].iter().peekable()
                     });
@@ -200,14 +147,16 @@ impl<'a> Scorer<'a> {
                         if let Some((_, inv)) = &adapted {
                             v += d[1] * inv[j];
                         }
-                        v += self.popularity_weight * self.popularity[j];
+                        if popularity_weight != 0.0 {
+                            v += popularity_weight * popularity[j];
+                        }
                         if let Some(g) = graph.as_mut() {
                             while let Some(&&(t, s)) = g.peek() {
                                 if t as usize > j {
                                     break;
                                 }
                                 if t as usize == j {
-                                    v += self.graph_weight * s;
+                                    v += graph_weight * s;
                                 }
                                 g.next();
                             }
@@ -274,68 +223,10 @@ impl Pool {
     }
 }
 
-/// Keeps the `n` best (score, item) pairs of `scored` (in no order),
-/// dropping NaN scores and the items of `skip` (sorted), by selection in
-/// linear time rather than a sort. The items to skip are looked up only
-/// among the `n + skip.len()` best, which hold the `n` best of the rest.
-fn keep_best(scored: &mut Vec<(f32, u32)>, n: usize, skip: &[u32]) {
-    scored.retain(|&(v, _)| !v.is_nan());
-    let select = |scored: &mut Vec<(f32, u32)>, n: usize| {
-        if scored.len() > n {
-            if n == 0 {
-                scored.clear();
-            } else {
-                scored.select_nth_unstable_by(n - 1, best_first);
-                scored.truncate(n);
-            }
-        }
-    };
-    select(scored, n.saturating_add(skip.len()));
-    if !skip.is_empty() {
-        scored.retain(|&(_, j)| skip.binary_search(&j).is_err());
-        select(scored, n);
-    }
-}
-
-/// The order of [`better`] (best first, ties by item) for sorting.
-fn best_first(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
-    if better(*a, *b) {
-        std::cmp::Ordering::Less
-    } else if better(*b, *a) {
-        std::cmp::Ordering::Greater
-    } else {
-        std::cmp::Ordering::Equal
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keep_best_keeps_the_best_of_the_rest_with_ties_by_item() {
-        let scores = [0.5, 0.9, 0.5, 0.9, 0.1, 0.5, f32::NAN];
-        let all = || -> Vec<(f32, u32)> {
-            scores
-                .iter()
-                .enumerate()
-                .map(|(j, &v)| (v, j as u32))
-                .collect()
-        };
-        let kept = |n: usize, skip: &[u32]| {
-            let mut v = all();
-            keep_best(&mut v, n, skip);
-            v.sort_by(best_first);
-            v.into_iter().map(|(_, j)| j).collect::<Vec<_>>()
-        };
-        assert_eq!(kept(3, &[]), vec![1, 3, 0]);
-        assert_eq!(kept(3, &[1, 3]), vec![0, 2, 5]);
-        assert_eq!(kept(10, &[]), vec![1, 3, 0, 2, 5, 4], "NaN dropped");
-        assert!(kept(0, &[]).is_empty());
-        // The same as the exact top k.
-        let exact = super::super::top_k(&scores[..6], 4, &[3]);
-        assert_eq!(kept(4, &[3]), exact);
-    }
+    use crate::rank::top::best_first;
 
     #[test]
     fn a_pool_fed_in_pieces_keeps_what_one_selection_keeps() {

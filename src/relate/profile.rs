@@ -3,16 +3,23 @@
 
 use crate::embed::Embeddings;
 
-/// The dot product. Eight independent partial sums let the compiler keep
-/// the loop in SIMD registers (a single running sum would serialise it).
+/// The dot product, the one every score is made of (recommend and the
+/// evaluation call it alike, so their scores agree bit for bit). Four
+/// vectors of eight partial sums keep the loop in SIMD registers without
+/// waiting on one running sum; the order of additions is fixed, so the same
+/// two vectors give the same bits wherever it is called.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 32;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; 8];
-    let (chunks_a, rest_a) = a.split_at(n - n % 8);
-    let (chunks_b, rest_b) = b.split_at(n - n % 8);
-    for (x, y) in chunks_a.chunks_exact(8).zip(chunks_b.chunks_exact(8)) {
-        for i in 0..8 {
+    let mut acc = [0f32; LANES];
+    let (chunks_a, rest_a) = a.split_at(n - n % LANES);
+    let (chunks_b, rest_b) = b.split_at(n - n % LANES);
+    for (x, y) in chunks_a
+        .chunks_exact(LANES)
+        .zip(chunks_b.chunks_exact(LANES))
+    {
+        for i in 0..LANES {
             acc[i] += x[i] * y[i];
         }
     }

@@ -9,7 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossrec::app::{CrossrecApp, JobKind, StartOptions};
+use crossrec::app::{Command, CrossrecApp, JobKind, ModelChoice, StartOptions};
+use crossrec::data::Dataset;
+use crossrec::explore::ItemRef;
+use crossrec::rank::Component;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -27,6 +30,15 @@ fn harness_with_cache(
     manifest: PathBuf,
     cache_dir: PathBuf,
 ) -> Harness<'static, CrossrecApp> {
+    harness_built(dir, manifest, cache_dir, Harness::builder())
+}
+
+fn harness_built(
+    dir: &Path,
+    manifest: PathBuf,
+    cache_dir: PathBuf,
+    builder: egui_kittest::HarnessBuilder<CrossrecApp>,
+) -> Harness<'static, CrossrecApp> {
     let model = dir.join("tiny-bert");
     write_tiny_bert(&model, TinySpec::default());
     let start = StartOptions {
@@ -39,7 +51,7 @@ fn harness_with_cache(
         settings_dir: dir.join("settings"),
         font: None,
     };
-    Harness::builder()
+    builder
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| CrossrecApp::new(cc, start))
 }
@@ -218,7 +230,9 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
         !app.running_jobs().contains(&JobKind::Encode)
     });
     assert_eq!(h.state().settings().precision, Precision::Int8);
-    assert!(h.state().ranking().is_some());
+    // The old model's relations went with its vectors; the new ones rank.
+    wait_for(&mut h, "the int8 ranking", |app| app.ranking().is_some());
+    assert!(h.state().dataset().is_some());
     assert!(
         !h.state()
             .notifications()
@@ -992,4 +1006,174 @@ fn vectors_from_files_are_shown_as_such_and_not_searched() {
             .any(|n| n.error && n.text.contains("without the model that made them")),
         "the search was not refused"
     );
+}
+
+/// Where the window is when a switch happens: each kind of job that works
+/// from the open dataset, started and still unapplied.
+#[derive(Debug, Clone, Copy)]
+enum Running {
+    Load,
+    Encode,
+    Project,
+    Analyse,
+    Metrics,
+    Search,
+    Item,
+}
+
+/// Brings the window on the English sample to the moment `running` has
+/// just been started (its result not yet applied).
+fn start_job(h: &mut Harness<'_, CrossrecApp>, running: Running) {
+    let ctx = h.ctx.clone();
+    let encoded = |app: &CrossrecApp| app.projection().is_some() && app.search_result().is_none();
+    match running {
+        Running::Load => {
+            wait_for(h, "the dataset", |app| app.dataset().is_some());
+            h.state_mut()
+                .handle(&ctx, Command::OpenManifest(sample_manifest()));
+        }
+        Running::Encode => {
+            // The encode starts the moment the dataset lands.
+            wait_for(h, "the dataset", |app| app.dataset().is_some());
+        }
+        Running::Project | Running::Analyse => {
+            // Both start the moment the vectors land; step until they have.
+            wait_for(h, "the vectors", |app| {
+                app.running_jobs().contains(&JobKind::Project)
+                    || app.running_jobs().contains(&JobKind::AutoTune)
+                    || app.running_jobs().contains(&JobKind::Evaluate)
+            });
+        }
+        Running::Metrics => {
+            wait_for(h, "the analysis", |app| app.analysis().is_some());
+            let mut weights = h.state().settings().weights;
+            weights.set(Component::Popularity, 0.25);
+            h.state_mut().handle(&ctx, Command::SetWeights(weights));
+            // The next frame starts the re-scoring; its result lands later.
+            h.step();
+        }
+        Running::Search => {
+            wait_for(h, "the vectors", encoded);
+            h.state_mut()
+                .handle(&ctx, Command::Search("coffee".to_string()));
+        }
+        Running::Item => {
+            wait_for(h, "the vectors", encoded);
+            h.state_mut()
+                .handle(&ctx, Command::OpenItem(ItemRef { domain: 0, item: 0 }));
+        }
+    }
+}
+
+/// Lets the jobs of the old state and the first job of the new one finish
+/// without a frame between them, so their results reach the window in the
+/// same frame: the case where only the generations tell them apart.
+fn land_together(h: &mut Harness<'_, CrossrecApp>) {
+    std::thread::sleep(Duration::from_millis(1500));
+    h.step();
+}
+
+/// Everything on screen describes the dataset called `name`, its vectors
+/// and the chosen direction: no result of what was open before.
+fn assert_all_of(app: &CrossrecApp, name: &str, pair: (usize, usize)) {
+    let dataset = app.dataset().expect("a dataset");
+    assert_eq!(dataset.name(), name);
+    let analysis = app.analysis().expect("the analysis");
+    let relations = &analysis.relations;
+    assert_eq!((relations.source, relations.target), pair);
+    assert_eq!(relations.source_history.len(), dataset.users.len());
+    let n_target = dataset.domains[pair.1].items.len();
+    let projection = app.projection().expect("the projection");
+    let sizes: Vec<usize> = dataset.domains.iter().map(|d| d.items.len()).collect();
+    let drawn: Vec<usize> = projection.points.iter().map(Vec::len).collect();
+    assert_eq!(drawn, sizes, "the projection is of this dataset");
+    let ranking = app.ranking().expect("a ranking");
+    assert!((ranking.user as usize) < dataset.users.len());
+    assert!(ranking.items.iter().all(|r| (r.item as usize) < n_target));
+    let metrics = app.live_metrics().expect("live metrics");
+    assert_eq!(metrics.per_user.len(), analysis.evaluation.scores.len());
+    assert!(
+        app.search_result().is_none(),
+        "no search of the old vectors"
+    );
+    assert!(app.item_card().is_none(), "no card of the old vectors");
+    assert!(app.selection().is_none());
+}
+
+/// Switching the dataset, the model or the direction while each kind of
+/// job is running: what the old state's jobs finish is never shown beside
+/// the new state, and nothing panics.
+#[test]
+fn switching_while_any_job_runs_shows_nothing_of_what_was_open_before() {
+    let zh = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-zh/crossrec.toml");
+    let settled = |app: &CrossrecApp| {
+        app.running_jobs().is_empty() && app.live_metrics().is_some() && app.projection().is_some()
+    };
+    for running in [
+        Running::Load,
+        Running::Encode,
+        Running::Project,
+        Running::Analyse,
+        Running::Metrics,
+        Running::Search,
+        Running::Item,
+    ] {
+        // Another dataset (Chinese: drawn without a CJK font here).
+        let dir = tempdir();
+        let builder = Harness::builder().allow_missing_glyphs();
+        let mut h = harness_built(
+            dir.path(),
+            sample_manifest(),
+            dir.path().join("cache"),
+            builder,
+        );
+        start_job(&mut h, running);
+        let ctx = h.ctx.clone();
+        h.state_mut()
+            .handle(&ctx, Command::OpenManifest(zh.clone()));
+        let name = Dataset::load(&zh).unwrap().name().to_string();
+        wait_for(&mut h, "the Chinese dataset", |app| {
+            app.dataset().is_some_and(|d| d.name() == name)
+        });
+        land_together(&mut h);
+        wait_for(&mut h, "the Chinese sample", settled);
+        assert_all_of(h.state(), &name, (0, 1));
+
+        // Another model (the same tiny one at int8: other vectors).
+        let dir = tempdir();
+        let mut h = harness(dir.path(), sample_manifest());
+        start_job(&mut h, running);
+        let choice = ModelChoice {
+            spec: h.state().settings().model.clone(),
+            precision: Precision::Int8,
+            device: h.state().settings().device,
+        };
+        let ctx = h.ctx.clone();
+        h.state_mut().handle(&ctx, Command::SetModel(choice));
+        land_together(&mut h);
+        wait_for(&mut h, "the int8 vectors", settled);
+        let name = Dataset::load(&sample_manifest())
+            .unwrap()
+            .name()
+            .to_string();
+        assert_all_of(h.state(), &name, (0, 1));
+
+        // The other direction.
+        let dir = tempdir();
+        let mut h = harness(dir.path(), sample_manifest());
+        start_job(&mut h, running);
+        let ctx = h.ctx.clone();
+        h.state_mut().handle(&ctx, Command::SetPair(1, 0));
+        land_together(&mut h);
+        wait_for(&mut h, "the reverse direction", settled);
+        let search_or_card = matches!(running, Running::Search | Running::Item);
+        if !search_or_card {
+            assert_all_of(h.state(), &name, (1, 0));
+        } else {
+            // A search or card of the same vectors stays valid.
+            let app = h.state();
+            let relations = &app.analysis().expect("the analysis").relations;
+            assert_eq!((relations.source, relations.target), (1, 0));
+        }
+    }
 }

@@ -5,13 +5,18 @@ use std::sync::atomic::AtomicBool;
 
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
+use crossrec::evaluate::Candidates;
 use crossrec::evaluate::{
     AdaptedStatus, EvalOptions, Holdout, Method, Protocol, Report, Shares, Split, TuneOptions,
     evaluate,
 };
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
-use crossrec::rank::{Component, Weights, recommend};
+use crossrec::rank::{
+    COMPONENTS, Component, Scan, Scorer, UserQuery, Weights, recommend, recommend_with,
+};
 use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
+use proptest::prelude::Just;
+use proptest::prop_assert_eq;
 
 use crate::common::{real_model, sample_manifest, tempdir};
 
@@ -538,6 +543,110 @@ fn the_evaluation_ranks_as_recommend_does() {
                 .map(|r| r.item)
                 .collect();
             assert_eq!(evaluated, ranked, "{protocol:?}: user {user}");
+        }
+    }
+}
+
+/// The evaluations of the fixture under cold-start and warm, all items and
+/// sampled candidates, with the transfer model trained (so every component
+/// is present), made once for the property test below.
+fn evaluations() -> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)] {
+    static EVALUATIONS: std::sync::OnceLock<
+        Vec<(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)>,
+    > = std::sync::OnceLock::new();
+    EVALUATIONS.get_or_init(|| {
+        let mut all = Vec::new();
+        for (protocol, candidates) in [
+            (Protocol::ColdStart, Candidates::All),
+            (
+                Protocol::Warm {
+                    holdout: Holdout::Count(1),
+                },
+                Candidates::Sampled(4),
+            ),
+        ] {
+            let dir = tempdir();
+            let dataset = fixture(dir.path(), "");
+            let e = embeddings(&dataset);
+            let options = EvalOptions {
+                protocol,
+                candidates,
+                test_share: 0.3,
+                ..EvalOptions::default()
+            };
+            let evaluation = evaluate(
+                &dataset,
+                &e,
+                0,
+                1,
+                &options,
+                &mut |_, _| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+            assert!(
+                evaluation.relations.adapted.is_ok(),
+                "the transfer model is trained"
+            );
+            all.push((dataset, e, evaluation));
+        }
+        all
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// For any weights (negative, zero and tiny ones included), every score
+    /// the evaluation re-ranks with is bit for bit the score `recommend`'s
+    /// scorer gives the same user and item, and both take the same top k.
+    #[test]
+    fn the_evaluations_scores_are_recommends_scores_for_any_weights(
+        values in proptest::collection::vec(
+            proptest::prop_oneof![
+                Just(0.0f32),
+                -3.0f32..3.0,
+                Just(1e-30f32),
+            ],
+            6,
+        )
+    ) {
+        let mut weights = Weights::only(Component::Content);
+        for (c, &w) in COMPONENTS.iter().zip(&values) {
+            weights.set(*c, w);
+        }
+        for (_, e, evaluation) in evaluations() {
+            let relations = &evaluation.relations;
+            let target = &e.domains[relations.target];
+            let mut scratch = Vec::new();
+            for (i, &user) in evaluation.scores.users.iter().enumerate() {
+                evaluation.scores.score(i, &weights, &mut scratch);
+                let query = UserQuery::new(relations, e, user);
+                let scorer = Scorer::new(&query, target, relations, &weights);
+                let all = scorer.all();
+                prop_assert_eq!(
+                    scratch.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    all.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "user {}", user
+                );
+                for j in 0..target.len() as u32 {
+                    prop_assert_eq!(scorer.one(j).to_bits(), all[j as usize].to_bits());
+                }
+                if evaluation.scores.candidates_of(i).is_none() && !weights.is_zero() {
+                    let evaluated = evaluation.scores.rank(i, &weights, 5, &mut scratch);
+                    let ranked: Vec<u32> =
+                        recommend_with(relations, e, user, &weights, 5, Scan::Exact)
+                            .items
+                            .iter()
+                            .map(|r| r.item)
+                            .collect();
+                    prop_assert_eq!(evaluated, ranked, "user {}", user);
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Hover shows both texts and the value; a colour scale sits below.
 
 use super::super::Command;
+use super::super::session::Generation;
 use super::{Panel, View, truncate};
 use crate::relate::dot;
 
@@ -26,11 +27,27 @@ struct Matrix {
     max: f32,
 }
 
+/// What a heatmap was drawn from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MatrixKey {
+    /// One user's history × recommendations.
+    User {
+        analysed: Generation,
+        user: u32,
+        recommended: Vec<u32>,
+    },
+    /// Clusters × clusters of the whole projection.
+    Overview {
+        analysed: Generation,
+        encoded: Generation,
+    },
+}
+
 /// Widget state of the Heatmap panel.
 #[derive(Default)]
 pub struct HeatmapPanel {
     mode: Mode,
-    cached: Option<(String, Matrix, egui::TextureHandle)>,
+    cached: Option<(MatrixKey, Matrix, egui::TextureHandle)>,
 }
 
 /// A perceptual dark-blue → teal → yellow ramp for t in [0, 1].
@@ -55,22 +72,24 @@ fn colour(t: f32) -> egui::Color32 {
 }
 
 impl HeatmapPanel {
-    /// What the current matrix depends on: the mode, the loaded dataset and
-    /// overview (by identity), the domain pair, and in user mode the user and
-    /// their recommendations. Cheap, so the matrix is rebuilt only when it changes.
-    fn key(&self, view: &View<'_>) -> Option<String> {
-        let dataset = std::ptr::from_ref(view.dataset?) as usize;
-        let relations = &view.analysis?.relations;
-        let (s, t) = (relations.source, relations.target);
+    /// What the current matrix depends on: the analysed direction (hence
+    /// the dataset and its vectors), and in user mode the user and their
+    /// recommendations, or in overview mode the vectors' projection.
+    /// Cheap, so the matrix is rebuilt only when it changes.
+    fn key(&self, view: &View<'_>) -> Option<MatrixKey> {
+        let analysed = view.generations.analysed?;
         Some(match self.mode {
-            Mode::User => {
-                let user = view.selected_user?;
-                let recs: Vec<u32> = view.ranking?.items.iter().map(|r| r.item).collect();
-                format!("user {dataset:x} {s}->{t} {user} {recs:?}")
-            }
+            Mode::User => MatrixKey::User {
+                analysed,
+                user: view.selected_user?,
+                recommended: view.ranking?.items.iter().map(|r| r.item).collect(),
+            },
             Mode::Overview => {
-                let overview = std::ptr::from_ref(view.overview?) as usize;
-                format!("overview {dataset:x} {overview:x} {s}->{t}")
+                view.overview?;
+                MatrixKey::Overview {
+                    analysed,
+                    encoded: view.generations.encoded?,
+                }
             }
         })
     }

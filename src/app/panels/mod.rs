@@ -13,6 +13,7 @@ pub mod projection;
 pub mod recommendations;
 pub mod weights;
 
+use super::session::Generation;
 use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
 use super::{Command, Notification, Settings};
 use crate::data::Dataset;
@@ -25,10 +26,24 @@ pub use crate::text::clip as truncate;
 
 pub(in crate::app) use jobs::jobs_view;
 
+/// The generations of the session's levels on screen: what a panel's cache
+/// is keyed by, so it is rebuilt exactly when what it was made from changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Generations {
+    /// The dataset's.
+    pub dataset: Option<Generation>,
+    /// Its vectors'.
+    pub encoded: Option<Generation>,
+    /// The analysed direction's.
+    pub analysed: Option<Generation>,
+}
+
 /// Everything a panel may read this frame.
 pub struct View<'a> {
     /// Persisted settings (weights, k, model, …).
     pub settings: &'a Settings,
+    /// What the shown state was made from.
+    pub generations: Generations,
     /// The loaded dataset.
     pub dataset: Option<&'a Dataset>,
     /// Its vectors.

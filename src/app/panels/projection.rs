@@ -13,6 +13,7 @@ use egui_plot::{
 };
 
 use super::super::Command;
+use super::super::session::Generation;
 use super::{Panel, View, domain_colour, explore, truncate};
 use crate::explore::ItemRef;
 use crate::project::Projection;
@@ -32,7 +33,7 @@ pub struct ProjectionPanel {
     export: explore::ExportDialog,
     filter: String,
     query: String,
-    /// Matches of the filter per domain, cached per (filter, item counts).
+    /// Matches of the filter per domain, cached per (filter, dataset).
     matches: Option<(FilterKey, Vec<Vec<u32>>)>,
     /// The bounds shown last frame when zoomed or panned by hand, to draw
     /// only what is in view (`None` while the plot fits all data).
@@ -58,8 +59,8 @@ fn point_radius(drawn: usize) -> f32 {
 /// Pixels within which a click picks the nearest drawn point.
 const CLICK_RADIUS: f32 = 8.0;
 
-/// What the filter matches depend on: the filter text and the domain sizes.
-type FilterKey = (String, Vec<usize>);
+/// What the filter matches depend on: the filter text and the dataset.
+type FilterKey = (String, Option<Generation>);
 
 /// Items of one drawn series: (domain, item) per point.
 struct Series {
@@ -76,10 +77,7 @@ impl ProjectionPanel {
         if needle.is_empty() {
             return vec![Vec::new(); dataset.domains.len()];
         }
-        let key = (
-            needle.clone(),
-            dataset.domains.iter().map(|d| d.items.len()).collect(),
-        );
+        let key = (needle.clone(), view.generations.dataset);
         if let Some((k, m)) = &self.matches
             && *k == key
         {

@@ -7,6 +7,7 @@
 //! recall@10 follow the weights. Any item row opens its card.
 
 use super::super::Command;
+use super::super::session::Generation;
 use super::super::work::{Analysis, GroundTruth, TRUTH_K};
 use super::{Panel, View, component_colour, component_legend, explore, truncate};
 use crate::data::Dataset;
@@ -27,14 +28,15 @@ pub fn first_user(relations: &Relations) -> Option<u32> {
         .map(|u| u as u32)
 }
 
-/// What the user search depends on: text, source, target, number of users.
-type SearchKey = (String, usize, usize, usize);
+/// What the user search depends on: the text and the analysed direction
+/// (hence the dataset).
+type SearchKey = (String, Option<Generation>);
 
 /// Widget state of the Recommendations panel.
 #[derive(Default)]
 pub struct RecommendationsPanel {
     search: String,
-    /// Users matching the search, cached per (search, source, target, user count).
+    /// Users matching the search, cached per (search, analysed direction).
     matches: Option<(SearchKey, Vec<u32>)>,
     /// List the evaluation's held-out users, worst NDCG@10 first.
     worst_first: bool,
@@ -46,12 +48,7 @@ impl RecommendationsPanel {
         let Some(dataset) = view.dataset else {
             return Vec::new();
         };
-        let key = (
-            self.search.clone(),
-            relations.source,
-            relations.target,
-            dataset.users.len(),
-        );
+        let key = (self.search.clone(), view.generations.analysed);
         if let Some((k, users)) = &self.matches
             && *k == key
         {

@@ -1,0 +1,309 @@
+//! The window's running jobs and how their results land: each finished job
+//! is taken once, and its result is applied only to the session level of the
+//! generation it was started from; a result whose level was replaced in the
+//! meantime is dropped unseen.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::data::Dataset;
+use crate::explore::ItemCard;
+
+use super::jobs::{self, Job, JobKind};
+use super::session::{Analysed, Encoded, Generation, Session};
+use super::settings::CentralTab;
+use super::work::{self, Analysis, LiveMetrics, Overview, SearchResult};
+use super::{Command, CrossrecApp};
+
+/// One slot per kind of job; a new job of a kind replaces (and so cancels)
+/// the one before.
+#[derive(Default)]
+pub(super) struct Jobs {
+    pub load: Option<Job<Arc<Dataset>>>,
+    pub encode: Option<Job<work::Encoded>>,
+    pub overview: Option<Job<Arc<Overview>>>,
+    pub analyse: Option<Job<Arc<Analysis>>>,
+    pub metrics: Option<Job<LiveMetrics>>,
+    pub search: Option<Job<Arc<SearchResult>>>,
+    pub item: Option<Job<Arc<ItemCard>>>,
+    pub export: Option<Job<String>>,
+}
+
+impl Jobs {
+    /// Every running job, whatever it produces: the one list the status
+    /// area and cancelling read.
+    pub fn running(&self) -> Vec<&dyn jobs::Running> {
+        let Jobs {
+            load,
+            encode,
+            overview,
+            analyse,
+            metrics,
+            search,
+            item,
+            export,
+        } = self;
+        let all: [Option<&dyn jobs::Running>; 8] = [
+            load.as_ref().map(|j| j as _),
+            encode.as_ref().map(|j| j as _),
+            overview.as_ref().map(|j| j as _),
+            analyse.as_ref().map(|j| j as _),
+            metrics.as_ref().map(|j| j as _),
+            search.as_ref().map(|j| j as _),
+            item.as_ref().map(|j| j as _),
+            export.as_ref().map(|j| j as _),
+        ];
+        all.into_iter().flatten().collect()
+    }
+
+    /// Drops (and so cancels) every job made from the vectors: what a new
+    /// model or dataset makes meaningless.
+    pub fn drop_encoded(&mut self) {
+        self.overview = None;
+        self.search = None;
+        self.item = None;
+        self.drop_analysed();
+    }
+
+    /// Drops (and so cancels) the jobs made from the analysed direction.
+    pub fn drop_analysed(&mut self) {
+        self.analyse = None;
+        self.metrics = None;
+    }
+}
+
+/// The generation a finished job started from and its result, once, when it
+/// has finished (the slot is then empty).
+fn finished<T: Send + 'static>(
+    slot: &mut Option<Job<T>>,
+) -> Option<(Generation, Result<T, String>)> {
+    let job = slot.as_mut()?;
+    let result = job.poll()?;
+    let from = job.from();
+    *slot = None;
+    Some((from, result))
+}
+
+impl CrossrecApp {
+    /// Polls every job; applies finished results. Runs each frame.
+    pub(super) fn poll_jobs(&mut self, ctx: &egui::Context) {
+        if let Some((_, result)) = finished(&mut self.jobs.load) {
+            self.load_finished(ctx, result);
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.encode) {
+            self.encode_finished(ctx, from, result);
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.overview) {
+            self.apply_encoded(from, result, "projection stopped", |e, overview| {
+                e.overview = Some(overview);
+                e.selection = None;
+            });
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.analyse) {
+            self.analysis_finished(from, result);
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.metrics) {
+            let session = self.session.as_mut();
+            match (session.and_then(|s| s.analysed_at(from)), result) {
+                (Some(analysed), Ok(metrics)) => analysed.metrics = Some(metrics),
+                (Some(_), Err(e)) => self.error(format!("metrics: {e}")),
+                (None, _) => {}
+            }
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.search) {
+            let mut shown = false;
+            self.apply_encoded(from, result, "search", |e, found| {
+                e.search = Some(found);
+                shown = true;
+            });
+            if shown {
+                self.settings.tab = CentralTab::Projection;
+            }
+        }
+        if let Some((_, result)) = finished(&mut self.jobs.export) {
+            // The file was written whatever is open now: always reported.
+            match result {
+                Ok(message) => self.note(message),
+                Err(e) => self.error(format!("export: {e}")),
+            }
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.item) {
+            self.apply_encoded(from, result, "item", |e, card| e.card = Some(card));
+        }
+        self.start_stale_metrics(ctx);
+    }
+
+    /// Applies `result` to the encoded level of generation `from`, if it is
+    /// still there; its error is shown after `what` only then.
+    fn apply_encoded<T>(
+        &mut self,
+        from: Generation,
+        result: Result<T, String>,
+        what: &str,
+        apply: impl FnOnce(&mut Encoded, T),
+    ) {
+        let Some(encoded) = self.session.as_mut().and_then(|s| s.encoded_at(from)) else {
+            return;
+        };
+        match result {
+            Ok(value) => apply(encoded, value),
+            Err(e) => self.error(format!("{what}: {e}")),
+        }
+    }
+
+    /// Coalesces slider moves: one re-scoring at a time, always of the
+    /// latest weights.
+    fn start_stale_metrics(&mut self, ctx: &egui::Context) {
+        if self.jobs.metrics.is_some() {
+            return;
+        }
+        let Some(analysed) = self
+            .session
+            .as_mut()
+            .and_then(|s| s.encoded.as_mut())
+            .and_then(|e| e.analysed.as_mut())
+            .filter(|a| a.metrics_stale)
+        else {
+            return;
+        };
+        analysed.metrics_stale = false;
+        let (analysis, weights) = (analysed.analysis.clone(), self.settings.weights);
+        self.jobs.metrics = Some(Job::spawn(
+            JobKind::Metrics,
+            analysed.generation,
+            ctx,
+            move |_| work::metrics(analysis, weights),
+        ));
+    }
+
+    /// A finished load: the new dataset replaces the session, and with it
+    /// everything derived from the old one; the old one's jobs are dropped.
+    fn load_finished(&mut self, ctx: &egui::Context, result: Result<Arc<Dataset>, String>) {
+        match result {
+            Ok(dataset) => {
+                let report = &dataset.report;
+                if !report.is_clean() {
+                    self.note(format!(
+                        "{}: {} rows skipped, {} issues in all (see the Data panel)",
+                        dataset.name(),
+                        report.skipped_rows(),
+                        report.totals.values().sum::<u64>()
+                    ));
+                }
+                self.jobs.encode = None;
+                self.jobs.drop_encoded();
+                self.session = Some(Session::new(dataset));
+                self.start_encode(ctx);
+            }
+            Err(e) => self.error(format!("could not load the dataset: {e}")),
+        }
+    }
+
+    /// Finished encoding of the dataset of generation `from`: the vectors and
+    /// the model are kept, the projection and the analysis start.
+    fn encode_finished(
+        &mut self,
+        ctx: &egui::Context,
+        from: Generation,
+        result: Result<work::Encoded, String>,
+    ) {
+        let Some(session) = self.session.as_mut().filter(|s| s.generation == from) else {
+            return;
+        };
+        match result {
+            Ok(work::Encoded {
+                embeddings,
+                encoder,
+            }) => {
+                let encoded = session.encoded.insert(Encoded::new(embeddings, encoder));
+                let (generation, for_overview) = (encoded.generation, encoded.embeddings.clone());
+                let summary = for_overview.summary.iter().flat_map(|p| &p.notes).cloned();
+                let notes: Vec<String> = summary.collect();
+                let save_errors: Vec<String> = for_overview
+                    .save_errors()
+                    .map(|err| {
+                        format!(
+                            "the embedding cache was not saved ({err}); the vectors are in \
+                             use now but will be encoded again next time"
+                        )
+                    })
+                    .collect();
+                notes.into_iter().for_each(|n| self.note(n));
+                save_errors.into_iter().for_each(|e| self.error(e));
+                self.jobs.drop_encoded();
+                self.jobs.overview =
+                    Some(Job::spawn(JobKind::Project, generation, ctx, move |r| {
+                        work::overview(for_overview, r)
+                    }));
+                self.start_analyse(ctx, super::handle::Analyse::Open);
+            }
+            Err(e) => self.error(format!("encoding stopped: {e}")),
+        }
+    }
+
+    /// A finished analysis of the vectors of generation `from`: tuned
+    /// settings applied and reported, the ranking refreshed. An analysis of
+    /// another direction than the chosen one is dropped.
+    fn analysis_finished(&mut self, from: Generation, result: Result<Arc<Analysis>, String>) {
+        let pair = self.pair();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(encoded) = session.encoded_at(from) else {
+            return;
+        };
+        let analysis = match result {
+            Ok(analysis) => analysis,
+            Err(e) => {
+                self.error(format!("evaluation stopped: {e}"));
+                return;
+            }
+        };
+        let relations = &analysis.relations;
+        if pair != Some((relations.source, relations.target)) {
+            return;
+        }
+        encoded.analysed = Some(Analysed::new(analysis.clone()));
+        if session.selected_user.is_none() {
+            session.selected_user = super::panels::recommendations::first_user(relations);
+        }
+        if let Some(tuned) = &analysis.tuned {
+            self.settings.weights = tuned.weights;
+            self.settings.ridge = tuned.ridge;
+            self.note(format!(
+                "auto-tune: {} ridge {} (validation NDCG@10 {:.4} on {} users)",
+                tuned.weights, tuned.ridge, tuned.validation_ndcg10, tuned.validation_users
+            ));
+        }
+        match &analysis.saved {
+            Some(Ok(path)) => self.note(format!(
+                "saved the tuned settings for `crossrec recommend` and the next session: {}",
+                path.display()
+            )),
+            Some(Err(why)) => self.error(format!("tuned settings not saved: {why}")),
+            None => {}
+        }
+        self.refresh_ranking();
+    }
+
+    /// Dropped files: a manifest opens, anything else goes to the builder.
+    pub(super) fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for path in dropped {
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+            {
+                self.commands.push(Command::OpenManifest(path));
+            } else {
+                self.panels.data.add_file(&path);
+            }
+        }
+    }
+}

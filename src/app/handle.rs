@@ -1,0 +1,449 @@
+//! [`CrossrecApp::handle`], the one place the window's state changes, and
+//! the jobs it starts: each from the session level it needs, carrying that
+//! level's generation.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::Dataset;
+use crate::embed::EncoderOptions;
+use crate::evaluate::Protocol;
+use crate::explore::ItemRef;
+use crate::export::DatasetExport;
+use crate::rank::{Scan, recommend_with};
+
+use super::jobs::{Job, JobKind};
+use super::session::Generation;
+use super::work;
+use super::{Command, CrossrecApp};
+
+/// Why an analysis starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Analyse {
+    /// A dataset or direction was opened: use its tuned settings, or tune
+    /// it in the background when it has none.
+    Open,
+    /// The same settings, evaluated again (another protocol).
+    Refresh,
+    /// The user asked for a weight search.
+    Tune,
+}
+
+impl CrossrecApp {
+    /// Applies one command: the only place the app's state changes.
+    pub fn handle(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::OpenManifest(path) => {
+                self.settings.manifest = Some(path.clone());
+                self.panels.data.set_path(&path);
+                self.start_load(ctx, move |r| work::load(path, r));
+            }
+            Command::OpenSample(sample) => match sample.manifest() {
+                Ok(path) => self.handle(ctx, Command::OpenManifest(path)),
+                Err(e) => self.error(format!("could not write the sample dataset: {e}")),
+            },
+            Command::LoadManifest(manifest) => {
+                self.settings.manifest = self.panels.data.draft_path();
+                self.start_load(ctx, move |r| work::load_manifest(*manifest, r));
+            }
+            Command::SetModel(choice) => {
+                self.settings.model = choice.spec;
+                self.settings.precision = choice.precision;
+                self.settings.device = choice.device;
+                // The old model's vectors stay on screen (and stay if this
+                // encode is cancelled) until the new ones replace them,
+                // with everything made from them.
+                self.start_encode(ctx);
+            }
+            Command::SetPair(source, target) => {
+                if let Some(session) = &self.session {
+                    let domains = &session.dataset.domains;
+                    self.settings.source = domains.get(source).map(|d| d.name.clone());
+                    self.settings.target = domains.get(target).map(|d| d.name.clone());
+                }
+                // The other direction's relations rank other items.
+                if let Some(encoded) = self.session.as_mut().and_then(|s| s.encoded.as_mut()) {
+                    encoded.analysed = None;
+                }
+                self.jobs.drop_analysed();
+                self.start_analyse(ctx, Analyse::Open);
+            }
+            Command::SetWeights(weights) => {
+                self.settings.weights = weights;
+                self.refresh_ranking();
+                if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
+                    analysed.metrics_stale = true;
+                }
+            }
+            Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
+            Command::SetProtocol(protocol) => {
+                self.settings.protocol = protocol;
+                self.start_analyse(ctx, Analyse::Refresh);
+            }
+            Command::Cancel(kind) => {
+                for job in self.jobs.running() {
+                    if job.kind() == kind {
+                        job.cancel();
+                    }
+                }
+            }
+            Command::SelectUser(user) => {
+                if let Some(session) = &mut self.session {
+                    session.selected_user = Some(user);
+                }
+                self.refresh_ranking();
+            }
+            Command::SetK(k) => {
+                self.settings.k = k.clamp(1, 200);
+                self.refresh_ranking();
+            }
+            Command::Notify(n) => self.notifications.push(n),
+            Command::Dismiss(i) => {
+                if i < self.notifications.len() {
+                    self.notifications.remove(i);
+                }
+            }
+            Command::ShowTab(tab) => self.settings.tab = tab,
+            Command::Search(query) => self.start_search(ctx, query),
+            Command::ClearSearch => {
+                if let Some(encoded) = self.encoded_mut() {
+                    encoded.search = None;
+                }
+                self.jobs.search = None;
+            }
+            Command::OpenItem(item) => {
+                if let Some(encoded) = self.encoded_mut()
+                    && let Some(card) = &encoded.card
+                    && card.item != item
+                {
+                    let from = card.item;
+                    encoded.trail.push(from);
+                }
+                self.start_item(ctx, item);
+            }
+            Command::ItemBack => {
+                if let Some(item) = self.encoded_mut().and_then(|e| e.trail.pop()) {
+                    self.start_item(ctx, item);
+                }
+            }
+            Command::CloseItem => {
+                if let Some(encoded) = self.encoded_mut() {
+                    encoded.card = None;
+                    encoded.trail.clear();
+                }
+                self.jobs.item = None;
+            }
+            Command::SelectBox(corners) => {
+                if !corners.iter().flatten().all(|v| v.is_finite()) {
+                    self.error(format!(
+                        "the selection box has a corner that is not a finite number: {corners:?}"
+                    ));
+                } else if let Some(encoded) = self.encoded_mut()
+                    && let Some(overview) = &encoded.overview
+                {
+                    encoded.selection = Some(work::select(overview, &encoded.embeddings, corners));
+                }
+            }
+            Command::ClearSelection => {
+                if let Some(encoded) = self.encoded_mut() {
+                    encoded.selection = None;
+                }
+            }
+            Command::ExportSelection(path) => self.export_selection(&path),
+            Command::ExportRanking(path) => self.export_ranking(&path),
+            Command::ExportDataset(what, path) => self.start_export(ctx, what, path),
+        }
+    }
+
+    fn encoded_mut(&mut self) -> Option<&mut super::session::Encoded> {
+        self.session.as_mut()?.encoded.as_mut()
+    }
+
+    /// Starts reading a dataset; the one being read before is dropped.
+    fn start_load(
+        &mut self,
+        ctx: &egui::Context,
+        work: impl FnOnce(&super::jobs::Reporter) -> Result<std::sync::Arc<Dataset>, String>
+        + Send
+        + 'static,
+    ) {
+        // A dataset is made from nothing open: a generation of its own.
+        self.jobs.load = Some(Job::spawn(JobKind::Load, Generation::next(), ctx, work));
+    }
+
+    fn start_export(&mut self, ctx: &egui::Context, what: DatasetExport, path: PathBuf) {
+        let Some(session) = &self.session else {
+            self.error("the dataset can be exported once its items are encoded");
+            return;
+        };
+        let Some(encoded) = &session.encoded else {
+            self.error("the dataset can be exported once its items are encoded");
+            return;
+        };
+        let dataset = session.dataset.clone();
+        let embeddings = encoded.embeddings.clone();
+        let overview = encoded.overview.clone();
+        self.jobs.export = Some(Job::spawn(
+            JobKind::Export,
+            encoded.generation,
+            ctx,
+            move |r| {
+                work::export_dataset(&dataset, &embeddings, overview.as_deref(), what, &path, r)
+            },
+        ));
+    }
+
+    fn export_ranking(&mut self, path: &Path) {
+        let Some(session) = &self.session else {
+            self.error("no recommendations to export");
+            return;
+        };
+        let Some((analysed, ranking)) = session
+            .analysed()
+            .and_then(|a| Some((a, a.ranking.as_ref()?)))
+        else {
+            self.error("no recommendations to export");
+            return;
+        };
+        let n = ranking.items.len();
+        let relations = &analysed.analysis.relations;
+        let inputs = session.dataset.manifest.files();
+        let result = crate::files::check_not_inputs(path, inputs.iter().map(PathBuf::as_path))
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::export::ranking_csv_file(path, &session.dataset, relations, ranking)
+                    .map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => self.note(format!(
+                "exported {n} recommendations to {}",
+                path.display()
+            )),
+            Err(e) => self.error(format!("could not export: {e}")),
+        }
+    }
+
+    fn export_selection(&mut self, path: &Path) {
+        let Some(session) = &self.session else {
+            self.error("nothing is selected to export");
+            return;
+        };
+        let Some((overview, selection)) = session
+            .encoded
+            .as_ref()
+            .and_then(|e| Some((e.overview.as_ref()?, e.selection.as_ref()?)))
+        else {
+            self.error("nothing is selected to export");
+            return;
+        };
+        let n = selection.items.len();
+        let inputs = session.dataset.manifest.files();
+        let result = crate::files::check_not_inputs(path, inputs.iter().map(PathBuf::as_path))
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::export::items_csv_file(
+                    path,
+                    &session.dataset,
+                    &overview.projection,
+                    &selection.items,
+                )
+                .map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => self.note(format!("exported {n} selected items to {}", path.display())),
+            Err(e) => self.error(format!("could not export the selection: {e}")),
+        }
+    }
+
+    fn start_search(&mut self, ctx: &egui::Context, query: String) {
+        let query = query.trim().to_string();
+        if crate::text::is_blank(&query) {
+            self.note("the search is empty: type some text to look for, e.g. espresso");
+            return;
+        }
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Some(encoded) = &session.encoded else {
+            self.note("a query can be searched once the items are encoded with the model");
+            return;
+        };
+        let embeddings = encoded.embeddings.clone();
+        let from_file = (0..embeddings.domains.len()).find_map(|d| {
+            let file = embeddings.vectors_file(d)?;
+            let name = session.dataset.domains.get(d)?.name.clone();
+            Some(crate::pipeline::unsearchable(&name, file))
+        });
+        if let Some(message) = from_file {
+            self.error(message);
+            return;
+        }
+        let encoder = encoded.encoder.clone();
+        self.jobs.search = Some(Job::spawn(
+            JobKind::Search,
+            encoded.generation,
+            ctx,
+            move |r| work::search(encoder, embeddings, query, r),
+        ));
+    }
+
+    fn start_item(&mut self, ctx: &egui::Context, item: ItemRef) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Some(encoded) = &session.encoded else {
+            return;
+        };
+        let (dataset, embeddings) = (session.dataset.clone(), encoded.embeddings.clone());
+        self.jobs.item = Some(Job::spawn(
+            JobKind::Item,
+            encoded.generation,
+            ctx,
+            move |r| work::item(dataset, embeddings, item, r),
+        ));
+    }
+
+    pub(super) fn start_encode(&mut self, ctx: &egui::Context) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let dataset = session.dataset.clone();
+        let (model, cache) = (self.settings.model.clone(), self.cache_dir.clone());
+        let options = EncoderOptions {
+            precision: self.settings.precision,
+            device: self.settings.device,
+            ..EncoderOptions::default()
+        };
+        self.jobs.encode = Some(Job::spawn(
+            JobKind::Encode,
+            session.generation,
+            ctx,
+            move |r| work::encode(dataset, model, options, cache, r),
+        ));
+    }
+
+    /// The chosen (S, T) pair: the persisted names if the dataset has them,
+    /// else the first two domains.
+    pub(super) fn pair(&self) -> Option<(usize, usize)> {
+        let dataset = &self.session.as_ref()?.dataset;
+        if dataset.domains.len() < 2 {
+            return None;
+        }
+        let find = |name: &Option<String>| name.as_deref().and_then(|n| dataset.domain_index(n));
+        match (find(&self.settings.source), find(&self.settings.target)) {
+            (Some(s), Some(t)) if s != t => Some((s, t)),
+            _ => Some((0, 1)),
+        }
+    }
+
+    /// The tuned-settings file of the open dataset and direction; `None`
+    /// for a manifest never saved to a file.
+    fn tuned_path(&self, dataset: &Dataset, (s, t): (usize, usize)) -> Option<PathBuf> {
+        let manifest = self.settings.manifest.as_ref().filter(|p| p.is_file())?;
+        Some(self.store.path(
+            manifest,
+            dataset.name(),
+            &dataset.domains[s].name,
+            &dataset.domains[t].name,
+        ))
+    }
+
+    pub(super) fn start_analyse(&mut self, ctx: &egui::Context, why: Analyse) {
+        let pair = self.pair();
+        let Some(session) = &self.session else {
+            return;
+        };
+        let (Some(encoded), Some(pair)) = (&session.encoded, pair) else {
+            return;
+        };
+        let (dataset, embeddings) = (session.dataset.clone(), encoded.embeddings.clone());
+        let generation = encoded.generation;
+        let path = self.tuned_path(&dataset, pair);
+        let direction = format!(
+            "{} to {}",
+            dataset.domains[pair.0].name, dataset.domains[pair.1].name
+        );
+        let mut tune = why == Analyse::Tune;
+        if let (Analyse::Open, Some(path)) = (why, &path) {
+            match self.store.load(path) {
+                Ok(Some(tuned)) => {
+                    self.settings.weights = tuned.weights();
+                    self.settings.ridge = tuned.ridge;
+                    self.note(format!(
+                        "{direction}: using the tuned settings (validation NDCG@10 {:.4}) from {}; \
+                         Reset in the Weights panel goes back to the built-in defaults",
+                        tuned.validation_ndcg10,
+                        path.display()
+                    ));
+                }
+                Ok(None) => {
+                    tune = true;
+                    self.note(format!(
+                        "{direction} has no tuned settings yet: auto-tune runs in the background \
+                         and applies its weights when done (the built-in defaults rank until then)"
+                    ));
+                }
+                Err(e) => self.error(format!("{e}; the built-in defaults are used")),
+            }
+        }
+        let (weights, ridge) = (self.settings.weights, self.settings.ridge);
+        let protocol = if self.settings.protocol.fits(&dataset) {
+            self.settings.protocol
+        } else {
+            Protocol::ColdStart
+        };
+        let kind = if tune {
+            JobKind::AutoTune
+        } else {
+            JobKind::Evaluate
+        };
+        let store = self.store.clone();
+        self.jobs.analyse = Some(Job::spawn(kind, generation, ctx, move |r| {
+            let settings = work::AnalyseSettings {
+                pair,
+                protocol,
+                weights,
+                ridge,
+                tune,
+                save_to: path.filter(|_| tune).map(|path| (store, path)),
+            };
+            work::analyse(dataset, embeddings, settings, r)
+        }));
+    }
+
+    /// Ranks the selected user's target items. A held-out user of the
+    /// evaluation is ranked as the evaluation ranks them (their held-out
+    /// rows hidden, every item scored exactly), so the items they really
+    /// took are marked where the evaluation finds them.
+    pub(super) fn refresh_ranking(&mut self) {
+        let (weights, k) = (self.settings.weights, self.settings.k);
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let user = session.selected_user;
+        let Some(encoded) = session.encoded.as_mut() else {
+            return;
+        };
+        let Some(analysed) = encoded.analysed.as_mut() else {
+            return;
+        };
+        let analysis = &analysed.analysis;
+        let Some(user) = user.filter(|&u| (u as usize) < analysis.relations.source_history.len())
+        else {
+            analysed.ranking = None;
+            analysed.truth = None;
+            return;
+        };
+        analysed.truth = work::ground_truth(analysis, user, &weights);
+        let embeddings = &encoded.embeddings;
+        let (relations, scan) = match analysed.truth {
+            Some(_) => (&analysis.evaluation.relations, Scan::Exact),
+            None => (
+                &analysis.relations,
+                Scan::auto(embeddings.domains[analysis.relations.target].len()),
+            ),
+        };
+        analysed.ranking = Some(recommend_with(
+            relations, embeddings, user, &weights, k, scan,
+        ));
+    }
+}

@@ -1,0 +1,144 @@
+//! The window's state as a tree, each level tied to the one it was made
+//! from: a [`Session`] holds the dataset, its [`Encoded`] vectors (with
+//! everything derived from them: projection, search, cards, selection) and
+//! their [`Analysed`] direction (relations, evaluation, live metrics, the
+//! shown ranking). Replacing a level drops its children. Each level has a
+//! [`Generation`]; a job carries the generation of the level it started
+//! from, and its result is applied only while that level is still there.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::data::Dataset;
+use crate::embed::Encoder;
+use crate::explore::{ItemCard, ItemRef};
+use crate::pipeline::DatasetEmbeddings;
+use crate::rank::Ranking;
+
+use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
+
+/// Which state something was made from: a number given once, when a level
+/// of the session is made, never reused in the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Generation(u64);
+
+impl Generation {
+    /// A generation no state has had before.
+    pub fn next() -> Generation {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Generation(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A loaded dataset and what was made from it.
+pub struct Session {
+    /// This dataset's generation.
+    pub generation: Generation,
+    /// The dataset.
+    pub dataset: Arc<Dataset>,
+    /// The user whose recommendations are shown.
+    pub selected_user: Option<u32>,
+    /// The dataset's vectors, once encoded with the current model.
+    pub encoded: Option<Encoded>,
+}
+
+/// The dataset's vectors and what was made from them.
+pub struct Encoded {
+    /// These vectors' generation.
+    pub generation: Generation,
+    /// Every domain's vectors.
+    pub embeddings: Arc<DatasetEmbeddings>,
+    /// The model that made them, kept loaded for typed queries.
+    pub encoder: Arc<Encoder>,
+    /// The projection and clusters, once computed.
+    pub overview: Option<Arc<Overview>>,
+    /// The latest box selection of the projection.
+    pub selection: Option<Selection>,
+    /// The latest semantic search.
+    pub search: Option<Arc<SearchResult>>,
+    /// The open item card.
+    pub card: Option<Arc<ItemCard>>,
+    /// The cards opened before the current one, for Back.
+    pub trail: Vec<ItemRef>,
+    /// The chosen direction, fitted and evaluated.
+    pub analysed: Option<Analysed>,
+}
+
+/// One direction's relations and evaluation, and what the window shows of
+/// them.
+pub struct Analysed {
+    /// This analysis's generation.
+    pub generation: Generation,
+    /// The relations and the evaluation.
+    pub analysis: Arc<Analysis>,
+    /// Live metrics, once computed (possibly for earlier weights).
+    pub metrics: Option<LiveMetrics>,
+    /// Whether the weights moved since the metrics were started.
+    pub metrics_stale: bool,
+    /// The selected user's ranking.
+    pub ranking: Option<Ranking>,
+    /// What the evaluation knows of the selected user, if held out.
+    pub truth: Option<GroundTruth>,
+}
+
+impl Session {
+    /// A session on a newly loaded dataset.
+    pub fn new(dataset: Arc<Dataset>) -> Session {
+        Session {
+            generation: Generation::next(),
+            dataset,
+            selected_user: None,
+            encoded: None,
+        }
+    }
+
+    /// The encoded level, when it was made from `generation`'s vectors.
+    pub fn encoded_at(&mut self, generation: Generation) -> Option<&mut Encoded> {
+        self.encoded.as_mut().filter(|e| e.generation == generation)
+    }
+
+    /// The analysed level, when it is `generation`'s.
+    pub fn analysed_at(&mut self, generation: Generation) -> Option<&mut Analysed> {
+        self.encoded
+            .as_mut()?
+            .analysed
+            .as_mut()
+            .filter(|a| a.generation == generation)
+    }
+
+    /// The analysed level, if any.
+    pub fn analysed(&self) -> Option<&Analysed> {
+        self.encoded.as_ref()?.analysed.as_ref()
+    }
+}
+
+impl Encoded {
+    /// Vectors just encoded, with nothing derived yet.
+    pub fn new(embeddings: Arc<DatasetEmbeddings>, encoder: Arc<Encoder>) -> Encoded {
+        Encoded {
+            generation: Generation::next(),
+            embeddings,
+            encoder,
+            overview: None,
+            selection: None,
+            search: None,
+            card: None,
+            trail: Vec::new(),
+            analysed: None,
+        }
+    }
+}
+
+impl Analysed {
+    /// A finished analysis, with its metrics still to compute.
+    pub fn new(analysis: Arc<Analysis>) -> Analysed {
+        Analysed {
+            generation: Generation::next(),
+            analysis,
+            metrics: None,
+            metrics_stale: true,
+            ranking: None,
+            truth: None,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `score = Σ weight · component`, written once. A [`Scorer`] holds one
+//! user's weighted terms in [`COMPONENTS`] order and adds them in that
+//! order, each dense value one [`dot`] of the user's query and the item's
+//! vector. The evaluation's precomputed scores ([`crate::evaluate`]) store
+//! the same `dot`s and add them with [`add_term`] in the same order, so a
+//! held-out user's scores are bit for bit those `recommend` computes.
+//!
+//! Adding a component: a [`Component`] variant, its query or values in
+//! [`UserQuery`] (or [`Relations`]) and its arm in [`Scorer::new`] — the
+//! sum, the top k, the breakdown and the evaluation follow.
+
+use rayon::prelude::*;
+
+use super::{COMPONENTS, Component, UserQuery, Weights};
+use crate::embed::Embeddings;
+use crate::relate::{Adapter, Relations, dot};
+
+/// Items per parallel block of a scan.
+pub(super) const BLOCK: usize = 2048;
+
+/// One weighted component of one user's score.
+pub(super) enum Term<'a> {
+    /// `weight · dot(query, items[j])`.
+    Dense {
+        weight: f32,
+        query: &'a [f32],
+        items: &'a Embeddings,
+        /// Whether the items are the transfer model's own (`adapted`).
+        adapted: bool,
+    },
+    /// `weight · graph[j]` where the user links to `j` (sorted by item).
+    Graph {
+        weight: f32,
+        scores: &'a [(u32, f32)],
+    },
+    /// `weight · popularity[j]`.
+    Popularity { weight: f32, values: &'a [f32] },
+}
+
+/// Adds one term of the sum to `total`: the one addition every score is
+/// made of.
+#[inline]
+pub fn add_term(total: f32, weight: f32, value: f32) -> f32 {
+    total + weight * value
+}
+
+/// One user's weighted terms, ready to score target items.
+pub struct Scorer<'a> {
+    pub(super) n_items: usize,
+    /// The user's terms with a weight other than 0, in [`COMPONENTS`] order.
+    pub(super) terms: Vec<Term<'a>>,
+    /// The transfer model, when its term is weighted (the compact scan
+    /// folds its query back into the text space).
+    pub(super) adapter: Option<&'a Adapter>,
+}
+
+impl<'a> Scorer<'a> {
+    /// The scorer of `query` under `weights` over the target items
+    /// `target` (the raw vectors; `adapted` scores against the transfer
+    /// model's item tower).
+    pub fn new(
+        query: &'a UserQuery,
+        target: &'a Embeddings,
+        relations: &'a Relations,
+        weights: &Weights,
+    ) -> Scorer<'a> {
+        let terms: Vec<Term<'a>> = COMPONENTS
+            .into_iter()
+            .filter(|&c| weights.get(c) != 0.0)
+            .filter_map(|c| {
+                let weight = weights.get(c);
+                match c {
+                    Component::Graph => query
+                        .graph
+                        .as_deref()
+                        .map(|scores| Term::Graph { weight, scores }),
+                    Component::Popularity => Some(Term::Popularity {
+                        weight,
+                        values: &relations.popularity,
+                    }),
+                    Component::Adapted => {
+                        let adapter = relations.adapted.as_ref().ok()?;
+                        query.dense(c).map(|q| Term::Dense {
+                            weight,
+                            query: q,
+                            items: adapter.items(),
+                            adapted: true,
+                        })
+                    }
+                    Component::Content | Component::Mapped | Component::History => {
+                        query.dense(c).map(|q| Term::Dense {
+                            weight,
+                            query: q,
+                            items: target,
+                            adapted: false,
+                        })
+                    }
+                }
+            })
+            .collect();
+        let adapter = terms
+            .iter()
+            .any(|t| matches!(t, Term::Dense { adapted: true, .. }))
+            .then(|| relations.adapted.as_ref().ok())
+            .flatten();
+        Scorer {
+            n_items: target.len(),
+            terms,
+            adapter,
+        }
+    }
+
+    /// The score of item `j` given its graph score (`None` where the user
+    /// has no link to it).
+    #[inline]
+    fn sum(&self, j: usize, graph: Option<f32>) -> f32 {
+        let mut v = 0.0;
+        for term in &self.terms {
+            v = match *term {
+                Term::Dense {
+                    weight,
+                    query,
+                    items,
+                    ..
+                } => add_term(v, weight, dot(query, items.row(j))),
+                Term::Graph { weight, .. } => match graph {
+                    Some(g) => add_term(v, weight, g),
+                    None => v,
+                },
+                Term::Popularity { weight, values } => add_term(v, weight, values[j]),
+            };
+        }
+        v
+    }
+
+    /// The user's graph scores, if a graph term is weighted.
+    fn graph(&self) -> Option<&'a [(u32, f32)]> {
+        self.terms.iter().find_map(|t| match *t {
+            Term::Graph { scores, .. } => Some(scores),
+            _ => None,
+        })
+    }
+
+    /// The score of item `j`, bit for bit as [`Scorer::all`] computes it.
+    pub fn one(&self, j: u32) -> f32 {
+        let graph = self
+            .graph()
+            .and_then(|g| g.binary_search_by_key(&j, |&(t, _)| t).ok().map(|i| g[i].1));
+        self.sum(j as usize, graph)
+    }
+
+    /// The score of every item.
+    pub fn all(&self) -> Vec<f32> {
+        let mut scores = vec![0f32; self.n_items];
+        let graph = self.graph().unwrap_or(&[]);
+        // Memory-bound: each item vector is read once, in parallel blocks.
+        scores
+            .par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let start = block * BLOCK;
+                let mut links = graph[graph.partition_point(|&(t, _)| (t as usize) < start)..]
+                    .iter()
+                    .peekable();
+                for (r, s) in chunk.iter_mut().enumerate() {
+                    let j = start + r;
+                    let mut g = None;
+                    while let Some(&&(t, v)) = links.peek() {
+                        if t as usize > j {
+                            break;
+                        }
+                        if t as usize == j {
+                            g = Some(v);
+                        }
+                        links.next();
+                    }
+                    *s = self.sum(j, g);
+                }
+            });
+        scores
+    }
+}
+
+/// Fills `rows[q][j]` with `dot(queries[q], items[j])` for every item `j`:
+/// the dense values of several users at once, each exactly as a [`Scorer`]
+/// computes it (the evaluation stores these). Blocks of items are shared
+/// among the threads, so each item vector is read from memory once for all
+/// the queries.
+pub fn dots_into(items: &Embeddings, queries: &[&[f32]], rows: Vec<&mut [f32]>) {
+    const ITEMS: usize = 256;
+    let n_blocks = items.len().div_ceil(ITEMS);
+    let mut per_block: Vec<Vec<(&[f32], &mut [f32])>> = (0..n_blocks)
+        .map(|_| Vec::with_capacity(queries.len()))
+        .collect();
+    for (&query, row) in queries.iter().zip(rows) {
+        for (b, piece) in row[..items.len()].chunks_mut(ITEMS).enumerate() {
+            per_block[b].push((query, piece));
+        }
+    }
+    per_block
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut pieces)| {
+            let start = b * ITEMS;
+            for (query, piece) in &mut pieces {
+                for (r, value) in piece.iter_mut().enumerate() {
+                    *value = dot(query, items.row(start + r));
+                }
+            }
+        });
+}
