@@ -30,7 +30,7 @@ use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Encoder, EncoderOptions};
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::encode_dataset;
-use crossrec::rank::{Component, Weights, recommend};
+use crossrec::rank::{CompactCache, Component, Scan, Weights, recommend_with};
 use crossrec::relate::{AdaptOptions, Hidden, RelateOptions, Relations};
 
 /// The peak resident memory since the last [`reset_peak`], in MiB.
@@ -102,12 +102,16 @@ fn main() {
         };
         relations.train_adapter_epochs(&e, one, &cancel);
     });
-    stage("quantise_target", || relations.compact_target(&e));
+    let compact = CompactCache::default();
+    stage("quantise_target", || {
+        compact.get(&e.domains[relations.target]);
+    });
     let users: Vec<u32> = (0..dataset.users.len() as u32).step_by(200).collect();
     let mut ms = Vec::new();
     for &u in &users {
         let start = Instant::now();
-        let ranking = recommend(&relations, &e, u, &Weights::default(), 10);
+        let scan = Scan::auto(e.domains[relations.target].len());
+        let ranking = recommend_with(&relations, &e, u, &Weights::default(), 10, scan, &compact);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         assert!(ranking.items.iter().all(|r| r.because_of.is_some()));
     }

@@ -13,7 +13,7 @@ use crossrec::data::Dataset;
 use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, EncoderOptions};
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
-use crossrec::rank::{Component, Scan, Weights, recommend_with};
+use crossrec::rank::{CompactCache, Component, Scan, Weights, recommend_with};
 use crossrec::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
@@ -26,13 +26,14 @@ fn time_recommend(
     e: &DatasetEmbeddings,
     users: &[u32],
     scan: Scan,
+    compact: &CompactCache,
     label: &str,
 ) {
     let weights = Weights::default();
     let mut ms = Vec::new();
     for &u in users {
         let start = Instant::now();
-        let ranking = recommend_with(relations, e, u, &weights, 10, scan);
+        let ranking = recommend_with(relations, e, u, &weights, 10, scan, compact);
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         assert!(!ranking.items.is_empty());
     }
@@ -145,8 +146,10 @@ fn main() {
         .step_by(50)
         .take(200)
         .collect();
+    let compact = CompactCache::default();
+    compact.get(&e.domains[t]);
     for scan in [Scan::Exact, Scan::Compact] {
-        time_recommend(&relations, &e, &users, scan, "real kitchen items");
+        time_recommend(&relations, &e, &users, scan, &compact, "real kitchen items");
     }
 
     // 100,000 and 1,000,000 target items: the kitchen vectors repeated, one
@@ -163,13 +166,21 @@ fn main() {
             .filter_map(|&u| big.user_index(&dataset.users[u as usize]))
             .collect();
         let start = Instant::now();
-        big_relations.compact_target(&big_e);
+        let big_compact = CompactCache::default();
+        big_compact.get(&big_e.domains[1]);
         println!(
             r#"{{"measure": "quantise_s", "target_items": {n}, "value": {:.3}}}"#,
             start.elapsed().as_secs_f64()
         );
         for scan in [Scan::Exact, Scan::Compact] {
-            time_recommend(&big_relations, &big_e, &big_users, scan, "synthetic");
+            time_recommend(
+                &big_relations,
+                &big_e,
+                &big_users,
+                scan,
+                &big_compact,
+                "synthetic",
+            );
         }
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -9,10 +9,10 @@
 use serde::Serialize;
 
 use crate::data::Dataset;
+use crate::embed::dot;
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::{Clusters, Projection};
 use crate::rank::top_k;
-use crate::relate::dot;
 
 /// One item of one domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -308,7 +308,7 @@ pub fn nearest_clusters(
     }
     let Some(mean) = (counted > 0)
         .then_some(mean)
-        .and_then(crate::relate::normalize)
+        .and_then(crate::embed::normalize)
     else {
         return Vec::new();
     };

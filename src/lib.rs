@@ -7,6 +7,7 @@
 //! vectors from a file ([`vectors`]); [`export`] writes what crossrec
 //! computes; [`cli`] is the command line on top of the library.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 pub mod data;
@@ -15,11 +16,13 @@ pub mod evaluate;
 pub mod explore;
 pub mod export;
 pub mod files;
+pub mod names;
 pub mod pipeline;
 pub mod project;
 pub mod rank;
 pub mod relate;
 pub mod sample;
+pub mod service;
 pub mod settings;
 pub mod shards;
 pub mod text;

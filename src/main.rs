@@ -27,6 +27,9 @@ fn main() -> std::process::ExitCode {
             } else {
                 writeln!(stderr, "error: {err:#}")
             };
+            if let Some(hint) = crossrec::cli::setting_hint(&err) {
+                let _ = writeln!(stderr, "hint: {hint}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

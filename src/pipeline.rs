@@ -33,16 +33,6 @@ impl std::fmt::Display for EncodeStage<'_> {
     }
 }
 
-/// Why a query cannot be searched in domain `name`: its vectors came from
-/// `file`, made by a model crossrec does not have.
-pub fn unsearchable(name: &str, file: &Path) -> String {
-    format!(
-        "the vectors of '{name}' came from {} (not from this model), so a typed query cannot \
-         be encoded into their space without the model that made them",
-        file.display()
-    )
-}
-
 /// The vectors of a whole dataset, aligned with its items and user texts.
 #[derive(Debug, Clone)]
 pub struct DatasetEmbeddings {
@@ -208,9 +198,17 @@ pub fn encode_dataset(
     for (domain, spec) in dataset.domains.iter().zip(&dataset.manifest.domains) {
         if let Some(file) = &spec.embeddings {
             let source = VectorFile::of(&dataset.manifest, spec, file);
-            let (vectors, part) = source.read(domain)?;
+            let (vectors, read) = source.read(domain)?;
             domains.push(vectors);
-            summary.push(part);
+            summary.push(PartSummary {
+                part: domain.name.clone(),
+                source: VectorSource::File(read.path.clone()),
+                encoded: 0,
+                reused: read.rows,
+                path: read.path,
+                notes: read.notes,
+                save_error: None,
+            });
             continue;
         }
         let key = domain_key(dataset, domain);

@@ -6,15 +6,13 @@
 use std::path::PathBuf;
 
 /// A bundled sample dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sample {
     /// A shop's products and a blog's articles, in English.
     #[default]
-    #[value(name = "en")]
     English,
     /// 网店的商品与社交平台的帖子: an online shop's products and a social
     /// platform's posts, in Chinese.
-    #[value(name = "zh")]
     Chinese,
 }
 
@@ -57,6 +55,18 @@ const CHINESE: [(&str, &str); 5] = [
         include_str!("../assets/sample-zh/user_texts.csv"),
     ),
 ];
+
+impl crate::names::Named for Sample {
+    const ALL: &'static [Sample] = &Sample::ALL;
+
+    /// `en` or `zh`, as `--sample` takes them.
+    fn name(self) -> &'static str {
+        match self {
+            Sample::English => "en",
+            Sample::Chinese => "zh",
+        }
+    }
+}
 
 impl Sample {
     /// Every sample, in the order the window lists them.

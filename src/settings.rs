@@ -25,7 +25,7 @@ pub enum SettingsError {
         error: std::io::Error,
     },
     /// The file is not valid tuned settings.
-    #[error("{path}: not valid tuned settings ({message}); delete it or run `eval --tune` again")]
+    #[error("{path}: not valid tuned settings ({message}); delete it or tune again")]
     Invalid {
         /// The settings file.
         path: PathBuf,
@@ -35,6 +35,9 @@ pub enum SettingsError {
     /// The file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// A weight search found nothing worth keeping (or none ran).
+    #[error("{0}")]
+    NothingTuned(String),
 }
 
 /// Tuned settings for one dataset and direction.
@@ -78,17 +81,17 @@ impl TunedSettings {
 
     /// What an evaluation's weight search chose, or why it is not worth
     /// keeping: no search ran, no user to fit on, or no validation hit.
-    pub fn from_report(report: &Report) -> Result<TunedSettings, String> {
+    pub fn from_report(report: &Report) -> Result<TunedSettings, SettingsError> {
         let tuned = report
             .tuned
             .as_ref()
-            .ok_or_else(|| "no weight search ran".to_string())?;
+            .ok_or_else(|| SettingsError::NothingTuned("no weight search ran".to_string()))?;
         if report.training_users == 0 || tuned.validation_ndcg10 <= 0.0 {
-            return Err(format!(
+            return Err(SettingsError::NothingTuned(format!(
                 "the search found nothing ({} training users, validation NDCG@10 {:.4}); no \
                  tuned settings were saved",
                 report.training_users, tuned.validation_ndcg10
-            ));
+            )));
         }
         let adapted_epochs = match &report.adapted {
             AdaptedStatus::Trained { best_epoch, .. } => Some(*best_epoch),

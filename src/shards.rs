@@ -179,15 +179,15 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
     let get = |k: &str| meta.get(k).map(String::as_str);
     let (Some(made_by), Some(place)) = (get(FINGERPRINT), get(SHARD)) else {
         return Err(bad(
-            "not an encoding shard: no crossrec model fingerprint in its metadata (make \
-             shards with crossrec encode --shard I/N)"
+            "not an encoding shard: no crossrec model fingerprint in its metadata (only \
+             crossrec's shard encoding writes one)"
                 .into(),
         ));
     };
     if made_by != fingerprint {
         return Err(bad(format!(
             "made by another model or settings ({}, fingerprint {}…) than this run's \
-             (fingerprint {}…); import with the --model, --pooling, --max-len and --prompt the \
+             (fingerprint {}…); import with the model, pooling, token limit and prompt the \
              shards were made with",
             get(MODEL).unwrap_or("unknown model"),
             &made_by[..made_by.len().min(12)],
@@ -238,7 +238,7 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
             if !shard.holds(&hash) {
                 return Err(bad(format!(
                     "row {at}: its text belongs to another shard than {shard}; the file is \
-                     not what crossrec encode --shard {shard} writes"
+                     not what crossrec's encoding of shard {shard} writes"
                 )));
             }
             if vectors.is_null(r) {
@@ -257,8 +257,8 @@ fn read_shard(path: &Path, fingerprint: &str, dim: usize) -> Result<ShardFile, E
                 .sqrt();
             if (norm - 1.0).abs() > 1e-3 {
                 return Err(bad(format!(
-                    "row {at} holds a vector of length {norm:.4}, not 1: not what crossrec \
-                     encode --shard wrote (edited?)"
+                    "row {at} holds a vector of length {norm:.4}, not 1: not what crossrec's \
+                     shard encoding wrote (edited?)"
                 )));
             }
             let domain = domains.is_valid(r).then(|| domains.value(r).to_string());

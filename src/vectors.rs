@@ -17,7 +17,38 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::data::{Domain, DomainSpec, Manifest, ParquetTable, Table, TextEncoding};
 use crate::embed::{EmbedError, Embeddings};
-use crate::pipeline::{PartSummary, VectorSource};
+
+/// A vectors file that cannot be used: the file (or its ids file) and what
+/// is wrong with it, with what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct VectorsError {
+    /// The vectors file, or its ids file.
+    pub path: PathBuf,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl From<VectorsError> for EmbedError {
+    /// A vectors file's error where encoding's errors are reported.
+    fn from(e: VectorsError) -> EmbedError {
+        EmbedError::Vectors {
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
+/// What reading one domain's vectors file did, for the load report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorsRead {
+    /// The file read.
+    pub path: PathBuf,
+    /// Vectors read (one per item).
+    pub rows: usize,
+    /// What the user should know (rows scaled to unit length, …).
+    pub notes: Vec<String>,
+}
 
 /// The id column a Parquet vector file is read by, unless the manifest
 /// names another (`embeddings_id_column`).
@@ -63,8 +94,8 @@ impl VectorFile {
         }
     }
 
-    fn error(&self, path: &Path, message: String) -> EmbedError {
-        EmbedError::Vectors {
+    fn error(&self, path: &Path, message: String) -> VectorsError {
+        VectorsError {
             path: path.to_path_buf(),
             message,
         }
@@ -72,7 +103,7 @@ impl VectorFile {
 
     /// Reads and checks the vectors of `domain`, one unit-length row per
     /// item in item order, with what was done for the report.
-    pub fn read(&self, domain: &Domain) -> Result<(Embeddings, PartSummary), EmbedError> {
+    pub fn read(&self, domain: &Domain) -> Result<(Embeddings, VectorsRead), VectorsError> {
         let (matrix, named) = if crate::data::is_parquet(&self.path) {
             if let Some(ids) = &self.ids {
                 return Err(self.error(
@@ -87,7 +118,7 @@ impl VectorFile {
         } else {
             let matrix = Embeddings::read_npy(&self.path).map_err(|e| match e {
                 EmbedError::ModelFile { message, .. } => self.error(&self.path, message),
-                other => other,
+                other => self.error(&self.path, other.to_string()),
             })?;
             let named = match &self.ids {
                 None => None,
@@ -137,7 +168,7 @@ impl VectorFile {
     }
 
     /// The `item_id` column of the ids CSV, one id per row of the `.npy`.
-    fn read_ids(&self, ids: &Path) -> Result<Vec<NamedRow>, EmbedError> {
+    fn read_ids(&self, ids: &Path) -> Result<Vec<NamedRow>, VectorsError> {
         let bad = |e: crate::data::DataError| self.error(ids, e.to_string());
         let table = Table::open(ids, None, TextEncoding::Utf8).map_err(bad)?;
         let column = table.column(DEFAULT_ID_COLUMN, "item id").map_err(bad)?;
@@ -156,7 +187,7 @@ impl VectorFile {
 
     /// The vectors of a Parquet file and the item each row names; with a
     /// `domain` column, only the rows of `domain`.
-    fn read_parquet(&self, domain: &str) -> Result<(Embeddings, Vec<NamedRow>), EmbedError> {
+    fn read_parquet(&self, domain: &str) -> Result<(Embeddings, Vec<NamedRow>), VectorsError> {
         let path = &self.path;
         let bad = |message: String| self.error(path, message);
         // The ids (and the domain column) through the data layer's reader.
@@ -209,7 +240,7 @@ impl VectorFile {
     }
 
     /// The rows of the vector column where `keep` is true, as one matrix.
-    fn parquet_vectors(&self, keep: &[bool]) -> Result<Embeddings, EmbedError> {
+    fn parquet_vectors(&self, keep: &[bool]) -> Result<Embeddings, VectorsError> {
         let path = &self.path;
         let bad = |message: String| self.error(path, message);
         let file = File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
@@ -295,7 +326,7 @@ impl VectorFile {
         matrix: Embeddings,
         rows: &[usize],
         labels: &[String],
-    ) -> Result<(Embeddings, PartSummary), EmbedError> {
+    ) -> Result<(Embeddings, VectorsRead), VectorsError> {
         let (path, n, dim) = (&self.path, domain.items.len(), matrix.dim());
         let in_order = rows.iter().enumerate().all(|(i, &r)| i == r) && matrix.len() == n;
         let mut data = if in_order {
@@ -353,16 +384,12 @@ impl VectorFile {
                 domain.name
             ));
         }
-        let part = PartSummary {
-            part: domain.name.clone(),
-            source: VectorSource::File(path.clone()),
-            encoded: 0,
-            reused: n,
+        let read = VectorsRead {
             path: path.clone(),
+            rows: n,
             notes,
-            save_error: None,
         };
-        Ok((Embeddings::new(dim, data), part))
+        Ok((Embeddings::new(dim, data), read))
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::data::Dataset;
 use crate::explore::ItemCard;
 
-use super::jobs::{self, Job, JobKind};
+use super::jobs::{self, Job, JobError, JobKind};
 use super::session::{Analysed, Encoded, Generation, Session};
 use super::settings::CentralTab;
 use super::work::{self, Analysis, LiveMetrics, Overview, SearchResult};
@@ -76,7 +76,7 @@ impl Jobs {
 /// has finished (the slot is then empty).
 fn finished<T: Send + 'static>(
     slot: &mut Option<Job<T>>,
-) -> Option<(Generation, Result<T, String>)> {
+) -> Option<(Generation, Result<T, JobError>)> {
     let job = slot.as_mut()?;
     let result = job.poll()?;
     let from = job.from();
@@ -138,7 +138,7 @@ impl CrossrecApp {
     fn apply_encoded<T>(
         &mut self,
         from: Generation,
-        result: Result<T, String>,
+        result: Result<T, JobError>,
         what: &str,
         apply: impl FnOnce(&mut Encoded, T),
     ) {
@@ -178,7 +178,7 @@ impl CrossrecApp {
 
     /// A finished load: the new dataset replaces the session, and with it
     /// everything derived from the old one; the old one's jobs are dropped.
-    fn load_finished(&mut self, ctx: &egui::Context, result: Result<Arc<Dataset>, String>) {
+    fn load_finished(&mut self, ctx: &egui::Context, result: Result<Arc<Dataset>, JobError>) {
         match result {
             Ok(dataset) => {
                 let report = &dataset.report;
@@ -205,7 +205,7 @@ impl CrossrecApp {
         &mut self,
         ctx: &egui::Context,
         from: Generation,
-        result: Result<work::Encoded, String>,
+        result: Result<work::Encoded, JobError>,
     ) {
         let Some(session) = self.session.as_mut().filter(|s| s.generation == from) else {
             return;
@@ -244,7 +244,7 @@ impl CrossrecApp {
     /// A finished analysis of the vectors of generation `from`: tuned
     /// settings applied and reported, the ranking refreshed. An analysis of
     /// another direction than the chosen one is dropped.
-    fn analysis_finished(&mut self, from: Generation, result: Result<Arc<Analysis>, String>) {
+    fn analysis_finished(&mut self, from: Generation, result: Result<Arc<Analysis>, JobError>) {
         let pair = self.pair();
         let Some(session) = self.session.as_mut() else {
             return;

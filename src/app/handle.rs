@@ -10,8 +10,9 @@ use crate::evaluate::Protocol;
 use crate::explore::ItemRef;
 use crate::export::DatasetExport;
 use crate::rank::{Scan, recommend_with};
+use crate::service::guard::Inputs;
 
-use super::jobs::{Job, JobKind};
+use super::jobs::{Job, JobError, JobKind};
 use super::session::Generation;
 use super::work;
 use super::{Command, CrossrecApp};
@@ -154,6 +155,12 @@ impl CrossrecApp {
         }
     }
 
+    /// Every file the window has read for `dataset`: what no export may
+    /// replace.
+    fn inputs(&self, dataset: &Dataset) -> Inputs {
+        Inputs::of_dataset(dataset, self.settings.manifest.as_deref())
+    }
+
     fn encoded_mut(&mut self) -> Option<&mut super::session::Encoded> {
         self.session.as_mut()?.encoded.as_mut()
     }
@@ -162,7 +169,7 @@ impl CrossrecApp {
     fn start_load(
         &mut self,
         ctx: &egui::Context,
-        work: impl FnOnce(&super::jobs::Reporter) -> Result<std::sync::Arc<Dataset>, String>
+        work: impl FnOnce(&super::jobs::Reporter) -> Result<std::sync::Arc<Dataset>, JobError>
         + Send
         + 'static,
     ) {
@@ -182,12 +189,14 @@ impl CrossrecApp {
         let dataset = session.dataset.clone();
         let embeddings = encoded.embeddings.clone();
         let overview = encoded.overview.clone();
+        let inputs = self.inputs(&dataset);
         self.jobs.export = Some(Job::spawn(
             JobKind::Export,
             encoded.generation,
             ctx,
             move |r| {
-                work::export_dataset(&dataset, &embeddings, overview.as_deref(), what, &path, r)
+                let data = (&*dataset, &inputs);
+                work::export_dataset(data, &embeddings, overview.as_deref(), what, &path, r)
             },
         ));
     }
@@ -206,8 +215,9 @@ impl CrossrecApp {
         };
         let n = ranking.items.len();
         let relations = &analysed.analysis.relations;
-        let inputs = session.dataset.manifest.files();
-        let result = crate::files::check_not_inputs(path, inputs.iter().map(PathBuf::as_path))
+        let result = self
+            .inputs(&session.dataset)
+            .check(path)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 crate::export::ranking_csv_file(path, &session.dataset, relations, ranking)
@@ -236,8 +246,9 @@ impl CrossrecApp {
             return;
         };
         let n = selection.items.len();
-        let inputs = session.dataset.manifest.files();
-        let result = crate::files::check_not_inputs(path, inputs.iter().map(PathBuf::as_path))
+        let result = self
+            .inputs(&session.dataset)
+            .check(path)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 crate::export::items_csv_file(
@@ -255,7 +266,6 @@ impl CrossrecApp {
     }
 
     fn start_search(&mut self, ctx: &egui::Context, query: String) {
-        let query = query.trim().to_string();
         if crate::text::is_blank(&query) {
             self.note("the search is empty: type some text to look for, e.g. espresso");
             return;
@@ -267,22 +277,13 @@ impl CrossrecApp {
             self.note("a query can be searched once the items are encoded with the model");
             return;
         };
-        let embeddings = encoded.embeddings.clone();
-        let from_file = (0..embeddings.domains.len()).find_map(|d| {
-            let file = embeddings.vectors_file(d)?;
-            let name = session.dataset.domains.get(d)?.name.clone();
-            Some(crate::pipeline::unsearchable(&name, file))
-        });
-        if let Some(message) = from_file {
-            self.error(message);
-            return;
-        }
+        let (dataset, embeddings) = (session.dataset.clone(), encoded.embeddings.clone());
         let encoder = encoded.encoder.clone();
         self.jobs.search = Some(Job::spawn(
             JobKind::Search,
             encoded.generation,
             ctx,
-            move |r| work::search(encoder, embeddings, query, r),
+            move |r| work::search(dataset, encoder, embeddings, query, r),
         ));
     }
 
@@ -443,7 +444,13 @@ impl CrossrecApp {
             ),
         };
         analysed.ranking = Some(recommend_with(
-            relations, embeddings, user, &weights, k, scan,
+            relations,
+            embeddings,
+            user,
+            &weights,
+            k,
+            scan,
+            &analysis.compact,
         ));
     }
 }

@@ -65,9 +65,51 @@ pub struct Progress {
     pub unit: &'static str,
 }
 
+/// Why a job stopped without a result: the library's own error, kept
+/// typed until the window words it.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Reading the dataset.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Loading the model or encoding.
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+    /// Evaluating or tuning.
+    #[error(transparent)]
+    Eval(#[from] crate::evaluate::EvalError),
+    /// Preparing the direction to recommend.
+    #[error(transparent)]
+    Recommend(#[from] crate::service::recommend::RecommendError),
+    /// Searching.
+    #[error(transparent)]
+    Search(#[from] crate::service::explore::SearchError),
+    /// Saving tuned settings.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    /// Writing a file.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
+    /// An item that is not in the dataset.
+    #[error("item {} of domain {} is not loaded", .0.item, .0.domain)]
+    NoItem(crate::explore::ItemRef),
+    /// The user cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// The background threads could not be made.
+    #[error("could not start the background threads: {0}")]
+    Threads(String),
+    /// The job's thread could not be started.
+    #[error("could not start a thread: {0}")]
+    Spawn(std::io::Error),
+    /// The job's thread ended without a result (it panicked).
+    #[error("the {} job stopped unexpectedly", .0.name())]
+    Stopped(JobKind),
+}
+
 enum Message<T> {
     Progress(Progress),
-    Done(Result<T, String>),
+    Done(Result<T, JobError>),
 }
 
 /// The worker's side: report progress, check for cancel.
@@ -119,7 +161,7 @@ impl<T: Send + 'static> Job<T> {
         kind: JobKind,
         from: Generation,
         ctx: &egui::Context,
-        work: impl FnOnce(&Reporter) -> Result<T, String> + Send + 'static,
+        work: impl FnOnce(&Reporter) -> Result<T, JobError> + Send + 'static,
     ) -> Job<T> {
         let (progress_tx, progress_rx) = std::sync::mpsc::sync_channel(64);
         let (result_tx, result_rx) = std::sync::mpsc::sync_channel(1);
@@ -140,9 +182,7 @@ impl<T: Send + 'static> Job<T> {
             });
         if let Err(err) = spawned {
             // No thread: report the failure through the normal path.
-            let _ = failure_tx.send(Message::Done(Err(format!(
-                "could not start a thread: {err}"
-            ))));
+            let _ = failure_tx.send(Message::Done(Err(JobError::Spawn(err))));
         }
         let now = Instant::now();
         Job {
@@ -163,7 +203,7 @@ impl<T: Send + 'static> Job<T> {
     }
 
     /// Takes any progress messages; returns the result once, when done.
-    pub fn poll(&mut self) -> Option<Result<T, String>> {
+    pub fn poll(&mut self) -> Option<Result<T, JobError>> {
         while let Ok(Message::Progress(p)) = self.progress_rx.try_recv() {
             if self
                 .progress
@@ -177,10 +217,7 @@ impl<T: Send + 'static> Job<T> {
         match self.result_rx.try_recv() {
             Ok(Message::Done(result)) => Some(result),
             Ok(Message::Progress(_)) | Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(format!(
-                "the {} job stopped unexpectedly",
-                self.kind.name()
-            ))),
+            Err(TryRecvError::Disconnected) => Some(Err(JobError::Stopped(self.kind))),
         }
     }
 

@@ -11,15 +11,17 @@ use crate::evaluate::{
     AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, evaluate,
     user_metrics,
 };
-use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest, nearest_clusters};
+use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_clusters};
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
 use crate::pipeline::{DatasetEmbeddings, encode_dataset};
 use crate::project::{Clusters, Projection, kmeans, project};
-use crate::rank::{Scan, Weights};
-use crate::relate::{Hidden, RelateOptions, Relations};
-use crate::settings::{SettingsStore, TunedSettings};
+use crate::rank::{CompactCache, Weights};
+use crate::relate::Relations;
+use crate::service::guard::Inputs;
+use crate::service::recommend::{self, AdapterSource, Fitted, RankSettings};
+use crate::settings::{SettingsError, SettingsStore, TunedSettings};
 
-use super::jobs::Reporter;
+use super::jobs::{JobError, Reporter};
 
 /// Clusters per domain in the overview heatmap.
 pub const OVERVIEW_CLUSTERS: usize = 16;
@@ -44,7 +46,10 @@ pub struct Analysis {
     /// The search result, when this analysis was a tuning run.
     pub tuned: Option<Tuned>,
     /// Where the search's result was saved, or why it was not.
-    pub saved: Option<Result<PathBuf, String>>,
+    pub saved: Option<Result<PathBuf, Arc<SettingsError>>>,
+    /// The target items' 4-bit copy, for a domain large enough to scan
+    /// compactly (both relations rank the same target items).
+    pub compact: CompactCache,
 }
 
 /// Live metrics for one weight setting.
@@ -89,7 +94,7 @@ pub fn ground_truth(analysis: &Analysis, user: u32, weights: &Weights) -> Option
 /// from rayon's global pool: the window's own ranking (1–2 ms, every time a
 /// slider moves) uses the global pool and must never wait behind a
 /// re-scoring of every held-out user.
-fn background_pool() -> Result<&'static rayon::ThreadPool, String> {
+fn background_pool() -> Result<&'static rayon::ThreadPool, JobError> {
     static POOL: std::sync::OnceLock<Result<rayon::ThreadPool, String>> =
         std::sync::OnceLock::new();
     POOL.get_or_init(|| {
@@ -101,23 +106,21 @@ fn background_pool() -> Result<&'static rayon::ThreadPool, String> {
             .map_err(|e| e.to_string())
     })
     .as_ref()
-    .map_err(Clone::clone)
-}
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+    .map_err(|why| JobError::Threads(why.clone()))
 }
 
 /// Loads a dataset from a manifest file.
-pub fn load(path: PathBuf, reporter: &Reporter) -> Result<Arc<Dataset>, String> {
+pub fn load(path: PathBuf, reporter: &Reporter) -> Result<Arc<Dataset>, JobError> {
     reporter.progress("reading CSV files", 0.0, 0.0, "");
-    Dataset::load(&path).map(Arc::new).map_err(err)
+    Dataset::load(&path).map(Arc::new).map_err(JobError::from)
 }
 
 /// Loads a dataset from an in-memory manifest (already saved to disk).
-pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Arc<Dataset>, String> {
+pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Arc<Dataset>, JobError> {
     reporter.progress("reading CSV files", 0.0, 0.0, "");
-    Dataset::from_manifest(manifest).map(Arc::new).map_err(err)
+    Dataset::from_manifest(manifest)
+        .map(Arc::new)
+        .map_err(JobError::from)
 }
 
 /// Every item's vector and the model that made them, kept loaded so that
@@ -136,9 +139,9 @@ pub fn encode(
     options: EncoderOptions,
     cache: PathBuf,
     reporter: &Reporter,
-) -> Result<Encoded, String> {
+) -> Result<Encoded, JobError> {
     reporter.progress("loading the model", 0.0, 0.0, "");
-    let encoder = Encoder::from_spec(&model, &options).map_err(err)?;
+    let encoder = Encoder::from_spec(&model, &options).map_err(JobError::from)?;
     let cache = EmbeddingCache::new(cache);
     let embeddings = encode_dataset(
         &dataset,
@@ -154,7 +157,7 @@ pub fn encode(
         },
         reporter.cancel_flag(),
     )
-    .map_err(err)?;
+    .map_err(JobError::from)?;
     Ok(Encoded {
         embeddings: Arc::new(embeddings),
         encoder: Arc::new(encoder),
@@ -176,24 +179,30 @@ pub struct SearchResult {
 pub const EXPLORE_K: usize = 10;
 
 /// Encodes `query` with the model that made the item vectors and finds the
-/// nearest items of every domain.
+/// nearest items of every domain (the library's search service).
 pub fn search(
+    dataset: Arc<Dataset>,
     encoder: Arc<Encoder>,
     embeddings: Arc<DatasetEmbeddings>,
     query: String,
     reporter: &Reporter,
-) -> Result<Arc<SearchResult>, String> {
+) -> Result<Arc<SearchResult>, JobError> {
     let started = std::time::Instant::now();
     reporter.progress("encoding the query", 0.0, 0.0, "");
-    let vector = encoder
-        .encode_queries(&[query.as_str()], reporter.cancel_flag())
-        .map_err(err)?;
-    let hits = (0..embeddings.domains.len())
-        .map(|d| nearest(&embeddings, d, vector.row(0), EXPLORE_K, None))
-        .collect();
+    let domains: Vec<usize> = (0..embeddings.domains.len()).collect();
+    let found = crate::service::explore::search(
+        &dataset,
+        &embeddings,
+        &encoder,
+        &query,
+        &domains,
+        EXPLORE_K,
+        reporter.cancel_flag(),
+    )
+    .map_err(JobError::from)?;
     Ok(Arc::new(SearchResult {
-        query,
-        hits,
+        query: found.query,
+        hits: found.hits.into_iter().map(|(_, hits)| hits).collect(),
         millis: started.elapsed().as_secs_f64() * 1e3,
     }))
 }
@@ -204,11 +213,11 @@ pub fn item(
     embeddings: Arc<DatasetEmbeddings>,
     item: ItemRef,
     reporter: &Reporter,
-) -> Result<Arc<ItemCard>, String> {
+) -> Result<Arc<ItemCard>, JobError> {
     reporter.progress("neighbours and links", 0.0, 0.0, "");
     card(&dataset, &embeddings, item, EXPLORE_K)
         .map(Arc::new)
-        .ok_or_else(|| format!("item {} of domain {} is not loaded", item.item, item.domain))
+        .ok_or(JobError::NoItem(item))
 }
 
 /// Items picked by a box on the projection.
@@ -261,10 +270,10 @@ pub fn select(
 pub fn overview(
     embeddings: Arc<DatasetEmbeddings>,
     reporter: &Reporter,
-) -> Result<Arc<Overview>, String> {
+) -> Result<Arc<Overview>, JobError> {
     reporter.progress("PCA", 0.0, 0.0, "");
     let parts: Vec<&crate::embed::Embeddings> = embeddings.domains.iter().collect();
-    let projection = project(&parts, reporter.cancel_flag()).ok_or("cancelled")?;
+    let projection = project(&parts, reporter.cancel_flag()).ok_or(JobError::Cancelled)?;
     let mut clusters = Vec::new();
     for (d, domain) in embeddings.domains.iter().enumerate() {
         reporter.progress(
@@ -277,7 +286,7 @@ pub fn overview(
             .cancel_flag()
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            return Err("cancelled".into());
+            return Err(JobError::Cancelled);
         }
         clusters.push(kmeans(domain, OVERVIEW_CLUSTERS, 15, d as u64));
     }
@@ -312,7 +321,7 @@ pub fn analyse(
     embeddings: Arc<DatasetEmbeddings>,
     settings: AnalyseSettings,
     reporter: &Reporter,
-) -> Result<Arc<Analysis>, String> {
+) -> Result<Arc<Analysis>, JobError> {
     let AnalyseSettings {
         pair: (source, target),
         protocol,
@@ -340,42 +349,49 @@ pub fn analyse(
                 reporter.cancel_flag(),
             )
         })
-        .map_err(err)?;
+        .map_err(JobError::from)?;
     let tuned = evaluation.report.tuned.clone();
     let saved = save_to.map(|(store, path)| {
-        let settings = TunedSettings::from_report(&evaluation.report)?;
-        store.save(&path, &settings).map_err(|e| e.to_string())?;
+        let settings = TunedSettings::from_report(&evaluation.report).map_err(Arc::new)?;
+        store.save(&path, &settings).map_err(Arc::new)?;
         Ok(path)
     });
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
+    let weights = tuned.as_ref().map_or(weights, |t| t.weights);
     reporter.progress("fitting on all users", 0.0, 0.0, "");
-    let mut relations = Relations::fit(
+    // The one recommend service, with the transfer model the evaluation
+    // trained (held-out rows unseen, its epoch chosen on the validation
+    // users) rather than a second one.
+    let settings = RankSettings {
+        weights,
+        ridge,
+        adapted_epochs: 0,
+        tuned_from: None,
+        unreadable: None,
+    };
+    let (fitted, _) = recommend::fit(
         &dataset,
         &embeddings,
-        source,
-        target,
-        &Hidden::nothing(&dataset),
-        RelateOptions { ridge },
+        (source, target),
+        &settings,
+        AdapterSource::Evaluated(&evaluation.relations),
+        reporter.cancel_flag(),
     )
-    .map_err(err)?;
-    // The transfer model the evaluation trained (held-out rows unseen, its
-    // epoch chosen on the validation users) ranks everyone.
-    relations.adapted = evaluation.relations.adapted.clone();
-    // Both relations rank (everyone, and the held-out users): a large
-    // target domain is quantised once, here, not on the window's thread.
-    if Scan::auto(embeddings.domains[target].len()) == Scan::Compact {
-        relations.share_compact_target(&evaluation.relations, &embeddings);
-    }
+    .map_err(JobError::from)?;
+    let Fitted {
+        relations, compact, ..
+    } = fitted;
     Ok(Arc::new(Analysis {
         relations,
         evaluation,
         tuned,
         saved,
+        compact,
     }))
 }
 
 /// Re-scores the held-out users under `weights`.
-pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, String> {
+pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, JobError> {
     let scores = &analysis.evaluation.scores;
     let per_user = background_pool()?.install(|| scores.users_at(&weights, &KS));
     let hybrid = AtK::summarise(&per_user, &KS);
@@ -393,15 +409,16 @@ pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics,
 
 /// Writes `what` of every domain to `path`: `.npy` (with its ids file) when
 /// the name ends so, else CSV; the projection is the one on screen when
-/// there is one. Returns the message to show.
+/// there is one; none of `inputs` (the files the dataset was read from) is
+/// replaced. Returns the message to show.
 pub fn export_dataset(
-    dataset: &Dataset,
+    (dataset, inputs): (&Dataset, &Inputs),
     embeddings: &DatasetEmbeddings,
     overview: Option<&Overview>,
     what: DatasetExport,
     path: &std::path::Path,
     reporter: &Reporter,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     reporter.progress(&format!("writing the {}", what.name()), 0.0, 0.0, "");
     let format = match FileFormat::of(path) {
         format if what.allows(format) => format,
@@ -413,14 +430,12 @@ pub fn export_dataset(
         projection: overview.map(|o| &o.projection),
     };
     let domains: Vec<usize> = (0..dataset.domains.len()).collect();
-    let inputs = dataset.manifest.files();
-    let outputs = std::iter::once(path.to_path_buf())
-        .chain((format == FileFormat::Npy).then(|| ids_path(path)));
-    for output in outputs {
-        crate::files::check_not_inputs(&output, inputs.iter().map(PathBuf::as_path))
-            .map_err(err)?;
-    }
-    write_dataset_export(what, format, path, &source, &domains, EXPORT_NEIGHBOURS).map_err(err)?;
+    let ids = (format == FileFormat::Npy).then(|| ids_path(path));
+    inputs
+        .check_all(std::iter::once(path).chain(ids.as_deref()))
+        .map_err(JobError::from)?;
+    write_dataset_export(what, format, path, &source, &domains, EXPORT_NEIGHBOURS)
+        .map_err(JobError::from)?;
     let items: usize = dataset.domains.iter().map(|d| d.items.len()).sum();
     let ids = if format == FileFormat::Npy {
         format!(" (row ids in {})", ids_path(path).display())

@@ -72,10 +72,7 @@ fn encode_shard(args: &EncodeArgs, shard: crate::shards::Shard, output: &Path) -
     crate::files::check_output(output)?;
     let manifest = args.dataset.manifest()?;
     let dataset = Dataset::load(&manifest)?;
-    let inputs: Vec<std::path::PathBuf> = std::iter::once(manifest)
-        .chain(dataset.manifest.files())
-        .collect();
-    crate::files::check_not_inputs(output, inputs.iter().map(|p| p.as_path()))?;
+    crate::service::guard::Inputs::of_dataset(&dataset, Some(&manifest)).check(output)?;
     print_load_summary(&dataset);
     let encoder = args.dataset.model.load()?;
     for line in encoder.report().lines() {

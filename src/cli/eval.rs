@@ -106,7 +106,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = at_least_zero)]
     adapt_weight_decay: f64,
     /// Where the transfer model's user tower starts.
-    #[arg(long, value_enum, default_value_t = AdaptStart::default())]
+    #[arg(long, value_parser = super::named::<AdaptStart>(), default_value = "mapped")]
     adapt_start: AdaptStart,
     /// Pairs per training step of the transfer model (the others in a batch
     /// are each pair's negatives).

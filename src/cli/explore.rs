@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
-use crate::explore::{Link, Neighbour, links, nearest};
+use crate::explore::{ItemRef, Link, Neighbour, card};
 
 /// `crossrec search`.
 #[derive(Debug, Args)]
@@ -131,35 +131,32 @@ pub(super) fn domains(dataset: &Dataset, name: Option<&str>) -> Result<Vec<usize
 }
 
 pub(crate) fn search(args: &SearchArgs) -> Result<()> {
-    let query = args.query.trim();
-    if crate::text::is_blank(query) {
+    if crate::text::is_blank(&args.query) {
         bail!("the query is empty; give some text to look for, e.g. --query \"espresso\"");
     }
     let (dataset, embeddings, encoder) = super::encode::load_with_encoder(&args.dataset, &|d| {
         domains(d, args.domain.as_deref()).map(|_| ())
     })?;
     let wanted = domains(&dataset, args.domain.as_deref())?;
-    for &d in &wanted {
-        if let Some(file) = embeddings.vectors_file(d) {
-            bail!(
-                "{}",
-                crate::pipeline::unsearchable(&dataset.domains[d].name, file)
-            );
-        }
-    }
-    let started = std::time::Instant::now();
-    let vector = encoder.encode_queries(&[query], &AtomicBool::new(false))?;
-    say!(
-        "encoded the query in {:.0} ms",
-        started.elapsed().as_secs_f64() * 1e3
-    );
-    let found: Vec<Found<'_>> = wanted
+    let cancel = AtomicBool::new(false);
+    let found = crate::service::explore::search(
+        &dataset,
+        &embeddings,
+        &encoder,
+        &args.query,
+        &wanted,
+        args.k,
+        &cancel,
+    )?;
+    say!("encoded the query in {:.0} ms", found.encode_millis);
+    let query = found.query.as_str();
+    let found: Vec<Found<'_>> = found
+        .hits
         .iter()
-        .flat_map(|&d| {
-            nearest(&embeddings, d, vector.row(0), args.k, None)
-                .into_iter()
+        .flat_map(|(_, hits)| {
+            hits.iter()
                 .enumerate()
-                .map(|(r, n)| Found::neighbour(&dataset, r + 1, &n))
+                .map(|(r, n)| Found::neighbour(&dataset, r + 1, n))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -201,30 +198,26 @@ pub(crate) fn neighbors(args: &NeighborsArgs) -> Result<()> {
             items.file.display()
         )
     })?;
-    let vector = embeddings.domains[domain].row(item as usize);
+    let card = card(&dataset, &embeddings, ItemRef { domain, item }, args.k)
+        .ok_or_else(|| anyhow!("item '{}' of '{}' has no vector", args.item, items.name))?;
     let mut found: Vec<Found<'_>> = Vec::new();
-    for d in 0..dataset.domains.len() {
-        let skip = (d == domain).then_some(item);
+    for neighbours in &card.neighbours {
         found.extend(
-            nearest(&embeddings, d, vector, args.k, skip)
+            neighbours
                 .iter()
                 .enumerate()
                 .map(|(r, n)| Found::neighbour(&dataset, r + 1, n)),
         );
     }
-    for d in (0..dataset.domains.len()).filter(|&d| d != domain) {
+    for links in &card.links {
         found.extend(
-            links(&dataset, domain, item, d, args.k)
+            links
                 .iter()
                 .enumerate()
                 .map(|(r, l)| Found::link(&dataset, r + 1, l)),
         );
     }
-    let interactions = dataset
-        .interactions
-        .iter()
-        .filter(|i| i.domain as usize == domain && i.item == item)
-        .count();
+    let interactions = card.interactions;
     let it = &items.items[item as usize];
     #[derive(Serialize)]
     struct JsonOut<'a> {

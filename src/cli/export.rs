@@ -11,8 +11,9 @@ use clap::Args;
 use super::DatasetArgs;
 use crate::data::Dataset;
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
-use crate::rank::{Weights, recommend as rank};
+use crate::rank::Weights;
 use crate::relate::domain_pair;
+use crate::service::guard::Inputs;
 
 /// What `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,7 +38,7 @@ pub struct ExportArgs {
     what: Export,
     /// The file format [default: from the output's extension (.npy,
     /// .parquet), else csv].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::named::<FileFormat>())]
     format: Option<FileFormat>,
     /// The file to write (replaced atomically).
     #[arg(long)]
@@ -149,15 +150,9 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     let domains = args.domains(&dataset)?;
     let format = args.format();
     // Never replace the dataset's own files.
-    let manifest = args.dataset.manifest()?;
-    let inputs: Vec<PathBuf> = std::iter::once(manifest)
-        .chain(dataset.manifest.files())
-        .collect();
-    let outputs = std::iter::once(args.output.clone())
-        .chain((format == FileFormat::Npy).then(|| ids_path(&args.output)));
-    for output in outputs {
-        crate::files::check_not_inputs(&output, inputs.iter().map(PathBuf::as_path))?;
-    }
+    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?));
+    let ids = (format == FileFormat::Npy).then(|| ids_path(&args.output));
+    inputs.check_all(std::iter::once(args.output.as_path()).chain(ids.as_deref()))?;
     let rows: usize = match args.what {
         Export::Recommendations => 0,
         _ => domains
@@ -180,7 +175,7 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
                 args.to.as_deref().unwrap_or_default(),
             );
             let (source, target) = domain_pair(&dataset, from, to)?;
-            let (relations, weights) = super::recommend::fitted(
+            let fitted = super::recommend::fitted(
                 &dataset,
                 &embeddings,
                 &args.dataset,
@@ -188,7 +183,8 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
                 (from, to),
                 (args.weights, args.ridge),
             )?;
-            let has_history: Vec<bool> = relations
+            let has_history: Vec<bool> = fitted
+                .relations
                 .source_history
                 .iter()
                 .map(|h| !h.is_empty())
@@ -196,9 +192,9 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
             let users = args.users(&dataset, &has_history)?;
             let rankings: Vec<_> = users
                 .iter()
-                .map(|&u| rank(&relations, &embeddings, u, &weights, args.k))
+                .map(|&u| fitted.rank(&embeddings, u, args.k))
                 .collect();
-            let table = crate::export::rankings_table(&dataset, &relations, &rankings, true);
+            let table = crate::export::rankings_table(&dataset, &fitted.relations, &rankings, true);
             format.write_table(&args.output, &table)?;
             say!(
                 "wrote {} recommendations for {} users of {from} to {}",

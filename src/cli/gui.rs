@@ -17,14 +17,14 @@ pub struct GuiArgs {
     #[arg(long)]
     dataset: Option<PathBuf>,
     /// Open a bundled sample dataset instead of --dataset.
-    #[arg(long, value_enum, conflicts_with = "dataset")]
+    #[arg(long, value_parser = super::named::<Sample>(), conflicts_with = "dataset")]
     sample: Option<Sample>,
     /// A model folder or hub id [default: the last one, else all-MiniLM-L6-v2].
     #[arg(long)]
     model: Option<String>,
     /// The network's arithmetic: fp32 (exact) or int8 (faster on the CPU)
     /// [default: the last one, else fp32].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::named::<Precision>())]
     precision: Option<Precision>,
     /// Where the network runs: auto, cpu, cuda or cuda:N [default: the
     /// last one, else auto].

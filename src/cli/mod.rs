@@ -15,6 +15,7 @@ mod encode;
 mod eval;
 mod explore;
 mod export;
+#[cfg(feature = "gui")]
 mod gui;
 mod recommend;
 
@@ -27,6 +28,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::embed::{DEFAULT_MODEL, DeviceChoice, Encoder, EncoderOptions, Pooling, Precision};
+use crate::names::{AboutSetting, Named, Setting};
 
 static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 
@@ -78,6 +80,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the window (on the last dataset, or the bundled sample).
+    #[cfg(feature = "gui")]
     Gui(gui::GuiArgs),
     /// Encode a text file, one text per line, into a float32 .npy matrix.
     Embed(EmbedArgs),
@@ -122,7 +125,7 @@ pub struct ModelArgs {
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: String,
     /// Override the model's pooling.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = named::<Pooling>())]
     pub pooling: Option<Pooling>,
     /// Override the token limit (longer texts are truncated; special tokens count).
     #[arg(long)]
@@ -144,12 +147,63 @@ pub struct ModelArgs {
     /// Arithmetic of the network: fp32 (exact, matches sentence-transformers)
     /// or int8 (faster on the CPU; vectors within about 0.99 cosine of fp32).
     /// Vectors of each precision are cached apart.
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    #[arg(long, value_parser = named::<Precision>(), default_value = "fp32")]
     pub precision: Precision,
     /// Where the network runs: auto (a CUDA GPU when this build has CUDA
     /// and the machine one, else the CPU), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto", value_parser = device_choice)]
     pub device: DeviceChoice,
+}
+
+/// The parser of a flag that takes one of a library enum's names: the
+/// names are listed in `--help` and in the error for any other word.
+pub(crate) fn named<T: Named + Clone + Send + Sync>()
+-> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::names()).try_map(|name: String| {
+        T::from_name(&name).ok_or_else(|| format!("expected one of: {}", T::names().join(", ")))
+    })
+}
+
+/// The flag that sets `setting`.
+pub fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Model => "--model",
+        Setting::Pooling => "--pooling",
+        Setting::MaxLen => "--max-len",
+        Setting::Prompt => "--prompt",
+        Setting::QueryPrompt => "--query-prompt",
+        Setting::Precision => "--precision",
+        Setting::Device => "--device",
+        Setting::Direction => "--from and --to",
+        Setting::Weights => "--weights",
+        Setting::Ridge => "--ridge",
+        Setting::TestShare => "--test-share",
+        Setting::ValidationShare => "--validation-share",
+        Setting::NewItemsShare => "--new-items-share",
+        Setting::AdaptSeconds => "--adapt-seconds",
+        Setting::Protocol => "--protocol",
+        Setting::Shard => "--shard",
+    }
+}
+
+/// Which flag to change, when `err` is about a setting the user gave
+/// (the library names settings in plain words; the command line points at
+/// its flag).
+pub fn setting_hint(err: &anyhow::Error) -> Option<String> {
+    fn about<E: AboutSetting + std::error::Error + 'static>(
+        cause: &(dyn std::error::Error + 'static),
+    ) -> Option<Setting> {
+        cause.downcast_ref::<E>().and_then(AboutSetting::setting)
+    }
+    err.chain()
+        .find_map(|cause| {
+            about::<crate::evaluate::EvalError>(cause)
+                .or_else(|| about::<crate::relate::RelateError>(cause))
+                .or_else(|| about::<crate::embed::EmbedError>(cause))
+                .or_else(|| about::<crate::service::recommend::RecommendError>(cause))
+        })
+        .map(|setting| format!("set {setting} with {}", flag(setting)))
 }
 
 pub(crate) fn device_choice(text: &str) -> Result<DeviceChoice, String> {
@@ -218,7 +272,7 @@ pub struct DatasetArgs {
     #[arg(long, required_unless_present = "sample")]
     dataset: Option<PathBuf>,
     /// A bundled sample dataset instead of --dataset.
-    #[arg(long, value_enum, conflicts_with = "dataset")]
+    #[arg(long, value_parser = named::<crate::sample::Sample>(), conflicts_with = "dataset")]
     sample: Option<crate::sample::Sample>,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
@@ -267,13 +321,20 @@ pub(crate) fn positive(s: &str) -> Result<usize, String> {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        #[cfg(feature = "gui")]
         None => gui::gui(&gui::GuiArgs::default()),
+        #[cfg(not(feature = "gui"))]
+        None => anyhow::bail!(
+            "this crossrec was built without the window (the `gui` feature); give a \
+             subcommand such as `crossrec recommend` (see `crossrec --help`)"
+        ),
         Some(command) => run_command(command),
     }
 }
 
 fn run_command(command: Command) -> Result<()> {
     match command {
+        #[cfg(feature = "gui")]
         Command::Gui(args) => gui::gui(&args),
         Command::Embed(args) => encode::embed(&args),
         Command::Encode(args) => encode::encode(&args),

@@ -11,8 +11,9 @@ use serde::Serialize;
 use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
-use crate::rank::{COMPONENTS, Component, PerComponent, Ranking, Weights, recommend as rank};
-use crate::relate::{AdaptOptions, Hidden, RelateOptions, Relations, StoredAdapter, domain_pair};
+use crate::rank::{COMPONENTS, PerComponent, Ranking, Weights};
+use crate::relate::{Relations, StoredAdapter, domain_pair};
+use crate::service::recommend::{self as service, AdapterOutcome, AdapterSource, Fitted};
 use crate::settings::SettingsStore;
 
 /// `crossrec recommend`.
@@ -56,60 +57,6 @@ pub(crate) fn parse_ridge(s: &str) -> Result<f32, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a number"))?;
     crate::relate::check_ridge(value).map_err(|err| err.to_string())
-}
-
-/// The settings `recommend` ranks with.
-pub(crate) struct Chosen {
-    pub(crate) weights: Weights,
-    pub(crate) ridge: f32,
-    /// Epochs of the transfer model.
-    pub(crate) adapted_epochs: usize,
-}
-
-/// Epochs of the transfer model when no tuning chose them (the validation
-/// choice on both directions of the Amazon data was 2–4).
-pub(crate) const DEFAULT_ADAPTED_EPOCHS: usize = 3;
-
-/// Weights and ridge: explicit flags, else what `eval --tune` saved, else defaults.
-pub(crate) fn choose_settings(
-    dataset: &Dataset,
-    manifest: &std::path::Path,
-    from: &str,
-    to: &str,
-    weights: Option<Weights>,
-    ridge: Option<f32>,
-) -> Result<Chosen> {
-    let store = SettingsStore::new(SettingsStore::default_root());
-    let path = store.path(manifest, dataset.name(), from, to);
-    let saved = store
-        .load(&path)
-        .map_err(|e| anyhow!("tuned settings: {e}"))?;
-    if let Some(saved) = saved
-        .as_ref()
-        .filter(|_| weights.is_none() || ridge.is_none())
-    {
-        say!(
-            "using tuned settings from {} (weights {}, ridge {})",
-            path.display(),
-            saved.weights(),
-            saved.ridge
-        );
-    }
-    let weights = weights
-        .or(saved.as_ref().map(|s| s.weights()))
-        .unwrap_or_default();
-    let ridge = ridge
-        .or(saved.as_ref().map(|s| s.ridge))
-        .unwrap_or(RelateOptions::default().ridge);
-    let adapted_epochs = saved
-        .as_ref()
-        .and_then(|s| s.adapted_epochs)
-        .unwrap_or(DEFAULT_ADAPTED_EPOCHS);
-    Ok(Chosen {
-        weights,
-        ridge,
-        adapted_epochs,
-    })
 }
 
 #[derive(Serialize)]
@@ -175,7 +122,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             files.join(" or ")
         )
     })?;
-    let (relations, weights) = fitted(
+    let fitted = fitted(
         &dataset,
         &embeddings,
         &args.dataset,
@@ -183,90 +130,89 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         (&args.from, &args.to),
         (args.weights, args.ridge),
     )?;
-    let ranking = rank(&relations, &embeddings, user, &weights, args.k);
+    let ranking = fitted.rank(&embeddings, user, args.k);
+    let (relations, weights) = (&fitted.relations, &fitted.weights);
     for (component, reason) in &ranking.unavailable {
         say!("note: {component} unavailable: {reason}");
     }
     let out = std::io::stdout().lock();
     match args.format {
-        Format::Table => table(out, &dataset, &relations, &ranking, &weights),
-        Format::Json => json(out, args, &dataset, &relations, &ranking, &weights),
-        Format::Csv => csv_out(out, &dataset, &relations, &ranking),
+        Format::Table => table(out, &dataset, relations, &ranking, weights),
+        Format::Json => json(out, args, &dataset, relations, &ranking, weights),
+        Format::Csv => csv_out(out, &dataset, relations, &ranking),
     }
 }
 
-/// The relations `recommend` and `export --what recommendations` rank with:
-/// the chosen settings (flags, else tuned, else defaults), the fitted
-/// relations for `domains` (source, target; `names` as the user typed
-/// them), and the transfer model trained or reused when it has weight.
+/// What `recommend` and `export --what recommendations` rank with: the
+/// library's recommend service under the settings chosen from the flags
+/// (else tuned, else defaults), with the transfer model stored beside the
+/// embedding cache; what it did is said on stderr.
 pub(crate) fn fitted(
     dataset: &Dataset,
     embeddings: &crate::pipeline::DatasetEmbeddings,
     dataset_args: &DatasetArgs,
     domains: (usize, usize),
     names: (&str, &str),
-    explicit: (Option<Weights>, Option<f32>),
-) -> Result<(Relations, Weights)> {
-    let Chosen {
-        weights,
-        ridge,
-        adapted_epochs,
-    } = choose_settings(
-        dataset,
-        &dataset_args.manifest()?,
-        names.0,
-        names.1,
-        explicit.0,
-        explicit.1,
-    )?;
-    if weights.is_zero() {
-        anyhow::bail!("{}", crate::rank::ALL_ZERO);
+    given: (Option<Weights>, Option<f32>),
+) -> Result<Fitted> {
+    let store = SettingsStore::new(SettingsStore::default_root());
+    let settings = service::choose(&store, &dataset_args.manifest()?, dataset, names, given)?;
+    if let Some(err) = &settings.unreadable {
+        say!("note: the tuned settings were not read ({err}); the given weights and ridge rank");
     }
-    let mut relations = Relations::fit(
+    if let Some(path) = settings
+        .tuned_from
+        .as_ref()
+        .filter(|_| given.0.is_none() || given.1.is_none())
+    {
+        say!(
+            "using tuned settings from {} (weights {}, ridge {})",
+            path.display(),
+            settings.weights,
+            settings.ridge
+        );
+    }
+    let dir = dataset_args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(EmbeddingCache::default_root);
+    let started = std::time::Instant::now();
+    let cancel = AtomicBool::new(false);
+    let (fitted, outcome) = service::fit(
         dataset,
         embeddings,
-        domains.0,
-        domains.1,
-        &Hidden::nothing(dataset),
-        RelateOptions { ridge },
+        domains,
+        &settings,
+        AdapterSource::Stored(&dir),
+        &cancel,
     )?;
-    if weights.get(Component::Adapted) != 0.0 && adapted_epochs > 0 {
-        let started = std::time::Instant::now();
-        let options = AdaptOptions {
-            epochs: adapted_epochs,
-            ..AdaptOptions::default()
-        };
-        let dir = dataset_args
-            .cache_dir
-            .clone()
-            .unwrap_or_else(EmbeddingCache::default_root);
-        let cancel = AtomicBool::new(false);
-        match relations.train_adapter_stored(embeddings, options, &dir, &cancel) {
-            StoredAdapter::Reused(path) => say!(
-                "using the transfer model trained earlier on the same data: {}",
-                path.display()
-            ),
-            StoredAdapter::Trained { saved, unreadable } => {
-                if let Some(err) = unreadable {
-                    say!("note: the stored transfer model was not used ({err}); trained anew");
-                }
-                say!(
-                    "trained the transfer model ({adapted_epochs} epochs) in {:.1} s",
-                    started.elapsed().as_secs_f64()
-                );
-                match saved {
-                    Ok(path) => say!("saved it for the next run: {}", path.display()),
-                    Err(err) => say!("warning: the transfer model was not saved: {err}"),
-                }
+    match outcome {
+        AdapterOutcome::Stored(StoredAdapter::Reused(path)) => say!(
+            "using the transfer model trained earlier on the same data: {}",
+            path.display()
+        ),
+        AdapterOutcome::Stored(StoredAdapter::Trained { saved, unreadable }) => {
+            if let Some(err) = unreadable {
+                say!("note: the stored transfer model was not used ({err}); trained anew");
             }
-            StoredAdapter::NotTrained { unreadable } => {
-                if let Some(err) = unreadable {
-                    say!("note: the stored transfer model was not used ({err})");
-                }
+            say!(
+                "trained the transfer model ({} epochs) in {:.1} s",
+                settings.adapted_epochs,
+                started.elapsed().as_secs_f64()
+            );
+            match saved {
+                Ok(path) => say!("saved it for the next run: {}", path.display()),
+                Err(err) => say!("warning: the transfer model was not saved: {err}"),
             }
         }
+        AdapterOutcome::Stored(StoredAdapter::NotTrained { unreadable }) => {
+            if let Some(err) = unreadable {
+                say!("note: the stored transfer model was not used ({err})");
+            }
+        }
+        AdapterOutcome::Unweighted | AdapterOutcome::Evaluated => {}
     }
-    Ok((relations, weights))
+    Ok(fitted)
 }
 
 fn value(v: Option<f32>) -> String {

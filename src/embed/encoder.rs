@@ -129,7 +129,7 @@ impl LoadReport {
     pub fn lines(&self) -> Vec<String> {
         let (pooling, source) = self.pooling;
         let why = match source {
-            PoolingSource::Option => "as asked (--pooling)",
+            PoolingSource::Option => "as asked (the pooling setting)",
             PoolingSource::PoolingConfig => {
                 "from the folder's sentence-transformers pooling config"
             }
@@ -138,7 +138,7 @@ impl LoadReport {
             }
             PoolingSource::PlainCheckpoint => {
                 "the default for a plain checkpoint without sentence-transformers configs; \
-                 --pooling mean changes it"
+                 setting the pooling to mean changes it"
             }
         };
         let weights = match &self.weights {
@@ -210,8 +210,156 @@ fn model_error(path: std::path::PathBuf, what: &str) -> impl FnOnce(String) -> E
     }
 }
 
+/// A pooling config must pool vectors of the model's own width.
+fn check_pooling_dim(files: &ModelFiles, dim: usize) -> Result<(), EmbedError> {
+    match files.pooling_dim {
+        Some(pooled) if pooled != dim => Err(EmbedError::ModelFile {
+            path: files.pooling_config(),
+            message: format!(
+                "word_embedding_dimension is {pooled}, but config.json's hidden_size is {dim}; \
+                 the pooling config belongs to another model"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The tokenizer must belong to the config: no id past its vocabulary, and
+/// an XLM-RoBERTa config needs its SentencePiece tokenizer. Returns the
+/// tokenizer's file, for messages.
+fn check_tokenizer(
+    files: &ModelFiles,
+    tokenizer: &Tokenizer,
+    source: &TokenizerSource,
+    architecture: &Architecture,
+) -> Result<std::path::PathBuf, EmbedError> {
+    let tokenizer_path = files
+        .tokenizer_json()
+        .map_or_else(|| files.vocab(), std::path::Path::to_path_buf);
+    // The largest id, not the count: a vocab.txt with a repeated line
+    // has fewer distinct tokens than ids.
+    let vocab = tokenizer
+        .get_vocab(true)
+        .values()
+        .max()
+        .map_or(0, |&id| id as usize + 1);
+    if vocab > architecture.vocab_size() {
+        return Err(EmbedError::ModelFile {
+            path: tokenizer_path,
+            message: format!(
+                "the tokenizer has {vocab} tokens but config.json's vocab_size is {}; \
+                 they belong to different models",
+                architecture.vocab_size()
+            ),
+        });
+    }
+    if matches!(architecture, Architecture::XlmRoberta(_))
+        && matches!(source, TokenizerSource::Vocab { .. })
+    {
+        return Err(EmbedError::ModelFile {
+            path: files.config(),
+            message: "model_type is \"xlm-roberta\", but the folder's tokenizer is a BERT \
+                      vocab.txt (XLM-RoBERTa models ship a SentencePiece tokenizer.json); \
+                      config.json belongs to another model"
+                .into(),
+        });
+    }
+    Ok(tokenizer_path)
+}
+
+/// The token limit (the option, else `max_seq_length`, else the model's
+/// positions) and where it came from; it must leave room for text after
+/// the `specials` and fit the model's positions.
+fn token_limit(
+    files: &ModelFiles,
+    options: &EncoderOptions,
+    architecture: &Architecture,
+    specials: usize,
+) -> Result<(usize, String), EmbedError> {
+    let (max_len, source) = match (options.max_len, files.max_seq_length) {
+        (Some(n), _) => (n, "the token limit as set".to_string()),
+        (None, Some(n)) => (
+            n,
+            format!("{}: max_seq_length", files.sbert_config().display()),
+        ),
+        (None, None) => (
+            architecture.max_tokens(),
+            format!("{}: max_position_embeddings", files.config().display()),
+        ),
+    };
+    if max_len <= specials {
+        return Err(EmbedError::TokenLimit(format!(
+            "{source} is {max_len}, which leaves no room for text: the model adds {specials} \
+             special tokens to every text; use at least {}",
+            specials + 1
+        )));
+    }
+    if max_len > architecture.max_tokens() {
+        return Err(EmbedError::TokenLimit(format!(
+            "{source} is {max_len}, more than the model's {} positions \
+             (max_position_embeddings in config.json)",
+            architecture.max_tokens()
+        )));
+    }
+    Ok((max_len, source))
+}
+
+/// The pooling: the option, else the folder's pooling config, else
+/// sentence-transformers' mean, else CLS for a plain checkpoint.
+fn pooling(files: &ModelFiles, options: &EncoderOptions) -> (Pooling, PoolingSource) {
+    match (options.pooling, files.pooling) {
+        (Some(p), _) => (p, PoolingSource::Option),
+        (None, Some(p)) => (p, PoolingSource::PoolingConfig),
+        (None, None) if files.sentence_transformers => {
+            (Pooling::Mean, PoolingSource::SentenceTransformersDefault)
+        }
+        (None, None) => (Pooling::Cls, PoolingSource::PlainCheckpoint),
+    }
+}
+
+/// The item and query prompts (the options, else the folder's); each must
+/// leave room for text within the token limit `(max_len, its source)`.
+fn prompts(
+    files: &ModelFiles,
+    options: &EncoderOptions,
+    tokenizer: &Tokenizer,
+    specials: usize,
+    (max_len, source): (usize, &str),
+) -> Result<Prompts, EmbedError> {
+    let prompts = Prompts {
+        document: options
+            .document_prompt
+            .clone()
+            .unwrap_or_else(|| files.prompts.document.clone()),
+        query: options
+            .query_prompt
+            .clone()
+            .unwrap_or_else(|| files.prompts.query.clone()),
+    };
+    for (prompt, what) in [
+        (&prompts.document, "the item prompt"),
+        (&prompts.query, "the query prompt"),
+    ] {
+        let tokens = tokenizer
+            .encode(prompt.as_str(), false)
+            .map_err(|err| EmbedError::Tokenize(err.to_string()))?
+            .len();
+        if tokens > 0 && tokens + specials >= max_len {
+            return Err(EmbedError::TokenLimit(format!(
+                "{what} takes {tokens} tokens, which with the model's {specials} special \
+                 tokens leaves no room for text within the token limit of {max_len} \
+                 ({source}); every text would get the same vector. Shorten the prompt \
+                 or raise the token limit"
+            )));
+        }
+    }
+    Ok(prompts)
+}
+
 impl Encoder {
-    /// Loads the model in `files` where `options` say.
+    /// Loads the model in `files` where `options` say: the checked config,
+    /// a tokenizer that belongs to it, the weights, the token limit,
+    /// pooling and prompts (each checked against the others).
     pub fn load(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
         let device = Device::resolve(options.device, options.precision)?;
         let kernels = Kernels::detect(options.kernels).map_err(EmbedError::Device)?;
@@ -219,53 +367,13 @@ impl Encoder {
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
         let architecture = parse_config(&config_text, &files.config())?;
         let dim = architecture.hidden_size();
-        if let Some(pooled) = files.pooling_dim
-            && pooled != dim
-        {
-            return Err(EmbedError::ModelFile {
-                path: files.pooling_config(),
-                message: format!(
-                    "word_embedding_dimension is {pooled}, but config.json's hidden_size is {dim}; \
-                     the pooling config belongs to another model"
-                ),
-            });
-        }
+        check_pooling_dim(&files, dim)?;
         let (mut tokenizer, tokenizer_source) = load_tokenizer(
             files.tokenizer_json(),
             &files.vocab(),
             &files.tokenizer_config(),
         )?;
-        let tokenizer_path = files
-            .tokenizer_json()
-            .map_or_else(|| files.vocab(), std::path::Path::to_path_buf);
-        // The largest id, not the count: a vocab.txt with a repeated line
-        // has fewer distinct tokens than ids.
-        let vocab = tokenizer
-            .get_vocab(true)
-            .values()
-            .max()
-            .map_or(0, |&id| id as usize + 1);
-        if vocab > architecture.vocab_size() {
-            return Err(EmbedError::ModelFile {
-                path: tokenizer_path,
-                message: format!(
-                    "the tokenizer has {vocab} tokens but config.json's vocab_size is {}; \
-                     they belong to different models",
-                    architecture.vocab_size()
-                ),
-            });
-        }
-        if matches!(architecture, Architecture::XlmRoberta(_))
-            && matches!(tokenizer_source, TokenizerSource::Vocab { .. })
-        {
-            return Err(EmbedError::ModelFile {
-                path: files.config(),
-                message: "model_type is \"xlm-roberta\", but the folder's tokenizer is a BERT \
-                          vocab.txt (XLM-RoBERTa models ship a SentencePiece tokenizer.json); \
-                          config.json belongs to another model"
-                    .into(),
-            });
-        }
+        let tokenizer_path = check_tokenizer(&files, &tokenizer, &tokenizer_source, &architecture)?;
         let weights = open_weights(&files.weights)?;
         let weights_path = files.weights.path().to_path_buf();
         let network = Network::load(
@@ -280,35 +388,10 @@ impl Encoder {
             weights_path,
             "weights do not match config.json",
         ))?;
-
         let specials = tokenizer
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));
-        let (max_len, source) = match (options.max_len, files.max_seq_length) {
-            (Some(n), _) => (n, "the token limit (--max-len)".to_string()),
-            (None, Some(n)) => (
-                n,
-                format!("{}: max_seq_length", files.sbert_config().display()),
-            ),
-            (None, None) => (
-                architecture.max_tokens(),
-                format!("{}: max_position_embeddings", files.config().display()),
-            ),
-        };
-        if max_len <= specials {
-            return Err(EmbedError::TokenLimit(format!(
-                "{source} is {max_len}, which leaves no room for text: the model adds {specials} \
-                 special tokens to every text; use at least {}",
-                specials + 1
-            )));
-        }
-        if max_len > architecture.max_tokens() {
-            return Err(EmbedError::TokenLimit(format!(
-                "{source} is {max_len}, more than the model's {} positions \
-                 (max_position_embeddings in config.json)",
-                architecture.max_tokens()
-            )));
-        }
+        let (max_len, source) = token_limit(&files, options, &architecture, specials)?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -323,46 +406,12 @@ impl Encoder {
                 .token_to_id("[PAD]")
                 .unwrap_or(architecture.pad_token_id()),
         };
-        let pooling = match (options.pooling, files.pooling) {
-            (Some(p), _) => (p, PoolingSource::Option),
-            (None, Some(p)) => (p, PoolingSource::PoolingConfig),
-            (None, None) if files.sentence_transformers => {
-                (Pooling::Mean, PoolingSource::SentenceTransformersDefault)
-            }
-            (None, None) => (Pooling::Cls, PoolingSource::PlainCheckpoint),
-        };
-        let prompts = Prompts {
-            document: options
-                .document_prompt
-                .clone()
-                .unwrap_or_else(|| files.prompts.document.clone()),
-            query: options
-                .query_prompt
-                .clone()
-                .unwrap_or_else(|| files.prompts.query.clone()),
-        };
-        for (prompt, what) in [
-            (&prompts.document, "the item prompt"),
-            (&prompts.query, "the query prompt"),
-        ] {
-            let tokens = tokenizer
-                .encode(prompt.as_str(), false)
-                .map_err(|err| EmbedError::Tokenize(err.to_string()))?
-                .len();
-            if tokens > 0 && tokens + specials >= max_len {
-                return Err(EmbedError::TokenLimit(format!(
-                    "{what} takes {tokens} tokens, which with the model's {specials} special \
-                     tokens leaves no room for text within the token limit of {max_len} \
-                     ({source}); every text would get the same vector. Shorten the prompt \
-                     (--prompt, --query-prompt) or raise --max-len"
-                )));
-            }
-        }
+        let prompts = prompts(&files, options, &tokenizer, specials, (max_len, &source))?;
         let report = LoadReport {
             family: architecture.name(),
             weights: files.weights.clone(),
             tokenizer: tokenizer_source,
-            pooling,
+            pooling: pooling(&files, options),
             max_len,
             prompts,
             dim,

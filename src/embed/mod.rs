@@ -10,7 +10,6 @@
 //! order, reporting progress and honouring a cancel flag between batches.
 
 mod cache;
-mod compact;
 mod config;
 mod cpu;
 mod encoder;
@@ -25,14 +24,13 @@ mod weights;
 
 pub(crate) use cache::hex;
 pub use cache::{CachedEncoding, EmbeddingCache, TextHash, text_hash};
-pub use compact::{CompactItems, Quantized};
 pub use config::{Architecture, SUPPORTED_MODEL_TYPES, parse_config};
 pub use cpu::{KERNELS_VARIABLE, Kernels, Level};
 pub use encoder::{
     EncodeProgress, Encoder, EncoderOptions, LoadReport, PoolingSource, default_workers,
 };
 pub use error::EmbedError;
-pub use matrix::Embeddings;
+pub use matrix::{Embeddings, dot, normalize};
 pub use model::{DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, resolve_model};
 pub use pooling::Pooling;
 pub use runtime::{Device, DeviceChoice, Precision};

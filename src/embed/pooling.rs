@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A pooling strategy, as sentence-transformers names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
     /// The first token's (`[CLS]`) vector.
@@ -14,6 +14,19 @@ pub enum Pooling {
     Max,
     /// The sum over real tokens divided by the square root of their count.
     MeanSqrtLen,
+}
+
+impl crate::names::Named for Pooling {
+    const ALL: &'static [Pooling] = &[
+        Pooling::Cls,
+        Pooling::Mean,
+        Pooling::Max,
+        Pooling::MeanSqrtLen,
+    ];
+
+    fn name(self) -> &'static str {
+        Pooling::name(self)
+    }
 }
 
 impl Pooling {

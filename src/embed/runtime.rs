@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::EmbedError;
 
 /// The arithmetic of the network's dense layers.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Exact 32-bit floats: the vectors match sentence-transformers.
@@ -18,6 +16,14 @@ pub enum Precision {
     /// 8-bit integer weights and activations: faster, vectors within about
     /// 0.99 cosine of fp32. CPU only.
     Int8,
+}
+
+impl crate::names::Named for Precision {
+    const ALL: &'static [Precision] = &Precision::ALL;
+
+    fn name(self) -> &'static str {
+        Precision::name(self)
+    }
 }
 
 impl Precision {
@@ -94,8 +100,7 @@ impl Device {
         };
         if device != Device::Cpu && precision != Precision::Fp32 {
             return Err(EmbedError::Device(format!(
-                "--precision {} runs on the CPU only; use --device cpu, or --precision fp32 \
-                 on the GPU",
+                "the {} precision runs on the CPU only; choose the CPU device, or fp32 on the GPU",
                 precision.name()
             )));
         }
@@ -128,7 +133,7 @@ impl Device {
             .map(|_| Device::Cuda(n))
             .map_err(|err| {
                 EmbedError::Device(format!(
-                    "cuda:{n}: no usable CUDA GPU ({}); use --device cpu",
+                    "cuda:{n}: no usable CUDA GPU ({}); choose the CPU device",
                     super::error::message(err)
                 ))
             })
@@ -139,7 +144,7 @@ impl Device {
         Err(EmbedError::Device(format!(
             "cuda:{n}: this crossrec was built without CUDA. Build one with \
              `cargo build --release --features cuda` on a machine with the CUDA toolkit \
-             (nvcc) installed, or use --device cpu"
+             (nvcc) installed, or choose the CPU device"
         )))
     }
 }
@@ -175,7 +180,7 @@ mod tests {
             .expect_err("no CUDA in this build")
             .to_string();
         assert!(
-            err.contains("--features cuda") && err.contains("--device cpu"),
+            err.contains("--features cuda") && err.contains("the CPU device"),
             "{err}"
         );
         assert_eq!(

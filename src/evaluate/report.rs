@@ -13,6 +13,7 @@ use super::scores::{Cancelled, EvalScores, MemoryCap, Summary};
 use super::split::{Candidates, Holdout, Protocol, Shares, Split, SplitError};
 use super::tune::{TuneContext, TuneOptions, Tuned, tune};
 use crate::data::Dataset;
+use crate::names::{AboutSetting, Setting};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Weights};
 use crate::relate::{AdaptError, AdaptOptions, RelateError, RelateOptions, Relations, check_ridge};
@@ -268,8 +269,8 @@ pub enum EvalError {
          raise it (at least {minimum}) or use a dataset with more users in both domains"
     )]
     TooFewUsers {
-        /// The flag or setting, e.g. "--test-share".
-        share_name: &'static str,
+        /// The share, e.g. the test share.
+        share_name: Setting,
         /// Its value.
         share: f64,
         /// Users it was drawn from.
@@ -281,18 +282,37 @@ pub enum EvalError {
         /// The smallest share that draws one user.
         minimum: String,
     },
-    /// The protocol found no one to test.
-    #[error("{0}")]
-    NothingToTest(String),
+    /// The protocol found no one to test; raising the setting may help.
+    #[error("{message}")]
+    NothingToTest {
+        /// What was found.
+        message: String,
+        /// The setting that would draw someone to test, if one would.
+        raise: Option<Setting>,
+    },
     /// A share is not a number in [0, 1).
     #[error("{0} must be a number from 0 up to (not including) 1")]
-    BadShare(&'static str),
+    BadShare(Setting),
     /// The ridge strength is unusable.
-    #[error("--ridge: {0}")]
+    #[error("the ridge strength: {0}")]
     Ridge(crate::relate::MappingError),
     /// The caller cancelled.
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
+}
+
+impl AboutSetting for EvalError {
+    fn setting(&self) -> Option<Setting> {
+        match self {
+            EvalError::TooFewUsers { share_name, .. } => Some(*share_name),
+            EvalError::NothingToTest { raise, .. } => *raise,
+            EvalError::BadShare(setting) => Some(*setting),
+            EvalError::Ridge(_) => Some(Setting::Ridge),
+            EvalError::Relate(e) => e.setting(),
+            EvalError::Split(SplitError::NoGivenSplit) => Some(Setting::Protocol),
+            _ => None,
+        }
+    }
 }
 
 /// A finished evaluation: the report, the fitted relations (held-out rows
@@ -319,8 +339,8 @@ fn draw_split(
 ) -> Result<Split, EvalError> {
     let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
     for (name, share) in [
-        ("--test-share", options.test_share),
-        ("--validation-share", options.validation_share),
+        (Setting::TestShare, options.test_share),
+        (Setting::ValidationShare, options.validation_share),
     ] {
         if !(0.0..1.0).contains(&share) {
             return Err(EvalError::BadShare(name));
@@ -329,7 +349,7 @@ fn draw_split(
     if let Protocol::NewItems { share } = options.protocol
         && !(share > 0.0 && share < 1.0)
     {
-        return Err(EvalError::BadShare("--new-items-share"));
+        return Err(EvalError::BadShare(Setting::NewItemsShare));
     }
     check_ridge(options.ridge).map_err(EvalError::Ridge)?;
     let shares = Shares {
@@ -352,14 +372,18 @@ fn draw_split(
                 if options.protocol == Protocol::ColdStart {
                     return Err(EvalError::NoOverlap(s_name.clone(), t_name.clone()));
                 }
-                return Err(EvalError::NothingToTest(format!(
-                    "warm: no user has interactions in '{s_name}' and at least two in \
-                     '{t_name}', so no one can keep a target history and still have one held out"
-                )));
+                return Err(EvalError::NothingToTest {
+                    message: format!(
+                        "warm: no user has interactions in '{s_name}' and at least two in \
+                         '{t_name}', so no one can keep a target history and still have one \
+                         held out"
+                    ),
+                    raise: None,
+                });
             }
             if split.test.is_empty() {
                 return Err(EvalError::TooFewUsers {
-                    share_name: "--test-share",
+                    share_name: Setting::TestShare,
                     share: options.test_share,
                     available: split.pool,
                     pool: if options.protocol == Protocol::ColdStart {
@@ -374,7 +398,7 @@ fn draw_split(
             if options.tune.is_some() && split.validation.is_empty() {
                 let rest = split.pool - split.test.len();
                 return Err(EvalError::TooFewUsers {
-                    share_name: "--validation-share",
+                    share_name: Setting::ValidationShare,
                     share: options.validation_share,
                     available: rest,
                     pool: "users left after the test users",
@@ -385,31 +409,44 @@ fn draw_split(
         }
         Protocol::NewItems { .. } => {
             if split.test.is_empty() {
-                return Err(EvalError::NothingToTest(format!(
-                    "new-items: none of the {} new '{t_name}' items was taken by a user who \
-                     also has '{s_name}' interactions; raise --new-items-share",
-                    split.new_items
-                )));
+                return Err(EvalError::NothingToTest {
+                    message: format!(
+                        "new-items: none of the {} new '{t_name}' items was taken by a user who \
+                         also has '{s_name}' interactions; raise {}",
+                        split.new_items,
+                        Setting::NewItemsShare
+                    ),
+                    raise: Some(Setting::NewItemsShare),
+                });
             }
             if options.tune.is_some() && split.validation.is_empty() {
-                return Err(EvalError::NothingToTest(format!(
-                    "new-items: --validation-share {} of the {} new items leaves no validation \
-                     item with a user; raise it",
-                    options.validation_share, split.new_items
-                )));
+                return Err(EvalError::NothingToTest {
+                    message: format!(
+                        "new-items: {} {} of the {} new items leaves no validation item with a \
+                         user; raise it",
+                        Setting::ValidationShare,
+                        options.validation_share,
+                        split.new_items
+                    ),
+                    raise: Some(Setting::ValidationShare),
+                });
             }
         }
         Protocol::Given => {
             if split.test.is_empty() {
-                return Err(EvalError::NothingToTest(format!(
-                    "given: no test user's target row is in '{t_name}'"
-                )));
+                return Err(EvalError::NothingToTest {
+                    message: format!("given: no test user's target row is in '{t_name}'"),
+                    raise: None,
+                });
             }
             if options.tune.is_some() && split.validation.is_empty() {
-                return Err(EvalError::NothingToTest(format!(
-                    "given: no validation user's target row is in '{t_name}', so there is \
+                return Err(EvalError::NothingToTest {
+                    message: format!(
+                        "given: no validation user's target row is in '{t_name}', so there is \
                      nothing to tune on"
-                )));
+                    ),
+                    raise: None,
+                });
             }
         }
     }
@@ -430,6 +467,69 @@ pub fn evaluate(
     let started = Instant::now();
     let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
     let split = draw_split(dataset, source, target, options)?;
+    let pair = (source, target);
+    let (relations, tuned) =
+        fit_split(dataset, embeddings, pair, &split, options, progress, cancel)?;
+    let n_items = embeddings.domains[target].len();
+    let test = options.cap.sample(&split.test, n_items, options.seed);
+    let scores = EvalScores::compute(
+        &relations,
+        embeddings,
+        &test,
+        split.test.len(),
+        options.candidates,
+        options.seed,
+        &mut |f| progress("scoring test users", f),
+        cancel,
+    )?;
+    progress("ranking", 0.0);
+    let (rows, mut notes) = rows(&scores, options, tuned.as_ref());
+    notes.extend(notes_on(&scores, &relations, options, t_name));
+    let (mapping, graph, adapted) = statuses(&relations);
+    let report = Report {
+        dataset: dataset.name().to_string(),
+        source: s_name.clone(),
+        target: t_name.clone(),
+        protocol: options.protocol,
+        candidates: options.candidates,
+        seed: options.seed,
+        test_share: options.test_share,
+        validation_share: options.validation_share,
+        pool_users: split.pool,
+        test_users: split.test.len(),
+        evaluated_users: scores.len(),
+        validation_users: split.validation.len(),
+        new_items: split.new_items,
+        training_users: relations.overlap_users(),
+        mapping,
+        graph,
+        adapted,
+        rows,
+        tuned,
+        notes,
+        memory_bytes: scores.memory_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Evaluation {
+        report,
+        relations,
+        split,
+        scores,
+    })
+}
+
+/// Fits the relations on what `split` leaves visible, trains the transfer
+/// model (its epoch chosen on the validation users) and, when asked,
+/// searches the weights and ridge on them.
+fn fit_split(
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    (source, target): (usize, usize),
+    split: &Split,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(&str, f64),
+    cancel: &AtomicBool,
+) -> Result<(Relations, Option<Tuned>), EvalError> {
     progress("fitting", 0.0);
     let mut relations = Relations::fit(
         dataset,
@@ -474,19 +574,16 @@ pub fn evaluate(
         }
         None => None,
     };
-    let n_items = embeddings.domains[target].len();
-    let test = options.cap.sample(&split.test, n_items, options.seed);
-    let scores = EvalScores::compute(
-        &relations,
-        embeddings,
-        &test,
-        split.test.len(),
-        options.candidates,
-        options.seed,
-        &mut |f| progress("scoring test users", f),
-        cancel,
-    )?;
-    progress("ranking", 0.0);
+    Ok((relations, tuned))
+}
+
+/// The report's rows (random, each component alone, the hybrid, the tuned
+/// hybrid) and a note for each component no test user has.
+fn rows(
+    scores: &EvalScores,
+    options: &EvalOptions,
+    tuned: Option<&Tuned>,
+) -> (Vec<ReportRow>, Vec<String>) {
     let mut rows = vec![ReportRow::new(
         Method::Random,
         None,
@@ -520,13 +617,25 @@ pub fn evaluate(
         Some(options.weights),
         scores.summarise(&options.weights, &KS),
     ));
-    if let Some(tuned) = &tuned {
+    if let Some(tuned) = tuned {
         rows.push(ReportRow::new(
             Method::TunedHybrid,
             Some(tuned.weights),
             scores.summarise(&tuned.weights, &KS),
         ));
     }
+    (rows, notes)
+}
+
+/// What else the report must say: sampled users, a transfer model stopped
+/// by its time budget, sampled candidates.
+fn notes_on(
+    scores: &EvalScores,
+    relations: &Relations,
+    options: &EvalOptions,
+    t_name: &str,
+) -> Vec<String> {
+    let mut notes = Vec::new();
     if scores.len() < scores.requested {
         notes.push(format!(
             "evaluated a seeded sample of {} of {} test users to stay under the {} MiB memory cap",
@@ -540,11 +649,12 @@ pub fn evaluate(
     {
         notes.push(format!(
             "adapted: the {} s time budget stopped training after {} of {} epochs, so another \
-             machine (or a busier one) may keep another epoch; raise --adapt-seconds for \
-             numbers that repeat exactly",
+             machine (or a busier one) may keep another epoch; raise {} for numbers that \
+             repeat exactly",
             a.options.budget.as_secs(),
             a.report.epochs_run,
-            a.options.epochs
+            a.options.epochs,
+            Setting::AdaptSeconds
         ));
     }
     if let Candidates::Sampled(n) = options.candidates {
@@ -553,61 +663,40 @@ pub fn evaluate(
              '{t_name}' (not the whole domain)"
         ));
     }
-    let report = Report {
-        dataset: dataset.name().to_string(),
-        source: s_name.clone(),
-        target: t_name.clone(),
-        protocol: options.protocol,
-        candidates: options.candidates,
-        seed: options.seed,
-        test_share: options.test_share,
-        validation_share: options.validation_share,
-        pool_users: split.pool,
-        test_users: split.test.len(),
-        evaluated_users: scores.len(),
-        validation_users: split.validation.len(),
-        new_items: split.new_items,
-        training_users: relations.overlap_users(),
-        mapping: match &relations.mapping {
-            Ok(m) => MappingStatus::Fitted {
-                ridge: m.ridge,
-                users: m.users,
-            },
-            Err(why) => MappingStatus::Unavailable {
-                reason: why.to_string(),
-            },
+    notes
+}
+
+/// How the mapping, the graph and the transfer model came out.
+fn statuses(relations: &Relations) -> (MappingStatus, GraphStatus, AdaptedStatus) {
+    let mapping = match &relations.mapping {
+        Ok(m) => MappingStatus::Fitted {
+            ridge: m.ridge,
+            users: m.users,
         },
-        graph: match &relations.graph {
-            Ok(g) => GraphStatus::Fitted {
-                edges: g.edges,
-                users: g.users,
-            },
-            Err(why) => GraphStatus::Unavailable {
-                reason: why.to_string(),
-            },
+        Err(why) => MappingStatus::Unavailable {
+            reason: why.to_string(),
         },
-        adapted: match &relations.adapted {
-            Ok(a) => AdaptedStatus::Trained {
-                pairs: a.report.pairs,
-                epochs_run: a.report.epochs_run,
-                best_epoch: a.report.best_epoch,
-                validation_ndcg10: a.report.best_score,
-                seconds: a.report.seconds,
-            },
-            Err(why) => AdaptedStatus::Unavailable {
-                reason: why.to_string(),
-            },
-        },
-        rows,
-        tuned,
-        notes,
-        memory_bytes: scores.memory_bytes,
-        seconds: started.elapsed().as_secs_f64(),
     };
-    Ok(Evaluation {
-        report,
-        relations,
-        split,
-        scores,
-    })
+    let graph = match &relations.graph {
+        Ok(g) => GraphStatus::Fitted {
+            edges: g.edges,
+            users: g.users,
+        },
+        Err(why) => GraphStatus::Unavailable {
+            reason: why.to_string(),
+        },
+    };
+    let adapted = match &relations.adapted {
+        Ok(a) => AdaptedStatus::Trained {
+            pairs: a.report.pairs,
+            epochs_run: a.report.epochs_run,
+            best_epoch: a.report.best_epoch,
+            validation_ndcg10: a.report.best_score,
+            seconds: a.report.seconds,
+        },
+        Err(why) => AdaptedStatus::Unavailable {
+            reason: why.to_string(),
+        },
+    };
+    (mapping, graph, adapted)
 }

@@ -187,7 +187,7 @@ pub enum SplitError {
     #[error(
         "the dataset marks no split of its own: the interactions file needs split \
          (train/valid/test) and role (history/target) columns — or name them with split_column \
-         and role_column in the manifest — for --protocol given"
+         and role_column in the manifest — for the `given` protocol"
     )]
     NoGivenSplit,
 }

@@ -356,7 +356,7 @@ pub enum DatasetExport {
 }
 
 /// The file format of a [`DatasetExport`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
     /// NumPy float32 [n, dim] (embeddings, projection), with
     /// `<output stem>.ids.csv` (row, domain, item_id) beside it.
@@ -366,6 +366,18 @@ pub enum FileFormat {
     /// Apache Parquet (Snappy): the CSV's columns, typed, with a vector as
     /// one `embedding` column of fixed-size lists of float32.
     Parquet,
+}
+
+impl crate::names::Named for FileFormat {
+    const ALL: &'static [FileFormat] = &[FileFormat::Npy, FileFormat::Csv, FileFormat::Parquet];
+
+    fn name(self) -> &'static str {
+        match self {
+            FileFormat::Npy => "npy",
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+        }
+    }
 }
 
 impl FileFormat {

@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 
 use crate::embed::Embeddings;
-use crate::relate::{dot, normalize};
+use crate::embed::{dot, normalize};
 
 /// A domain summarised by `k` clusters.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
-use crate::embed::Embeddings;
+use crate::embed::{Embeddings, dot};
 
 /// 2-D coordinates of every row, and how much variance each axis explains.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,24 +148,6 @@ fn project_on(
         })
         .collect();
     Some(Projection { points, explained })
-}
-
-/// `a · b` with eight running sums (which the compiler turns into SIMD).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut sums = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            sums[i] += x[i] * y[i];
-        }
-    }
-    sums.iter().sum::<f32>() + tail
 }
 
 /// Columns per tile of the Gram matrix: only tiles on or above the

@@ -9,6 +9,7 @@
 //! a compact 4-bit scan (`scan`). The breakdown is computed only for the k
 //! items shown.
 
+mod compact;
 mod component;
 mod scan;
 mod score;
@@ -16,11 +17,13 @@ mod top;
 
 use serde::Serialize;
 
+use crate::embed::dot;
 use crate::pipeline::DatasetEmbeddings;
-use crate::relate::{Relations, dot};
+use crate::relate::Relations;
 
+pub use compact::{CompactItems, Quantized};
 pub use component::{ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights};
-pub use scan::{COMPACT_FROM, Scan, pool_size};
+pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dots_into};
 pub use top::{TopK, better, top_k, top_k_among};
 
@@ -188,10 +191,20 @@ pub fn recommend(
     k: usize,
 ) -> Ranking {
     let scan = Scan::auto(embeddings.domains[relations.target].len());
-    recommend_with(relations, embeddings, user, weights, k, scan)
+    recommend_with(
+        relations,
+        embeddings,
+        user,
+        weights,
+        k,
+        scan,
+        &CompactCache::default(),
+    )
 }
 
-/// [`recommend`] with a chosen scan.
+/// [`recommend`] with a chosen scan; a compact scan reads the target
+/// items' 4-bit copy from `compact` (made there on first use, so a caller
+/// ranking many users keeps one cache).
 pub fn recommend_with(
     relations: &Relations,
     embeddings: &DatasetEmbeddings,
@@ -199,13 +212,14 @@ pub fn recommend_with(
     weights: &Weights,
     k: usize,
     scan: Scan,
+    compact: &CompactCache,
 ) -> Ranking {
     let query = UserQuery::new(relations, embeddings, user);
     let target = &embeddings.domains[relations.target];
     let source = &embeddings.domains[relations.source];
     let scorer = Scorer::new(&query, target, relations, weights);
     let compact = match scan {
-        Scan::Compact => Some(relations.compact_target(embeddings)),
+        Scan::Compact => Some(compact.get(target)),
         Scan::Exact => None,
     };
     let owned = relations.visible_target_items(user);

@@ -5,9 +5,12 @@
 
 use rayon::prelude::*;
 
+use std::sync::{Arc, OnceLock};
+
+use super::compact::{CompactItems, Quantized};
 use super::score::{BLOCK, Scorer, Term};
 use super::top::{TopK, keep_best};
-use crate::embed::{CompactItems, Quantized};
+use crate::embed::Embeddings;
 
 /// How the top k is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,20 @@ impl Scan {
         } else {
             Scan::Exact
         }
+    }
+}
+
+/// A target domain's 4-bit copy, quantised on first use and kept: one per
+/// target domain and set of vectors, shared by everything that ranks it
+/// (clones share the copy).
+#[derive(Debug, Clone, Default)]
+pub struct CompactCache(Arc<OnceLock<CompactItems>>);
+
+impl CompactCache {
+    /// The compact copy of `items`, made now if it was not made before.
+    /// The cache belongs to one matrix: give it the same `items` each time.
+    pub fn get(&self, items: &Embeddings) -> &CompactItems {
+        self.0.get_or_init(|| CompactItems::new(items))
     }
 }
 

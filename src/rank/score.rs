@@ -12,8 +12,8 @@
 use rayon::prelude::*;
 
 use super::{COMPONENTS, Component, UserQuery, Weights};
-use crate::embed::Embeddings;
-use crate::relate::{Adapter, Relations, dot};
+use crate::embed::{Embeddings, dot};
+use crate::relate::{Adapter, Relations};
 
 /// Items per parallel block of a scan.
 pub(super) const BLOCK: usize = 2048;

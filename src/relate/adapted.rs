@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use crate::embed::Embeddings;
 
 /// Where the user tower starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AdaptStart {
     /// The identity: the model starts as `content`.
     Identity,
@@ -34,6 +34,17 @@ pub enum AdaptStart {
     /// `mapped`.
     #[default]
     Mapped,
+}
+
+impl crate::names::Named for AdaptStart {
+    const ALL: &'static [AdaptStart] = &[AdaptStart::Identity, AdaptStart::Mapped];
+
+    fn name(self) -> &'static str {
+        match self {
+            AdaptStart::Identity => "identity",
+            AdaptStart::Mapped => "mapped",
+        }
+    }
 }
 
 /// How the transfer model is trained.
@@ -154,7 +165,11 @@ impl Adapter {
         let dim = items.dim();
         let (user, user_bias) = start.unwrap_or_else(|| (identity(dim), vec![0f32; dim]));
         let inv_norms = (0..items.len())
-            .map(|j| 1.0 / super::dot(items.row(j), items.row(j)).sqrt().max(MIN_NORM))
+            .map(|j| {
+                1.0 / crate::embed::dot(items.row(j), items.row(j))
+                    .sqrt()
+                    .max(MIN_NORM)
+            })
             .collect();
         Adapter {
             dim,
@@ -338,9 +353,9 @@ impl Adapter {
     pub fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
         let d = self.dim;
         let q: Vec<f32> = (0..d)
-            .map(|i| super::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
+            .map(|i| crate::embed::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
             .collect();
-        super::normalize(q)
+        crate::embed::normalize(q)
     }
 
     /// Every target item through the item tower, L2-normalised, in item order.

@@ -101,7 +101,7 @@ impl Mapping {
     /// Amazon food → kitchen split from 0.0044 to 0.0012); without it, the
     /// component ranks what is specific to the user.
     pub fn apply(&self, source: &[f32]) -> Option<Vec<f32>> {
-        super::normalize(self.deviation(source))
+        crate::embed::normalize(self.deviation(source))
     }
 
     fn deviation(&self, source: &[f32]) -> Vec<f32> {
@@ -112,7 +112,7 @@ impl Mapping {
             .collect();
         self.rows
             .chunks_exact(self.mean_source.len().max(1))
-            .map(|row| super::dot(row, &centred))
+            .map(|row| crate::embed::dot(row, &centred))
             .collect()
     }
 
@@ -182,7 +182,7 @@ mod tests {
         let mean: Vec<f32> = m.predict(&m.mean_source.to_vec());
         let deviation: Vec<f32> = got.iter().zip(&mean).map(|(g, a)| g - a).collect();
         let query = m.apply(&probe).unwrap();
-        let expected = super::super::normalize(deviation).unwrap();
+        let expected = crate::embed::normalize(deviation).unwrap();
         assert!(
             query
                 .iter()
@@ -194,9 +194,9 @@ mod tests {
         // query: U s + b, row-major U of [d_t, d_s].
         let (u, bias) = m.affine();
         let affine: Vec<f32> = (0..d_t)
-            .map(|i| super::super::dot(&u[i * d_s..(i + 1) * d_s], &probe) + bias[i])
+            .map(|i| crate::embed::dot(&u[i * d_s..(i + 1) * d_s], &probe) + bias[i])
             .collect();
-        let affine = super::super::normalize(affine).unwrap();
+        let affine = crate::embed::normalize(affine).unwrap();
         assert!(
             affine.iter().zip(&query).all(|(a, q)| (a - q).abs() < 1e-4),
             "{affine:?} vs {query:?}"

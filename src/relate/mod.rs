@@ -13,16 +13,14 @@ mod mapping;
 mod profile;
 
 use crate::data::Dataset;
-use std::sync::{Arc, OnceLock};
 
-use crate::embed::{CompactItems, Embeddings};
+use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 
 pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts};
 pub use adapter_cache::StoredAdapterError;
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
-pub use profile::{dot, normalize};
 
 /// Why a relation could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -47,7 +45,7 @@ pub enum RelateError {
         file: String,
     },
     /// Source and target are the same domain.
-    #[error("--from and --to name the same domain '{0}'; pick two different domains")]
+    #[error("the source and the target are the same domain '{0}'; pick two different domains")]
     SameDomain(String),
     /// The embeddings do not belong to this dataset.
     #[error(
@@ -166,9 +164,17 @@ pub struct Relations {
     pub popularity_counts: Vec<u32>,
     /// The options used.
     pub options: RelateOptions,
-    /// The target items' 4-bit copy for compact scans, made on first use
-    /// (shared between relations of the same target items).
-    compact_target: OnceLock<Arc<CompactItems>>,
+}
+
+impl crate::names::AboutSetting for RelateError {
+    fn setting(&self) -> Option<crate::names::Setting> {
+        match self {
+            RelateError::UnknownDomain { .. } | RelateError::SameDomain(_) => {
+                Some(crate::names::Setting::Direction)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Looks up the (S, T) pair by name.
@@ -278,7 +284,6 @@ impl Relations {
             popularity,
             popularity_counts,
             options,
-            compact_target: OnceLock::new(),
         };
         relations.graph = CoGraph::fit(
             &relations.fit_source,
@@ -438,25 +443,6 @@ impl Relations {
             &mut |_| {},
             cancel,
         );
-    }
-
-    /// The target items' 4-bit copy (see [`CompactItems`]), quantised on the
-    /// first call and kept.
-    pub fn compact_target(&self, embeddings: &DatasetEmbeddings) -> &CompactItems {
-        self.compact_target
-            .get_or_init(|| Arc::new(CompactItems::new(&embeddings.domains[self.target])))
-    }
-
-    /// Makes the 4-bit copy of the target items now (on the caller's
-    /// thread) and lets `other`, which ranks the same target items, use the
-    /// same copy instead of quantising them again.
-    pub fn share_compact_target(&self, other: &Relations, embeddings: &DatasetEmbeddings) {
-        if other.target == self.target {
-            self.compact_target(embeddings);
-            if let Some(copy) = self.compact_target.get() {
-                let _ = other.compact_target.set(Arc::clone(copy));
-            }
-        }
     }
 
     /// u's profile in S: the weighted mean of their S item vectors plus the

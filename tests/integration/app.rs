@@ -1177,3 +1177,127 @@ fn switching_while_any_job_runs_shows_nothing_of_what_was_open_before() {
         }
     }
 }
+
+/// Each use case run from the command line and from the window gives the
+/// same answer: the same user's recommendations under the same weights and
+/// ridge (the library's one recommend service; the transfer model is left
+/// out, as the window reuses its evaluation's and the command line its
+/// stored one), and the same refusal to write over the dataset's manifest.
+#[test]
+fn the_command_line_and_the_window_run_the_same_use_cases() {
+    let dir = tempdir();
+    // A copy of the sample, so that a failed guard could harm only the copy.
+    let data = dir.path().join("sample");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(sample_manifest().parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, data.join(path.file_name().unwrap())).unwrap();
+    }
+    let manifest = data.join("crossrec.toml");
+    let mut h = harness(dir.path(), manifest.clone());
+    wait_for(&mut h, "the analysis", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    let weights: crossrec::rank::Weights =
+        "content=0.6,mapped=0.4,adapted=0,graph=1,popularity=0.3,history=1"
+            .parse()
+            .unwrap();
+    let ctx = h.ctx.clone();
+    let ridge = h.state().settings().ridge;
+    h.state_mut().handle(&ctx, Command::SetWeights(weights));
+    let dataset = Dataset::load(&manifest).unwrap();
+    let analysis = h.state().analysis().unwrap();
+    let (s, t) = (analysis.relations.source, analysis.relations.target);
+    // A user who is not held out, so the window ranks them as recommend does.
+    let held = &analysis.evaluation.scores;
+    let user = (0..dataset.users.len() as u32)
+        .find(|&u| {
+            held.position(u).is_none() && !analysis.relations.source_history[u as usize].is_empty()
+        })
+        .expect("a user the evaluation did not hold out");
+    h.state_mut().handle(&ctx, Command::SelectUser(user));
+    h.state_mut().handle(&ctx, Command::SetK(10));
+    let window: Vec<String> = h
+        .state()
+        .ranking()
+        .expect("a ranking")
+        .items
+        .iter()
+        .map(|r| dataset.domains[t].items[r.item as usize].id.clone())
+        .collect();
+
+    let model = dir.path().join("tiny-bert");
+    let ridge = ridge.to_string();
+    let weights = weights.to_string();
+    let args = [
+        "recommend",
+        "--dataset",
+        manifest.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--from",
+        &dataset.domains[s].name,
+        "--to",
+        &dataset.domains[t].name,
+        "--user",
+        &dataset.users[user as usize],
+        "--weights",
+        &weights,
+        "--ridge",
+        &ridge,
+        "--format",
+        "json",
+    ];
+    let out = crate::common::crossrec(&args, &dir.path().join("cli-cache"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cli: Vec<String> = json["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["item_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cli, window, "the same recommendations from both front ends");
+
+    // Neither writes over the manifest.
+    let before = std::fs::read(&manifest).unwrap();
+    let export = [
+        "export",
+        "--dataset",
+        manifest.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--what",
+        "recommendations",
+        "--from",
+        &dataset.domains[s].name,
+        "--to",
+        &dataset.domains[t].name,
+        "--output",
+        manifest.to_str().unwrap(),
+    ];
+    let out = crate::common::crossrec(&export, &dir.path().join("cli-cache"));
+    assert!(!out.status.success());
+    let cli_error = String::from_utf8_lossy(&out.stderr).to_string();
+    h.state_mut()
+        .handle(&ctx, Command::ExportRanking(manifest.clone()));
+    let window_error = h
+        .state()
+        .notifications()
+        .last()
+        .filter(|n| n.error)
+        .map(|n| n.text.clone())
+        .expect("the window refuses too");
+    assert_eq!(
+        std::fs::read(&manifest).unwrap(),
+        before,
+        "the manifest is untouched"
+    );
+    for error in [&cli_error, &window_error] {
+        assert!(error.contains("crossrec.toml"), "{error}");
+    }
+}

@@ -393,6 +393,6 @@ fn an_unknown_model_names_both_install_routes() {
     let message = crossrec::embed::resolve_model("./no/such/model-folder")
         .unwrap_err()
         .to_string();
-    assert!(message.contains("--model"), "{message}");
+    assert!(message.contains("give a model folder"), "{message}");
     assert!(message.contains("install_model.py"), "{message}");
 }

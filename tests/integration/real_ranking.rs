@@ -1,15 +1,16 @@
 //! Ranking on the real Amazon food × kitchen data with the real model: the
 //! compact (8-bit) scan returns the exact scan's top 10 for real users.
 //!
-//! The item vectors come from the user's embedding cache, so the first run
-//! on a machine encodes the dataset once (a few minutes on two cores).
+//! The item vectors come from the tests' own embedding cache under the
+//! build's target folder (never the user's), so the first run on a machine
+//! encodes the dataset once and later runs read it.
 
 use std::sync::atomic::AtomicBool;
 
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Encoder, EncoderOptions};
 use crossrec::pipeline::encode_dataset;
-use crossrec::rank::{Scan, Weights, recommend_with};
+use crossrec::rank::{CompactCache, Scan, Weights, recommend_with};
 use crossrec::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
 
 use crate::common::{real_model, shared_data};
@@ -21,7 +22,9 @@ fn the_compact_scan_finds_the_exact_top_10_for_1000_real_users() {
     };
     let dataset = Dataset::load(&dir.join("crossrec.toml")).expect("the real dataset loads");
     let encoder = Encoder::load(model, &EncoderOptions::default()).expect("the real model loads");
-    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+    let cache = EmbeddingCache::new(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-embeddings"),
+    );
     let cancel = AtomicBool::new(false);
     let e = encode_dataset(&dataset, &encoder, &cache, &mut |_, _| {}, &cancel).expect("encoded");
     let mut checked = 0;
@@ -44,10 +47,11 @@ fn the_compact_scan_finds_the_exact_top_10_for_1000_real_users() {
         let step = (users.len() / 500).max(1);
         let mut same = 0;
         let mut n = 0;
+        let cache = CompactCache::default();
         for &u in users.iter().step_by(step).take(500) {
             let weights = Weights::default();
-            let exact = recommend_with(&relations, &e, u, &weights, 10, Scan::Exact);
-            let compact = recommend_with(&relations, &e, u, &weights, 10, Scan::Compact);
+            let exact = recommend_with(&relations, &e, u, &weights, 10, Scan::Exact, &cache);
+            let compact = recommend_with(&relations, &e, u, &weights, 10, Scan::Compact, &cache);
             // The shown scores are exact either way.
             for r in &compact.items {
                 let twin = exact.items.iter().find(|x| x.item == r.item);

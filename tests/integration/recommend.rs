@@ -12,7 +12,8 @@ use crossrec::evaluate::{
 };
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
 use crossrec::rank::{
-    COMPONENTS, Component, Scan, Scorer, UserQuery, Weights, recommend, recommend_with,
+    COMPONENTS, CompactCache, Component, Scan, Scorer, UserQuery, Weights, recommend,
+    recommend_with,
 };
 use crossrec::relate::{Hidden, RelateOptions, Relations, domain_pair};
 use proptest::prelude::Just;
@@ -639,7 +640,7 @@ proptest::proptest! {
                 if evaluation.scores.candidates_of(i).is_none() && !weights.is_zero() {
                     let evaluated = evaluation.scores.rank(i, &weights, 5, &mut scratch);
                     let ranked: Vec<u32> =
-                        recommend_with(relations, e, user, &weights, 5, Scan::Exact)
+                        recommend_with(relations, e, user, &weights, 5, Scan::Exact, &CompactCache::default())
                             .items
                             .iter()
                             .map(|r| r.item)

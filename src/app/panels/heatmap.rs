@@ -7,7 +7,7 @@
 use super::super::Command;
 use super::super::session::Generation;
 use super::{Panel, View, truncate};
-use crate::relate::dot;
+use crate::embed::dot;
 
 /// Which matrix is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

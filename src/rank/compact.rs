@@ -13,7 +13,7 @@
 //! portably; on x86-64 kernels for AVX-512 VNNI and AVX2 are chosen at run
 //! time when the processor has them.
 
-use super::Embeddings;
+use crate::embed::Embeddings;
 
 /// A vector quantised to 8-bit integers: `x ≈ scale · code`.
 #[derive(Debug, Clone, PartialEq)]
@@ -426,7 +426,7 @@ mod tests {
             let mut out = vec![[0f32; 1]; 4];
             compact.dots(1, &[compact.query(&Quantized::new(&q))], &mut out);
             for (r, o) in out.iter().enumerate() {
-                let exact = crate::relate::dot(items.row(r + 1), &q);
+                let exact = crate::embed::dot(items.row(r + 1), &q);
                 // 4-bit codes: about 1/14 of the row's largest value per
                 // step, so a few percent of the norms' product.
                 let bound = 0.04 * (dim as f32);

@@ -1,0 +1,49 @@
+//! Outputs never replace inputs: [`Inputs`] lists every file a run reads
+//! (the manifest and every file it names, and whatever else the caller
+//! adds), and [`Inputs::check`] refuses an output that is one of them —
+//! through a symlink or another spelling of the path alike. Every export,
+//! from the command line or the window, is checked through it.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::Dataset;
+use crate::files::{WriteError, check_not_inputs};
+
+/// The files a run reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs(Vec<PathBuf>);
+
+impl Inputs {
+    /// The dataset's files: its manifest (when it was read from one) and
+    /// every file the manifest names.
+    pub fn of_dataset(dataset: &Dataset, manifest: Option<&Path>) -> Inputs {
+        Inputs(
+            manifest
+                .map(Path::to_path_buf)
+                .into_iter()
+                .chain(dataset.manifest.files())
+                .collect(),
+        )
+    }
+
+    /// These inputs and `path`.
+    pub fn and(mut self, path: impl Into<PathBuf>) -> Inputs {
+        self.0.push(path.into());
+        self
+    }
+
+    /// Refuses `output` when writing it would replace one of the inputs.
+    pub fn check(&self, output: &Path) -> Result<(), WriteError> {
+        check_not_inputs(output, self.0.iter().map(PathBuf::as_path))
+    }
+
+    /// Refuses the first of `outputs` that would replace an input.
+    pub fn check_all<'a>(
+        &self,
+        outputs: impl IntoIterator<Item = &'a Path>,
+    ) -> Result<(), WriteError> {
+        outputs
+            .into_iter()
+            .try_for_each(|output| self.check(output))
+    }
+}

@@ -1,0 +1,208 @@
+//! Recommending for real, one way for every front end: [`choose`] picks a
+//! direction's weights and ridge (given ones, else the tuned ones saved for
+//! the dataset and direction, else the built-in defaults); [`fit`] fits the
+//! relations on every interaction and gets the transfer model by the one
+//! [`AdapterSource`] policy; [`Fitted::rank`] ranks any user with one
+//! compact copy of a large target domain shared by every call.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use crate::data::Dataset;
+use crate::names::{AboutSetting, Setting};
+use crate::pipeline::DatasetEmbeddings;
+use crate::rank::{CompactCache, Component, Ranking, Scan, Weights, recommend_with};
+use crate::relate::{AdaptOptions, Hidden, RelateError, RelateOptions, Relations, StoredAdapter};
+use crate::settings::{SettingsError, SettingsStore};
+
+/// Epochs of the transfer model when no tuning chose them (the validation
+/// choice on both directions of the Amazon data was 2–4).
+pub const DEFAULT_ADAPTED_EPOCHS: usize = 3;
+
+/// What went wrong preparing a direction to recommend.
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendError {
+    /// The tuned settings file could not be used.
+    #[error("tuned settings: {0}")]
+    Settings(#[from] SettingsError),
+    /// The relations could not be fitted.
+    #[error(transparent)]
+    Relate(#[from] RelateError),
+    /// Every weight is 0.
+    #[error("{}", crate::rank::ALL_ZERO)]
+    AllZero,
+}
+
+impl AboutSetting for RecommendError {
+    fn setting(&self) -> Option<Setting> {
+        match self {
+            RecommendError::Settings(_) => None,
+            RecommendError::Relate(e) => e.setting(),
+            RecommendError::AllZero => Some(Setting::Weights),
+        }
+    }
+}
+
+/// The settings a direction ranks with, and where they came from.
+#[derive(Debug)]
+pub struct RankSettings {
+    /// The component weights.
+    pub weights: Weights,
+    /// The mapping's ridge strength.
+    pub ridge: f32,
+    /// Epochs of the transfer model when it is trained for recommending.
+    pub adapted_epochs: usize,
+    /// The tuned-settings file that gave the weights, the ridge or the
+    /// epochs, when one did.
+    pub tuned_from: Option<PathBuf>,
+    /// A tuned-settings file that could not be read, when the given weights
+    /// and ridge made it unnecessary (it is an error otherwise).
+    pub unreadable: Option<SettingsError>,
+}
+
+/// The settings `dataset`'s direction `names` (source, target) ranks with:
+/// each of `given` (weights, ridge) that is set, else the tuned settings
+/// saved in `store` for the dataset read from `manifest`, else the
+/// built-in defaults.
+pub fn choose(
+    store: &SettingsStore,
+    manifest: &Path,
+    dataset: &Dataset,
+    names: (&str, &str),
+    given: (Option<Weights>, Option<f32>),
+) -> Result<RankSettings, RecommendError> {
+    let path = store.path(manifest, dataset.name(), names.0, names.1);
+    let everything_given = given.0.is_some() && given.1.is_some();
+    let (saved, unreadable) = match store.load(&path) {
+        Ok(saved) => (saved, None),
+        Err(e) if everything_given => (None, Some(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let tuned_from = saved.as_ref().map(|_| path.clone());
+    let weights = given
+        .0
+        .or(saved.as_ref().map(|s| s.weights()))
+        .unwrap_or_default();
+    if weights.is_zero() {
+        return Err(RecommendError::AllZero);
+    }
+    Ok(RankSettings {
+        weights,
+        ridge: given
+            .1
+            .or(saved.as_ref().map(|s| s.ridge))
+            .unwrap_or(RelateOptions::default().ridge),
+        adapted_epochs: saved
+            .as_ref()
+            .and_then(|s| s.adapted_epochs)
+            .unwrap_or(DEFAULT_ADAPTED_EPOCHS),
+        tuned_from,
+        unreadable,
+    })
+}
+
+/// Where the transfer model of the relations that rank comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum AdapterSource<'a> {
+    /// The model stored under this folder for exactly these inputs, else
+    /// one trained now for [`RankSettings::adapted_epochs`] and stored
+    /// there: what a run that has not evaluated uses.
+    Stored(&'a Path),
+    /// The model an evaluation of the same direction just trained (its
+    /// held-out rows unseen, its epoch chosen on the validation users):
+    /// what a run that has evaluated uses rather than training a second.
+    Evaluated(&'a Relations),
+}
+
+/// What happened to the transfer model.
+#[derive(Debug)]
+pub enum AdapterOutcome {
+    /// Its weight is 0 (or no epochs were chosen): not trained.
+    Unweighted,
+    /// Read from the store or trained now (see [`StoredAdapter`]).
+    Stored(StoredAdapter),
+    /// Taken from the evaluation.
+    Evaluated,
+}
+
+/// A direction ready to recommend: the relations fitted on every
+/// interaction, the weights, and the compact copy of the target items.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The relations, fitted on everything.
+    pub relations: Relations,
+    /// The weights every ranking uses.
+    pub weights: Weights,
+    /// The target items' 4-bit copy, made once for a large domain.
+    pub compact: CompactCache,
+}
+
+impl Fitted {
+    /// `user`'s top `k` with the breakdown, the scan chosen by the target
+    /// domain's size.
+    pub fn rank(&self, embeddings: &DatasetEmbeddings, user: u32, k: usize) -> Ranking {
+        let scan = Scan::auto(embeddings.domains[self.relations.target].len());
+        recommend_with(
+            &self.relations,
+            embeddings,
+            user,
+            &self.weights,
+            k,
+            scan,
+            &self.compact,
+        )
+    }
+}
+
+/// Fits direction `pair` (source, target) of `dataset` on every
+/// interaction under `settings`, with the transfer model from `adapter`.
+pub fn fit(
+    dataset: &Dataset,
+    embeddings: &DatasetEmbeddings,
+    pair: (usize, usize),
+    settings: &RankSettings,
+    adapter: AdapterSource<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Fitted, AdapterOutcome), RecommendError> {
+    let mut relations = Relations::fit(
+        dataset,
+        embeddings,
+        pair.0,
+        pair.1,
+        &Hidden::nothing(dataset),
+        RelateOptions {
+            ridge: settings.ridge,
+        },
+    )?;
+    let outcome = match adapter {
+        AdapterSource::Evaluated(evaluated) => {
+            relations.adapted = evaluated.adapted.clone();
+            AdapterOutcome::Evaluated
+        }
+        AdapterSource::Stored(_)
+            if settings.weights.get(Component::Adapted) == 0.0 || settings.adapted_epochs == 0 =>
+        {
+            AdapterOutcome::Unweighted
+        }
+        AdapterSource::Stored(dir) => {
+            let options = AdaptOptions {
+                epochs: settings.adapted_epochs,
+                ..AdaptOptions::default()
+            };
+            AdapterOutcome::Stored(relations.train_adapter_stored(embeddings, options, dir, cancel))
+        }
+    };
+    let compact = CompactCache::default();
+    let target = &embeddings.domains[pair.1];
+    if Scan::auto(target.len()) == Scan::Compact {
+        compact.get(target);
+    }
+    Ok((
+        Fitted {
+            relations,
+            weights: settings.weights,
+            compact,
+        },
+        outcome,
+    ))
+}
