@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::embed::dot;
+use crate::embed::{Embeddings, dot};
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::{Clusters, Projection};
 use crate::rank::top_k;
@@ -318,6 +318,23 @@ pub fn nearest_clusters(
     top_k(&scores, n, &[])
         .into_iter()
         .map(|c| (c as usize, scores[c as usize]))
+        .collect()
+}
+
+/// The cosine of each `rows` item of `a` with each `cols` item of `b`,
+/// row-major `[rows, cols]` (items past a matrix's end are 0).
+pub fn similarity_grid(a: &Embeddings, rows: &[u32], b: &Embeddings, cols: &[u32]) -> Vec<f32> {
+    let row = |m: &Embeddings, i: u32| (i as usize) < m.len();
+    rows.iter()
+        .flat_map(|&i| {
+            cols.iter().map(move |&j| {
+                if row(a, i) && row(b, j) {
+                    dot(a.row(i as usize), b.row(j as usize))
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect()
 }
 

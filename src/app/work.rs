@@ -8,18 +8,18 @@ use std::sync::Arc;
 use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{
-    AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, evaluate,
-    user_metrics,
+    AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, user_metrics,
 };
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_clusters};
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
-use crate::pipeline::{DatasetEmbeddings, encode_dataset};
-use crate::project::{Clusters, Projection, kmeans, project};
+use crate::pipeline::DatasetEmbeddings;
+use crate::project::{ClusterMap, Clusters, Projection, cluster_maps, kmeans, project};
 use crate::rank::{CompactCache, Weights};
 use crate::relate::Relations;
+use crate::service::evaluate::Evaluated;
 use crate::service::guard::Inputs;
 use crate::service::recommend::{self, AdapterSource, Fitted, RankSettings};
-use crate::settings::{SettingsError, SettingsStore, TunedSettings};
+use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
 
@@ -33,6 +33,8 @@ pub struct Overview {
     pub projection: Projection,
     /// k-means clusters per domain.
     pub clusters: Vec<Clusters>,
+    /// The cluster heatmap of every ordered pair of domains.
+    pub maps: Vec<ClusterMap>,
 }
 
 /// The relations of one (S, T) pair: fitted on everything for
@@ -141,12 +143,12 @@ pub fn encode(
     reporter: &Reporter,
 ) -> Result<Encoded, JobError> {
     reporter.progress("loading the model", 0.0, 0.0, "");
-    let encoder = Encoder::from_spec(&model, &options).map_err(JobError::from)?;
     let cache = EmbeddingCache::new(cache);
-    let embeddings = encode_dataset(
+    let encoded = crate::service::encode::encode(
         &dataset,
-        &encoder,
+        (&model, &options),
         &cache,
+        &mut |_| {},
         &mut |stage, p| {
             reporter.progress(
                 &format!("encoding {stage}"),
@@ -159,8 +161,8 @@ pub fn encode(
     )
     .map_err(JobError::from)?;
     Ok(Encoded {
-        embeddings: Arc::new(embeddings),
-        encoder: Arc::new(encoder),
+        embeddings: Arc::new(encoded.embeddings),
+        encoder: Arc::new(encoded.encoder),
     })
 }
 
@@ -290,9 +292,11 @@ pub fn overview(
         }
         clusters.push(kmeans(domain, OVERVIEW_CLUSTERS, 15, d as u64));
     }
+    let maps = cluster_maps(&projection, &clusters);
     Ok(Arc::new(Overview {
         projection,
         clusters,
+        maps,
     }))
 }
 
@@ -337,25 +341,21 @@ pub fn analyse(
         tune: tune.then(TuneOptions::default),
         ..EvalOptions::default()
     };
-    let evaluation = background_pool()?
+    let Evaluated { evaluation, saved } = background_pool()?
         .install(|| {
-            evaluate(
+            crate::service::evaluate::run(
                 &dataset,
                 &embeddings,
-                source,
-                target,
+                (source, target),
                 &options,
+                save_to.as_ref().map(|(store, path)| (store, path.clone())),
                 &mut |stage, f| reporter.progress(stage, f, 1.0, ""),
                 reporter.cancel_flag(),
             )
         })
         .map_err(JobError::from)?;
     let tuned = evaluation.report.tuned.clone();
-    let saved = save_to.map(|(store, path)| {
-        let settings = TunedSettings::from_report(&evaluation.report).map_err(Arc::new)?;
-        store.save(&path, &settings).map_err(Arc::new)?;
-        Ok(path)
-    });
+    let saved = saved.map(|result| result.map_err(Arc::new));
     let ridge = tuned.as_ref().map_or(ridge, |t| t.ridge);
     let weights = tuned.as_ref().map_or(weights, |t| t.weights);
     reporter.progress("fitting on all users", 0.0, 0.0, "");

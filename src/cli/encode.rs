@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use super::{DatasetArgs, EmbedArgs, EncodeArgs, ImportShardsArgs};
 use crate::data::Dataset;
 use crate::embed::{EmbeddingCache, EncodeProgress};
-use crate::pipeline::{DatasetEmbeddings, EncodeStage, VectorSource, encode_dataset};
+use crate::pipeline::{DatasetEmbeddings, EncodeStage, VectorSource};
+use crate::service::encode::Encoded;
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -212,17 +213,21 @@ fn load_quietly(
     let dataset = Dataset::load(&args.manifest()?)?;
     print_load_summary(&dataset);
     check(&dataset)?;
-    let encoder = args.model.load()?;
-    for line in encoder.report().lines() {
-        say!("{line}");
-    }
     let cache = cache_of(args);
     let mut bars: Option<(String, Progress)> = None;
     let cancel = AtomicBool::new(false);
-    let result = encode_dataset(
+    let Encoded {
+        embeddings: result,
+        encoder,
+    } = crate::service::encode::encode(
         &dataset,
-        &encoder,
+        (&args.model.model, &args.model.options()),
         &cache,
+        &mut |report| {
+            for line in report.lines() {
+                say!("{line}");
+            }
+        },
         &mut |stage: EncodeStage<'_>, p| {
             let name = stage.to_string();
             if bars.as_ref().is_none_or(|(n, _)| *n != name) {

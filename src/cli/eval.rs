@@ -5,19 +5,20 @@
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
     AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus,
-    MemoryCap, NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT, evaluate,
+    MemoryCap, NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT,
 };
 use crate::rank::Weights;
 use crate::relate::{AdaptOptions, AdaptStart};
 use crate::relate::{RelateOptions, domain_pair};
-use crate::settings::{SettingsStore, TunedSettings};
+use crate::service::evaluate::Evaluated;
+use crate::settings::{SettingsError, SettingsStore};
 
 /// Output formats of `eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,12 +195,22 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     };
     let terminal = std::io::stderr().is_terminal();
     let mut last_stage = String::new();
-    let evaluation = evaluate(
+    let store = SettingsStore::new(SettingsStore::default_root());
+    let save_to = (
+        store.clone(),
+        store.path(
+            &args.dataset.manifest()?,
+            dataset.name(),
+            &args.from,
+            &args.to,
+        ),
+    );
+    let Evaluated { evaluation, saved } = crate::service::evaluate::run(
         &dataset,
         &embeddings,
-        source,
-        target,
+        (source, target),
         &options,
+        Some((&save_to.0, save_to.1)),
         &mut |stage, fraction| {
             if stage != last_stage {
                 say!("{stage}…");
@@ -211,27 +222,6 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &AtomicBool::new(false),
     )?;
     let report = &evaluation.report;
-    if report.tuned.is_some() {
-        match TunedSettings::from_report(report) {
-            Ok(settings) => {
-                let store = SettingsStore::new(SettingsStore::default_root());
-                let path = store.path(
-                    &args.dataset.manifest()?,
-                    dataset.name(),
-                    &args.from,
-                    &args.to,
-                );
-                store
-                    .save(&path, &settings)
-                    .map_err(|e| anyhow!("could not save the tuned settings: {e}"))?;
-                say!(
-                    "saved the tuned weights as this dataset's default: {}",
-                    path.display()
-                );
-            }
-            Err(why) => say!("note: {why}"),
-        }
-    }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -239,6 +229,17 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
             writeln!(out)?;
         }
         Format::Table => print_table(&mut out, report)?,
+    }
+    // The report is out first: a settings file that cannot be written
+    // fails the run after it, never instead of it.
+    match saved {
+        Some(Ok(path)) => say!(
+            "saved the tuned weights as this dataset's default: {}",
+            path.display()
+        ),
+        Some(Err(SettingsError::NothingTuned(why))) => say!("note: {why}"),
+        Some(Err(e)) => anyhow::bail!("could not save the tuned settings: {e}"),
+        None => {}
     }
     Ok(())
 }

@@ -212,7 +212,12 @@ pub(crate) fn device_choice(text: &str) -> Result<DeviceChoice, String> {
 
 impl ModelArgs {
     pub(crate) fn load(&self) -> Result<Encoder> {
-        let options = EncoderOptions {
+        Ok(Encoder::from_spec(&self.model, &self.options())?)
+    }
+
+    /// The encoder options the flags ask for.
+    pub(crate) fn options(&self) -> EncoderOptions {
+        EncoderOptions {
             pooling: self.pooling,
             max_len: self.max_len,
             batch_size: self.batch_size,
@@ -222,8 +227,7 @@ impl ModelArgs {
             precision: self.precision,
             device: self.device,
             kernels: None,
-        };
-        Ok(Encoder::from_spec(&self.model, &options)?)
+        }
     }
 }
 

@@ -384,10 +384,9 @@ impl Encoder {
             options.precision,
             kernels,
         )
-        .map_err(model_error(
-            weights_path,
-            "weights do not match config.json",
-        ))?;
+        .map_err(|e| {
+            model_error(weights_path, "weights do not match config.json")(e.to_string())
+        })?;
         let specials = tokenizer
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));

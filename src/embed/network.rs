@@ -41,6 +41,28 @@ fn body<'a>(
     if under { weights.pp(prefix) } else { weights }
 }
 
+/// Why the network could not be built from a model's weights.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// A tensor is missing, or its shape is not what config.json says.
+    #[error("{0}")]
+    Weights(String),
+    /// config.json names an activation crossrec does not run.
+    #[error(
+        "hidden_act {0} is not supported; crossrec runs gelu, gelu_new, gelu_pytorch_tanh, \
+         relu and silu"
+    )]
+    Activation(String),
+    /// The GPU could not be used.
+    #[error("cuda:{device}: {message}")]
+    Cuda {
+        /// The GPU's number.
+        device: usize,
+        /// What CUDA said (or that this build has none).
+        message: String,
+    },
+}
+
 impl Network {
     /// Builds the network `architecture` describes from `weights` (whose
     /// tensor names are `names`) for `device`.
@@ -51,7 +73,7 @@ impl Network {
         device: Device,
         precision: Precision,
         kernels: Kernels,
-    ) -> Result<Network, String> {
+    ) -> Result<Network, NetworkError> {
         let weights = body(architecture, weights, names);
         match device {
             Device::Cpu => Ok(Network::Cpu(Transformer::load(
@@ -63,7 +85,10 @@ impl Network {
             #[cfg(feature = "cuda")]
             Device::Cuda(n) => gpu::load(architecture, weights, n),
             #[cfg(not(feature = "cuda"))]
-            Device::Cuda(n) => Err(format!("cuda:{n}: this build has no CUDA")),
+            Device::Cuda(n) => Err(NetworkError::Cuda {
+                device: n,
+                message: "this build has no CUDA".into(),
+            }),
         }
     }
 
@@ -98,7 +123,7 @@ pub mod gpu {
     use candle_transformers::models::bert::BertModel;
     use candle_transformers::models::xlm_roberta::XLMRobertaModel;
 
-    use super::{Architecture, Network, Pooling};
+    use super::{Architecture, Network, NetworkError, Pooling};
 
     /// candle's model.
     pub enum Model {
@@ -112,8 +137,11 @@ pub mod gpu {
         architecture: &Architecture,
         weights: VarBuilder,
         n: usize,
-    ) -> Result<Network, String> {
-        let device = candle_core::Device::new_cuda(n).map_err(|e| e.to_string())?;
+    ) -> Result<Network, NetworkError> {
+        let device = candle_core::Device::new_cuda(n).map_err(|e| NetworkError::Cuda {
+            device: n,
+            message: e.to_string(),
+        })?;
         let weights = weights.set_device(device.clone());
         let model = match architecture {
             Architecture::Bert(config) => BertModel::load(weights, config).map(Model::Bert),
@@ -121,7 +149,7 @@ pub mod gpu {
                 XLMRobertaModel::new(config, weights).map(Model::XlmRoberta)
             }
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NetworkError::Weights(e.to_string()))?;
         Ok(Network::Gpu { model, device })
     }
 

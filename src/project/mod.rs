@@ -5,7 +5,9 @@
 //! It knows nothing of the window; it returns plain numbers.
 
 mod clusters;
+mod heatmap;
 mod pca;
 
 pub use clusters::{Clusters, kmeans};
+pub use heatmap::{ClusterMap, cluster_map, cluster_maps};
 pub use pca::{Projection, project};

@@ -1,10 +1,14 @@
 //! The use cases both front ends run, as library calls: the command line
 //! and the window only turn flags and clicks into these calls and word what
-//! comes back. [`recommend`] chooses a direction's settings, fits what ranks
-//! (with the one transfer-model policy) and ranks users; [`explore`]
+//! comes back. [`encode`] loads the model and encodes a dataset through the
+//! cache; [`recommend`] chooses a direction's settings, fits what ranks
+//! (with the one transfer-model policy) and ranks users; [`evaluate`]
+//! evaluates and keeps a weight search's result; [`explore`]
 //! searches the shared space; [`guard`] keeps every output from replacing a
 //! file the run reads.
 
+pub mod encode;
+pub mod evaluate;
 pub mod explore;
 pub mod guard;
 pub mod recommend;

@@ -7,7 +7,7 @@
 use super::super::Command;
 use super::super::session::Generation;
 use super::{Panel, View, truncate};
-use crate::embed::dot;
+use crate::explore::similarity_grid;
 
 /// Which matrix is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,17 +117,12 @@ impl HeatmapPanel {
                     .take(40)
                     .collect();
                 let recs: Vec<u32> = ranking.items.iter().map(|r| r.item).collect();
-                let values: Vec<f32> = history
-                    .iter()
-                    .flat_map(|&i| {
-                        recs.iter().map(move |&j| {
-                            dot(
-                                embeddings.domains[s].row(i as usize),
-                                embeddings.domains[t].row(j as usize),
-                            )
-                        })
-                    })
-                    .collect();
+                let values = similarity_grid(
+                    &embeddings.domains[s],
+                    &history,
+                    &embeddings.domains[t],
+                    &recs,
+                );
                 (
                     history.iter().map(|&i| label(sd, i)).collect::<Vec<_>>(),
                     recs.iter().map(|&j| label(td, j)).collect::<Vec<_>>(),
@@ -136,31 +131,11 @@ impl HeatmapPanel {
             }
             Mode::Overview => {
                 let overview = view.overview?;
-                let (cs, ct) = (overview.clusters.get(s)?, overview.clusters.get(t)?);
-                let order = |c: &crate::project::Clusters, d: usize| {
-                    let mut idx: Vec<usize> = (0..c.sizes.len()).collect();
-                    let x =
-                        |k: usize| overview.projection.points[d][c.representative[k] as usize][0];
-                    idx.sort_by(|&a, &b| x(a).total_cmp(&x(b)));
-                    idx
-                };
-                // Rows along the first principal axis; each column next to the
-                // row it is most similar to, so matching clusters form a diagonal.
-                let ro = order(cs, s);
-                let sim = |a: usize, b: usize| dot(cs.centroids.row(a), ct.centroids.row(b));
-                let mut co: Vec<usize> = (0..ct.sizes.len()).collect();
-                let best_row = |b: usize| {
-                    (0..ro.len())
-                        .max_by(|&x, &y| sim(ro[x], b).total_cmp(&sim(ro[y], b)))
-                        .unwrap_or(0)
-                };
-                let along_axis = order(ct, t);
-                let axis_rank = |b: usize| along_axis.iter().position(|&k| k == b);
-                co.sort_by_key(|&b| (best_row(b), axis_rank(b)));
-                let values: Vec<f32> = ro
+                let map = overview
+                    .maps
                     .iter()
-                    .flat_map(|&a| co.iter().map(move |&b| sim(a, b)))
-                    .collect();
+                    .find(|m| (m.source, m.target) == (s, t))?;
+                let (cs, ct) = (overview.clusters.get(s)?, overview.clusters.get(t)?);
                 let cluster_label =
                     |c: &crate::project::Clusters, d: &crate::data::Domain, k: usize| {
                         let (short, full) = label(d, c.representative[k]);
@@ -170,9 +145,9 @@ impl HeatmapPanel {
                         )
                     };
                 (
-                    ro.iter().map(|&k| cluster_label(cs, sd, k)).collect(),
-                    co.iter().map(|&k| cluster_label(ct, td, k)).collect(),
-                    values,
+                    map.rows.iter().map(|&k| cluster_label(cs, sd, k)).collect(),
+                    map.cols.iter().map(|&k| cluster_label(ct, td, k)).collect(),
+                    map.values.clone(),
                 )
             }
         };

@@ -2,9 +2,12 @@
 //! picked) are given a role and a column mapping guessed by the data layer
 //! ([`FileSpec::guess`]) and shown with a preview of their first rows; the
 //! user corrects the typed specs and saves them as a manifest, which is
-//! checked the way a loaded one is and then loaded.
+//! checked the way a loaded one is and then loaded. A file's head is read
+//! on its own thread (a file on a slow disk never stalls the window); the
+//! preview says "reading…" until it is in.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 use super::super::Command;
 use crate::data::{Delimiter, FileRole, FileSpec, Manifest, Table};
@@ -22,13 +25,49 @@ struct Preview {
 }
 
 /// One input file (CSV or Parquet) of the manifest being built.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct FileDraft {
     /// The path as typed.
     path: String,
     /// Its part of the manifest.
     spec: FileSpec,
     preview: Option<Result<Preview, String>>,
+    /// The head being read, when a read is under way.
+    reading: Option<Reading>,
+}
+
+/// A file's head being read on its own thread, and what to guess from it.
+#[derive(Debug)]
+struct Reading {
+    /// The role asked for (`None`: the one its header suggests).
+    role: Option<FileRole>,
+    /// The domain name to keep.
+    name: String,
+    path: PathBuf,
+    delimiter: Option<Delimiter>,
+    head: Receiver<Result<Preview, String>>,
+}
+
+/// Reads the head of `path` on a thread of its own.
+fn read_head(path: PathBuf, delimiter: Option<Delimiter>) -> Receiver<Result<Preview, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failed = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("crossrec-preview".into())
+        .spawn(move || {
+            let head = Table::open_head(&path, delimiter, PREVIEW_BYTES, PREVIEW_ROWS)
+                .map(|t| Preview {
+                    headers: t.headers().to_vec(),
+                    rows: t.preview(PREVIEW_ROWS),
+                    parquet: t.is_parquet(),
+                })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(head);
+        });
+    if let Err(e) = spawned {
+        let _ = failed.send(Err(format!("could not start reading the file: {e}")));
+    }
+    rx
 }
 
 impl FileDraft {
@@ -42,14 +81,15 @@ impl FileDraft {
             path: path.display().to_string(),
             spec: FileSpec::guess(FileRole::Items, path.to_path_buf(), &name, &[], None),
             preview: None,
+            reading: None,
         };
         draft.reload(None);
         draft
     }
 
-    /// Reads the file's head again and guesses its columns for `role` (or
-    /// for the role its header suggests), keeping the chosen delimiter and
-    /// domain name.
+    /// Starts reading the file's head again, to guess its columns for
+    /// `role` (or for the role its header suggests), keeping the chosen
+    /// delimiter and domain name.
     fn reload(&mut self, role: Option<FileRole>) {
         let delimiter = delimiter(&self.spec);
         let name = match &self.spec {
@@ -60,19 +100,41 @@ impl FileDraft {
                 .unwrap_or_default(),
         };
         let path = PathBuf::from(self.path.trim());
-        let head = Table::open_head(&path, delimiter, PREVIEW_BYTES, PREVIEW_ROWS)
-            .map_err(|e| e.to_string());
-        let headers = head
-            .as_ref()
-            .map(|t| t.headers().to_vec())
-            .unwrap_or_default();
+        self.reading = Some(Reading {
+            role,
+            name,
+            head: read_head(path.clone(), delimiter),
+            path,
+            delimiter,
+        });
+    }
+
+    /// Takes the head once it has been read and guesses the spec from it;
+    /// true while it is still being read.
+    fn poll(&mut self) -> bool {
+        let Some(reading) = &self.reading else {
+            return false;
+        };
+        let head = match reading.head.try_recv() {
+            Ok(head) => head,
+            Err(TryRecvError::Empty) => return true,
+            Err(TryRecvError::Disconnected) => Err("the file could not be read".to_string()),
+        };
+        let Some(Reading {
+            role,
+            name,
+            path,
+            delimiter,
+            ..
+        }) = self.reading.take()
+        else {
+            return false;
+        };
+        let headers = head.as_ref().map(|p| p.headers.clone()).unwrap_or_default();
         let role = role.unwrap_or_else(|| FileRole::guess(&headers));
         self.spec = FileSpec::guess(role, path, &name, &headers, delimiter);
-        self.preview = Some(head.map(|t| Preview {
-            headers: t.headers().to_vec(),
-            rows: t.preview(PREVIEW_ROWS),
-            parquet: t.is_parquet(),
-        }));
+        self.preview = Some(head);
+        false
     }
 }
 
@@ -163,6 +225,10 @@ impl ManifestBuilder {
             ui.weak("(or drop CSV files here)");
         });
         let mut remove = None;
+        if self.files.iter_mut().fold(false, |any, f| f.poll() | any) {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(30));
+        }
         for (i, file) in self.files.iter_mut().enumerate() {
             ui.push_id(i, |ui| {
                 egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -308,6 +374,10 @@ fn file_ui(ui: &mut egui::Ui, file: &mut FileDraft) -> bool {
     });
     if reload {
         file.reload(Some(role));
+    }
+    if file.reading.is_some() {
+        ui.weak("reading…");
+        return removed;
     }
     match &file.preview {
         Some(Ok(preview)) => {

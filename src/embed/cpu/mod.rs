@@ -20,6 +20,7 @@ use candle_transformers::models::bert::HiddenAct;
 pub use kernels::{KERNELS_VARIABLE, Kernels, Level};
 
 use super::config::{Architecture, Dimensions};
+use super::network::NetworkError;
 use super::runtime::Precision;
 use super::{EmbedError, Pooling};
 use int8::{QuantizedLinear, Scratch};
@@ -285,7 +286,7 @@ impl Transformer {
         vb: VarBuilder,
         precision: Precision,
         kernels: Kernels,
-    ) -> Result<Transformer, String> {
+    ) -> Result<Transformer, NetworkError> {
         let Dimensions {
             hidden,
             heads,
@@ -312,12 +313,7 @@ impl Transformer {
                     A::NewGelu | A::GeluPytorchTanh => Activation::GeluTanh,
                     A::Relu => Activation::Relu,
                     A::Silu | A::Swish => Activation::Silu,
-                    other => {
-                        return Err(format!(
-                            "hidden_act {other:?} is not supported; crossrec runs gelu, \
-                             gelu_new, gelu_pytorch_tanh, relu and silu"
-                        ));
-                    }
+                    other => return Err(NetworkError::Activation(format!("{other:?}"))),
                 };
                 (activation, Positions::AfterPadding(c.pad_token_id))
             }
@@ -374,7 +370,7 @@ impl Transformer {
             Ok((word, position, token_type, embedding_norm, stack))
         };
         let (word, position, token_type, embedding_norm, layers) =
-            read().map_err(super::error::message)?;
+            read().map_err(|e| NetworkError::Weights(super::error::message(e)))?;
         Ok(Transformer {
             kernels,
             pass_tokens: pass_tokens(precision),
