@@ -40,11 +40,16 @@ pub struct Shard {
     pub count: usize,
 }
 
-impl FromStr for Shard {
-    type Err = String;
+/// Text that is not a [`Shard`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("'{0}' is not a shard: write I/N with 1 ≤ I ≤ N, e.g. 2/8")]
+pub struct ShardError(pub String);
 
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("'{s}' is not a shard: write I/N with 1 ≤ I ≤ N, e.g. 2/8");
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError(s.to_string());
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count) = (
             i.trim().parse::<usize>().map_err(|_| bad())?,

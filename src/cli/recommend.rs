@@ -49,6 +49,7 @@ pub struct RecommendArgs {
 
 pub(crate) fn parse_weights(s: &str) -> Result<Weights, String> {
     s.parse()
+        .map_err(|e: crate::rank::WeightsError| e.to_string())
 }
 
 pub(crate) fn parse_ridge(s: &str) -> Result<f32, String> {

@@ -362,7 +362,8 @@ impl Encoder {
     /// pooling and prompts (each checked against the others).
     pub fn load(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
         let device = Device::resolve(options.device, options.precision)?;
-        let kernels = Kernels::detect(options.kernels).map_err(EmbedError::Device)?;
+        let kernels =
+            Kernels::detect(options.kernels).map_err(|e| EmbedError::Device(e.to_string()))?;
         let config_text =
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
         let architecture = parse_config(&config_text, &files.config())?;

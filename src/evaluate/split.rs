@@ -55,28 +55,38 @@ impl std::fmt::Display for Holdout {
     }
 }
 
+/// Why text is not a [`Holdout`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HoldoutError {
+    /// A `%` after something that is not a number.
+    #[error("'{0}' is not a percentage")]
+    NotAPercentage(String),
+    /// A percentage of 0 or less, or of 100 or more.
+    #[error("'{0}': the share must be above 0 % and below 100 %")]
+    ShareOutOfRange(String),
+    /// Neither a row count of at least 1 nor a percentage.
+    #[error("'{0}': expected a number of rows (at least 1) or a share such as 20%")]
+    Neither(String),
+}
+
 impl std::str::FromStr for Holdout {
-    type Err = String;
+    type Err = HoldoutError;
 
     /// `2` (rows) or `20%` (of each user's target rows).
-    fn from_str(s: &str) -> Result<Holdout, String> {
+    fn from_str(s: &str) -> Result<Holdout, HoldoutError> {
         let s = s.trim();
         if let Some(percent) = s.strip_suffix('%') {
             let p: f64 = percent
                 .trim()
                 .parse()
-                .map_err(|_| format!("'{s}' is not a percentage"))?;
+                .map_err(|_| HoldoutError::NotAPercentage(s.to_string()))?;
             if !(p > 0.0 && p < 100.0) {
-                return Err(format!(
-                    "'{s}': the share must be above 0 % and below 100 %"
-                ));
+                return Err(HoldoutError::ShareOutOfRange(s.to_string()));
             }
             return Ok(Holdout::Share(p / 100.0));
         }
         match s.parse::<usize>() {
-            Ok(0) | Err(_) => Err(format!(
-                "'{s}': expected a number of rows (at least 1) or a share such as 20%"
-            )),
+            Ok(0) | Err(_) => Err(HoldoutError::Neither(s.to_string())),
             Ok(n) => Ok(Holdout::Count(n)),
         }
     }
@@ -153,11 +163,16 @@ pub enum Candidates {
     Sampled(usize),
 }
 
+/// Text that is not a [`Candidates`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("'{0}': expected all or sampled:N with N ≥ 1, e.g. sampled:999")]
+pub struct CandidatesError(pub String);
+
 impl std::str::FromStr for Candidates {
-    type Err = String;
+    type Err = CandidatesError;
 
     /// `all` or `sampled:N`.
-    fn from_str(s: &str) -> Result<Candidates, String> {
+    fn from_str(s: &str) -> Result<Candidates, CandidatesError> {
         let s = s.trim();
         if s == "all" {
             return Ok(Candidates::All);
@@ -167,7 +182,7 @@ impl std::str::FromStr for Candidates {
             .and_then(|n| n.trim().parse::<usize>().ok())
             .filter(|&n| n > 0);
         n.map(Candidates::Sampled)
-            .ok_or_else(|| format!("'{s}': expected all or sampled:N with N ≥ 1, e.g. sampled:999"))
+            .ok_or_else(|| CandidatesError(s.to_string()))
     }
 }
 

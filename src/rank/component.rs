@@ -190,49 +190,76 @@ impl fmt::Display for Weights {
 pub const ALL_ZERO: &str = "every weight is 0, so every item would score 0 and the order would \
      be arbitrary; give at least one component a weight";
 
+/// Why text is not a set of weights.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeightsError {
+    /// No component named.
+    #[error(
+        "no weights given; name at least one, e.g. content=1,graph=0.5 (leave the setting out \
+         for the defaults)"
+    )]
+    Empty,
+    /// A part without `=`.
+    #[error("'{0}': expected name=value")]
+    NotNameValue(String),
+    /// A name that is no component.
+    #[error("'{name}' is not a component; expected one of: {}", component_names())]
+    UnknownComponent {
+        /// The name given.
+        name: String,
+    },
+    /// A value that is not a finite number.
+    #[error("'{0}': the weight must be a number")]
+    NotANumber(String),
+    /// A component named twice.
+    #[error("'{0}' is named twice; name each component once")]
+    Twice(Component),
+    /// Every weight 0.
+    #[error("{ALL_ZERO}")]
+    AllZero,
+}
+
+/// The components' names, comma-separated.
+fn component_names() -> String {
+    let all: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
+    all.join(", ")
+}
+
 impl FromStr for Weights {
-    type Err = String;
+    type Err = WeightsError;
 
     /// Parses `content=1,mapped=0.5,…`; components not named keep their
     /// default. Empty text, a component named twice and all-zero weights
     /// are errors.
-    fn from_str(s: &str) -> Result<Weights, String> {
+    fn from_str(s: &str) -> Result<Weights, WeightsError> {
         let mut weights = Weights::default();
         let mut named = Vec::new();
         if s.split(',').all(|p| p.trim().is_empty()) {
-            return Err(
-                "no weights given; name at least one, e.g. content=1,graph=0.5 (leave the flag \
-                 out for the defaults)"
-                    .into(),
-            );
+            return Err(WeightsError::Empty);
         }
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
-                .ok_or_else(|| format!("'{part}': expected name=value"))?;
+                .ok_or_else(|| WeightsError::NotNameValue(part.to_string()))?;
             let component = Component::from_name(name.trim()).ok_or_else(|| {
-                let all: Vec<&str> = COMPONENTS.iter().map(|c| c.name()).collect();
-                format!(
-                    "'{name}' is not a component; expected one of: {}",
-                    all.join(", ")
-                )
+                WeightsError::UnknownComponent {
+                    name: name.to_string(),
+                }
             })?;
             let value: f32 = value
                 .trim()
                 .parse()
                 .ok()
                 .filter(|v: &f32| v.is_finite())
-                .ok_or_else(|| format!("'{part}': the weight must be a number"))?;
+                .ok_or_else(|| WeightsError::NotANumber(part.to_string()))?;
             if named.contains(&component) {
-                return Err(format!(
-                    "'{component}' is named twice; name each component once"
-                ));
+                return Err(WeightsError::Twice(component));
             }
             named.push(component);
             weights.set(component, value);
         }
         if weights.is_zero() {
-            return Err(ALL_ZERO.into());
+            return Err(WeightsError::AllZero);
         }
         Ok(weights)
     }

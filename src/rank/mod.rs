@@ -22,7 +22,9 @@ use crate::pipeline::DatasetEmbeddings;
 use crate::relate::Relations;
 
 pub use compact::{CompactItems, Quantized};
-pub use component::{ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights};
+pub use component::{
+    ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights, WeightsError,
+};
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dots_into};
 pub use top::{TopK, better, top_k, top_k_among};

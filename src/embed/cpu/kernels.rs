@@ -58,18 +58,21 @@ pub struct Kernels {
 /// The variable that caps the kernel level.
 pub const KERNELS_VARIABLE: &str = "CROSSREC_CPU_KERNELS";
 
+/// `CROSSREC_CPU_KERNELS` names no kernel level.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{KERNELS_VARIABLE} is {0:?}; expected portable, avx2, avx512 or amx")]
+pub struct KernelsError(pub String);
+
 impl Kernels {
     /// The best kernels this processor runs, capped by `cap` and by
     /// `CROSSREC_CPU_KERNELS` when it is set.
-    pub fn detect(cap: Option<Level>) -> Result<Kernels, String> {
+    pub fn detect(cap: Option<Level>) -> Result<Kernels, KernelsError> {
         let best = Self::best().capped(cap.unwrap_or(Level::Amx));
         match std::env::var(KERNELS_VARIABLE) {
             Err(_) => Ok(best),
             Ok(text) => match Level::parse(&text) {
                 Some(cap) => Ok(best.capped(cap)),
-                None => Err(format!(
-                    "{KERNELS_VARIABLE} is {text:?}; expected portable, avx2, avx512 or amx"
-                )),
+                None => Err(KernelsError(text)),
             },
         }
     }
