@@ -155,10 +155,14 @@ impl CrossrecApp {
         }
     }
 
-    /// Every file the window has read for `dataset`: what no export may
-    /// replace.
+    /// Every file the window has read for `dataset` and its model: what no
+    /// export may replace.
     fn inputs(&self, dataset: &Dataset) -> Inputs {
-        Inputs::of_dataset(dataset, self.settings.manifest.as_deref())
+        let inputs = Inputs::of_dataset(dataset, self.settings.manifest.as_deref());
+        match self.encoded() {
+            Some(encoded) => inputs.and_model(encoded.encoder.files()),
+            None => inputs,
+        }
     }
 
     fn encoded_mut(&mut self) -> Option<&mut super::session::Encoded> {

@@ -13,6 +13,7 @@ use crate::data::Dataset;
 use crate::embed::{EmbeddingCache, EncodeProgress};
 use crate::pipeline::{DatasetEmbeddings, EncodeStage, VectorSource};
 use crate::service::encode::Encoded;
+use crate::service::guard::Inputs;
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -25,7 +26,21 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    Ok(text.lines().map(str::to_string).collect())
+    // A lone carriage return (old Mac line ends) ends a text too, as it
+    // does in CSV files; say so, since such a file looks like one line.
+    let lone = text.replace("\r\n", "\n");
+    let lone_crs = lone.matches('\r').count();
+    if lone_crs > 0 {
+        say!(
+            "note: {}: {lone_crs} lone carriage returns (CR) read as line ends",
+            path.display()
+        );
+    }
+    Ok(lone
+        .replace('\r', "\n")
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
@@ -49,6 +64,11 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
         }
     }
     let encoder = args.model.load()?;
+    // Nor may it replace a file of the model it encodes with.
+    Inputs::default()
+        .and(&args.input)
+        .and_model(encoder.files())
+        .check(&args.output)?;
     for line in encoder.report().lines() {
         say!("{line}");
     }
@@ -73,9 +93,11 @@ fn encode_shard(args: &EncodeArgs, shard: crate::shards::Shard, output: &Path) -
     crate::files::check_output(output)?;
     let manifest = args.dataset.manifest()?;
     let dataset = Dataset::load(&manifest)?;
-    crate::service::guard::Inputs::of_dataset(&dataset, Some(&manifest)).check(output)?;
+    let inputs = Inputs::of_dataset(&dataset, Some(&manifest));
+    inputs.check(output)?;
     print_load_summary(&dataset);
     let encoder = args.dataset.model.load()?;
+    inputs.and_model(encoder.files()).check(output)?;
     for line in encoder.report().lines() {
         say!("{line}");
     }

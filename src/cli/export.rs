@@ -150,7 +150,8 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     let domains = args.domains(&dataset)?;
     let format = args.format();
     // Never replace the dataset's own files.
-    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?));
+    let model = crate::embed::resolve_model(&args.dataset.model.model)?;
+    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?)).and_model(&model);
     let ids = (format == FileFormat::Npy).then(|| ids_path(&args.output));
     inputs.check_all(std::iter::once(args.output.as_path()).chain(ids.as_deref()))?;
     let rows: usize = match args.what {

@@ -459,6 +459,11 @@ impl Encoder {
         &self.report
     }
 
+    /// The model's files.
+    pub fn files(&self) -> &ModelFiles {
+        &self.files
+    }
+
     /// A hash of everything that determines the vectors: weights, config,
     /// tokenizer, pooling, token limit and prompts. Computed once, on first use.
     pub fn fingerprint(&self) -> Result<String, EmbedError> {

@@ -181,6 +181,28 @@ impl ModelFiles {
         self.dir.join("tokenizer_config.json")
     }
 
+    /// Every file in the model folder and its pooling folder: all a run may
+    /// read of the model, so none may be replaced by an output.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        let list = |dir: &Path| -> Vec<PathBuf> {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut files = list(&self.dir);
+        files.extend(list(&self.dir.join(&self.pooling_dir)));
+        files.extend(self.fingerprinted());
+        files.sort();
+        files.dedup();
+        files
+    }
+
     /// Every file whose bytes determine the vectors, for the fingerprint.
     pub fn fingerprinted(&self) -> Vec<PathBuf> {
         let mut files = vec![self.weights.path().to_path_buf(), self.config()];

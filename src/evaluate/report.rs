@@ -657,11 +657,19 @@ fn notes_on(
             Setting::AdaptSeconds
         ));
     }
-    if let Candidates::Sampled(n) = options.candidates {
-        notes.push(format!(
+    match options.candidates {
+        Candidates::Sampled(n) if n.saturating_add(1) >= scores.n_items() => {
+            notes.push(format!(
+                "sampled:{n} asks for more negatives than '{t_name}' has items ({}): each test \
+                 user's targets were ranked among every item they do not have, as with all",
+                scores.n_items()
+            ));
+        }
+        Candidates::Sampled(n) => notes.push(format!(
             "each test user's targets are ranked among themselves and {n} seeded negatives from \
              '{t_name}' (not the whole domain)"
-        ));
+        )),
+        Candidates::All => {}
     }
     notes
 }

@@ -214,6 +214,11 @@ impl EvalScores {
         })
     }
 
+    /// The number of target items.
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
     /// The number of users kept.
     pub fn len(&self) -> usize {
         self.users.len()

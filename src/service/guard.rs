@@ -1,12 +1,13 @@
 //! Outputs never replace inputs: [`Inputs`] lists every file a run reads
-//! (the manifest and every file it names, and whatever else the caller
-//! adds), and [`Inputs::check`] refuses an output that is one of them —
+//! (the manifest and every file it names, the model folder's files, and
+//! whatever else the caller adds), and [`Inputs::check`] refuses an output that is one of them —
 //! through a symlink or another spelling of the path alike. Every export,
 //! from the command line or the window, is checked through it.
 
 use std::path::{Path, PathBuf};
 
 use crate::data::Dataset;
+use crate::embed::ModelFiles;
 use crate::files::{WriteError, check_not_inputs};
 
 /// The files a run reads.
@@ -24,6 +25,12 @@ impl Inputs {
                 .chain(dataset.manifest.files())
                 .collect(),
         )
+    }
+
+    /// These inputs and every file of the model folder `model`.
+    pub fn and_model(mut self, model: &ModelFiles) -> Inputs {
+        self.0.extend(model.all_files());
+        self
     }
 
     /// These inputs and `path`.

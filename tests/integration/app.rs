@@ -1275,6 +1275,54 @@ fn the_command_line_and_the_window_run_the_same_use_cases() {
         .collect();
     assert_eq!(cli, window, "the same recommendations from both front ends");
 
+    // The same search finds the same items, domain by domain.
+    h.state_mut()
+        .handle(&ctx, Command::Search("coffee grinder".to_string()));
+    wait_for(&mut h, "the search", |app| app.search_result().is_some());
+    let window: Vec<(String, String)> = h
+        .state()
+        .search_result()
+        .unwrap()
+        .hits
+        .iter()
+        .flatten()
+        .map(|n| {
+            let domain = &dataset.domains[n.domain];
+            (
+                domain.name.clone(),
+                domain.items[n.item as usize].id.clone(),
+            )
+        })
+        .collect();
+    let search = [
+        "search",
+        "--dataset",
+        manifest.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--query",
+        "coffee grinder",
+        "--format",
+        "json",
+    ];
+    let out = crate::common::crossrec(&search, &dir.path().join("cli-cache"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cli: Vec<(String, String)> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap().to_string();
+            (text("domain"), text("item_id"))
+        })
+        .collect();
+    assert_eq!(cli, window, "the same search hits from both front ends");
+
     // Neither writes over the manifest.
     let before = std::fs::read(&manifest).unwrap();
     let export = [
