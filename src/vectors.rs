@@ -278,7 +278,7 @@ impl VectorFile {
                     crate::data::parquet_read_error(&e)
                 ))
             })?;
-            let (values, ranges) = list_values(batch.column(0)).map_err(&bad)?;
+            let (values, ranges) = list_values(batch.column(0)).map_err(|e| bad(e.to_string()))?;
             for range in ranges {
                 row += 1;
                 if !keep.get(row - 1).copied().unwrap_or(false) {
@@ -397,16 +397,28 @@ impl VectorFile {
 /// (`None` for a null row).
 type ListValues = (Float32Array, Vec<Option<(usize, usize)>>);
 
-fn list_values(column: &ArrayRef) -> Result<ListValues, String> {
+/// Why a vector column cannot be read as float vectors.
+#[derive(Debug, thiserror::Error)]
+enum ColumnError {
+    /// The lists hold something other than floats.
+    #[error("the vectors hold {0}; expected float32 or float64 values")]
+    NotFloats(DataType),
+    /// The column is not a list per row.
+    #[error("expected a list of floats per row, found {0}")]
+    NotList(DataType),
+    /// Arrow could not cast the floats.
+    #[error(transparent)]
+    Cast(#[from] arrow_schema::ArrowError),
+}
+
+fn list_values(column: &ArrayRef) -> Result<ListValues, ColumnError> {
     let as_f32 = |values: &ArrayRef| match values.data_type() {
         DataType::Float32 | DataType::Float64 | DataType::Float16 => {
             arrow_cast::cast(values, &DataType::Float32)
                 .map(|a| a.as_primitive::<arrow_array::types::Float32Type>().clone())
-                .map_err(|e| e.to_string())
+                .map_err(ColumnError::from)
         }
-        other => Err(format!(
-            "the vectors hold {other}; expected float32 or float64 values"
-        )),
+        other => Err(ColumnError::NotFloats(other.clone())),
     };
     let valid = |r: usize| column.is_valid(r);
     match column.data_type() {
@@ -437,7 +449,7 @@ fn list_values(column: &ArrayRef) -> Result<ListValues, String> {
                 .collect();
             Ok((as_f32(list.values())?, ranges))
         }
-        other => Err(format!("expected a list of floats per row, found {other}")),
+        other => Err(ColumnError::NotList(other.clone())),
     }
 }
 

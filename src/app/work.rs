@@ -43,7 +43,7 @@ pub struct Overview {
 pub struct Analysis {
     /// Fitted on all interactions (what `recommend` uses).
     pub relations: Relations,
-    /// The cold-start evaluation (test users hidden).
+    /// The evaluation under the chosen protocol (held-out rows hidden).
     pub evaluation: Evaluation,
     /// The search result, when this analysis was a tuning run.
     pub tuned: Option<Tuned>,

@@ -190,7 +190,7 @@ pub struct Encoder {
     pad_id: u32,
     batch_size: usize,
     workers: usize,
-    fingerprint: OnceLock<Result<String, String>>,
+    fingerprint: OnceLock<Result<String, FingerprintError>>,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -200,6 +200,15 @@ impl std::fmt::Debug for Encoder {
             .field("report", &self.report)
             .finish()
     }
+}
+
+/// A model file that could not be read for the fingerprint (kept to be
+/// reported again on every call, as the fingerprint is computed once).
+#[derive(Debug, Clone)]
+struct FingerprintError {
+    path: std::path::PathBuf,
+    kind: std::io::ErrorKind,
+    message: String,
 }
 
 fn model_error(path: std::path::PathBuf, what: &str) -> impl FnOnce(String) -> EmbedError {
@@ -470,10 +479,13 @@ impl Encoder {
         let result = self.fingerprint.get_or_init(|| {
             let mut hasher = Sha256::new();
             for path in self.files.fingerprinted() {
-                let mut file = std::fs::File::open(&path)
-                    .map_err(|err| format!("{}: {err}", path.display()))?;
-                std::io::copy(&mut file, &mut hasher)
-                    .map_err(|err| format!("{}: {err}", path.display()))?;
+                let unreadable = |err: std::io::Error| FingerprintError {
+                    path: path.clone(),
+                    kind: err.kind(),
+                    message: err.to_string(),
+                };
+                let mut file = std::fs::File::open(&path).map_err(unreadable)?;
+                std::io::copy(&mut file, &mut hasher).map_err(unreadable)?;
             }
             hasher.update(format!(
                 "pooling={};max_len={}",
@@ -498,9 +510,9 @@ impl Encoder {
             }
             Ok(super::cache::hex(&hasher.finalize()))
         });
-        result.clone().map_err(|message| EmbedError::ModelFile {
-            path: self.files.dir.clone(),
-            message,
+        result.clone().map_err(|e| EmbedError::Io {
+            path: e.path,
+            error: std::io::Error::new(e.kind, e.message),
         })
     }
 

@@ -1,7 +1,8 @@
-//! Ranking T items for one user: the score components of DESIGN.md, their
-//! weights, `score = Σ weight · component`, top-k with each component's
-//! value and weighted contribution, and the S item that contributed most
-//! ("because of").
+//! Ranking T items for one user: the score components (content, mapped,
+//! adapted, graph, popularity, history), their weights,
+//! `score = Σ weight · component`, top-k with each component's value and
+//! weighted contribution, and the S item that contributed most ("because
+//! of").
 //!
 //! The total score is summed in one place (`score`: the [`Scorer`], whose
 //! terms the evaluation stores and adds in the same order); the top k is
