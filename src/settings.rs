@@ -38,6 +38,9 @@ pub enum SettingsError {
     /// A weight search found nothing worth keeping (or none ran).
     #[error("{0}")]
     NothingTuned(String),
+    /// A weight search too uncertain to become the default unasked.
+    #[error("{0}; not saved as the default")]
+    Unreliable(crate::evaluate::Unreliable),
 }
 
 /// Tuned settings for one dataset and direction.

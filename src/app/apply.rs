@@ -280,7 +280,14 @@ impl CrossrecApp {
                 "saved the tuned settings for `crossrec recommend` and the next session: {}",
                 path.display()
             )),
-            Some(Err(why)) => self.error(format!("tuned settings not saved: {why}")),
+            Some(Err(why)) => match why.as_ref() {
+                crate::settings::SettingsError::Unreliable(unreliable) => self.note(format!(
+                    "auto-tune is unreliable ({unreliable}): its weights rank for now but were \
+                     not saved as the default; \"Keep as default\" in the Weights panel saves \
+                     them"
+                )),
+                _ => self.error(format!("tuned settings not saved: {why}")),
+            },
             None => {}
         }
         self.refresh_ranking();

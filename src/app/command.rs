@@ -73,6 +73,8 @@ pub enum Command {
     SetWeights(Weights),
     /// Search the weights and ridge on validation users, then apply them.
     AutoTune,
+    /// Save an unreliable search's result as the default after all.
+    KeepTuned,
     /// Evaluate under another protocol.
     SetProtocol(Protocol),
     /// Stop the job of this kind.

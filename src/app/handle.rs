@@ -76,6 +76,7 @@ impl CrossrecApp {
                 }
             }
             Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
+            Command::KeepTuned => self.keep_tuned(),
             Command::SetProtocol(protocol) => {
                 self.settings.protocol = protocol;
                 self.start_analyse(ctx, Analyse::Refresh);
@@ -152,6 +153,41 @@ impl CrossrecApp {
             Command::ExportSelection(path) => self.export_selection(&path),
             Command::ExportRanking(path) => self.export_ranking(&path),
             Command::ExportDataset(what, path) => self.start_export(ctx, what, path),
+        }
+    }
+
+    /// Saves the analysed search's result as the direction's default, as the
+    /// user asked after it was found unreliable.
+    fn keep_tuned(&mut self) {
+        let pair = self.pair();
+        let Some(session) = &self.session else {
+            return;
+        };
+        let (Some(analysed), Some(pair)) = (session.analysed(), pair) else {
+            return;
+        };
+        let Some(path) = self.tuned_path(&session.dataset, pair) else {
+            self.error("the manifest was never saved to a file, so its settings cannot be kept");
+            return;
+        };
+        let result =
+            crate::service::evaluate::save(&analysed.analysis.evaluation, &self.store, path);
+        match result {
+            Ok(path) => {
+                self.note(format!(
+                    "kept the tuned settings as the default, as asked: {}",
+                    path.display()
+                ));
+                if let Some(analysed) = self
+                    .session
+                    .as_mut()
+                    .and_then(|s| s.encoded.as_mut())
+                    .and_then(|e| e.analysed.as_mut())
+                {
+                    analysed.kept = Some(path);
+                }
+            }
+            Err(e) => self.error(format!("tuned settings not saved: {e}")),
         }
     }
 

@@ -200,6 +200,7 @@ impl CrossrecApp {
             model: encoded.map(|e| Encoder::report(&e.encoder)),
             card: encoded.and_then(|e| e.card.as_deref()),
             can_go_back: encoded.is_some_and(|e| !e.trail.is_empty()),
+            kept: analysed.is_some_and(|a| a.kept.is_some()),
             notifications: &self.notifications,
             jobs: panels::jobs_view(&self.jobs.running()),
         }

@@ -79,6 +79,8 @@ pub struct Analysed {
     pub ranking: Option<Ranking>,
     /// What the evaluation knows of the selected user, if held out.
     pub truth: Option<GroundTruth>,
+    /// Where the user kept an unreliable search's result, when they did.
+    pub kept: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -139,6 +141,7 @@ impl Analysed {
             metrics_stale: true,
             ranking: None,
             truth: None,
+            kept: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::pipeline::DatasetEmbeddings;
 use crate::project::{ClusterMap, Clusters, Projection, cluster_maps, kmeans, project};
 use crate::rank::{CompactCache, Weights};
 use crate::relate::Relations;
-use crate::service::evaluate::Evaluated;
+use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
 use crate::service::recommend::{self, AdapterSource, Fitted, RankSettings};
 use crate::settings::{SettingsError, SettingsStore};
@@ -348,7 +348,10 @@ pub fn analyse(
                 &embeddings,
                 (source, target),
                 &options,
-                save_to.as_ref().map(|(store, path)| (store, path.clone())),
+                (
+                    save_to.as_ref().map(|(store, path)| (store, path.clone())),
+                    Keep::WhenReliable,
+                ),
                 &mut |stage, f| reporter.progress(stage, f, 1.0, ""),
                 reporter.cancel_flag(),
             )

@@ -17,7 +17,7 @@ use crate::evaluate::{
 use crate::rank::Weights;
 use crate::relate::{AdaptOptions, AdaptStart};
 use crate::relate::{RelateOptions, domain_pair};
-use crate::service::evaluate::Evaluated;
+use crate::service::evaluate::{Evaluated, Keep};
 use crate::settings::{SettingsError, SettingsStore};
 
 /// Output formats of `eval`.
@@ -86,9 +86,15 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge)]
     ridge: f32,
     /// Search weights and ridge on the validation users, report the tuned
-    /// hybrid, and save it as this dataset's default for `recommend`.
+    /// hybrid, and save it as this dataset's default for `recommend` (when
+    /// the search is reliable: enough validation users and a gain clearly
+    /// above its interval).
     #[arg(long)]
     tune: bool,
+    /// Save the tuned settings as the default even when the search is
+    /// unreliable.
+    #[arg(long, requires = "tune")]
+    save_unreliable: bool,
     /// Most epochs of the transfer model (`adapted`); the epoch kept is
     /// chosen on the validation users. 0 leaves it out.
     #[arg(long, default_value_t = AdaptOptions::default().epochs)]
@@ -210,7 +216,14 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &embeddings,
         (source, target),
         &options,
-        Some((&save_to.0, save_to.1)),
+        (
+            Some((&save_to.0, save_to.1)),
+            if args.save_unreliable {
+                Keep::Always
+            } else {
+                Keep::WhenReliable
+            },
+        ),
         &mut |stage, fraction| {
             if stage != last_stage {
                 say!("{stage}…");
@@ -238,6 +251,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
             path.display()
         ),
         Some(Err(SettingsError::NothingTuned(why))) => say!("note: {why}"),
+        Some(Err(SettingsError::Unreliable(why))) => say!(
+            "note: the search is unreliable: {why}; not saved as the default (--save-unreliable \
+             keeps it anyway)"
+        ),
         Some(Err(e)) => anyhow::bail!("could not save the tuned settings: {e}"),
         None => {}
     }

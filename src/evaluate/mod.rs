@@ -20,7 +20,7 @@ pub use report::{
 };
 pub use scores::{Cancelled, EvalScores, MemoryCap, Summary};
 pub use split::{Candidates, HeldOut, Holdout, Protocol, Shares, Split, SplitError};
-pub use tune::{TuneContext, TuneOptions, Tuned, tune};
+pub use tune::{MIN_VALIDATION_USERS, TuneContext, TuneOptions, Tuned, Unreliable, tune};
 
 /// The cut-offs every report uses (k = 1 is the hit rate at the top, HR@1).
 pub const KS: [usize; 4] = [1, 5, 10, 20];

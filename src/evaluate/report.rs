@@ -485,6 +485,25 @@ pub fn evaluate(
     progress("ranking", 0.0);
     let (rows, mut notes) = rows(&scores, options, tuned.as_ref());
     notes.extend(notes_on(&scores, &relations, options, t_name));
+    if let Some(tuned) = &tuned {
+        notes.push(format!(
+            "tuning: validation NDCG@10 {} on {} users; gain over the starting weights {:+.4} ± {} \
+             (paired)",
+            MetricSummary {
+                mean: tuned.validation_ndcg10,
+                ci95: tuned.validation_ci95
+            },
+            tuned.validation_users,
+            tuned.gain.mean,
+            tuned
+                .gain
+                .ci95
+                .map_or("n/a".to_string(), |c| format!("{c:.4}"))
+        ));
+        if let Some(why) = tuned.unreliable() {
+            notes.push(format!("tuning is unreliable: {why}"));
+        }
+    }
     let (mapping, graph, adapted) = statuses(&relations);
     let report = Report {
         dataset: dataset.name().to_string(),

@@ -1,12 +1,16 @@
 //! Choosing the weights and the ridge strength on validation users (never
 //! the test users): for each ridge strength, refit the mapping, precompute
 //! the validation users' components, and search the weights by coordinate
-//! ascent over a grid, maximising NDCG@10.
+//! ascent over a grid, maximising NDCG@10. A search is only as good as its
+//! validation users: [`Tuned::unreliable`] says when there were too few, or
+//! when the paired interval of its gain over the starting weights is wider
+//! than the gain.
 
 use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
+use super::metrics::MetricSummary;
 use super::scores::{Cancelled, EvalScores, MemoryCap};
 use super::split::{Candidates, HeldOut};
 use crate::pipeline::DatasetEmbeddings;
@@ -43,10 +47,70 @@ pub struct Tuned {
     pub ridge: f32,
     /// NDCG@10 on the validation users with those.
     pub validation_ndcg10: f64,
+    /// Half-width of its 95 % interval over those users (`None` with
+    /// fewer than two).
+    pub validation_ci95: Option<f64>,
+    /// The gain in validation NDCG@10 over the starting weights (at the
+    /// chosen ridge), per user and paired, with its 95 % interval.
+    pub gain: MetricSummary,
     /// Validation users the search used.
     pub validation_users: usize,
     /// Weight settings evaluated.
     pub trials: usize,
+}
+
+/// Validation users below which a search is not trusted, whatever it found.
+pub const MIN_VALIDATION_USERS: usize = 30;
+
+/// Why a search's result is not to be trusted as a default.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Unreliable {
+    /// Too few validation users.
+    #[error(
+        "tuned on {users} validation users (fewer than {MIN_VALIDATION_USERS}); validation \
+         NDCG@10 {ndcg:.4} ± {ci:.4}"
+    )]
+    TooFewUsers {
+        /// Validation users.
+        users: usize,
+        /// Validation NDCG@10.
+        ndcg: f64,
+        /// Half-width of its interval (0 when undefined).
+        ci: f64,
+    },
+    /// The gain is within its own interval of nothing.
+    #[error(
+        "the gain over the starting weights, {gain:+.4} ± {ci:.4} validation NDCG@10 (paired, \
+         {users} users), is not clearly above 0"
+    )]
+    NoClearGain {
+        /// The mean gain.
+        gain: f64,
+        /// Half-width of its interval.
+        ci: f64,
+        /// Validation users.
+        users: usize,
+    },
+}
+
+impl Tuned {
+    /// Why this result should not become a default without the user's
+    /// say-so; `None` when it can.
+    pub fn unreliable(&self) -> Option<Unreliable> {
+        if self.validation_users < MIN_VALIDATION_USERS {
+            return Some(Unreliable::TooFewUsers {
+                users: self.validation_users,
+                ndcg: self.validation_ndcg10,
+                ci: self.validation_ci95.unwrap_or(0.0),
+            });
+        }
+        let ci = self.gain.ci95.unwrap_or(f64::INFINITY);
+        (self.gain.mean <= 0.0 || ci >= self.gain.mean).then_some(Unreliable::NoClearGain {
+            gain: self.gain.mean,
+            ci,
+            users: self.validation_users,
+        })
+    }
 }
 
 /// What the search evaluates on: the validation users of a split, ranked
@@ -131,10 +195,17 @@ pub fn tune(
         }
         progress((r + 1) as f64 / ridges.len() as f64);
         if best.as_ref().is_none_or(|b| value > b.validation_ndcg10) {
+            let per_user = |w: &Weights| -> Vec<f64> {
+                scores.users_at(w, &ks).iter().map(|u| u[0].ndcg).collect()
+            };
+            let (tuned, started) = (per_user(&weights), per_user(&start));
+            let gains = tuned.iter().zip(&started).map(|(t, s)| t - s);
             best = Some(Tuned {
                 weights,
                 ridge,
                 validation_ndcg10: value,
+                validation_ci95: MetricSummary::of(tuned.iter().copied()).ci95,
+                gain: MetricSummary::of(gains),
                 validation_users: scores.len(),
                 trials: 0,
             });
@@ -144,4 +215,53 @@ pub fn tune(
     best.trials = trials;
     relations.refit_mapping(embeddings, best.ridge);
     Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuned(users: usize, gain: f64, ci: Option<f64>) -> Tuned {
+        Tuned {
+            weights: Weights::default(),
+            ridge: 10.0,
+            validation_ndcg10: 0.5,
+            validation_ci95: Some(0.1),
+            gain: MetricSummary {
+                mean: gain,
+                ci95: ci,
+            },
+            validation_users: users,
+            trials: 1,
+        }
+    }
+
+    #[test]
+    fn a_search_is_trusted_only_with_enough_users_and_a_clear_gain() {
+        assert_eq!(tuned(200, 0.05, Some(0.01)).unreliable(), None);
+        assert!(matches!(
+            tuned(MIN_VALIDATION_USERS - 1, 0.05, Some(0.01)).unreliable(),
+            Some(Unreliable::TooFewUsers { users: 29, .. })
+        ));
+        // The interval reaches 0 (or past it), or there is no gain at all.
+        for (gain, ci) in [
+            (0.05, Some(0.05)),
+            (0.05, Some(0.2)),
+            (0.0, Some(0.0)),
+            (0.05, None),
+        ] {
+            assert!(
+                matches!(
+                    tuned(200, gain, ci).unreliable(),
+                    Some(Unreliable::NoClearGain { .. })
+                ),
+                "{gain} ± {ci:?}"
+            );
+        }
+        let why = tuned(3, 0.2, Some(0.3)).unreliable().unwrap().to_string();
+        assert!(
+            why.contains("3 validation users") && why.contains("± 0.1000"),
+            "{why}"
+        );
+    }
 }

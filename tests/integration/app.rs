@@ -128,11 +128,24 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
         notes.iter().any(|t| t.starts_with("auto-tune:")),
         "{notes:?}"
     );
-    let saved: Vec<_> = std::fs::read_dir(dir.path().join("settings/tuned"))
-        .expect("the tuned settings folder")
-        .flatten()
-        .collect();
-    assert_eq!(saved.len(), 1, "one file for sample shop → blog");
+    // The sample has too few validation users for a trustworthy search: it
+    // ranks for now, is not saved unasked, and the Weights panel offers to.
+    assert!(
+        notes
+            .iter()
+            .any(|t| t.starts_with("auto-tune is unreliable (tuned on")),
+        "{notes:?}"
+    );
+    let tuned_files = || -> usize {
+        std::fs::read_dir(dir.path().join("settings/tuned"))
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(tuned_files(), 0, "nothing saved unasked");
+    h.get_by_label("Keep as default").click();
+    settle(&mut h);
+    assert_eq!(tuned_files(), 1, "one file for sample shop → blog");
+    assert!(h.query_by_label("Keep as default").is_none(), "kept once");
     let tuned_weights = h.state().settings().weights;
 
     // A second window on the same dataset uses the saved settings at once.

@@ -365,6 +365,26 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
     assert!(report["rows"][0]["mrr"]["mean"].is_number());
     assert_eq!(report["protocol"]["name"], "cold-start");
     assert_eq!(report["adapted"]["status"], "trained");
+    // The sample has far fewer than 30 validation users: the search is
+    // reported as unreliable, with its interval, and not saved unasked.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the search is unreliable: tuned on"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("saved the tuned weights"), "{stderr}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("tuning is unreliable"), "{notes}");
+    assert!(notes.contains("gain over the starting weights"), "{notes}");
+    let mut rec = tiny_sample_args("recommend", model, manifest);
+    rec.extend(["--user", "u002"]);
+    let out = run(&rec);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("using tuned settings"));
+    // Asked to, it keeps them.
+    args.push("--save-unreliable");
+    let out = run(&args);
+    assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("saved the tuned weights"));
 
     let mut rec = tiny_sample_args("recommend", model, manifest);

@@ -72,6 +72,8 @@ pub struct View<'a> {
     pub card: Option<&'a ItemCard>,
     /// Whether the card has one to go back to.
     pub can_go_back: bool,
+    /// Whether the user kept an unreliable search's result as the default.
+    pub kept: bool,
     /// Messages.
     pub notifications: &'a [Notification],
     /// Running jobs.

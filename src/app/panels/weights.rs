@@ -48,6 +48,26 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         return;
     };
     let report = &analysis.evaluation.report;
+    // An unreliable search is applied for now but saved only when asked.
+    if let (Some(Err(e)), Some(tuned)) = (&analysis.saved, &report.tuned)
+        && let crate::settings::SettingsError::Unreliable(why) = e.as_ref()
+        && !view.kept
+    {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("auto-tune is unreliable: {why}"),
+        );
+        if ui
+            .button("Keep as default")
+            .on_hover_text(format!(
+                "Save {} ridge {} as this direction's default anyway",
+                tuned.weights, tuned.ridge
+            ))
+            .clicked()
+        {
+            out.push(Command::KeepTuned);
+        }
+    }
     ui.separator();
     ui.label(format!(
         "Held-out users ({}): {} of {} ({} -> {}, seed {})",
