@@ -195,6 +195,8 @@ impl Dataset {
         let split_col = table.optional_column(&spec.split_column, "split")?;
         let role_col = table.optional_column(&spec.role_column, "role")?;
         let at = table.origin();
+        let first = self.interactions.len();
+        let mut unrated: Vec<usize> = Vec::new();
         let wanted: Vec<usize> = [user_col, domain_col, item_col]
             .into_iter()
             .chain(
@@ -255,8 +257,19 @@ impl Dataset {
                 );
                 continue;
             };
-            let rating = match rating_col.map(field).filter(|s| !s.is_empty()) {
+            let rating = match rating_col.map(field).map(str::trim) {
                 None => None,
+                Some("") => {
+                    // Weighted like a typical row once the file's ratings are known.
+                    self.report.add(
+                        &at,
+                        line,
+                        IssueKind::MissingRating,
+                        format!("user '{user_id}', item '{item_id}'"),
+                    );
+                    unrated.push(self.interactions.len());
+                    None
+                }
                 Some(text) => match text.parse::<f32>() {
                     Ok(r) if r.is_infinite() && !text.to_ascii_lowercase().contains("inf") => {
                         self.report.add(
@@ -345,7 +358,29 @@ impl Dataset {
             stats.used += 1;
         }
         self.report.add_file(stats);
+        self.fill_missing_ratings(first, &unrated);
         Ok(())
+    }
+
+    /// Gives the rows in `unrated` the median rating of the interactions
+    /// read from `first` on that have one (none: they keep weight 1, as in
+    /// a file without ratings).
+    fn fill_missing_ratings(&mut self, first: usize, unrated: &[usize]) {
+        if unrated.is_empty() {
+            return;
+        }
+        let mut rated: Vec<f32> = self.interactions[first..]
+            .iter()
+            .filter_map(|i| i.rating)
+            .collect();
+        if rated.is_empty() {
+            return;
+        }
+        rated.sort_by(f32::total_cmp);
+        let median = rated[rated.len() / 2];
+        for &i in unrated {
+            self.interactions[i].rating = Some(median);
+        }
     }
 
     fn load_user_texts(&mut self) -> Result<(), DataError> {

@@ -49,6 +49,9 @@ pub enum IssueKind {
     BadSplitValue,
     /// A quote that never closes: the row runs to the end of the file (skipped).
     UnclosedQuote,
+    /// No rating in a file with a rating column (kept, with the median of
+    /// the file's ratings).
+    MissingRating,
 }
 
 impl IssueKind {
@@ -75,6 +78,9 @@ impl IssueKind {
             }
             IssueKind::EmptyUserText => "empty user text (row skipped)",
             IssueKind::BadSplitValue => "unknown split or role value (row skipped)",
+            IssueKind::MissingRating => {
+                "no rating (kept, weighted with the median of the file's ratings)"
+            }
             IssueKind::UnclosedQuote => "quote never closes (row skipped)",
         }
     }

@@ -142,8 +142,13 @@ fn a_dataset_in_parquet_loads_exactly_like_its_csv() {
     );
     let dataset = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
     assert_eq!(dataset.interactions.len(), 2);
-    assert_eq!(dataset.interactions[1].rating, None);
+    // A null rating is counted and weighted with the file's median rating.
+    assert_eq!(dataset.interactions[1].rating, Some(5.0));
     let report = dataset.report.to_string();
+    assert!(
+        report.contains("interactions.parquet: row 3: no rating (kept, weighted with the median"),
+        "{report}"
+    );
     assert!(
         report.contains(
             "interactions.parquet: row 2: unknown item (row skipped): 'P999' is not in domain \
