@@ -41,12 +41,45 @@ fn body<'a>(
     if under { weights.pp(prefix) } else { weights }
 }
 
+/// The weights must hold exactly the layers config.json names: fewer fail
+/// to load, and more would silently build a partial model.
+fn check_layers(architecture: &Architecture, names: &[String]) -> Result<(), NetworkError> {
+    let layer_of = |name: &str| -> Option<usize> {
+        let at = name.find("encoder.layer.")? + "encoder.layer.".len();
+        name[at..].split('.').next()?.parse().ok()
+    };
+    let weights = names
+        .iter()
+        .filter_map(|n| layer_of(n))
+        .max()
+        .map_or(0, |n| n + 1);
+    let config = architecture.dimensions().layers;
+    if weights == config {
+        Ok(())
+    } else {
+        Err(NetworkError::Layers { config, weights })
+    }
+}
+
 /// Why the network could not be built from a model's weights.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     /// A tensor is missing, or its shape is not what config.json says.
     #[error("{0}")]
     Weights(String),
+    /// config.json and the weights disagree on the number of layers (a
+    /// partial model is never built).
+    #[error(
+        "config.json's num_hidden_layers is {config}, but the weights hold {weights} layers \
+         (encoder.layer.0–{}); they belong to different models",
+        weights.saturating_sub(1)
+    )]
+    Layers {
+        /// Layers config.json names.
+        config: usize,
+        /// Layers in the weights.
+        weights: usize,
+    },
     /// config.json names an activation crossrec does not run.
     #[error(
         "hidden_act {0} is not supported; crossrec runs gelu, gelu_new, gelu_pytorch_tanh, \
@@ -74,6 +107,7 @@ impl Network {
         precision: Precision,
         kernels: Kernels,
     ) -> Result<Network, NetworkError> {
+        check_layers(architecture, names)?;
         let weights = body(architecture, weights, names);
         match device {
             Device::Cpu => Ok(Network::Cpu(Transformer::load(
