@@ -187,6 +187,9 @@ pub struct CsvTable {
     delimiter: Delimiter,
     delimiter_given: bool,
     headers: Vec<String>,
+    /// Whether the first line was a spreadsheet's `sep=` line (read as the
+    /// delimiter, not as the header).
+    separator_line: bool,
 }
 
 impl CsvTable {
@@ -291,8 +294,27 @@ impl CsvTable {
                 path: path.to_path_buf(),
             });
         }
-        let delimiter_given = delimiter.is_some();
-        let delimiter = delimiter.unwrap_or_else(|| Delimiter::sniff(&text));
+        // Spreadsheet programs may write `sep=;` as the first line: it names
+        // the delimiter and is not the header. The line is emptied (its line
+        // end kept, so every later line keeps its number) and skipped.
+        let first = text.lines().next().unwrap_or("");
+        let separator = first
+            .trim_start()
+            .trim_end_matches([' ', '\r'])
+            .strip_prefix("sep=")
+            .and_then(|rest| match rest {
+                "," => Some(Delimiter::Comma),
+                ";" => Some(Delimiter::Semicolon),
+                "\t" => Some(Delimiter::Tab),
+                _ => None,
+            });
+        if separator.is_some() {
+            text.drain(..first.len());
+        }
+        let delimiter_given = delimiter.is_some() || separator.is_some();
+        let delimiter = delimiter
+            .or(separator)
+            .unwrap_or_else(|| Delimiter::sniff(&text));
         let mut reader = Self::reader(&text, delimiter);
         let headers = reader
             .headers()
@@ -306,6 +328,7 @@ impl CsvTable {
             delimiter,
             delimiter_given,
             headers,
+            separator_line: separator.is_some(),
         })
     }
 
@@ -314,6 +337,11 @@ impl CsvTable {
             .delimiter(delimiter.byte())
             .flexible(true)
             .from_reader(text.as_bytes())
+    }
+
+    /// Whether the file began with a spreadsheet's `sep=` line.
+    pub fn separator_line(&self) -> bool {
+        self.separator_line
     }
 
     /// The file this table was read from.

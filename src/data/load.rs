@@ -213,6 +213,7 @@ impl Dataset {
             .collect();
         let mut seen = HashSet::new();
         let mut stats = FileStats::new(&table);
+        note_separator_line(&mut self.report, &table);
         for row in table.rows(&wanted) {
             let row = row?;
             stats.rows += 1;
@@ -393,6 +394,7 @@ impl Dataset {
         let text_col = table.column(&spec.text_column, "user text")?;
         let at = table.origin();
         let mut stats = FileStats::new(&table);
+        note_separator_line(&mut self.report, &table);
         for row in table.rows(&[user_col, text_col]) {
             let row = row?;
             stats.rows += 1;
@@ -457,6 +459,18 @@ impl FileStats {
 /// quoted field runs over lines is kept and reported with its line range,
 /// unless those lines look like rows of their own (`key` is the id column
 /// that tells), which means an unbalanced quote swallowed them: skipped.
+/// Reports a spreadsheet's `sep=` first line (read as the delimiter).
+fn note_separator_line(report: &mut LoadReport, table: &Table) {
+    if table.separator_line() {
+        report.add(
+            &table.origin(),
+            1,
+            IssueKind::SeparatorLine,
+            "a spreadsheet's sep= line".to_string(),
+        );
+    }
+}
+
 fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: usize) -> bool {
     let (at, width) = (table.origin(), table.headers().len());
     let span = if row.end_line > row.line {
@@ -482,6 +496,22 @@ fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: usize) -> b
                 "{span}expected {width} fields like the header, found {}{cause}",
                 row.fields.len()
             ),
+        );
+        return false;
+    }
+    // A header written again (files concatenated, a spreadsheet export
+    // appended to another) is not data.
+    if row
+        .fields
+        .iter()
+        .zip(table.headers())
+        .all(|(field, header)| field.trim() == header)
+    {
+        report.add(
+            &at,
+            row.line,
+            IssueKind::RepeatedHeader,
+            "the header's column names again".to_string(),
         );
         return false;
     }
@@ -563,6 +593,7 @@ fn load_domain(
     let mut items = Vec::new();
     let mut index = HashMap::new();
     let mut stats = FileStats::new(&table);
+    note_separator_line(report, &table);
     for row in table.rows(&wanted) {
         let row = row?;
         stats.rows += 1;

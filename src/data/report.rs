@@ -52,6 +52,10 @@ pub enum IssueKind {
     /// No rating in a file with a rating column (kept, with the median of
     /// the file's ratings).
     MissingRating,
+    /// The header's column names again, not data (skipped).
+    RepeatedHeader,
+    /// A spreadsheet's `sep=` first line (read as the delimiter, not data).
+    SeparatorLine,
 }
 
 impl IssueKind {
@@ -81,6 +85,8 @@ impl IssueKind {
             IssueKind::MissingRating => {
                 "no rating (kept, weighted with the median of the file's ratings)"
             }
+            IssueKind::RepeatedHeader => "the header repeated (row skipped)",
+            IssueKind::SeparatorLine => "sep= line (read as the delimiter, not as data)",
             IssueKind::UnclosedQuote => "quote never closes (row skipped)",
         }
     }
@@ -100,6 +106,7 @@ impl IssueKind {
                 | IssueKind::EmptyUserText
                 | IssueKind::BadSplitValue
                 | IssueKind::UnclosedQuote
+                | IssueKind::RepeatedHeader
         )
     }
 }

@@ -80,6 +80,12 @@ impl Table {
         }
     }
 
+    /// Whether a CSV file began with a spreadsheet's `sep=` line (read as
+    /// its delimiter).
+    pub fn separator_line(&self) -> bool {
+        matches!(self, Table::Csv(t) if t.separator_line())
+    }
+
     /// The column names.
     pub fn headers(&self) -> &[String] {
         match self {
