@@ -504,53 +504,9 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
     );
 }
 
-/// The evaluation ranks a held-out user exactly as `recommend` would with
-/// the same fitted relations: one scoring core.
-#[test]
-fn the_evaluation_ranks_as_recommend_does() {
-    let dir = tempdir();
-    let dataset = fixture(dir.path(), "");
-    let e = embeddings(&dataset);
-    for protocol in [
-        Protocol::ColdStart,
-        Protocol::Warm {
-            holdout: Holdout::Count(1),
-        },
-    ] {
-        let options = EvalOptions {
-            protocol,
-            test_share: 0.3,
-            ..EvalOptions::default()
-        };
-        let evaluation = evaluate(
-            &dataset,
-            &e,
-            0,
-            1,
-            &options,
-            &mut |_, _| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-        let weights: Weights = "content=0.7,mapped=0.3,adapted=0.5,graph=1,popularity=0.2"
-            .parse()
-            .unwrap();
-        let mut scratch = Vec::new();
-        for (i, &user) in evaluation.scores.users.iter().enumerate() {
-            let evaluated = evaluation.scores.rank(i, &weights, 5, &mut scratch);
-            let ranked: Vec<u32> = recommend(&evaluation.relations, &e, user, &weights, 5)
-                .items
-                .iter()
-                .map(|r| r.item)
-                .collect();
-            assert_eq!(evaluated, ranked, "{protocol:?}: user {user}");
-        }
-    }
-}
-
-/// The evaluations of the fixture under cold-start and warm, all items and
-/// sampled candidates, with the transfer model trained (so every component
-/// is present), made once for the property test below.
+/// The evaluations of the fixture under cold-start and warm over all
+/// items, and warm over sampled candidates, with the transfer model trained
+/// (so every component is present), made once for the property test below.
 fn evaluations() -> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)] {
     static EVALUATIONS: std::sync::OnceLock<
         Vec<(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)>,
@@ -559,6 +515,12 @@ fn evaluations() -> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::E
         let mut all = Vec::new();
         for (protocol, candidates) in [
             (Protocol::ColdStart, Candidates::All),
+            (
+                Protocol::Warm {
+                    holdout: Holdout::Count(1),
+                },
+                Candidates::All,
+            ),
             (
                 Protocol::Warm {
                     holdout: Holdout::Count(1),
@@ -604,7 +566,8 @@ proptest::proptest! {
 
     /// For any weights (negative, zero and tiny ones included), every score
     /// the evaluation re-ranks with is bit for bit the score `recommend`'s
-    /// scorer gives the same user and item, and both take the same top k.
+    /// scorer gives the same user and item, and the evaluation ranks a
+    /// held-out user exactly as `recommend` does (one scoring core).
     #[test]
     fn the_evaluations_scores_are_recommends_scores_for_any_weights(
         values in proptest::collection::vec(
