@@ -173,37 +173,42 @@ impl CrossrecApp {
             text: text.into(),
         });
     }
+}
 
-    /// The read-only view the panels draw from.
-    fn view(&self) -> panels::View<'_> {
-        let session = self.session.as_ref();
-        let encoded = self.encoded();
-        let analysed = self.analysed();
-        panels::View {
-            settings: &self.settings,
-            generations: panels::Generations {
-                dataset: session.map(|s| s.generation),
-                encoded: encoded.map(|e| e.generation),
-                analysed: analysed.map(|a| a.generation),
-            },
-            dataset: session.map(|s| &*s.dataset),
-            embeddings: encoded.map(|e| &*e.embeddings),
-            overview: encoded.and_then(|e| e.overview.as_deref()),
-            analysis: analysed.map(|a| &*a.analysis),
-            metrics: analysed.and_then(|a| a.metrics.as_ref()),
-            selected_user: session.and_then(|s| s.selected_user),
-            ranking: analysed.and_then(|a| a.ranking.as_ref()),
-            truth: analysed.and_then(|a| a.truth.as_ref()),
-            selection: encoded.and_then(|e| e.selection.as_ref()),
-            search: encoded.and_then(|e| e.search.as_deref()),
-            searchable: encoded.is_some(),
-            model: encoded.map(|e| Encoder::report(&e.encoder)),
-            card: encoded.and_then(|e| e.card.as_deref()),
-            can_go_back: encoded.is_some_and(|e| !e.trail.is_empty()),
-            kept: analysed.is_some_and(|a| a.kept.is_some()),
-            notifications: &self.notifications,
-            jobs: panels::jobs_view(&self.jobs.running()),
-        }
+/// The read-only view the panels draw from, from the app's parts (so that
+/// the panels' own state can be borrowed beside it).
+fn view<'a>(
+    settings: &'a Settings,
+    session: Option<&'a Session>,
+    jobs: &'a Jobs,
+    notifications: &'a [Notification],
+) -> panels::View<'a> {
+    let encoded = session.and_then(|s| s.encoded.as_ref());
+    let analysed = session.and_then(Session::analysed);
+    panels::View {
+        settings,
+        generations: panels::Generations {
+            dataset: session.map(|s| s.generation),
+            encoded: encoded.map(|e| e.generation),
+            analysed: analysed.map(|a| a.generation),
+        },
+        dataset: session.map(|s| &*s.dataset),
+        embeddings: encoded.map(|e| &*e.embeddings),
+        overview: encoded.and_then(|e| e.overview.as_deref()),
+        analysis: analysed.map(|a| &*a.analysis),
+        metrics: analysed.and_then(|a| a.metrics.as_ref()),
+        selected_user: session.and_then(|s| s.selected_user),
+        ranking: analysed.and_then(|a| a.ranking.as_ref()),
+        truth: analysed.and_then(|a| a.truth.as_ref()),
+        selection: encoded.and_then(|e| e.selection.as_ref()),
+        search: encoded.and_then(|e| e.search.as_deref()),
+        searchable: encoded.is_some(),
+        model: encoded.map(|e| Encoder::report(&e.encoder)),
+        card: encoded.and_then(|e| e.card.as_deref()),
+        can_go_back: encoded.is_some_and(|e| !e.trail.is_empty()),
+        kept: analysed.is_some_and(|a| a.kept.is_some()),
+        notifications,
+        jobs: panels::jobs_view(&jobs.running()),
     }
 }
 
@@ -219,9 +224,13 @@ impl eframe::App for CrossrecApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let mut commands = Vec::new();
-        let mut states = std::mem::take(&mut self.panels);
-        panels::layout(ui, &self.view(), &mut states, &mut commands);
-        self.panels = states;
+        let view = view(
+            &self.settings,
+            self.session.as_ref(),
+            &self.jobs,
+            &self.notifications,
+        );
+        panels::layout(ui, &view, &mut self.panels, &mut commands);
         for command in commands {
             self.handle(&ctx, command);
         }

@@ -310,6 +310,11 @@ impl CsvTable {
             });
         if separator.is_some() {
             text.drain(..first.len());
+            if text.trim().is_empty() {
+                return Err(DataError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
         }
         let delimiter_given = delimiter.is_some() || separator.is_some();
         let delimiter = delimiter

@@ -105,7 +105,9 @@ impl Tuned {
             });
         }
         let ci = self.gain.ci95.unwrap_or(f64::INFINITY);
-        (self.gain.mean <= 0.0 || ci >= self.gain.mean).then_some(Unreliable::NoClearGain {
+        // Written so that a NaN anywhere counts as no clear gain.
+        let clear = self.gain.mean > 0.0 && ci < self.gain.mean;
+        (!clear).then_some(Unreliable::NoClearGain {
             gain: self.gain.mean,
             ci,
             users: self.validation_users,
