@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::evaluate::{AdaptedStatus, Report};
+use crate::evaluate::{AdaptedStatus, Report, SequenceStatus};
 use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
 use crate::rank::{COMPONENTS, Weights};
 
@@ -59,6 +59,10 @@ pub struct TunedSettings {
     /// identity was best), when it was trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapted_epochs: Option<usize>,
+    /// Epochs of the sequence model chosen on the validation users, when it
+    /// was trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_epochs: Option<usize>,
 }
 
 impl TunedSettings {
@@ -69,6 +73,7 @@ impl TunedSettings {
         validation_ndcg10: f64,
         seed: u64,
         adapted_epochs: Option<usize>,
+        sequence_epochs: Option<usize>,
     ) -> TunedSettings {
         TunedSettings {
             weights: COMPONENTS
@@ -79,6 +84,7 @@ impl TunedSettings {
             validation_ndcg10,
             seed,
             adapted_epochs,
+            sequence_epochs,
         }
     }
 
@@ -100,12 +106,17 @@ impl TunedSettings {
             AdaptedStatus::Trained { best_epoch, .. } => Some(*best_epoch),
             AdaptedStatus::Unavailable { .. } => None,
         };
+        let sequence_epochs = match &report.sequence {
+            SequenceStatus::Trained { best_epoch, .. } => Some(*best_epoch),
+            SequenceStatus::Unavailable { .. } => None,
+        };
         Ok(TunedSettings::new(
             &tuned.weights,
             tuned.ridge,
             tuned.validation_ndcg10,
             report.seed,
             adapted_epochs,
+            sequence_epochs,
         ))
     }
 

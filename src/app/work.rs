@@ -18,7 +18,7 @@ use crate::rank::{CompactCache, Weights};
 use crate::relate::Relations;
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
-use crate::service::recommend::{self, AdapterSource, Fitted, RankSettings};
+use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
 use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
@@ -369,6 +369,7 @@ pub fn analyse(
         weights,
         ridge,
         adapted_epochs: 0,
+        sequence_epochs: 0,
         tuned_from: None,
         unreadable: None,
     };
@@ -377,7 +378,7 @@ pub fn analyse(
         &embeddings,
         (source, target),
         &settings,
-        AdapterSource::Evaluated(&evaluation.relations),
+        LearnedSource::Evaluated(&evaluation.relations),
         reporter.cancel_flag(),
     )
     .map_err(JobError::from)?;

@@ -12,12 +12,15 @@ use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
     AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus,
-    MemoryCap, NEW_ITEMS_SHARE, Protocol, Report, TuneOptions, WARM_HOLDOUT,
+    MemoryCap, NEW_ITEMS_SHARE, Negatives, Protocol, Report, SequenceStatus, TuneOptions,
+    WARM_HOLDOUT,
 };
+use crate::export::{FileFormat, candidates_table};
 use crate::rank::Weights;
-use crate::relate::{AdaptOptions, AdaptStart};
+use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
 use crate::relate::{RelateOptions, domain_pair};
 use crate::service::evaluate::{Evaluated, Keep};
+use crate::service::guard::Inputs;
 use crate::settings::{SettingsError, SettingsStore};
 
 /// Output formats of `eval`.
@@ -67,6 +70,16 @@ pub struct EvalArgs {
     /// targets and N seeded negatives).
     #[arg(long, default_value_t = Candidates::All)]
     candidates: Candidates,
+    /// Under sampled candidates, which items may be negatives: unseen (not
+    /// the user's own items, as ABXI and C2DSR sample) or any (only the
+    /// targets excluded, as LLMCDSR samples).
+    #[arg(long, value_parser = super::named::<Negatives>(), default_value = "unseen")]
+    negatives: Negatives,
+    /// Under sampled candidates, write each test user's candidate list
+    /// (user_id, domain, item_id, is_target; CSV, or Parquet by extension)
+    /// so another tool can rank the same items.
+    #[arg(long, value_name = "FILE")]
+    write_candidates: Option<std::path::PathBuf>,
     /// Seed of the split.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -119,6 +132,35 @@ pub struct EvalArgs {
     /// are each pair's negatives).
     #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive)]
     adapt_batch: usize,
+    /// Most epochs of the sequence model (`sequence`); the epoch kept is
+    /// chosen on the validation users. 0 leaves it out.
+    #[arg(long, default_value_t = SequenceOptions::default().epochs)]
+    sequence_epochs: usize,
+    /// Time budget of the sequence model's training, seconds.
+    #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs())]
+    sequence_seconds: u64,
+    /// How many of a user's last interactions the sequence model reads.
+    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive)]
+    sequence_length: usize,
+    /// Attention blocks of the sequence model.
+    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive)]
+    sequence_layers: usize,
+    /// Width of the sequence model's states.
+    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive)]
+    sequence_dim: usize,
+    /// Read items by their text alone in the sequence model (no learned
+    /// input embedding per item beside the text).
+    #[arg(long)]
+    sequence_text_only: bool,
+    /// Learning rate of the sequence model (AdamW).
+    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = above_zero::<f64>)]
+    sequence_lr: f64,
+    /// Softmax temperature of the sequence model's training.
+    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = above_zero::<f32>)]
+    sequence_temperature: f32,
+    /// Dropout of the sequence model while training (in [0, 1)).
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share)]
+    sequence_dropout: f64,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
     #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
     memory_mib: usize,
@@ -187,10 +229,23 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         start: args.adapt_start,
         ..AdaptOptions::default()
     });
+    let sequence = (args.sequence_epochs > 0).then(|| SequenceOptions {
+        epochs: args.sequence_epochs,
+        budget: std::time::Duration::from_secs(args.sequence_seconds),
+        max_len: args.sequence_length,
+        layers: args.sequence_layers,
+        dim: args.sequence_dim,
+        ids: !args.sequence_text_only,
+        learning_rate: args.sequence_lr,
+        temperature: args.sequence_temperature,
+        dropout: args.sequence_dropout as f32,
+        ..SequenceOptions::default()
+    });
     let options = EvalOptions {
         adapt,
+        sequence,
         protocol,
-        candidates: args.candidates,
+        candidates: args.candidates.with_negatives(args.negatives),
         seed: args.seed,
         test_share: args.test_share,
         validation_share: args.validation_share,
@@ -199,6 +254,27 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         tune: args.tune.then(TuneOptions::default),
         cap: MemoryCap(args.memory_mib << 20),
     };
+    if let Some(path) = &args.write_candidates {
+        if options.candidates == Candidates::All {
+            anyhow::bail!(
+                "--write-candidates writes sampled candidate lists; rank among sampled:N \
+                 (--candidates sampled:999) to have lists to write"
+            );
+        }
+        if FileFormat::of(path) == FileFormat::Npy {
+            anyhow::bail!(
+                "--write-candidates writes a table: name a .csv or .parquet file, not {}",
+                path.display()
+            );
+        }
+        // Never replace the dataset's own files or the model's; fail before
+        // the long work if the file cannot be written.
+        let model = crate::embed::resolve_model(&args.dataset.model.model)?;
+        Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
+            .and_model(&model)
+            .check(path)?;
+        crate::files::check_output(path)?;
+    }
     let terminal = std::io::stderr().is_terminal();
     let mut last_stage = String::new();
     let store = SettingsStore::new(SettingsStore::default_root());
@@ -235,6 +311,16 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         &AtomicBool::new(false),
     )?;
     let report = &evaluation.report;
+    if let Some(path) = &args.write_candidates
+        && let Some(table) = candidates_table(&dataset, target, &evaluation.scores)
+    {
+        FileFormat::of(path).write_table(path, &table)?;
+        say!(
+            "wrote the candidate lists of {} test users to {}",
+            evaluation.scores.len(),
+            path.display()
+        );
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -307,6 +393,23 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
              {best_epoch} (validation NDCG@10 {validation_ndcg10:.4})"
         )?,
         AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
+    }
+    match &report.sequence {
+        SequenceStatus::Trained {
+            sequences,
+            steps,
+            epochs_run,
+            best_epoch,
+            validation_ndcg10,
+            seconds,
+        } => writeln!(
+            out,
+            "sequence: trained on {sequences} sequences ({steps} next items), {epochs_run} epochs \
+             in {seconds:.1} s; kept epoch {best_epoch} (validation NDCG@10 {validation_ndcg10:.4})"
+        )?,
+        SequenceStatus::Unavailable { reason } => {
+            writeln!(out, "sequence: unavailable ({reason})")?
+        }
     }
     if let Some(tuned) = &report.tuned {
         writeln!(

@@ -12,8 +12,8 @@ use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, PerComponent, Ranking, Weights};
-use crate::relate::{Relations, StoredAdapter, domain_pair};
-use crate::service::recommend::{self as service, AdapterOutcome, AdapterSource, Fitted};
+use crate::relate::{Relations, StoredModel, domain_pair};
+use crate::service::recommend::{self as service, Fitted, LearnedOutcome, LearnedSource};
 use crate::settings::SettingsStore;
 
 /// `crossrec recommend`.
@@ -179,39 +179,47 @@ pub(crate) fn fitted(
         .unwrap_or_else(EmbeddingCache::default_root);
     let started = std::time::Instant::now();
     let cancel = AtomicBool::new(false);
-    let (fitted, outcome) = service::fit(
+    let (fitted, outcomes) = service::fit(
         dataset,
         embeddings,
         domains,
         &settings,
-        AdapterSource::Stored(&dir),
+        LearnedSource::Stored(&dir),
         &cancel,
     )?;
-    match outcome {
-        AdapterOutcome::Stored(StoredAdapter::Reused(path)) => say!(
-            "using the transfer model trained earlier on the same data: {}",
-            path.display()
+    for (what, epochs, outcome) in [
+        ("transfer model", settings.adapted_epochs, outcomes.adapted),
+        (
+            "sequence model",
+            settings.sequence_epochs,
+            outcomes.sequence,
         ),
-        AdapterOutcome::Stored(StoredAdapter::Trained { saved, unreadable }) => {
-            if let Some(err) = unreadable {
-                say!("note: the stored transfer model was not used ({err}); trained anew");
+    ] {
+        match outcome {
+            LearnedOutcome::Stored(StoredModel::Reused(path)) => say!(
+                "using the {what} trained earlier on the same data: {}",
+                path.display()
+            ),
+            LearnedOutcome::Stored(StoredModel::Trained { saved, unreadable }) => {
+                if let Some(err) = unreadable {
+                    say!("note: the stored {what} was not used ({err}); trained anew");
+                }
+                say!(
+                    "trained the {what} ({epochs} epochs); {:.1} s since fitting began",
+                    started.elapsed().as_secs_f64()
+                );
+                match saved {
+                    Ok(path) => say!("saved it for the next run: {}", path.display()),
+                    Err(err) => say!("warning: the {what} was not saved: {err}"),
+                }
             }
-            say!(
-                "trained the transfer model ({} epochs) in {:.1} s",
-                settings.adapted_epochs,
-                started.elapsed().as_secs_f64()
-            );
-            match saved {
-                Ok(path) => say!("saved it for the next run: {}", path.display()),
-                Err(err) => say!("warning: the transfer model was not saved: {err}"),
+            LearnedOutcome::Stored(StoredModel::NotTrained { unreadable }) => {
+                if let Some(err) = unreadable {
+                    say!("note: the stored {what} was not used ({err})");
+                }
             }
+            LearnedOutcome::Unweighted | LearnedOutcome::Evaluated => {}
         }
-        AdapterOutcome::Stored(StoredAdapter::NotTrained { unreadable }) => {
-            if let Some(err) = unreadable {
-                say!("note: the stored transfer model was not used ({err})");
-            }
-        }
-        AdapterOutcome::Unweighted | AdapterOutcome::Evaluated => {}
     }
     Ok(fitted)
 }

@@ -16,11 +16,11 @@ mod tune;
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
 pub use report::{
     AdaptedStatus, EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Method,
-    NEW_ITEMS_SHARE, Report, ReportRow, WARM_HOLDOUT, evaluate,
+    NEW_ITEMS_SHARE, Report, ReportRow, SequenceStatus, WARM_HOLDOUT, evaluate,
 };
 pub use scores::{Cancelled, EvalScores, MemoryCap, Summary};
-pub use split::{Candidates, HeldOut, Holdout, Protocol, Shares, Split, SplitError};
+pub use split::{Candidates, HeldOut, Holdout, Negatives, Protocol, Shares, Split, SplitError};
 pub use tune::{MIN_VALIDATION_USERS, TuneContext, TuneOptions, Tuned, Unreliable, tune};
 
 /// The cut-offs every report uses (k = 1 is the hit rate at the top, HR@1).
-pub const KS: [usize; 4] = [1, 5, 10, 20];
+pub const KS: [usize; 5] = [1, 3, 5, 10, 20];

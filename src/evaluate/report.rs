@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::KS;
-use super::adapt::train_adapter;
+use super::adapt::{train_adapter, train_sequence};
 use super::metrics::{AtK, MetricSummary};
 use super::scores::{Cancelled, EvalScores, MemoryCap, Summary};
 use super::split::{Candidates, Holdout, Protocol, Shares, Split, SplitError};
@@ -16,7 +16,10 @@ use crate::data::Dataset;
 use crate::names::{AboutSetting, Setting};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Weights};
-use crate::relate::{AdaptError, AdaptOptions, RelateError, RelateOptions, Relations, check_ridge};
+use crate::relate::{
+    AdaptError, AdaptOptions, RelateError, RelateOptions, Relations, SequenceError,
+    SequenceOptions, check_ridge,
+};
 
 /// How to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +43,9 @@ pub struct EvalOptions {
     /// Train the transfer model (`adapted`), its epoch chosen on the
     /// validation users.
     pub adapt: Option<AdaptOptions>,
+    /// Train the sequence model (`sequence`), its epoch chosen on the
+    /// validation users.
+    pub sequence: Option<SequenceOptions>,
     /// Memory cap of the precomputed scores.
     pub cap: MemoryCap,
 }
@@ -56,6 +62,7 @@ impl Default for EvalOptions {
             ridge: RelateOptions::default().ridge,
             tune: None,
             adapt: Some(AdaptOptions::default()),
+            sequence: Some(SequenceOptions::default()),
             cap: MemoryCap::default(),
         }
     }
@@ -172,6 +179,8 @@ pub struct Report {
     pub graph: GraphStatus,
     /// The transfer model: trained (how) or why not.
     pub adapted: AdaptedStatus,
+    /// The sequence model: trained (how) or why not.
+    pub sequence: SequenceStatus,
     /// Baselines, single components and the hybrid(s).
     pub rows: Vec<ReportRow>,
     /// The weight/ridge search, when asked for.
@@ -505,6 +514,7 @@ pub fn evaluate(
         }
     }
     let (mapping, graph, adapted) = statuses(&relations);
+    let sequence = SequenceStatus::of(&relations);
     let report = Report {
         dataset: dataset.name().to_string(),
         source: s_name.clone(),
@@ -523,6 +533,7 @@ pub fn evaluate(
         mapping,
         graph,
         adapted,
+        sequence,
         rows,
         tuned,
         notes,
@@ -570,6 +581,19 @@ fn fit_split(
             cancel,
         );
         if matches!(relations.adapted, Err(AdaptError::Cancelled)) {
+            return Err(EvalError::Cancelled(Cancelled));
+        }
+    }
+    if let Some(sequence) = options.sequence {
+        train_sequence(
+            &mut relations,
+            embeddings,
+            &split.validation,
+            sequence,
+            &mut |f| progress("training the sequence model", f),
+            cancel,
+        );
+        if matches!(relations.sequence, Err(SequenceError::Cancelled)) {
             return Err(EvalError::Cancelled(Cancelled));
         }
     }
@@ -677,20 +701,65 @@ fn notes_on(
         ));
     }
     match options.candidates {
-        Candidates::Sampled(n) if n.saturating_add(1) >= scores.n_items() => {
+        Candidates::Sampled { n, .. } if n.saturating_add(1) >= scores.n_items() => {
             notes.push(format!(
                 "sampled:{n} asks for more negatives than '{t_name}' has items ({}): each test \
                  user's targets were ranked among every item they do not have, as with all",
                 scores.n_items()
             ));
         }
-        Candidates::Sampled(n) => notes.push(format!(
+        Candidates::Sampled { n, negatives } => notes.push(format!(
             "each test user's targets are ranked among themselves and {n} seeded negatives from \
-             '{t_name}' (not the whole domain)"
+             '{t_name}' (not the whole domain), {}",
+            negatives.describe()
         )),
         Candidates::All => {}
     }
     notes
+}
+
+/// The sequence model in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum SequenceStatus {
+    /// Trained.
+    Trained {
+        /// Training sequences.
+        sequences: usize,
+        /// Next-item predictions per epoch.
+        steps: usize,
+        /// Epochs run.
+        epochs_run: usize,
+        /// The epoch kept.
+        best_epoch: usize,
+        /// Its validation NDCG@10 (the `sequence` component alone).
+        validation_ndcg10: f64,
+        /// Training time.
+        seconds: f64,
+    },
+    /// Not trained.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl SequenceStatus {
+    fn of(relations: &Relations) -> SequenceStatus {
+        match &relations.sequence {
+            Ok(m) => SequenceStatus::Trained {
+                sequences: m.report.sequences,
+                steps: m.report.steps,
+                epochs_run: m.report.epochs_run,
+                best_epoch: m.report.best_epoch,
+                validation_ndcg10: m.report.best_score,
+                seconds: m.report.seconds,
+            },
+            Err(why) => SequenceStatus::Unavailable {
+                reason: why.to_string(),
+            },
+        }
+    }
 }
 
 /// How the mapping, the graph and the transfer model came out.

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::metrics::{AtK, MetricSummary, UserMetrics, user_metrics};
-use super::split::{Candidates, HeldOut};
+use super::split::{Candidates, HeldOut, Negatives};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{
     COMPONENTS, Component, UserQuery, Weights, add_term, better, dots_into, top_k, top_k_among,
@@ -36,10 +36,11 @@ impl Default for MemoryCap {
 const BLOCK: usize = 64;
 
 /// The components stored densely (one score per user and item).
-const DENSE: [Component; 4] = [
+const DENSE: [Component; 5] = [
     Component::Content,
     Component::Mapped,
     Component::Adapted,
+    Component::Sequence,
     Component::History,
 ];
 
@@ -135,17 +136,28 @@ impl EvalScores {
         let target = &embeddings.domains[relations.target];
         let n_items = target.len();
         let users = held.users.clone();
-        let seen: Vec<Vec<u32>> = users
+        let mut seen: Vec<Vec<u32>> = users
             .iter()
             .map(|&u| relations.visible_target_items(u))
             .collect();
         let candidates = match candidates {
             Candidates::All => None,
-            Candidates::Sampled(n) => Some(
-                (0..users.len())
-                    .map(|i| sample_negatives(n_items, &held.relevant[i], &seen[i], n, seed, i))
-                    .collect(),
-            ),
+            Candidates::Sampled { n, negatives } => {
+                let lists = (0..users.len())
+                    .map(|i| {
+                        let exclude: &[u32] = match negatives {
+                            Negatives::Unseen => &seen[i],
+                            Negatives::Any => &[],
+                        };
+                        sample_negatives(n_items, &held.relevant[i], exclude, n, seed, i)
+                    })
+                    .collect();
+                if negatives == Negatives::Any {
+                    // The user's own items drawn are ranked like the others.
+                    seen.iter_mut().for_each(Vec::clear);
+                }
+                Some(lists)
+            }
         };
         let adapted_items = relations.adapted.as_ref().ok().map(|a| a.items());
         let mut dense: Vec<Dense> = DENSE
@@ -400,7 +412,8 @@ impl EvalScores {
 }
 
 /// The candidates of one user: their relevant items and `n` seeded
-/// negatives drawn from the target items they neither have nor must find.
+/// negatives drawn from the target items that are neither relevant nor in
+/// `seen` (sorted).
 fn sample_negatives(
     n_items: usize,
     relevant: &[u32],
@@ -415,9 +428,39 @@ fn sample_negatives(
         seed ^ 0xca9d ^ (user as u64).wrapping_mul(0x9e37_79b9),
     );
     let n = n.min(pool.len());
-    pool.partial_shuffle(&mut rng, n);
-    let mut chosen: Vec<u32> = pool[..n].to_vec();
+    // The shuffled part is the first slice returned (rand moves it to the
+    // end of the pool), not the pool's first n.
+    let (drawn, _) = pool.partial_shuffle(&mut rng, n);
+    let mut chosen: Vec<u32> = drawn.to_vec();
     chosen.extend_from_slice(relevant);
     chosen.sort_unstable();
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negatives_exclude_the_targets_and_only_what_they_are_told_to() {
+        let (relevant, seen) = (vec![3u32], vec![0u32, 1, 2]);
+        // Unseen: never the user's own items; any: they may be drawn.
+        let unseen = sample_negatives(10, &relevant, &seen, 6, 42, 0);
+        assert_eq!(
+            unseen,
+            vec![3, 4, 5, 6, 7, 8, 9],
+            "all six unseen, and the target"
+        );
+        let any = sample_negatives(10, &relevant, &[], 9, 42, 0);
+        assert_eq!(
+            any,
+            (0..10).collect::<Vec<u32>>(),
+            "nine of nine, own items too"
+        );
+        // Seeded: the same user and seed draw the same list, another user another.
+        let big = |user| sample_negatives(1000, &relevant, &[], 20, 42, user);
+        assert_eq!(big(5), big(5));
+        assert_ne!(big(5), big(6));
+        assert!(big(5).contains(&3) && big(5).len() == 21);
+    }
 }

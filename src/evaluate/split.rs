@@ -158,9 +158,53 @@ impl Protocol {
 pub enum Candidates {
     /// Every target item the user does not already have.
     All,
-    /// The targets and this many seeded negatives from the target domain (as
-    /// the sequential-recommendation literature reports, often with 999).
-    Sampled(usize),
+    /// The targets and `n` seeded negatives from the target domain (as the
+    /// sequential-recommendation literature reports, often with 999).
+    Sampled {
+        /// Negatives per user.
+        n: usize,
+        /// Which items may be negatives.
+        negatives: Negatives,
+    },
+}
+
+/// Which target items a sampled candidate list's negatives are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Negatives {
+    /// Items the user does not have (as ABXI and C2DSR sample): the user's
+    /// own items are neither negatives nor ranked.
+    #[default]
+    Unseen,
+    /// Any item but the targets (as LLMCDSR samples): an item the user
+    /// already has may be a negative, and is then ranked like the others.
+    Any,
+}
+
+impl crate::names::Named for Negatives {
+    const ALL: &'static [Negatives] = &[Negatives::Unseen, Negatives::Any];
+
+    fn name(self) -> &'static str {
+        match self {
+            Negatives::Unseen => "unseen",
+            Negatives::Any => "any",
+        }
+    }
+}
+
+impl Negatives {
+    /// What the negatives exclude, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Negatives::Unseen => {
+                "excluding the targets and the user's own items (as ABXI and C2DSR sample)"
+            }
+            Negatives::Any => {
+                "excluding only the targets; the user's own items may be drawn and are ranked \
+                 (as LLMCDSR samples)"
+            }
+        }
+    }
 }
 
 /// Text that is not a [`Candidates`].
@@ -171,7 +215,8 @@ pub struct CandidatesError(pub String);
 impl std::str::FromStr for Candidates {
     type Err = CandidatesError;
 
-    /// `all` or `sampled:N`.
+    /// `all` or `sampled:N` (negatives the user does not have; see
+    /// [`Candidates::with_negatives`]).
     fn from_str(s: &str) -> Result<Candidates, CandidatesError> {
         let s = s.trim();
         if s == "all" {
@@ -181,8 +226,22 @@ impl std::str::FromStr for Candidates {
             .strip_prefix("sampled:")
             .and_then(|n| n.trim().parse::<usize>().ok())
             .filter(|&n| n > 0);
-        n.map(Candidates::Sampled)
-            .ok_or_else(|| CandidatesError(s.to_string()))
+        n.map(|n| Candidates::Sampled {
+            n,
+            negatives: Negatives::default(),
+        })
+        .ok_or_else(|| CandidatesError(s.to_string()))
+    }
+}
+
+impl Candidates {
+    /// The same candidates with negatives drawn as `negatives` (no change
+    /// to `All`).
+    pub fn with_negatives(self, negatives: Negatives) -> Candidates {
+        match self {
+            Candidates::All => Candidates::All,
+            Candidates::Sampled { n, .. } => Candidates::Sampled { n, negatives },
+        }
     }
 }
 
@@ -190,7 +249,17 @@ impl std::fmt::Display for Candidates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Candidates::All => write!(f, "all"),
-            Candidates::Sampled(n) => write!(f, "sampled:{n}"),
+            Candidates::Sampled {
+                n,
+                negatives: Negatives::Unseen,
+            } => write!(f, "sampled:{n}"),
+            Candidates::Sampled { n, negatives } => {
+                write!(
+                    f,
+                    "sampled:{n} (negatives: {})",
+                    crate::names::Named::name(*negatives)
+                )
+            }
         }
     }
 }
@@ -451,7 +520,10 @@ mod tests {
         assert_eq!("all".parse::<Candidates>(), Ok(Candidates::All));
         assert_eq!(
             "sampled:999".parse::<Candidates>(),
-            Ok(Candidates::Sampled(999))
+            Ok(Candidates::Sampled {
+                n: 999,
+                negatives: Negatives::Unseen
+            })
         );
         assert!("sampled:0".parse::<Candidates>().is_err());
         assert!("some".parse::<Candidates>().is_err());

@@ -17,12 +17,47 @@ use std::path::Path;
 
 use crate::data::Dataset;
 use crate::embed::Embeddings;
+use crate::evaluate::EvalScores;
 use crate::explore::{ItemRef, all_nearest};
 use crate::files::{WriteError, write_atomic};
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::Projection;
 use crate::rank::{COMPONENTS, Ranking};
 use crate::relate::Relations;
+
+/// The candidate lists an evaluation ranked its test users among (sampled
+/// candidates only; `None` under all items): one row per candidate,
+/// `user_id`, `domain` (the target), `item_id`, `is_target` (1 for a
+/// held-out item, 0 for a sampled negative), each user's rows together in
+/// item order — so another tool can rank exactly the same items.
+pub fn candidates_table(dataset: &Dataset, target: usize, scores: &EvalScores) -> Option<Table> {
+    let domain = &dataset.domains[target];
+    let mut rows: Vec<(u32, u32, bool)> = Vec::new();
+    for (i, &user) in scores.users.iter().enumerate() {
+        let relevant = scores.relevant(i);
+        for &j in scores.candidates_of(i)? {
+            rows.push((user, j, relevant.binary_search(&j).is_ok()));
+        }
+    }
+    Some(
+        Table::new()
+            .with_text(
+                "user_id",
+                rows.iter()
+                    .map(|&(u, ..)| dataset.users[u as usize].clone()),
+            )
+            .with_text("domain", rows.iter().map(|_| domain.name.clone()))
+            .with_text(
+                "item_id",
+                rows.iter()
+                    .map(|&(_, j, _)| domain.items[j as usize].id.clone()),
+            )
+            .with(
+                "is_target",
+                Values::Int(rows.iter().map(|&(.., t)| i64::from(t)).collect()),
+            ),
+    )
+}
 
 /// One row per recommended item of each ranking: `user_id` (when
 /// `with_user`), `rank`, `item_id`, `score`, every component, every weighted

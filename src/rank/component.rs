@@ -19,6 +19,9 @@ pub enum Component {
     /// Cosine between the S profile transformed by the learned transfer
     /// model and the item.
     Adapted,
+    /// The next-item score of a self-attention model over the user's
+    /// interactions in both domains, in time order.
+    Sequence,
     /// Co-interaction links from the user's S items, via shared users.
     Graph,
     /// Normalised log-popularity of the item in T.
@@ -28,13 +31,14 @@ pub enum Component {
 }
 
 /// How many components there are.
-pub const N_COMPONENTS: usize = 6;
+pub const N_COMPONENTS: usize = 7;
 
 /// Every component, in display order.
 pub const COMPONENTS: [Component; N_COMPONENTS] = [
     Component::Content,
     Component::Mapped,
     Component::Adapted,
+    Component::Sequence,
     Component::Graph,
     Component::Popularity,
     Component::History,
@@ -47,6 +51,7 @@ impl Component {
             Component::Content => "content",
             Component::Mapped => "mapped",
             Component::Adapted => "adapted",
+            Component::Sequence => "sequence",
             Component::Graph => "graph",
             Component::Popularity => "popularity",
             Component::History => "history",
@@ -122,6 +127,7 @@ impl Default for Weights {
             Component::Content => 0.5,
             Component::Mapped => 0.5,
             Component::Adapted => 1.0,
+            Component::Sequence => 1.0,
             Component::Graph => 1.0,
             Component::Popularity => 1.0,
             Component::History => 1.0,

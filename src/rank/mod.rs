@@ -78,6 +78,8 @@ pub struct UserQuery {
     pub mapped: Option<Vec<f32>>,
     /// The S profile through the learned transfer model, if any.
     pub adapted: Option<Vec<f32>>,
+    /// The sequence model's query (in the text space), if any.
+    pub sequence: Option<Vec<f32>>,
     /// The T profile (history), if any.
     pub history: Option<Vec<f32>>,
     /// Sparse graph scores `(T item, score)`, sorted by item.
@@ -122,6 +124,22 @@ impl UserQuery {
             }
             (Ok(adapter), Some(profile)) => adapter.apply(profile),
         };
+        let sequence = match &relations.sequence {
+            Err(why) => {
+                unavailable.push((Component::Sequence, format!("no sequence model: {why}")));
+                None
+            }
+            Ok(model) => {
+                let q = model.query(&relations.sequences[user as usize]);
+                if q.is_none() {
+                    unavailable.push((
+                        Component::Sequence,
+                        "the user has no visible interactions in either domain".to_string(),
+                    ));
+                }
+                q
+            }
+        };
         let graph = match &relations.graph {
             Err(why) => {
                 unavailable.push((Component::Graph, format!("no graph: {why}")));
@@ -149,6 +167,7 @@ impl UserQuery {
             content,
             mapped,
             adapted,
+            sequence,
             history,
             graph,
             unavailable,
@@ -161,6 +180,7 @@ impl UserQuery {
             Component::Content => self.content.as_deref(),
             Component::Mapped => self.mapped.as_deref(),
             Component::Adapted => self.adapted.as_deref(),
+            Component::Sequence => self.sequence.as_deref(),
             Component::History => self.history.as_deref(),
             Component::Graph | Component::Popularity => None,
         }

@@ -87,14 +87,15 @@ impl<'a> Scorer<'a> {
                             adapted: true,
                         })
                     }
-                    Component::Content | Component::Mapped | Component::History => {
-                        query.dense(c).map(|q| Term::Dense {
-                            weight,
-                            query: q,
-                            items: target,
-                            adapted: false,
-                        })
-                    }
+                    Component::Content
+                    | Component::Mapped
+                    | Component::Sequence
+                    | Component::History => query.dense(c).map(|q| Term::Dense {
+                        weight,
+                        query: q,
+                        items: target,
+                        adapted: false,
+                    }),
                 }
             })
             .collect();

@@ -21,7 +21,7 @@ const FORMAT_VERSION: &str = "1";
 /// Why a stored model could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{path}: {reason}")]
-pub struct StoredAdapterError {
+pub struct StoredModelError {
     /// The file.
     pub path: PathBuf,
     /// What was wrong.
@@ -129,7 +129,7 @@ pub fn load(
     key: &str,
     items: &Embeddings,
     options: AdaptOptions,
-) -> Result<Option<Adapter>, StoredAdapterError> {
+) -> Result<Option<Adapter>, StoredModelError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -151,7 +151,7 @@ pub fn load(
         return Err(bad(path, "trained on other inputs".into()));
     }
     let dim = items.dim();
-    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>, StoredAdapterError> {
+    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>, StoredModelError> {
         let t = tensors
             .tensor(name)
             .map_err(|e| bad(path, format!("{name}: {e}")))?;
@@ -214,8 +214,8 @@ pub fn load(
     Ok(Some(adapter))
 }
 
-fn bad(path: &Path, reason: String) -> StoredAdapterError {
-    StoredAdapterError {
+fn bad(path: &Path, reason: String) -> StoredModelError {
+    StoredModelError {
         path: path.to_path_buf(),
         reason,
     }

@@ -11,6 +11,8 @@ mod adapter_cache;
 mod graph;
 mod mapping;
 mod profile;
+mod sequence;
+mod sequence_store;
 
 use crate::data::Dataset;
 
@@ -18,9 +20,10 @@ use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 
 pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts};
-pub use adapter_cache::StoredAdapterError;
+pub use adapter_cache::StoredModelError;
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
+pub use sequence::{SequenceError, SequenceModel, SequenceOptions, SequenceReport, Step};
 
 /// Why a relation could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -63,7 +66,7 @@ pub enum RelateError {
 
 /// A validation that scores every epoch above the one before, so that
 /// training keeps its last epoch (the epoch count was chosen elsewhere).
-fn last_epoch_wins() -> impl FnMut(&Adapter) -> f64 {
+fn last_epoch_wins<M>() -> impl FnMut(&M) -> f64 {
     let mut epoch = 0.0;
     move |_| {
         epoch += 1.0;
@@ -71,9 +74,10 @@ fn last_epoch_wins() -> impl FnMut(&Adapter) -> f64 {
     }
 }
 
-/// Where [`Relations::train_adapter_stored`] got its model.
+/// Where [`Relations::train_adapter_stored`] or
+/// [`Relations::train_sequence_stored`] got its model.
 #[derive(Debug)]
-pub enum StoredAdapter {
+pub enum StoredModel {
     /// Read from this file (trained earlier on the same inputs).
     Reused(std::path::PathBuf),
     /// Trained now; saved to the file, or why not.
@@ -81,12 +85,12 @@ pub enum StoredAdapter {
         /// The file, or why it could not be written.
         saved: Result<std::path::PathBuf, crate::files::WriteError>,
         /// The stored file that could not be used, if any.
-        unreadable: Option<StoredAdapterError>,
+        unreadable: Option<StoredModelError>,
     },
     /// Training failed or was cancelled (see `Relations::adapted`).
     NotTrained {
         /// The stored file that could not be used, if any.
-        unreadable: Option<StoredAdapterError>,
+        unreadable: Option<StoredModelError>,
     },
 }
 
@@ -151,11 +155,20 @@ pub struct Relations {
     fit_target: Vec<History>,
     /// Per user: rows of `DatasetEmbeddings::user_texts` they wrote.
     pub user_texts: Vec<Vec<u32>>,
+    /// Per user: their visible S and T interactions in time order (by
+    /// timestamp where the file has one, else in file order).
+    pub sequences: Vec<Vec<Step>>,
+    /// Per user: the S and T interactions the fitted parts learn from, in
+    /// time order.
+    fit_sequences: Vec<Vec<Step>>,
     /// The S→T mapping, or why there is none.
     pub mapping: Result<Mapping, MappingError>,
     /// The learned transfer model, or why there is none (it is trained on
     /// request: [`Relations::train_adapter`]).
     pub adapted: Result<Adapter, AdaptError>,
+    /// The sequence model, or why there is none (it is trained on
+    /// request: [`Relations::train_sequence`]).
+    pub sequence: Result<SequenceModel, SequenceError>,
     /// The S–T co-interaction graph, or why there is none.
     pub graph: Result<CoGraph, GraphError>,
     /// Per T item: log(1 + visible interactions) / log(1 + the largest count), in [0, 1].
@@ -235,24 +248,49 @@ impl Relations {
         let mut target_history = vec![History::new(); users];
         let mut fit_source = vec![History::new(); users];
         let mut fit_target = vec![History::new(); users];
+        let mut sequences = vec![Vec::new(); users];
+        let mut fit_sequences = vec![Vec::new(); users];
         let is = |mask: &[bool], i: usize| mask.get(i).copied().unwrap_or(false);
         for (i, event) in dataset.interactions.iter().enumerate() {
             let u = event.user as usize;
             let weight = event.rating.map_or(1.0, |r| r.max(0.0));
-            let (profile, fitted) = if event.domain as usize == source {
-                (&mut source_history, &mut fit_source)
+            let (profile, fitted, step) = if event.domain as usize == source {
+                (
+                    &mut source_history,
+                    &mut fit_source,
+                    Step::Source(event.item),
+                )
             } else if event.domain as usize == target {
-                (&mut target_history, &mut fit_target)
+                (
+                    &mut target_history,
+                    &mut fit_target,
+                    Step::Target(event.item),
+                )
             } else {
                 continue;
             };
+            let when = event.timestamp.unwrap_or(i64::MIN);
             if !is(&hidden.from_profiles, i) {
                 profile[u].push((event.item, weight));
+                sequences[u].push((when, step));
             }
             if !is(&hidden.from_fitting, i) && !is(&hidden.from_profiles, i) {
                 fitted[u].push((event.item, weight));
+                fit_sequences[u].push((when, step));
             }
         }
+        // Stable: rows without a timestamp, or with equal ones, keep their
+        // file order.
+        let in_order = |all: Vec<Vec<(i64, Step)>>| -> Vec<Vec<Step>> {
+            all.into_iter()
+                .map(|mut steps| {
+                    steps.sort_by_key(|&(when, _)| when);
+                    steps.into_iter().map(|(_, step)| step).collect()
+                })
+                .collect()
+        };
+        let sequences = in_order(sequences);
+        let fit_sequences = in_order(fit_sequences);
         let mut user_texts = vec![Vec::new(); users];
         for (row, text) in dataset.user_texts.iter().enumerate() {
             user_texts[text.user as usize].push(row as u32);
@@ -278,8 +316,11 @@ impl Relations {
             fit_source,
             fit_target,
             user_texts,
+            sequences,
+            fit_sequences,
             mapping: Err(MappingError::NoPairs),
             adapted: Err(AdaptError::NotTrained),
+            sequence: Err(SequenceError::NotTrained),
             graph: Err(GraphError::NoSharedUsers),
             popularity,
             popularity_counts,
@@ -397,7 +438,7 @@ impl Relations {
         options: AdaptOptions,
         dir: &std::path::Path,
         cancel: &std::sync::atomic::AtomicBool,
-    ) -> StoredAdapter {
+    ) -> StoredModel {
         let (profiles, pairs) = self.adapter_pairs(embeddings);
         let start = self.adapter_start(options);
         let items = &embeddings.domains[self.target];
@@ -406,7 +447,7 @@ impl Relations {
         let unreadable = match adapter_cache::load(&path, &key, items, options) {
             Ok(Some(adapter)) => {
                 self.adapted = Ok(adapter);
-                return StoredAdapter::Reused(path);
+                return StoredModel::Reused(path);
             }
             Ok(None) => None,
             Err(err) => Some(err),
@@ -423,9 +464,70 @@ impl Relations {
         );
         let saved = match &self.adapted {
             Ok(adapter) => adapter_cache::save(&path, &key, adapter).map(|()| path),
-            Err(_) => return StoredAdapter::NotTrained { unreadable },
+            Err(_) => return StoredModel::NotTrained { unreadable },
         };
-        StoredAdapter::Trained { saved, unreadable }
+        StoredModel::Trained { saved, unreadable }
+    }
+
+    /// Trains the sequence model on the fitted interactions of every user in
+    /// time order. After each epoch `validate` scores the model so far
+    /// (higher is better); the best is kept.
+    pub fn train_sequence(
+        &mut self,
+        embeddings: &DatasetEmbeddings,
+        options: SequenceOptions,
+        validate: &mut dyn FnMut(&SequenceModel) -> f64,
+        progress: &mut dyn FnMut(f64),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) {
+        self.sequence = SequenceModel::fit(
+            &self.fit_sequences,
+            &embeddings.domains[self.source],
+            &embeddings.domains[self.target],
+            options,
+            validate,
+            progress,
+            cancel,
+        );
+    }
+
+    /// Trains the sequence model for exactly `options.epochs` epochs on every
+    /// fitted interaction, reusing the model stored in `dir` for exactly
+    /// these inputs when there is one, else training and storing it. Says
+    /// where the model came from.
+    pub fn train_sequence_stored(
+        &mut self,
+        embeddings: &DatasetEmbeddings,
+        options: SequenceOptions,
+        dir: &std::path::Path,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> StoredModel {
+        let (source, target) = (
+            &embeddings.domains[self.source],
+            &embeddings.domains[self.target],
+        );
+        let key = sequence_store::training_key(&self.fit_sequences, source, target, &options);
+        let path = sequence_store::path_for(dir, &key);
+        let unreadable = match sequence_store::load(&path, &key, source, target, options) {
+            Ok(Some(model)) => {
+                self.sequence = Ok(model);
+                return StoredModel::Reused(path);
+            }
+            Ok(None) => None,
+            Err(err) => Some(err),
+        };
+        self.train_sequence(
+            embeddings,
+            options,
+            &mut last_epoch_wins(),
+            &mut |_| {},
+            cancel,
+        );
+        let saved = match &self.sequence {
+            Ok(model) => sequence_store::save(&path, &key, model).map(|()| path),
+            Err(_) => return StoredModel::NotTrained { unreadable },
+        };
+        StoredModel::Trained { saved, unreadable }
     }
 
     /// Trains the transfer model for exactly `options.epochs` epochs (no

@@ -2,7 +2,7 @@
 //! direction's weights and ridge (given ones, else the tuned ones saved for
 //! the dataset and direction, else the built-in defaults); [`fit`] fits the
 //! relations on every interaction and gets the transfer model by the one
-//! [`AdapterSource`] policy; [`Fitted::rank`] ranks any user with one
+//! [`LearnedSource`] policy; [`Fitted::rank`] ranks any user with one
 //! compact copy of a large target domain shared by every call.
 
 use std::path::{Path, PathBuf};
@@ -12,12 +12,17 @@ use crate::data::Dataset;
 use crate::names::{AboutSetting, Setting};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{CompactCache, Component, Ranking, Scan, Weights, recommend_with};
-use crate::relate::{AdaptOptions, Hidden, RelateError, RelateOptions, Relations, StoredAdapter};
+use crate::relate::{
+    AdaptOptions, Hidden, RelateError, RelateOptions, Relations, SequenceOptions, StoredModel,
+};
 use crate::settings::{SettingsError, SettingsStore};
 
 /// Epochs of the transfer model when no tuning chose them (the validation
 /// choice on both directions of the Amazon data was 2–4).
 pub const DEFAULT_ADAPTED_EPOCHS: usize = 3;
+
+/// Epochs of the sequence model when no tuning chose them.
+pub const DEFAULT_SEQUENCE_EPOCHS: usize = 10;
 
 /// What went wrong preparing a direction to recommend.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,8 @@ pub struct RankSettings {
     pub ridge: f32,
     /// Epochs of the transfer model when it is trained for recommending.
     pub adapted_epochs: usize,
+    /// Epochs of the sequence model when it is trained for recommending.
+    pub sequence_epochs: usize,
     /// The tuned-settings file that gave the weights, the ridge or the
     /// epochs, when one did.
     pub tuned_from: Option<PathBuf>,
@@ -96,33 +103,48 @@ pub fn choose(
             .as_ref()
             .and_then(|s| s.adapted_epochs)
             .unwrap_or(DEFAULT_ADAPTED_EPOCHS),
+        sequence_epochs: saved
+            .as_ref()
+            .and_then(|s| s.sequence_epochs)
+            .unwrap_or(DEFAULT_SEQUENCE_EPOCHS),
         tuned_from,
         unreadable,
     })
 }
 
-/// Where the transfer model of the relations that rank comes from.
+/// Where the learned models (the transfer model and the sequence model) of
+/// the relations that rank come from.
 #[derive(Debug, Clone, Copy)]
-pub enum AdapterSource<'a> {
-    /// The model stored under this folder for exactly these inputs, else
-    /// one trained now for [`RankSettings::adapted_epochs`] and stored
-    /// there: what a run that has not evaluated uses.
+pub enum LearnedSource<'a> {
+    /// The models stored under this folder for exactly these inputs, else
+    /// ones trained now for [`RankSettings::adapted_epochs`] and
+    /// [`RankSettings::sequence_epochs`] and stored there: what a run that
+    /// has not evaluated uses.
     Stored(&'a Path),
-    /// The model an evaluation of the same direction just trained (its
-    /// held-out rows unseen, its epoch chosen on the validation users):
-    /// what a run that has evaluated uses rather than training a second.
+    /// The models an evaluation of the same direction just trained (its
+    /// held-out rows unseen, their epochs chosen on the validation users):
+    /// what a run that has evaluated uses rather than training again.
     Evaluated(&'a Relations),
 }
 
-/// What happened to the transfer model.
+/// What happened to one learned model.
 #[derive(Debug)]
-pub enum AdapterOutcome {
+pub enum LearnedOutcome {
     /// Its weight is 0 (or no epochs were chosen): not trained.
     Unweighted,
-    /// Read from the store or trained now (see [`StoredAdapter`]).
-    Stored(StoredAdapter),
+    /// Read from the store or trained now (see [`StoredModel`]).
+    Stored(StoredModel),
     /// Taken from the evaluation.
     Evaluated,
+}
+
+/// What happened to each learned model.
+#[derive(Debug)]
+pub struct LearnedOutcomes {
+    /// The transfer model (`adapted`).
+    pub adapted: LearnedOutcome,
+    /// The sequence model (`sequence`).
+    pub sequence: LearnedOutcome,
 }
 
 /// A direction ready to recommend: the relations fitted on every
@@ -161,9 +183,9 @@ pub fn fit(
     embeddings: &DatasetEmbeddings,
     pair: (usize, usize),
     settings: &RankSettings,
-    adapter: AdapterSource<'_>,
+    adapter: LearnedSource<'_>,
     cancel: &AtomicBool,
-) -> Result<(Fitted, AdapterOutcome), RecommendError> {
+) -> Result<(Fitted, LearnedOutcomes), RecommendError> {
     let mut relations = Relations::fit(
         dataset,
         embeddings,
@@ -174,22 +196,43 @@ pub fn fit(
             ridge: settings.ridge,
         },
     )?;
-    let outcome = match adapter {
-        AdapterSource::Evaluated(evaluated) => {
+    let adapted = match adapter {
+        LearnedSource::Evaluated(evaluated) => {
             relations.adapted = evaluated.adapted.clone();
-            AdapterOutcome::Evaluated
+            LearnedOutcome::Evaluated
         }
-        AdapterSource::Stored(_)
+        LearnedSource::Stored(_)
             if settings.weights.get(Component::Adapted) == 0.0 || settings.adapted_epochs == 0 =>
         {
-            AdapterOutcome::Unweighted
+            LearnedOutcome::Unweighted
         }
-        AdapterSource::Stored(dir) => {
+        LearnedSource::Stored(dir) => {
             let options = AdaptOptions {
                 epochs: settings.adapted_epochs,
                 ..AdaptOptions::default()
             };
-            AdapterOutcome::Stored(relations.train_adapter_stored(embeddings, options, dir, cancel))
+            LearnedOutcome::Stored(relations.train_adapter_stored(embeddings, options, dir, cancel))
+        }
+    };
+    let sequence = match adapter {
+        LearnedSource::Evaluated(evaluated) => {
+            relations.sequence = evaluated.sequence.clone();
+            LearnedOutcome::Evaluated
+        }
+        LearnedSource::Stored(_)
+            if settings.weights.get(Component::Sequence) == 0.0
+                || settings.sequence_epochs == 0 =>
+        {
+            LearnedOutcome::Unweighted
+        }
+        LearnedSource::Stored(dir) => {
+            let options = SequenceOptions {
+                epochs: settings.sequence_epochs,
+                ..SequenceOptions::default()
+            };
+            LearnedOutcome::Stored(
+                relations.train_sequence_stored(embeddings, options, dir, cancel),
+            )
         }
     };
     let compact = CompactCache::default();
@@ -203,6 +246,6 @@ pub fn fit(
             weights: settings.weights,
             compact,
         },
-        outcome,
+        LearnedOutcomes { adapted, sequence },
     ))
 }

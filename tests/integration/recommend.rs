@@ -5,11 +5,11 @@ use std::sync::atomic::AtomicBool;
 
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
-use crossrec::evaluate::Candidates;
 use crossrec::evaluate::{
     AdaptedStatus, EvalOptions, Holdout, Method, Protocol, Report, Shares, Split, TuneOptions,
     evaluate,
 };
+use crossrec::evaluate::{Candidates, Negatives};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
 use crossrec::rank::{
     COMPONENTS, CompactCache, Component, Scan, Scorer, UserQuery, Weights, recommend,
@@ -525,7 +525,16 @@ fn evaluations() -> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::E
                 Protocol::Warm {
                     holdout: Holdout::Count(1),
                 },
-                Candidates::Sampled(4),
+                "sampled:4".parse::<Candidates>().unwrap(),
+            ),
+            (
+                Protocol::Warm {
+                    holdout: Holdout::Count(1),
+                },
+                "sampled:4"
+                    .parse::<Candidates>()
+                    .unwrap()
+                    .with_negatives(Negatives::Any),
             ),
         ] {
             let dir = tempdir();

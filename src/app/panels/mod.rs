@@ -108,6 +108,7 @@ pub fn component_colour(c: Component) -> egui::Color32 {
         Component::Content => egui::Color32::from_rgb(76, 114, 176),
         Component::Mapped => egui::Color32::from_rgb(221, 132, 82),
         Component::Adapted => egui::Color32::from_rgb(218, 139, 195),
+        Component::Sequence => egui::Color32::from_rgb(204, 185, 116),
         Component::Graph => egui::Color32::from_rgb(85, 168, 104),
         Component::Popularity => egui::Color32::from_rgb(196, 78, 82),
         Component::History => egui::Color32::from_rgb(129, 114, 179),

@@ -1,0 +1,1139 @@
+//! `sequence`: what a user takes next, read from the order of everything
+//! they took in both domains.
+//!
+//! A causal self-attention model with SASRec's architecture (Kang and
+//! McAuley, 2018) — learned positions, pre-norm attention blocks, a
+//! point-wise feed-forward layer — over a user's source and target
+//! interactions interleaved in time order. Its item inputs are not learned
+//! ids but the frozen text vectors through one learned projection `P`
+//! (`[text dim, d]`) plus a learned domain embedding, so every item,
+//! including one nobody has taken, has an input and an output vector. The
+//! state after the last interaction, `h`, scaled to unit length, scores a
+//! target item `j` with text vector `t_j` as `h · (tⱼ P) = (P h) · tⱼ`: the
+//! component's query is `P h`, a vector of the text space, so a score is
+//! one [`crate::embed::dot`] with the item's text vector like every other
+//! dense component (and the compact scan reads it like them).
+//!
+//! Training (candle, AdamW) predicts every next interaction of the
+//! sequences the caller gives (the fitted rows) with a sampled softmax: the
+//! true next item against a seeded sample of items of its own domain, drawn
+//! uniformly for each batch. After every epoch the caller's validation
+//! scores the model; the best epoch is kept, and training stops after the
+//! epoch count or the time budget.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::embed::{Embeddings, dot};
+
+/// One interaction of a sequence: an item of the source or of the target
+/// domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A source-domain item.
+    Source(u32),
+    /// A target-domain item.
+    Target(u32),
+}
+
+/// How the sequence model is built and trained.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequenceOptions {
+    /// Width of the model's states.
+    pub dim: usize,
+    /// Attention blocks.
+    pub layers: usize,
+    /// Attention heads per block (`dim` must be a multiple).
+    pub heads: usize,
+    /// The last this many interactions of a user are read.
+    pub max_len: usize,
+    /// Passes over the training sequences, at most.
+    pub epochs: usize,
+    /// Training stops after this many epochs without a better validation
+    /// score.
+    pub patience: usize,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Sampled negatives per domain and step.
+    pub negatives: usize,
+    /// Learn an input embedding per item beside its text (items are still
+    /// scored by text alone).
+    pub ids: bool,
+    /// Softmax temperature of the scores.
+    pub temperature: f32,
+    /// Dropout on the embeddings and the blocks' outputs while training.
+    pub dropout: f32,
+    /// AdamW learning rate.
+    pub learning_rate: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Training stops after this long, keeping the best epoch so far.
+    pub budget: Duration,
+    /// Seed of the initial weights, the batches, the negatives and dropout.
+    pub seed: u64,
+}
+
+impl Default for SequenceOptions {
+    fn default() -> Self {
+        SequenceOptions {
+            dim: 64,
+            layers: 2,
+            heads: 1,
+            max_len: 50,
+            epochs: 12,
+            patience: 3,
+            batch: 256,
+            negatives: 256,
+            ids: true,
+            temperature: 0.1,
+            dropout: 0.2,
+            learning_rate: 3e-3,
+            weight_decay: 1e-4,
+            budget: Duration::from_secs(300),
+            seed: 7,
+        }
+    }
+}
+
+/// Why no sequence model could be trained.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SequenceError {
+    /// Not asked for.
+    #[error("not trained (it is trained by eval and auto-tune)")]
+    NotTrained,
+    /// No training sequence of two or more interactions.
+    #[error("no user has two or more interactions to learn an order from")]
+    NoSequences,
+    /// The options cannot build a model.
+    #[error("{0}")]
+    BadOptions(String),
+    /// candle failed.
+    #[error("training failed: {0}")]
+    Training(String),
+    /// The caller cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<candle_core::Error> for SequenceError {
+    fn from(err: candle_core::Error) -> Self {
+        SequenceError::Training(err.to_string())
+    }
+}
+
+/// What training did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequenceReport {
+    /// Training sequences (users with two or more fitted interactions).
+    pub sequences: usize,
+    /// Next-item predictions per epoch.
+    pub steps: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// The epoch kept.
+    pub best_epoch: usize,
+    /// The validation score of the kept epoch.
+    pub best_score: f64,
+    /// Training time, seconds.
+    pub seconds: f64,
+}
+
+/// Scale and shift of a layer norm.
+#[derive(Debug, Clone)]
+struct Norm {
+    gain: Tensor,
+    bias: Tensor,
+}
+
+/// `x W + b`, `W` as `[in, out]`.
+#[derive(Debug, Clone)]
+struct Affine {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+/// One attention block.
+#[derive(Debug, Clone)]
+struct Block {
+    attention_norm: Norm,
+    query: Affine,
+    key: Affine,
+    value: Affine,
+    output: Affine,
+    feed_norm: Norm,
+    up: Affine,
+    down: Affine,
+}
+
+/// The model's tensors.
+#[derive(Debug, Clone)]
+struct Net {
+    /// `P`, `[text dim, dim]`: an item's embedding is `t P`.
+    projection: Tensor,
+    /// `[items, dim]`, when items have learned input embeddings: added to
+    /// `t P` where an item is read (never where it is scored).
+    ids: Option<Tensor>,
+    /// `[2, dim]`: source, target.
+    domain: Tensor,
+    /// `[max_len, dim]`: the last interaction at the last row.
+    position: Tensor,
+    blocks: Vec<Block>,
+    last_norm: Norm,
+}
+
+impl Net {
+    /// Every tensor with its name, in a fixed order.
+    fn named(&self) -> Vec<(String, &Tensor)> {
+        let mut out = vec![("projection".to_string(), &self.projection)];
+        if let Some(ids) = &self.ids {
+            out.push(("ids".to_string(), ids));
+        }
+        out.push(("domain".to_string(), &self.domain));
+        out.push(("position".to_string(), &self.position));
+        fn norm<'a>(out: &mut Vec<(String, &'a Tensor)>, name: String, n: &'a Norm) {
+            out.push((format!("{name}.gain"), &n.gain));
+            out.push((format!("{name}.bias"), &n.bias));
+        }
+        for (i, b) in self.blocks.iter().enumerate() {
+            norm(
+                &mut out,
+                format!("block{i}.attention_norm"),
+                &b.attention_norm,
+            );
+            for (name, a) in [
+                ("query", &b.query),
+                ("key", &b.key),
+                ("value", &b.value),
+                ("output", &b.output),
+                ("up", &b.up),
+                ("down", &b.down),
+            ] {
+                out.push((format!("block{i}.{name}.weight"), &a.weight));
+                out.push((format!("block{i}.{name}.bias"), &a.bias));
+            }
+            norm(&mut out, format!("block{i}.feed_norm"), &b.feed_norm);
+        }
+        norm(&mut out, "last_norm".to_string(), &self.last_norm);
+        out
+    }
+
+    /// The same net with every tensor replaced by `f(tensor)`, visited in
+    /// the order of [`Net::named`].
+    fn map(
+        &self,
+        f: &mut dyn FnMut(&Tensor) -> candle_core::Result<Tensor>,
+    ) -> candle_core::Result<Net> {
+        let norm = |n: &Norm, f: &mut dyn FnMut(&Tensor) -> candle_core::Result<Tensor>| {
+            Ok::<_, candle_core::Error>(Norm {
+                gain: f(&n.gain)?,
+                bias: f(&n.bias)?,
+            })
+        };
+        let affine = |a: &Affine, f: &mut dyn FnMut(&Tensor) -> candle_core::Result<Tensor>| {
+            Ok::<_, candle_core::Error>(Affine {
+                weight: f(&a.weight)?,
+                bias: f(&a.bias)?,
+            })
+        };
+        let projection = f(&self.projection)?;
+        let ids = match &self.ids {
+            Some(t) => Some(f(t)?),
+            None => None,
+        };
+        let domain = f(&self.domain)?;
+        let position = f(&self.position)?;
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let attention_norm = norm(&b.attention_norm, f)?;
+            let query = affine(&b.query, f)?;
+            let key = affine(&b.key, f)?;
+            let value = affine(&b.value, f)?;
+            let output = affine(&b.output, f)?;
+            let up = affine(&b.up, f)?;
+            let down = affine(&b.down, f)?;
+            let feed_norm = norm(&b.feed_norm, f)?;
+            blocks.push(Block {
+                attention_norm,
+                query,
+                key,
+                value,
+                output,
+                feed_norm,
+                up,
+                down,
+            });
+        }
+        let last_norm = norm(&self.last_norm, f)?;
+        Ok(Net {
+            projection,
+            ids,
+            domain,
+            position,
+            blocks,
+            last_norm,
+        })
+    }
+
+    /// Seeded starting weights: Xavier-uniform matrices, small embeddings,
+    /// unit norms.
+    fn init(
+        text_dim: usize,
+        n_items: usize,
+        options: &SequenceOptions,
+        rng: &mut ChaCha8Rng,
+    ) -> candle_core::Result<Net> {
+        let dev = Device::Cpu;
+        let d = options.dim;
+        let mut uniform = |rows: usize, cols: usize, limit: f32| {
+            let data: Vec<f32> = (0..rows * cols)
+                .map(|_| rng.random_range(-limit..=limit))
+                .collect();
+            Tensor::from_vec(data, (rows, cols), &dev)
+        };
+        let xavier = |i: usize, o: usize| (6.0 / (i + o) as f32).sqrt();
+        let zeros = |n: usize| Tensor::zeros(n, DType::F32, &dev);
+        let ones = |n: usize| Tensor::ones(n, DType::F32, &dev);
+        let norm = || -> candle_core::Result<Norm> {
+            Ok(Norm {
+                gain: ones(d)?,
+                bias: zeros(d)?,
+            })
+        };
+        let mut build = || -> candle_core::Result<Net> {
+            let projection = uniform(text_dim, d, xavier(text_dim, d))?;
+            let ids = if options.ids {
+                Some(zeros(n_items * d)?.reshape((n_items, d))?)
+            } else {
+                None
+            };
+            let domain = uniform(2, d, 0.05)?;
+            let position = uniform(options.max_len, d, 0.05)?;
+            let mut blocks = Vec::new();
+            for _ in 0..options.layers {
+                let mut affine = || -> candle_core::Result<Affine> {
+                    Ok(Affine {
+                        weight: uniform(d, d, xavier(d, d))?,
+                        bias: zeros(d)?,
+                    })
+                };
+                blocks.push(Block {
+                    attention_norm: norm()?,
+                    query: affine()?,
+                    key: affine()?,
+                    value: affine()?,
+                    output: affine()?,
+                    feed_norm: norm()?,
+                    up: affine()?,
+                    down: affine()?,
+                });
+            }
+            Ok(Net {
+                projection,
+                ids,
+                domain,
+                position,
+                blocks,
+                last_norm: norm()?,
+            })
+        };
+        build()
+    }
+}
+
+/// `(x − mean) / sqrt(var + ε) · gain + bias` over the last axis, from
+/// differentiable parts.
+fn layer_norm(x: &Tensor, n: &Norm) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+    centred
+        .broadcast_div(&(var + 1e-8)?.sqrt()?)?
+        .broadcast_mul(&n.gain)?
+        .broadcast_add(&n.bias)
+}
+
+/// `x W + b` for `x` of any rank.
+fn affine(x: &Tensor, a: &Affine) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let (last, rest) = dims.split_last().map_or((0, &[][..]), |(l, r)| (*l, r));
+    let rows: usize = rest.iter().product();
+    let y = x
+        .reshape((rows, last))?
+        .matmul(&a.weight)?
+        .broadcast_add(&a.bias)?;
+    let mut out = rest.to_vec();
+    out.push(a.weight.dim(1)?);
+    y.reshape(out)
+}
+
+/// A batch of sequences laid out for the net: left-padded to a common
+/// length, the last interaction of each at the last position.
+struct Layout {
+    batch: usize,
+    len: usize,
+    /// Distinct items of the batch, as rows of the whole item table.
+    items: Vec<u32>,
+    /// Per position: the row of `items` (0 for padding).
+    at: Vec<u32>,
+    /// Per position: 0 source, 1 target.
+    domain: Vec<u32>,
+    /// Per position: 1 for an interaction, 0 for padding.
+    real: Vec<f32>,
+}
+
+/// Dropout masks for training: seeded, scaled by `1 / (1 − p)`.
+struct Dropout<'a> {
+    p: f32,
+    rng: &'a mut ChaCha8Rng,
+}
+
+impl Dropout<'_> {
+    fn apply(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.random::<f32>() < self.p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
+            .collect();
+        x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+    }
+}
+
+impl Net {
+    /// One pass over a batch.
+    fn forward(
+        &self,
+        text: &Tensor,
+        layout: &Layout,
+        heads: usize,
+        mut dropout: Option<&mut Dropout<'_>>,
+    ) -> candle_core::Result<Pass> {
+        let dev = Device::Cpu;
+        let (b, l) = (layout.batch, layout.len);
+        let d = self.projection.dim(1)?;
+        let max_len = self.position.dim(0)?;
+        let ids = Tensor::from_slice(&layout.items, layout.items.len(), &dev)?;
+        let embedded = text.index_select(&ids, 0)?.matmul(&self.projection)?;
+        let read = match &self.ids {
+            Some(table) => (&embedded + table.index_select(&ids, 0)?)?,
+            None => embedded.clone(),
+        };
+        let at = Tensor::from_slice(&layout.at, b * l, &dev)?;
+        let domain = Tensor::from_slice(&layout.domain, b * l, &dev)?;
+        let real = Tensor::from_slice(&layout.real, (b, l, 1), &dev)?;
+        let positions = self.position.narrow(0, max_len - l, l)?;
+        let mut h = ((read.index_select(&at, 0)? * (d as f64).sqrt())?
+            + self.domain.index_select(&domain, 0)?)?
+        .reshape((b, l, d))?
+        .broadcast_add(&positions)?
+        .broadcast_mul(&real)?;
+        if let Some(drop) = dropout.as_deref_mut() {
+            h = drop.apply(&h)?;
+        }
+        // Causal, and padding never attended to: −1e9 rather than −∞ keeps
+        // a padding row's softmax finite.
+        let mut mask = vec![0f32; b * l * l];
+        for s in 0..b {
+            for q in 0..l {
+                for k in 0..l {
+                    if k > q || layout.real[s * l + k] == 0.0 {
+                        mask[(s * l + q) * l + k] = -1e9;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(mask, (b, 1, l, l), &dev)?;
+        let dh = d / heads;
+        let split = |x: Tensor| -> candle_core::Result<Tensor> {
+            x.reshape((b, l, heads, dh))?.transpose(1, 2)?.contiguous()
+        };
+        let mut attention = None;
+        for block in &self.blocks {
+            let a = layer_norm(&h, &block.attention_norm)?;
+            let q = split(affine(&a, &block.query)?)?;
+            let k = split(affine(&a, &block.key)?)?;
+            let v = split(affine(&a, &block.value)?)?;
+            let scores = (q.matmul(&k.transpose(2, 3)?.contiguous()?)? / (dh as f64).sqrt())?
+                .broadcast_add(&mask)?;
+            let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let mixed = weights
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((b, l, d))?;
+            let mut out = affine(&mixed, &block.output)?;
+            if let Some(drop) = dropout.as_deref_mut() {
+                out = drop.apply(&out)?;
+            }
+            h = (h + out)?;
+            let f = layer_norm(&h, &block.feed_norm)?;
+            let mut f = affine(&affine(&f, &block.up)?.relu()?, &block.down)?;
+            if let Some(drop) = dropout.as_deref_mut() {
+                f = drop.apply(&f)?;
+            }
+            h = (h + f)?.broadcast_mul(&real)?;
+            attention = Some(weights);
+        }
+        Ok(Pass {
+            states: layer_norm(&h, &self.last_norm)?,
+            embedded,
+            attention,
+        })
+    }
+}
+
+/// What one pass computed.
+struct Pass {
+    /// The states of every position, `[batch, len, dim]`.
+    states: Tensor,
+    /// The embeddings `t P` of the layout's items, `[items, dim]`.
+    embedded: Tensor,
+    /// The last block's attention weights, `[batch, heads, len, len]`.
+    attention: Option<Tensor>,
+}
+
+/// A trained sequence model.
+#[derive(Debug, Clone)]
+pub struct SequenceModel {
+    net: Net,
+    /// `P`, row-major `[text dim, dim]`, for the text-space query.
+    projection: Vec<f32>,
+    text_dim: usize,
+    /// The items of both domains, source rows first, `[n_s + n_t, text dim]`.
+    text: Tensor,
+    n_source: usize,
+    /// How it was trained.
+    pub report: SequenceReport,
+    /// The options used.
+    pub options: SequenceOptions,
+}
+
+/// The whole item table: source rows, then target rows.
+fn item_table(source: &Embeddings, target: &Embeddings) -> candle_core::Result<Tensor> {
+    let mut data = Vec::with_capacity(source.as_slice().len() + target.as_slice().len());
+    data.extend_from_slice(source.as_slice());
+    data.extend_from_slice(target.as_slice());
+    Tensor::from_vec(
+        data,
+        (source.len() + target.len(), target.dim()),
+        &Device::Cpu,
+    )
+}
+
+impl SequenceModel {
+    /// Trains on `sequences` (each user's fitted interactions, oldest
+    /// first; those of two or more teach the order) over the `source` and
+    /// `target` item vectors. After every epoch `validate` scores the model
+    /// so far (higher is better) and the best epoch is kept. `progress` gets
+    /// the fraction of the epochs done.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        sequences: &[Vec<Step>],
+        source: &Embeddings,
+        target: &Embeddings,
+        options: SequenceOptions,
+        validate: &mut dyn FnMut(&SequenceModel) -> f64,
+        progress: &mut dyn FnMut(f64),
+        cancel: &AtomicBool,
+    ) -> Result<SequenceModel, SequenceError> {
+        let started = Instant::now();
+        check(&options)?;
+        let examples: Vec<&[Step]> = sequences
+            .iter()
+            .filter(|s| s.len() >= 2)
+            .map(|s| &s[s.len().saturating_sub(options.max_len + 1)..])
+            .collect();
+        if examples.is_empty() {
+            return Err(SequenceError::NoSequences);
+        }
+        let steps: usize = examples.iter().map(|s| s.len() - 1).sum();
+        let text = item_table(source, target)?;
+        let n_source = source.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        let start = Net::init(
+            target.dim(),
+            source.len() + target.len(),
+            &options,
+            &mut rng,
+        )?;
+        let mut vars = Vec::new();
+        let net = start.map(&mut |t| {
+            let v = Var::from_tensor(t)?;
+            let tensor = v.as_tensor().clone();
+            vars.push(v);
+            Ok(tensor)
+        })?;
+        let mut optimizer = AdamW::new(
+            vars,
+            ParamsAdamW {
+                lr: options.learning_rate,
+                weight_decay: options.weight_decay,
+                ..ParamsAdamW::default()
+            },
+        )?;
+        let snapshot = |net: &Net| -> candle_core::Result<SequenceModel> {
+            let net = net.map(&mut |t| t.detach().copy())?;
+            Ok(SequenceModel {
+                projection: net.projection.flatten_all()?.to_vec1::<f32>()?,
+                net,
+                text_dim: target.dim(),
+                text: text.clone(),
+                n_source,
+                report: SequenceReport {
+                    sequences: examples.len(),
+                    steps,
+                    epochs_run: 0,
+                    best_epoch: 0,
+                    best_score: f64::NEG_INFINITY,
+                    seconds: 0.0,
+                },
+                options,
+            })
+        };
+        let mut best: Option<SequenceModel> = None;
+        let mut epochs_run = 0;
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        'epochs: for epoch in 1..=options.epochs {
+            // Similar lengths together (little padding), in a new order
+            // each epoch.
+            order.shuffle(&mut rng);
+            order.sort_by_key(|&i| examples[i].len());
+            let mut batches: Vec<&[usize]> = order.chunks(options.batch).collect();
+            batches.shuffle(&mut rng);
+            for batch in batches {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(SequenceError::Cancelled);
+                }
+                let chosen: Vec<&[Step]> = batch.iter().map(|&i| examples[i]).collect();
+                let step = TrainingBatch::new(
+                    &chosen,
+                    n_source,
+                    target.len(),
+                    options.negatives,
+                    &mut rng,
+                );
+                let mut dropout = Dropout {
+                    p: options.dropout,
+                    rng: &mut rng,
+                };
+                let loss = step.loss(&net, &text, &options, &mut dropout)?;
+                optimizer.backward_step(&loss)?;
+            }
+            epochs_run = epoch;
+            let mut candidate = snapshot(&net)?;
+            let score = validate(&candidate);
+            if best.as_ref().is_none_or(|b| score > b.report.best_score) {
+                candidate.report.best_score = score;
+                candidate.report.best_epoch = epoch;
+                best = Some(candidate);
+            }
+            progress(epoch as f64 / options.epochs as f64);
+            let since_best = epoch - best.as_ref().map_or(0, |b| b.report.best_epoch);
+            if started.elapsed() >= options.budget || since_best >= options.patience.max(1) {
+                break 'epochs;
+            }
+        }
+        let mut best = match best {
+            Some(b) => b,
+            None => snapshot(&net)?,
+        };
+        best.report.epochs_run = epochs_run;
+        best.report.seconds = started.elapsed().as_secs_f64();
+        Ok(best)
+    }
+
+    /// Every learned tensor: its name, shape and values (row-major), in a
+    /// fixed order.
+    pub fn tensors(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, SequenceError> {
+        self.net
+            .named()
+            .into_iter()
+            .map(|(name, t)| Ok((name, t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?)))
+            .collect()
+    }
+
+    /// The model of `options` whose tensors are `tensors` (by name, as
+    /// [`SequenceModel::tensors`] gives them) over these `source` and
+    /// `target` items, with an empty report; why not when a tensor is
+    /// missing, of another shape or not finite.
+    pub fn from_tensors(
+        tensors: &std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>,
+        source: &Embeddings,
+        target: &Embeddings,
+        options: SequenceOptions,
+    ) -> Result<SequenceModel, String> {
+        check(&options).map_err(|e| e.to_string())?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let template = Net::init(
+            target.dim(),
+            source.len() + target.len(),
+            &options,
+            &mut rng,
+        )
+        .map_err(|e| e.to_string())?;
+        let names: Vec<String> = template.named().into_iter().map(|(n, _)| n).collect();
+        let mut next = names.iter();
+        let mut why = None;
+        let net = template
+            .map(&mut |t| {
+                let name = next.next().map(String::as_str).unwrap_or("");
+                match tensors.get(name) {
+                    Some((shape, values))
+                        if shape.as_slice() == t.dims() && values.iter().all(|v| v.is_finite()) =>
+                    {
+                        Tensor::from_slice(values, t.shape(), &Device::Cpu)
+                    }
+                    Some((shape, _)) if shape.as_slice() != t.dims() => {
+                        why.get_or_insert(format!("{name}: shape {shape:?}, want {:?}", t.dims()));
+                        Ok(t.clone())
+                    }
+                    Some(_) => {
+                        why.get_or_insert(format!("{name}: holds non-finite values"));
+                        Ok(t.clone())
+                    }
+                    None => {
+                        why.get_or_insert(format!("{name}: missing"));
+                        Ok(t.clone())
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(why) = why {
+            return Err(why);
+        }
+        Ok(SequenceModel {
+            projection: net
+                .projection
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| e.to_string())?,
+            net,
+            text_dim: target.dim(),
+            text: item_table(source, target).map_err(|e| e.to_string())?,
+            n_source: source.len(),
+            report: SequenceReport {
+                sequences: 0,
+                steps: 0,
+                epochs_run: 0,
+                best_epoch: 0,
+                best_score: f64::NAN,
+                seconds: 0.0,
+            },
+            options,
+        })
+    }
+
+    /// The dimension of the text vectors it reads.
+    pub fn text_dim(&self) -> usize {
+        self.text_dim
+    }
+
+    /// The row of `step` in the item table.
+    fn row(&self, step: Step) -> u32 {
+        row_of(step, self.n_source)
+    }
+
+    /// The component's query for a user whose interactions, oldest first,
+    /// are `sequence` (the last `max_len` are read): `P h` with `h` the
+    /// unit-length state after the last one. `None` for an empty sequence.
+    pub fn query(&self, sequence: &[Step]) -> Option<Vec<f32>> {
+        let h = self.state(sequence)?;
+        let d = self.options.dim;
+        Some(
+            self.projection
+                .chunks_exact(d)
+                .map(|row| dot(row, &h))
+                .collect(),
+        )
+    }
+
+    /// The unit-length state after the last step of `sequence`.
+    fn state(&self, sequence: &[Step]) -> Option<Vec<f32>> {
+        let (layout, _) = self.layout(sequence)?;
+        let h = self
+            .net
+            .forward(&self.text, &layout, self.options.heads, None)
+            .ok()?
+            .states;
+        let last = h
+            .get(0)
+            .ok()?
+            .get(layout.len - 1)
+            .ok()?
+            .to_vec1::<f32>()
+            .ok()?;
+        crate::embed::normalize(last)
+    }
+
+    /// One sequence's layout (no padding) and its steps read.
+    fn layout(&self, sequence: &[Step]) -> Option<(Layout, usize)> {
+        let read = &sequence[sequence.len().saturating_sub(self.options.max_len)..];
+        if read.is_empty() {
+            return None;
+        }
+        let mut items = Vec::new();
+        let mut at = Vec::new();
+        for &s in read {
+            at.push(items.len() as u32);
+            items.push(self.row(s));
+        }
+        let layout = Layout {
+            batch: 1,
+            len: read.len(),
+            items,
+            at,
+            domain: read.iter().map(|&s| domain_of(s)).collect(),
+            real: vec![1.0; read.len()],
+        };
+        Some((layout, read.len()))
+    }
+
+    /// How much the state after the last step attends to each step read
+    /// (the last `max_len` of `sequence`) in the last block, averaged over
+    /// its heads; `None` for an empty sequence.
+    pub fn attention(&self, sequence: &[Step]) -> Option<Vec<f32>> {
+        let (layout, n) = self.layout(sequence)?;
+        let pass = self
+            .net
+            .forward(&self.text, &layout, self.options.heads, None)
+            .ok()?;
+        // `[1, heads, n, n]` → the last query's row, averaged over heads.
+        pass.attention?
+            .narrow(2, n - 1, 1)
+            .ok()?
+            .mean(1)
+            .ok()?
+            .flatten_all()
+            .ok()?
+            .to_vec1::<f32>()
+            .ok()
+    }
+}
+
+/// Options that cannot build or train a model.
+fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
+    let bad = |why: String| Err(SequenceError::BadOptions(why));
+    if options.dim == 0 || options.heads == 0 || options.dim % options.heads != 0 {
+        return bad(format!(
+            "the model width ({}) must be a positive multiple of the attention heads ({})",
+            options.dim, options.heads
+        ));
+    }
+    if options.max_len == 0 || options.batch == 0 {
+        return bad("the sequence length and the batch must be at least 1".to_string());
+    }
+    if !(0.0..1.0).contains(&options.dropout) {
+        return bad(format!("dropout {} is not in [0, 1)", options.dropout));
+    }
+    if !(options.temperature.is_finite() && options.temperature > 0.0) {
+        return bad(format!(
+            "temperature {} is not above 0",
+            options.temperature
+        ));
+    }
+    Ok(())
+}
+
+/// One training step's inputs: the batch's sequences without their last
+/// interaction, and each position's next interaction to predict against
+/// sampled negatives of its domain.
+struct TrainingBatch {
+    layout: Layout,
+    /// Flat positions (`sequence · len + position`) that have a next item.
+    positions: Vec<u32>,
+    /// Per such position: the next item's row in `layout.items`.
+    next: Vec<u32>,
+    /// Per sampled negative: its row in `layout.items`.
+    negatives: Vec<u32>,
+    /// `[positions, negatives]`: 0, or −1e9 where a negative is of the
+    /// other domain or is the next item itself.
+    mask: Vec<f32>,
+}
+
+impl TrainingBatch {
+    fn new(
+        chosen: &[&[Step]],
+        n_source: usize,
+        n_target: usize,
+        negatives: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> TrainingBatch {
+        let len = chosen.iter().map(|s| s.len() - 1).max().unwrap_or(1);
+        let b = chosen.len();
+        let mut rows: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut items = Vec::new();
+        let mut row = |r: u32| -> u32 {
+            *rows.entry(r).or_insert_with(|| {
+                items.push(r);
+                items.len() as u32 - 1
+            })
+        };
+        let mut at = vec![0u32; b * len];
+        let mut domain = vec![0u32; b * len];
+        let mut real = vec![0f32; b * len];
+        let mut positions = Vec::new();
+        let mut next = Vec::new();
+        let mut next_steps = Vec::new();
+        for (s, seq) in chosen.iter().enumerate() {
+            let n = seq.len() - 1;
+            let pad = len - n;
+            for (p, pair) in seq.windows(2).enumerate() {
+                let flat = s * len + pad + p;
+                at[flat] = row(row_of(pair[0], n_source));
+                domain[flat] = domain_of(pair[0]);
+                real[flat] = 1.0;
+                positions.push(flat as u32);
+                next.push(row(row_of(pair[1], n_source)));
+                next_steps.push(pair[1]);
+            }
+        }
+        let mut sampled = Vec::new();
+        let mut sampled_steps = Vec::new();
+        for (count, make) in [
+            (n_source, Step::Source as fn(u32) -> Step),
+            (n_target, Step::Target as fn(u32) -> Step),
+        ] {
+            if count == 0 {
+                continue;
+            }
+            for _ in 0..negatives {
+                let step = make(rng.random_range(0..count as u32));
+                sampled.push(row(row_of(step, n_source)));
+                sampled_steps.push(step);
+            }
+        }
+        let mut mask = vec![0f32; next_steps.len() * sampled_steps.len()];
+        for (p, &want) in next_steps.iter().enumerate() {
+            for (k, &neg) in sampled_steps.iter().enumerate() {
+                if domain_of(neg) != domain_of(want) || neg == want {
+                    mask[p * sampled_steps.len() + k] = -1e9;
+                }
+            }
+        }
+        TrainingBatch {
+            layout: Layout {
+                batch: b,
+                len,
+                items,
+                at,
+                domain,
+                real,
+            },
+            positions,
+            next,
+            negatives: sampled,
+            mask,
+        }
+    }
+
+    /// The sampled-softmax loss of predicting every next item.
+    fn loss(
+        &self,
+        net: &Net,
+        text: &Tensor,
+        options: &SequenceOptions,
+        dropout: &mut Dropout<'_>,
+    ) -> candle_core::Result<Tensor> {
+        let dev = Device::Cpu;
+        let pass = net.forward(text, &self.layout, options.heads, Some(dropout))?;
+        let d = options.dim;
+        let (b, l) = (self.layout.batch, self.layout.len);
+        let p = self.positions.len();
+        let positions = Tensor::from_slice(&self.positions, p, &dev)?;
+        let states = pass
+            .states
+            .reshape((b * l, d))?
+            .index_select(&positions, 0)?;
+        let states = states.broadcast_div(
+            &states
+                .sqr()?
+                .sum_keepdim(D::Minus1)?
+                .sqrt()?
+                .clamp(1e-6, f64::MAX)?,
+        )?;
+        let next = Tensor::from_slice(&self.next, p, &dev)?;
+        let positive = (&states * pass.embedded.index_select(&next, 0)?)?.sum_keepdim(1)?;
+        let mut logits = positive;
+        if !self.negatives.is_empty() {
+            let k = self.negatives.len();
+            let negatives = Tensor::from_slice(&self.negatives, k, &dev)?;
+            let scores = states.matmul(&pass.embedded.index_select(&negatives, 0)?.t()?)?;
+            let mask = Tensor::from_slice(&self.mask, (p, k), &dev)?;
+            logits = Tensor::cat(&[&logits, &(scores + mask)?], 1)?;
+        }
+        let logits = (logits / f64::from(options.temperature))?;
+        let labels = Tensor::zeros(p, DType::U32, &dev)?;
+        candle_nn::loss::cross_entropy(&logits, &labels)
+    }
+}
+
+/// The row of `step` in an item table with `n_source` source rows first.
+fn row_of(step: Step, n_source: usize) -> u32 {
+    match step {
+        Step::Source(i) => i,
+        Step::Target(j) => n_source as u32 + j,
+    }
+}
+
+fn domain_of(step: Step) -> u32 {
+    match step {
+        Step::Source(_) => 0,
+        Step::Target(_) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded random unit vectors, `n × dim`.
+    fn vectors(n: usize, dim: usize, seed: u64) -> Embeddings {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut data = Vec::with_capacity(n * dim);
+        for _ in 0..n {
+            let v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+            data.extend(crate::embed::normalize(v).unwrap_or_else(|| vec![1.0; dim]));
+        }
+        Embeddings::new(dim, data)
+    }
+
+    /// The best target item for `sequence` by the model's query.
+    fn best_target(model: &SequenceModel, target: &Embeddings, sequence: &[Step]) -> usize {
+        let q = model
+            .query(sequence)
+            .expect("a non-empty sequence has a query");
+        let scores: Vec<f32> = (0..target.len()).map(|j| dot(&q, target.row(j))).collect();
+        crate::rank::top_k(&scores, 1, &[])[0] as usize
+    }
+
+    #[test]
+    fn it_learns_which_item_comes_next_and_scores_it_through_the_text_space() {
+        // Source item i is always followed by target item (i · 7) % n, and
+        // target item j by source item j + 1: the next target item depends
+        // on the last source item, not on which items were seen.
+        let n = 24;
+        let (source, target) = (vectors(n, 16, 1), vectors(n, 16, 2));
+        let next = |i: usize| (i * 7) % n;
+        let sequences: Vec<Vec<Step>> = (0..400)
+            .map(|u| {
+                let mut i = u % n;
+                let mut seq = Vec::new();
+                for _ in 0..4 {
+                    seq.push(Step::Source(i as u32));
+                    seq.push(Step::Target(next(i) as u32));
+                    i = (i + 1 + u % 3) % n;
+                }
+                seq
+            })
+            .collect();
+        let options = SequenceOptions {
+            dim: 32,
+            layers: 1,
+            heads: 2,
+            epochs: 40,
+            batch: 64,
+            negatives: 16,
+            dropout: 0.0,
+            learning_rate: 5e-3,
+            ..SequenceOptions::default()
+        };
+        let mut epochs = 0.0;
+        let model = SequenceModel::fit(
+            &sequences,
+            &source,
+            &target,
+            options,
+            &mut |_| {
+                epochs += 1.0;
+                epochs
+            },
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("training on valid sequences succeeds");
+        assert_eq!(model.report.sequences, 400);
+        assert_eq!(
+            model.report.best_epoch, 40,
+            "the best validation score is kept"
+        );
+        let right = (0..n)
+            .filter(|&i| {
+                let seq = [Step::Target(3), Step::Source(i as u32)];
+                best_target(&model, &target, &seq) == next(i)
+            })
+            .count();
+        assert!(right >= n * 3 / 4, "{right} of {n} next items ranked first");
+        // The attention of the last state covers the steps read.
+        let weights = model
+            .attention(&[Step::Target(3), Step::Source(5)])
+            .expect("attention of a non-empty sequence");
+        assert_eq!(weights.len(), 2);
+        assert!(
+            (weights.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+            "{weights:?}"
+        );
+        assert!(model.query(&[]).is_none(), "nothing read, no query");
+    }
+
+    #[test]
+    fn bad_options_and_no_sequences_are_errors_not_panics() {
+        let (source, target) = (vectors(4, 8, 1), vectors(4, 8, 2));
+        let fit = |sequences: &[Vec<Step>], options: SequenceOptions| {
+            SequenceModel::fit(
+                sequences,
+                &source,
+                &target,
+                options,
+                &mut |_| 0.0,
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .map(|_| ())
+        };
+        let one = vec![vec![Step::Source(0)]];
+        assert_eq!(
+            fit(&one, SequenceOptions::default()),
+            Err(SequenceError::NoSequences)
+        );
+        let two = vec![vec![Step::Source(0), Step::Target(1)]];
+        for bad in [
+            SequenceOptions {
+                heads: 3,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                dropout: 1.0,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                temperature: 0.0,
+                ..SequenceOptions::default()
+            },
+        ] {
+            assert!(matches!(fit(&two, bad), Err(SequenceError::BadOptions(_))));
+        }
+        let cancelled = SequenceModel::fit(
+            &two,
+            &source,
+            &target,
+            SequenceOptions::default(),
+            &mut |_| 0.0,
+            &mut |_| {},
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(cancelled, Err(SequenceError::Cancelled)));
+    }
+}
