@@ -30,7 +30,9 @@ pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dots_into};
 pub use top::{TopK, better, top_k, top_k_among};
 
-/// The S item behind a recommendation.
+/// The S item behind a recommendation: the one pulling hardest through the
+/// weighted `content` similarity, `graph` link and — with a sequence model —
+/// how much the model's last state attended to it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BecauseOf {
     /// The S item (index in the source domain).
@@ -204,6 +206,39 @@ impl UserQuery {
     }
 }
 
+/// How much the sequence model's last state attends to each of `user`'s S
+/// items (summed over their occurrences, sorted by item); empty when the
+/// `sequence` component is not weighted or not trained.
+fn attended_source_items(relations: &Relations, user: u32, weights: &Weights) -> Vec<(u32, f32)> {
+    let Ok(model) = &relations.sequence else {
+        return Vec::new();
+    };
+    if weights.get(Component::Sequence) <= 0.0 {
+        return Vec::new();
+    }
+    let sequence = &relations.sequences[user as usize];
+    let Some(attention) = model.attention(sequence) else {
+        return Vec::new();
+    };
+    let read = &sequence[sequence.len().saturating_sub(attention.len())..];
+    let mut out: Vec<(u32, f32)> = Vec::new();
+    for (&step, &a) in read.iter().zip(&attention) {
+        if let crate::relate::Step::Source(i) = step {
+            out.push((i, a));
+        }
+    }
+    out.sort_by_key(|&(i, _)| i);
+    out.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 += b.1;
+            true
+        } else {
+            false
+        }
+    });
+    out
+}
+
 /// Ranks T items for `user`: top `k` with the breakdown of each, with the
 /// scan that suits the target domain's size ([`Scan::auto`]).
 pub fn recommend(
@@ -247,6 +282,7 @@ pub fn recommend_with(
     };
     let owned = relations.visible_target_items(user);
     let s_history = &relations.source_history[user as usize];
+    let attended = attended_source_items(relations, user, weights);
     let graph = relations.graph.as_ref().ok();
     let best = match compact {
         Some(compact) => scorer.top_compact(compact, k, &owned),
@@ -264,9 +300,13 @@ pub fn recommend_with(
                 .map(|&(i, w)| {
                     let similarity = dot(source.row(i as usize), row);
                     let graph_link = graph.map_or(0.0, |g| g.weight(i, j));
+                    let attention = attended
+                        .binary_search_by_key(&i, |&(s, _)| s)
+                        .map_or(0.0, |k| attended[k].1);
                     let pull = w
                         * (weights.get(Component::Content).max(0.0) * similarity
-                            + weights.get(Component::Graph).max(0.0) * graph_link);
+                            + weights.get(Component::Graph).max(0.0) * graph_link)
+                        + weights.get(Component::Sequence).max(0.0) * attention;
                     (pull, i, similarity, graph_link)
                 })
                 .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))

@@ -505,6 +505,9 @@ struct Pass {
     attention: Option<Tensor>,
 }
 
+/// A learned tensor: its name, shape and values (row-major).
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// A trained sequence model.
 #[derive(Debug, Clone)]
 pub struct SequenceModel {
@@ -657,7 +660,7 @@ impl SequenceModel {
 
     /// Every learned tensor: its name, shape and values (row-major), in a
     /// fixed order.
-    pub fn tensors(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, SequenceError> {
+    pub fn tensors(&self) -> Result<Vec<NamedTensor>, SequenceError> {
         self.net
             .named()
             .into_iter()
@@ -826,7 +829,7 @@ impl SequenceModel {
 /// Options that cannot build or train a model.
 fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
     let bad = |why: String| Err(SequenceError::BadOptions(why));
-    if options.dim == 0 || options.heads == 0 || options.dim % options.heads != 0 {
+    if options.dim == 0 || options.heads == 0 || !options.dim.is_multiple_of(options.heads) {
         return bad(format!(
             "the model width ({}) must be a positive multiple of the attention heads ({})",
             options.dim, options.heads

@@ -353,6 +353,7 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
             "content",
             "mapped",
             "adapted",
+            "sequence",
             "graph",
             "popularity",
             "hybrid",
@@ -360,8 +361,9 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
         ]
     );
     assert_eq!(report["seed"], 42);
-    assert_eq!(report["rows"][0]["metrics"][2]["k"], 10);
-    assert!(report["rows"][0]["metrics"][2]["ndcg"]["mean"].is_number());
+    assert_eq!(report["rows"][0]["metrics"][3]["k"], 10);
+    assert!(report["rows"][0]["metrics"][3]["ndcg"]["mean"].is_number());
+    assert_eq!(report["sequence"]["status"], "trained");
     assert!(report["rows"][0]["mrr"]["mean"].is_number());
     assert_eq!(report["protocol"]["name"], "cold-start");
     assert_eq!(report["adapted"]["status"], "trained");
@@ -400,6 +402,89 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
     assert!(
         stdout.contains("NDCG@10") && stdout.contains("seed 7"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn eval_writes_the_sampled_candidate_lists_it_ranked() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let lists = dir.path().join("candidates.csv");
+    let mut args = tiny_sample_args("eval", model, manifest);
+    args.extend([
+        "--format",
+        "json",
+        "--candidates",
+        "sampled:5",
+        "--negatives",
+        "any",
+        "--write-candidates",
+        lists.to_str().unwrap(),
+    ]);
+    let out = crossrec(&args, &cache);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(report["candidates"]["sampled"]["n"], 5);
+    assert_eq!(report["candidates"]["sampled"]["negatives"], "any");
+    assert!(
+        report["notes"].to_string().contains("as LLMCDSR samples"),
+        "{}",
+        report["notes"]
+    );
+    let text = std::fs::read_to_string(&lists).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("user_id,domain,item_id,is_target"));
+    let mut per_user: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 4, "{line}");
+        let entry = per_user.entry(f[0]).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(f[3] == "1");
+    }
+    assert_eq!(
+        per_user.len() as u64,
+        report["evaluated_users"].as_u64().unwrap(),
+        "one list per evaluated user"
+    );
+    for (user, (rows, targets)) in per_user {
+        assert!(targets >= 1, "{user} has a target");
+        assert_eq!(rows, targets + 5, "{user}: its targets and 5 negatives");
+    }
+    // Only sampled lists can be written, as a table, and never over an input.
+    for (extra, want) in [
+        (vec!["--write-candidates", "x.csv"], "sampled:N"),
+        (
+            vec!["--candidates", "sampled:5", "--write-candidates", "x.npy"],
+            "writes a table",
+        ),
+        (
+            vec!["--candidates", "sampled:5", "--write-candidates", manifest],
+            "",
+        ),
+    ] {
+        let mut args = tiny_sample_args("eval", model, manifest);
+        args.extend(extra);
+        let out = crossrec(&args, &cache);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::read_to_string(manifest)
+            .unwrap()
+            .contains("[[domain]]")
     );
 }
 
