@@ -14,7 +14,9 @@ use crossrec::embed::{DEFAULT_MODEL, EmbeddingCache, Embeddings, Encoder, Encode
 use crossrec::evaluate::{EvalOptions, KS, evaluate};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
 use crossrec::rank::{CompactCache, Component, Scan, Weights, recommend_with};
-use crossrec::relate::{AdaptOptions, Hidden, RelateOptions, Relations, domain_pair};
+use crossrec::relate::{
+    AdaptOptions, Hidden, RelateOptions, Relations, SequenceOptions, domain_pair,
+};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -38,10 +40,11 @@ fn time_recommend(
         assert!(!ranking.items.is_empty());
     }
     println!(
-        r#"{{"measure": "recommend_ms", "target_items": {}, "users": {}, "scan": "{scan:?}", "adapted": {}, "median": {:.3}, "p95": {:.3}, "what": "{label}"}}"#,
+        r#"{{"measure": "recommend_ms", "target_items": {}, "users": {}, "scan": "{scan:?}", "adapted": {}, "sequence": {}, "median": {:.3}, "p95": {:.3}, "what": "{label}"}}"#,
         e.domains[relations.target].len(),
         users.len(),
         relations.adapted.is_ok(),
+        relations.sequence.is_ok(),
         percentile(ms.clone(), 0.5),
         percentile(ms, 0.95)
     );
@@ -141,6 +144,22 @@ fn main() {
         ..AdaptOptions::default()
     };
     relations.train_adapter_epochs(&e, one_epoch, &cancel);
+    // The sequence model's cost: one epoch, then its query (a forward pass
+    // over a user's last 50 interactions) inside every ranking below.
+    let sequence_epoch = SequenceOptions {
+        epochs: 1,
+        ..SequenceOptions::default()
+    };
+    let start = Instant::now();
+    relations.train_sequence(&e, sequence_epoch, &mut |_| 0.0, &mut |_| {}, &cancel);
+    println!(
+        r#"{{"measure": "sequence_epoch_s", "sequences": {}, "value": {:.3}}}"#,
+        relations
+            .sequence
+            .as_ref()
+            .map_or(0, |m| m.report.sequences),
+        start.elapsed().as_secs_f64()
+    );
     let users: Vec<u32> = (0..dataset.users.len() as u32)
         .filter(|&u| !relations.source_history[u as usize].is_empty())
         .step_by(50)
@@ -161,6 +180,10 @@ fn main() {
             Relations::fit(&big, &big_e, 0, 1, &no_hidden, RelateOptions::default()).unwrap();
         big_relations.train_adapter_epochs(&big_e, one_epoch, &cancel);
         assert!(big_relations.adapted.is_ok());
+        // The same sequence model (the same users read the same way; the
+        // synthetic items only repeat the kitchen vectors).
+        big_relations.train_sequence(&big_e, sequence_epoch, &mut |_| 0.0, &mut |_| {}, &cancel);
+        assert!(big_relations.sequence.is_ok());
         let big_users: Vec<u32> = users
             .iter()
             .filter_map(|&u| big.user_index(&dataset.users[u as usize]))
@@ -192,7 +215,11 @@ fn main() {
         &e,
         s,
         t,
-        &EvalOptions::default(),
+        &EvalOptions {
+            // One epoch, as above: the evaluation's own cost, not training.
+            sequence: Some(sequence_epoch),
+            ..EvalOptions::default()
+        },
         &mut |_, _| {},
         &cancel,
     )
