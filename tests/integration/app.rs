@@ -1205,9 +1205,9 @@ fn switching_while_any_job_runs_shows_nothing_of_what_was_open_before() {
 
 /// Each use case run from the command line and from the window gives the
 /// same answer: the same user's recommendations under the same weights and
-/// ridge (the library's one recommend service; the transfer model is left
+/// ridge (the library's one recommend service; the learned models are left
 /// out, as the window reuses its evaluation's and the command line its
-/// stored one), and the same refusal to write over the dataset's manifest.
+/// stored ones), and the same refusal to write over the dataset's manifest.
 #[test]
 fn the_command_line_and_the_window_run_the_same_use_cases() {
     let dir = tempdir();
@@ -1224,7 +1224,7 @@ fn the_command_line_and_the_window_run_the_same_use_cases() {
         app.analysis().is_some() && app.running_jobs().is_empty()
     });
     let weights: crossrec::rank::Weights =
-        "content=0.6,mapped=0.4,adapted=0,graph=1,popularity=0.3,history=1"
+        "content=0.6,mapped=0.4,adapted=0,sequence=0,graph=1,popularity=0.3,history=1"
             .parse()
             .unwrap();
     let ctx = h.ctx.clone();

@@ -304,7 +304,9 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
     let csv = crossrec(&csv_args, &cache);
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(
-        text.starts_with("rank,item_id,score,content,mapped,adapted,graph,popularity,history,"),
+        text.starts_with(
+            "rank,item_id,score,content,mapped,adapted,sequence,graph,popularity,history,"
+        ),
         "{text}"
     );
     assert_eq!(text.lines().count(), 6);

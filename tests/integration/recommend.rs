@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicBool;
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
 use crossrec::evaluate::{
-    AdaptedStatus, EvalOptions, Holdout, Method, Protocol, Report, Shares, Split, TuneOptions,
-    evaluate,
+    AdaptedStatus, EvalOptions, Holdout, Method, Protocol, Report, SequenceStatus, Shares, Split,
+    TuneOptions, evaluate,
 };
 use crossrec::evaluate::{Candidates, Negatives};
 use crossrec::pipeline::{DatasetEmbeddings, encode_dataset};
@@ -288,6 +288,9 @@ fn the_same_seed_gives_the_same_report_and_another_seed_another_split() {
         if let AdaptedStatus::Trained { seconds, .. } = &mut r.adapted {
             *seconds = 0.0;
         }
+        if let SequenceStatus::Trained { seconds, .. } = &mut r.sequence {
+            *seconds = 0.0;
+        }
         r
     };
     assert_eq!(untimed(first.report.clone()), untimed(again.report.clone()));
@@ -337,10 +340,15 @@ fn a_ranking_explains_itself() {
         let because = rec.because_of.expect("a because-of item");
         assert!(s_items.contains(&because.item));
     }
-    // Everything but the transfer model, which only an evaluation or
+    // Everything but the learned models, which only an evaluation or
     // `recommend` trains.
     let missing: Vec<Component> = ranking.unavailable.iter().map(|u| u.0).collect();
-    assert_eq!(missing, [Component::Adapted], "{:?}", ranking.unavailable);
+    assert_eq!(
+        missing,
+        [Component::Adapted, Component::Sequence],
+        "{:?}",
+        ranking.unavailable
+    );
 }
 
 #[test]
@@ -367,6 +375,7 @@ fn missing_components_are_named_and_the_rest_still_rank() {
             Component::Content,
             Component::Mapped,
             Component::Adapted,
+            Component::Sequence,
             Component::Graph
         ]
     );
@@ -419,6 +428,7 @@ fn missing_components_are_named_and_the_rest_still_rank() {
         vec![
             Component::Mapped,
             Component::Adapted,
+            Component::Sequence,
             Component::Graph,
             Component::History
         ]
