@@ -37,34 +37,17 @@ pub fn train_adapter(
         })
         .take(MAX_CHECKED)
         .collect();
-    let dim = embeddings.domains[relations.target].dim();
+    let profiles: Vec<Vec<f32>> = checks.iter().map(|c| c.0.clone()).collect();
+    let checks: Vec<(Vec<u32>, &[u32])> = checks.into_iter().map(|(_, s, r)| (s, r)).collect();
     let mut epochs = 0.0;
     let mut validate = |adapter: &Adapter| -> f64 {
-        let items = adapter.items();
-        let items = ArrayView2::from_shape((items.len(), items.dim()), items.as_slice()).ok();
-        let Some(items) = items.filter(|_| !checks.is_empty()) else {
+        if checks.is_empty() {
             // Nothing to validate on: keep the latest epoch.
             epochs += 1.0;
             return epochs;
-        };
-        let queries: Vec<Option<Vec<f32>>> = checks.iter().map(|c| adapter.apply(&c.0)).collect();
-        let mut q = Array2::<f32>::zeros((dim, checks.len()));
-        for (b, query) in queries.iter().enumerate() {
-            if let Some(v) = query {
-                q.column_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));
-            }
         }
-        let scores = items.dot(&q); // [items, users]
-        let total: f64 = checks
-            .iter()
-            .enumerate()
-            .map(|(b, (_, seen, relevant))| {
-                let column: Vec<f32> = scores.column(b).to_vec();
-                let ranked = top_k(&column, 10, seen);
-                user_metrics(&ranked, relevant, 10).ndcg
-            })
-            .sum();
-        total / checks.len() as f64
+        let queries: Vec<Option<Vec<f32>>> = profiles.iter().map(|p| adapter.apply(p)).collect();
+        validation_ndcg(adapter.items(), &checks, &queries)
     };
     relations.train_adapter(embeddings, options, &mut validate, progress, cancel);
 }

@@ -5,6 +5,8 @@
 //! model is never used for other data. Files are safetensors (the towers,
 //! with a checksum in the header); the transformed item vectors are
 //! recomputed on load. A file that cannot be read is reported and replaced.
+//! The checks every stored model shares (format version, training key, a
+//! whole safetensors file) are here too ([`open_checked`]).
 
 use std::path::{Path, PathBuf};
 
@@ -130,26 +132,12 @@ pub fn load(
     items: &Embeddings,
     options: AdaptOptions,
 ) -> Result<Option<Adapter>, StoredModelError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(bad(path, err.to_string())),
+    let Some((bytes, meta)) = open_checked(path, key, FORMAT_VERSION)? else {
+        return Ok(None);
     };
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let tensors = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| bad(path, format!("truncated or corrupt: {e}")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
     let get = |k: &str| meta.get(k).map(String::as_str).unwrap_or("");
-    if get("format_version") != FORMAT_VERSION {
-        return Err(bad(
-            path,
-            format!("format version '{}'", get("format_version")),
-        ));
-    }
-    if get("training_key") != key {
-        return Err(bad(path, "trained on other inputs".into()));
-    }
     let dim = items.dim();
     let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>, StoredModelError> {
         let t = tensors
@@ -214,7 +202,42 @@ pub fn load(
     Ok(Some(adapter))
 }
 
-fn bad(path: &Path, reason: String) -> StoredModelError {
+/// A stored model's header: its metadata, key by key.
+pub(super) type Header = std::collections::HashMap<String, String>;
+
+/// The bytes and header of the stored model at `path`, after the checks
+/// every stored model shares: a readable safetensors file of format
+/// `version` trained on the inputs of `key`; `Ok(None)` when there is no
+/// file.
+pub(super) fn open_checked(
+    path: &Path,
+    key: &str,
+    version: &str,
+) -> Result<Option<(Vec<u8>, Header)>, StoredModelError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(bad(path, err.to_string())),
+    };
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+    safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(path, format!("truncated or corrupt: {e}")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let get = |k: &str| meta.get(k).map(String::as_str).unwrap_or("");
+    if get("format_version") != version {
+        return Err(bad(
+            path,
+            format!("format version '{}'", get("format_version")),
+        ));
+    }
+    if get("training_key") != key {
+        return Err(bad(path, "trained on other inputs".into()));
+    }
+    Ok(Some((bytes, meta)))
+}
+
+pub(super) fn bad(path: &Path, reason: String) -> StoredModelError {
     StoredModelError {
         path: path.to_path_buf(),
         reason,

@@ -12,6 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
 use super::StoredModelError;
+use super::adapter_cache::{bad, open_checked};
 use super::sequence::{SequenceModel, SequenceOptions, Step};
 use crate::embed::Embeddings;
 use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
@@ -122,26 +123,12 @@ pub fn load(
     target: &Embeddings,
     options: SequenceOptions,
 ) -> Result<Option<SequenceModel>, StoredModelError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(bad(path, err.to_string())),
+    let Some((bytes, meta)) = open_checked(path, key, FORMAT_VERSION)? else {
+        return Ok(None);
     };
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let stored = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| bad(path, format!("truncated or corrupt: {e}")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
     let get = |k: &str| meta.get(k).map(String::as_str).unwrap_or("");
-    if get("format_version") != FORMAT_VERSION {
-        return Err(bad(
-            path,
-            format!("format version '{}'", get("format_version")),
-        ));
-    }
-    if get("training_key") != key {
-        return Err(bad(path, "trained on other inputs".into()));
-    }
     let mut names: Vec<String> = stored.names().into_iter().map(str::to_string).collect();
     names.sort();
     let mut tensors = HashMap::new();
@@ -186,13 +173,6 @@ pub fn load(
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(0.0);
     Ok(Some(model))
-}
-
-fn bad(path: &Path, reason: String) -> StoredModelError {
-    StoredModelError {
-        path: path.to_path_buf(),
-        reason,
-    }
 }
 
 #[cfg(test)]
