@@ -92,7 +92,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 0.1, value_parser = share)]
     validation_share: f64,
     /// The hybrid's weights; components not named keep their default
-    /// [default: content=0.5,mapped=0.5,adapted=1,graph=1,popularity=1,history=1].
+    /// [default: content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping (a number ≥ 0).

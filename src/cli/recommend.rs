@@ -36,7 +36,7 @@ pub struct RecommendArgs {
     /// Component weights, e.g. content=1,graph=0.5; components not named keep
     /// their default [default: the weights `eval --tune` or the window's
     /// auto-tune saved for this dataset and direction, else
-    /// content=0.5,mapped=0.5,adapted=1,graph=1,popularity=1,history=1].
+    /// content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].
