@@ -65,7 +65,8 @@ pub fn training_key(
     crate::embed::hex(&h.finalize())
 }
 
-fn floats(v: &[f32]) -> Vec<u8> {
+/// Little-endian bytes of `v` (what the stores hash and write).
+pub(super) fn floats(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 

@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
 use super::StoredModelError;
-use super::adapter_cache::{bad, open_checked};
+use super::adapter_cache::{bad, floats, open_checked};
 use super::sequence::{SequenceModel, SequenceOptions, Step};
 use crate::embed::Embeddings;
 use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
@@ -49,10 +49,6 @@ pub fn training_key(
         h.update(floats(items.as_slice()));
     }
     crate::embed::hex(&h.finalize())
-}
-
-fn floats(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// The file of the model trained on the inputs of `key` in `dir`.
