@@ -148,8 +148,8 @@ pub struct EvalArgs {
     /// Width of the sequence model's states.
     #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive)]
     sequence_dim: usize,
-    /// Read items by their text alone in the sequence model (no learned
-    /// input embedding per item beside the text).
+    /// Represent items by their text alone in the sequence model (no
+    /// learned embedding per item beside the text, read or scored).
     #[arg(long)]
     sequence_text_only: bool,
     /// Learning rate of the sequence model (AdamW).

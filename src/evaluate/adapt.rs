@@ -53,7 +53,8 @@ pub fn train_adapter(
 }
 
 /// Mean NDCG@10 over `checks` (seen items, relevant items) of the queries
-/// `queries` (one per check; `None` scores nothing) against `items`.
+/// `queries` (one per check; `None`, or one of another width than the
+/// items, scores nothing) against `items`.
 fn validation_ndcg(
     items: &crate::embed::Embeddings,
     checks: &[(Vec<u32>, &[u32])],
@@ -64,7 +65,7 @@ fn validation_ndcg(
     };
     let mut q = Array2::<f32>::zeros((items.ncols(), checks.len()));
     for (b, query) in queries.iter().enumerate() {
-        if let Some(v) = query {
+        if let Some(v) = query.as_ref().filter(|v| v.len() == items.ncols()) {
             q.column_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));
         }
     }
@@ -104,7 +105,6 @@ pub fn train_sequence(
         .map(|(u, _, _)| relations.sequences[*u as usize].clone())
         .collect();
     let checks: Vec<(Vec<u32>, &[u32])> = checks.into_iter().map(|(_, s, r)| (s, r)).collect();
-    let target = &embeddings.domains[relations.target];
     let mut epochs = 0.0;
     let mut validate = |model: &SequenceModel| -> f64 {
         if checks.is_empty() {
@@ -113,7 +113,7 @@ pub fn train_sequence(
             return epochs;
         }
         let queries: Vec<Option<Vec<f32>>> = sequences.iter().map(|s| model.query(s)).collect();
-        validation_ndcg(target, &checks, &queries)
+        validation_ndcg(model.items(), &checks, &queries)
     };
     relations.train_sequence(embeddings, options, &mut validate, progress, cancel);
 }

@@ -17,7 +17,8 @@ use super::metrics::{AtK, MetricSummary, UserMetrics, user_metrics};
 use super::split::{Candidates, HeldOut, Negatives};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{
-    COMPONENTS, Component, UserQuery, Weights, add_term, better, dots_into, top_k, top_k_among,
+    COMPONENTS, Component, UserQuery, Weights, add_term, better, dense_items, dots_into, top_k,
+    top_k_among,
 };
 use crate::relate::Relations;
 
@@ -159,7 +160,6 @@ impl EvalScores {
                 Some(lists)
             }
         };
-        let adapted_items = relations.adapted.as_ref().ok().map(|a| a.items());
         let mut dense: Vec<Dense> = DENSE
             .iter()
             .map(|&component| Dense {
@@ -179,6 +179,9 @@ impl EvalScores {
                 .collect();
             let start = block_no * BLOCK;
             for store in &mut dense {
+                let Some(items) = dense_items(store.component, target, relations) else {
+                    continue;
+                };
                 let mut block_queries = Vec::new();
                 for (b, query) in queries.iter().enumerate() {
                     if let Some(v) = query.dense(store.component) {
@@ -192,10 +195,6 @@ impl EvalScores {
                 if store.values.is_empty() {
                     store.values = vec![0.0; users.len() * n_items];
                 }
-                let items = match (store.component, adapted_items) {
-                    (Component::Adapted, Some(items)) => items,
-                    _ => target,
-                };
                 let block_rows =
                     &mut store.values[start * n_items..(start + block.len()) * n_items];
                 let mut rows: Vec<Option<&mut [f32]>> =

@@ -18,7 +18,7 @@ mod top;
 
 use serde::Serialize;
 
-use crate::embed::dot;
+use crate::embed::{Embeddings, dot};
 use crate::pipeline::DatasetEmbeddings;
 use crate::relate::Relations;
 
@@ -27,7 +27,7 @@ pub use component::{
     ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights, WeightsError,
 };
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
-pub use score::{Scorer, add_term, dots_into};
+pub use score::{Scorer, add_term, dense_items, dots_into};
 pub use top::{TopK, better, top_k, top_k_among};
 
 /// The S item behind a recommendation: the one pulling hardest through the
@@ -80,7 +80,7 @@ pub struct UserQuery {
     pub mapped: Option<Vec<f32>>,
     /// The S profile through the learned transfer model, if any.
     pub adapted: Option<Vec<f32>>,
-    /// The sequence model's query (in the text space), if any.
+    /// The sequence model's query (scoring its own item table), if any.
     pub sequence: Option<Vec<f32>>,
     /// The T profile (history), if any.
     pub history: Option<Vec<f32>>,
@@ -188,20 +188,26 @@ impl UserQuery {
         }
     }
 
-    /// The value of component `c` for target item `j` (whose vector is
-    /// `row`): `None` when the user has no such component.
-    pub fn value(&self, c: Component, j: u32, row: &[f32], relations: &Relations) -> Option<f32> {
+    /// The value of component `c` for target item `j` of the target
+    /// domain's vectors `target`: `None` when the user has no such
+    /// component.
+    pub fn value(
+        &self,
+        c: Component,
+        j: u32,
+        target: &Embeddings,
+        relations: &Relations,
+    ) -> Option<f32> {
         match c {
             Component::Graph => self.graph.as_ref().map(|g| {
                 g.binary_search_by_key(&j, |&(t, _)| t)
                     .map_or(0.0, |i| g[i].1)
             }),
             Component::Popularity => relations.popularity.get(j as usize).copied(),
-            Component::Adapted => {
-                let items = relations.adapted.as_ref().ok()?.items();
-                self.adapted.as_ref().map(|v| dot(v, items.row(j as usize)))
+            dense => {
+                let items = dense_items(dense, target, relations)?;
+                self.dense(dense).map(|v| dot(v, items.row(j as usize)))
             }
-            dense => self.dense(dense).map(|v| dot(v, row)),
         }
     }
 }
@@ -292,7 +298,7 @@ pub fn recommend_with(
         .into_iter()
         .map(|j| {
             let row = target.row(j as usize);
-            let components = PerComponent::from_fn(|c| query.value(c, j, row, relations));
+            let components = PerComponent::from_fn(|c| query.value(c, j, target, relations));
             let contributions =
                 PerComponent::from_fn(|c| components[c].map_or(0.0, |v| weights.get(c) * v));
             let because_of = s_history

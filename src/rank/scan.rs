@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
 use super::compact::{CompactItems, Quantized};
-use super::score::{BLOCK, Scorer, Term};
+use super::score::{BLOCK, Scorer, Space, Term};
 use super::top::{TopK, keep_best};
-use crate::embed::Embeddings;
+use crate::embed::{Embeddings, dot};
 
 /// How the top k is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +60,14 @@ pub fn pool_size(k: usize) -> usize {
     k.saturating_mul(16).max(512)
 }
 
-/// The compact scan's queries: the combined text-space query, and the
-/// folded `adapted` query with its per-item scales.
-type CompactQueries<'a> = (Option<Vec<f32>>, Option<(Vec<f32>, &'a [f32])>);
+/// The compact scan's queries: the combined text-space query, the folded
+/// `adapted` query with its per-item scales, and the terms scored exactly
+/// over a model's own item table (weight, query, items).
+type CompactQueries<'a> = (
+    Option<Vec<f32>>,
+    Option<(Vec<f32>, &'a [f32])>,
+    Vec<(f32, &'a [f32], &'a Embeddings)>,
+);
 
 impl Scorer<'_> {
     /// The `k` best items, best first, ties by index, found by a compact
@@ -84,24 +89,28 @@ impl Scorer<'_> {
     }
 
     /// The approximate query of the compact scan: the weighted sum of the
-    /// dense queries that score the raw item vectors, and the weighted
-    /// `adapted` query folded into the text space with its per-item scale.
+    /// dense queries that score the raw item vectors, the weighted
+    /// `adapted` query folded into the text space with its per-item scale,
+    /// and the sequence model's term, scored exactly over its own table.
     fn compact_queries(&self) -> CompactQueries<'_> {
         let mut combined: Option<Vec<f32>> = None;
         let mut adapted = None;
+        let mut exact = Vec::new();
         for term in &self.terms {
             if let Term::Dense {
                 weight,
                 query,
-                adapted: is_adapted,
-                ..
+                items,
+                space,
             } = *term
             {
-                if is_adapted {
-                    adapted = Some((weight, query));
-                } else {
-                    let q = combined.get_or_insert_with(|| vec![0f32; query.len()]);
-                    q.iter_mut().zip(query).for_each(|(q, x)| *q += weight * x);
+                match space {
+                    Space::Adapted => adapted = Some((weight, query)),
+                    Space::Sequence => exact.push((weight, query, items)),
+                    Space::Text => {
+                        let q = combined.get_or_insert_with(|| vec![0f32; query.len()]);
+                        q.iter_mut().zip(query).for_each(|(q, x)| *q += weight * x);
+                    }
                 }
             }
         }
@@ -110,13 +119,13 @@ impl Scorer<'_> {
             let weighted: Vec<f32> = query.iter().map(|x| weight * x).collect();
             Some((adapter.fold(&weighted), adapter.inv_norms()))
         });
-        (combined, adapted)
+        (combined, adapted, exact)
     }
 
     /// The `n` items with the best approximate scores from the 4-bit scan
     /// (unordered); `skip` (sorted) is left out.
     fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
-        let (combined, adapted) = self.compact_queries();
+        let (combined, adapted, exact) = self.compact_queries();
         let combined = combined.as_deref().map(Quantized::new);
         let adapted = adapted.map(|(q, inv)| (Quantized::new(&q), inv));
         let (mut popularity_weight, mut popularity): (f32, &[f32]) = (0.0, &[]);
@@ -163,6 +172,9 @@ impl Scorer<'_> {
                         let mut v = d[0];
                         if let Some((_, inv)) = &adapted {
                             v += d[1] * inv[j];
+                        }
+                        for &(weight, query, items) in &exact {
+                            v += weight * dot(query, items.row(j));
                         }
                         if popularity_weight != 0.0 {
                             v += popularity_weight * popularity[j];

@@ -18,6 +18,45 @@ use crate::relate::{Adapter, Relations};
 /// Items per parallel block of a scan.
 pub(super) const BLOCK: usize = 2048;
 
+/// Which item vectors a dense component's query scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Space {
+    /// The target items' text vectors (`content`, `mapped`, `history`).
+    Text,
+    /// The transfer model's item tower, a linear map of the text vectors
+    /// (the compact scan folds the query back into the text space).
+    Adapted,
+    /// The sequence model's own item table (the compact scan scores it
+    /// exactly in f32).
+    Sequence,
+}
+
+impl Space {
+    /// The space of a dense component.
+    fn of(component: Component) -> Space {
+        match component {
+            Component::Adapted => Space::Adapted,
+            Component::Sequence => Space::Sequence,
+            _ => Space::Text,
+        }
+    }
+}
+
+/// The item vectors a dense `component`'s query is scored against: the
+/// target domain's text vectors `target`, or a learned model's own table
+/// of the target items (`None` when that model is not trained).
+pub fn dense_items<'a>(
+    component: Component,
+    target: &'a Embeddings,
+    relations: &'a Relations,
+) -> Option<&'a Embeddings> {
+    match Space::of(component) {
+        Space::Text => Some(target),
+        Space::Adapted => relations.adapted.as_ref().ok().map(Adapter::items),
+        Space::Sequence => relations.sequence.as_ref().ok().map(|m| m.items()),
+    }
+}
+
 /// One weighted component of one user's score.
 pub(super) enum Term<'a> {
     /// `weight · dot(query, items[j])`.
@@ -25,8 +64,7 @@ pub(super) enum Term<'a> {
         weight: f32,
         query: &'a [f32],
         items: &'a Embeddings,
-        /// Whether the items are the transfer model's own (`adapted`).
-        adapted: bool,
+        space: Space,
     },
     /// `weight · graph[j]` where the user links to `j` (sorted by item).
     Graph {
@@ -78,30 +116,30 @@ impl<'a> Scorer<'a> {
                         weight,
                         values: &relations.popularity,
                     }),
-                    Component::Adapted => {
-                        let adapter = relations.adapted.as_ref().ok()?;
-                        query.dense(c).map(|q| Term::Dense {
-                            weight,
-                            query: q,
-                            items: adapter.items(),
-                            adapted: true,
-                        })
-                    }
                     Component::Content
                     | Component::Mapped
+                    | Component::Adapted
                     | Component::Sequence
-                    | Component::History => query.dense(c).map(|q| Term::Dense {
+                    | Component::History => Some(Term::Dense {
                         weight,
-                        query: q,
-                        items: target,
-                        adapted: false,
+                        query: query.dense(c)?,
+                        items: dense_items(c, target, relations)?,
+                        space: Space::of(c),
                     }),
                 }
             })
             .collect();
         let adapter = terms
             .iter()
-            .any(|t| matches!(t, Term::Dense { adapted: true, .. }))
+            .any(|t| {
+                matches!(
+                    t,
+                    Term::Dense {
+                        space: Space::Adapted,
+                        ..
+                    }
+                )
+            })
             .then(|| relations.adapted.as_ref().ok())
             .flatten();
         Scorer {

@@ -4,15 +4,17 @@
 //! A causal self-attention model with SASRec's architecture (Kang and
 //! McAuley, 2018) — learned positions, pre-norm attention blocks, a
 //! point-wise feed-forward layer — over a user's source and target
-//! interactions interleaved in time order. Its item inputs are not learned
-//! ids but the frozen text vectors through one learned projection `P`
-//! (`[text dim, d]`) plus a learned domain embedding, so every item,
-//! including one nobody has taken, has an input and an output vector. The
-//! state after the last interaction, `h`, scaled to unit length, scores a
-//! target item `j` with text vector `t_j` as `h · (tⱼ P) = (P h) · tⱼ`: the
-//! component's query is `P h`, a vector of the text space, so a score is
-//! one [`crate::embed::dot`] with the item's text vector like every other
-//! dense component (and the compact scan reads it like them).
+//! interactions interleaved in time order. An item `j` is represented by
+//! its frozen text vector through one learned projection `P` (`[text dim,
+//! d]`), plus (by default) a learned embedding `eⱼ` for an item seen in
+//! training: `rⱼ = tⱼ P + eⱼ`, shared by the input (with a domain and a
+//! position embedding) and the output, as SASRec shares its item
+//! embeddings. An item nobody has taken has `eⱼ = 0` and is still
+//! represented by its text. The state after the last interaction, `h`,
+//! scaled to unit length, scores target item `j` as `h · rⱼ`: the
+//! component's query is `h` and its items are the model's own table of
+//! the target items' `rⱼ` ([`SequenceModel::items`]), one
+//! [`crate::embed::dot`] per item like every other dense component.
 //!
 //! Training (candle, AdamW) predicts every next interaction of the
 //! sequences the caller gives (the fitted rows) with a sampled softmax: the
@@ -30,7 +32,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::embed::{Embeddings, dot};
+use crate::embed::Embeddings;
 
 /// One interaction of a sequence: an item of the source or of the target
 /// domain.
@@ -62,8 +64,8 @@ pub struct SequenceOptions {
     pub batch: usize,
     /// Sampled negatives per domain and step.
     pub negatives: usize,
-    /// Learn an input embedding per item beside its text (items are still
-    /// scored by text alone).
+    /// Learn an embedding per item seen in training, added to its text
+    /// projection where it is read and where it is scored.
     pub ids: bool,
     /// Softmax temperature of the scores.
     pub temperature: f32,
@@ -176,8 +178,9 @@ struct Block {
 struct Net {
     /// `P`, `[text dim, dim]`: an item's embedding is `t P`.
     projection: Tensor,
-    /// `[items, dim]`, when items have learned input embeddings: added to
-    /// `t P` where an item is read (never where it is scored).
+    /// `[items, dim]`, when items have learned embeddings: added to `t P`
+    /// where an item is read and where it is scored (rows of items never
+    /// seen in training stay 0).
     ids: Option<Tensor>,
     /// `[2, dim]`: source, target.
     domain: Tensor,
@@ -385,6 +388,10 @@ struct Layout {
     domain: Vec<u32>,
     /// Per position: 1 for an interaction, 0 for padding.
     real: Vec<f32>,
+    /// While training, per row of `items`: 1 where the item has a learned
+    /// embedding (it was seen in training), else 0, so an unseen item's
+    /// embedding stays 0 and it is represented by its text alone.
+    learned: Option<Vec<f32>>,
 }
 
 /// Dropout masks for training: seeded, scaled by `1 / (1 − p)`.
@@ -426,16 +433,20 @@ impl Net {
         let d = self.projection.dim(1)?;
         let max_len = self.position.dim(0)?;
         let ids = Tensor::from_slice(&layout.items, layout.items.len(), &dev)?;
-        let embedded = text.index_select(&ids, 0)?.matmul(&self.projection)?;
-        let read = match &self.ids {
-            Some(table) => (&embedded + table.index_select(&ids, 0)?)?,
-            None => embedded.clone(),
+        let projected = text.index_select(&ids, 0)?.matmul(&self.projection)?;
+        let embedded = match (&self.ids, &layout.learned) {
+            (Some(table), Some(learned)) => {
+                let learned = Tensor::from_slice(learned, (learned.len(), 1), &dev)?;
+                (projected + table.index_select(&ids, 0)?.broadcast_mul(&learned)?)?
+            }
+            (Some(table), None) => (projected + table.index_select(&ids, 0)?)?,
+            (None, _) => projected,
         };
         let at = Tensor::from_slice(&layout.at, b * l, &dev)?;
         let domain = Tensor::from_slice(&layout.domain, b * l, &dev)?;
         let real = Tensor::from_slice(&layout.real, (b, l, 1), &dev)?;
         let positions = self.position.narrow(0, max_len - l, l)?;
-        let mut h = ((read.index_select(&at, 0)? * (d as f64).sqrt())?
+        let mut h = ((embedded.index_select(&at, 0)? * (d as f64).sqrt())?
             + self.domain.index_select(&domain, 0)?)?
         .reshape((b, l, d))?
         .broadcast_add(&positions)?
@@ -499,7 +510,7 @@ impl Net {
 struct Pass {
     /// The states of every position, `[batch, len, dim]`.
     states: Tensor,
-    /// The embeddings `t P` of the layout's items, `[items, dim]`.
+    /// The representations `t P + e` of the layout's items, `[items, dim]`.
     embedded: Tensor,
     /// The last block's attention weights, `[batch, heads, len, len]`.
     attention: Option<Tensor>,
@@ -512,8 +523,8 @@ pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 #[derive(Debug, Clone)]
 pub struct SequenceModel {
     net: Net,
-    /// `P`, row-major `[text dim, dim]`, for the text-space query.
-    projection: Vec<f32>,
+    /// The target items' representations `rⱼ`, `[n_t, dim]`.
+    items: Embeddings,
     text_dim: usize,
     /// The items of both domains, source rows first, `[n_s + n_t, text dim]`.
     text: Tensor,
@@ -534,6 +545,27 @@ fn item_table(source: &Embeddings, target: &Embeddings) -> candle_core::Result<T
         (source.len() + target.len(), target.dim()),
         &Device::Cpu,
     )
+}
+
+/// The representations `rⱼ = tⱼ P + eⱼ` of the `n_target` target rows of
+/// the item table `text` (after its `n_source` source rows).
+fn target_items(
+    net: &Net,
+    text: &Tensor,
+    n_source: usize,
+    n_target: usize,
+) -> candle_core::Result<Embeddings> {
+    let projected = text
+        .narrow(0, n_source, n_target)?
+        .matmul(&net.projection)?;
+    let items = match &net.ids {
+        Some(ids) => (projected + ids.narrow(0, n_source, n_target)?)?,
+        None => projected,
+    };
+    Ok(Embeddings::new(
+        net.projection.dim(1)?,
+        items.flatten_all()?.to_vec1::<f32>()?,
+    ))
 }
 
 impl SequenceModel {
@@ -565,6 +597,13 @@ impl SequenceModel {
         let steps: usize = examples.iter().map(|s| s.len() - 1).sum();
         let text = item_table(source, target)?;
         let n_source = source.len();
+        let mut seen = vec![false; source.len() + target.len()];
+        for &step in examples.iter().flat_map(|s| s.iter()) {
+            if let Some(s) = seen.get_mut(row_of(step, n_source) as usize) {
+                *s = true;
+            }
+        }
+        let seen = options.ids.then_some(seen);
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let start = Net::init(
             target.dim(),
@@ -590,7 +629,7 @@ impl SequenceModel {
         let snapshot = |net: &Net| -> candle_core::Result<SequenceModel> {
             let net = net.map(&mut |t| t.detach().copy())?;
             Ok(SequenceModel {
-                projection: net.projection.flatten_all()?.to_vec1::<f32>()?,
+                items: target_items(&net, &text, n_source, target.len())?,
                 net,
                 text_dim: target.dim(),
                 text: text.clone(),
@@ -626,6 +665,7 @@ impl SequenceModel {
                     n_source,
                     target.len(),
                     options.negatives,
+                    seen.as_deref(),
                     &mut rng,
                 );
                 let mut dropout = Dropout {
@@ -717,15 +757,13 @@ impl SequenceModel {
         if let Some(why) = why {
             return Err(why);
         }
+        let text = item_table(source, target).map_err(|e| e.to_string())?;
         Ok(SequenceModel {
-            projection: net
-                .projection
-                .flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
+            items: target_items(&net, &text, source.len(), target.len())
                 .map_err(|e| e.to_string())?,
             net,
             text_dim: target.dim(),
-            text: item_table(source, target).map_err(|e| e.to_string())?,
+            text,
             n_source: source.len(),
             report: SequenceReport {
                 sequences: 0,
@@ -749,22 +787,17 @@ impl SequenceModel {
         row_of(step, self.n_source)
     }
 
-    /// The component's query for a user whose interactions, oldest first,
-    /// are `sequence` (the last `max_len` are read): `P h` with `h` the
-    /// unit-length state after the last one. `None` for an empty sequence.
-    pub fn query(&self, sequence: &[Step]) -> Option<Vec<f32>> {
-        let h = self.state(sequence)?;
-        let d = self.options.dim;
-        Some(
-            self.projection
-                .chunks_exact(d)
-                .map(|row| dot(row, &h))
-                .collect(),
-        )
+    /// The target items' representations `rⱼ` (`[n_t, dim]`): what the
+    /// component's query scores, one `dot` per item.
+    pub fn items(&self) -> &Embeddings {
+        &self.items
     }
 
-    /// The unit-length state after the last step of `sequence`.
-    fn state(&self, sequence: &[Step]) -> Option<Vec<f32>> {
+    /// The component's query for a user whose interactions, oldest first,
+    /// are `sequence` (the last `max_len` are read): the unit-length state
+    /// `h` after the last one, which scores target item `j` as
+    /// `dot(h, items().row(j))`. `None` for an empty sequence.
+    pub fn query(&self, sequence: &[Step]) -> Option<Vec<f32>> {
         let (layout, _) = self.layout(sequence)?;
         let h = self
             .net
@@ -800,6 +833,7 @@ impl SequenceModel {
             at,
             domain: read.iter().map(|&s| domain_of(s)).collect(),
             real: vec![1.0; read.len()],
+            learned: None,
         };
         Some((layout, read.len()))
     }
@@ -872,6 +906,7 @@ impl TrainingBatch {
         n_source: usize,
         n_target: usize,
         negatives: usize,
+        seen: Option<&[bool]>,
         rng: &mut ChaCha8Rng,
     ) -> TrainingBatch {
         let len = chosen.iter().map(|s| s.len() - 1).max().unwrap_or(1);
@@ -926,6 +961,12 @@ impl TrainingBatch {
                 }
             }
         }
+        let learned = seen.map(|seen| {
+            items
+                .iter()
+                .map(|&r| f32::from(u8::from(seen.get(r as usize) == Some(&true))))
+                .collect()
+        });
         TrainingBatch {
             layout: Layout {
                 batch: b,
@@ -934,6 +975,7 @@ impl TrainingBatch {
                 at,
                 domain,
                 real,
+                learned,
             },
             positions,
             next,
@@ -1001,6 +1043,7 @@ fn domain_of(step: Step) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::dot;
 
     /// Seeded random unit vectors, `n × dim`.
     fn vectors(n: usize, dim: usize, seed: u64) -> Embeddings {
@@ -1019,13 +1062,13 @@ mod tests {
             .query(sequence)
             .expect("a non-empty sequence has a query");
         (0..target.len())
-            .map(|j| (dot(&q, target.row(j)), j))
+            .map(|j| (dot(&q, model.items().row(j)), j))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map_or(usize::MAX, |(_, j)| j)
     }
 
     #[test]
-    fn it_learns_which_item_comes_next_and_scores_it_through_the_text_space() {
+    fn it_learns_which_item_comes_next_and_scores_it_through_its_item_table() {
         // Source item i is always followed by target item (i · 7) % n, and
         // target item j by source item j + 1: the next target item depends
         // on the last source item, not on which items were seen.

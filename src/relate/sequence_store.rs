@@ -18,7 +18,7 @@ use crate::embed::Embeddings;
 use crate::files::{Links, WriteError, ensure_folder, write_atomic_with};
 
 /// The format of the stored files; another version is never read.
-const FORMAT_VERSION: &str = "1";
+const FORMAT_VERSION: &str = "2";
 
 /// The SHA-256 of a training run's inputs, in hexadecimal.
 pub fn training_key(
