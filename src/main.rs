@@ -4,6 +4,13 @@ use std::io::Write;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: training the learned models
+/// in candle allocates and frees a tensor per operation, and glibc's malloc
+/// gave much of that memory back to the system and faulted it in again
+/// (a third of a training epoch's time went to the kernel).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // SAFETY: nothing else runs yet; no thread can read the environment

@@ -109,6 +109,7 @@ impl FileSpec {
                 spec.item_column = pick(&["item_id", "item"], 2);
                 spec.rating_column = find(&["rating"]).unwrap_or_default();
                 spec.timestamp_column = find(&["timestamp", "time"]).unwrap_or_default();
+                spec.order_column = find(&["seq_pos", "position", "order"]).unwrap_or_default();
                 spec.delimiter = delimiter;
                 FileSpec::Interactions(spec)
             }

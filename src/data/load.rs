@@ -97,10 +97,25 @@ pub struct Interaction {
     pub rating: Option<f32>,
     /// The timestamp, when the file has a timestamp column.
     pub timestamp: Option<i64>,
+    /// The row's position among its user's rows, when the file has an
+    /// order column.
+    pub order: Option<i64>,
     /// The row's part of the dataset's own split, when the file has one.
     pub split: Option<SplitPart>,
     /// The row's role in that split, when the file says.
     pub role: Option<RowRole>,
+}
+
+impl Interaction {
+    /// Where the row falls in its user's time order: by timestamp, then
+    /// order column (rows without either come first); equal keys keep
+    /// their file order when sorted stably.
+    pub fn when(&self) -> (i64, i64) {
+        (
+            self.timestamp.unwrap_or(i64::MIN),
+            self.order.unwrap_or(i64::MIN),
+        )
+    }
 }
 
 /// A text written by a user.
@@ -192,6 +207,7 @@ impl Dataset {
         let item_col = table.column(&spec.item_column, "item id")?;
         let rating_col = table.optional_column(&spec.rating_column, "rating")?;
         let time_col = table.optional_column(&spec.timestamp_column, "timestamp")?;
+        let order_col = table.optional_column(&spec.order_column, "order")?;
         let split_col = table.optional_column(&spec.split_column, "split")?;
         let role_col = table.optional_column(&spec.role_column, "role")?;
         let at = table.origin();
@@ -299,17 +315,16 @@ impl Dataset {
                     }
                 },
             };
-            let timestamp = match time_col.map(field).filter(|s| !s.is_empty()) {
-                None => None,
-                Some(text) => match text.parse::<i64>() {
-                    Ok(t) => Some(t),
-                    Err(_) => {
-                        self.report
-                            .add(&at, line, IssueKind::BadTimestamp, format!("'{text}'"));
-                        None
-                    }
-                },
+            let mut integer = |col: Option<usize>, kind: IssueKind| {
+                let text = col.map(field).filter(|s| !s.is_empty())?;
+                let parsed = text.parse::<i64>().ok();
+                if parsed.is_none() {
+                    self.report.add(&at, line, kind, format!("'{text}'"));
+                }
+                parsed
             };
+            let timestamp = integer(time_col, IssueKind::BadTimestamp);
+            let order = integer(order_col, IssueKind::BadOrder);
             let tag = |col: Option<usize>| col.map(field).filter(|s| !s.is_empty());
             let split = match tag(split_col).map(|t| (t, SplitPart::parse(t))) {
                 None => None,
@@ -353,6 +368,7 @@ impl Dataset {
                 item,
                 rating,
                 timestamp,
+                order,
                 split,
                 role,
             });

@@ -85,6 +85,12 @@ pub struct InteractionsSpec {
     /// An optional integer timestamp column, used when the header has it.
     #[serde(default = "default_timestamp_column")]
     pub timestamp_column: String,
+    /// An optional integer column giving the order of each user's rows
+    /// (a position in their sequence, like LLMCDSR's `seq_pos`), used when
+    /// the header has it: a user's rows are read by timestamp, then this,
+    /// then file order.
+    #[serde(default = "default_order_column")]
+    pub order_column: String,
     /// An optional column giving each row's part of a published split
     /// (`train`, `valid`, `test`), used when the header has it.
     #[serde(default = "default_split_column")]
@@ -140,6 +146,9 @@ fn default_rating_column() -> String {
 fn default_timestamp_column() -> String {
     "timestamp".into()
 }
+fn default_order_column() -> String {
+    "seq_pos".into()
+}
 fn default_split_column() -> String {
     "split".into()
 }
@@ -160,6 +169,7 @@ impl InteractionsSpec {
             item_column: default_item_column(),
             rating_column: default_rating_column(),
             timestamp_column: default_timestamp_column(),
+            order_column: default_order_column(),
             split_column: default_split_column(),
             role_column: default_role_column(),
             delimiter: None,

@@ -32,6 +32,9 @@ pub enum IssueKind {
     BadRating,
     /// The timestamp is not an integer (kept without a timestamp).
     BadTimestamp,
+    /// The order (position in the user's sequence) is not an integer (kept
+    /// without it).
+    BadOrder,
     /// A user text names no user with interactions (kept; the user is added).
     TextOnlyUser,
     /// A row whose quoted field holds line breaks (kept; its line range is reported).
@@ -71,6 +74,7 @@ impl IssueKind {
             IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
             IssueKind::BadRating => "rating is not a number (row skipped)",
             IssueKind::BadTimestamp => "timestamp is not an integer (kept without it)",
+            IssueKind::BadOrder => "order is not an integer (kept without it)",
             IssueKind::TextOnlyUser => "user text for a user with no interactions (kept)",
             IssueKind::MultiLineRecord => "row spans several lines (quoted line breaks; kept)",
             IssueKind::SwallowedRows => {

@@ -5,7 +5,7 @@
 //! - `cold-start`: a share of the users present in both domains lose every
 //!   target row; they are the target domain's new users.
 //! - `warm`: those users keep their target history but its last rows (by
-//!   timestamp, else file order) are held out.
+//!   timestamp, then order column, else file order) are held out.
 //! - `new-items`: a share of the target items becomes new — every row of
 //!   them is hidden from everything fitted — and users are tested on their
 //!   rows with those items: what text alone can find.
@@ -388,8 +388,8 @@ impl Split {
                 for (k, &u) in candidates[..n_test + n_val].iter().enumerate() {
                     let mut mine = target_rows[u as usize].clone();
                     if let Protocol::Warm { holdout } = protocol {
-                        // Latest last: by timestamp, then file order.
-                        mine.sort_by_key(|&i| (rows[i].timestamp.unwrap_or(i64::MIN), i));
+                        // Latest last: by timestamp, order, then file order.
+                        mine.sort_by_key(|&i| (rows[i].when(), i));
                         let h = holdout.of(mine.len());
                         mine.drain(..mine.len() - h);
                     }

@@ -156,7 +156,7 @@ pub struct Relations {
     /// Per user: rows of `DatasetEmbeddings::user_texts` they wrote.
     pub user_texts: Vec<Vec<u32>>,
     /// Per user: their visible S and T interactions in time order (by
-    /// timestamp where the file has one, else in file order).
+    /// timestamp, then order column, where the file has them, else in file order).
     pub sequences: Vec<Vec<Step>>,
     /// Per user: the S and T interactions the fitted parts learn from, in
     /// time order.
@@ -269,7 +269,7 @@ impl Relations {
             } else {
                 continue;
             };
-            let when = event.timestamp.unwrap_or(i64::MIN);
+            let when = event.when();
             if !is(&hidden.from_profiles, i) {
                 profile[u].push((event.item, weight));
                 sequences[u].push((when, step));
@@ -279,9 +279,9 @@ impl Relations {
                 fit_sequences[u].push((when, step));
             }
         }
-        // Stable: rows without a timestamp, or with equal ones, keep their
-        // file order.
-        let in_order = |all: Vec<Vec<(i64, Step)>>| -> Vec<Vec<Step>> {
+        // Stable: rows without a timestamp or order, or with equal ones,
+        // keep their file order.
+        let in_order = |all: Vec<Vec<((i64, i64), Step)>>| -> Vec<Vec<Step>> {
             all.into_iter()
                 .map(|mut steps| {
                     steps.sort_by_key(|&(when, _)| when);

@@ -670,3 +670,54 @@ fn an_items_links_through_shared_users_match_a_hand_count() {
     );
     assert!(crossrec::explore::links(&dataset, shop, s0, blog, 0).is_empty());
 }
+
+#[test]
+fn a_users_sequence_follows_timestamp_then_order_column_then_file_order() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("crossrec.toml"), MANIFEST).unwrap();
+    let items = |prefix: &str| {
+        let mut s = String::from("item_id,title\n");
+        for i in 0..4 {
+            s.push_str(&format!("{prefix}{i},{prefix} item {i}\n"));
+        }
+        s
+    };
+    std::fs::write(dir.path().join("shop.csv"), items("s")).unwrap();
+    std::fs::write(dir.path().join("blog.csv"), items("b")).unwrap();
+    // u1's rows are written backwards; its seq_pos says the real order.
+    // u2 has timestamps too, which come first; "x" is not an order.
+    std::fs::write(
+        dir.path().join("interactions.csv"),
+        "user_id,domain,item_id,timestamp,seq_pos\n\
+         u1,blog,b3,,3\nu1,shop,s2,,2\nu1,blog,b1,,1\nu1,shop,s0,,0\n\
+         u2,shop,s0,20,0\nu2,blog,b1,10,5\nu2,shop,s3,,x\n",
+    )
+    .unwrap();
+    let dataset = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
+    assert!(
+        dataset.report.to_string().contains("order is not an integer"),
+        "{}",
+        dataset.report
+    );
+    let e = embeddings(&dataset);
+    let relations = Relations::fit(
+        &dataset,
+        &e,
+        0,
+        1,
+        &Hidden::nothing(&dataset),
+        RelateOptions::default(),
+    )
+    .unwrap();
+    use crossrec::relate::Step::{Source, Target};
+    let user = |name: &str| dataset.user_index(name).unwrap() as usize;
+    assert_eq!(
+        relations.sequences[user("u1")],
+        vec![Source(0), Target(1), Source(2), Target(3)]
+    );
+    assert_eq!(
+        relations.sequences[user("u2")],
+        vec![Source(3), Target(1), Source(0)],
+        "no timestamp first, then by timestamp"
+    );
+}

@@ -424,6 +424,13 @@ fn mapping_ui(ui: &mut egui::Ui, spec: &mut FileSpec, headers: &[String]) {
                 headers,
                 true,
             );
+            column(
+                ui,
+                "order in the user's sequence (optional)",
+                &mut i.order_column,
+                headers,
+                true,
+            );
         }
         FileSpec::UserTexts(t) => {
             column(ui, "user", &mut t.user_column, headers, false);
