@@ -695,7 +695,10 @@ fn a_users_sequence_follows_timestamp_then_order_column_then_file_order() {
     .unwrap();
     let dataset = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
     assert!(
-        dataset.report.to_string().contains("order is not an integer"),
+        dataset
+            .report
+            .to_string()
+            .contains("order is not an integer"),
         "{}",
         dataset.report
     );
@@ -719,5 +722,69 @@ fn a_users_sequence_follows_timestamp_then_order_column_then_file_order() {
         relations.sequences[user("u2")],
         vec![Source(3), Target(1), Source(0)],
         "no timestamp first, then by timestamp"
+    );
+}
+
+#[test]
+fn a_search_never_ends_below_the_best_single_component_on_its_users() {
+    use crossrec::evaluate::{EvalScores, MemoryCap, TuneContext, tune};
+    let dir = tempdir();
+    let a = fixture(dir.path(), "");
+    let e = embeddings(&a);
+    let split = Split::draw(&a, 0, 1, Protocol::ColdStart, 7, shares()).unwrap();
+    let mut relations =
+        Relations::fit(&a, &e, 0, 1, &split.hidden, RelateOptions::default()).unwrap();
+    let cancel = AtomicBool::new(false);
+    let scores = EvalScores::compute(
+        &relations,
+        &e,
+        &split.validation,
+        split.validation.len(),
+        Candidates::All,
+        7,
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    let ndcg = |w: &Weights| scores.summarise_at(w, &[10])[0].ndcg.mean;
+    let singles: Vec<(f64, Component)> = COMPONENTS
+        .into_iter()
+        .filter(|&c| scores.available(c))
+        .map(|c| (ndcg(&Weights::only(c)), c))
+        .collect();
+    let best_single = singles
+        .iter()
+        .map(|s| s.0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    // The worst single as the start, and no coordinate ascent: only the
+    // singles can lift it.
+    let worst = singles.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap().1;
+    let start = Weights::only(worst);
+    let context = TuneContext {
+        embeddings: &e,
+        validation: &split.validation,
+        candidates: Candidates::All,
+        seed: 7,
+        cap: MemoryCap::default(),
+    };
+    let options = crossrec::evaluate::TuneOptions {
+        ridges: vec![relations.options.ridge],
+        grid: vec![0.0, 1.0],
+        rounds: 0,
+    };
+    let tuned = tune(
+        &context,
+        &mut relations,
+        start,
+        &options,
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    assert!(best_single > ndcg(&start), "the fixture's start is poor");
+    assert!(
+        tuned.validation_ndcg10 >= best_single - 1e-12,
+        "tuned {} < best single {best_single}",
+        tuned.validation_ndcg10
     );
 }
