@@ -94,7 +94,7 @@ impl Default for SequenceOptions {
             negatives: 256,
             ids: true,
             temperature: 0.1,
-            dropout: 0.2,
+            dropout: 0.4,
             learning_rate: 3e-3,
             weight_decay: 1e-4,
             budget: Duration::from_secs(300),

@@ -63,6 +63,19 @@ fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
     Dataset::load(&dir.join("crossrec.toml")).unwrap()
 }
 
+/// The relations of S = domain 0 and T = domain 1 fitted on every row.
+fn fit_everything(dataset: &Dataset, e: &DatasetEmbeddings) -> Relations {
+    Relations::fit(
+        dataset,
+        e,
+        0,
+        1,
+        &Hidden::nothing(dataset),
+        RelateOptions::default(),
+    )
+    .unwrap()
+}
+
 /// Deterministic unit vectors; shop item i and blog item i are similar.
 fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
     let dim = 8;
@@ -304,15 +317,7 @@ fn a_ranking_explains_itself() {
     let dir = tempdir();
     let dataset = fixture(dir.path(), "");
     let e = embeddings(&dataset);
-    let relations = Relations::fit(
-        &dataset,
-        &e,
-        0,
-        1,
-        &Hidden::nothing(&dataset),
-        RelateOptions::default(),
-    )
-    .unwrap();
+    let relations = fit_everything(&dataset, &e);
     let user = dataset.user_index("u4").unwrap();
     let weights = Weights::default();
     let ranking = recommend(&relations, &e, user, &weights, 5);
@@ -356,15 +361,7 @@ fn missing_components_are_named_and_the_rest_still_rank() {
     let dir = tempdir();
     let dataset = fixture(dir.path(), "");
     let e = embeddings(&dataset);
-    let relations = Relations::fit(
-        &dataset,
-        &e,
-        0,
-        1,
-        &Hidden::nothing(&dataset),
-        RelateOptions::default(),
-    )
-    .unwrap();
+    let relations = fit_everything(&dataset, &e);
     // "reader" has blog items only: nothing in the source domain.
     let reader = dataset.user_index("reader").unwrap();
     let ranking = recommend(&relations, &e, reader, &Weights::default(), 3);
@@ -703,15 +700,7 @@ fn a_users_sequence_follows_timestamp_then_order_column_then_file_order() {
         dataset.report
     );
     let e = embeddings(&dataset);
-    let relations = Relations::fit(
-        &dataset,
-        &e,
-        0,
-        1,
-        &Hidden::nothing(&dataset),
-        RelateOptions::default(),
-    )
-    .unwrap();
+    let relations = fit_everything(&dataset, &e);
     use crossrec::relate::Step::{Source, Target};
     let user = |name: &str| dataset.user_index(name).unwrap() as usize;
     assert_eq!(
