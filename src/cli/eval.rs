@@ -161,6 +161,10 @@ pub struct EvalArgs {
     /// Dropout of the sequence model while training (in [0, 1)).
     #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share)]
     sequence_dropout: f64,
+    /// Share of a training batch's items that the sequence model reads and
+    /// scores by their text alone, their learned embedding dropped (in [0, 1)).
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().id_dropout), value_parser = share)]
+    sequence_id_dropout: f64,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
     #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
     memory_mib: usize,
@@ -239,6 +243,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         learning_rate: args.sequence_lr,
         temperature: args.sequence_temperature,
         dropout: args.sequence_dropout as f32,
+        id_dropout: args.sequence_id_dropout as f32,
         ..SequenceOptions::default()
     });
     let options = EvalOptions {

@@ -67,6 +67,10 @@ pub struct SequenceOptions {
     /// Learn an embedding per item seen in training, added to its text
     /// projection where it is read and where it is scored.
     pub ids: bool,
+    /// While training, the share of a batch's items whose learned embedding
+    /// is dropped (read and scored by their text alone), so that the text
+    /// part also learns to rank; 0 keeps every embedding.
+    pub id_dropout: f32,
     /// Softmax temperature of the scores.
     pub temperature: f32,
     /// Dropout on the embeddings and the blocks' outputs while training.
@@ -93,6 +97,7 @@ impl Default for SequenceOptions {
             batch: 256,
             negatives: 256,
             ids: true,
+            id_dropout: 0.0,
             temperature: 0.1,
             dropout: 0.4,
             learning_rate: 3e-3,
@@ -666,6 +671,7 @@ impl SequenceModel {
                     target.len(),
                     options.negatives,
                     seen.as_deref(),
+                    options.id_dropout,
                     &mut rng,
                 );
                 let mut dropout = Dropout {
@@ -875,6 +881,12 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
     if !(0.0..1.0).contains(&options.dropout) {
         return bad(format!("dropout {} is not in [0, 1)", options.dropout));
     }
+    if !(0.0..1.0).contains(&options.id_dropout) {
+        return bad(format!(
+            "item embedding dropout {} is not in [0, 1)",
+            options.id_dropout
+        ));
+    }
     if !(options.temperature.is_finite() && options.temperature > 0.0) {
         return bad(format!(
             "temperature {} is not above 0",
@@ -907,6 +919,7 @@ impl TrainingBatch {
         n_target: usize,
         negatives: usize,
         seen: Option<&[bool]>,
+        id_dropout: f32,
         rng: &mut ChaCha8Rng,
     ) -> TrainingBatch {
         let len = chosen.iter().map(|s| s.len() - 1).max().unwrap_or(1);
@@ -964,7 +977,10 @@ impl TrainingBatch {
         let learned = seen.map(|seen| {
             items
                 .iter()
-                .map(|&r| f32::from(u8::from(seen.get(r as usize) == Some(&true))))
+                .map(|&r| {
+                    let kept = id_dropout <= 0.0 || rng.random::<f32>() >= id_dropout;
+                    f32::from(u8::from(kept && seen.get(r as usize) == Some(&true)))
+                })
                 .collect()
         });
         TrainingBatch {
@@ -1168,6 +1184,10 @@ mod tests {
             },
             SequenceOptions {
                 temperature: 0.0,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                id_dropout: 1.0,
                 ..SequenceOptions::default()
             },
         ] {
