@@ -3,10 +3,10 @@
 //! the validation users' components, and search the weights by coordinate
 //! ascent over a grid, maximising NDCG@10, from the starting weights or
 //! from the single component that ranks the validation users best, if it
-//! beats them (so the result is never below either on those users). A search is only as good as its
-//! validation users: [`Tuned::unreliable`] says when there were too few, or
-//! when the paired interval of its gain over the starting weights is wider
-//! than the gain.
+//! beats them (so the result is never below either on those users). A
+//! search is only as good as its validation users: [`Tuned::unreliable`]
+//! says when there were too few, or when the paired interval of its gain
+//! over the starting weights is wider than the gain.
 
 use std::sync::atomic::AtomicBool;
 

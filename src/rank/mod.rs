@@ -82,6 +82,10 @@ pub struct UserQuery {
     pub adapted: Option<Vec<f32>>,
     /// The sequence model's query (scoring its own item table), if any.
     pub sequence: Option<Vec<f32>>,
+    /// How much the sequence model's last state attended to each of the
+    /// user's interactions it read (the latest, oldest first); empty
+    /// without a query.
+    pub sequence_attention: Vec<f32>,
     /// The T profile (history), if any.
     pub history: Option<Vec<f32>>,
     /// Sparse graph scores `(T item, score)`, sorted by item.
@@ -126,21 +130,25 @@ impl UserQuery {
             }
             (Ok(adapter), Some(profile)) => adapter.apply(profile),
         };
-        let sequence = match &relations.sequence {
+        let read = match &relations.sequence {
             Err(why) => {
                 unavailable.push((Component::Sequence, format!("no sequence model: {why}")));
                 None
             }
             Ok(model) => {
-                let q = model.query(&relations.sequences[user as usize]);
-                if q.is_none() {
+                let read = model.read(&relations.sequences[user as usize]);
+                if read.is_none() {
                     unavailable.push((
                         Component::Sequence,
                         "the user has no visible interactions in either domain".to_string(),
                     ));
                 }
-                q
+                read
             }
+        };
+        let (sequence, sequence_attention) = match read {
+            Some(r) => (Some(r.query), r.attention),
+            None => (None, Vec::new()),
         };
         let graph = match &relations.graph {
             Err(why) => {
@@ -170,6 +178,7 @@ impl UserQuery {
             mapped,
             adapted,
             sequence,
+            sequence_attention,
             history,
             graph,
             unavailable,
@@ -213,22 +222,23 @@ impl UserQuery {
 }
 
 /// How much the sequence model's last state attends to each of `user`'s S
-/// items (summed over their occurrences, sorted by item); empty when the
-/// `sequence` component is not weighted or not trained.
-fn attended_source_items(relations: &Relations, user: u32, weights: &Weights) -> Vec<(u32, f32)> {
-    let Ok(model) = &relations.sequence else {
-        return Vec::new();
-    };
+/// items (summed over their occurrences, sorted by item), from the user's
+/// `query`; empty when the `sequence` component is not weighted or the
+/// user has no sequence query.
+fn attended_source_items(
+    relations: &Relations,
+    user: u32,
+    query: &UserQuery,
+    weights: &Weights,
+) -> Vec<(u32, f32)> {
     if weights.get(Component::Sequence) <= 0.0 {
         return Vec::new();
     }
+    let attention = &query.sequence_attention;
     let sequence = &relations.sequences[user as usize];
-    let Some(attention) = model.attention(sequence) else {
-        return Vec::new();
-    };
     let read = &sequence[sequence.len().saturating_sub(attention.len())..];
     let mut out: Vec<(u32, f32)> = Vec::new();
-    for (&step, &a) in read.iter().zip(&attention) {
+    for (&step, &a) in read.iter().zip(attention) {
         if let crate::relate::Step::Source(i) = step {
             out.push((i, a));
         }
@@ -288,7 +298,7 @@ pub fn recommend_with(
     };
     let owned = relations.visible_target_items(user);
     let s_history = &relations.source_history[user as usize];
-    let attended = attended_source_items(relations, user, weights);
+    let attended = attended_source_items(relations, user, &query, weights);
     let graph = relations.graph.as_ref().ok();
     let best = match compact {
         Some(compact) => scorer.top_compact(compact, k, &owned),

@@ -23,7 +23,9 @@ pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, Ad
 pub use adapter_cache::StoredModelError;
 pub use graph::{CoGraph, GraphError};
 pub use mapping::{Mapping, MappingError, check_ridge};
-pub use sequence::{SequenceError, SequenceModel, SequenceOptions, SequenceReport, Step};
+pub use sequence::{
+    SequenceError, SequenceModel, SequenceOptions, SequenceRead, SequenceReport, Step,
+};
 
 /// Why a relation could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -800,24 +800,43 @@ impl SequenceModel {
     }
 
     /// The component's query for a user whose interactions, oldest first,
-    /// are `sequence` (the last `max_len` are read): the unit-length state
-    /// `h` after the last one, which scores target item `j` as
-    /// `dot(h, items().row(j))`. `None` for an empty sequence.
+    /// are `sequence`: [`SequenceModel::read`]'s query alone.
     pub fn query(&self, sequence: &[Step]) -> Option<Vec<f32>> {
-        let (layout, _) = self.layout(sequence)?;
-        let h = self
+        self.read(sequence).map(|r| r.query)
+    }
+
+    /// One forward pass over the last `max_len` interactions of `sequence`
+    /// (oldest first): the query and the attention of the last state.
+    /// `None` for an empty sequence.
+    pub fn read(&self, sequence: &[Step]) -> Option<SequenceRead> {
+        let (layout, n) = self.layout(sequence)?;
+        let pass = self
             .net
             .forward(&self.text, &layout, self.options.heads, None)
-            .ok()?
-            .states;
-        let last = h
+            .ok()?;
+        let last = pass
+            .states
             .get(0)
             .ok()?
-            .get(layout.len - 1)
+            .get(n - 1)
             .ok()?
             .to_vec1::<f32>()
             .ok()?;
-        crate::embed::normalize(last)
+        // `[1, heads, n, n]` → the last query's row, averaged over heads.
+        let attention = pass
+            .attention?
+            .narrow(2, n - 1, 1)
+            .ok()?
+            .mean(1)
+            .ok()?
+            .flatten_all()
+            .ok()?
+            .to_vec1::<f32>()
+            .ok()?;
+        Some(SequenceRead {
+            query: crate::embed::normalize(last)?,
+            attention,
+        })
     }
 
     /// One sequence's layout (no padding) and its steps read.
@@ -843,27 +862,17 @@ impl SequenceModel {
         };
         Some((layout, read.len()))
     }
+}
 
-    /// How much the state after the last step attends to each step read
-    /// (the last `max_len` of `sequence`) in the last block, averaged over
-    /// its heads; `None` for an empty sequence.
-    pub fn attention(&self, sequence: &[Step]) -> Option<Vec<f32>> {
-        let (layout, n) = self.layout(sequence)?;
-        let pass = self
-            .net
-            .forward(&self.text, &layout, self.options.heads, None)
-            .ok()?;
-        // `[1, heads, n, n]` → the last query's row, averaged over heads.
-        pass.attention?
-            .narrow(2, n - 1, 1)
-            .ok()?
-            .mean(1)
-            .ok()?
-            .flatten_all()
-            .ok()?
-            .to_vec1::<f32>()
-            .ok()
-    }
+/// What the model reads from one user's sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceRead {
+    /// The unit-length state `h` after the last interaction: target item
+    /// `j` scores `dot(h, items().row(j))`.
+    pub query: Vec<f32>,
+    /// How much that state attends to each interaction read (the last
+    /// `max_len`, oldest first) in the last block, averaged over its heads.
+    pub attention: Vec<f32>,
 }
 
 /// Options that cannot build or train a model.
@@ -1142,8 +1151,9 @@ mod tests {
         assert!(right >= n * 3 / 4, "{right} of {n} next items ranked first");
         // The attention of the last state covers the steps read.
         let weights = model
-            .attention(&[Step::Target(3), Step::Source(5)])
-            .expect("attention of a non-empty sequence");
+            .read(&[Step::Target(3), Step::Source(5)])
+            .expect("a non-empty sequence is read")
+            .attention;
         assert_eq!(weights.len(), 2);
         assert!(
             (weights.iter().sum::<f32>() - 1.0).abs() < 1e-4,
