@@ -107,6 +107,7 @@ fn synthetic(
         domains: vec![e.domains[s].clone(), Embeddings::new(kitchen.dim(), data)],
         user_texts: e.user_texts.clone(),
         summary: Vec::new(),
+        knowledge: Default::default(),
     };
     (dir, big, big_e)
 }

@@ -364,6 +364,7 @@ mod tests {
             domains: vec![unit_rows(700, 16), unit_rows(300, 16)],
             user_texts: Embeddings::new(16, Vec::new()),
             summary: Vec::new(),
+            knowledge: Default::default(),
         };
         for (d, o) in [(0, 0), (0, 1), (1, 0)] {
             let all = super::all_nearest(&embeddings, d, o, 5);
@@ -394,6 +395,7 @@ mod tests {
             )],
             user_texts: Embeddings::new(2, Vec::new()),
             summary: Vec::new(),
+            knowledge: Default::default(),
         };
         let hits = nearest(&e, 0, &[1.0, 0.0], 3, None);
         let order: Vec<u32> = hits.iter().map(|h| h.item).collect();

@@ -4,7 +4,8 @@
 //! vectors, cached) → [`relate`] (profiles, mapping, graph, popularity) →
 //! [`rank`] (scored, explained top-k) → [`evaluate`] (held-out metrics).
 //! [`pipeline`] runs the encoder over a whole dataset, or takes a domain's
-//! vectors from a file ([`vectors`]); [`export`] writes what crossrec
+//! vectors from a file ([`vectors`]) and mines the items' entities for
+//! the knowledge graph ([`entities`]); [`export`] writes what crossrec
 //! computes; [`cli`] is the command line on top of the library.
 
 #[cfg(feature = "gui")]
@@ -12,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod embed;
+pub mod entities;
 pub mod evaluate;
 pub mod explore;
 pub mod export;

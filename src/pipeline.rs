@@ -12,6 +12,7 @@ use crate::data::{Dataset, Domain};
 use crate::embed::{
     CachedEncoding, EmbedError, EmbeddingCache, Embeddings, EncodeProgress, Encoder,
 };
+use crate::entities::{self, KnowledgeGraph, MineOptions, Mined};
 use crate::files::WriteError;
 use crate::vectors::VectorFile;
 
@@ -22,6 +23,8 @@ pub enum EncodeStage<'a> {
     Domain(&'a str),
     /// The users' texts.
     UserTexts,
+    /// The candidate entity phrases mined from item texts.
+    EntityPhrases,
 }
 
 impl std::fmt::Display for EncodeStage<'_> {
@@ -29,6 +32,7 @@ impl std::fmt::Display for EncodeStage<'_> {
         match self {
             EncodeStage::Domain(name) => write!(f, "{name}"),
             EncodeStage::UserTexts => write!(f, "user texts"),
+            EncodeStage::EntityPhrases => write!(f, "entity phrases"),
         }
     }
 }
@@ -40,8 +44,11 @@ pub struct DatasetEmbeddings {
     pub domains: Vec<Embeddings>,
     /// One row per entry of `Dataset::user_texts`.
     pub user_texts: Embeddings,
-    /// Per stage: how many texts were encoded and how many reused.
+    /// Per stage: how many texts were encoded and how many reused (the
+    /// domains first, in order).
     pub summary: Vec<PartSummary>,
+    /// The items' entities: the knowledge graph.
+    pub knowledge: Arc<KnowledgeGraph>,
 }
 
 /// Where a part's vectors came from.
@@ -265,11 +272,81 @@ pub fn encode_dataset(
             ),
         });
     }
+    let mined = mine_entities(dataset, encoder, cache, &domains, progress, cancel)?;
+    if let Some(part) = mined.1 {
+        summary.push(part);
+    }
+    let knowledge = Arc::new(KnowledgeGraph::build(dataset, &mined.0));
     Ok(DatasetEmbeddings {
         domains,
         user_texts,
         summary,
+        knowledge,
     })
+}
+
+/// The cache key of a dataset's candidate entity phrases.
+pub fn entity_phrases_key(dataset: &Dataset) -> String {
+    cache_key(dataset.name(), "entity-phrases", &dataset.manifest.base_dir)
+}
+
+/// Mines entities for the domains that have no entity columns and no
+/// `.link` file: their shared phrases, encoded through the cache (when
+/// their vectors are the model's) and chosen per item.
+fn mine_entities(
+    dataset: &Dataset,
+    encoder: &Encoder,
+    cache: &EmbeddingCache,
+    domains: &[Embeddings],
+    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
+    cancel: &AtomicBool,
+) -> Result<(Mined, Option<PartSummary>), EmbedError> {
+    let started = std::time::Instant::now();
+    let to_mine = entities::domains_to_mine(dataset);
+    if to_mine.is_empty() {
+        return Ok((Mined::default(), None));
+    }
+    let options = MineOptions::default();
+    let texts: Vec<Vec<&str>> = to_mine
+        .iter()
+        .map(|&d| dataset.domains[d].texts())
+        .collect();
+    let candidates = entities::candidates(&texts, &options);
+    let by_model = to_mine
+        .iter()
+        .all(|&d| dataset.manifest.domains[d].embeddings.is_none());
+    let mut part = None;
+    let phrase_vectors = if by_model && !candidates.phrases.is_empty() {
+        let phrases: Vec<&str> = candidates.phrases.iter().map(String::as_str).collect();
+        let stage = EncodeStage::EntityPhrases;
+        let result = cache.encode(
+            encoder,
+            &entity_phrases_key(dataset),
+            &phrases,
+            &mut |p| progress(stage, p),
+            cancel,
+        )?;
+        let (summary, vectors) = PartSummary::split("entity phrases", result);
+        part = Some(summary);
+        Some(vectors)
+    } else {
+        None
+    };
+    let item_vectors: Vec<&Embeddings> = to_mine.iter().map(|&d| &domains[d]).collect();
+    let chosen = entities::select(
+        &candidates,
+        &item_vectors,
+        phrase_vectors.as_ref(),
+        &options,
+    );
+    let mined = Mined {
+        phrases: candidates.phrases,
+        domains: to_mine.into_iter().zip(chosen).collect(),
+        by_model,
+        too_general: candidates.too_general,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((mined, part))
 }
 
 #[cfg(test)]

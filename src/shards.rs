@@ -87,7 +87,7 @@ fn needed(dataset: &Dataset) -> Needed<'_> {
         .map(|(stage, key, texts)| {
             let domain = match stage {
                 EncodeStage::Domain(name) => Some(name),
-                EncodeStage::UserTexts => None,
+                EncodeStage::UserTexts | EncodeStage::EntityPhrases => None,
             };
             let texts = texts.into_iter().map(|t| (text_hash(t), t)).collect();
             (domain, key, texts)

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
-    AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, METRICS, MappingStatus,
+    AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, KgStatus, METRICS, MappingStatus,
     MemoryCap, NEW_ITEMS_SHARE, Negatives, Protocol, Report, SequenceStatus, TuneOptions,
     WARM_HOLDOUT,
 };
@@ -92,7 +92,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 0.1, value_parser = share)]
     validation_share: f64,
     /// The hybrid's weights; components not named keep their default
-    /// [default: content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,popularity=1,history=1].
+    /// [default: content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,kg=0.5,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping (a number ≥ 0).
@@ -173,7 +173,18 @@ pub struct EvalArgs {
     format: Format,
 }
 
-/// A finite number above 0.
+/// How a domain's entities were made, in words.
+fn entity_source(source: &crate::entities::EntitySource) -> String {
+    use crate::entities::EntitySource;
+    match source {
+        EntitySource::Columns(c) => format!("columns {}", c.join(", ")),
+        EntitySource::LinkFile => "from the .link file".into(),
+        EntitySource::Mined => "mined phrases".into(),
+        EntitySource::MinedByRarity => "mined phrases (chosen by rarity)".into(),
+        EntitySource::Nothing => "no entities".into(),
+    }
+}
+
 fn at_least_zero(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
@@ -384,6 +395,48 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             writeln!(out, "graph: {edges} links from {users} users")?
         }
         GraphStatus::Unavailable { reason } => writeln!(out, "graph: unavailable ({reason})")?,
+    }
+    match &report.kg {
+        KgStatus::Fitted {
+            entities,
+            shared,
+            too_general,
+            too_general_examples,
+            domains,
+            mining_seconds,
+        } => {
+            let sources: Vec<String> = domains
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {} ({} of {} items linked)",
+                        d.domain,
+                        entity_source(&d.source),
+                        d.items_linked,
+                        d.items
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "kg: {entities} entities, {shared} shared by both domains; {}{}",
+                sources.join(", "),
+                if *mining_seconds > 0.0 {
+                    format!("; mined in {mining_seconds:.1} s")
+                } else {
+                    String::new()
+                }
+            )?;
+            if *too_general > 0 {
+                writeln!(
+                    out,
+                    "kg: {too_general} entities left out as too general (linked to over a \
+                     tenth of the target items): {}",
+                    too_general_examples.join(", ")
+                )?;
+            }
+        }
+        KgStatus::Unavailable { reason } => writeln!(out, "kg: unavailable ({reason})")?,
     }
     match &report.adapted {
         AdaptedStatus::Trained {

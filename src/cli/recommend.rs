@@ -36,7 +36,7 @@ pub struct RecommendArgs {
     /// Component weights, e.g. content=1,graph=0.5; components not named keep
     /// their default [default: the weights `eval --tune` or the window's
     /// auto-tune saved for this dataset and direction, else
-    /// content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,popularity=1,history=1].
+    /// content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,kg=0.5,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].
@@ -104,6 +104,8 @@ struct JsonBecause<'a> {
     text: &'a str,
     similarity: f32,
     graph_link: f32,
+    kg_link: f32,
+    shared_entities: &'a [String],
 }
 
 pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
@@ -286,9 +288,17 @@ fn table(
     writeln!(out, "  {}  because of", pad("text", 40))?;
     for (r, rec) in ranking.items.iter().enumerate() {
         let c = &rec.components;
-        let because = rec.because_of.map_or_else(String::new, |b| {
+        let because = rec.because_of.as_ref().map_or_else(String::new, |b| {
+            let shared = if b.shared.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; both {}",
+                    truncate(&b.shared[..b.shared.len().min(3)].join(", "), 48)
+                )
+            };
             format!(
-                "{} (cos {:.2}, link {:.2})",
+                "{} (cos {:.2}, link {:.2}{shared})",
                 truncate(&s.items[b.item as usize].text, 36),
                 b.similarity,
                 b.graph_link
@@ -360,11 +370,13 @@ fn json(
                 score: rec.score,
                 components: rec.components,
                 contributions: rec.contributions,
-                because_of: rec.because_of.map(|b| JsonBecause {
+                because_of: rec.because_of.as_ref().map(|b| JsonBecause {
                     item_id: &s.items[b.item as usize].id,
                     text: &s.items[b.item as usize].text,
                     similarity: b.similarity,
                     graph_link: b.graph_link,
+                    kg_link: b.kg_link,
+                    shared_entities: &b.shared,
                 }),
             })
             .collect(),

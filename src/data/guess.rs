@@ -7,6 +7,19 @@ use std::path::PathBuf;
 
 use super::{Delimiter, DomainSpec, InteractionsSpec, TextEncoding, UserTextsSpec};
 
+/// Item columns guessed to hold entities (metadata shared by items) rather
+/// than text.
+const ENTITY_HEADERS: [&str; 8] = [
+    "brand",
+    "category",
+    "categories",
+    "tags",
+    "genre",
+    "genres",
+    "品牌",
+    "类别",
+];
+
 /// What a CSV file is for in a manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRole {
@@ -83,9 +96,14 @@ impl FileSpec {
         match role {
             FileRole::Items => {
                 let id_column = pick(&["item_id", "id"], 0);
+                let entity_columns: Vec<String> = headers
+                    .iter()
+                    .filter(|h| ENTITY_HEADERS.contains(&h.to_lowercase().as_str()))
+                    .cloned()
+                    .collect();
                 let text_columns = headers
                     .iter()
-                    .filter(|h| **h != id_column)
+                    .filter(|h| **h != id_column && !entity_columns.contains(h))
                     .take(2)
                     .cloned()
                     .collect();
@@ -94,6 +112,8 @@ impl FileSpec {
                     items: path,
                     id_column,
                     text_columns,
+                    entity_columns,
+                    entity_separator: None,
                     embeddings: None,
                     embeddings_ids: None,
                     embeddings_id_column: None,

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::csv_file::Row;
+use super::recbole::{KnowledgeFiles, read_links, read_triples};
 use super::table::Table;
 use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest, Origin};
 
@@ -15,6 +16,18 @@ pub struct Item {
     pub id: String,
     /// The text that describes it (the text columns joined with ". ").
     pub text: String,
+    /// Its values in the domain's entity columns, each cell split by the
+    /// entity separator, trimmed, empty values left out, each once.
+    pub entities: Vec<ColumnValue>,
+}
+
+/// One value of an item in one of its domain's entity columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnValue {
+    /// The column: its position in the domain's `entity_columns`.
+    pub column: u16,
+    /// The value, trimmed, inner whitespace collapsed.
+    pub value: String,
 }
 
 /// A domain: its items, in file order, with an id index.
@@ -140,6 +153,8 @@ pub struct Dataset {
     pub interactions: Vec<Interaction>,
     /// User texts, in file order.
     pub user_texts: Vec<UserText>,
+    /// The knowledge-graph files' links and triples (empty without them).
+    pub knowledge: KnowledgeFiles,
     /// What was skipped or repaired.
     pub report: LoadReport,
     user_index: HashMap<String, u32>,
@@ -159,12 +174,22 @@ impl Dataset {
             .iter()
             .map(|spec| load_domain(&manifest, spec, &mut report))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut knowledge = KnowledgeFiles::default();
+        if let Some(spec) = &manifest.knowledge_graph {
+            if let Some(link) = &spec.link {
+                knowledge.links = read_links(&manifest.resolve(link), &domains, &mut report)?;
+            }
+            if let Some(kg) = &spec.kg {
+                knowledge.triples = read_triples(&manifest.resolve(kg), &mut report)?;
+            }
+        }
         let mut dataset = Dataset {
             manifest,
             domains,
             users: Vec::new(),
             interactions: Vec::new(),
             user_texts: Vec::new(),
+            knowledge,
             report,
             user_index: HashMap::new(),
         };
@@ -458,7 +483,7 @@ impl Dataset {
 }
 
 impl FileStats {
-    fn new(table: &Table) -> FileStats {
+    pub(super) fn new(table: &Table) -> FileStats {
         let at = table.origin();
         FileStats {
             file: at.path,
@@ -487,7 +512,7 @@ fn note_separator_line(report: &mut LoadReport, table: &Table) {
     }
 }
 
-fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: usize) -> bool {
+pub(super) fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: usize) -> bool {
     let (at, width) = (table.origin(), table.headers().len());
     let span = if row.end_line > row.line {
         format!("lines {}–{}: ", row.line, row.end_line)
@@ -603,9 +628,16 @@ fn load_domain(
         .iter()
         .map(|c| table.column(c, "item text"))
         .collect::<Result<Vec<_>, _>>()?;
+    let entity_cols = spec
+        .entity_columns
+        .iter()
+        .map(|c| table.column(c, "entity"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let separator = spec.entity_separator();
     let at = table.origin();
     let mut wanted = text_cols.clone();
     wanted.push(id_col);
+    wanted.extend(&entity_cols);
     let mut items = Vec::new();
     let mut index = HashMap::new();
     let mut stats = FileStats::new(&table);
@@ -638,10 +670,24 @@ fn load_domain(
         if text.is_empty() {
             report.add(&at, line, IssueKind::EmptyText, format!("item '{id}'"));
         }
+        let mut entities: Vec<ColumnValue> = Vec::new();
+        for (column, &c) in entity_cols.iter().enumerate() {
+            for value in fields.get(c).unwrap_or("").split(separator) {
+                let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                let value = ColumnValue {
+                    column: column as u16,
+                    value,
+                };
+                if !value.value.is_empty() && !entities.contains(&value) {
+                    entities.push(value);
+                }
+            }
+        }
         index.insert(id.to_string(), items.len() as u32);
         items.push(Item {
             id: id.to_string(),
             text,
+            entities,
         });
         stats.used += 1;
     }

@@ -22,6 +22,11 @@ pub struct Manifest {
     /// Optional free texts written by users (reviews, bios).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_texts: Option<UserTextsSpec>,
+    /// Optional knowledge-graph files in RecBole's format (`.link`: item →
+    /// entity; `.kg`: head, relation, tail), as KB4Rec and Amazon-KG
+    /// publish them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_graph: Option<KnowledgeGraphSpec>,
     /// The folder relative paths are resolved against (the manifest's folder).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -56,12 +61,50 @@ pub struct DomainSpec {
     /// The vector column of a Parquet `embeddings` file (default `embedding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings_column: Option<String>,
+    /// Metadata columns whose values are the item's entities in the
+    /// knowledge graph (`["brand", "category"]`): each column is a relation
+    /// type, and a cell may hold several values split by
+    /// `entity_separator`. A domain without them gets entities mined from
+    /// its texts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity_columns: Vec<String>,
+    /// What splits several values in one entity cell (default `|`; a
+    /// category path `Kitchen > Knives` with `>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_separator: Option<String>,
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,
     /// The file's character encoding ("utf-8", the default, or "gb18030").
     #[serde(default, skip_serializing_if = "is_utf8")]
     pub encoding: TextEncoding,
+}
+
+/// The default separator of several values in one entity cell.
+pub const DEFAULT_ENTITY_SEPARATOR: &str = "|";
+
+impl DomainSpec {
+    /// The separator of several values in one entity cell.
+    pub fn entity_separator(&self) -> &str {
+        match self.entity_separator.as_deref() {
+            Some(s) if !s.is_empty() => s,
+            _ => DEFAULT_ENTITY_SEPARATOR,
+        }
+    }
+}
+
+/// Knowledge-graph files in RecBole's atomic format: tab-separated with a
+/// typed header (`item_id:token ⇥ entity_id:token`;
+/// `head_id:token ⇥ relation_id:token ⇥ tail_id:token`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeGraphSpec {
+    /// The `.link` file: which entity each item is (item ids of any domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<PathBuf>,
+    /// The `.kg` file: relations between entities, one hop further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kg: Option<PathBuf>,
 }
 
 /// The interactions file and its columns.
@@ -180,7 +223,7 @@ impl InteractionsSpec {
 
 impl Manifest {
     /// Every file the manifest names, resolved: items, vector and ids files,
-    /// interactions, user texts (what an output must never replace).
+    /// interactions, user texts, knowledge-graph files (what an output must never replace).
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for d in &self.domains {
@@ -190,6 +233,9 @@ impl Manifest {
         }
         files.push(self.resolve(&self.interactions.path));
         files.extend(self.user_texts.iter().map(|t| self.resolve(&t.path)));
+        if let Some(kg) = &self.knowledge_graph {
+            files.extend(kg.link.iter().chain(&kg.kg).map(|p| self.resolve(p)));
+        }
         files
     }
     /// Reads and checks a manifest file.
@@ -253,6 +299,47 @@ impl Manifest {
                     domain.name
                 )));
             }
+            if domain.entity_columns.len() > 256 {
+                return Err(invalid(format!(
+                    "domain '{}': {} entity_columns; crossrec reads at most 256",
+                    domain.name,
+                    domain.entity_columns.len()
+                )));
+            }
+            if let Some(c) = domain.entity_columns.iter().find(|c| c.trim().is_empty()) {
+                return Err(invalid(format!(
+                    "domain '{}': entity_columns names an empty column {c:?}",
+                    domain.name
+                )));
+            }
+            if let Some((k, c)) = domain
+                .entity_columns
+                .iter()
+                .enumerate()
+                .find(|(k, c)| domain.entity_columns[..*k].contains(c))
+            {
+                return Err(invalid(format!(
+                    "domain '{}': entity_columns names '{c}' twice (position {})",
+                    domain.name,
+                    k + 1
+                )));
+            }
+            if domain.entity_separator.as_deref() == Some("") {
+                return Err(invalid(format!(
+                    "domain '{}': entity_separator is empty; leave it out for the default '{}'",
+                    domain.name, DEFAULT_ENTITY_SEPARATOR
+                )));
+            }
+        }
+        if let Some(kg) = &manifest.knowledge_graph
+            && kg.link.is_none()
+            && kg.kg.is_some()
+        {
+            return Err(invalid(
+                "[knowledge_graph] names a kg file but no link file: without link = \"….link\" \
+                 no item reaches the graph's entities"
+                    .into(),
+            ));
         }
         Ok(manifest)
     }

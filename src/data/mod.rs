@@ -13,16 +13,21 @@ mod guess;
 mod load;
 mod manifest;
 mod parquet_file;
+mod recbole;
 mod report;
 mod table;
 
 pub use csv_file::{CsvTable, Delimiter, TextEncoding};
 pub use error::DataError;
 pub use guess::{FileRole, FileSpec};
-pub use load::{Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
-pub use manifest::{DomainSpec, InteractionsSpec, Manifest, UserTextsSpec};
+pub use load::{ColumnValue, Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
+pub use manifest::{
+    DEFAULT_ENTITY_SEPARATOR, DomainSpec, InteractionsSpec, KnowledgeGraphSpec, Manifest,
+    UserTextsSpec,
+};
 pub use parquet_file::{
     ParquetTable, is_parquet, open_error as parquet_open_error, read_error as parquet_read_error,
 };
+pub use recbole::{ItemLink, KnowledgeFiles, Triple};
 pub use report::{FileStats, IssueKind, LoadIssue, LoadReport, Numbering, Origin};
 pub use table::Table;

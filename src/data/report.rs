@@ -59,6 +59,10 @@ pub enum IssueKind {
     RepeatedHeader,
     /// A spreadsheet's `sep=` first line (read as the delimiter, not data).
     SeparatorLine,
+    /// A knowledge-graph triple whose head is its tail (skipped).
+    SelfLoop,
+    /// A knowledge-graph triple given again (skipped).
+    RepeatedTriple,
 }
 
 impl IssueKind {
@@ -92,6 +96,8 @@ impl IssueKind {
             IssueKind::RepeatedHeader => "the header repeated (row skipped)",
             IssueKind::SeparatorLine => "sep= line (read as the delimiter, not as data)",
             IssueKind::UnclosedQuote => "quote never closes (row skipped)",
+            IssueKind::SelfLoop => "triple links an entity to itself (row skipped)",
+            IssueKind::RepeatedTriple => "triple given again (row skipped)",
         }
     }
 
@@ -111,6 +117,8 @@ impl IssueKind {
                 | IssueKind::BadSplitValue
                 | IssueKind::UnclosedQuote
                 | IssueKind::RepeatedHeader
+                | IssueKind::SelfLoop
+                | IssueKind::RepeatedTriple
         )
     }
 }

@@ -15,8 +15,8 @@ mod tune;
 
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
 pub use report::{
-    AdaptedStatus, EvalError, EvalOptions, Evaluation, GraphStatus, MappingStatus, Method,
-    NEW_ITEMS_SHARE, Report, ReportRow, SequenceStatus, WARM_HOLDOUT, evaluate,
+    AdaptedStatus, EvalError, EvalOptions, Evaluation, GraphStatus, KgStatus, MappingStatus,
+    Method, NEW_ITEMS_SHARE, Report, ReportRow, SequenceStatus, WARM_HOLDOUT, evaluate,
 };
 pub use scores::{Cancelled, EvalScores, MemoryCap, Summary};
 pub use split::{Candidates, HeldOut, Holdout, Negatives, Protocol, Shares, Split, SplitError};

@@ -177,6 +177,8 @@ pub struct Report {
     pub mapping: MappingStatus,
     /// The co-interaction graph: fitted (with its links) or why not.
     pub graph: GraphStatus,
+    /// The knowledge graph: what links the domains, or why nothing does.
+    pub kg: KgStatus,
     /// The transfer model: trained (how) or why not.
     pub adapted: AdaptedStatus,
     /// The sequence model: trained (how) or why not.
@@ -251,6 +253,60 @@ pub enum GraphStatus {
         /// Why.
         reason: String,
     },
+}
+
+/// The knowledge graph in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum KgStatus {
+    /// Built.
+    Fitted {
+        /// Entities in the whole graph.
+        entities: usize,
+        /// Entities both an S item and a T item reach.
+        shared: usize,
+        /// Entities left out as too general (linked to more than a tenth
+        /// of the target items), with the most linked ones named.
+        too_general: usize,
+        /// Up to five of them: `name (items)`.
+        too_general_examples: Vec<String>,
+        /// Where each domain's entities came from.
+        domains: Vec<crate::entities::DomainEntities>,
+        /// Seconds spent mining phrases (encoding new ones included).
+        mining_seconds: f64,
+    },
+    /// Not built.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl KgStatus {
+    /// The status of `relations`' knowledge graph.
+    pub fn of(relations: &Relations) -> KgStatus {
+        match &relations.kg {
+            Ok(kg) => {
+                let k = kg.knowledge();
+                KgStatus::Fitted {
+                    entities: k.entities().len(),
+                    shared: kg.shared,
+                    too_general: kg.too_general.len(),
+                    too_general_examples: kg
+                        .too_general
+                        .iter()
+                        .take(5)
+                        .map(|&(e, n)| format!("{} ({n})", k.entity(e)))
+                        .collect(),
+                    domains: k.summary.domains.clone(),
+                    mining_seconds: k.summary.mining_seconds,
+                }
+            }
+            Err(why) => KgStatus::Unavailable {
+                reason: why.to_string(),
+            },
+        }
+    }
 }
 
 impl Report {
@@ -515,6 +571,7 @@ pub fn evaluate(
     }
     let (mapping, graph, adapted) = statuses(&relations);
     let sequence = SequenceStatus::of(&relations);
+    let kg = KgStatus::of(&relations);
     let report = Report {
         dataset: dataset.name().to_string(),
         source: s_name.clone(),
@@ -532,6 +589,7 @@ pub fn evaluate(
         training_users: relations.overlap_users(),
         mapping,
         graph,
+        kg,
         adapted,
         sequence,
         rows,

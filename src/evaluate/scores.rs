@@ -1,7 +1,8 @@
 //! Precomputed component scores of the evaluated users, so that a weight
 //! change re-ranks every user without touching the item vectors again: the
-//! dense components (content, mapped, history) are stored per user and item,
-//! the graph sparse, popularity once. Each user's ranking leaves out the
+//! dense components (content, mapped, adapted, sequence, history) are stored
+//! per user and item, the two graphs (co-interaction, knowledge) sparse,
+//! popularity once. Each user's ranking leaves out the
 //! target items they visibly have, and under sampled candidates covers only
 //! their targets and their seeded negatives. Memory is capped; above the cap
 //! a seeded sample of users is kept, and the report says so.
@@ -45,6 +46,9 @@ const DENSE: [Component; 5] = [
     Component::History,
 ];
 
+/// The components stored sparsely (per user, the items they reach).
+const SPARSE: [Component; 2] = [Component::Graph, Component::Kg];
+
 /// Component scores of a set of held-out users, ready to re-rank.
 #[derive(Debug, Clone)]
 pub struct EvalScores {
@@ -61,7 +65,9 @@ pub struct EvalScores {
     /// Per user, under sampled candidates: the items ranked (sorted).
     candidates: Option<Vec<Vec<u32>>>,
     dense: Vec<Dense>,
-    graph: Vec<Vec<(u32, f32)>>,
+    /// Per sparse component ([`SPARSE`] order), per user: `(item, value)`
+    /// sorted by item (empty where the user has none).
+    sparse: Vec<Vec<Vec<(u32, f32)>>>,
     popularity: Vec<f32>,
 }
 
@@ -168,7 +174,7 @@ impl EvalScores {
                 values: Vec::new(),
             })
             .collect();
-        let mut graph = vec![Vec::new(); users.len()];
+        let mut sparse = vec![vec![Vec::new(); users.len()]; SPARSE.len()];
         for (block_no, block) in users.chunks(BLOCK).enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Cancelled);
@@ -206,7 +212,9 @@ impl EvalScores {
                 dots_into(items, &vectors, rows);
             }
             for (b, query) in queries.into_iter().enumerate() {
-                graph[start + b] = query.graph.unwrap_or_default();
+                for (store, c) in sparse.iter_mut().zip(SPARSE) {
+                    store[start + b] = query.sparse(c).map(<[_]>::to_vec).unwrap_or_default();
+                }
             }
             progress(((start + block.len()) as f64 / users.len().max(1) as f64).min(1.0));
         }
@@ -220,9 +228,19 @@ impl EvalScores {
             seen,
             candidates,
             dense,
-            graph,
+            sparse,
             popularity: relations.popularity.clone(),
         })
+    }
+
+    /// Every kept user's values of sparse component `c`, in user order.
+    fn sparse_of(&self, c: Component) -> impl Iterator<Item = &Vec<(u32, f32)>> {
+        SPARSE
+            .iter()
+            .position(|&s| s == c)
+            .map(|k| self.sparse[k].iter())
+            .into_iter()
+            .flatten()
     }
 
     /// The number of target items.
@@ -243,7 +261,7 @@ impl EvalScores {
     /// Whether any kept user has a value for `component`.
     pub fn available(&self, component: Component) -> bool {
         match component {
-            Component::Graph => self.graph.iter().any(|g| !g.is_empty()),
+            Component::Graph | Component::Kg => self.sparse_of(component).any(|g| !g.is_empty()),
             Component::Popularity => true,
             c => self
                 .dense
@@ -266,8 +284,9 @@ impl EvalScores {
                 continue;
             }
             match c {
-                Component::Graph => {
-                    for &(j, g) in &self.graph[i] {
+                Component::Graph | Component::Kg => {
+                    let k = SPARSE.iter().position(|&s| s == c).unwrap_or(0);
+                    for &(j, g) in &self.sparse[k][i] {
                         scores[j as usize] = add_term(scores[j as usize], w, g);
                     }
                 }

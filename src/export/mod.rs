@@ -114,7 +114,11 @@ pub fn rankings_table(
             "because_of_item_id",
             Values::Text(
                 recs()
-                    .map(|(_, _, rec)| rec.because_of.map(|b| s.items[b.item as usize].id.clone()))
+                    .map(|(_, _, rec)| {
+                        rec.because_of
+                            .as_ref()
+                            .map(|b| s.items[b.item as usize].id.clone())
+                    })
                     .collect(),
             ),
         )
@@ -122,7 +126,7 @@ pub fn rankings_table(
             "because_of_similarity",
             Values::Real(
                 recs()
-                    .map(|(_, _, rec)| rec.because_of.map(|b| b.similarity))
+                    .map(|(_, _, rec)| rec.because_of.as_ref().map(|b| b.similarity))
                     .collect(),
             ),
         )
@@ -130,9 +134,25 @@ pub fn rankings_table(
             "because_of_graph_link",
             Values::Real(
                 recs()
-                    .map(|(_, _, rec)| rec.because_of.map(|b| b.graph_link))
+                    .map(|(_, _, rec)| rec.because_of.as_ref().map(|b| b.graph_link))
                     .collect(),
             ),
+        )
+        .with(
+            "because_of_kg_link",
+            Values::Real(
+                recs()
+                    .map(|(_, _, rec)| rec.because_of.as_ref().map(|b| b.kg_link))
+                    .collect(),
+            ),
+        )
+        .with_text(
+            "because_of_entities",
+            recs().map(|(_, _, rec)| {
+                rec.because_of
+                    .as_ref()
+                    .map_or(String::new(), |b| b.shared.join("; "))
+            }),
         )
         .with_text(
             "text",

@@ -24,6 +24,9 @@ pub enum Component {
     Sequence,
     /// Co-interaction links from the user's S items, via shared users.
     Graph,
+    /// Knowledge-graph paths from the user's S items, via the entities
+    /// they share with T items.
+    Kg,
     /// Normalised log-popularity of the item in T.
     Popularity,
     /// Cosine between the user's own T profile and the item.
@@ -31,7 +34,7 @@ pub enum Component {
 }
 
 /// How many components there are.
-pub const N_COMPONENTS: usize = 7;
+pub const N_COMPONENTS: usize = 8;
 
 /// Every component, in display order.
 pub const COMPONENTS: [Component; N_COMPONENTS] = [
@@ -40,6 +43,7 @@ pub const COMPONENTS: [Component; N_COMPONENTS] = [
     Component::Adapted,
     Component::Sequence,
     Component::Graph,
+    Component::Kg,
     Component::Popularity,
     Component::History,
 ];
@@ -53,6 +57,7 @@ impl Component {
             Component::Adapted => "adapted",
             Component::Sequence => "sequence",
             Component::Graph => "graph",
+            Component::Kg => "kg",
             Component::Popularity => "popularity",
             Component::History => "history",
         }
@@ -129,6 +134,7 @@ impl Default for Weights {
             Component::Adapted => 1.0,
             Component::Sequence => 1.0,
             Component::Graph => 1.0,
+            Component::Kg => 0.5,
             Component::Popularity => 1.0,
             Component::History => 1.0,
         }))

@@ -1,5 +1,5 @@
 //! Ranking T items for one user: the score components (content, mapped,
-//! adapted, graph, popularity, history), their weights,
+//! adapted, sequence, graph, kg, popularity, history), their weights,
 //! `score = Σ weight · component`, top-k with each component's value and
 //! weighted contribution, and the S item that contributed most ("because
 //! of").
@@ -31,9 +31,9 @@ pub use score::{Scorer, add_term, dense_items, dots_into};
 pub use top::{TopK, better, top_k, top_k_among};
 
 /// The S item behind a recommendation: the one pulling hardest through the
-/// weighted `content` similarity, `graph` link and — with a sequence model —
-/// how much the model's last state attended to it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// weighted `content` similarity, `graph` link, `kg` link and — with a
+/// sequence model — how much the model's last state attended to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BecauseOf {
     /// The S item (index in the source domain).
     pub item: u32,
@@ -41,6 +41,12 @@ pub struct BecauseOf {
     pub similarity: f32,
     /// The co-interaction link weight between them (0 when not linked).
     pub graph_link: f32,
+    /// The knowledge graph's link between them: the cosine of their
+    /// IDF-weighted entity bags (0 when they share no entity).
+    pub kg_link: f32,
+    /// The entities both are linked to (directly or one `.kg` hop away),
+    /// the most telling first, as shown: `brand OXO`, `“stainless steel”`.
+    pub shared: Vec<String>,
 }
 
 /// One ranked T item.
@@ -90,6 +96,8 @@ pub struct UserQuery {
     pub history: Option<Vec<f32>>,
     /// Sparse graph scores `(T item, score)`, sorted by item.
     pub graph: Option<Vec<(u32, f32)>>,
+    /// Sparse knowledge-graph scores `(T item, score)`, sorted by item.
+    pub kg: Option<Vec<(u32, f32)>>,
     /// Why each missing component is missing.
     pub unavailable: Vec<(Component, String)>,
 }
@@ -164,6 +172,20 @@ impl UserQuery {
             }
             Ok(graph) => Some(graph.scores(s_history)),
         };
+        let kg = match &relations.kg {
+            Err(why) => {
+                unavailable.push((Component::Kg, format!("no knowledge graph: {why}")));
+                None
+            }
+            Ok(_) if s_history.is_empty() => {
+                unavailable.push((
+                    Component::Kg,
+                    "the user has no interactions in the source domain".to_string(),
+                ));
+                None
+            }
+            Ok(kg) => Some(kg.scores(s_history)),
+        };
         let history = relations.target_profile(embeddings, user);
         if history.is_none() {
             let why = if relations.target_history[user as usize].is_empty() {
@@ -181,7 +203,17 @@ impl UserQuery {
             sequence_attention,
             history,
             graph,
+            kg,
             unavailable,
+        }
+    }
+
+    /// The sparse scores of a sparse component, if the user has them.
+    pub fn sparse(&self, component: Component) -> Option<&[(u32, f32)]> {
+        match component {
+            Component::Graph => self.graph.as_deref(),
+            Component::Kg => self.kg.as_deref(),
+            _ => None,
         }
     }
 
@@ -193,7 +225,7 @@ impl UserQuery {
             Component::Adapted => self.adapted.as_deref(),
             Component::Sequence => self.sequence.as_deref(),
             Component::History => self.history.as_deref(),
-            Component::Graph | Component::Popularity => None,
+            Component::Graph | Component::Kg | Component::Popularity => None,
         }
     }
 
@@ -208,7 +240,7 @@ impl UserQuery {
         relations: &Relations,
     ) -> Option<f32> {
         match c {
-            Component::Graph => self.graph.as_ref().map(|g| {
+            Component::Graph | Component::Kg => self.sparse(c).map(|g| {
                 g.binary_search_by_key(&j, |&(t, _)| t)
                     .map_or(0.0, |i| g[i].1)
             }),
@@ -300,6 +332,7 @@ pub fn recommend_with(
     let s_history = &relations.source_history[user as usize];
     let attended = attended_source_items(relations, user, &query, weights);
     let graph = relations.graph.as_ref().ok();
+    let kg = relations.kg.as_ref().ok();
     let best = match compact {
         Some(compact) => scorer.top_compact(compact, k, &owned),
         None => top_k(&scorer.all(), k, &owned),
@@ -316,20 +349,33 @@ pub fn recommend_with(
                 .map(|&(i, w)| {
                     let similarity = dot(source.row(i as usize), row);
                     let graph_link = graph.map_or(0.0, |g| g.weight(i, j));
+                    let kg_link = match kg {
+                        Some(kg) if weights.get(Component::Kg) > 0.0 => kg.link(i, j).0,
+                        _ => 0.0,
+                    };
                     let attention = attended
                         .binary_search_by_key(&i, |&(s, _)| s)
                         .map_or(0.0, |k| attended[k].1);
                     let pull = w
                         * (weights.get(Component::Content).max(0.0) * similarity
-                            + weights.get(Component::Graph).max(0.0) * graph_link)
+                            + weights.get(Component::Graph).max(0.0) * graph_link
+                            + weights.get(Component::Kg).max(0.0) * kg_link)
                         + weights.get(Component::Sequence).max(0.0) * attention;
                     (pull, i, similarity, graph_link)
                 })
                 .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
-                .map(|(_, item, similarity, graph_link)| BecauseOf {
-                    item,
-                    similarity,
-                    graph_link,
+                .map(|(_, item, similarity, graph_link)| {
+                    let (kg_link, shared) = kg.map_or((0.0, Vec::new()), |kg| kg.link(item, j));
+                    let knowledge = kg.map(|kg| kg.knowledge());
+                    BecauseOf {
+                        item,
+                        similarity,
+                        graph_link,
+                        kg_link,
+                        shared: knowledge.map_or(Vec::new(), |k| {
+                            shared.iter().map(|&e| k.entity(e).to_string()).collect()
+                        }),
+                    }
                 });
             Recommendation {
                 item: j,

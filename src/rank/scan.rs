@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
 use super::compact::{CompactItems, Quantized};
-use super::score::{BLOCK, Scorer, Space, Term};
+use super::score::{BLOCK, Scorer, Space, SparseCursor, Term};
 use super::top::{TopK, keep_best};
 use crate::embed::{Embeddings, dot};
 
@@ -129,18 +129,12 @@ impl Scorer<'_> {
         let combined = combined.as_deref().map(Quantized::new);
         let adapted = adapted.map(|(q, inv)| (Quantized::new(&q), inv));
         let (mut popularity_weight, mut popularity): (f32, &[f32]) = (0.0, &[]);
-        let (mut graph_weight, mut graph_scores): (f32, Option<&[(u32, f32)]>) = (0.0, None);
         for term in &self.terms {
-            match *term {
-                Term::Popularity { weight, values } => {
-                    (popularity_weight, popularity) = (weight, values)
-                }
-                Term::Graph { weight, scores } => {
-                    (graph_weight, graph_scores) = (weight, Some(scores))
-                }
-                Term::Dense { .. } => {}
+            if let Term::Popularity { weight, values } = *term {
+                (popularity_weight, popularity) = (weight, values)
             }
         }
+        let sparse = self.sparse();
         let zero = Quantized::new(&[]);
         let queries = [
             compact.query(combined.as_ref().unwrap_or(&zero)),
@@ -163,10 +157,10 @@ impl Scorer<'_> {
                     if combined.is_some() || adapted.is_some() {
                         compact.dots(start, &queries, dots);
                     }
-                    let mut graph = graph_scores.map(|g| {
-                        let from = g.partition_point(|&(t, _)| (t as usize) < start);
-                        g[from..].iter().peekable()
-                    });
+                    let mut cursors: Vec<(f32, SparseCursor<'_>)> = sparse
+                        .iter()
+                        .map(|&(weight, scores)| (weight, SparseCursor::new(scores, start)))
+                        .collect();
                     for (r, d) in dots.iter().enumerate() {
                         let j = start + r;
                         let mut v = d[0];
@@ -179,15 +173,9 @@ impl Scorer<'_> {
                         if popularity_weight != 0.0 {
                             v += popularity_weight * popularity[j];
                         }
-                        if let Some(g) = graph.as_mut() {
-                            while let Some(&&(t, s)) = g.peek() {
-                                if t as usize > j {
-                                    break;
-                                }
-                                if t as usize == j {
-                                    v += graph_weight * s;
-                                }
-                                g.next();
+                        for (weight, cursor) in &mut cursors {
+                            if let Some(s) = cursor.at(j) {
+                                v += *weight * s;
                             }
                         }
                         pool.offer(v, j as u32);

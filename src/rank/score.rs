@@ -66,8 +66,9 @@ pub(super) enum Term<'a> {
         items: &'a Embeddings,
         space: Space,
     },
-    /// `weight · graph[j]` where the user links to `j` (sorted by item).
-    Graph {
+    /// `weight · scores[j]` where the user reaches `j` (the co-interaction
+    /// graph, the knowledge graph; sorted by item).
+    Sparse {
         weight: f32,
         scores: &'a [(u32, f32)],
     },
@@ -81,6 +82,9 @@ pub(super) enum Term<'a> {
 pub fn add_term(total: f32, weight: f32, value: f32) -> f32 {
     total + weight * value
 }
+
+/// The most sparse terms a score has (`graph`, `kg`).
+pub(super) const MAX_SPARSE: usize = 2;
 
 /// One user's weighted terms, ready to score target items.
 pub struct Scorer<'a> {
@@ -108,10 +112,9 @@ impl<'a> Scorer<'a> {
             .filter_map(|c| {
                 let weight = weights.get(c);
                 match c {
-                    Component::Graph => query
-                        .graph
-                        .as_deref()
-                        .map(|scores| Term::Graph { weight, scores }),
+                    Component::Graph | Component::Kg => query
+                        .sparse(c)
+                        .map(|scores| Term::Sparse { weight, scores }),
                     Component::Popularity => Some(Term::Popularity {
                         weight,
                         values: &relations.popularity,
@@ -149,11 +152,12 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// The score of item `j` given its graph score (`None` where the user
-    /// has no link to it).
+    /// The score of item `j` given the value of each sparse term, in term
+    /// order (`None` where the user does not reach it).
     #[inline]
-    fn sum(&self, j: usize, graph: Option<f32>) -> f32 {
+    fn sum(&self, j: usize, sparse: &[Option<f32>]) -> f32 {
         let mut v = 0.0;
+        let mut next_sparse = 0;
         for term in &self.terms {
             v = match *term {
                 Term::Dense {
@@ -162,61 +166,95 @@ impl<'a> Scorer<'a> {
                     items,
                     ..
                 } => add_term(v, weight, dot(query, items.row(j))),
-                Term::Graph { weight, .. } => match graph {
-                    Some(g) => add_term(v, weight, g),
-                    None => v,
-                },
+                Term::Sparse { weight, .. } => {
+                    next_sparse += 1;
+                    match sparse[next_sparse - 1] {
+                        Some(s) => add_term(v, weight, s),
+                        None => v,
+                    }
+                }
                 Term::Popularity { weight, values } => add_term(v, weight, values[j]),
             };
         }
         v
     }
 
-    /// The user's graph scores, if a graph term is weighted.
-    fn graph(&self) -> Option<&'a [(u32, f32)]> {
-        self.terms.iter().find_map(|t| match *t {
-            Term::Graph { scores, .. } => Some(scores),
-            _ => None,
-        })
+    /// The user's sparse scores, in term order.
+    pub(super) fn sparse(&self) -> Vec<(f32, &'a [(u32, f32)])> {
+        self.terms
+            .iter()
+            .filter_map(|t| match *t {
+                Term::Sparse { weight, scores } => Some((weight, scores)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The score of item `j`, bit for bit as [`Scorer::all`] computes it.
     pub fn one(&self, j: u32) -> f32 {
-        let graph = self
-            .graph()
-            .and_then(|g| g.binary_search_by_key(&j, |&(t, _)| t).ok().map(|i| g[i].1));
-        self.sum(j as usize, graph)
+        let mut values = [None; MAX_SPARSE];
+        for (value, (_, scores)) in values.iter_mut().zip(self.sparse()) {
+            *value = scores
+                .binary_search_by_key(&j, |&(t, _)| t)
+                .ok()
+                .map(|i| scores[i].1);
+        }
+        self.sum(j as usize, &values)
     }
 
     /// The score of every item.
     pub fn all(&self) -> Vec<f32> {
         let mut scores = vec![0f32; self.n_items];
-        let graph = self.graph().unwrap_or(&[]);
+        let sparse = self.sparse();
         // Memory-bound: each item vector is read once, in parallel blocks.
         scores
             .par_chunks_mut(BLOCK)
             .enumerate()
             .for_each(|(block, chunk)| {
                 let start = block * BLOCK;
-                let mut links = graph[graph.partition_point(|&(t, _)| (t as usize) < start)..]
+                let mut cursors: Vec<SparseCursor<'_>> = sparse
                     .iter()
-                    .peekable();
+                    .map(|&(_, scores)| SparseCursor::new(scores, start))
+                    .collect();
+                let mut values = [None; MAX_SPARSE];
                 for (r, s) in chunk.iter_mut().enumerate() {
                     let j = start + r;
-                    let mut g = None;
-                    while let Some(&&(t, v)) = links.peek() {
-                        if t as usize > j {
-                            break;
-                        }
-                        if t as usize == j {
-                            g = Some(v);
-                        }
-                        links.next();
+                    for (value, cursor) in values.iter_mut().zip(&mut cursors) {
+                        *value = cursor.at(j);
                     }
-                    *s = self.sum(j, g);
+                    *s = self.sum(j, &values);
                 }
             });
         scores
+    }
+}
+
+/// Walks a sorted sparse list item by item, from a block's first item.
+pub(super) struct SparseCursor<'a> {
+    rest: &'a [(u32, f32)],
+}
+
+impl<'a> SparseCursor<'a> {
+    /// The cursor over `scores` at item `start`.
+    pub(super) fn new(scores: &'a [(u32, f32)], start: usize) -> SparseCursor<'a> {
+        SparseCursor {
+            rest: &scores[scores.partition_point(|&(t, _)| (t as usize) < start)..],
+        }
+    }
+
+    /// The value at item `j` (items asked in increasing order).
+    #[inline]
+    pub(super) fn at(&mut self, j: usize) -> Option<f32> {
+        while let Some(&(t, v)) = self.rest.first() {
+            if t as usize > j {
+                return None;
+            }
+            self.rest = &self.rest[1..];
+            if t as usize == j {
+                return Some(v);
+            }
+        }
+        None
     }
 }
 

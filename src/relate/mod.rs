@@ -1,7 +1,8 @@
 //! The cross-domain relations for a source domain S and a target domain T,
 //! fitted only on what a split lets the model see: user profiles per domain,
 //! the ridge mapping from S-profile space to T-profile space, the
-//! co-interaction graph between S and T items, and T-item popularity.
+//! co-interaction graph between S and T items, the knowledge graph's paths
+//! from S items through shared entities to T items, and T-item popularity.
 //!
 //! It knows nothing of ranking weights or the window; `rank` and `evaluate`
 //! read what it fits.
@@ -9,6 +10,7 @@
 mod adapted;
 mod adapter_cache;
 mod graph;
+mod kg;
 mod mapping;
 mod profile;
 mod sequence;
@@ -22,6 +24,7 @@ use crate::pipeline::DatasetEmbeddings;
 pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts};
 pub use adapter_cache::StoredModelError;
 pub use graph::{CoGraph, GraphError};
+pub use kg::{GENERAL_MIN, GENERAL_SHARE, HOP, KgError, KgLinks};
 pub use mapping::{Mapping, MappingError, check_ridge};
 pub use sequence::{
     SequenceError, SequenceModel, SequenceOptions, SequenceRead, SequenceReport, Step,
@@ -173,6 +176,8 @@ pub struct Relations {
     pub sequence: Result<SequenceModel, SequenceError>,
     /// The S–T co-interaction graph, or why there is none.
     pub graph: Result<CoGraph, GraphError>,
+    /// The knowledge graph's S → entity → T links, or why there are none.
+    pub kg: Result<KgLinks, KgError>,
     /// Per T item: log(1 + visible interactions) / log(1 + the largest count), in [0, 1].
     pub popularity: Vec<f32>,
     /// Per T item: visible interactions.
@@ -324,6 +329,12 @@ impl Relations {
             adapted: Err(AdaptError::NotTrained),
             sequence: Err(SequenceError::NotTrained),
             graph: Err(GraphError::NoSharedUsers),
+            kg: KgLinks::fit(
+                embeddings.knowledge.clone(),
+                source,
+                target,
+                (&dataset.domains[source].name, &dataset.domains[target].name),
+            ),
             popularity,
             popularity_counts,
             options,

@@ -13,6 +13,7 @@ mod embed_real;
 mod embed_tiny;
 mod families;
 mod fuzz;
+mod knowledge;
 mod layering;
 mod parquet;
 mod pca_peer;

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use crossrec::data::Dataset;
 use crossrec::embed::{EmbeddingCache, Embeddings, Encoder, EncoderOptions};
+use crossrec::entities::{KnowledgeGraph, Mined};
 use crossrec::evaluate::{
     AdaptedStatus, EvalOptions, Holdout, Method, Protocol, Report, SequenceStatus, Shares, Split,
     TuneOptions, evaluate,
@@ -27,21 +28,24 @@ name = "fixture"
 name = "shop"
 items = "shop.csv"
 text_columns = ["title"]
+entity_columns = ["topic"]
 [[domain]]
 name = "blog"
 items = "blog.csv"
 text_columns = ["title"]
+entity_columns = ["topic"]
 [interactions]
 path = "interactions.csv"
 "#;
 
-/// 12 shop items, 12 blog items; users u0..u29 in both domains with a
-/// planted pattern (shop item i ↔ blog item i), plus `extra` rows.
+/// 12 shop items, 12 blog items, item i of either about topic i mod 4;
+/// users u0..u29 in both domains with a planted pattern (shop item i ↔
+/// blog item i), plus `extra` rows.
 fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
     let items = |prefix: &str| {
-        let mut s = String::from("item_id,title\n");
+        let mut s = String::from("item_id,title,topic\n");
         for i in 0..12 {
-            s.push_str(&format!("{prefix}{i},{prefix} item {i}\n"));
+            s.push_str(&format!("{prefix}{i},{prefix} item {i},t{}\n", i % 4));
         }
         s
     };
@@ -101,6 +105,7 @@ fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
         domains,
         user_texts: Embeddings::new(dim, Vec::new()),
         summary: Vec::new(),
+        knowledge: std::sync::Arc::new(KnowledgeGraph::build(dataset, &Mined::default())),
     }
 }
 
@@ -342,7 +347,7 @@ fn a_ranking_explains_itself() {
         let sum: f32 = rec.contributions.values().sum();
         assert!((sum - rec.score).abs() < 1e-4, "score = Σ contributions");
         assert!(rec.components[Component::History].is_some());
-        let because = rec.because_of.expect("a because-of item");
+        let because = rec.because_of.as_ref().expect("a because-of item");
         assert!(s_items.contains(&because.item));
     }
     // Everything but the learned models, which only an evaluation or
@@ -373,7 +378,8 @@ fn missing_components_are_named_and_the_rest_still_rank() {
             Component::Mapped,
             Component::Adapted,
             Component::Sequence,
-            Component::Graph
+            Component::Graph,
+            Component::Kg
         ]
     );
     assert!(
@@ -389,12 +395,12 @@ fn missing_components_are_named_and_the_rest_still_rank() {
     std::fs::write(lonely.path().join("crossrec.toml"), MANIFEST).unwrap();
     std::fs::write(
         lonely.path().join("shop.csv"),
-        "item_id,title\ns0,a\ns1,b\n",
+        "item_id,title,topic\ns0,a,x\ns1,b,y\n",
     )
     .unwrap();
     std::fs::write(
         lonely.path().join("blog.csv"),
-        "item_id,title\nb0,c\nb1,d\n",
+        "item_id,title,topic\nb0,c,z\nb1,d,w\n",
     )
     .unwrap();
     std::fs::write(
@@ -410,6 +416,7 @@ fn missing_components_are_named_and_the_rest_still_rank() {
         ],
         user_texts: Embeddings::new(2, Vec::new()),
         summary: Vec::new(),
+        knowledge: std::sync::Arc::new(KnowledgeGraph::build(&d, &Mined::default())),
     };
     let r = Relations::fit(&d, &e, 0, 1, &Hidden::nothing(&d), RelateOptions::default()).unwrap();
     let ranking = recommend(
@@ -427,10 +434,18 @@ fn missing_components_are_named_and_the_rest_still_rank() {
             Component::Adapted,
             Component::Sequence,
             Component::Graph,
+            Component::Kg,
             Component::History
         ]
     );
     assert!(ranking.unavailable[0].1.contains("no mapping"));
+    assert!(
+        ranking.unavailable[4]
+            .1
+            .contains("no entity is shared by an item of 'shop' and an item of 'blog'"),
+        "{:?}",
+        ranking.unavailable[4]
+    );
     assert_eq!(
         ranking.items[0].item, 0,
         "content still ranks: b0 is like s0"
@@ -592,7 +607,7 @@ proptest::proptest! {
                 -3.0f32..3.0,
                 Just(1e-30f32),
             ],
-            6,
+            COMPONENTS.len(),
         )
     ) {
         let mut weights = Weights::only(Component::Content);
@@ -673,9 +688,9 @@ fn a_users_sequence_follows_timestamp_then_order_column_then_file_order() {
     let dir = tempdir();
     std::fs::write(dir.path().join("crossrec.toml"), MANIFEST).unwrap();
     let items = |prefix: &str| {
-        let mut s = String::from("item_id,title\n");
+        let mut s = String::from("item_id,title,topic\n");
         for i in 0..4 {
-            s.push_str(&format!("{prefix}{i},{prefix} item {i}\n"));
+            s.push_str(&format!("{prefix}{i},{prefix} item {i},\n"));
         }
         s
     };

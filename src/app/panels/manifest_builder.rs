@@ -306,6 +306,7 @@ impl ManifestBuilder {
             domains,
             interactions,
             user_texts,
+            knowledge_graph: None,
             base_dir: base_dir.clone(),
         };
         // Check it the way a loaded manifest is checked.

@@ -110,6 +110,7 @@ pub fn component_colour(c: Component) -> egui::Color32 {
         Component::Adapted => egui::Color32::from_rgb(218, 139, 195),
         Component::Sequence => egui::Color32::from_rgb(204, 185, 116),
         Component::Graph => egui::Color32::from_rgb(85, 168, 104),
+        Component::Kg => egui::Color32::from_rgb(100, 181, 205),
         Component::Popularity => egui::Color32::from_rgb(196, 78, 82),
         Component::History => egui::Color32::from_rgb(129, 114, 179),
     }

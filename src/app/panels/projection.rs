@@ -367,7 +367,7 @@ fn overlay_layers(
         );
     }
     for rec in &ranking.items {
-        if let Some(b) = rec.because_of {
+        if let Some(b) = &rec.because_of {
             layers.link((s, b.item), (t, rec.item));
         }
     }

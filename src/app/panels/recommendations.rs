@@ -398,13 +398,29 @@ fn ranking_grid(
                                 };
                             }
                         });
-                        match rec.because_of {
-                            Some(b) => ui
-                                .label(truncate(&s.items[b.item as usize].text, 36))
-                                .on_hover_text(format!(
-                                    "{}\ncosine {:.3}, graph link {:.3}",
-                                    s.items[b.item as usize].text, b.similarity, b.graph_link
-                                )),
+                        match &rec.because_of {
+                            Some(b) => {
+                                let text = &s.items[b.item as usize].text;
+                                let label = if b.shared.is_empty() {
+                                    truncate(text, 36)
+                                } else {
+                                    format!(
+                                        "{} · both {}",
+                                        truncate(text, 24),
+                                        truncate(&b.shared.join(", "), 36)
+                                    )
+                                };
+                                let shared = if b.shared.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("\nboth linked to: {}", b.shared.join(", "))
+                                };
+                                ui.label(label).on_hover_text(format!(
+                                    "{text}\ncosine {:.3}, graph link {:.3}, knowledge-graph \
+                                     link {:.3}{shared}",
+                                    b.similarity, b.graph_link, b.kg_link
+                                ))
+                            }
                             None => ui.weak("–"),
                         };
                         ui.end_row();
