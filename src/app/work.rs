@@ -434,17 +434,17 @@ pub fn export_dataset(
         projection: overview.map(|o| &o.projection),
     };
     let domains: Vec<usize> = (0..dataset.domains.len()).collect();
-    let ids = (format == FileFormat::Npy).then(|| ids_path(path));
+    let files = what.files(format, path);
     inputs
-        .check_all(std::iter::once(path).chain(ids.as_deref()))
+        .check_all(files.iter().map(std::path::PathBuf::as_path))
         .map_err(JobError::from)?;
     write_dataset_export(what, format, path, &source, &domains, EXPORT_NEIGHBOURS)
         .map_err(JobError::from)?;
     let items: usize = dataset.domains.iter().map(|d| d.items.len()).sum();
-    let ids = if format == FileFormat::Npy {
-        format!(" (row ids in {})", ids_path(path).display())
-    } else {
-        String::new()
+    let ids = match (what, format) {
+        (DatasetExport::Kg, _) => format!(" (item links in {})", files[1].display()),
+        (_, FileFormat::Npy) => format!(" (row ids in {})", ids_path(path).display()),
+        _ => String::new(),
     };
     Ok(format!(
         "exported the {} of {items} items to {}{ids}",

@@ -24,6 +24,10 @@ pub enum Export {
     Projection,
     /// Every item's nearest items in each domain (cosine).
     Neighbors,
+    /// The knowledge graph: triples, and each item's entity in a second
+    /// file beside them (`g.kg` + `g.link` for RecBole, `g.link.csv`,
+    /// `g.link.parquet`).
+    Kg,
     /// Ranked target items, with every component, for users of --from.
     Recommendations,
 }
@@ -79,6 +83,7 @@ impl ExportArgs {
             Export::Embeddings => Some(DatasetExport::Embeddings),
             Export::Projection => Some(DatasetExport::Projection),
             Export::Neighbors => Some(DatasetExport::Neighbors),
+            Export::Kg => Some(DatasetExport::Kg),
             Export::Recommendations => None,
         }
     }
@@ -89,6 +94,13 @@ impl ExportArgs {
         if format == FileFormat::Npy && !self.kind().is_some_and(|k| k.allows(format)) {
             bail!(
                 "--what {} is a table, not a matrix: use --format csv or --format parquet",
+                self.name()
+            );
+        }
+        if format == FileFormat::RecBole && self.what != Export::Kg {
+            bail!(
+                "--format recbole (a .kg file) holds only the knowledge graph (--what kg); \
+                 use csv or parquet for --what {}",
                 self.name()
             );
         }
@@ -103,15 +115,22 @@ impl ExportArgs {
         if self.what == Export::Recommendations && self.domain.is_some() {
             bail!("--domain is not for --what recommendations; --to names the target domain");
         }
-        crate::files::check_output(&self.output)?;
-        if format == FileFormat::Npy {
-            crate::files::check_output(&ids_path(&self.output))?;
+        for file in self.files() {
+            crate::files::check_output(&file)?;
         }
         Ok(())
     }
 
     fn name(&self) -> &'static str {
         self.kind().map_or("recommendations", DatasetExport::name)
+    }
+
+    /// Every file the export writes.
+    fn files(&self) -> Vec<PathBuf> {
+        match self.kind() {
+            Some(kind) => kind.files(self.format(), &self.output),
+            None => vec![self.output.clone()],
+        }
     }
 
     /// The domains to export, checked against the dataset.
@@ -152,8 +171,8 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     // Never replace the dataset's own files.
     let model = crate::embed::resolve_model(&args.dataset.model.model)?;
     let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?)).and_model(&model);
-    let ids = (format == FileFormat::Npy).then(|| ids_path(&args.output));
-    inputs.check_all(std::iter::once(args.output.as_path()).chain(ids.as_deref()))?;
+    let files = args.files();
+    inputs.check_all(files.iter().map(PathBuf::as_path))?;
     let rows: usize = match args.what {
         Export::Recommendations => 0,
         _ => domains
@@ -207,6 +226,19 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
         }
     }
     match args.what {
+        Export::Kg => {
+            let k = &embeddings.knowledge;
+            say!(
+                "wrote the knowledge graph of {rows} items ({} entities, {} item links, {} \
+                 triples between entities) to {} and {}",
+                k.entities().len(),
+                k.summary.domains.iter().map(|d| d.links).sum::<usize>(),
+                k.triples().count(),
+                args.output.display(),
+                files[1].display()
+            );
+            return Ok(());
+        }
         Export::Neighbors => say!(
             "wrote up to {} nearest items in each of {} domains for {rows} items to {}",
             args.k,

@@ -4,12 +4,15 @@
 //! csv`, `export --what recommendations` and the window write the same
 //! columns), a selection of items with their projected coordinates, and the
 //! whole-dataset exports of `crossrec export`: item vectors, the 2-D
-//! projection and every item's nearest neighbours. Each export is built once
-//! as a [`Table`] and written as CSV or Parquet; vectors and points may also
-//! be written as `.npy` with an ids file.
+//! projection, every item's nearest neighbours and the knowledge graph
+//! (`knowledge`). Each export is built once as a [`Table`] and written as
+//! CSV or Parquet; vectors and points may also be written as `.npy` with an
+//! ids file, the knowledge graph as RecBole's `.kg` + `.link`.
 
+mod knowledge;
 mod table;
 
+pub use knowledge::{KgTables, kg_tables, link_path};
 pub use table::{Table, Values};
 
 use std::io::Write;
@@ -408,6 +411,9 @@ pub enum DatasetExport {
     Projection,
     /// Every item's nearest items in each domain.
     Neighbors,
+    /// The knowledge graph: items' entities and the triples between them
+    /// (two files: the triples, and each item's entity beside them).
+    Kg,
 }
 
 /// The file format of a [`DatasetExport`].
@@ -421,25 +427,36 @@ pub enum FileFormat {
     /// Apache Parquet (Snappy): the CSV's columns, typed, with a vector as
     /// one `embedding` column of fixed-size lists of float32.
     Parquet,
+    /// RecBole's atomic files (`.kg`, `.link`): tab-separated tokens under
+    /// a typed header (the knowledge graph only).
+    RecBole,
 }
 
 impl crate::names::Named for FileFormat {
-    const ALL: &'static [FileFormat] = &[FileFormat::Npy, FileFormat::Csv, FileFormat::Parquet];
+    const ALL: &'static [FileFormat] = &[
+        FileFormat::Npy,
+        FileFormat::Csv,
+        FileFormat::Parquet,
+        FileFormat::RecBole,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             FileFormat::Npy => "npy",
             FileFormat::Csv => "csv",
             FileFormat::Parquet => "parquet",
+            FileFormat::RecBole => "recbole",
         }
     }
 }
 
 impl FileFormat {
-    /// The format a file name asks for: `.npy`, `.parquet` (or `.pq`), else CSV.
+    /// The format a file name asks for: `.npy`, `.parquet` (or `.pq`),
+    /// `.kg` (RecBole), else CSV.
     pub fn of(path: &Path) -> FileFormat {
         match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("npy") => FileFormat::Npy,
+            Some(e) if e.eq_ignore_ascii_case("kg") => FileFormat::RecBole,
             Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => {
                 FileFormat::Parquet
             }
@@ -455,6 +472,7 @@ impl FileFormat {
                 table.write_csv(out).map_err(std::io::Error::from)
             }),
             FileFormat::Parquet => write_atomic(path, |out| table.write_parquet(out)),
+            FileFormat::RecBole => write_atomic(path, |out| table.write_recbole(out)),
             FileFormat::Npy => Err(WriteError::Content {
                 path: path.to_path_buf(),
                 message: "a table, not a matrix: write it as CSV or Parquet".into(),
@@ -470,12 +488,30 @@ impl DatasetExport {
             DatasetExport::Embeddings => "embeddings",
             DatasetExport::Projection => "projection",
             DatasetExport::Neighbors => "neighbors",
+            DatasetExport::Kg => "kg",
         }
     }
 
-    /// Whether it can be written as `format` (neighbours are a table).
+    /// Whether it can be written as `format` (neighbours and the knowledge
+    /// graph are tables; RecBole's files hold only the knowledge graph).
     pub fn allows(self, format: FileFormat) -> bool {
-        !(self == DatasetExport::Neighbors && format == FileFormat::Npy)
+        match self {
+            DatasetExport::Embeddings | DatasetExport::Projection => format != FileFormat::RecBole,
+            DatasetExport::Neighbors => matches!(format, FileFormat::Csv | FileFormat::Parquet),
+            DatasetExport::Kg => format != FileFormat::Npy,
+        }
+    }
+
+    /// Every file it writes to `output` as `format`: the output, and the
+    /// ids file beside a `.npy` or the link file beside a knowledge graph.
+    pub fn files(self, format: FileFormat, output: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = vec![output.to_path_buf()];
+        match (self, format) {
+            (DatasetExport::Kg, _) => files.push(knowledge::link_path(output)),
+            (_, FileFormat::Npy) => files.push(ids_path(output)),
+            _ => {}
+        }
+        files
     }
 }
 
@@ -528,23 +564,41 @@ pub fn write_dataset_export(
             explained: [0.0; 2],
         },
     };
+    if !what.allows(format) {
+        return Err(WriteError::Content {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} cannot be written as {}: use {}",
+                what.name(),
+                crate::names::Named::name(format),
+                match what {
+                    DatasetExport::Kg => "recbole (.kg), csv or parquet",
+                    DatasetExport::Neighbors => "csv or parquet",
+                    _ => "npy, csv or parquet",
+                }
+            ),
+        });
+    }
     let matrix = match (what, format) {
-        (_, FileFormat::Csv | FileFormat::Parquet) => {
-            let table = match what {
-                DatasetExport::Embeddings => embeddings_table(dataset, embeddings, domains),
-                DatasetExport::Projection => projection_table(dataset, projection, domains),
-                DatasetExport::Neighbors => neighbors_table(dataset, embeddings, domains, k),
+        (DatasetExport::Kg, _) => {
+            let tables = knowledge::kg_tables(dataset, &embeddings.knowledge, domains);
+            let link = match format {
+                FileFormat::RecBole => tables.link.without("domain"),
+                _ => tables.link,
             };
-            return format.write_table(path, &table);
+            format.write_table(path, &tables.triples)?;
+            return format.write_table(&knowledge::link_path(path), &link);
         }
         (DatasetExport::Embeddings, FileFormat::Npy) => embeddings_matrix(embeddings, domains),
         (DatasetExport::Projection, FileFormat::Npy) => projection_matrix(projection, domains),
-        (DatasetExport::Neighbors, FileFormat::Npy) => {
-            return Err(WriteError::Content {
-                path: path.to_path_buf(),
-                message: "neighbours are a table, not a matrix: write them as CSV or Parquet"
-                    .into(),
-            });
+        (DatasetExport::Embeddings, _) => {
+            return format.write_table(path, &embeddings_table(dataset, embeddings, domains));
+        }
+        (DatasetExport::Projection, _) => {
+            return format.write_table(path, &projection_table(dataset, projection, domains));
+        }
+        (DatasetExport::Neighbors, _) => {
+            return format.write_table(path, &neighbors_table(dataset, embeddings, domains, k));
         }
     };
     matrix.write_npy(path).map_err(|e| WriteError::Content {

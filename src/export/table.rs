@@ -126,6 +126,53 @@ impl Table {
         Ok(())
     }
 
+    /// The table without column `name`.
+    pub fn without(mut self, name: &str) -> Table {
+        self.columns.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// Writes the table as a RecBole atomic file: tab-separated, every
+    /// column a `token` field (`name:token` in the header), no quoting (a
+    /// tab or line break in a value becomes a space).
+    pub fn write_recbole(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let clean = |text: &str| -> String {
+            text.chars()
+                .map(|c| {
+                    if matches!(c, '\t' | '\n' | '\r') {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        };
+        let header: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(name, _)| format!("{}:token", clean(name)))
+            .collect();
+        writeln!(out, "{}", header.join("\t"))?;
+        for row in 0..self.rows() {
+            let fields: Vec<String> = self
+                .columns
+                .iter()
+                .map(|(_, values)| match values {
+                    Values::Text(v) => clean(v[row].as_deref().unwrap_or_default()),
+                    Values::Int(v) => v[row].to_string(),
+                    Values::Real(v) => v[row].map_or_else(String::new, |x| x.to_string()),
+                    Values::Vector { dim, values } => values[row * dim..(row + 1) * dim]
+                        .iter()
+                        .map(f32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                })
+                .collect();
+            writeln!(out, "{}", fields.join("\t"))?;
+        }
+        Ok(())
+    }
+
     /// The table as one Arrow record batch.
     fn record_batch(&self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let mut fields = Vec::new();

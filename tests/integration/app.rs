@@ -52,7 +52,7 @@ fn harness_built(
         font: None,
     };
     builder
-        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_size(egui::vec2(1600.0, 1300.0))
         .build_eframe(move |cc| CrossrecApp::new(cc, start))
 }
 
@@ -144,7 +144,12 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     assert_eq!(tuned_files(), 0, "nothing saved unasked");
     h.get_by_label("Keep as default").click();
     settle(&mut h);
-    assert_eq!(tuned_files(), 1, "one file for sample shop → blog");
+    assert_eq!(
+        tuned_files(),
+        1,
+        "one file for sample shop → blog: {:?}",
+        texts(h.state())
+    );
     assert!(h.query_by_label("Keep as default").is_none(), "kept once");
     let tuned_weights = h.state().settings().weights;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crossrec::data::{Dataset, IssueKind};
 use crossrec::embed::Embeddings;
 use crossrec::entities::{KnowledgeGraph, Mined};
+use crossrec::export::{DatasetExport, ExportSource, FileFormat, link_path, write_dataset_export};
 use crossrec::pipeline::DatasetEmbeddings;
 use crossrec::rank::{Component, Weights, recommend};
 use crossrec::relate::{Hidden, RelateOptions, Relations};
@@ -303,4 +304,96 @@ fn an_entity_linked_to_most_target_items_is_left_out_as_too_general() {
         scores.iter().map(|s| s.0).collect::<Vec<_>>(),
         vec![0, 1, 2]
     );
+}
+
+#[test]
+fn the_graph_written_as_recbole_files_reads_back_with_the_same_links() {
+    let dir = tempdir();
+    let dataset = write(
+        dir.path(),
+        &[
+            ("crossrec.toml", COLUMNS),
+            (
+                "shop.csv",
+                "item_id,title,brand,category\n\
+                 s0,chef knife,OXO,Kitchen > Knives\n\
+                 s1,rake,Acme,Garden\n",
+            ),
+            (
+                "blog.csv",
+                "item_id,title,brand,category\n\
+                 b0,sharpening,OXO,knives\n\
+                 b1,planting,,Garden\n\
+                 b2,toys,Zed,Toys\n",
+            ),
+            ("interactions.csv", "user_id,domain,item_id\nu,shop,s0\n"),
+        ],
+    );
+    let e = embeddings(&dataset);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let source = ExportSource {
+        dataset: &dataset,
+        embeddings: &e,
+        projection: None,
+    };
+    for format in [FileFormat::RecBole, FileFormat::Csv, FileFormat::Parquet] {
+        let path = out.join(format!(
+            "graph.{}",
+            if format == FileFormat::RecBole {
+                "kg".into()
+            } else {
+                crossrec::names::Named::name(format).to_string()
+            }
+        ));
+        write_dataset_export(DatasetExport::Kg, format, &path, &source, &[0, 1], 10).unwrap();
+        assert!(link_path(&path).exists(), "{}", link_path(&path).display());
+    }
+    let kg = std::fs::read_to_string(out.join("graph.kg")).unwrap();
+    let link = std::fs::read_to_string(out.join("graph.link")).unwrap();
+    assert!(
+        kg.starts_with("head_id:token\trelation_id:token\ttail_id:token\n"),
+        "{kg}"
+    );
+    assert!(kg.contains("item:shop:s0\tbrand\tbrand:OXO\n"), "{kg}");
+    assert!(
+        kg.contains("item:blog:b0\tcategory\tcategory:Knives\n"),
+        "{kg}"
+    );
+    assert_eq!(link.lines().count(), 1 + 5, "{link}");
+    assert!(link.contains("s0\titem:shop:s0\n"), "{link}");
+    // Read back through a manifest: the items meet at the same entities.
+    let manifest = format!(
+        "{}\n[knowledge_graph]\nlink = \"out/graph.link\"\nkg = \"out/graph.kg\"\n",
+        COLUMNS
+            .replace("entity_columns = [\"brand\", \"category\"]\n", "")
+            .replace("entity_separator = \">\"\n", "")
+    );
+    std::fs::write(dir.path().join("crossrec.toml"), manifest).unwrap();
+    let back = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
+    assert!(back.report.is_clean(), "{:?}", back.report.issues);
+    let e_back = embeddings(&back);
+    let relations = Relations::fit(
+        &back,
+        &e_back,
+        0,
+        1,
+        &Hidden::nothing(&back),
+        RelateOptions::default(),
+    )
+    .unwrap();
+    let kg = relations.kg.as_ref().unwrap();
+    let shared = |i: u32, j: u32| -> Vec<String> {
+        let mut names: Vec<String> = kg
+            .link(i, j)
+            .1
+            .iter()
+            .map(|&x| kg.knowledge().entity(x).name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(shared(0, 0), vec!["brand:OXO", "category:Knives"]);
+    assert_eq!(shared(1, 1), vec!["category:Garden"]);
+    assert!(shared(0, 2).is_empty());
 }

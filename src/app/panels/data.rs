@@ -113,8 +113,8 @@ impl DataPanel {
         }
     }
 
-    /// Buttons that write the whole dataset's vectors, projection or
-    /// neighbours to a file picked in a dialog.
+    /// Buttons that write the whole dataset's vectors, projection,
+    /// neighbours or knowledge graph to a file picked in a dialog.
     fn export_row(&mut self, ui: &mut egui::Ui, view: &View<'_>) {
         ui.horizontal_wrapped(|ui| {
             ui.weak("Export:");
@@ -123,12 +123,14 @@ impl DataPanel {
                 (DatasetExport::Embeddings, "Vectors…"),
                 (DatasetExport::Projection, "Projection…"),
                 (DatasetExport::Neighbors, "Neighbours…"),
+                (DatasetExport::Kg, "Knowledge graph…"),
             ] {
                 if ui
                     .add_enabled(ready, egui::Button::new(label).small())
                     .on_hover_text(
-                        "the file name picks the format: .parquet, .csv, or .npy (vectors and \
-                         projection, with an ids file beside it)",
+                        "the file name picks the format: .parquet, .csv, .npy (vectors and \
+                         projection, with an ids file beside it), or .kg (the knowledge \
+                         graph as RecBole's .kg + .link)",
                     )
                     .on_disabled_hover_text("once the items are encoded")
                     .clicked()
@@ -147,6 +149,7 @@ fn export_name(what: DatasetExport) -> &'static str {
         DatasetExport::Embeddings => "vectors.npy",
         DatasetExport::Projection => "projection.csv",
         DatasetExport::Neighbors => "neighbors.csv",
+        DatasetExport::Kg => "graph.kg",
     }
 }
 
