@@ -1,7 +1,8 @@
 //! Exploring the shared space: the items of each domain nearest a vector
 //! (a typed query's, or an item's own), an item's strongest links to
 //! another domain's items through the users who have both ("users who had
-//! this also had"), an item's card (both, for every domain), and a box
+//! this also had"), an item's card (both, for every domain, and the
+//! knowledge graph's entities it shares with other items), and a box
 //! selection on the 2-D projection with the clusters nearest it. All are
 //! plain computations over a loaded dataset and its vectors; the command
 //! line and the window present them.
@@ -38,7 +39,25 @@ pub struct ItemCard {
     /// Its strongest links per domain through shared users (empty for its
     /// own domain).
     pub links: Vec<Vec<Link>>,
+    /// The knowledge graph's entities it is linked to, each with the items
+    /// of every domain that share it.
+    pub entities: Vec<CardEntity>,
 }
+
+/// One entity on an item card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CardEntity {
+    /// As shown: `brand OXO`, `“cast iron”`.
+    pub name: String,
+    /// Every item linked to it, in any domain (the card's item included).
+    pub items: usize,
+    /// The first [`CARD_ENTITY_ITEMS`] of the others, by domain then file
+    /// order.
+    pub shared_by: Vec<ItemRef>,
+}
+
+/// Items listed per entity on a card.
+pub const CARD_ENTITY_ITEMS: usize = 100;
 
 /// The card of `item` with `k` neighbours and links per domain; `None` when
 /// the item is not in the dataset or has no vector.
@@ -67,8 +86,30 @@ pub fn card(
     }
     users.sort_unstable();
     users.dedup();
+    let knowledge = &embeddings.knowledge;
+    let entities = knowledge
+        .of_item(item.domain, item.item)
+        .iter()
+        .map(|&e| {
+            let members = knowledge.members(e);
+            CardEntity {
+                name: knowledge.entity(e).to_string(),
+                items: members.len(),
+                shared_by: members
+                    .iter()
+                    .map(|&(domain, i)| ItemRef {
+                        domain: domain as usize,
+                        item: i,
+                    })
+                    .filter(|&r| r != item)
+                    .take(CARD_ENTITY_ITEMS)
+                    .collect(),
+            }
+        })
+        .collect();
     let domains = 0..dataset.domains.len();
     Some(ItemCard {
+        entities,
         item,
         interactions,
         users: users.len(),

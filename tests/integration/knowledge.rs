@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crossrec::data::{Dataset, IssueKind};
 use crossrec::embed::Embeddings;
 use crossrec::entities::{KnowledgeGraph, Mined};
+use crossrec::explore::ItemRef;
 use crossrec::export::{DatasetExport, ExportSource, FileFormat, link_path, write_dataset_export};
 use crossrec::pipeline::DatasetEmbeddings;
 use crossrec::rank::{Component, Weights, recommend};
@@ -125,6 +126,85 @@ fn metadata_columns_link_the_domains_and_kg_scores_match_a_hand_count() {
         shown.contains("category Knives") || shown.contains("category knives"),
         "{shown}"
     );
+    // The item card lists s0's entities and every item sharing each.
+    let card = crossrec::explore::card(&dataset, &e, ItemRef { domain: 0, item: 0 }, 3).unwrap();
+    let oxo = card
+        .entities
+        .iter()
+        .find(|c| c.name == "brand OXO")
+        .expect("brand OXO on the card");
+    assert_eq!(oxo.items, 3);
+    assert_eq!(
+        oxo.shared_by,
+        vec![
+            ItemRef { domain: 0, item: 2 },
+            ItemRef { domain: 1, item: 0 }
+        ]
+    );
+}
+
+#[test]
+fn phrases_are_mined_from_chinese_texts_with_the_real_model() {
+    let Some(model) = crate::common::real_model() else {
+        return;
+    };
+    // The Chinese sample without its topic column: its entities are mined.
+    let dir = tempdir();
+    let manifest = crossrec::sample::Sample::Chinese
+        .manifest()
+        .expect("the sample is written out");
+    let from = manifest.parent().unwrap();
+    for f in std::fs::read_dir(from)
+        .unwrap()
+        .flatten()
+        .filter(|f| f.path().is_file())
+    {
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let toml = std::fs::read_to_string(dir.path().join("crossrec.toml")).unwrap();
+    let toml: String = toml
+        .lines()
+        .filter(|l| !l.starts_with("entity_columns"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("crossrec.toml"), toml).unwrap();
+    let dataset = Dataset::load(&dir.path().join("crossrec.toml")).unwrap();
+    let encoder = crossrec::embed::Encoder::load(model, &Default::default()).unwrap();
+    let cache = crossrec::embed::EmbeddingCache::new(dir.path().join("cache"));
+    let e = crossrec::pipeline::encode_dataset(
+        &dataset,
+        &encoder,
+        &cache,
+        &mut |_, _| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    let k = &e.knowledge;
+    for d in &k.summary.domains {
+        assert_eq!(d.source, crossrec::entities::EntitySource::Mined, "{d:?}");
+        assert!(
+            d.items_linked * 2 > d.items,
+            "most items get a phrase: {d:?}"
+        );
+    }
+    assert!(k.summary.shared > 10, "{:?}", k.summary);
+    // Phrases are runs of Chinese characters, never single characters.
+    let phrases: Vec<&str> = k.entities().iter().map(|x| x.name.as_str()).collect();
+    assert!(phrases.contains(&"咖啡"), "{phrases:?}");
+    assert!(
+        phrases.iter().all(|p| p.chars().count() >= 2),
+        "{phrases:?}"
+    );
+    let relations = Relations::fit(
+        &dataset,
+        &e,
+        0,
+        1,
+        &Hidden::nothing(&dataset),
+        RelateOptions::default(),
+    )
+    .unwrap();
+    assert!(relations.kg.is_ok(), "{:?}", relations.kg.err());
 }
 
 const LINKED: &str = r#"

@@ -138,6 +138,33 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                 .max_height(lists_height)
                 .min_scrolled_height(lists_height.min(480.0))
                 .show(ui, |ui| {
+                    if !card.entities.is_empty() {
+                        ui.separator();
+                        ui.label("Knowledge graph: linked to");
+                        for entity in &card.entities {
+                            let others = entity.items.saturating_sub(1);
+                            egui::CollapsingHeader::new(format!(
+                                "{} · {others} other items",
+                                entity.name
+                            ))
+                            .id_salt(("card-entity", &entity.name))
+                            .show(ui, |ui| {
+                                for &to in &entity.shared_by {
+                                    let name = dataset
+                                        .domains
+                                        .get(to.domain)
+                                        .map_or("", |d| d.name.as_str());
+                                    item_link(ui, dataset, to, &format!("{name} · "), out);
+                                }
+                                if others > entity.shared_by.len() {
+                                    ui.weak(format!(
+                                        "and {} more",
+                                        others - entity.shared_by.len()
+                                    ));
+                                }
+                            });
+                        }
+                    }
                     for (d, neighbours) in card.neighbours.iter().enumerate() {
                         let Some(other) = dataset.domains.get(d) else {
                             continue;
