@@ -49,6 +49,9 @@ pub struct ItemCard {
 pub struct CardEntity {
     /// As shown: `brand OXO`, `“cast iron”`.
     pub name: String,
+    /// Its bare name (`OXO`, `cast iron`), as the projection's highlight
+    /// finds it.
+    pub label: String,
     /// Every item linked to it, in any domain (the card's item included).
     pub items: usize,
     /// The first [`CARD_ENTITY_ITEMS`] of the others, by domain then file
@@ -94,6 +97,7 @@ pub fn card(
             let members = knowledge.members(e);
             CardEntity {
                 name: knowledge.entity(e).to_string(),
+                label: knowledge.entity(e).name.clone(),
                 items: members.len(),
                 shared_by: members
                     .iter()

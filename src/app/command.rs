@@ -59,6 +59,9 @@ pub struct Notification {
 /// What panels ask the app to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// Highlight, in the projection, the items linked to an entity of this
+    /// name (and those whose text contains it).
+    HighlightEntity(String),
     /// Load the dataset of a manifest file.
     OpenManifest(PathBuf),
     /// Load a bundled sample dataset.

@@ -77,6 +77,7 @@ impl CrossrecApp {
             }
             Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
             Command::KeepTuned => self.keep_tuned(),
+            Command::HighlightEntity(name) => self.panels.projection.highlight(&name),
             Command::SetProtocol(protocol) => {
                 self.settings.protocol = protocol;
                 self.start_analyse(ctx, Analyse::Refresh);

@@ -556,6 +556,26 @@ fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
     );
     h.get_by_label_contains("interactions by");
     h.get_by_label_contains("Users who had this also had");
+    // Its knowledge-graph entities (the sample links items by topic), each
+    // listing the items that share it; one click highlights them all.
+    let entity = card
+        .entities
+        .first()
+        .expect("the sample's items have a topic")
+        .clone();
+    assert!(entity.name.starts_with("topic "), "{}", entity.name);
+    assert_eq!(entity.shared_by.len(), entity.items - 1);
+    h.get_by_label(&format!(
+        "{} · {} other items",
+        entity.name,
+        entity.items - 1
+    ))
+    .click_accesskit();
+    settle(&mut h);
+    h.get_by_label("Highlight in the projection")
+        .click_accesskit();
+    settle(&mut h);
+    h.get_by_label(&format!("{} matches", entity.items));
     let next = card.neighbours[card.item.domain][0];
     let next_id = {
         let dataset = h.state().dataset().unwrap();

@@ -149,6 +149,9 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                             ))
                             .id_salt(("card-entity", &entity.name))
                             .show(ui, |ui| {
+                                if ui.small_button("Highlight in the projection").clicked() {
+                                    out.push(Command::HighlightEntity(entity.label.clone()));
+                                }
                                 for &to in &entity.shared_by {
                                     let name = dataset
                                         .domains

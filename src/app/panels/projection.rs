@@ -59,8 +59,9 @@ fn point_radius(drawn: usize) -> f32 {
 /// Pixels within which a click picks the nearest drawn point.
 const CLICK_RADIUS: f32 = 8.0;
 
-/// What the filter matches depend on: the filter text and the dataset.
-type FilterKey = (String, Option<Generation>);
+/// What the filter matches depend on: the filter text, the dataset and its
+/// vectors (which carry the knowledge graph's entities).
+type FilterKey = (String, Option<Generation>, Option<Generation>);
 
 /// Items of one drawn series: (domain, item) per point.
 struct Series {
@@ -69,6 +70,13 @@ struct Series {
 }
 
 impl ProjectionPanel {
+    /// Highlights the items whose text contains `text` or that are linked
+    /// to an entity named `text`.
+    pub fn highlight(&mut self, text: &str) {
+        self.mode = BoxMode::Filter;
+        self.filter = text.to_string();
+    }
+
     fn filter_matches(&mut self, view: &View<'_>) -> Vec<Vec<u32>> {
         let Some(dataset) = view.dataset else {
             return Vec::new();
@@ -77,13 +85,17 @@ impl ProjectionPanel {
         if needle.is_empty() {
             return vec![Vec::new(); dataset.domains.len()];
         }
-        let key = (needle.clone(), view.generations.dataset);
+        let key = (
+            needle.clone(),
+            view.generations.dataset,
+            view.generations.encoded,
+        );
         if let Some((k, m)) = &self.matches
             && *k == key
         {
             return m.clone();
         }
-        let m: Vec<Vec<u32>> = dataset
+        let mut m: Vec<Vec<u32>> = dataset
             .domains
             .iter()
             .map(|d| {
@@ -97,6 +109,22 @@ impl ProjectionPanel {
                     .collect()
             })
             .collect();
+        // Items linked to an entity of that name, whatever their text says.
+        if let Some(knowledge) = view.embeddings.map(|e| &e.knowledge) {
+            for (e, entity) in knowledge.entities().iter().enumerate() {
+                if entity.name.to_lowercase() == needle {
+                    for &(d, j) in knowledge.members(e as u32) {
+                        if let Some(list) = m.get_mut(d as usize) {
+                            list.push(j);
+                        }
+                    }
+                }
+            }
+            m.iter_mut().for_each(|list| {
+                list.sort_unstable();
+                list.dedup();
+            });
+        }
         self.matches = Some((key, m.clone()));
         m
     }
@@ -117,7 +145,7 @@ impl ProjectionPanel {
             ui.selectable_value(&mut self.mode, BoxMode::Search, "Semantic search");
             match self.mode {
                 BoxMode::Filter => {
-                    ui.label("Highlight items containing");
+                    ui.label("Highlight items containing (or linked to)");
                     ui.add(
                         egui::TextEdit::singleline(&mut self.filter)
                             .hint_text("e.g. coffee")
