@@ -264,6 +264,7 @@ fn bad_parquet_inputs_are_clear_errors() {
                 Arc::new(arrow_array::BinaryArray::from(vec![&b"\xc3\x28"[..]])),
             ),
             ("description", Arc::new(StringArray::from(vec!["fine"]))),
+            ("topic", Arc::new(StringArray::from(vec!["coffee"]))),
         ],
     );
     let e = load_error();
