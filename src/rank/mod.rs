@@ -275,15 +275,7 @@ fn attended_source_items(
             out.push((i, a));
         }
     }
-    out.sort_by_key(|&(i, _)| i);
-    out.dedup_by(|b, a| {
-        if a.0 == b.0 {
-            a.1 += b.1;
-            true
-        } else {
-            false
-        }
-    });
+    crate::relate::sum_by_key(&mut out);
     out
 }
 

@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use super::sum_by_key;
 use crate::entities::{EntityId, KnowledgeGraph};
 
 /// The weight of an entity one `.kg` triple away from an item's own.
@@ -211,15 +212,7 @@ impl KgLinks {
                     .map(|(e, we)| (e, scale * we * self.idf[e as usize])),
             );
         }
-        profile.sort_by_key(|&(e, _)| e);
-        profile.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
+        sum_by_key(&mut profile);
         let mut scores: Vec<(u32, f32)> = Vec::new();
         for &(e, p) in &profile {
             let idf = self.idf[e as usize];
@@ -229,15 +222,7 @@ impl KgLinks {
                     .map(|&(j, w)| (j, p * w * idf)),
             );
         }
-        scores.sort_by_key(|&(j, _)| j);
-        scores.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
+        sum_by_key(&mut scores);
         let max = scores.iter().map(|&(_, s)| s).fold(0.0, f32::max);
         if max > 0.0 && max.is_finite() {
             scores.iter_mut().for_each(|(_, s)| *s /= max);

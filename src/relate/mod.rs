@@ -112,6 +112,19 @@ impl Default for RelateOptions {
     }
 }
 
+/// Sorts `(key, value)` pairs by key and adds up the values of equal keys.
+pub fn sum_by_key(pairs: &mut Vec<(u32, f32)>) {
+    pairs.sort_by_key(|&(k, _)| k);
+    pairs.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 += b.1;
+            true
+        } else {
+            false
+        }
+    });
+}
+
 /// A user's interactions in one domain: `(item, weight)`, weight from the
 /// rating when there is one, else 1.
 pub type History = Vec<(u32, f32)>;
