@@ -172,12 +172,14 @@ pub fn candidates(domains: &[Vec<&str>], options: &MineOptions) -> Candidates {
         .iter()
         .map(|texts| texts.iter().map(|t| t.to_lowercase()).collect())
         .collect();
-    // Each item's phrases, once each; each unit's and phrase's item count
-    // per domain.
+    // Every distinct phrase once (its text, first and last units, item
+    // count per domain); each item as the ids of its phrases; each unit's
+    // item count per domain.
     let n_domains = domains.len();
     let mut unit_df: HashMap<&str, Vec<u32>> = HashMap::new();
-    let mut phrase_df: HashMap<String, Vec<u32>> = HashMap::new();
-    let mut per_item: Vec<Vec<Vec<Phrase<'_>>>> = Vec::with_capacity(n_domains);
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut seen: Vec<Seen<'_>> = Vec::new();
+    let mut per_item: Vec<Vec<Vec<u32>>> = Vec::with_capacity(n_domains);
     for (d, texts) in lowered.iter().enumerate() {
         let mut items = Vec::with_capacity(texts.len());
         for text in texts {
@@ -201,12 +203,22 @@ pub fn candidates(domains: &[Vec<&str>], options: &MineOptions) -> Candidates {
             for u in units {
                 unit_df.entry(u).or_insert_with(|| vec![0; n_domains])[d] += 1;
             }
-            for p in &found {
-                phrase_df
-                    .entry(p.text.clone())
-                    .or_insert_with(|| vec![0; n_domains])[d] += 1;
-            }
-            items.push(found);
+            let own: Vec<u32> = found
+                .into_iter()
+                .map(|p| {
+                    let id = *ids.entry(p.text).or_insert_with(|| {
+                        seen.push(Seen {
+                            first: p.first,
+                            last: p.last,
+                            df: vec![0; n_domains],
+                        });
+                        (seen.len() - 1) as u32
+                    });
+                    seen[id as usize].df[d] += 1;
+                    id
+                })
+                .collect();
+            items.push(own);
         }
         per_item.push(items);
     }
@@ -219,45 +231,48 @@ pub fn candidates(domains: &[Vec<&str>], options: &MineOptions) -> Candidates {
                     .all(|(&n, &size)| n >= COMMON_MIN && n as f32 >= options.common_share * size)
             })
     };
+    // Which phrases are kept, numbered in order of first appearance.
+    let mut texts: Vec<Option<String>> = vec![None; seen.len()];
+    for (text, id) in ids {
+        texts[id as usize] = Some(text);
+    }
     let mut too_general = 0;
-    let mut ids: HashMap<String, u32> = HashMap::new();
     let mut kept: Vec<String> = Vec::new();
-    let mut keep = |p: &Phrase<'_>| -> Option<u32> {
-        if let Some(&id) = ids.get(&p.text) {
-            return (id != u32::MAX).then_some(id);
-        }
-        let df = &phrase_df[&p.text];
-        let domains_with = df.iter().filter(|&&n| n > 0).count();
+    let mut new_id = vec![u32::MAX; seen.len()];
+    for (id, (phrase, text)) in seen.iter().zip(texts).enumerate() {
+        let Some(text) = text else { continue };
+        let domains_with = phrase.df.iter().filter(|&&n| n > 0).count();
         let shared = if n_domains > 1 {
             domains_with > 1
         } else {
-            df[0] > 1
+            phrase.df[0] > 1
         };
-        let general = df
+        if !shared || !meaningful(&text) || common(phrase.first) || common(phrase.last) {
+            continue;
+        }
+        let general = phrase
+            .df
             .iter()
             .zip(&sizes)
             .any(|(&n, &size)| n >= GENERAL_MIN && n as f32 > options.general_share * size);
-        let ok = shared
-            && meaningful(&p.text)
-            && !common(p.first)
-            && !common(p.last)
-            && !(general && {
-                too_general += 1;
-                true
-            });
-        let id = if ok { kept.len() as u32 } else { u32::MAX };
-        if ok {
-            kept.push(p.text.clone());
+        if general {
+            too_general += 1;
+            continue;
         }
-        ids.insert(p.text.clone(), id);
-        ok.then_some(id)
-    };
+        new_id[id] = kept.len() as u32;
+        kept.push(text);
+    }
     let items = per_item
-        .iter()
+        .into_iter()
         .map(|domain| {
             domain
-                .iter()
-                .map(|found| found.iter().filter_map(&mut keep).collect())
+                .into_iter()
+                .map(|own| {
+                    own.into_iter()
+                        .map(|id| new_id[id as usize])
+                        .filter(|&id| id != u32::MAX)
+                        .collect()
+                })
                 .collect()
         })
         .collect();
@@ -266,6 +281,14 @@ pub fn candidates(domains: &[Vec<&str>], options: &MineOptions) -> Candidates {
         items,
         too_general,
     }
+}
+
+/// A distinct candidate phrase while counting: its first and last units
+/// and how many items of each domain have it.
+struct Seen<'a> {
+    first: &'a str,
+    last: &'a str,
+    df: Vec<u32>,
 }
 
 /// Each item's entities among its candidates: up to `per_item` phrases,
