@@ -466,6 +466,18 @@ fn dropped_csv_and_parquet_files_become_a_saved_and_loaded_manifest() {
     h.get_by_label("1965");
     // A Parquet file has no delimiter to choose.
     h.get_by_label("Parquet");
+    // Each items file offers its columns as knowledge-graph entities too:
+    // books' "year" is ticked (the second "year" box; the first is text).
+    assert_eq!(
+        h.get_all_by_label("entity columns (knowledge graph):")
+            .count(),
+        2
+    );
+    h.get_all_by_role_and_label(Role::CheckBox, "year")
+        .nth(1)
+        .expect("an entity box for year")
+        .click_accesskit();
+    h.step();
     // films.csv has no item_id column: the id guess is its first column ("code").
     // The button is below the fold of the left panel: press it the way
     // assistive technology does, which needs no pointer position.
@@ -482,6 +494,9 @@ fn dropped_csv_and_parquet_files_become_a_saved_and_loaded_manifest() {
     assert_eq!(dataset.domains[1].items[1].id, "b2");
     let saved = crossrec::data::Manifest::load(&data.join("crossrec.toml")).unwrap();
     assert_eq!(saved.domains[0].id_column, "code");
+    assert_eq!(saved.domains[1].entity_columns, vec!["year".to_string()]);
+    let books = &h.state().dataset().unwrap().domains[1];
+    assert_eq!(books.items[0].entities[0].value, "1965");
 }
 
 #[test]

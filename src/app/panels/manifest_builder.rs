@@ -412,6 +412,38 @@ fn mapping_ui(ui: &mut egui::Ui, spec: &mut FileSpec, headers: &[String]) {
                     }
                 }
             });
+            ui.push_id("entity-columns", |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("entity columns (knowledge graph):").on_hover_text(
+                        "metadata shared by items (brand, category): each column a relation; \
+                             with none, entities are mined from the texts",
+                    );
+                    for h in headers {
+                        let mut on = d.entity_columns.contains(h);
+                        if ui.checkbox(&mut on, h.as_str()).changed() {
+                            if on {
+                                d.entity_columns.push(h.clone());
+                            } else {
+                                d.entity_columns.retain(|t| t != h);
+                            }
+                        }
+                    }
+                });
+                if !d.entity_columns.is_empty() {
+                    ui.horizontal(|ui| {
+                        ui.label("several values in one cell split by");
+                        let mut separator = d.entity_separator.clone().unwrap_or_default();
+                        let edit = ui.add(
+                            egui::TextEdit::singleline(&mut separator)
+                                .hint_text(crate::data::DEFAULT_ENTITY_SEPARATOR)
+                                .desired_width(40.0),
+                        );
+                        if edit.changed() {
+                            d.entity_separator = (!separator.is_empty()).then_some(separator);
+                        }
+                    });
+                }
+            });
         }
         FileSpec::Interactions(i) => {
             column(ui, "user", &mut i.user_column, headers, false);
