@@ -99,8 +99,7 @@ pub struct KnowledgeSummary {
     pub entities: usize,
     /// Entities items of more than one domain share.
     pub shared: usize,
-    /// `.kg` triples read, and those that touch no entity an item reaches
-    /// within one hop (kept out).
+    /// `.kg` triples read.
     pub triples: usize,
     /// `.kg` triples whose head and tail no item is linked to.
     pub unreachable_triples: usize,

@@ -179,21 +179,23 @@ impl<'a> Scorer<'a> {
         v
     }
 
-    /// The user's sparse scores, in term order.
+    /// The user's sparse terms, `(weight, scores)` in term order.
+    fn sparse_terms(&self) -> impl Iterator<Item = (f32, &'a [(u32, f32)])> + '_ {
+        self.terms.iter().filter_map(|t| match *t {
+            Term::Sparse { weight, scores } => Some((weight, scores)),
+            _ => None,
+        })
+    }
+
+    /// The user's sparse terms, collected (a scan walks them per block).
     pub(super) fn sparse(&self) -> Vec<(f32, &'a [(u32, f32)])> {
-        self.terms
-            .iter()
-            .filter_map(|t| match *t {
-                Term::Sparse { weight, scores } => Some((weight, scores)),
-                _ => None,
-            })
-            .collect()
+        self.sparse_terms().collect()
     }
 
     /// The score of item `j`, bit for bit as [`Scorer::all`] computes it.
     pub fn one(&self, j: u32) -> f32 {
         let mut values = [None; MAX_SPARSE];
-        for (value, (_, scores)) in values.iter_mut().zip(self.sparse()) {
+        for (value, (_, scores)) in values.iter_mut().zip(self.sparse_terms()) {
             *value = scores
                 .binary_search_by_key(&j, |&(t, _)| t)
                 .ok()

@@ -104,15 +104,19 @@ impl KgLinks {
         let n_target = count(target);
         let n_source = count(source);
         // How many items of S and T hold each entity in their bags (an
-        // entity one hop away counts for the items it is reached from).
+        // entity one hop away counts for the items it is reached from), and
+        // which entities an S item's bag holds.
         let mut df = vec![0u32; n_entities];
         let mut target_df = vec![0usize; n_entities];
+        let mut source_side = vec![false; n_entities];
         for (d, n) in [(source, n_source), (target, n_target)] {
             for i in 0..n as u32 {
                 for (e, _) in raw_bag(&knowledge, d, i) {
                     df[e as usize] += 1;
                     if d == target {
                         target_df[e as usize] += 1;
+                    } else {
+                        source_side[e as usize] = true;
                     }
                 }
             }
@@ -143,17 +147,12 @@ impl KgLinks {
             too_general,
             shared: 0,
         };
-        let mut source_side = vec![false; n_entities];
-        for i in 0..n_source as u32 {
-            for (e, _) in links.bag(source, i) {
-                source_side[e as usize] = true;
-            }
-        }
         for j in 0..n_target as u32 {
             for (e, w) in links.bag(target, j) {
                 links.postings[e as usize].push((j, w));
             }
         }
+        // A posting list is never that of a too-general or unseen entity.
         links.shared = (0..n_entities)
             .filter(|&e| source_side[e] && !links.postings[e].is_empty())
             .count();
