@@ -26,6 +26,7 @@ use crate::settings::SettingsStore;
 
 use apply::Jobs;
 pub use command::{Command, ModelChoice, Notification, StartOptions};
+pub use fonts::read_font;
 pub use jobs::JobKind;
 use session::Session;
 pub use settings::{CentralTab, Settings};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow};
 use clap::Args;
 
-use crate::app::{CrossrecApp, StartOptions};
+use crate::app::{CrossrecApp, StartOptions, read_font};
 use crate::embed::{DeviceChoice, EmbeddingCache, Precision};
 use crate::sample::Sample;
 use crate::settings::SettingsStore;
@@ -40,6 +40,10 @@ pub struct GuiArgs {
 }
 
 pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
+    // A font that cannot be drawn from is an error before any window opens.
+    if let Some(font) = &args.font {
+        read_font(font).map_err(|e| anyhow!(e))?;
+    }
     let sample = Sample::English.manifest()?;
     let manifest = match (args.dataset.clone(), args.sample) {
         (Some(path), _) => Some(path),
