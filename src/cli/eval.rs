@@ -448,7 +448,8 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         } => writeln!(
             out,
             "adapted: trained on {pairs} pairs, {epochs_run} epochs in {seconds:.1} s; kept epoch \
-             {best_epoch} (validation NDCG@10 {validation_ndcg10:.4})"
+             {best_epoch} ({})",
+            kept_because(*validation_ndcg10)
         )?,
         AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
     }
@@ -463,7 +464,8 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         } => writeln!(
             out,
             "sequence: trained on {sequences} sequences ({steps} next items), {epochs_run} epochs \
-             in {seconds:.1} s; kept epoch {best_epoch} (validation NDCG@10 {validation_ndcg10:.4})"
+             in {seconds:.1} s; kept epoch {best_epoch} ({})",
+            kept_because(*validation_ndcg10)
         )?,
         SequenceStatus::Unavailable { reason } => {
             writeln!(out, "sequence: unavailable ({reason})")?
@@ -516,4 +518,12 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         report.seconds
     )?;
     Ok(())
+}
+
+/// Why a learned model's epoch was kept, for the report.
+fn kept_because(validation_ndcg10: Option<f64>) -> String {
+    match validation_ndcg10 {
+        Some(ndcg) => format!("validation NDCG@10 {ndcg:.4}"),
+        None => "the last one: no validation users to choose by".into(),
+    }
 }

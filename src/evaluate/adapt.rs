@@ -39,15 +39,13 @@ pub fn train_adapter(
         .collect();
     let profiles: Vec<Vec<f32>> = checks.iter().map(|c| c.0.clone()).collect();
     let checks: Vec<(Vec<u32>, &[u32])> = checks.into_iter().map(|(_, s, r)| (s, r)).collect();
-    let mut epochs = 0.0;
-    let mut validate = |adapter: &Adapter| -> f64 {
-        if checks.is_empty() {
-            // Nothing to validate on: keep the latest epoch.
-            epochs += 1.0;
-            return epochs;
-        }
-        let queries: Vec<Option<Vec<f32>>> = profiles.iter().map(|p| adapter.apply(p)).collect();
-        validation_ndcg(adapter.items(), &checks, &queries)
+    let mut validate = |adapter: &Adapter| -> Option<f64> {
+        // Nothing to validate on: no score, so the latest epoch is kept.
+        (!checks.is_empty()).then(|| {
+            let queries: Vec<Option<Vec<f32>>> =
+                profiles.iter().map(|p| adapter.apply(p)).collect();
+            validation_ndcg(adapter.items(), &checks, &queries)
+        })
     };
     relations.train_adapter(embeddings, options, &mut validate, progress, cancel);
 }
@@ -105,15 +103,13 @@ pub fn train_sequence(
         .map(|(u, _, _)| relations.sequences[*u as usize].clone())
         .collect();
     let checks: Vec<(Vec<u32>, &[u32])> = checks.into_iter().map(|(_, s, r)| (s, r)).collect();
-    let mut epochs = 0.0;
-    let mut validate = |model: &SequenceModel| -> f64 {
-        if checks.is_empty() {
-            // Nothing to validate on: keep the latest epoch.
-            epochs += 1.0;
-            return epochs;
-        }
-        let queries: Vec<Option<Vec<f32>>> = sequences.iter().map(|s| model.query(s)).collect();
-        validation_ndcg(model.items(), &checks, &queries)
+    let mut validate = |model: &SequenceModel| -> Option<f64> {
+        // Nothing to validate on: no score, so the latest epoch is kept.
+        (!checks.is_empty()).then(|| {
+            let queries: Vec<Option<Vec<f32>>> =
+                sequences.iter().map(|s| model.query(s)).collect();
+            validation_ndcg(model.items(), &checks, &queries)
+        })
     };
     relations.train_sequence(embeddings, options, &mut validate, progress, cancel);
 }

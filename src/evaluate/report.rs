@@ -225,8 +225,9 @@ pub enum AdaptedStatus {
         epochs_run: usize,
         /// The epoch kept (0 = the identity, i.e. `content`).
         best_epoch: usize,
-        /// NDCG@10 of `adapted` alone on the validation users at that epoch.
-        validation_ndcg10: f64,
+        /// NDCG@10 of `adapted` alone on the validation users at that epoch
+        /// (`None`: there were none, and the last epoch was kept).
+        validation_ndcg10: Option<f64>,
         /// Training time, seconds.
         seconds: f64,
     },
@@ -790,8 +791,9 @@ pub enum SequenceStatus {
         epochs_run: usize,
         /// The epoch kept.
         best_epoch: usize,
-        /// Its validation NDCG@10 (the `sequence` component alone).
-        validation_ndcg10: f64,
+        /// Its validation NDCG@10 (the `sequence` component alone; `None`:
+        /// there were no validation users, and the last epoch was kept).
+        validation_ndcg10: Option<f64>,
         /// Training time.
         seconds: f64,
     },

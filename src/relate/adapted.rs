@@ -117,8 +117,8 @@ pub struct AdaptReport {
     pub epochs_run: usize,
     /// The epoch kept (0: the identity, i.e. `content`).
     pub best_epoch: usize,
-    /// The validation score of the kept epoch.
-    pub best_score: f64,
+    /// The validation score of the kept epoch (`None`: not validated).
+    pub best_score: Option<f64>,
     /// Training time, seconds.
     pub seconds: f64,
 }
@@ -182,7 +182,7 @@ impl Adapter {
                 pairs: 0,
                 epochs_run: 0,
                 best_epoch: 0,
-                best_score: f64::NEG_INFINITY,
+                best_score: None,
                 seconds: 0.0,
             },
             options,
@@ -201,7 +201,7 @@ impl Adapter {
         items: &Embeddings,
         start: Option<(Vec<f32>, Vec<f32>)>,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Adapter) -> f64,
+        validate: &mut dyn FnMut(&Adapter) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<Adapter, AdaptError> {
@@ -282,7 +282,7 @@ impl Adapter {
                 options,
             };
             let score = validate(&candidate);
-            if score > best.report.best_score {
+            if super::improves(score, best.report.best_score) {
                 best = candidate;
                 best.report.best_score = score;
                 best.report.best_epoch = epoch;
@@ -340,7 +340,7 @@ impl Adapter {
                 pairs: 0,
                 epochs_run: 0,
                 best_epoch: 0,
-                best_score: f64::NAN,
+                best_score: None,
                 seconds: 0.0,
             },
             options,

@@ -69,13 +69,19 @@ pub enum RelateError {
     },
 }
 
-/// A validation that scores every epoch above the one before, so that
-/// training keeps its last epoch (the epoch count was chosen elsewhere).
-fn last_epoch_wins<M>() -> impl FnMut(&M) -> f64 {
-    let mut epoch = 0.0;
-    move |_| {
-        epoch += 1.0;
-        epoch
+/// No validation: training keeps its last epoch (the epoch count was chosen
+/// elsewhere, or there is nothing to validate on).
+fn last_epoch_wins<M>() -> impl FnMut(&M) -> Option<f64> {
+    |_| None
+}
+
+/// Whether an epoch scored `score` by its validation replaces the kept one,
+/// scored `kept`: when it scores higher, or when either was not validated
+/// (then the later epoch wins).
+pub(crate) fn improves(score: Option<f64>, kept: Option<f64>) -> bool {
+    match (score, kept) {
+        (Some(score), Some(kept)) => score > kept,
+        _ => true,
     }
 }
 
@@ -420,7 +426,7 @@ impl Relations {
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Adapter) -> f64,
+        validate: &mut dyn FnMut(&Adapter) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {
@@ -502,7 +508,7 @@ impl Relations {
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: SequenceOptions,
-        validate: &mut dyn FnMut(&SequenceModel) -> f64,
+        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {

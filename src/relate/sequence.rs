@@ -145,8 +145,8 @@ pub struct SequenceReport {
     pub epochs_run: usize,
     /// The epoch kept.
     pub best_epoch: usize,
-    /// The validation score of the kept epoch.
-    pub best_score: f64,
+    /// The validation score of the kept epoch (`None`: not validated).
+    pub best_score: Option<f64>,
     /// Training time, seconds.
     pub seconds: f64,
 }
@@ -585,7 +585,7 @@ impl SequenceModel {
         source: &Embeddings,
         target: &Embeddings,
         options: SequenceOptions,
-        validate: &mut dyn FnMut(&SequenceModel) -> f64,
+        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<SequenceModel, SequenceError> {
@@ -644,7 +644,7 @@ impl SequenceModel {
                     steps,
                     epochs_run: 0,
                     best_epoch: 0,
-                    best_score: f64::NEG_INFINITY,
+                    best_score: None,
                     seconds: 0.0,
                 },
                 options,
@@ -684,7 +684,7 @@ impl SequenceModel {
             epochs_run = epoch;
             let mut candidate = snapshot(&net)?;
             let score = validate(&candidate);
-            if best.as_ref().is_none_or(|b| score > b.report.best_score) {
+            if best.as_ref().is_none_or(|b| super::improves(score, b.report.best_score)) {
                 candidate.report.best_score = score;
                 candidate.report.best_epoch = epoch;
                 best = Some(candidate);
@@ -776,7 +776,7 @@ impl SequenceModel {
                 steps: 0,
                 epochs_run: 0,
                 best_epoch: 0,
-                best_score: f64::NAN,
+                best_score: None,
                 seconds: 0.0,
             },
             options,

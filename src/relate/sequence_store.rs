@@ -204,7 +204,7 @@ mod tests {
             &source,
             &target,
             options,
-            &mut |_| 0.0,
+            &mut |_| None,
             &mut |_| {},
             &AtomicBool::new(false),
         )
