@@ -275,11 +275,13 @@ impl Dataset {
                     .add(&at, line, IssueKind::EmptyId, format!("{which} is empty"));
                 continue;
             }
-            if !check_id(&mut self.report, &at, line, "user id", user_id)
-                || !check_id(&mut self.report, &at, line, "item id", item_id)
-            {
+            let Some(user_id) = clean_id(&mut self.report, &at, line, "user id", user_id) else {
                 continue;
-            }
+            };
+            let Some(item_id) = clean_id(&mut self.report, &at, line, "item id", item_id) else {
+                continue;
+            };
+            let (user_id, item_id) = (&*user_id, &*item_id);
             let Some(&domain) = domain_by_name.get(domain_name) else {
                 let known: Vec<&str> = self.domains.iter().map(|d| d.name.as_str()).collect();
                 self.report.add(
@@ -450,9 +452,10 @@ impl Dataset {
                     .add(&at, line, IssueKind::EmptyId, "user_id is empty");
                 continue;
             }
-            if !check_id(&mut self.report, &at, line, "user id", user_id) {
+            let Some(user_id) = clean_id(&mut self.report, &at, line, "user id", user_id) else {
                 continue;
-            }
+            };
+            let user_id = &*user_id;
             if text.is_empty() {
                 self.report.add(
                     &at,
@@ -596,23 +599,75 @@ pub(super) fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: 
 }
 
 /// Reports an id with a control character (NUL, escape, …); true if clean.
-fn check_id(report: &mut LoadReport, at: &Origin, line: u64, what: &str, id: &str) -> bool {
-    match id.chars().find(|c| c.is_control()) {
-        None => true,
-        Some(c) => {
-            report.add(
-                at,
-                line,
-                IssueKind::ControlCharacter,
-                format!(
-                    "{what} '{}' contains U+{:04X}",
-                    id.escape_debug(),
-                    u32::from(c)
-                ),
-            );
-            false
-        }
+/// `id` as crossrec keeps it, or `None` when the row must be skipped: an id
+/// with a control character (such as NUL) is skipped, since no one could
+/// type it; invisible characters (zero-width spaces, joiners, a BOM, a soft
+/// hyphen, direction marks) are removed and reported, since `p1` and `p1`
+/// followed by a zero-width space are meant to be the same id.
+fn clean_id<'a>(
+    report: &mut LoadReport,
+    at: &Origin,
+    line: u64,
+    what: &str,
+    id: &'a str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    if let Some(c) = id.chars().find(|c| c.is_control()) {
+        report.add(
+            at,
+            line,
+            IssueKind::ControlCharacter,
+            format!(
+                "{what} '{}' contains U+{:04X}",
+                id.escape_debug(),
+                u32::from(c)
+            ),
+        );
+        return None;
     }
+    let Some(c) = id.chars().find(|&c| is_invisible(c)) else {
+        return Some(std::borrow::Cow::Borrowed(id));
+    };
+    let kept: String = id.chars().filter(|&c| !is_invisible(c)).collect();
+    let kept = kept.trim().to_string();
+    if kept.is_empty() {
+        report.add(
+            at,
+            line,
+            IssueKind::EmptyId,
+            format!("{what} holds only invisible characters (U+{:04X})", u32::from(c)),
+        );
+        return None;
+    }
+    report.add(
+        at,
+        line,
+        IssueKind::InvisibleCharacter,
+        format!("{what} '{}' read as '{kept}'", escape_invisible(id)),
+    );
+    Some(std::borrow::Cow::Owned(kept))
+}
+
+/// Characters that draw as nothing: zero-width space, joiners and
+/// non-joiner, word joiner and invisible operators, the byte-order mark,
+/// the soft hyphen, the Mongolian vowel separator and the direction marks,
+/// embeddings and isolates.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
+        | 0x2066..=0x2069 | 0xFEFF)
+}
+
+/// `id` with its invisible characters shown as `\u{…}` escapes.
+fn escape_invisible(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if is_invisible(c) {
+                format!("\\u{{{:04X}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn load_domain(
@@ -654,9 +709,10 @@ fn load_domain(
             report.add(&at, line, IssueKind::EmptyId, "item id is empty");
             continue;
         }
-        if !check_id(report, &at, line, "item id", id) {
+        let Some(id) = clean_id(report, &at, line, "item id", id) else {
             continue;
-        }
+        };
+        let id = &*id;
         if index.contains_key(id) {
             report.add(&at, line, IssueKind::DuplicateItem, format!("'{id}'"));
             continue;

@@ -44,6 +44,9 @@ pub enum IssueKind {
     SwallowedRows,
     /// An id holds a control character such as NUL (skipped: no one could type it).
     ControlCharacter,
+    /// An id holds an invisible character such as a zero-width space
+    /// (removed; the row is kept under the id without it).
+    InvisibleCharacter,
     /// A rating of zero or below (kept as an interaction, with weight 0 in profiles).
     NonPositiveRating,
     /// A user text that is empty or blank (skipped).
@@ -85,6 +88,9 @@ impl IssueKind {
                 "quoted field runs over lines that look like rows (unbalanced quote?; skipped)"
             }
             IssueKind::ControlCharacter => "id contains a control character (row skipped)",
+            IssueKind::InvisibleCharacter => {
+                "id contains an invisible character (removed; row kept)"
+            }
             IssueKind::NonPositiveRating => {
                 "rating is zero or negative (kept; weight 0 in the user's profile)"
             }
