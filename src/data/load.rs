@@ -9,6 +9,15 @@ use super::recbole::{KnowledgeFiles, read_links, read_triples};
 use super::table::Table;
 use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest, Origin};
 
+
+/// The largest rating crossrec weighs a row by: a rating is a weight in
+/// sums over a user's rows, and larger ones would overflow them.
+const MAX_RATING: f32 = 1e6;
+/// The smallest positive rating: smaller ones vanish from those sums.
+const MIN_RATING: f32 = 1e-6;
+/// A positive rating over this many times the file's median is reported.
+const OUTLIER_RATIO: f32 = 100.0;
+
 /// One item of a domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -238,6 +247,8 @@ impl Dataset {
         let at = table.origin();
         let first = self.interactions.len();
         let mut unrated: Vec<usize> = Vec::new();
+        // (interaction, line) of each positive rating, for the outlier note.
+        let mut rated: Vec<(usize, u64)> = Vec::new();
         let wanted: Vec<usize> = [user_col, domain_col, item_col]
             .into_iter()
             .chain(
@@ -324,6 +335,19 @@ impl Dataset {
                         );
                         continue;
                     }
+                    Ok(r) if r > MAX_RATING || (r > 0.0 && r < MIN_RATING) => {
+                        self.report.add(
+                            &at,
+                            line,
+                            IssueKind::BadRating,
+                            format!(
+                                "'{text}' is outside the range ratings weigh rows by \
+                                 ({MIN_RATING:e} to {MAX_RATING:e}, or 0 and below for no \
+                                 weight); rescale the column"
+                            ),
+                        );
+                        continue;
+                    }
                     Ok(r) if r.is_finite() && r <= 0.0 => {
                         self.report.add(
                             &at,
@@ -334,7 +358,10 @@ impl Dataset {
                         // -0 is 0.
                         Some(r + 0.0)
                     }
-                    Ok(r) if r.is_finite() => Some(r),
+                    Ok(r) if r.is_finite() => {
+                        rated.push((self.interactions.len(), line));
+                        Some(r)
+                    }
                     _ => {
                         self.report
                             .add(&at, line, IssueKind::BadRating, format!("'{text}'"));
@@ -402,8 +429,33 @@ impl Dataset {
             stats.used += 1;
         }
         self.report.add_file(stats);
+        self.note_outlying_ratings(&at, &rated);
         self.fill_missing_ratings(first, &unrated);
         Ok(())
+    }
+
+    /// Reports the positive ratings in `rated` (interaction, line) that are
+    /// over [`OUTLIER_RATIO`] times their median: kept, but one such row
+    /// outweighs a hundred others in its user's profile.
+    fn note_outlying_ratings(&mut self, at: &Origin, rated: &[(usize, u64)]) {
+        let rating = |i: usize| self.interactions[i].rating.unwrap_or(0.0);
+        let mut values: Vec<f32> = rated.iter().map(|&(i, _)| rating(i)).collect();
+        if values.len() < 2 {
+            return;
+        }
+        values.sort_by(f32::total_cmp);
+        let median = values[values.len() / 2];
+        for &(i, line) in rated {
+            let r = rating(i);
+            if r > OUTLIER_RATIO * median {
+                self.report.add(
+                    at,
+                    line,
+                    IssueKind::OutlyingRating,
+                    format!("{r} is {:.0}× the median rating, {median}", r / median),
+                );
+            }
+        }
     }
 
     /// Gives the rows in `unrated` the median rating of the interactions

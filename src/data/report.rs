@@ -58,6 +58,8 @@ pub enum IssueKind {
     /// No rating in a file with a rating column (kept, with the median of
     /// the file's ratings).
     MissingRating,
+    /// A rating far above the file's others (kept; reported).
+    OutlyingRating,
     /// The header's column names again, not data (skipped).
     RepeatedHeader,
     /// A spreadsheet's `sep=` first line (read as the delimiter, not data).
@@ -79,7 +81,7 @@ impl IssueKind {
             IssueKind::UnknownDomain => "unknown domain (row skipped)",
             IssueKind::UnknownItem => "unknown item (row skipped)",
             IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
-            IssueKind::BadRating => "rating is not a number (row skipped)",
+            IssueKind::BadRating => "rating is not a usable number (row skipped)",
             IssueKind::BadTimestamp => "timestamp is not an integer (kept without it)",
             IssueKind::BadOrder => "order is not an integer (kept without it)",
             IssueKind::TextOnlyUser => "user text for a user with no interactions (kept)",
@@ -99,6 +101,7 @@ impl IssueKind {
             IssueKind::MissingRating => {
                 "no rating (kept, weighted with the median of the file's ratings)"
             }
+            IssueKind::OutlyingRating => "rating far above the others (kept; check it)",
             IssueKind::RepeatedHeader => "the header repeated (row skipped)",
             IssueKind::SeparatorLine => "sep= line (read as the delimiter, not as data)",
             IssueKind::UnclosedQuote => "quote never closes (row skipped)",
