@@ -245,7 +245,23 @@ impl Manifest {
             error: source,
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, path, base_dir)
+        let manifest = Self::parse(&text, path, base_dir)?;
+        let itself = std::fs::canonicalize(path).ok();
+        if let Some(named) = manifest
+            .files()
+            .into_iter()
+            .find(|f| itself.is_some() && std::fs::canonicalize(f).ok() == itself)
+        {
+            return Err(DataError::Manifest {
+                path: path.to_path_buf(),
+                message: format!(
+                    "it names itself ({}) as a data file; name the items, interactions or \
+                     other data file there instead",
+                    named.display()
+                ),
+            });
+        }
+        Ok(manifest)
     }
 
     /// Parses manifest text; `path` is only used in messages.
@@ -312,17 +328,21 @@ impl Manifest {
                     domain.name
                 )));
             }
-            if let Some((k, c)) = domain
-                .entity_columns
-                .iter()
-                .enumerate()
-                .find(|(k, c)| domain.entity_columns[..*k].contains(c))
-            {
-                return Err(invalid(format!(
-                    "domain '{}': entity_columns names '{c}' twice (position {})",
-                    domain.name,
-                    k + 1
-                )));
+            for (key, columns) in [
+                ("text_columns", &domain.text_columns),
+                ("entity_columns", &domain.entity_columns),
+            ] {
+                if let Some((k, c)) = columns
+                    .iter()
+                    .enumerate()
+                    .find(|(k, c)| columns[..*k].contains(c))
+                {
+                    return Err(invalid(format!(
+                        "domain '{}': {key} names '{c}' twice (position {})",
+                        domain.name,
+                        k + 1
+                    )));
+                }
             }
             if domain.entity_separator.as_deref() == Some("") {
                 return Err(invalid(format!(
