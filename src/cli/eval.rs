@@ -45,6 +45,18 @@ pub enum ProtocolName {
     Given,
 }
 
+impl ProtocolName {
+    /// As typed after `--protocol`.
+    fn name(self) -> &'static str {
+        match self {
+            ProtocolName::ColdStart => "cold-start",
+            ProtocolName::Warm => "warm",
+            ProtocolName::NewItems => "new-items",
+            ProtocolName::Given => "given",
+        }
+    }
+}
+
 /// `crossrec eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -59,13 +71,13 @@ pub struct EvalArgs {
     /// What is held out.
     #[arg(long, value_enum, default_value_t = ProtocolName::ColdStart)]
     protocol: ProtocolName,
-    /// warm: how many of each test user's last target rows are held out: a
-    /// count (2) or a share (20%).
-    #[arg(long, default_value_t = WARM_HOLDOUT)]
-    holdout: Holdout,
-    /// new-items: the share of target items that become new.
-    #[arg(long, default_value_t = NEW_ITEMS_SHARE, value_parser = share)]
-    new_items_share: f64,
+    /// warm only: how many of each test user's last target rows are held
+    /// out: a count (2) or a share (20%) [default: 2].
+    #[arg(long)]
+    holdout: Option<Holdout>,
+    /// new-items only: the share of target items that become new [default: 0.2].
+    #[arg(long, value_parser = share)]
+    new_items_share: Option<f64>,
     /// What the held-out targets are ranked among: all, or sampled:N (the
     /// targets and N seeded negatives).
     #[arg(long, default_value_t = Candidates::All)]
@@ -216,6 +228,23 @@ fn share(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
+    // A setting of another protocol would be silently ignored.
+    for (given, flag, protocol) in [
+        (args.holdout.is_some(), "--holdout", ProtocolName::Warm),
+        (
+            args.new_items_share.is_some(),
+            "--new-items-share",
+            ProtocolName::NewItems,
+        ),
+    ] {
+        if given && args.protocol != protocol {
+            anyhow::bail!(
+                "{flag} applies to --protocol {} only; this run is --protocol {}",
+                protocol.name(),
+                args.protocol.name()
+            );
+        }
+    }
     let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
         domain_pair(d, &args.from, &args.to)?;
         Ok(())
@@ -227,10 +256,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     let protocol = match args.protocol {
         ProtocolName::ColdStart => Protocol::ColdStart,
         ProtocolName::Warm => Protocol::Warm {
-            holdout: args.holdout,
+            holdout: args.holdout.unwrap_or(WARM_HOLDOUT),
         },
         ProtocolName::NewItems => Protocol::NewItems {
-            share: args.new_items_share,
+            share: args.new_items_share.unwrap_or(NEW_ITEMS_SHARE),
         },
         ProtocolName::Given => Protocol::Given,
     };

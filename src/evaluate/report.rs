@@ -359,6 +359,12 @@ pub enum EvalError {
     /// A share is not a number in [0, 1).
     #[error("{0} must be a number from 0 up to (not including) 1")]
     BadShare(Setting),
+    /// The new-items share is not above 0 and below 1.
+    #[error(
+        "the new-items share must be above 0 and below 1, not {0}: it is the share of the \
+         target items that become new, and with none there is nothing to evaluate"
+    )]
+    NewItemsShare(f64),
     /// The ridge strength is unusable.
     #[error("the ridge strength: {0}")]
     Ridge(crate::relate::MappingError),
@@ -373,6 +379,7 @@ impl AboutSetting for EvalError {
             EvalError::TooFewUsers { share_name, .. } => Some(*share_name),
             EvalError::NothingToTest { raise, .. } => *raise,
             EvalError::BadShare(setting) => Some(*setting),
+            EvalError::NewItemsShare(_) => Some(Setting::NewItemsShare),
             EvalError::Ridge(_) => Some(Setting::Ridge),
             EvalError::Relate(e) => e.setting(),
             EvalError::Split(SplitError::NoGivenSplit) => Some(Setting::Protocol),
@@ -415,7 +422,7 @@ fn draw_split(
     if let Protocol::NewItems { share } = options.protocol
         && !(share > 0.0 && share < 1.0)
     {
-        return Err(EvalError::BadShare(Setting::NewItemsShare));
+        return Err(EvalError::NewItemsShare(share));
     }
     check_ridge(options.ridge).map_err(EvalError::Ridge)?;
     let shares = Shares {
@@ -642,6 +649,8 @@ fn fit_split(
         if matches!(relations.adapted, Err(AdaptError::Cancelled)) {
             return Err(EvalError::Cancelled(Cancelled));
         }
+    } else {
+        relations.adapted = Err(AdaptError::NoEpochs);
     }
     if let Some(sequence) = options.sequence {
         train_sequence(
@@ -655,6 +664,8 @@ fn fit_split(
         if matches!(relations.sequence, Err(SequenceError::Cancelled)) {
             return Err(EvalError::Cancelled(Cancelled));
         }
+    } else {
+        relations.sequence = Err(SequenceError::NoEpochs);
     }
     let tuned = match &options.tune {
         Some(tune_options) => {

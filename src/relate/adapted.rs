@@ -91,6 +91,9 @@ pub enum AdaptError {
     /// Not asked for.
     #[error("not trained (it is trained by eval and auto-tune)")]
     NotTrained,
+    /// Asked for with 0 epochs.
+    #[error("not trained: 0 epochs were asked for")]
+    NoEpochs,
     /// No training pair.
     #[error("no training user has interactions in both domains")]
     NoPairs,

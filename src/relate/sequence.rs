@@ -114,6 +114,9 @@ pub enum SequenceError {
     /// Not asked for.
     #[error("not trained (it is trained by eval and auto-tune)")]
     NotTrained,
+    /// Asked for with 0 epochs.
+    #[error("not trained: 0 epochs were asked for")]
+    NoEpochs,
     /// No training sequence of two or more interactions.
     #[error("no user has two or more interactions to learn an order from")]
     NoSequences,
