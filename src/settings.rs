@@ -179,14 +179,15 @@ impl SettingsStore {
         let settings: TunedSettings =
             toml::from_str(&text).map_err(|err| invalid(err.to_string().trim().to_string()))?;
         let weights = settings.weights.values().copied();
-        if !(settings.ridge.is_finite() && settings.ridge >= 0.0) {
-            return Err(invalid(format!(
-                "ridge {} is not a number ≥ 0",
-                settings.ridge
-            )));
+        if let Err(err) = crate::relate::check_ridge(settings.ridge) {
+            return Err(invalid(err.to_string()));
         }
-        if weights.clone().any(|w| !w.is_finite()) || settings.weights().is_zero() {
-            return Err(invalid("the weights are not finite, or all 0".into()));
+        if weights.clone().any(|w| !crate::rank::usable_weight(w)) || settings.weights().is_zero() {
+            return Err(invalid(format!(
+                "a weight is not 0 or from {:e} to {:e} in size, or every weight is 0",
+                crate::rank::MIN_WEIGHT,
+                crate::rank::MAX_WEIGHT
+            )));
         }
         Ok(Some(settings))
     }

@@ -3,6 +3,7 @@
 //! dataset's default.
 
 use std::io::{IsTerminal, Write};
+use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
@@ -17,6 +18,7 @@ use crate::evaluate::{
 };
 use crate::export::{FileFormat, candidates_table};
 use crate::rank::Weights;
+use crate::relate::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY};
 use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
 use crate::relate::{RelateOptions, domain_pair};
 use crate::service::evaluate::{Evaluated, Keep};
@@ -128,14 +130,14 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs())]
     adapt_seconds: u64,
     /// Learning rate of the transfer model (AdamW).
-    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = above_zero::<f64>)]
+    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = within(LEARNING_RATE))]
     adapt_lr: f64,
     /// Softmax temperature of the transfer model's training.
-    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = above_zero::<f32>)]
+    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = within(TEMPERATURE))]
     adapt_temperature: f32,
     /// Weight decay of the transfer model (AdamW, towards the identity map;
     /// a number ≥ 0).
-    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = at_least_zero)]
+    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = within(WEIGHT_DECAY))]
     adapt_weight_decay: f64,
     /// Where the transfer model's user tower starts.
     #[arg(long, value_parser = super::named::<AdaptStart>(), default_value = "mapped")]
@@ -165,10 +167,10 @@ pub struct EvalArgs {
     #[arg(long)]
     sequence_text_only: bool,
     /// Learning rate of the sequence model (AdamW).
-    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = above_zero::<f64>)]
+    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE))]
     sequence_lr: f64,
     /// Softmax temperature of the sequence model's training.
-    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = above_zero::<f32>)]
+    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE))]
     sequence_temperature: f32,
     /// Dropout of the sequence model while training (in [0, 1)).
     #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share)]
@@ -197,24 +199,20 @@ fn entity_source(source: &crate::entities::EntitySource) -> String {
     }
 }
 
-fn at_least_zero(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        Ok(x) => Err(format!("{x} is not a finite number ≥ 0")),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
-}
-
-fn above_zero<T: std::str::FromStr + Into<f64> + Copy>(s: &str) -> Result<T, String> {
-    let v: T = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
-    let x: f64 = v.into();
-    if x.is_finite() && x > 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("{x} is not a finite number above 0"))
+/// A number parser for a flag whose values must lie in `range`.
+fn within<T>(range: RangeInclusive<T>) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Debug + Copy + Send + Sync + 'static,
+{
+    move |s: &str| {
+        let v: T = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a number"))?;
+        match crate::relate::ranges::outside("the value", v, &range) {
+            None => Ok(v),
+            Some(why) => Err(why),
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use super::recbole::{KnowledgeFiles, read_links, read_triples};
 use super::table::Table;
 use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest, Origin};
 
-
 /// The largest rating crossrec weighs a row by: a rating is a weight in
 /// sums over a user's rows, and larger ones would overflow them.
 const MAX_RATING: f32 = 1e6;
@@ -686,7 +685,10 @@ fn clean_id<'a>(
             at,
             line,
             IssueKind::EmptyId,
-            format!("{what} holds only invisible characters (U+{:04X})", u32::from(c)),
+            format!(
+                "{what} holds only invisible characters (U+{:04X})",
+                u32::from(c)
+            ),
         );
         return None;
     }

@@ -106,8 +106,7 @@ pub fn train_sequence(
     let mut validate = |model: &SequenceModel| -> Option<f64> {
         // Nothing to validate on: no score, so the latest epoch is kept.
         (!checks.is_empty()).then(|| {
-            let queries: Vec<Option<Vec<f32>>> =
-                sequences.iter().map(|s| model.query(s)).collect();
+            let queries: Vec<Option<Vec<f32>>> = sequences.iter().map(|s| model.query(s)).collect();
             validation_ndcg(model.items(), &checks, &queries)
         })
     };

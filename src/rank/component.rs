@@ -185,6 +185,11 @@ impl<'de> Deserialize<'de> for Weights {
         for (name, value) in map {
             let c = Component::from_name(&name)
                 .ok_or_else(|| serde::de::Error::custom(format!("'{name}' is not a component")))?;
+            if !usable_weight(value) {
+                return Err(serde::de::Error::custom(WeightsError::OutOfRange(format!(
+                    "{name}={value}"
+                ))));
+            }
             weights.set(c, value);
         }
         Ok(weights)
@@ -196,6 +201,19 @@ impl fmt::Display for Weights {
         let parts: Vec<String> = self.iter().map(|(c, w)| format!("{c}={w}")).collect();
         f.write_str(&parts.join(","))
     }
+}
+
+/// The largest weight in size: a score is a weighted sum of components of
+/// about unit size, and larger weights would overflow it.
+pub const MAX_WEIGHT: f32 = 1e6;
+/// The smallest weight in size other than 0: smaller ones vanish from the
+/// sum (and a set of them would rank every item alike).
+pub const MIN_WEIGHT: f32 = 1e-6;
+
+/// Whether `w` is a weight a score can be summed with: 0, or a finite size
+/// from [`MIN_WEIGHT`] to [`MAX_WEIGHT`].
+pub fn usable_weight(w: f32) -> bool {
+    w == 0.0 || (MIN_WEIGHT..=MAX_WEIGHT).contains(&w.abs())
 }
 
 /// Why all-zero weights are refused where a user sets them.
@@ -220,9 +238,15 @@ pub enum WeightsError {
         /// The name given.
         name: String,
     },
-    /// A value that is not a finite number.
+    /// A value that is not a number.
     #[error("'{0}': the weight must be a number")]
     NotANumber(String),
+    /// A number too large or too small in size to sum scores with.
+    #[error(
+        "'{0}': a weight must be 0 or from {MIN_WEIGHT:e} to {MAX_WEIGHT:e} in size (larger \
+         ones overflow the sum of scores, smaller ones vanish in it)"
+    )]
+    OutOfRange(String),
     /// A component named twice.
     #[error("'{0}' is named twice; name each component once")]
     Twice(Component),
@@ -258,12 +282,17 @@ impl FromStr for Weights {
                     name: name.to_string(),
                 }
             })?;
-            let value: f32 = value
+            let value: f64 = value
                 .trim()
                 .parse()
                 .ok()
-                .filter(|v: &f32| v.is_finite())
+                .filter(|v: &f64| !v.is_nan())
                 .ok_or_else(|| WeightsError::NotANumber(part.to_string()))?;
+            // Through f64, so that 1e39 is out of range rather than infinite.
+            let value = value as f32;
+            if !usable_weight(value) {
+                return Err(WeightsError::OutOfRange(part.to_string()));
+            }
             if named.contains(&component) {
                 return Err(WeightsError::Twice(component));
             }

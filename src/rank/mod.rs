@@ -24,7 +24,8 @@ use crate::relate::Relations;
 
 pub use compact::{CompactItems, Quantized};
 pub use component::{
-    ALL_ZERO, COMPONENTS, Component, N_COMPONENTS, PerComponent, Weights, WeightsError,
+    ALL_ZERO, COMPONENTS, Component, MAX_WEIGHT, MIN_WEIGHT, N_COMPONENTS, PerComponent, Weights,
+    WeightsError, usable_weight,
 };
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dense_items, dots_into};

@@ -97,6 +97,15 @@ pub enum AdaptError {
     /// No training pair.
     #[error("no training user has interactions in both domains")]
     NoPairs,
+    /// Options training cannot use.
+    #[error("not trained: {0}")]
+    BadOptions(String),
+    /// The weights stopped being finite numbers.
+    #[error(
+        "training diverged in epoch {0} (its weights are no longer finite numbers); lower the \
+         learning rate or raise the temperature"
+    )]
+    Diverged(usize),
     /// candle failed.
     #[error("training failed: {0}")]
     Training(String),
@@ -209,6 +218,27 @@ impl Adapter {
         cancel: &AtomicBool,
     ) -> Result<Adapter, AdaptError> {
         let started = Instant::now();
+        if let Some(why) = super::ranges::outside(
+            "learning rate",
+            options.learning_rate,
+            &super::ranges::LEARNING_RATE,
+        )
+        .or_else(|| {
+            super::ranges::outside(
+                "temperature",
+                options.temperature,
+                &super::ranges::TEMPERATURE,
+            )
+        })
+        .or_else(|| {
+            super::ranges::outside(
+                "weight decay",
+                options.weight_decay,
+                &super::ranges::WEIGHT_DECAY,
+            )
+        }) {
+            return Err(AdaptError::BadOptions(why));
+        }
         if pairs.is_empty() || profiles.is_empty() {
             return Err(AdaptError::NoPairs);
         }
@@ -284,6 +314,9 @@ impl Adapter {
                 report: best.report,
                 options,
             };
+            if !candidate.is_finite() {
+                return Err(AdaptError::Diverged(epoch));
+            }
             let score = validate(&candidate);
             if super::improves(score, best.report.best_score) {
                 best = candidate;
@@ -359,6 +392,20 @@ impl Adapter {
             .map(|i| crate::embed::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
             .collect();
         crate::embed::normalize(q)
+    }
+
+    /// Whether every learned value is a finite number (training can
+    /// diverge to infinities and NaN).
+    fn is_finite(&self) -> bool {
+        [
+            &self.user[..],
+            &self.user_bias,
+            &self.item_tower,
+            &self.inv_norms,
+            self.items.as_slice(),
+        ]
+        .iter()
+        .all(|values| values.iter().all(|v| v.is_finite()))
     }
 
     /// Every target item through the item tower, L2-normalised, in item order.

@@ -12,7 +12,12 @@ pub enum MappingError {
     #[error("no user has visible interactions in both domains")]
     NoPairs,
     /// The ridge strength is unusable.
-    #[error("ridge strength {0} is not a finite number ≥ 0")]
+    #[error(
+        "ridge strength {0:?} is not a number from {low} to {high:e} (a larger one overflows the \
+         solve)",
+        low = super::ranges::RIDGE.start(),
+        high = super::ranges::RIDGE.end()
+    )]
     BadRidge(f32),
     /// The profiles' dimensions differ between pairs.
     #[error("profile sizes differ between users")]
@@ -24,7 +29,7 @@ pub enum MappingError {
 
 /// Checks a ridge strength given by a user: finite and ≥ 0.
 pub fn check_ridge(ridge: f32) -> Result<f32, MappingError> {
-    if ridge.is_finite() && ridge >= 0.0 {
+    if super::ranges::RIDGE.contains(&ridge) {
         Ok(ridge)
     } else {
         Err(MappingError::BadRidge(ridge))

@@ -13,6 +13,7 @@ mod graph;
 mod kg;
 mod mapping;
 mod profile;
+pub mod ranges;
 mod sequence;
 mod sequence_store;
 

@@ -117,6 +117,12 @@ pub enum SequenceError {
     /// Asked for with 0 epochs.
     #[error("not trained: 0 epochs were asked for")]
     NoEpochs,
+    /// The weights stopped being finite numbers.
+    #[error(
+        "training diverged in epoch {0} (its weights are no longer finite numbers); lower the \
+         learning rate or raise the temperature"
+    )]
+    Diverged(usize),
     /// No training sequence of two or more interactions.
     #[error("no user has two or more interactions to learn an order from")]
     NoSequences,
@@ -686,8 +692,14 @@ impl SequenceModel {
             }
             epochs_run = epoch;
             let mut candidate = snapshot(&net)?;
+            if !candidate.is_finite()? {
+                return Err(SequenceError::Diverged(epoch));
+            }
             let score = validate(&candidate);
-            if best.as_ref().is_none_or(|b| super::improves(score, b.report.best_score)) {
+            if best
+                .as_ref()
+                .is_none_or(|b| super::improves(score, b.report.best_score))
+            {
                 candidate.report.best_score = score;
                 candidate.report.best_epoch = epoch;
                 best = Some(candidate);
@@ -705,6 +717,20 @@ impl SequenceModel {
         best.report.epochs_run = epochs_run;
         best.report.seconds = started.elapsed().as_secs_f64();
         Ok(best)
+    }
+
+    /// Whether every learned value is a finite number (training can
+    /// diverge to infinities and NaN).
+    fn is_finite(&self) -> Result<bool, SequenceError> {
+        if !self.items.as_slice().iter().all(|v| v.is_finite()) {
+            return Ok(false);
+        }
+        for (_, _, values) in self.tensors()? {
+            if !values.iter().all(|v| v.is_finite()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Every learned tensor: its name, shape and values (row-major), in a
@@ -899,11 +925,12 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
             options.id_dropout
         ));
     }
-    if !(options.temperature.is_finite() && options.temperature > 0.0) {
-        return bad(format!(
-            "temperature {} is not above 0",
-            options.temperature
-        ));
+    use super::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY, outside};
+    if let Some(why) = outside("learning rate", options.learning_rate, &LEARNING_RATE)
+        .or_else(|| outside("temperature", options.temperature, &TEMPERATURE))
+        .or_else(|| outside("weight decay", options.weight_decay, &WEIGHT_DECAY))
+    {
+        return bad(why);
     }
     Ok(())
 }
@@ -1126,16 +1153,12 @@ mod tests {
             learning_rate: 5e-3,
             ..SequenceOptions::default()
         };
-        let mut epochs = 0.0;
         let model = SequenceModel::fit(
             &sequences,
             &source,
             &target,
             options,
-            &mut |_| {
-                epochs += 1.0;
-                epochs
-            },
+            &mut |_| None,
             &mut |_| {},
             &AtomicBool::new(false),
         )
@@ -1174,7 +1197,7 @@ mod tests {
                 &source,
                 &target,
                 options,
-                &mut |_| 0.0,
+                &mut |_| Some(0.0),
                 &mut |_| {},
                 &AtomicBool::new(false),
             )
@@ -1211,7 +1234,7 @@ mod tests {
             &source,
             &target,
             SequenceOptions::default(),
-            &mut |_| 0.0,
+            &mut |_| Some(0.0),
             &mut |_| {},
             &AtomicBool::new(true),
         );

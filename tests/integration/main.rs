@@ -11,6 +11,7 @@ mod corpus;
 mod data_layer;
 mod embed_real;
 mod embed_tiny;
+mod extremes;
 mod families;
 mod fuzz;
 mod knowledge;

@@ -41,7 +41,7 @@ path = "interactions.csv"
 /// 12 shop items, 12 blog items, item i of either about topic i mod 4;
 /// users u0..u29 in both domains with a planted pattern (shop item i ↔
 /// blog item i), plus `extra` rows.
-fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
+pub(crate) fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
     let items = |prefix: &str| {
         let mut s = String::from("item_id,title,topic\n");
         for i in 0..12 {
@@ -68,7 +68,7 @@ fn fixture(dir: &std::path::Path, extra: &str) -> Dataset {
 }
 
 /// The relations of S = domain 0 and T = domain 1 fitted on every row.
-fn fit_everything(dataset: &Dataset, e: &DatasetEmbeddings) -> Relations {
+pub(crate) fn fit_everything(dataset: &Dataset, e: &DatasetEmbeddings) -> Relations {
     Relations::fit(
         dataset,
         e,
@@ -81,7 +81,7 @@ fn fit_everything(dataset: &Dataset, e: &DatasetEmbeddings) -> Relations {
 }
 
 /// Deterministic unit vectors; shop item i and blog item i are similar.
-fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
+pub(crate) fn embeddings(dataset: &Dataset) -> DatasetEmbeddings {
     let dim = 8;
     let vector = |i: usize, shift: f32| {
         let v: Vec<f32> = (0..dim)

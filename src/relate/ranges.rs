@@ -1,0 +1,31 @@
+//! The ranges of the learned models' numeric options (learning rate,
+//! temperature, weight decay) and of the ridge strength: values outside them
+//! overflow, vanish or make training diverge in f32, so they are refused
+//! where they are given, and both trainers check them again.
+
+use std::ops::RangeInclusive;
+
+/// AdamW's learning rate: above 1 every step overshoots; below 1e-8 no
+/// parameter moves in f32.
+pub const LEARNING_RATE: RangeInclusive<f64> = 1e-8..=1.0;
+/// The softmax temperature: logits are divided by it, so below 1e-3 they
+/// overflow f32 and above 1e3 every item scores alike.
+pub const TEMPERATURE: RangeInclusive<f32> = 1e-3..=1e3;
+/// AdamW's decoupled weight decay.
+pub const WEIGHT_DECAY: RangeInclusive<f64> = 0.0..=10.0;
+/// The mapping's ridge strength: a larger one squares past f32 in the solve.
+pub const RIDGE: RangeInclusive<f32> = 0.0..=1e9;
+
+/// `None` when `value` of `what` lies in `range`, else why not.
+pub fn outside<T>(what: &str, value: T, range: &RangeInclusive<T>) -> Option<String>
+where
+    T: PartialOrd + std::fmt::Debug + Copy,
+{
+    (!range.contains(&value)).then(|| {
+        format!(
+            "{what} {value:?} is outside {:?} to {:?}",
+            range.start(),
+            range.end()
+        )
+    })
+}
