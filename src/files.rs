@@ -190,8 +190,9 @@ pub fn write_atomic_with(
         path: path.to_path_buf(),
         error: source,
     };
+    remove_stale_temporaries(&folder_of(&target));
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".crossrec-tmp");
+    builder.prefix(TEMP_PREFIX);
     let permissions = match std::fs::symlink_metadata(&target) {
         Ok(meta) if meta.is_file() => Some(meta.permissions()),
         _ => default_permissions(),
@@ -208,6 +209,42 @@ pub fn write_atomic_with(
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(&target).map_err(|err| io(err.error))?;
     Ok(())
+}
+
+/// How crossrec's temporary files start (followed by six random letters or
+/// digits).
+const TEMP_PREFIX: &str = ".crossrec-tmp";
+/// A temporary file untouched for this long is left over from a run that was
+/// killed (a live write touches its file every few seconds).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Whether `name` is one of crossrec's own temporary file names.
+fn is_temporary_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Removes crossrec's own temporary files in `folder` that a killed run left
+/// behind (regular files of its naming, untouched for [`STALE_AFTER`]).
+/// Best effort: what cannot be listed or removed stays.
+fn remove_stale_temporaries(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_str().is_some_and(is_temporary_name)
+            && entry.metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .is_some_and(|age| age >= STALE_AFTER)
+            });
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates `folder` (and its parents) if needed.
@@ -302,6 +339,31 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_write_removes_stale_temporaries_of_its_own_naming_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let old = |name: &str| {
+            std::fs::File::create(dir.path().join(name))
+                .and_then(|f| f.set_modified(hour_ago))
+                .unwrap();
+        };
+        old(".crossrec-tmpAbC123");
+        old(".crossrec-tmp-notes");
+        old(".crossrec-tmpAbC1234");
+        std::fs::write(dir.path().join(".crossrec-tmpNew123"), b"being written").unwrap();
+        write_atomic(&dir.path().join("out.csv"), |w| w.write_all(b"x")).unwrap();
+        assert_eq!(
+            names(dir.path()),
+            [
+                ".crossrec-tmp-notes",
+                ".crossrec-tmpAbC1234",
+                ".crossrec-tmpNew123",
+                "out.csv"
+            ]
+        );
     }
 
     #[test]

@@ -108,6 +108,9 @@ struct Setup {
     /// Empty regular files to make.
     #[serde(default)]
     files: Vec<String>,
+    /// Empty regular files last modified an hour ago (left by a killed run).
+    #[serde(default)]
+    old_files: Vec<String>,
     /// Folders to make.
     #[serde(default)]
     dirs: Vec<String>,
@@ -246,6 +249,12 @@ fn prepare(case: &Case, case_dir: &Path, places: &Places) {
     }
     for file in &setup.files {
         std::fs::write(places.path(file), b"").unwrap();
+    }
+    for file in &setup.old_files {
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::create(places.path(file))
+            .and_then(|f| f.set_modified(hour_ago))
+            .unwrap();
     }
     for (link, target) in &setup.symlinks {
         std::os::unix::fs::symlink(places.fill(target), places.path(link)).unwrap();
