@@ -556,7 +556,7 @@ pub fn evaluate(
         cancel,
     )?;
     progress("ranking", 0.0);
-    let (rows, mut notes) = rows(&scores, options, tuned.as_ref());
+    let (rows, mut notes) = rows(&scores, &relations, options, tuned.as_ref());
     notes.extend(notes_on(&scores, &relations, options, t_name));
     if let Some(tuned) = &tuned {
         notes.push(format!(
@@ -694,6 +694,7 @@ fn fit_split(
 /// hybrid) and a note for each component no test user has.
 fn rows(
     scores: &EvalScores,
+    relations: &Relations,
     options: &EvalOptions,
     tuned: Option<&Tuned>,
 ) -> (Vec<ReportRow>, Vec<String>) {
@@ -716,6 +717,17 @@ fn rows(
                 Method::Only(c),
                 Some(weights),
                 scores.summarise(&weights, &KS),
+            ));
+        } else if relations.alike_target_vectors
+            && matches!(
+                c,
+                Component::Content | Component::Mapped | Component::Adapted | Component::History
+            )
+        {
+            notes.push(format!(
+                "{}: unavailable: {}",
+                c.name(),
+                crate::relate::ALIKE_VECTORS
             ));
         } else if c == Component::History && options.protocol == Protocol::ColdStart {
             notes.push(

@@ -196,6 +196,21 @@ impl UserQuery {
             };
             unavailable.push((Component::History, why.to_string()));
         }
+        let (content, mapped, adapted, history) = if relations.alike_target_vectors {
+            // Every vector-space score would be the same for every item.
+            let alike = [
+                Component::Content,
+                Component::Mapped,
+                Component::Adapted,
+                Component::History,
+            ];
+            unavailable.retain(|(c, _)| !alike.contains(c));
+            unavailable.extend(alike.map(|c| (c, crate::relate::ALIKE_VECTORS.to_string())));
+            unavailable.sort_by_key(|(c, _)| *c);
+            (None, None, None, None)
+        } else {
+            (content, mapped, adapted, history)
+        };
         UserQuery {
             content,
             mapped,

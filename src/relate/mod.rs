@@ -202,8 +202,21 @@ pub struct Relations {
     pub popularity: Vec<f32>,
     /// Per T item: visible interactions.
     pub popularity_counts: Vec<u32>,
+    /// Whether T has two or more items and every one has the same vector:
+    /// then no vector-space component can tell T's items apart.
+    pub alike_target_vectors: bool,
     /// The options used.
     pub options: RelateOptions,
+}
+
+/// The reason vector-space components are left out when every target item
+/// has the same vector.
+pub const ALIKE_VECTORS: &str = "every target item has the same vector (identical texts?), so \
+     it cannot tell them apart";
+
+/// Whether `items` holds two or more vectors, all equal to the first.
+fn all_alike(items: &Embeddings) -> bool {
+    items.len() >= 2 && (1..items.len()).all(|i| items.row(i) == items.row(0))
 }
 
 impl crate::names::AboutSetting for RelateError {
@@ -357,6 +370,7 @@ impl Relations {
             ),
             popularity,
             popularity_counts,
+            alike_target_vectors: all_alike(&embeddings.domains[target]),
             options,
         };
         relations.graph = CoGraph::fit(
