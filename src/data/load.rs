@@ -573,6 +573,20 @@ pub(super) fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: 
     } else {
         String::new()
     };
+    // A comment a person or a spreadsheet wrote: `#` then words, or `#`
+    // alone, in the first field (an id like `#A12` is data).
+    if let Some(first) = row.fields.get(0).map(str::trim)
+        && first.starts_with('#')
+        && (first == "#" || first.contains(char::is_whitespace) || row.fields.len() != width)
+    {
+        report.add(
+            &at,
+            row.line,
+            IssueKind::CommentLine,
+            format!("{span}starts with '{}'", crate::text::clip(first, 40)),
+        );
+        return false;
+    }
     if row.fields.len() != width {
         let cause = if row.unclosed_quote {
             " (a quote opened in this row never closes)"

@@ -60,6 +60,8 @@ pub enum IssueKind {
     MissingRating,
     /// A rating far above the file's others (kept; reported).
     OutlyingRating,
+    /// A comment line (`# …`), not data (skipped).
+    CommentLine,
     /// The header's column names again, not data (skipped).
     RepeatedHeader,
     /// A spreadsheet's `sep=` first line (read as the delimiter, not data).
@@ -102,6 +104,7 @@ impl IssueKind {
                 "no rating (kept, weighted with the median of the file's ratings)"
             }
             IssueKind::OutlyingRating => "rating far above the others (kept; check it)",
+            IssueKind::CommentLine => "a comment, not data (row skipped)",
             IssueKind::RepeatedHeader => "the header repeated (row skipped)",
             IssueKind::SeparatorLine => "sep= line (read as the delimiter, not as data)",
             IssueKind::UnclosedQuote => "quote never closes (row skipped)",
@@ -126,6 +129,7 @@ impl IssueKind {
                 | IssueKind::BadSplitValue
                 | IssueKind::UnclosedQuote
                 | IssueKind::RepeatedHeader
+                | IssueKind::CommentLine
                 | IssueKind::SelfLoop
                 | IssueKind::RepeatedTriple
         )
