@@ -405,17 +405,24 @@ fn run_case(name: &str) -> (Outcome, String) {
     let mut cmd = command(&places, &case, &case.args);
     let close = case.setup.close;
     let closes = |pipe: Close| close == Some(pipe) || close == Some(Close::Both);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    // A closed reader: dropping our end before the child writes anything
-    // (it loads the dataset and the model first).
-    if closes(Close::Stdout) {
-        drop(child.stdout.take());
-    }
-    if closes(Close::Stderr) {
-        drop(child.stderr.take());
-    }
-    let run = child.wait_with_output().unwrap();
+    // A closed reader: a pipe whose read end is closed before the child
+    // starts, so its first write fails however fast it is.
+    let closed_pipe = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    };
+    cmd.stdout(if closes(Close::Stdout) {
+        closed_pipe()
+    } else {
+        Stdio::piped()
+    });
+    cmd.stderr(if closes(Close::Stderr) {
+        closed_pipe()
+    } else {
+        Stdio::piped()
+    });
+    let run = cmd.spawn().unwrap().wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     let code = run.status.code();
