@@ -261,12 +261,10 @@ impl CsvTable {
         bytes: Vec<u8>,
         delimiter: Option<Delimiter>,
     ) -> Result<CsvTable, DataError> {
-        if bytes.starts_with(&[0xFF, 0xFE])
-            || bytes.starts_with(&[0xFE, 0xFF])
-            || looks_utf16(&bytes)
-        {
+        if let Some(encoding) = wide_unicode(&bytes) {
             return Err(DataError::Utf16 {
                 path: path.to_path_buf(),
+                encoding,
             });
         }
         let mut text = String::from_utf8(bytes).map_err(|err| {
@@ -497,6 +495,28 @@ impl CsvTable {
 /// Whether text without a byte order mark looks like UTF-16: most of the
 /// first bytes at odd (little-endian) or even (big-endian) positions are 0,
 /// as ASCII text in UTF-16 is.
+/// "UTF-32" or "UTF-16" when `bytes` is text in one of them: by its byte
+/// order mark, else by the zero bytes ASCII text has in them.
+fn wide_unicode(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Some("UTF-32");
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some("UTF-16");
+    }
+    if !looks_utf16(bytes) {
+        return None;
+    }
+    // ASCII in UTF-32 has three zero bytes in every four.
+    let sample = &bytes[..bytes.len().min(512) / 4 * 4];
+    let zeros = sample.iter().filter(|&&b| b == 0).count();
+    Some(if zeros * 10 >= sample.len() * 7 {
+        "UTF-32"
+    } else {
+        "UTF-16"
+    })
+}
+
 fn looks_utf16(bytes: &[u8]) -> bool {
     let sample = &bytes[..bytes.len().min(512)];
     if sample.len() < 8 {

@@ -61,14 +61,17 @@ pub enum DataError {
         /// The encoding it was read as.
         encoding: &'static str,
     },
-    /// The file is UTF-16 (it starts with a UTF-16 byte order mark).
+    /// The file is UTF-16 or UTF-32 (by its byte order mark, or by the
+    /// zero bytes ASCII text has in them).
     #[error(
-        "{path}:1: the file is UTF-16 text (as spreadsheet programs save \"Unicode text\"); \
-         re-save it as UTF-8 (\"CSV UTF-8\")"
+        "{path}:1: the file is {encoding} text (as spreadsheet programs save \"Unicode \
+         text\"); re-save it as UTF-8 (\"CSV UTF-8\")"
     )]
     Utf16 {
         /// The file.
         path: PathBuf,
+        /// "UTF-16" or "UTF-32".
+        encoding: &'static str,
     },
     /// The file has no header row.
     #[error("{path}:1: empty file; expected a header row naming the columns")]
