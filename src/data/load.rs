@@ -9,6 +9,40 @@ use super::recbole::{KnowledgeFiles, read_links, read_triples};
 use super::table::Table;
 use super::{DataError, DomainSpec, FileStats, IssueKind, LoadReport, Manifest, Origin};
 
+/// A timestamp as seconds since 1970 (UTC): a whole number as it is (seconds,
+/// milliseconds, … — only the order matters), or an ISO-8601 / RFC 3339 date
+/// and time (`2024-01-02T03:04:05Z`, `+02:00`, a space for the `T`, or a
+/// date alone; no zone means UTC). Why not, otherwise.
+fn parse_timestamp(text: &str) -> Result<i64, &'static str> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(n) = text.parse::<i64>() {
+        return Ok(n);
+    }
+    if text.parse::<u128>().is_ok() || text.parse::<i128>().is_ok() {
+        return Err("is a whole number too large for a timestamp (beyond ±9.2e18)");
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc().timestamp());
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z") {
+        return Ok(t.timestamp());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    }
+    Err("is neither a whole number nor an ISO-8601 date and time (2024-01-02T03:04:05Z)")
+}
+
 /// The largest rating crossrec weighs a row by: a rating is a weight in
 /// sums over a user's rows, and larger ones would overflow them.
 const MAX_RATING: f32 = 1e6;
@@ -368,16 +402,21 @@ impl Dataset {
                     }
                 },
             };
-            let mut integer = |col: Option<usize>, kind: IssueKind| {
-                let text = col.map(field).filter(|s| !s.is_empty())?;
-                let parsed = text.parse::<i64>().ok();
-                if parsed.is_none() {
-                    self.report.add(&at, line, kind, format!("'{text}'"));
-                }
-                parsed
-            };
-            let timestamp = integer(time_col, IssueKind::BadTimestamp);
-            let order = integer(order_col, IssueKind::BadOrder);
+            let mut read =
+                |col: Option<usize>,
+                 kind: IssueKind,
+                 parse: fn(&str) -> Result<i64, &'static str>| {
+                    let text = col.map(field).filter(|s| !s.is_empty())?;
+                    let parsed = parse(text);
+                    if let Err(why) = &parsed {
+                        self.report.add(&at, line, kind, format!("'{text}' {why}"));
+                    }
+                    parsed.ok()
+                };
+            let timestamp = read(time_col, IssueKind::BadTimestamp, parse_timestamp);
+            let order = read(order_col, IssueKind::BadOrder, |text| {
+                text.parse::<i64>().map_err(|_| "is not a whole number")
+            });
             let tag = |col: Option<usize>| col.map(field).filter(|s| !s.is_empty());
             let split = match tag(split_col).map(|t| (t, SplitPart::parse(t))) {
                 None => None,
@@ -822,4 +861,33 @@ fn load_domain(
         items,
         index,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timestamp;
+
+    #[test]
+    fn timestamps_read_as_seconds_whatever_their_form() {
+        let at = |t: &str| parse_timestamp(t).unwrap();
+        assert_eq!(at("1704164645"), 1_704_164_645);
+        assert_eq!(at("-5"), -5);
+        assert_eq!(at("2024-01-02T03:04:05Z"), 1_704_164_645);
+        assert_eq!(at("2024-01-02T05:04:05+02:00"), 1_704_164_645);
+        assert_eq!(at("2024-01-02T03:04:05"), 1_704_164_645);
+        assert_eq!(at("2024-01-02 03:04:05.250"), 1_704_164_645);
+        assert_eq!(at("2024-01-02 05:04:05 +0200"), 1_704_164_645);
+        assert_eq!(at("2024-01-02"), 1_704_153_600);
+        assert!(
+            parse_timestamp("18446744073709551615")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            parse_timestamp("yesterday")
+                .unwrap_err()
+                .contains("ISO-8601")
+        );
+        assert!(parse_timestamp("2024-13-45").is_err());
+    }
 }

@@ -125,7 +125,8 @@ pub struct InteractionsSpec {
     /// An optional numeric rating column, used when the header has it.
     #[serde(default = "default_rating_column")]
     pub rating_column: String,
-    /// An optional integer timestamp column, used when the header has it.
+    /// An optional timestamp column (whole numbers, or ISO-8601 / RFC 3339 dates and
+    /// times), used when the header has it.
     #[serde(default = "default_timestamp_column")]
     pub timestamp_column: String,
     /// An optional integer column giving the order of each user's rows

@@ -84,7 +84,9 @@ impl IssueKind {
             IssueKind::UnknownItem => "unknown item (row skipped)",
             IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
             IssueKind::BadRating => "rating is not a usable number (row skipped)",
-            IssueKind::BadTimestamp => "timestamp is not an integer (kept without it)",
+            IssueKind::BadTimestamp => {
+                "timestamp not read (kept without it: ordered by the order column, else file order)"
+            }
             IssueKind::BadOrder => "order is not an integer (kept without it)",
             IssueKind::TextOnlyUser => "user text for a user with no interactions (kept)",
             IssueKind::MultiLineRecord => "row spans several lines (quoted line breaks; kept)",
