@@ -122,6 +122,21 @@ impl ModelFiles {
             .map_or_else(|| "1_Pooling".to_string(), |m| m.path.clone());
         let pooling_path = dir.join(&pooling_dir).join("config.json");
         let pooling_config = read_json_opt::<StPooling>(&pooling_path)?;
+        if pooling_config.is_none()
+            && let Some(module) = modules
+                .iter()
+                .flatten()
+                .find(|m| m.kind.ends_with("Pooling"))
+        {
+            return Err(EmbedError::ModelFile {
+                path: pooling_path,
+                message: format!(
+                    "modules.json names a pooling module in '{}', but its config.json is \
+                     missing; copy the model's whole folder (with {}/config.json)",
+                    module.path, module.path
+                ),
+            });
+        }
         let pooling = pooling_config
             .as_ref()
             .map(|p| p.pooling(&pooling_path))
@@ -276,6 +291,10 @@ struct StPooling {
     pooling_mode_max_tokens: bool,
     #[serde(default)]
     pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
 }
 
 impl StPooling {
@@ -286,6 +305,29 @@ impl StPooling {
             (self.pooling_mode_max_tokens, Pooling::Max),
             (self.pooling_mode_mean_sqrt_len_tokens, Pooling::MeanSqrtLen),
         ];
+        let unsupported: Vec<&str> = [
+            (self.pooling_mode_weightedmean_tokens, "weightedmean_tokens"),
+            (self.pooling_mode_lasttoken, "lasttoken"),
+        ]
+        .iter()
+        .filter(|m| m.0)
+        .map(|m| m.1)
+        .collect();
+        if !unsupported.is_empty() {
+            return Err(EmbedError::ModelFile {
+                path: path.to_path_buf(),
+                message: format!(
+                    "pooling_mode_{} is not supported; crossrec pools with cls, mean, max or \
+                     mean_sqrt_len{}",
+                    unsupported.join(" and pooling_mode_"),
+                    if self.pooling_mode_lasttoken {
+                        " (a model that pools its last token is a decoder, not a BERT encoder)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
         let on: Vec<Pooling> = modes.iter().filter(|m| m.0).map(|m| m.1).collect();
         match on.as_slice() {
             [one] => Ok(*one),

@@ -239,6 +239,15 @@ fn safetensors_names(path: &Path) -> Result<Vec<String>, EmbedError> {
     // SAFETY: read-only map of the weights file; see `open_weights`.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(EmbedError::io(path))?;
     let tensors = safetensors::SafeTensors::deserialize(&map).map_err(|err| {
+        if map.starts_with(b"version https://git-lfs.github.com/spec/") {
+            return bad(
+                path,
+                "a Git LFS pointer, not the weights: the repository was cloned without \
+                 its large files; run `git lfs install && git lfs pull` in the model folder \
+                 (or download the file itself)"
+                    .to_string(),
+            );
+        }
         bad(
             path,
             format!("not a complete safetensors file ({size} bytes): {err}"),
