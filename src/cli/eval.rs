@@ -75,10 +75,10 @@ pub struct EvalArgs {
     protocol: ProtocolName,
     /// warm only: how many of each test user's last target rows are held
     /// out: a count (2) or a share (20%) [default: 2].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     holdout: Option<Holdout>,
     /// new-items only: the share of target items that become new [default: 0.2].
-    #[arg(long, value_parser = share)]
+    #[arg(long, value_parser = share, allow_negative_numbers = true)]
     new_items_share: Option<f64>,
     /// What the held-out targets are ranked among: all, or sampled:N (the
     /// targets and N seeded negatives).
@@ -95,22 +95,22 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     write_candidates: Option<std::path::PathBuf>,
     /// Seed of the split.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = super::whole::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// Share of the pool held out as test users (cold-start: users present
     /// in both domains; warm: those with two or more target rows).
-    #[arg(long, default_value_t = 0.2, value_parser = share)]
+    #[arg(long, default_value_t = 0.2, value_parser = share, allow_negative_numbers = true)]
     test_share: f64,
     /// Share of the rest held out for validation (tuning); under new-items,
     /// the share of the new items kept for validation.
-    #[arg(long, default_value_t = 0.1, value_parser = share)]
+    #[arg(long, default_value_t = 0.1, value_parser = share, allow_negative_numbers = true)]
     validation_share: f64,
     /// The hybrid's weights; components not named keep their default
     /// [default: content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,kg=0.5,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping (a number ≥ 0).
-    #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge)]
+    #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge, allow_negative_numbers = true)]
     ridge: f32,
     /// Search weights and ridge on the validation users, report the tuned
     /// hybrid, and save it as this dataset's default for `recommend` (when
@@ -124,63 +124,63 @@ pub struct EvalArgs {
     save_unreliable: bool,
     /// Most epochs of the transfer model (`adapted`); the epoch kept is
     /// chosen on the validation users. 0 leaves it out.
-    #[arg(long, default_value_t = AdaptOptions::default().epochs)]
+    #[arg(long, default_value_t = AdaptOptions::default().epochs, allow_negative_numbers = true)]
     adapt_epochs: usize,
     /// Time budget of the transfer model's training, seconds.
-    #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs())]
+    #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs(), allow_negative_numbers = true)]
     adapt_seconds: u64,
     /// Learning rate of the transfer model (AdamW).
-    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = within(LEARNING_RATE))]
+    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
     adapt_lr: f64,
     /// Softmax temperature of the transfer model's training.
-    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = within(TEMPERATURE))]
+    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
     adapt_temperature: f32,
     /// Weight decay of the transfer model (AdamW, towards the identity map;
     /// a number ≥ 0).
-    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = within(WEIGHT_DECAY))]
+    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = within(WEIGHT_DECAY), allow_negative_numbers = true)]
     adapt_weight_decay: f64,
     /// Where the transfer model's user tower starts.
     #[arg(long, value_parser = super::named::<AdaptStart>(), default_value = "mapped")]
     adapt_start: AdaptStart,
     /// Pairs per training step of the transfer model (the others in a batch
     /// are each pair's negatives).
-    #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive)]
+    #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive, allow_negative_numbers = true)]
     adapt_batch: usize,
     /// Most epochs of the sequence model (`sequence`); the epoch kept is
     /// chosen on the validation users. 0 leaves it out.
-    #[arg(long, default_value_t = SequenceOptions::default().epochs)]
+    #[arg(long, default_value_t = SequenceOptions::default().epochs, allow_negative_numbers = true)]
     sequence_epochs: usize,
     /// Time budget of the sequence model's training, seconds.
-    #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs())]
+    #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs(), allow_negative_numbers = true)]
     sequence_seconds: u64,
     /// How many of a user's last interactions the sequence model reads.
-    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive)]
+    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive, allow_negative_numbers = true)]
     sequence_length: usize,
     /// Attention blocks of the sequence model.
-    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive)]
+    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive, allow_negative_numbers = true)]
     sequence_layers: usize,
     /// Width of the sequence model's states.
-    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive)]
+    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive, allow_negative_numbers = true)]
     sequence_dim: usize,
     /// Represent items by their text alone in the sequence model (no
     /// learned embedding per item beside the text, read or scored).
     #[arg(long)]
     sequence_text_only: bool,
     /// Learning rate of the sequence model (AdamW).
-    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE))]
+    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
     sequence_lr: f64,
     /// Softmax temperature of the sequence model's training.
-    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE))]
+    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
     sequence_temperature: f32,
     /// Dropout of the sequence model while training (in [0, 1)).
-    #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share)]
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share, allow_negative_numbers = true)]
     sequence_dropout: f64,
     /// Share of a training batch's items that the sequence model reads and
     /// scores by their text alone, their learned embedding dropped (in [0, 1)).
-    #[arg(long, default_value_t = f64::from(SequenceOptions::default().id_dropout), value_parser = share)]
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().id_dropout), value_parser = share, allow_negative_numbers = true)]
     sequence_id_dropout: f64,
     /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
-    #[arg(long, default_value_t = MemoryCap::default().0 >> 20)]
+    #[arg(long, default_value_t = MemoryCap::default().0 >> 20, allow_negative_numbers = true)]
     memory_mib: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -25,7 +25,7 @@ pub struct SearchArgs {
     #[arg(long)]
     domain: Option<String>,
     /// How many items per domain (at least 1).
-    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive, allow_negative_numbers = true)]
     k: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -44,7 +44,7 @@ pub struct NeighborsArgs {
     #[arg(long)]
     domain: String,
     /// How many neighbours and links per domain (at least 1).
-    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive, allow_negative_numbers = true)]
     k: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -52,7 +52,7 @@ pub struct ExportArgs {
     #[arg(long)]
     domain: Option<String>,
     /// Neighbours per domain, or recommendations per user (at least 1).
-    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive, allow_negative_numbers = true)]
     k: usize,
     /// The source domain (recommendations).
     #[arg(long = "from")]
@@ -68,7 +68,7 @@ pub struct ExportArgs {
     #[arg(long, value_parser = super::recommend::parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping, as for `recommend` (recommendations).
-    #[arg(long, value_parser = super::recommend::parse_ridge)]
+    #[arg(long, value_parser = super::recommend::parse_ridge, allow_negative_numbers = true)]
     ridge: Option<f32>,
 }
 

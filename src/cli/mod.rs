@@ -128,13 +128,13 @@ pub struct ModelArgs {
     #[arg(long, value_parser = named::<Pooling>())]
     pub pooling: Option<Pooling>,
     /// Override the token limit (longer texts are truncated; special tokens count).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<usize>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 32, value_parser = positive)]
+    #[arg(long, default_value_t = 32, value_parser = positive, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Threads encoding batches side by side [default: one per core].
-    #[arg(long, value_parser = positive)]
+    #[arg(long, value_parser = positive, allow_negative_numbers = true)]
     pub workers: Option<usize>,
     /// Text put before every item and user text [default: the model's
     /// `passage`/`document` prompt (config_sentence_transformers.json), else none].
@@ -315,11 +315,47 @@ pub(crate) fn pad(text: &str, width: usize) -> String {
 
 /// A whole number ≥ 1.
 pub(crate) fn positive(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
+    match whole::<usize>(s) {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("'{s}' is not a whole number")),
+        Err(_) if s.trim().parse::<f64>().is_ok_and(|x| x < 1.0) => Err(format!(
+            "'{}' is below 1; it must be a whole number ≥ 1",
+            s.trim()
+        )),
+        Err(why) => Err(why),
     }
+}
+
+/// The largest value of an unsigned number type, for messages.
+pub(crate) trait Largest {
+    /// `T::MAX`.
+    const LARGEST: u64;
+}
+
+impl Largest for usize {
+    const LARGEST: u64 = usize::MAX as u64;
+}
+
+impl Largest for u64 {
+    const LARGEST: u64 = u64::MAX;
+}
+
+/// A whole number from 0 to `T`'s largest, with a message that says which
+/// of those it is not: negative, fractional, too large or not a number.
+pub(crate) fn whole<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + Largest,
+{
+    let s = s.trim();
+    if let Ok(n) = s.parse::<T>() {
+        return Ok(n);
+    }
+    Err(match s.parse::<f64>() {
+        Ok(x) if x < 0.0 => format!("'{s}' is negative; expected a whole number ≥ 0"),
+        Ok(x) if x.is_finite() && x.fract() != 0.0 => format!("'{s}' is not a whole number"),
+        Ok(_) => format!("'{s}' is too large; the largest is {}", T::LARGEST),
+        Err(_) => format!("'{s}' is not a whole number"),
+    })
 }
 
 /// Runs the parsed command line.

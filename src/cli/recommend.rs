@@ -31,7 +31,7 @@ pub struct RecommendArgs {
     #[arg(long = "to")]
     to: String,
     /// How many items (at least 1).
-    #[arg(short, long, default_value_t = 10, value_parser = super::positive)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::positive, allow_negative_numbers = true)]
     k: usize,
     /// Component weights, e.g. content=1,graph=0.5; components not named keep
     /// their default [default: the weights `eval --tune` or the window's
@@ -40,7 +40,7 @@ pub struct RecommendArgs {
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
     /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].
-    #[arg(long, value_parser = parse_ridge)]
+    #[arg(long, value_parser = parse_ridge, allow_negative_numbers = true)]
     ridge: Option<f32>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
