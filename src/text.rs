@@ -112,3 +112,13 @@ mod tests {
         assert!(!is_blank(" 咖啡 "));
     }
 }
+
+/// The first `max` of `names`, comma-separated, and how many more there
+/// are: a message never echoes a 20,000-column header whole.
+pub fn list_some(names: &[String], max: usize) -> String {
+    let shown = names[..names.len().min(max)].join(", ");
+    match names.len().saturating_sub(max) {
+        0 => shown,
+        more => format!("{shown} … and {more} more"),
+    }
+}

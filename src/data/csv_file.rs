@@ -380,7 +380,7 @@ impl CsvTable {
                 path: self.path.clone(),
                 column: printable(name),
                 role,
-                found: printable(&self.headers.join(", ")),
+                found: printable(&crate::text::list_some(&self.headers, 30)),
                 hint: self.missing_column_hint(name),
             }),
         }

@@ -128,7 +128,11 @@ pub fn open_error(path: &Path, error: &dyn std::fmt::Display) -> String {
     let read = File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    if read == 4 && &head == b"PAR1" {
+    if error.to_string().contains("encrypted footer") {
+        "an encrypted Parquet file (Parquet modular encryption), which crossrec cannot read; \
+         write it again without encryption"
+            .to_string()
+    } else if read == 4 && &head == b"PAR1" {
         format!(
             "not a readable Parquet file ({error}); a file cut short (an interrupted copy or \
              download) looks like this"
@@ -296,7 +300,7 @@ impl ParquetTable {
                     message: format!(
                         "no column '{}' ({role}); the file has: {}",
                         printable(name),
-                        printable(&self.headers.join(", "))
+                        printable(&crate::text::list_some(&self.headers, 30))
                     ),
                 });
             }

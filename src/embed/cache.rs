@@ -287,7 +287,9 @@ fn read_file(
             } else {
                 "not a regular file"
             };
-            return Err(CacheReadError::Invalid(format!("{what}; it is replaced")));
+            return Err(CacheReadError::Invalid(format!(
+                "{what}; it is not read (a new cache file takes its place where one can be written)"
+            )));
         }
         _ => {}
     }
