@@ -138,6 +138,17 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
     for (component, reason) in &ranking.unavailable {
         say!("note: {component} unavailable: {reason}");
     }
+    if ranking.items.is_empty() {
+        let t = &dataset.domains[target];
+        say!(
+            "note: nothing to recommend: user '{}' already has {} of the {} items of {}, and \
+             those are never recommended again",
+            args.user,
+            ranking.excluded,
+            t.items.len(),
+            t.name
+        );
+    }
     let out = std::io::stdout().lock();
     match args.format {
         Format::Table => table(out, &dataset, relations, &ranking, weights),
