@@ -192,6 +192,26 @@ pub fn text_parts(dataset: &Dataset) -> Vec<(EncodeStage<'_>, String, Vec<&str>)
     parts
 }
 
+/// Notes in `part` how many of its `texts` the model's token limit cut.
+fn note_truncated(
+    part: &mut PartSummary,
+    encoder: &Encoder,
+    texts: &[&str],
+) -> Result<(), EmbedError> {
+    let truncated = encoder.count_truncated(texts)?;
+    if truncated > 0 {
+        part.notes.push(format!(
+            "{}: {truncated} of {} texts are longer than the model's limit of {} tokens; only \
+             their first {} tokens are encoded",
+            part.part,
+            texts.len(),
+            encoder.max_len(),
+            encoder.max_len()
+        ));
+    }
+    Ok(())
+}
+
 /// Encodes every domain and the user texts of `dataset` through `cache`.
 pub fn encode_dataset(
     dataset: &Dataset,
@@ -227,7 +247,8 @@ pub fn encode_dataset(
             &mut |p| progress(stage, p),
             cancel,
         )?;
-        let (part, vectors) = PartSummary::split(&domain.name, result);
+        let (mut part, vectors) = PartSummary::split(&domain.name, result);
+        note_truncated(&mut part, encoder, &domain.texts())?;
         domains.push(vectors);
         summary.push(part);
     }
@@ -238,7 +259,8 @@ pub fn encode_dataset(
         let texts: Vec<&str> = dataset.user_texts.iter().map(|t| t.text.as_str()).collect();
         let stage = EncodeStage::UserTexts;
         let result = cache.encode(encoder, &key, &texts, &mut |p| progress(stage, p), cancel)?;
-        let (part, vectors) = PartSummary::split("user texts", result);
+        let (mut part, vectors) = PartSummary::split("user texts", result);
+        note_truncated(&mut part, encoder, &texts)?;
         summary.push(part);
         vectors
     };

@@ -122,3 +122,11 @@ pub fn list_some(names: &[String], max: usize) -> String {
         more => format!("{shown} … and {more} more"),
     }
 }
+
+/// The first `n` characters of `text` (all of it when shorter).
+pub fn prefix_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}

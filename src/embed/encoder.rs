@@ -17,6 +17,10 @@ use super::tokenizer::{TokenizerSource, load_tokenizer};
 use super::weights::open_weights;
 use super::{EmbedError, Embeddings, ModelFiles, Pooling, Prompts, WeightsFile};
 
+/// Characters a text keeps per token of the limit before it is tokenised
+/// (WordPiece reads at most 100 characters into one token).
+const CHARS_PER_TOKEN: usize = 100;
+
 /// Settings that override what the model folder says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderOptions {
@@ -458,6 +462,33 @@ impl Encoder {
         self.report.max_len
     }
 
+    /// `text` cut to [`CHARS_PER_TOKEN`] characters per token of the limit
+    /// before it is tokenised: far more than the limit ever reads (a
+    /// WordPiece token is at most 100 characters, or one `[UNK]`), so the
+    /// tokens are the same, but a 50 MB line is not tokenised whole.
+    fn cut<'t>(&self, text: &'t str) -> &'t str {
+        crate::text::prefix_chars(text, self.report.max_len.saturating_mul(CHARS_PER_TOKEN))
+    }
+
+    /// How many of `texts` are longer than the token limit (their ends are
+    /// not encoded). Only texts with more characters than the limit has
+    /// tokens can be: a token covers at least one character.
+    pub fn count_truncated(&self, texts: &[&str]) -> Result<usize, EmbedError> {
+        let limit = self.report.max_len;
+        let mut truncated = 0;
+        for text in texts.iter().filter(|t| t.len() > limit.saturating_sub(2)) {
+            let prompted = format!("{}{}", self.report.prompts.document, self.cut(text));
+            let encoding = self
+                .tokenizer
+                .encode(prompted, true)
+                .map_err(|err| EmbedError::Tokenize(err.to_string()))?;
+            if !encoding.get_overflowing().is_empty() {
+                truncated += 1;
+            }
+        }
+        Ok(truncated)
+    }
+
     /// The embedding size.
     pub fn dim(&self) -> usize {
         self.report.dim
@@ -539,7 +570,7 @@ impl Encoder {
     fn tokenize(&self, texts: &[&str], prompt: &str) -> Result<Vec<Vec<u32>>, EmbedError> {
         let one = |text: &&str| {
             self.tokenizer
-                .encode(format!("{prompt}{text}"), true)
+                .encode(format!("{prompt}{}", self.cut(text)), true)
                 .map(|e| e.get_ids().to_vec())
                 .map_err(|err| EmbedError::Tokenize(err.to_string()))
         };

@@ -126,6 +126,11 @@ struct Phrase<'a> {
     last: &'a str,
 }
 
+/// Characters of an item's text phrases are mined from: its start, where an
+/// item's title and description put what it is (and a 50 MB text costs no
+/// more than a long description).
+const MINED_CHARS: usize = 10_000;
+
 /// Every candidate phrase of a lower-cased text.
 fn phrases(text: &str) -> Vec<Phrase<'_>> {
     let mut out = Vec::new();
@@ -170,7 +175,12 @@ fn meaningful(text: &str) -> bool {
 pub fn candidates(domains: &[Vec<&str>], options: &MineOptions) -> Candidates {
     let lowered: Vec<Vec<String>> = domains
         .iter()
-        .map(|texts| texts.iter().map(|t| t.to_lowercase()).collect())
+        .map(|texts| {
+            texts
+                .iter()
+                .map(|t| crate::text::prefix_chars(t, MINED_CHARS).to_lowercase())
+                .collect()
+        })
         .collect();
     // Every distinct phrase once (its text, first and last units, item
     // count per domain); each item as the ids of its phrases; each unit's
