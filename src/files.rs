@@ -249,9 +249,23 @@ fn remove_stale_temporaries(folder: &Path) {
 
 /// Creates `folder` (and its parents) if needed.
 pub fn ensure_folder(folder: &Path) -> Result<(), WriteError> {
-    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
-        path: folder.to_path_buf(),
-        error: source,
+    std::fs::create_dir_all(folder).map_err(|source| {
+        // A symbolic link to nothing, here or above: say so, not "File exists".
+        if let Some(link) = folder.ancestors().find(|a| a.is_symlink() && !a.exists()) {
+            let target = std::fs::read_link(link).unwrap_or_default();
+            return WriteError::Content {
+                path: link.to_path_buf(),
+                message: format!(
+                    "is a symbolic link to {}, which does not exist; create that folder or \
+                     remove the link",
+                    target.display()
+                ),
+            };
+        }
+        WriteError::Io {
+            path: folder.to_path_buf(),
+            error: source,
+        }
     })
 }
 

@@ -32,6 +32,15 @@ pub enum SettingsError {
         /// What was wrong.
         message: String,
     },
+    /// The settings folder, or a folder on its way, is a file.
+    #[error(
+        "{root}: the settings folder (CROSSREC_CONFIG_DIR, else the user config folder) is, or \
+         lies inside, a file; point CROSSREC_CONFIG_DIR at a folder"
+    )]
+    NotAFolder {
+        /// The settings folder.
+        root: PathBuf,
+    },
     /// The file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -165,6 +174,11 @@ impl SettingsStore {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(SettingsError::NotAFolder {
+                    root: self.root.clone(),
+                });
+            }
             Err(source) => {
                 return Err(SettingsError::Read {
                     path: path.to_path_buf(),
@@ -192,6 +206,17 @@ impl SettingsStore {
         Ok(Some(settings))
     }
 
+    /// Whether settings can be kept here at all: an error when the folder
+    /// (or one above it) is a file. Checked before a long tuning run.
+    pub fn check_folder(&self) -> Result<(), SettingsError> {
+        if self.root.join("tuned").ancestors().any(Path::is_file) {
+            return Err(SettingsError::NotAFolder {
+                root: self.root.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Stores settings atomically (a temporary file of a unique name in the
     /// same folder, renamed into place, so two processes never collide).
     pub fn save(&self, path: &Path, settings: &TunedSettings) -> Result<(), SettingsError> {
@@ -199,6 +224,7 @@ impl SettingsStore {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
+        self.check_folder()?;
         if let Some(parent) = path.parent() {
             ensure_folder(parent)?;
         }

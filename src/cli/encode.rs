@@ -271,10 +271,15 @@ fn load_quietly(
         say!("note: {note}");
     }
     if unsaved == Unsaved::Warn {
-        for err in result.save_errors() {
-            say!(
-                "warning: the embedding cache was not saved, so the next run encodes again: {err}"
-            );
+        // Once per distinct cause (every part fails alike when the folder does).
+        let mut said = std::collections::HashSet::new();
+        for err in result.save_errors().map(ToString::to_string) {
+            if said.insert(err.clone()) {
+                say!(
+                    "warning: the embedding cache was not saved, so the next run encodes again: \
+                     {err}"
+                );
+            }
         }
     }
     Ok((dataset, result, encoder))

@@ -321,6 +321,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     let terminal = std::io::stderr().is_terminal();
     let mut last_stage = String::new();
     let store = SettingsStore::new(SettingsStore::default_root());
+    if args.tune {
+        // Before the long run, not after it.
+        store.check_folder()?;
+    }
     let save_to = (
         store.clone(),
         store.path(

@@ -24,12 +24,19 @@ pub const DEFAULT_ADAPTED_EPOCHS: usize = 3;
 /// Epochs of the sequence model when no tuning chose them.
 pub const DEFAULT_SEQUENCE_EPOCHS: usize = 10;
 
+impl From<SettingsError> for RecommendError {
+    fn from(err: SettingsError) -> Self {
+        RecommendError::Settings(err)
+    }
+}
+
 /// What went wrong preparing a direction to recommend.
 #[derive(Debug, thiserror::Error)]
 pub enum RecommendError {
-    /// The tuned settings file could not be used.
+    /// The tuned settings file could not be used (its message is this
+    /// one's, not a cause printed after it again).
     #[error("tuned settings: {0}")]
-    Settings(#[from] SettingsError),
+    Settings(SettingsError),
     /// The relations could not be fitted.
     #[error(transparent)]
     Relate(#[from] RelateError),
