@@ -129,6 +129,16 @@ pub enum DataError {
     /// A file could not be written.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
+    /// Every row of a file was skipped.
+    #[error("{path}: none of its {rows} rows could be used; the first: {first}")]
+    NoUsableRows {
+        /// The file.
+        path: PathBuf,
+        /// Its data rows.
+        rows: u64,
+        /// The first row's problem, as the load report gives it.
+        first: String,
+    },
     /// The manifest is not valid TOML or misses required keys.
     #[error("{path}: invalid manifest: {message}")]
     Manifest {

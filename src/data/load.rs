@@ -391,10 +391,7 @@ impl Dataset {
                         // -0 is 0.
                         Some(r + 0.0)
                     }
-                    Ok(r) if r.is_finite() => {
-                        rated.push((self.interactions.len(), line));
-                        Some(r)
-                    }
+                    Ok(r) if r.is_finite() => Some(r),
                     _ => {
                         self.report
                             .add(&at, line, IssueKind::BadRating, format!("'{text}'"));
@@ -454,6 +451,9 @@ impl Dataset {
                 );
                 continue;
             }
+            if rating.is_some_and(|r| r > 0.0) {
+                rated.push((self.interactions.len(), line));
+            }
             self.interactions.push(crate::data::Interaction {
                 user,
                 domain,
@@ -465,6 +465,22 @@ impl Dataset {
                 role,
             });
             stats.used += 1;
+        }
+        if stats.rows > 0 && stats.used == 0 {
+            // Every row skipped, most often for one column: say so, not
+            // "0 interactions" further on.
+            let first = self
+                .report
+                .issues
+                .iter()
+                .find(|i| i.file == at.path && i.kind.skips_row())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Err(DataError::NoUsableRows {
+                path: at.path.clone(),
+                rows: stats.rows,
+                first,
+            });
         }
         self.report.add_file(stats);
         self.note_outlying_ratings(&at, &rated);
