@@ -84,6 +84,24 @@ pub fn for_terminal(text: &str) -> String {
         .collect()
 }
 
+/// The first `max` of `names`, comma-separated, and how many more there
+/// are: a message never echoes a 20,000-column header whole.
+pub fn list_some(names: &[String], max: usize) -> String {
+    let shown = names[..names.len().min(max)].join(", ");
+    match names.len().saturating_sub(max) {
+        0 => shown,
+        more => format!("{shown} … and {more} more"),
+    }
+}
+
+/// The first `n` characters of `text` (all of it when shorter).
+pub fn prefix_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,23 +128,5 @@ mod tests {
         assert!(has_hidden("帖子\u{1b}[2J") && has_hidden("a\u{202e}b") && has_hidden("a\nb"));
         assert!(!has_hidden("右🙂 shop") && !has_hidden("👩\u{200d}🍳"));
         assert!(!is_blank(" 咖啡 "));
-    }
-}
-
-/// The first `max` of `names`, comma-separated, and how many more there
-/// are: a message never echoes a 20,000-column header whole.
-pub fn list_some(names: &[String], max: usize) -> String {
-    let shown = names[..names.len().min(max)].join(", ");
-    match names.len().saturating_sub(max) {
-        0 => shown,
-        more => format!("{shown} … and {more} more"),
-    }
-}
-
-/// The first `n` characters of `text` (all of it when shorter).
-pub fn prefix_chars(text: &str, n: usize) -> &str {
-    match text.char_indices().nth(n) {
-        Some((end, _)) => &text[..end],
-        None => text,
     }
 }
