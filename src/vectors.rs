@@ -215,6 +215,15 @@ impl VectorFile {
                 None => true,
                 Some(c) => {
                     let name = row.fields.get(c).unwrap_or("");
+                    if name.trim().is_empty() {
+                        // A null (or empty) domain belongs to no domain:
+                        // say which row, not "an item has no vector".
+                        return Err(bad(format!(
+                            "row {}: the domain column is empty (null); every row needs the \
+                             name of its domain",
+                            row.line
+                        )));
+                    }
                     if domains_seen.len() < 20 {
                         domains_seen.insert(name.to_string());
                     }

@@ -47,7 +47,7 @@ fn is_text_like(data_type: &DataType) -> bool {
 /// into float64 reads "7", as in the other files, not "7.0"); timestamps and
 /// dates as Unix seconds, which is what the loader reads as a timestamp;
 /// anything else as arrow-cast writes it.
-fn column_text(column: &ArrayRef) -> Result<Vec<Option<String>>, ArrowError> {
+fn column_text(column: &ArrayRef, first_row: u64) -> Result<Vec<Option<String>>, ArrowError> {
     use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int64Type};
     use arrow_schema::TimeUnit;
     let rows = 0..column.len();
@@ -106,6 +106,29 @@ fn column_text(column: &ArrayRef) -> Result<Vec<Option<String>>, ArrowError> {
                     .then(|| (i64::from(values.value(r)) * 86_400).to_string())
             })
             .collect()
+        }
+        DataType::Binary | DataType::LargeBinary => {
+            let utf8 = |r: usize, bytes: &[u8]| {
+                String::from_utf8(bytes.to_vec()).map_err(|e| {
+                    ArrowError::InvalidArgumentError(format!(
+                        "row {}: not UTF-8 text (byte {} is not); re-save the column as UTF-8 \
+                         strings",
+                        first_row + r as u64 + 1,
+                        e.utf8_error().valid_up_to() + 1
+                    ))
+                })
+            };
+            let values: Vec<Option<&[u8]>> = if let Some(b) = column.as_binary_opt::<i32>() {
+                rows.map(|r| b.is_valid(r).then(|| b.value(r))).collect()
+            } else {
+                let b = column.as_binary::<i64>();
+                rows.map(|r| b.is_valid(r).then(|| b.value(r))).collect()
+            };
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(r, v)| v.map(|bytes| utf8(r, bytes)).transpose())
+                .collect::<Result<_, _>>()?
         }
         _ => {
             let options = arrow_cast::CastOptions {
@@ -367,16 +390,22 @@ impl ParquetTable {
                     let Some(at) = self.loaded[c].filter(|_| wanted.contains(&c)) else {
                         return Ok(None);
                     };
-                    column_text(batch.column(at))
+                    column_text(batch.column(at), start)
                         .map(Some)
                         .map_err(|e| DataError::Parquet {
                             path: self.path.clone(),
-                            message: format!(
-                                "column '{}' in rows {}–{}: {e}",
-                                printable(&self.headers[c]),
-                                start + 1,
-                                start + batch.num_rows() as u64
-                            ),
+                            message: match e {
+                                // A message that already names its row.
+                                ArrowError::InvalidArgumentError(m) if m.starts_with("row ") => {
+                                    format!("column '{}', {m}", printable(&self.headers[c]))
+                                }
+                                e => format!(
+                                    "column '{}' in rows {}–{}: {e}",
+                                    printable(&self.headers[c]),
+                                    start + 1,
+                                    start + batch.num_rows() as u64
+                                ),
+                            },
                         })
                 })
                 .collect();

@@ -381,7 +381,6 @@ impl Encoder {
             std::fs::read_to_string(files.config()).map_err(EmbedError::io(files.config()))?;
         let architecture = parse_config(&config_text, &files.config())?;
         let dim = architecture.hidden_size();
-        check_pooling_dim(&files, dim)?;
         let (mut tokenizer, tokenizer_source) = load_tokenizer(
             files.tokenizer_json(),
             &files.vocab(),
@@ -401,6 +400,9 @@ impl Encoder {
         .map_err(|e| {
             model_error(weights_path, "weights do not match config.json")(e.to_string())
         })?;
+        // After the weights: a config.json whose hidden_size disagrees with
+        // them is named by their shapes, not blamed on the pooling config.
+        check_pooling_dim(&files, dim)?;
         let specials = tokenizer
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));

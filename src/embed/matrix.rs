@@ -116,7 +116,11 @@ impl Embeddings {
         let array: ndarray::Array2<f32> =
             ndarray_npy::ReadNpyExt::read_npy(file).map_err(|err| EmbedError::ModelFile {
                 path: path.to_path_buf(),
-                message: format!("not a float32 [n, dim] .npy file: {err}"),
+                message: format!(
+                    "not a float32 [n, dim] .npy file ({err}); crossrec reads one float32 row \
+                     per item, so convert it with NumPy: \
+                     np.save(\"out.npy\", a.astype(\"float32\").reshape(len(a), -1))"
+                ),
             })?;
         let dim = array.ncols().max(1);
         // A C-order file is read in standard layout: keep its buffer
