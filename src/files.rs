@@ -190,7 +190,6 @@ pub fn write_atomic_with(
         path: path.to_path_buf(),
         error: source,
     };
-    remove_stale_temporaries(&folder_of(&target));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
     let permissions = match std::fs::symlink_metadata(&target) {
@@ -224,10 +223,17 @@ fn is_temporary_name(name: &str) -> bool {
         .is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// Removes crossrec's own temporary files in `folder` that a killed run left
-/// behind (regular files of its naming, untouched for [`STALE_AFTER`]).
-/// Best effort: what cannot be listed or removed stays.
-fn remove_stale_temporaries(folder: &Path) {
+/// Removes crossrec's own temporary files in the folder of `output` that a
+/// killed run left behind (regular files of its naming, untouched for
+/// [`STALE_AFTER`]), sparing every file of `spare` (the run's inputs, which
+/// may be named anything). Best effort: what cannot be listed or removed
+/// stays.
+pub fn remove_stale_temporaries<'a>(output: &Path, spare: impl IntoIterator<Item = &'a Path>) {
+    let folder = folder_of(output);
+    let spare: Vec<PathBuf> = spare
+        .into_iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
@@ -241,7 +247,8 @@ fn remove_stale_temporaries(folder: &Path) {
                         .and_then(|m| m.elapsed().ok())
                         .is_some_and(|age| age >= STALE_AFTER)
             });
-        if stale {
+        let spared = std::fs::canonicalize(entry.path()).is_ok_and(|p| spare.contains(&p));
+        if stale && !spared {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -256,8 +263,8 @@ pub fn ensure_folder(folder: &Path) -> Result<(), WriteError> {
             return WriteError::Content {
                 path: link.to_path_buf(),
                 message: format!(
-                    "is a symbolic link to {}, which does not exist; create that folder or \
-                     remove the link",
+                    "is a symbolic link to {}, which does not exist or leads back to itself; \
+                     create that folder or remove the link",
                     target.display()
                 ),
             };
@@ -356,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn a_write_removes_stale_temporaries_of_its_own_naming_only() {
+    fn stale_temporaries_of_its_own_naming_go_and_inputs_stay() {
         let dir = tempfile::tempdir().unwrap();
         let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let old = |name: &str| {
@@ -367,13 +374,17 @@ mod tests {
         old(".crossrec-tmpAbC123");
         old(".crossrec-tmp-notes");
         old(".crossrec-tmpAbC1234");
+        old(".crossrec-tmpInput");
         std::fs::write(dir.path().join(".crossrec-tmpNew123"), b"being written").unwrap();
+        let input = dir.path().join(".crossrec-tmpInput");
+        remove_stale_temporaries(&dir.path().join("out.csv"), [input.as_path()]);
         write_atomic(&dir.path().join("out.csv"), |w| w.write_all(b"x")).unwrap();
         assert_eq!(
             names(dir.path()),
             [
                 ".crossrec-tmp-notes",
                 ".crossrec-tmpAbC1234",
+                ".crossrec-tmpInput",
                 ".crossrec-tmpNew123",
                 "out.csv"
             ]

@@ -192,16 +192,25 @@ impl SettingsStore {
         };
         let settings: TunedSettings =
             toml::from_str(&text).map_err(|err| invalid(err.to_string().trim().to_string()))?;
-        let weights = settings.weights.values().copied();
         if let Err(err) = crate::relate::check_ridge(settings.ridge) {
             return Err(invalid(err.to_string()));
         }
-        if weights.clone().any(|w| !crate::rank::usable_weight(w)) || settings.weights().is_zero() {
-            return Err(invalid(format!(
-                "a weight is not 0 or from {:e} to {:e} in size, or every weight is 0",
-                crate::rank::MIN_WEIGHT,
-                crate::rank::MAX_WEIGHT
-            )));
+        for (name, &w) in &settings.weights {
+            if crate::rank::Component::from_name(name).is_none() {
+                return Err(invalid(format!(
+                    "'{name}' under [weights] is not a component (a typo?)"
+                )));
+            }
+            if !crate::rank::usable_weight(w) {
+                return Err(invalid(format!(
+                    "weight {name} = {w} is not 0 or from {:e} to {:e} in size",
+                    crate::rank::MIN_WEIGHT,
+                    crate::rank::MAX_WEIGHT
+                )));
+            }
+        }
+        if settings.weights().is_zero() {
+            return Err(invalid("every weight is 0".into()));
         }
         Ok(Some(settings))
     }
@@ -230,5 +239,37 @@ impl SettingsStore {
         }
         write_atomic_with(path, Links::Replace, |out| out.write_all(text.as_bytes()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tuned_file_with_a_misspelt_or_unusable_weight_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::new(dir.path());
+        let path = dir.path().join("tuned.toml");
+        let file = |weights: &str| {
+            format!("ridge = 1.0\nvalidation_ndcg10 = 0.5\nseed = 42\n[weights]\n{weights}\n")
+        };
+        let refused = |weights: &str| {
+            std::fs::write(&path, file(weights)).unwrap();
+            store.load(&path).unwrap_err().to_string()
+        };
+        assert!(refused("adaptd = 0.75").contains("'adaptd' under [weights] is not a component"));
+        assert!(
+            refused("adapted = 1e30")
+                .contains("weight adapted = 1000000000000000000000000000000 is not 0")
+        );
+        let zeros: Vec<String> = crate::rank::COMPONENTS
+            .iter()
+            .map(|c| format!("{} = 0.0", c.name()))
+            .collect();
+        assert!(refused(&zeros.join("\n")).contains("every weight is 0"));
+        std::fs::write(&path, file("content = 0.5\ngraph = 2.0")).unwrap();
+        let loaded = store.load(&path).unwrap().unwrap();
+        assert_eq!(loaded.weights().get(crate::rank::Component::Graph), 2.0);
     }
 }

@@ -258,7 +258,7 @@ impl CrossrecApp {
         let relations = &analysed.analysis.relations;
         let result = self
             .inputs(&session.dataset)
-            .check(path)
+            .check_and_tidy(path)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 crate::export::ranking_csv_file(path, &session.dataset, relations, ranking)
@@ -289,7 +289,7 @@ impl CrossrecApp {
         let n = selection.items.len();
         let result = self
             .inputs(&session.dataset)
-            .check(path)
+            .check_and_tidy(path)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 crate::export::items_csv_file(

@@ -68,7 +68,7 @@ pub(crate) fn embed(args: &EmbedArgs) -> Result<()> {
     Inputs::default()
         .and(&args.input)
         .and_model(encoder.files())
-        .check(&args.output)?;
+        .check_and_tidy(&args.output)?;
     for line in encoder.report().lines() {
         say!("{line}");
     }
@@ -97,7 +97,7 @@ fn encode_shard(args: &EncodeArgs, shard: crate::shards::Shard, output: &Path) -
     inputs.check(output)?;
     print_load_summary(&dataset);
     let encoder = args.dataset.model.load()?;
-    inputs.and_model(encoder.files()).check(output)?;
+    inputs.and_model(encoder.files()).check_and_tidy(output)?;
     for line in encoder.report().lines() {
         say!("{line}");
     }

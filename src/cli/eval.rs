@@ -315,7 +315,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         let model = crate::embed::resolve_model(&args.dataset.model.model)?;
         Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
             .and_model(&model)
-            .check(path)?;
+            .check_and_tidy(path)?;
         crate::files::check_output(path)?;
     }
     let terminal = std::io::stderr().is_terminal();

@@ -282,6 +282,8 @@ impl Dataset {
         let mut unrated: Vec<usize> = Vec::new();
         // (interaction, line) of each positive rating, for the outlier note.
         let mut rated: Vec<(usize, u64)> = Vec::new();
+        // The first line of a whole-number timestamp and of a dated one.
+        let mut timestamp_forms: [Option<u64>; 2] = [None, None];
         let wanted: Vec<usize> = [user_col, domain_col, item_col]
             .into_iter()
             .chain(
@@ -368,7 +370,14 @@ impl Dataset {
                         );
                         continue;
                     }
-                    Ok(r) if r > MAX_RATING || (r > 0.0 && r < MIN_RATING) => {
+                    // Through f64 too: 1e-46 rounds to 0 in f32.
+                    Ok(r)
+                        if r > MAX_RATING
+                            || (r > 0.0 && r < MIN_RATING)
+                            || text
+                                .parse::<f64>()
+                                .is_ok_and(|x| x > 0.0 && x < f64::from(MIN_RATING)) =>
+                    {
                         self.report.add(
                             &at,
                             line,
@@ -411,6 +420,12 @@ impl Dataset {
                     parsed.ok()
                 };
             let timestamp = read(time_col, IssueKind::BadTimestamp, parse_timestamp);
+            if timestamp.is_some() {
+                let dated = time_col
+                    .map(field)
+                    .is_some_and(|t| t.parse::<i64>().is_err());
+                timestamp_forms[usize::from(dated)].get_or_insert(line);
+            }
             let order = read(order_col, IssueKind::BadOrder, |text| {
                 text.parse::<i64>().map_err(|_| "is not a whole number")
             });
@@ -483,6 +498,18 @@ impl Dataset {
             });
         }
         self.report.add_file(stats);
+        if let [Some(whole), Some(dated)] = timestamp_forms {
+            self.report.add(
+                &at,
+                dated.max(whole),
+                IssueKind::MixedTimestamps,
+                format!(
+                    "whole numbers (the first at {whole}) are read as seconds since 1970 \
+                     beside dates (the first at {dated}); if the numbers are milliseconds or \
+                     days, the rows are ordered wrongly"
+                ),
+            );
+        }
         self.note_outlying_ratings(&at, &rated);
         self.fill_missing_ratings(first, &unrated);
         Ok(())
@@ -519,9 +546,12 @@ impl Dataset {
         if unrated.is_empty() {
             return;
         }
+        // Positive ratings only: zeros and negatives weigh nothing, and a
+        // file of many zeros must not make every blank rating weigh nothing.
         let mut rated: Vec<f32> = self.interactions[first..]
             .iter()
             .filter_map(|i| i.rating)
+            .filter(|&r| r > 0.0)
             .collect();
         if rated.is_empty() {
             return;
@@ -628,11 +658,11 @@ pub(super) fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: 
     } else {
         String::new()
     };
-    // A comment a person or a spreadsheet wrote: `#` then words, or `#`
-    // alone, in the first field (an id like `#A12` is data).
+    // A comment a person or a spreadsheet wrote: `# ` and words, or `#`
+    // alone, opening the line (`#A12` or `#1 best seller` is data).
     if let Some(first) = row.fields.get(0).map(str::trim)
         && first.starts_with('#')
-        && (first == "#" || first.contains(char::is_whitespace) || row.fields.len() != width)
+        && (first == "#" || first.starts_with("# ") || row.fields.len() != width)
     {
         report.add(
             &at,
@@ -772,12 +802,14 @@ fn clean_id<'a>(
 
 /// Characters that draw as nothing: zero-width space, joiners and
 /// non-joiner, word joiner and invisible operators, the byte-order mark,
-/// the soft hyphen, the Mongolian vowel separator and the direction marks,
-/// embeddings and isolates.
+/// the soft hyphen, the combining grapheme joiner, the Mongolian vowel
+/// separator, the direction marks, embeddings and isolates, the Hangul
+/// fillers, the blank Braille pattern and the tag characters.
 fn is_invisible(c: char) -> bool {
     matches!(c as u32,
-        0x00AD | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
-        | 0x2066..=0x2069 | 0xFEFF)
+        0x00AD | 0x034F | 0x115F | 0x1160 | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
+        | 0x2060..=0x2064 | 0x2066..=0x2069 | 0x2800 | 0x3164 | 0xFEFF | 0xFFA0
+        | 0xE0000..=0xE007F)
 }
 
 /// `id` with its invisible characters shown as `\u{…}` escapes.

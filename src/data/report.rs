@@ -58,6 +58,9 @@ pub enum IssueKind {
     /// No rating in a file with a rating column (kept, with the median of
     /// the file's ratings).
     MissingRating,
+    /// Timestamps of both forms, whole numbers and dates, in one file
+    /// (kept; the numbers are read as seconds).
+    MixedTimestamps,
     /// A rating far above the file's others (kept; reported).
     OutlyingRating,
     /// A comment line (`# …`), not data (skipped).
@@ -106,6 +109,9 @@ impl IssueKind {
                 "no rating (kept, weighted with the median of the file's ratings)"
             }
             IssueKind::OutlyingRating => "rating far above the others (kept; check it)",
+            IssueKind::MixedTimestamps => {
+                "timestamps mix whole numbers and dates (kept; check the order)"
+            }
             IssueKind::CommentLine => "a comment, not data (row skipped)",
             IssueKind::RepeatedHeader => "the header repeated (row skipped)",
             IssueKind::SeparatorLine => "sep= line (read as the delimiter, not as data)",

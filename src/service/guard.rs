@@ -44,13 +44,23 @@ impl Inputs {
         check_not_inputs(output, self.0.iter().map(PathBuf::as_path))
     }
 
-    /// Refuses the first of `outputs` that would replace an input.
+    /// [`Inputs::check`], then removes the temporary files a killed run left
+    /// in `output`'s folder — never one of these inputs, whatever its name.
+    /// Called once the inputs are complete, just before the work.
+    pub fn check_and_tidy(&self, output: &Path) -> Result<(), WriteError> {
+        self.check(output)?;
+        crate::files::remove_stale_temporaries(output, self.0.iter().map(PathBuf::as_path));
+        Ok(())
+    }
+
+    /// Refuses the first of `outputs` that would replace an input (then tidies
+    /// each one's folder, as [`Inputs::check_and_tidy`]).
     pub fn check_all<'a>(
         &self,
         outputs: impl IntoIterator<Item = &'a Path>,
     ) -> Result<(), WriteError> {
         outputs
             .into_iter()
-            .try_for_each(|output| self.check(output))
+            .try_for_each(|output| self.check_and_tidy(output))
     }
 }
