@@ -223,6 +223,24 @@ fn is_temporary_name(name: &str) -> bool {
         .is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// Which file a path reaches (through symlinks): its device and inode on
+/// Unix, so hard links to one file are one file; its canonical path elsewhere.
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = PathBuf;
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::canonicalize(path).ok()
+}
+
 /// Removes crossrec's own temporary files in the folder of `output` that a
 /// killed run left behind (regular files of its naming, untouched for
 /// [`STALE_AFTER`]), sparing every file of `spare` (the run's inputs, which
@@ -230,10 +248,8 @@ fn is_temporary_name(name: &str) -> bool {
 /// stays.
 pub fn remove_stale_temporaries<'a>(output: &Path, spare: impl IntoIterator<Item = &'a Path>) {
     let folder = folder_of(output);
-    let spare: Vec<PathBuf> = spare
-        .into_iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect();
+    // By the file itself, not its name: a hard link is the same input.
+    let spare: Vec<FileId> = spare.into_iter().filter_map(file_id).collect();
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
@@ -247,7 +263,7 @@ pub fn remove_stale_temporaries<'a>(output: &Path, spare: impl IntoIterator<Item
                         .and_then(|m| m.elapsed().ok())
                         .is_some_and(|age| age >= STALE_AFTER)
             });
-        let spared = std::fs::canonicalize(entry.path()).is_ok_and(|p| spare.contains(&p));
+        let spared = file_id(&entry.path()).is_some_and(|id| spare.contains(&id));
         if stale && !spared {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -376,16 +392,28 @@ mod tests {
         old(".crossrec-tmpAbC1234");
         old(".crossrec-tmpInput");
         std::fs::write(dir.path().join(".crossrec-tmpNew123"), b"being written").unwrap();
+        // An input reached through a hard link of a temporary's name.
+        let data = dir.path().join("data.csv");
+        std::fs::write(&data, b"id\n").unwrap();
+        std::fs::hard_link(&data, dir.path().join(".crossrec-tmpHard01")).unwrap();
+        std::fs::File::open(&data)
+            .and_then(|f| f.set_modified(hour_ago))
+            .unwrap();
         let input = dir.path().join(".crossrec-tmpInput");
-        remove_stale_temporaries(&dir.path().join("out.csv"), [input.as_path()]);
+        remove_stale_temporaries(
+            &dir.path().join("out.csv"),
+            [input.as_path(), data.as_path()],
+        );
         write_atomic(&dir.path().join("out.csv"), |w| w.write_all(b"x")).unwrap();
         assert_eq!(
             names(dir.path()),
             [
                 ".crossrec-tmp-notes",
                 ".crossrec-tmpAbC1234",
+                ".crossrec-tmpHard01",
                 ".crossrec-tmpInput",
                 ".crossrec-tmpNew123",
+                "data.csv",
                 "out.csv"
             ]
         );

@@ -192,10 +192,13 @@ impl CrossrecApp {
         }
     }
 
-    /// Every file the window has read for `dataset` and its model: what no
-    /// export may replace.
+    /// Every file the window has read for `dataset`, its model and the
+    /// `--font` file: what no export may replace.
     fn inputs(&self, dataset: &Dataset) -> Inputs {
-        let inputs = Inputs::of_dataset(dataset, self.settings.manifest.as_deref());
+        let mut inputs = Inputs::of_dataset(dataset, self.settings.manifest.as_deref());
+        if let Some(font) = &self.font {
+            inputs = inputs.and(font);
+        }
         match self.encoded() {
             Some(encoded) => inputs.and_model(encoded.encoder.files()),
             None => inputs,

@@ -43,6 +43,8 @@ pub struct CrossrecApp {
     notifications: Vec<Notification>,
     /// Characters no font could draw.
     glyphs: fonts::MissingGlyphs,
+    /// The `--font` file, an input no export may replace.
+    font: Option<std::path::PathBuf>,
     /// Whether the user was told how to get a CJK font.
     cjk_noted: bool,
     commands: Vec<Command>,
@@ -77,6 +79,7 @@ impl CrossrecApp {
             jobs: Jobs::default(),
             notifications: Vec::new(),
             glyphs: fonts::MissingGlyphs::install(&cc.egui_ctx),
+            font: start.font.clone(),
             cjk_noted: false,
             commands: Vec::new(),
             panels: panels::PanelStates::default(),

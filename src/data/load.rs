@@ -803,13 +803,15 @@ fn clean_id<'a>(
 /// Characters that draw as nothing: zero-width space, joiners and
 /// non-joiner, word joiner and invisible operators, the byte-order mark,
 /// the soft hyphen, the combining grapheme joiner, the Mongolian vowel
-/// separator, the direction marks, embeddings and isolates, the Hangul
-/// fillers, the blank Braille pattern and the tag characters.
+/// separator, the direction marks, embeddings and isolates, the deprecated
+/// format characters, the Khmer inherent vowels, the Hangul fillers, the
+/// blank Braille pattern, variation selectors, the musical format
+/// characters and the tag characters.
 fn is_invisible(c: char) -> bool {
     matches!(c as u32,
-        0x00AD | 0x034F | 0x115F | 0x1160 | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-        | 0x2060..=0x2064 | 0x2066..=0x2069 | 0x2800 | 0x3164 | 0xFEFF | 0xFFA0
-        | 0xE0000..=0xE007F)
+        0x00AD | 0x034F | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180E | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0x2800 | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF
+        | 0xFFA0 | 0x1D173..=0x1D17A | 0xE0000..=0xE007F | 0xE0100..=0xE01EF)
 }
 
 /// `id` with its invisible characters shown as `\u{…}` escapes.

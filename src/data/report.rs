@@ -56,7 +56,7 @@ pub enum IssueKind {
     /// A quote that never closes: the row runs to the end of the file (skipped).
     UnclosedQuote,
     /// No rating in a file with a rating column (kept, with the median of
-    /// the file's ratings).
+    /// the file's positive ratings, else weight 1).
     MissingRating,
     /// Timestamps of both forms, whole numbers and dates, in one file
     /// (kept; the numbers are read as seconds).
@@ -106,7 +106,7 @@ impl IssueKind {
             IssueKind::EmptyUserText => "empty user text (row skipped)",
             IssueKind::BadSplitValue => "unknown split or role value (row skipped)",
             IssueKind::MissingRating => {
-                "no rating (kept, weighted with the median of the file's ratings)"
+                "no rating (kept, weighted with the median of the file's positive ratings, else 1)"
             }
             IssueKind::OutlyingRating => "rating far above the others (kept; check it)",
             IssueKind::MixedTimestamps => {

@@ -269,10 +269,9 @@ fn bad_parquet_inputs_are_clear_errors() {
     );
     let e = load_error();
     assert!(
-        e.contains("products.parquet: column 'title' in rows 1–1"),
+        e.contains("products.parquet: column 'title', row 1: not UTF-8 text"),
         "{e}"
     );
-    assert!(e.contains("utf"), "{e}");
 
     // CSV text under a .parquet name is not called a cut-short file.
     std::fs::write(&products, "item_id,title\nP001,x\n").unwrap();
