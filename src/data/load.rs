@@ -43,6 +43,12 @@ fn parse_timestamp(text: &str) -> Result<i64, &'static str> {
     Err("is neither a whole number nor an ISO-8601 date and time (2024-01-02T03:04:05Z)")
 }
 
+/// Whole-number timestamps from here up read as seconds since 1970 of the
+/// last decades (1973 on) …
+const SECONDS_FROM: i64 = 100_000_000;
+/// … and from here up as milliseconds (1e11 seconds is the year 5138).
+const MILLISECONDS_FROM: i64 = 100_000_000_000;
+
 /// The largest rating crossrec weighs a row by: a rating is a weight in
 /// sums over a user's rows, and larger ones would overflow them.
 const MAX_RATING: f32 = 1e6;
@@ -284,6 +290,9 @@ impl Dataset {
         let mut rated: Vec<(usize, u64)> = Vec::new();
         // The first line of a whole-number timestamp and of a dated one.
         let mut timestamp_forms: [Option<u64>; 2] = [None, None];
+        // The first line of a timestamp that reads as seconds of recent
+        // decades (1e8..1e11) and of one that reads as milliseconds (≥ 1e11).
+        let mut timestamp_units: [Option<u64>; 2] = [None, None];
         let wanted: Vec<usize> = [user_col, domain_col, item_col]
             .into_iter()
             .chain(
@@ -420,11 +429,14 @@ impl Dataset {
                     parsed.ok()
                 };
             let timestamp = read(time_col, IssueKind::BadTimestamp, parse_timestamp);
-            if timestamp.is_some() {
+            if let Some(t) = timestamp {
                 let dated = time_col
                     .map(field)
                     .is_some_and(|t| t.parse::<i64>().is_err());
                 timestamp_forms[usize::from(dated)].get_or_insert(line);
+                if !dated && t >= SECONDS_FROM {
+                    timestamp_units[usize::from(t >= MILLISECONDS_FROM)].get_or_insert(line);
+                }
             }
             let order = read(order_col, IssueKind::BadOrder, |text| {
                 text.parse::<i64>().map_err(|_| "is not a whole number")
@@ -498,6 +510,18 @@ impl Dataset {
             });
         }
         self.report.add_file(stats);
+        if let [Some(seconds), Some(millis)] = timestamp_units {
+            self.report.add(
+                &at,
+                seconds.max(millis),
+                IssueKind::MixedTimestamps,
+                format!(
+                    "some read as seconds (the first at {seconds}), some as milliseconds (the \
+                     first at {millis}), over 1000× apart; every one is read as the same unit, \
+                     so the rows are ordered wrongly"
+                ),
+            );
+        }
         if let [Some(whole), Some(dated)] = timestamp_forms {
             self.report.add(
                 &at,
