@@ -220,6 +220,30 @@ pub fn encode_dataset(
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
     cancel: &AtomicBool,
 ) -> Result<DatasetEmbeddings, EmbedError> {
+    encode_dataset_with(dataset, Some(encoder), cache, progress, cancel)
+}
+
+/// Whether any part of `dataset` is encoded by the model: a domain whose
+/// vectors come from no file, or the users' texts.
+pub fn needs_model(dataset: &Dataset) -> bool {
+    !dataset.user_texts.is_empty()
+        || dataset
+            .manifest
+            .domains
+            .iter()
+            .any(|d| d.embeddings.is_none())
+}
+
+/// [`encode_dataset`], with no model at all when [`needs_model`] is false
+/// (every domain's vectors from a file, no user texts).
+pub fn encode_dataset_with(
+    dataset: &Dataset,
+    encoder: Option<&Encoder>,
+    cache: &EmbeddingCache,
+    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
+    cancel: &AtomicBool,
+) -> Result<DatasetEmbeddings, EmbedError> {
+    let model = |part: &str| encoder.ok_or_else(|| EmbedError::NoModel(part.to_string()));
     let mut domains = Vec::with_capacity(dataset.domains.len());
     let mut summary = Vec::new();
     for (domain, spec) in dataset.domains.iter().zip(&dataset.manifest.domains) {
@@ -240,6 +264,7 @@ pub fn encode_dataset(
         }
         let key = domain_key(dataset, domain);
         let stage = EncodeStage::Domain(&domain.name);
+        let encoder = model(&format!("domain '{}'", domain.name))?;
         let result = cache.encode(
             encoder,
             &key,
@@ -253,8 +278,10 @@ pub fn encode_dataset(
         summary.push(part);
     }
     let user_texts = if dataset.user_texts.is_empty() {
-        Embeddings::new(encoder.dim(), Vec::new())
+        let dim = encoder.map_or_else(|| domains.first().map_or(0, Embeddings::dim), Encoder::dim);
+        Embeddings::new(dim, Vec::new())
     } else {
+        let encoder = model("the user texts")?;
         let key = user_texts_key(dataset);
         let texts: Vec<&str> = dataset.user_texts.iter().map(|t| t.text.as_str()).collect();
         let stage = EncodeStage::UserTexts;
@@ -317,7 +344,7 @@ pub fn entity_phrases_key(dataset: &Dataset) -> String {
 /// their vectors are the model's) and chosen per item.
 fn mine_entities(
     dataset: &Dataset,
-    encoder: &Encoder,
+    encoder: Option<&Encoder>,
     cache: &EmbeddingCache,
     domains: &[Embeddings],
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
@@ -341,6 +368,8 @@ fn mine_entities(
     let phrase_vectors = if by_model && !candidates.phrases.is_empty() {
         let phrases: Vec<&str> = candidates.phrases.iter().map(String::as_str).collect();
         let stage = EncodeStage::EntityPhrases;
+        let encoder =
+            encoder.ok_or_else(|| EmbedError::NoModel("the candidate entity phrases".into()))?;
         let result = cache.encode(
             encoder,
             &entity_phrases_key(dataset),

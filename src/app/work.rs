@@ -162,7 +162,7 @@ pub fn encode(
     .map_err(JobError::from)?;
     Ok(Encoded {
         embeddings: Arc::new(encoded.embeddings),
-        encoder: Arc::new(encoded.encoder),
+        encoder: Arc::new(encoded.encoder.map_err(JobError::from)?),
     })
 }
 

@@ -224,14 +224,19 @@ pub(crate) fn load_with_encoder(
     args: &DatasetArgs,
     check: Precheck<'_>,
 ) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
-    load_quietly(args, Unsaved::Warn, check)
+    let (dataset, embeddings, encoder) = load_quietly(args, Unsaved::Warn, check)?;
+    Ok((dataset, embeddings, encoder?))
 }
 
 fn load_quietly(
     args: &DatasetArgs,
     unsaved: Unsaved,
     check: Precheck<'_>,
-) -> Result<(Dataset, DatasetEmbeddings, crate::embed::Encoder)> {
+) -> Result<(
+    Dataset,
+    DatasetEmbeddings,
+    Result<crate::embed::Encoder, crate::embed::EmbedError>,
+)> {
     let dataset = Dataset::load(&args.manifest()?)?;
     print_load_summary(&dataset);
     check(&dataset)?;
@@ -266,6 +271,13 @@ fn load_quietly(
     )?;
     if let Some((_, bar)) = bars.as_mut() {
         bar.finish();
+    }
+    if let Err(err) = &encoder {
+        say!(
+            "note: no model loaded, and none is needed: every domain's vectors come from a file \
+             and there are no user texts (the model: {})",
+            err.to_string().lines().next().unwrap_or_default()
+        );
     }
     for note in result.summary.iter().flat_map(|p| &p.notes) {
         say!("note: {note}");

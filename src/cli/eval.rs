@@ -312,9 +312,8 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         }
         // Never replace the dataset's own files or the model's; fail before
         // the long work if the file cannot be written.
-        let model = crate::embed::resolve_model(&args.dataset.model.model)?;
         Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
-            .and_model(&model)
+            .and_model_named(&args.dataset.model.model)
             .check_and_tidy(path)?;
         crate::files::check_output(path)?;
     }

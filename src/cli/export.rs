@@ -169,8 +169,8 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
     let domains = args.domains(&dataset)?;
     let format = args.format();
     // Never replace the dataset's own files.
-    let model = crate::embed::resolve_model(&args.dataset.model.model)?;
-    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?)).and_model(&model);
+    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
+        .and_model_named(&args.dataset.model.model);
     let files = args.files();
     inputs.check_all(files.iter().map(PathBuf::as_path))?;
     let rows: usize = match args.what {

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Why a model could not be loaded or texts could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
+    /// A part of a dataset needs the model, and none is loaded.
+    #[error("{0} must be encoded by the model, and no model is loaded")]
+    NoModel(String),
     /// The model named neither a folder nor a model found in the cache or hub.
     #[error(
         "model '{spec}' not found: {searched}\n\

@@ -10,15 +10,17 @@ use crate::data::Dataset;
 use crate::embed::{
     EmbedError, EmbeddingCache, EncodeProgress, Encoder, EncoderOptions, LoadReport,
 };
-use crate::pipeline::{DatasetEmbeddings, EncodeStage, encode_dataset};
+use crate::pipeline::{DatasetEmbeddings, EncodeStage, encode_dataset_with, needs_model};
 
 /// A dataset's vectors and the model that made them.
 #[derive(Debug)]
 pub struct Encoded {
     /// Every domain's vectors (and the user texts').
     pub embeddings: DatasetEmbeddings,
-    /// The model, kept loaded.
-    pub encoder: Encoder,
+    /// The model, kept loaded; or why it could not be loaded, when nothing
+    /// of the dataset needed it (every domain's vectors from a file, no
+    /// user texts): what needs a model then (a typed query) says why.
+    pub encoder: Result<Encoder, EmbedError>,
 }
 
 /// Loads `model` (a folder or hub id) with `options`, tells `loaded` what
@@ -31,9 +33,15 @@ pub fn encode(
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
     cancel: &AtomicBool,
 ) -> Result<Encoded, EmbedError> {
-    let encoder = Encoder::from_spec(model, options)?;
-    loaded(encoder.report());
-    let embeddings = encode_dataset(dataset, &encoder, cache, progress, cancel)?;
+    let encoder = match Encoder::from_spec(model, options) {
+        Ok(encoder) => {
+            loaded(encoder.report());
+            Ok(encoder)
+        }
+        Err(err) if needs_model(dataset) => return Err(err),
+        Err(err) => Err(err),
+    };
+    let embeddings = encode_dataset_with(dataset, encoder.as_ref().ok(), cache, progress, cancel)?;
     Ok(Encoded {
         embeddings,
         encoder,

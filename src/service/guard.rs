@@ -33,6 +33,16 @@ impl Inputs {
         self
     }
 
+    /// These inputs and every file of the model `spec` names (a folder or
+    /// hub id), when it names one: when it names none, the run read no
+    /// model file (every vector came from a file).
+    pub fn and_model_named(self, spec: &str) -> Inputs {
+        match crate::embed::resolve_model(spec) {
+            Ok(model) => self.and_model(&model),
+            Err(_) => self,
+        }
+    }
+
     /// These inputs and `path`.
     pub fn and(mut self, path: impl Into<PathBuf>) -> Inputs {
         self.0.push(path.into());
