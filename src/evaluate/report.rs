@@ -718,12 +718,7 @@ fn rows(
                 Some(weights),
                 scores.summarise(&weights, &KS),
             ));
-        } else if relations.alike_target_vectors
-            && matches!(
-                c,
-                Component::Content | Component::Mapped | Component::Adapted | Component::History
-            )
-        {
+        } else if relations.alike_target_vectors && crate::rank::VECTOR_SPACE.contains(&c) {
             notes.push(format!(
                 "{}: unavailable: {}",
                 c.name(),

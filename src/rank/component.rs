@@ -203,6 +203,15 @@ impl fmt::Display for Weights {
     }
 }
 
+/// The components that score a target item by its vector alone: when every
+/// target item has the same vector they cannot tell items apart.
+pub const VECTOR_SPACE: [Component; 4] = [
+    Component::Content,
+    Component::Mapped,
+    Component::Adapted,
+    Component::History,
+];
+
 /// The largest weight in size: a score is a weighted sum of components of
 /// about unit size, and larger weights would overflow it.
 pub const MAX_WEIGHT: f32 = 1e6;

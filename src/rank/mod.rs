@@ -24,8 +24,8 @@ use crate::relate::Relations;
 
 pub use compact::{CompactItems, Quantized};
 pub use component::{
-    ALL_ZERO, COMPONENTS, Component, MAX_WEIGHT, MIN_WEIGHT, N_COMPONENTS, PerComponent, Weights,
-    WeightsError, usable_weight,
+    ALL_ZERO, COMPONENTS, Component, MAX_WEIGHT, MIN_WEIGHT, N_COMPONENTS, PerComponent,
+    VECTOR_SPACE, Weights, WeightsError, usable_weight,
 };
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dense_items, dots_into};
@@ -198,14 +198,8 @@ impl UserQuery {
         }
         let (content, mapped, adapted, history) = if relations.alike_target_vectors {
             // Every vector-space score would be the same for every item.
-            let alike = [
-                Component::Content,
-                Component::Mapped,
-                Component::Adapted,
-                Component::History,
-            ];
-            unavailable.retain(|(c, _)| !alike.contains(c));
-            unavailable.extend(alike.map(|c| (c, crate::relate::ALIKE_VECTORS.to_string())));
+            unavailable.retain(|(c, _)| !VECTOR_SPACE.contains(c));
+            unavailable.extend(VECTOR_SPACE.map(|c| (c, crate::relate::ALIKE_VECTORS.to_string())));
             unavailable.sort_by_key(|(c, _)| *c);
             (None, None, None, None)
         } else {
