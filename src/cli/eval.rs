@@ -13,10 +13,10 @@ use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
 use crate::evaluate::{
     AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, KgStatus, METRICS, MappingStatus,
-    MemoryCap, NEW_ITEMS_SHARE, Negatives, Protocol, Report, SequenceStatus, TuneOptions,
+    MemoryCap, NEW_ITEMS_SHARE, Negatives, Protocol, Report, SequenceStatus, TuneOptions, Unit,
     WARM_HOLDOUT,
 };
-use crate::export::{FileFormat, candidates_table};
+use crate::export::{FileFormat, candidates_table, per_user_table};
 use crate::rank::Weights;
 use crate::relate::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY};
 use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
@@ -70,48 +70,17 @@ pub struct EvalArgs {
     /// The target domain.
     #[arg(long = "to")]
     to: String,
-    /// What is held out.
-    #[arg(long, value_enum, default_value_t = ProtocolName::ColdStart)]
-    protocol: ProtocolName,
-    /// warm only: how many of each test user's last target rows are held
-    /// out: a count (2) or a share (20%) [default: 2].
-    #[arg(long, allow_negative_numbers = true)]
-    holdout: Option<Holdout>,
-    /// new-items only: the share of target items that become new [default: 0.2].
-    #[arg(long, value_parser = share, allow_negative_numbers = true)]
-    new_items_share: Option<f64>,
-    /// What the held-out targets are ranked among: all, or sampled:N (the
-    /// targets and N seeded negatives).
-    #[arg(long, default_value_t = Candidates::All)]
-    candidates: Candidates,
-    /// Under sampled candidates, which items may be negatives: unseen (not
-    /// the user's own items, as ABXI and C2DSR sample) or any (only the
-    /// targets excluded, as LLMCDSR samples).
-    #[arg(long, value_parser = super::named::<Negatives>(), default_value = "unseen")]
-    negatives: Negatives,
+    #[command(flatten)]
+    setup: SetupArgs,
     /// Under sampled candidates, write each test user's candidate list
     /// (user_id, domain, item_id, is_target; CSV, or Parquet by extension)
     /// so another tool can rank the same items.
     #[arg(long, value_name = "FILE")]
     write_candidates: Option<std::path::PathBuf>,
-    /// Seed of the split.
-    #[arg(long, default_value_t = 42, value_parser = super::whole::<u64>, allow_negative_numbers = true)]
-    seed: u64,
-    /// Share of the pool held out as test users (cold-start: users present
-    /// in both domains; warm: those with two or more target rows).
-    #[arg(long, default_value_t = 0.2, value_parser = share, allow_negative_numbers = true)]
-    test_share: f64,
-    /// Share of the rest held out for validation (tuning); under new-items,
-    /// the share of the new items kept for validation.
-    #[arg(long, default_value_t = 0.1, value_parser = share, allow_negative_numbers = true)]
-    validation_share: f64,
     /// The hybrid's weights; components not named keep their default
     /// [default: content=0.5,mapped=0.5,adapted=1,sequence=1,graph=1,kg=0.5,popularity=1,history=1].
     #[arg(long, value_parser = parse_weights)]
     weights: Option<Weights>,
-    /// Ridge strength of the mapping (a number ≥ 0).
-    #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge, allow_negative_numbers = true)]
-    ridge: f32,
     /// Search weights and ridge on the validation users, report the tuned
     /// hybrid, and save it as this dataset's default for `recommend` (when
     /// the search is reliable: enough validation users and a gain clearly
@@ -122,69 +91,112 @@ pub struct EvalArgs {
     /// unreliable.
     #[arg(long, requires = "tune")]
     save_unreliable: bool,
-    /// Most epochs of the transfer model (`adapted`); the epoch kept is
-    /// chosen on the validation users. 0 leaves it out.
-    #[arg(long, default_value_t = AdaptOptions::default().epochs, allow_negative_numbers = true)]
-    adapt_epochs: usize,
-    /// Time budget of the transfer model's training, seconds.
-    #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs(), allow_negative_numbers = true)]
-    adapt_seconds: u64,
-    /// Learning rate of the transfer model (AdamW).
-    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
-    adapt_lr: f64,
-    /// Softmax temperature of the transfer model's training.
-    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
-    adapt_temperature: f32,
-    /// Weight decay of the transfer model (AdamW, towards the identity map;
-    /// a number ≥ 0).
-    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = within(WEIGHT_DECAY), allow_negative_numbers = true)]
-    adapt_weight_decay: f64,
-    /// Where the transfer model's user tower starts.
-    #[arg(long, value_parser = super::named::<AdaptStart>(), default_value = "mapped")]
-    adapt_start: AdaptStart,
-    /// Pairs per training step of the transfer model (the others in a batch
-    /// are each pair's negatives).
-    #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive, allow_negative_numbers = true)]
-    adapt_batch: usize,
-    /// Most epochs of the sequence model (`sequence`); the epoch kept is
-    /// chosen on the validation users. 0 leaves it out.
-    #[arg(long, default_value_t = SequenceOptions::default().epochs, allow_negative_numbers = true)]
-    sequence_epochs: usize,
-    /// Time budget of the sequence model's training, seconds.
-    #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs(), allow_negative_numbers = true)]
-    sequence_seconds: u64,
-    /// How many of a user's last interactions the sequence model reads.
-    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive, allow_negative_numbers = true)]
-    sequence_length: usize,
-    /// Attention blocks of the sequence model.
-    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive, allow_negative_numbers = true)]
-    sequence_layers: usize,
-    /// Width of the sequence model's states.
-    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive, allow_negative_numbers = true)]
-    sequence_dim: usize,
-    /// Represent items by their text alone in the sequence model (no
-    /// learned embedding per item beside the text, read or scored).
-    #[arg(long)]
-    sequence_text_only: bool,
-    /// Learning rate of the sequence model (AdamW).
-    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
-    sequence_lr: f64,
-    /// Softmax temperature of the sequence model's training.
-    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
-    sequence_temperature: f32,
-    /// Dropout of the sequence model while training (in [0, 1)).
-    #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share, allow_negative_numbers = true)]
-    sequence_dropout: f64,
-    /// Share of a training batch's items that the sequence model reads and
-    /// scores by their text alone, their learned embedding dropped (in [0, 1)).
-    #[arg(long, default_value_t = f64::from(SequenceOptions::default().id_dropout), value_parser = share, allow_negative_numbers = true)]
-    sequence_id_dropout: f64,
-    /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
-    #[arg(long, default_value_t = MemoryCap::default().0 >> 20, allow_negative_numbers = true)]
-    memory_mib: usize,
+    /// Write every evaluated user's metrics under every method, their
+    /// segments and their targets' ranks (CSV, or Parquet by extension).
+    #[arg(long, value_name = "FILE")]
+    per_user: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// How held-out users are drawn and what is trained: the flags `eval` and
+/// `compare` share.
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    /// What is held out.
+    #[arg(long, value_enum, default_value_t = ProtocolName::ColdStart)]
+    pub(crate) protocol: ProtocolName,
+    /// warm only: how many of each test user's last target rows are held
+    /// out: a count (2) or a share (20%) [default: 2].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) holdout: Option<Holdout>,
+    /// new-items only: the share of target items that become new [default: 0.2].
+    #[arg(long, value_parser = share, allow_negative_numbers = true)]
+    pub(crate) new_items_share: Option<f64>,
+    /// What the held-out targets are ranked among: all, or sampled:N (the
+    /// targets and N seeded negatives).
+    #[arg(long, default_value_t = Candidates::All)]
+    pub(crate) candidates: Candidates,
+    /// Under sampled candidates, which items may be negatives: unseen (not
+    /// the user's own items, as ABXI and C2DSR sample) or any (only the
+    /// targets excluded, as LLMCDSR samples).
+    #[arg(long, value_parser = super::named::<Negatives>(), default_value = "unseen")]
+    pub(crate) negatives: Negatives,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 42, value_parser = super::whole::<u64>, allow_negative_numbers = true)]
+    pub(crate) seed: u64,
+    /// Share of the pool held out as test users (cold-start: users present
+    /// in both domains; warm: those with two or more target rows).
+    #[arg(long, default_value_t = 0.2, value_parser = share, allow_negative_numbers = true)]
+    pub(crate) test_share: f64,
+    /// Share of the rest held out for validation (tuning); under new-items,
+    /// the share of the new items kept for validation.
+    #[arg(long, default_value_t = 0.1, value_parser = share, allow_negative_numbers = true)]
+    pub(crate) validation_share: f64,
+    /// Ridge strength of the mapping (a number ≥ 0).
+    #[arg(long, default_value_t = RelateOptions::default().ridge, value_parser = parse_ridge, allow_negative_numbers = true)]
+    pub(crate) ridge: f32,
+    /// Most epochs of the transfer model (`adapted`); the epoch kept is
+    /// chosen on the validation users. 0 leaves it out.
+    #[arg(long, default_value_t = AdaptOptions::default().epochs, allow_negative_numbers = true)]
+    pub(crate) adapt_epochs: usize,
+    /// Time budget of the transfer model's training, seconds.
+    #[arg(long, default_value_t = AdaptOptions::default().budget.as_secs(), allow_negative_numbers = true)]
+    pub(crate) adapt_seconds: u64,
+    /// Learning rate of the transfer model (AdamW).
+    #[arg(long, default_value_t = AdaptOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
+    pub(crate) adapt_lr: f64,
+    /// Softmax temperature of the transfer model's training.
+    #[arg(long, default_value_t = AdaptOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
+    pub(crate) adapt_temperature: f32,
+    /// Weight decay of the transfer model (AdamW, towards the identity map;
+    /// a number ≥ 0).
+    #[arg(long, default_value_t = AdaptOptions::default().weight_decay, value_parser = within(WEIGHT_DECAY), allow_negative_numbers = true)]
+    pub(crate) adapt_weight_decay: f64,
+    /// Where the transfer model's user tower starts.
+    #[arg(long, value_parser = super::named::<AdaptStart>(), default_value = "mapped")]
+    pub(crate) adapt_start: AdaptStart,
+    /// Pairs per training step of the transfer model (the others in a batch
+    /// are each pair's negatives).
+    #[arg(long, default_value_t = AdaptOptions::default().batch, value_parser = super::positive, allow_negative_numbers = true)]
+    pub(crate) adapt_batch: usize,
+    /// Most epochs of the sequence model (`sequence`); the epoch kept is
+    /// chosen on the validation users. 0 leaves it out.
+    #[arg(long, default_value_t = SequenceOptions::default().epochs, allow_negative_numbers = true)]
+    pub(crate) sequence_epochs: usize,
+    /// Time budget of the sequence model's training, seconds.
+    #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs(), allow_negative_numbers = true)]
+    pub(crate) sequence_seconds: u64,
+    /// How many of a user's last interactions the sequence model reads.
+    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive, allow_negative_numbers = true)]
+    pub(crate) sequence_length: usize,
+    /// Attention blocks of the sequence model.
+    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive, allow_negative_numbers = true)]
+    pub(crate) sequence_layers: usize,
+    /// Width of the sequence model's states.
+    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive, allow_negative_numbers = true)]
+    pub(crate) sequence_dim: usize,
+    /// Represent items by their text alone in the sequence model (no
+    /// learned embedding per item beside the text, read or scored).
+    #[arg(long)]
+    pub(crate) sequence_text_only: bool,
+    /// Learning rate of the sequence model (AdamW).
+    #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
+    pub(crate) sequence_lr: f64,
+    /// Softmax temperature of the sequence model's training.
+    #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
+    pub(crate) sequence_temperature: f32,
+    /// Dropout of the sequence model while training (in [0, 1)).
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().dropout), value_parser = share, allow_negative_numbers = true)]
+    pub(crate) sequence_dropout: f64,
+    /// Share of a training batch's items that the sequence model reads and
+    /// scores by their text alone, their learned embedding dropped (in [0, 1)).
+    #[arg(long, default_value_t = f64::from(SequenceOptions::default().id_dropout), value_parser = share, allow_negative_numbers = true)]
+    pub(crate) sequence_id_dropout: f64,
+    /// Memory cap of the precomputed test scores, MiB (above it, a seeded sample of test users).
+    #[arg(long, default_value_t = MemoryCap::default().0 >> 20, allow_negative_numbers = true)]
+    pub(crate) memory_mib: usize,
 }
 
 /// How a domain's entities were made, in words.
@@ -225,24 +237,117 @@ fn share(s: &str) -> Result<f64, String> {
     }
 }
 
-pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
-    // A setting of another protocol would be silently ignored.
-    for (given, flag, protocol) in [
-        (args.holdout.is_some(), "--holdout", ProtocolName::Warm),
-        (
-            args.new_items_share.is_some(),
-            "--new-items-share",
-            ProtocolName::NewItems,
-        ),
-    ] {
-        if given && args.protocol != protocol {
-            anyhow::bail!(
-                "{flag} applies to --protocol {} only; this run is --protocol {}",
-                protocol.name(),
-                args.protocol.name()
-            );
+impl SetupArgs {
+    /// Refuses a flag of another protocol (it would be silently ignored).
+    pub(crate) fn check(&self) -> Result<()> {
+        for (given, flag, protocol) in [
+            (self.holdout.is_some(), "--holdout", ProtocolName::Warm),
+            (
+                self.new_items_share.is_some(),
+                "--new-items-share",
+                ProtocolName::NewItems,
+            ),
+        ] {
+            if given && self.protocol != protocol {
+                anyhow::bail!(
+                    "{flag} applies to --protocol {} only; this run is --protocol {}",
+                    protocol.name(),
+                    self.protocol.name()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The evaluation options these flags ask for, ranking by `weights`.
+    pub(crate) fn options(&self, weights: Weights, tune: bool) -> EvalOptions {
+        let protocol = match self.protocol {
+            ProtocolName::ColdStart => Protocol::ColdStart,
+            ProtocolName::Warm => Protocol::Warm {
+                holdout: self.holdout.unwrap_or(WARM_HOLDOUT),
+            },
+            ProtocolName::NewItems => Protocol::NewItems {
+                share: self.new_items_share.unwrap_or(NEW_ITEMS_SHARE),
+            },
+            ProtocolName::Given => Protocol::Given,
+        };
+        let adapt = (self.adapt_epochs > 0).then(|| AdaptOptions {
+            epochs: self.adapt_epochs,
+            budget: std::time::Duration::from_secs(self.adapt_seconds),
+            learning_rate: self.adapt_lr,
+            temperature: self.adapt_temperature,
+            batch: self.adapt_batch,
+            weight_decay: self.adapt_weight_decay,
+            start: self.adapt_start,
+            ..AdaptOptions::default()
+        });
+        let sequence = (self.sequence_epochs > 0).then(|| SequenceOptions {
+            epochs: self.sequence_epochs,
+            budget: std::time::Duration::from_secs(self.sequence_seconds),
+            max_len: self.sequence_length,
+            layers: self.sequence_layers,
+            dim: self.sequence_dim,
+            ids: !self.sequence_text_only,
+            learning_rate: self.sequence_lr,
+            temperature: self.sequence_temperature,
+            dropout: self.sequence_dropout as f32,
+            id_dropout: self.sequence_id_dropout as f32,
+            ..SequenceOptions::default()
+        });
+        EvalOptions {
+            adapt,
+            sequence,
+            protocol,
+            candidates: self.candidates.with_negatives(self.negatives),
+            seed: self.seed,
+            test_share: self.test_share,
+            validation_share: self.validation_share,
+            weights,
+            ridge: self.ridge,
+            tune: tune.then(TuneOptions::default),
+            cap: MemoryCap(self.memory_mib << 20),
         }
     }
+
+    /// A progress callback that prints each stage once, and its percentage
+    /// on a terminal.
+    pub(crate) fn progress() -> impl FnMut(&str, f64) {
+        let terminal = std::io::stderr().is_terminal();
+        let mut last_stage = String::new();
+        move |stage: &str, fraction: f64| {
+            if stage != last_stage {
+                say!("{stage}…");
+                last_stage = stage.to_string();
+            } else if terminal {
+                super::write_stderr(format_args!("\r  {:>3.0} %", fraction * 100.0));
+            }
+        }
+    }
+}
+
+/// Fails before the long work when `path` is one of the run's inputs or
+/// cannot be written, or (`what`) names a file type the output is not.
+pub(crate) fn check_table_output(
+    args: &DatasetArgs,
+    dataset: &crate::data::Dataset,
+    path: &std::path::Path,
+    what: &str,
+) -> Result<()> {
+    if FileFormat::of(path) == FileFormat::Npy {
+        anyhow::bail!(
+            "{what} writes a table: name a .csv or .parquet file, not {}",
+            path.display()
+        );
+    }
+    Inputs::of_dataset(dataset, Some(&args.manifest()?))
+        .and_model_named(&args.model.model)
+        .check_and_tidy(path)?;
+    crate::files::check_output(path)?;
+    Ok(())
+}
+
+pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
+    args.setup.check()?;
     let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
         domain_pair(d, &args.from, &args.to)?;
         Ok(())
@@ -251,52 +356,9 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let protocol = match args.protocol {
-        ProtocolName::ColdStart => Protocol::ColdStart,
-        ProtocolName::Warm => Protocol::Warm {
-            holdout: args.holdout.unwrap_or(WARM_HOLDOUT),
-        },
-        ProtocolName::NewItems => Protocol::NewItems {
-            share: args.new_items_share.unwrap_or(NEW_ITEMS_SHARE),
-        },
-        ProtocolName::Given => Protocol::Given,
-    };
-    let adapt = (args.adapt_epochs > 0).then(|| AdaptOptions {
-        epochs: args.adapt_epochs,
-        budget: std::time::Duration::from_secs(args.adapt_seconds),
-        learning_rate: args.adapt_lr,
-        temperature: args.adapt_temperature,
-        batch: args.adapt_batch,
-        weight_decay: args.adapt_weight_decay,
-        start: args.adapt_start,
-        ..AdaptOptions::default()
-    });
-    let sequence = (args.sequence_epochs > 0).then(|| SequenceOptions {
-        epochs: args.sequence_epochs,
-        budget: std::time::Duration::from_secs(args.sequence_seconds),
-        max_len: args.sequence_length,
-        layers: args.sequence_layers,
-        dim: args.sequence_dim,
-        ids: !args.sequence_text_only,
-        learning_rate: args.sequence_lr,
-        temperature: args.sequence_temperature,
-        dropout: args.sequence_dropout as f32,
-        id_dropout: args.sequence_id_dropout as f32,
-        ..SequenceOptions::default()
-    });
-    let options = EvalOptions {
-        adapt,
-        sequence,
-        protocol,
-        candidates: args.candidates.with_negatives(args.negatives),
-        seed: args.seed,
-        test_share: args.test_share,
-        validation_share: args.validation_share,
-        weights: args.weights.unwrap_or_default(),
-        ridge: args.ridge,
-        tune: args.tune.then(TuneOptions::default),
-        cap: MemoryCap(args.memory_mib << 20),
-    };
+    let options = args
+        .setup
+        .options(args.weights.unwrap_or_default(), args.tune);
     if let Some(path) = &args.write_candidates {
         if options.candidates == Candidates::All {
             anyhow::bail!(
@@ -304,21 +366,19 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
                  (--candidates sampled:999) to have lists to write"
             );
         }
-        if FileFormat::of(path) == FileFormat::Npy {
+        // Never replace the dataset's own files or the model's; fail before
+        // the long work if the file cannot be written.
+        check_table_output(&args.dataset, &dataset, path, "--write-candidates")?;
+    }
+    if let Some(path) = &args.per_user {
+        check_table_output(&args.dataset, &dataset, path, "--per-user")?;
+        if args.write_candidates.as_ref() == Some(path) {
             anyhow::bail!(
-                "--write-candidates writes a table: name a .csv or .parquet file, not {}",
+                "--per-user and --write-candidates name the same file, {}",
                 path.display()
             );
         }
-        // Never replace the dataset's own files or the model's; fail before
-        // the long work if the file cannot be written.
-        Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
-            .and_model_named(&args.dataset.model.model)
-            .check_and_tidy(path)?;
-        crate::files::check_output(path)?;
     }
-    let terminal = std::io::stderr().is_terminal();
-    let mut last_stage = String::new();
     let store = SettingsStore::new(SettingsStore::default_root());
     if args.tune {
         // Before the long run, not after it.
@@ -346,14 +406,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
                 Keep::WhenReliable
             },
         ),
-        &mut |stage, fraction| {
-            if stage != last_stage {
-                say!("{stage}…");
-                last_stage = stage.to_string();
-            } else if terminal {
-                super::write_stderr(format_args!("\r  {:>3.0} %", fraction * 100.0));
-            }
-        },
+        &mut SetupArgs::progress(),
         &AtomicBool::new(false),
     )?;
     let report = &evaluation.report;
@@ -364,6 +417,16 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         say!(
             "wrote the candidate lists of {} test users to {}",
             evaluation.scores.len(),
+            path.display()
+        );
+    }
+    if let Some(path) = &args.per_user {
+        let table = per_user_table(&dataset, &evaluation);
+        FileFormat::of(path).write_table(path, &table)?;
+        say!(
+            "wrote {} users × {} methods to {}",
+            evaluation.scores.len(),
+            evaluation.methods.len(),
             path.display()
         );
     }
@@ -537,6 +600,7 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
     for row in &report.rows {
         writeln!(out, "{:<14} {:>17}", row.method.name(), row.mrr.to_string())?;
     }
+    print_segments(out, report)?;
     writeln!(out)?;
     for note in &report.notes {
         writeln!(out, "note: {note}")?;
@@ -547,6 +611,50 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
         report.memory_bytes as f64 / (1 << 20) as f64,
         report.seconds
     )?;
+    Ok(())
+}
+
+/// NDCG@10 of each method in each segment of each breakdown: one small
+/// table per breakdown, methods down, segments across.
+fn print_segments(out: &mut impl Write, report: &Report) -> Result<()> {
+    const K: usize = 10;
+    for table in &report.segments {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "NDCG@{K} by {} ({} per segment{})",
+            table.breakdown.title(),
+            table.unit.name(),
+            if table.unit == Unit::Targets {
+                "; each target ranked without the user's other targets"
+            } else {
+                ""
+            }
+        )?;
+        write!(out, "{:<14}", "")?;
+        for row in &table.rows {
+            write!(out, " {:>16}", format!("{} ({})", row.segment, row.size))?;
+        }
+        writeln!(out, " {:>16}", "all")?;
+        for (m, overall) in table.overall.iter().enumerate() {
+            write!(out, "{:<14}", overall.method.name())?;
+            for row in &table.rows {
+                let v = row.methods.get(m).and_then(|s| s.ndcg(K));
+                write!(
+                    out,
+                    " {:>16}",
+                    v.map_or("".into(), |v| format!("{:.4}", v.mean))
+                )?;
+            }
+            writeln!(
+                out,
+                " {:>16}",
+                overall
+                    .ndcg(K)
+                    .map_or("".into(), |v| format!("{:.4}", v.mean))
+            )?;
+        }
+    }
     Ok(())
 }
 

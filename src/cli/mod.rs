@@ -11,6 +11,7 @@ macro_rules! say {
     };
 }
 
+mod compare;
 mod encode;
 mod eval;
 mod explore;
@@ -95,6 +96,10 @@ pub enum Command {
     /// Measure rankings on held-out users under a protocol (cold-start, warm,
     /// new items, or the dataset's own split) against baselines.
     Eval(eval::EvalArgs),
+    /// Compare two settings (weights, model, precision or a dataset's
+    /// version) on the same held-out users: every metric with the paired
+    /// difference, and the users who gain and lose most.
+    Compare(compare::CompareArgs),
     /// The items of each domain nearest a typed text.
     Search(explore::SearchArgs),
     /// An item's nearest items in each domain and its links through shared users.
@@ -118,7 +123,7 @@ pub enum Format {
 }
 
 /// The model and how to run it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// A model folder (Hugging Face layout) or a hub id, looked up in the local
     /// Hugging Face cache.
@@ -199,6 +204,12 @@ pub fn setting_hint(err: &anyhow::Error) -> Option<String> {
     err.chain()
         .find_map(|cause| {
             about::<crate::evaluate::EvalError>(cause)
+                .or_else(|| {
+                    cause
+                        .downcast_ref::<crate::service::compare::CompareRunError>()
+                        .and_then(|e| e.evaluation())
+                        .and_then(AboutSetting::setting)
+                })
                 .or_else(|| about::<crate::relate::RelateError>(cause))
                 .or_else(|| about::<crate::embed::EmbedError>(cause))
                 .or_else(|| about::<crate::service::recommend::RecommendError>(cause))
@@ -270,7 +281,7 @@ pub struct ImportShardsArgs {
 }
 
 /// A dataset, the model that encodes it and where its vectors are cached.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {
     /// The dataset manifest (TOML).
     #[arg(long, required_unless_present = "sample")]
@@ -381,6 +392,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::ImportShards(args) => encode::import_shards(&args),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Eval(args) => eval::eval(&args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Search(args) => explore::search(&args),
         Command::Neighbors(args) => explore::neighbors(&args),
         Command::Export(args) => export::export(&args),

@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::KS;
 use super::adapt::{train_adapter, train_sequence};
 use super::metrics::{AtK, MetricSummary};
-use super::scores::{Cancelled, EvalScores, MemoryCap, Summary};
+use super::scores::{Cancelled, EvalScores, MemoryCap, Summary, UserOutcome};
+use super::segments::{Popularity, SegmentTable, UserSegments, breakdowns};
 use super::split::{Candidates, Holdout, Protocol, Shares, Split, SplitError};
 use super::tune::{TuneContext, TuneOptions, Tuned, tune};
 use crate::data::Dataset;
@@ -185,6 +186,8 @@ pub struct Report {
     pub sequence: SequenceStatus,
     /// Baselines, single components and the hybrid(s).
     pub rows: Vec<ReportRow>,
+    /// The rows' metrics by user and target segment.
+    pub segments: Vec<SegmentTable>,
     /// The weight/ridge search, when asked for.
     pub tuned: Option<Tuned>,
     /// Notes: how F1 is computed, sampling, unavailable components.
@@ -400,6 +403,10 @@ pub struct Evaluation {
     pub split: Split,
     /// The test users' precomputed components.
     pub scores: EvalScores,
+    /// Each report row's outcome for every evaluated user.
+    pub methods: Vec<MethodOutcomes>,
+    /// Each evaluated user's segments (in the order of `scores.users`).
+    pub user_segments: Vec<UserSegments>,
 }
 
 /// Checks the options and draws the split, with a clear error when it
@@ -556,7 +563,10 @@ pub fn evaluate(
         cancel,
     )?;
     progress("ranking", 0.0);
-    let (rows, mut notes) = rows(&scores, &relations, options, tuned.as_ref());
+    let (methods, mut notes) = outcomes(&scores, &relations, options, tuned.as_ref());
+    let rows = methods.iter().map(MethodOutcomes::row).collect();
+    progress("segments", 0.0);
+    let (user_segments, segments) = segment_tables(&scores, &relations, &methods);
     notes.extend(notes_on(&scores, &relations, options, t_name));
     if let Some(tuned) = &tuned {
         notes.push(format!(
@@ -601,6 +611,7 @@ pub fn evaluate(
         adapted,
         sequence,
         rows,
+        segments,
         tuned,
         notes,
         memory_bytes: scores.memory_bytes,
@@ -611,6 +622,8 @@ pub fn evaluate(
         relations,
         split,
         scores,
+        methods,
+        user_segments,
     })
 }
 
@@ -690,19 +703,41 @@ fn fit_split(
     Ok((relations, tuned))
 }
 
-/// The report's rows (random, each component alone, the hybrid, the tuned
-/// hybrid) and a note for each component no test user has.
-fn rows(
+/// One ranking method's outcome for every evaluated user.
+#[derive(Debug, Clone)]
+pub struct MethodOutcomes {
+    /// The method.
+    pub method: Method,
+    /// The weights it ranks by (none for random).
+    pub weights: Option<Weights>,
+    /// Each evaluated user's outcome, in the order of [`EvalScores::users`].
+    pub users: Vec<UserOutcome>,
+}
+
+impl MethodOutcomes {
+    fn row(&self) -> ReportRow {
+        ReportRow::new(self.method, self.weights, Summary::of(&self.users, &KS))
+    }
+}
+
+/// Each method's outcomes (random, each component alone, the hybrid, the
+/// tuned hybrid) and a note for each component no test user has.
+fn outcomes(
     scores: &EvalScores,
     relations: &Relations,
     options: &EvalOptions,
     tuned: Option<&Tuned>,
-) -> (Vec<ReportRow>, Vec<String>) {
-    let mut rows = vec![ReportRow::new(
-        Method::Random,
-        None,
-        scores.random_baseline(&KS, options.seed),
-    )];
+) -> (Vec<MethodOutcomes>, Vec<String>) {
+    let of = |method: Method, weights: Weights| MethodOutcomes {
+        method,
+        weights: Some(weights),
+        users: scores.outcomes(&weights, &KS),
+    };
+    let mut methods = vec![MethodOutcomes {
+        method: Method::Random,
+        weights: None,
+        users: scores.random_baseline(&KS, options.seed),
+    }];
     let mut notes = vec![
         "F1 is computed per user from that user's precision and recall, then averaged".to_string(),
         "± is the half-width of a 95 % confidence interval over users".to_string(),
@@ -711,13 +746,8 @@ fn rows(
             .to_string(),
     ];
     for c in COMPONENTS {
-        let weights = Weights::only(c);
         if scores.available(c) {
-            rows.push(ReportRow::new(
-                Method::Only(c),
-                Some(weights),
-                scores.summarise(&weights, &KS),
-            ));
+            methods.push(of(Method::Only(c), Weights::only(c)));
         } else if relations.alike_target_vectors && crate::rank::VECTOR_SPACE.contains(&c) {
             notes.push(format!(
                 "{}: unavailable: {}",
@@ -732,19 +762,31 @@ fn rows(
             notes.push(format!("{}: unavailable for every test user", c.name()));
         }
     }
-    rows.push(ReportRow::new(
-        Method::Hybrid,
-        Some(options.weights),
-        scores.summarise(&options.weights, &KS),
-    ));
+    methods.push(of(Method::Hybrid, options.weights));
     if let Some(tuned) = tuned {
-        rows.push(ReportRow::new(
-            Method::TunedHybrid,
-            Some(tuned.weights),
-            scores.summarise(&tuned.weights, &KS),
-        ));
+        methods.push(of(Method::TunedHybrid, tuned.weights));
     }
-    (rows, notes)
+    (methods, notes)
+}
+
+/// The segment breakdowns of `methods`.
+fn segment_tables(
+    scores: &EvalScores,
+    relations: &Relations,
+    methods: &[MethodOutcomes],
+) -> (Vec<UserSegments>, Vec<SegmentTable>) {
+    let users: Vec<UserSegments> = scores
+        .users
+        .iter()
+        .map(|&u| UserSegments::of(relations, u))
+        .collect();
+    let tiers = Popularity::tiers(&relations.popularity_counts);
+    let by_method: Vec<(Method, &[UserOutcome])> = methods
+        .iter()
+        .map(|m| (m.method, m.users.as_slice()))
+        .collect();
+    let tables = breakdowns(&by_method, &users, &tiers, &KS);
+    (users, tables)
 }
 
 /// What else the report must say: sampled users, a transfer model stopped

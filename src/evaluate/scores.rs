@@ -18,8 +18,8 @@ use super::metrics::{AtK, MetricSummary, UserMetrics, user_metrics};
 use super::split::{Candidates, HeldOut, Negatives};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{
-    COMPONENTS, Component, UserQuery, Weights, add_term, better, dense_items, dots_into, top_k,
-    top_k_among,
+    COMPONENTS, Component, UserQuery, Weights, add_term, best_first, better, dense_items,
+    dots_into, top_k, top_k_among,
 };
 use crate::relate::Relations;
 
@@ -118,7 +118,41 @@ pub struct Summary {
     pub mrr: MetricSummary,
 }
 
+/// Where one relevant item landed in a user's ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TargetRank {
+    /// The target item.
+    pub item: u32,
+    /// Its place in the user's ranking (1 = first), the user's other
+    /// relevant items counted where they rank above it.
+    pub rank: u32,
+    /// Its place among the items that are not relevant to the user (the
+    /// leave-one-out rank: 1 + the non-relevant items ranked above it).
+    pub rank_alone: u32,
+}
+
+/// How one ranking did for one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserOutcome {
+    /// Metrics at each cut-off asked for.
+    pub at: Vec<UserMetrics>,
+    /// 1 / the rank of their best-ranked relevant item (0 without one).
+    pub reciprocal_rank: f64,
+    /// Each relevant item's place, by item.
+    pub targets: Vec<TargetRank>,
+}
+
 impl Summary {
+    /// The means over `outcomes` at each of `ks` (the cut-offs they were
+    /// computed at).
+    pub fn of(outcomes: &[UserOutcome], ks: &[usize]) -> Summary {
+        let at: Vec<Vec<UserMetrics>> = outcomes.iter().map(|o| o.at.clone()).collect();
+        Summary {
+            at: AtK::summarise(&at, ks),
+            mrr: MetricSummary::of(outcomes.iter().map(|o| o.reciprocal_rank)),
+        }
+    }
+
     /// The metrics at cut-off `k`, if it was computed.
     pub fn at(&self, k: usize) -> Option<&AtK> {
         self.at.iter().find(|a| a.k == k)
@@ -322,25 +356,45 @@ impl EvalScores {
         }
     }
 
-    /// 1 / the rank of user `i`'s best-ranked relevant item among the items
-    /// they are ranked over (0 without relevant items).
-    fn reciprocal_rank(&self, i: usize, scores: &[f32]) -> f64 {
+    /// Where each of user `i`'s relevant items lands in their ranking by
+    /// `scores`, in the order of [`EvalScores::relevant`].
+    fn target_ranks(&self, i: usize, scores: &[f32]) -> Vec<TargetRank> {
         let relevant = &self.relevant[i];
-        let Some(first) = relevant
-            .iter()
-            .map(|&j| (scores[j as usize], j))
-            .reduce(|a, b| if better(b, a) { b } else { a })
-        else {
-            return 0.0;
+        // The targets best first; `ahead[p]` counts the ranked items that
+        // beat target p but not target p - 1.
+        let mut order: Vec<(f32, u32)> =
+            relevant.iter().map(|&j| (scores[j as usize], j)).collect();
+        order.sort_by(best_first);
+        let mut ahead = vec![0usize; order.len() + 1];
+        let mut count = |j: u32| {
+            if relevant.binary_search(&j).is_ok() {
+                return;
+            }
+            let item = (scores[j as usize], j);
+            let p = order.partition_point(|&t| better(t, item));
+            ahead[p] += 1;
         };
-        let ahead = |j: u32| better((scores[j as usize], j), first);
-        let count = match &self.candidates {
-            Some(candidates) => candidates[i].iter().filter(|&&j| ahead(j)).count(),
+        match &self.candidates {
+            Some(candidates) => candidates[i].iter().for_each(|&j| count(j)),
             None => (0..self.n_items as u32)
-                .filter(|&j| ahead(j) && self.seen[i].binary_search(&j).is_err())
-                .count(),
-        };
-        1.0 / (count + 1) as f64
+                .filter(|&j| self.seen[i].binary_search(&j).is_err())
+                .for_each(count),
+        }
+        let mut others = 0usize;
+        let mut by_item: Vec<TargetRank> = order
+            .iter()
+            .enumerate()
+            .map(|(p, &(_, item))| {
+                others += ahead[p];
+                TargetRank {
+                    item,
+                    rank: (others + p + 1) as u32,
+                    rank_alone: (others + 1) as u32,
+                }
+            })
+            .collect();
+        by_item.sort_by_key(|t| t.item);
+        by_item
     }
 
     /// User `i`'s metrics at each of `ks` for `scores`.
@@ -352,33 +406,31 @@ impl EvalScores {
             .collect()
     }
 
-    fn user_summary(&self, i: usize, scores: &[f32], ks: &[usize]) -> (Vec<UserMetrics>, f64) {
-        (self.at_ks(i, scores, ks), self.reciprocal_rank(i, scores))
-    }
-
-    fn summarise_users(per_user: Vec<(Vec<UserMetrics>, f64)>, ks: &[usize]) -> Summary {
-        let mrr = MetricSummary::of(per_user.iter().map(|(_, rr)| *rr));
-        let at: Vec<Vec<UserMetrics>> = per_user.into_iter().map(|(at, _)| at).collect();
-        Summary {
-            at: AtK::summarise(&at, ks),
-            mrr,
+    fn outcome(&self, i: usize, scores: &[f32], ks: &[usize]) -> UserOutcome {
+        let targets = self.target_ranks(i, scores);
+        let best = targets.iter().map(|t| t.rank).min();
+        UserOutcome {
+            at: self.at_ks(i, scores, ks),
+            reciprocal_rank: best.map_or(0.0, |r| 1.0 / f64::from(r)),
+            targets,
         }
     }
 
-    /// Per-user metrics at each of `ks`, and reciprocal ranks, under `weights`.
-    pub fn user_metrics(&self, weights: &Weights, ks: &[usize]) -> Vec<(Vec<UserMetrics>, f64)> {
+    /// Each kept user's outcome under `weights` (metrics at each of `ks`,
+    /// reciprocal rank, where each target landed), in user order.
+    pub fn outcomes(&self, weights: &Weights, ks: &[usize]) -> Vec<UserOutcome> {
         (0..self.len())
             .into_par_iter()
             .map_init(Vec::new, |scratch, i| {
                 self.score(i, weights, scratch);
-                self.user_summary(i, scratch, ks)
+                self.outcome(i, scratch, ks)
             })
             .collect()
     }
 
     /// Mean metrics (with 95 % intervals) at each of `ks` under `weights`.
     pub fn summarise(&self, weights: &Weights, ks: &[usize]) -> Summary {
-        Self::summarise_users(self.user_metrics(weights, ks), ks)
+        Summary::of(&self.outcomes(weights, ks), ks)
     }
 
     /// Mean metrics at each of `ks` only, without MRR (which needs a pass
@@ -405,16 +457,15 @@ impl EvalScores {
     }
 
     /// Metrics of a seeded random ranking (the floor any method must beat).
-    pub fn random_baseline(&self, ks: &[usize], seed: u64) -> Summary {
-        let per_user = (0..self.len())
+    pub fn random_baseline(&self, ks: &[usize], seed: u64) -> Vec<UserOutcome> {
+        (0..self.len())
             .into_par_iter()
             .map(|i| {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_add(i as u64));
                 let scores: Vec<f32> = (0..self.n_items).map(|_| rng.random::<f32>()).collect();
-                self.user_summary(i, &scores, ks)
+                self.outcome(i, &scores, ks)
             })
-            .collect();
-        Self::summarise_users(per_user, ks)
+            .collect()
     }
 
     /// Under sampled candidates, the items kept user `i` is ranked among

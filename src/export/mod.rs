@@ -7,11 +7,15 @@
 //! projection, every item's nearest neighbours and the knowledge graph
 //! (`knowledge`). Each export is built once as a [`Table`] and written as
 //! CSV or Parquet; vectors and points may also be written as `.npy` with an
-//! ids file, the knowledge graph as RecBole's `.kg` + `.link`.
+//! ids file, the knowledge graph as RecBole's `.kg` + `.link`. An
+//! evaluation's per-user results and a comparison are tables too
+//! (`evaluation`).
 
+mod evaluation;
 mod knowledge;
 mod table;
 
+pub use evaluation::{comparison_table, per_user_table};
 pub use knowledge::{KgTables, kg_tables, link_path};
 pub use table::{Table, Values};
 

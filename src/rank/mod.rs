@@ -29,7 +29,7 @@ pub use component::{
 };
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
 pub use score::{Scorer, add_term, dense_items, dots_into};
-pub use top::{TopK, better, top_k, top_k_among};
+pub use top::{TopK, best_first, better, top_k, top_k_among};
 
 /// The S item behind a recommendation: the one pulling hardest through the
 /// weighted `content` similarity, `graph` link, `kg` link and — with a

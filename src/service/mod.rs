@@ -3,10 +3,12 @@
 //! comes back. [`encode`] loads the model and encodes a dataset through the
 //! cache; [`recommend`] chooses a direction's settings, fits what ranks
 //! (with the one transfer-model policy) and ranks users; [`evaluate`]
-//! evaluates and keeps a weight search's result; [`explore`]
+//! evaluates and keeps a weight search's result; [`compare`] measures two
+//! settings on the same users; [`explore`]
 //! searches the shared space; [`guard`] keeps every output from replacing a
 //! file the run reads.
 
+pub mod compare;
 pub mod encode;
 pub mod evaluate;
 pub mod explore;
