@@ -356,6 +356,7 @@ fn print_table(
         "note: ± is the half-width of a 95 % interval over users; the difference's is over the \
          per-user differences (paired)"
     )?;
+    writeln!(out, "compared in {:.2} s", c.seconds)?;
     Ok(())
 }
 

@@ -150,6 +150,8 @@ pub struct Comparison {
     pub gains: Vec<UserChange>,
     /// The users B hurts most (largest loss first).
     pub losses: Vec<UserChange>,
+    /// Seconds the comparison took (the evaluations before it not counted).
+    pub seconds: f64,
 }
 
 impl Comparison {
@@ -202,6 +204,7 @@ pub fn compare(
     outcomes: Option<(&[UserOutcome], &[UserOutcome])>,
     movers: usize,
 ) -> Result<Comparison, CompareError> {
+    let started = std::time::Instant::now();
     let computed;
     let (oa, ob) = match outcomes {
         Some(both) => both,
@@ -270,6 +273,7 @@ pub fn compare(
         measures,
         gains,
         losses,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 

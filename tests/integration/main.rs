@@ -2,6 +2,7 @@
 //! and on the real dataset, the encoder on a tiny random BERT and on the real
 //! model, the embedding cache, and the command line.
 
+mod analysis;
 #[cfg(feature = "gui")]
 mod app;
 mod cache;

@@ -529,7 +529,8 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
 /// The evaluations of the fixture under cold-start and warm over all
 /// items, and warm over sampled candidates, with the transfer model trained
 /// (so every component is present), made once for the property test below.
-fn evaluations() -> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)] {
+pub(crate) fn evaluations()
+-> &'static [(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)] {
     static EVALUATIONS: std::sync::OnceLock<
         Vec<(Dataset, DatasetEmbeddings, crossrec::evaluate::Evaluation)>,
     > = std::sync::OnceLock::new();

@@ -1,0 +1,351 @@
+//! The analyst's questions: where each target landed, the segment
+//! breakdowns (their weighted means are the overall means), comparing two
+//! settings on the same users, and the per-user table — in the library and
+//! through the command line.
+
+use crossrec::evaluate::{Breakdown, KS, Measure, Method, Metric, Side, Unit, compare, measures};
+use crossrec::export::per_user_table;
+use crossrec::rank::{Component, Weights, better};
+
+use crate::common::{TinySpec, crossrec, sample_manifest, tempdir, write_tiny_bert};
+use crate::recommend::evaluations;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn each_targets_rank_is_its_place_in_the_full_ranking() {
+    for (_, _, evaluation) in evaluations() {
+        let scores = &evaluation.scores;
+        let weights = Weights::default();
+        let outcomes = scores.outcomes(&weights, &KS);
+        let mut scratch = Vec::new();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            scores.score(i, &weights, &mut scratch);
+            // Every item the user is ranked among, best first, by brute force.
+            let ranked: Vec<u32> = match scores.candidates_of(i) {
+                Some(c) => c.to_vec(),
+                None => {
+                    let seen = evaluation.relations.visible_target_items(scores.users[i]);
+                    (0..scores.n_items() as u32)
+                        .filter(|j| seen.binary_search(j).is_err())
+                        .collect()
+                }
+            };
+            let mut order = ranked.clone();
+            order.sort_by(|&a, &b| {
+                if better((scratch[a as usize], a), (scratch[b as usize], b)) {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            });
+            let relevant = scores.relevant(i);
+            assert_eq!(outcome.targets.len(), relevant.len());
+            for t in &outcome.targets {
+                let place = order.iter().position(|&j| j == t.item).unwrap() + 1;
+                assert_eq!(t.rank as usize, place, "user {i} item {}", t.item);
+                let others_ahead = order[..place - 1]
+                    .iter()
+                    .filter(|j| relevant.contains(j))
+                    .count();
+                assert_eq!(t.rank_alone as usize, place - others_ahead);
+            }
+            let best = outcome.targets.iter().map(|t| t.rank).min().unwrap();
+            assert!(close(outcome.reciprocal_rank, 1.0 / f64::from(best)));
+            // HR@k agrees with the best rank.
+            for (a, &k) in KS.iter().enumerate() {
+                assert_eq!(outcome.at[a].hit_rate == 1.0, best as usize <= k);
+            }
+        }
+    }
+}
+
+#[test]
+fn segment_means_weighted_by_size_are_the_overall_means() {
+    for (_, _, evaluation) in evaluations() {
+        let report = &evaluation.report;
+        assert_eq!(report.segments.len(), 4, "every breakdown is reported");
+        for table in &report.segments {
+            let total: usize = table.rows.iter().map(|r| r.size).sum();
+            match table.unit {
+                Unit::Users => assert_eq!(total, report.evaluated_users, "{:?}", table.breakdown),
+                Unit::Targets => assert_eq!(
+                    total,
+                    (0..evaluation.scores.len())
+                        .map(|i| evaluation.scores.relevant(i).len())
+                        .sum::<usize>()
+                ),
+            }
+            for (m, overall) in table.overall.iter().enumerate() {
+                for (a, &k) in KS.iter().enumerate() {
+                    let weighted: f64 = table
+                        .rows
+                        .iter()
+                        .map(|r| r.size as f64 * r.methods[m].at[a].ndcg.mean)
+                        .sum::<f64>()
+                        / total as f64;
+                    assert!(
+                        close(weighted, overall.at[a].ndcg.mean),
+                        "{:?} {} @{k}",
+                        table.breakdown,
+                        overall.method
+                    );
+                    let hits: f64 = table
+                        .rows
+                        .iter()
+                        .map(|r| r.size as f64 * r.methods[m].at[a].hit_rate.mean)
+                        .sum::<f64>()
+                        / total as f64;
+                    assert!(close(hits, overall.at[a].hit_rate.mean));
+                    if table.unit == Unit::Users {
+                        // Over users, the overall is the report's own row.
+                        let row = report.row(overall.method).unwrap();
+                        assert!(close(overall.at[a].ndcg.mean, row.metrics[a].ndcg.mean));
+                        assert!(close(
+                            overall.at[a].hit_rate.mean,
+                            row.metrics[a].hit_rate.mean
+                        ));
+                    }
+                }
+                if table.unit == Unit::Users {
+                    let row = report.row(overall.method).unwrap();
+                    assert!(close(overall.mrr.mean, row.mrr.mean));
+                }
+            }
+        }
+        // Cold-start users have no visible target history.
+        if report.protocol == crossrec::evaluate::Protocol::ColdStart {
+            let target = report
+                .segments
+                .iter()
+                .find(|t| t.breakdown == Breakdown::TargetHistory)
+                .unwrap();
+            assert_eq!(target.rows.len(), 1);
+            assert_eq!(target.rows[0].segment.to_string(), "0");
+        }
+    }
+}
+
+#[test]
+fn a_comparison_pairs_users_and_its_differences_are_the_rows_differences() {
+    let (dataset, _, evaluation) = &evaluations()[0];
+    let target = &dataset.domains[evaluation.relations.target];
+    let side = |label, weights| Side {
+        label,
+        scores: &evaluation.scores,
+        weights,
+        user_ids: &dataset.users,
+        target,
+    };
+    let content = Weights::only(Component::Content);
+    let hybrid = evaluation
+        .report
+        .row(Method::Hybrid)
+        .unwrap()
+        .weights
+        .unwrap();
+    let (a, b) = (side("A", content), side("B", hybrid));
+    let c = compare(&a, &b, None, 3).unwrap();
+    assert_eq!(c.paired_users, evaluation.scores.len());
+    assert_eq!((c.only_a, c.only_b), (0, 0));
+    assert_eq!(c.measures.len(), measures().len());
+    let (row_a, row_b) = (
+        evaluation
+            .report
+            .row(Method::Only(Component::Content))
+            .unwrap(),
+        evaluation.report.row(Method::Hybrid).unwrap(),
+    );
+    for (i, &k) in KS.iter().enumerate() {
+        let p = c.get(Measure::At(Metric::Ndcg, k)).unwrap();
+        assert!(close(p.a.mean, row_a.metrics[i].ndcg.mean));
+        assert!(close(p.b.mean, row_b.metrics[i].ndcg.mean));
+        assert!(close(p.difference.mean, p.b.mean - p.a.mean));
+    }
+    // The paired interval is the interval of the per-user differences.
+    let outcomes_a = evaluation.scores.outcomes(&content, &KS);
+    let outcomes_b = evaluation.scores.outcomes(&hybrid, &KS);
+    let at10 = KS.iter().position(|&k| k == 10).unwrap();
+    let d: Vec<f64> = outcomes_a
+        .iter()
+        .zip(&outcomes_b)
+        .map(|(x, y)| y.at[at10].ndcg - x.at[at10].ndcg)
+        .collect();
+    let n = d.len() as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let p10 = c.get(Measure::At(Metric::Ndcg, 10)).unwrap();
+    assert!(close(p10.difference.ci95.unwrap(), 1.96 * sd / n.sqrt()));
+    assert_eq!(
+        c.gained + c.lost + c.same,
+        c.paired_users,
+        "every user gains, loses or stays"
+    );
+    assert_eq!(c.gained, d.iter().filter(|&&v| v > 0.0).count());
+    // Movers: largest gain first, each with both lists and what changed.
+    assert!(c.gains.len() <= 3 && c.losses.len() <= 3);
+    for w in c.gains.windows(2) {
+        assert!(w[0].b_ndcg - w[0].a_ndcg >= w[1].b_ndcg - w[1].a_ndcg);
+    }
+    for u in c.gains.iter().chain(&c.losses) {
+        assert!(u.a_top.len() <= 10 && u.b_top.len() <= 10);
+        for item in &u.came_in {
+            assert!(u.b_top.contains(item) && !u.a_top.contains(item));
+        }
+        for item in &u.went_out {
+            assert!(u.a_top.contains(item) && !u.b_top.contains(item));
+        }
+        for m in &u.moved {
+            assert_eq!(u.a_top[m.a - 1], m.item);
+            assert_eq!(u.b_top[m.b - 1], m.item);
+        }
+    }
+    // A setting against itself: no difference, no movers.
+    let same = compare(&a, &side("A again", content), None, 3).unwrap();
+    assert!(same.measures.iter().all(|p| p.difference.mean == 0.0));
+    assert_eq!(same.same, same.paired_users);
+    assert!(same.gains.is_empty() && same.losses.is_empty());
+    // Swapped sides negate every difference.
+    let swapped = compare(&b, &a, None, 3).unwrap();
+    for (p, q) in c.measures.iter().zip(&swapped.measures) {
+        assert!(close(p.difference.mean, -q.difference.mean));
+    }
+    assert_eq!((swapped.gained, swapped.lost), (c.lost, c.gained));
+}
+
+#[test]
+fn the_per_user_table_has_a_row_per_user_and_method_and_means_that_match() {
+    let (dataset, _, evaluation) = &evaluations()[1];
+    let table = per_user_table(dataset, evaluation);
+    let users = evaluation.scores.len();
+    assert_eq!(table.rows(), users * evaluation.methods.len());
+    let mut csv = Vec::new();
+    table.write_csv(&mut csv).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (method, ndcg10, targets, ranks, target_n) = (
+        col("method"),
+        col("ndcg@10"),
+        col("targets"),
+        col("target_ranks"),
+        col("target_interactions"),
+    );
+    let mut hybrid = Vec::new();
+    for record in reader.records() {
+        let r = record.unwrap();
+        assert_eq!(
+            r[targets].split(';').count(),
+            r[ranks].split(';').count(),
+            "a rank per target"
+        );
+        assert!(
+            r[target_n].parse::<usize>().unwrap() >= 1,
+            "warm users keep a history"
+        );
+        if &r[method] == "hybrid" {
+            hybrid.push(r[ndcg10].parse::<f64>().unwrap());
+        }
+    }
+    assert_eq!(hybrid.len(), users);
+    let mean = hybrid.iter().sum::<f64>() / users as f64;
+    let row = evaluation.report.row(Method::Hybrid).unwrap();
+    assert!((mean - row.at(10).unwrap().ndcg.mean).abs() < 1e-6);
+}
+
+#[test]
+fn compare_and_per_user_on_the_command_line() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let base = [
+        "--dataset",
+        manifest,
+        "--model",
+        model,
+        "--from",
+        "products",
+        "--to",
+        "articles",
+        "--adapt-epochs",
+        "0",
+        "--sequence-epochs",
+        "0",
+    ];
+    let run = |sub: &str, extra: &[&str]| {
+        let mut args = vec![sub];
+        args.extend(base);
+        args.extend(extra);
+        crossrec(&args, &cache)
+    };
+    let out = run(
+        "compare",
+        &["--b", "weights=graph=0,kg=2", "--format", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["a"], "A: weights=default");
+    assert_eq!(json["only_a"], 0);
+    assert!(json["paired_users"].as_u64().unwrap() > 0);
+    assert_eq!(json["b_weights"]["kg"], 2.0);
+    let ndcg10 = json["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measure"] == "NDCG@10")
+        .unwrap();
+    assert!(ndcg10["difference"]["ci95"].is_number());
+    // CSV: one row per measure.
+    let out = run("compare", &["--b", "weights=kg=2", "--format", "csv"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("measure,a,a_ci95,b,b_ci95,difference,difference_ci95\n"));
+    assert_eq!(text.lines().count(), 1 + measures().len());
+    // Bad sides are named before any work.
+    for (b, want) in [
+        ("weights", "not key=value"),
+        ("colour=red", "unknown key 'colour'"),
+        ("weights=kg=2;weights=graph=1", "given twice"),
+        ("precision=fp16", "expected one of"),
+        ("weights=tuned", "no tuned settings are saved"),
+        (
+            "weights=kg=0,graph=0,content=0,mapped=0,adapted=0,sequence=0,popularity=0,history=0",
+            "every weight is 0",
+        ),
+    ] {
+        let out = run("compare", &["--b", b]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{b}");
+        assert!(stderr.contains(want), "{b}: {stderr}");
+    }
+    // eval --per-user writes the table, and never over an input.
+    let per_user = dir.path().join("users.parquet");
+    let out = run("eval", &["--per-user", per_user.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("NDCG@10 by target item popularity"),
+        "{stdout}"
+    );
+    assert!(std::fs::metadata(&per_user).unwrap().len() > 0);
+    let before = std::fs::read(manifest).unwrap();
+    let out = run("eval", &["--per-user", manifest]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(manifest).unwrap(), before);
+    let out = run("eval", &["--per-user", "x.npy"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writes a table"));
+}
