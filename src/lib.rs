@@ -6,7 +6,8 @@
 //! [`pipeline`] runs the encoder over a whole dataset, or takes a domain's
 //! vectors from a file ([`vectors`]) and mines the items' entities for
 //! the knowledge graph ([`entities`]); [`export`] writes what crossrec
-//! computes; [`cli`] is the command line on top of the library.
+//! computes, [`report`] a shareable HTML page of an evaluation; [`cli`] is
+//! the command line on top of the library.
 
 #[cfg(feature = "gui")]
 pub mod app;
@@ -19,10 +20,12 @@ pub mod explore;
 pub mod export;
 pub mod files;
 pub mod names;
+pub mod palette;
 pub mod pipeline;
 pub mod project;
 pub mod rank;
 pub mod relate;
+pub mod report;
 pub mod sample;
 pub mod service;
 pub mod settings;

@@ -105,7 +105,16 @@ impl CrossrecApp {
         if let Some((from, result)) = finished(&mut self.jobs.metrics) {
             let session = self.session.as_mut();
             match (session.and_then(|s| s.analysed_at(from)), result) {
-                (Some(analysed), Ok(metrics)) => analysed.metrics = Some(metrics),
+                (Some(analysed), Ok(metrics)) => {
+                    // A's outcomes stay while the same weights stay pinned.
+                    if let (Some(pinned), Some((weights, outcomes))) =
+                        (analysed.pinned.as_mut(), &metrics.pinned_outcomes)
+                        && pinned.weights == *weights
+                    {
+                        pinned.outcomes = Some(outcomes.clone());
+                    }
+                    analysed.metrics = Some(metrics);
+                }
                 (Some(_), Err(e)) => self.error(format!("metrics: {e}")),
                 (None, _) => {}
             }
@@ -157,6 +166,9 @@ impl CrossrecApp {
         if self.jobs.metrics.is_some() {
             return;
         }
+        let Some(dataset) = self.session.as_ref().map(|s| s.dataset.clone()) else {
+            return;
+        };
         let Some(analysed) = self
             .session
             .as_mut()
@@ -168,11 +180,12 @@ impl CrossrecApp {
         };
         analysed.metrics_stale = false;
         let (analysis, weights) = (analysed.analysis.clone(), self.settings.weights);
+        let pinned = analysed.pinned.clone();
         self.jobs.metrics = Some(Job::spawn(
             JobKind::Metrics,
             analysed.generation,
             ctx,
-            move |_| work::metrics(analysis, weights),
+            move |_| work::metrics((dataset, analysis), weights, pinned),
         ));
     }
 

@@ -74,6 +74,9 @@ pub enum Command {
     SetPair(usize, usize),
     /// Change the weights (rankings and live metrics follow).
     SetWeights(Weights),
+    /// Pin the current weights as A (`true`), or unpin them: while pinned,
+    /// the live metrics compare the sliders (B) against A on the same users.
+    PinWeights(bool),
     /// Search the weights and ridge on validation users, then apply them.
     AutoTune,
     /// Save an unreliable search's result as the default after all.
@@ -109,6 +112,10 @@ pub enum Command {
     ClearSelection,
     /// Write the selected items to this CSV file.
     ExportSelection(PathBuf),
+    /// Write every held-out user's results to this file (CSV or Parquet).
+    ExportPerUser(PathBuf),
+    /// Write the HTML report of the open evaluation to this file.
+    ExportReport(PathBuf),
     /// Write the shown recommendations to this CSV file.
     ExportRanking(PathBuf),
     /// Write the whole dataset's vectors, projection or neighbours to a

@@ -9,11 +9,11 @@ use crate::embed::EncoderOptions;
 use crate::evaluate::Protocol;
 use crate::explore::ItemRef;
 use crate::export::DatasetExport;
-use crate::rank::{Scan, recommend_with};
+use crate::rank::{Scan, Weights, recommend_with};
 use crate::service::guard::Inputs;
 
 use super::jobs::{Job, JobError, JobKind};
-use super::session::Generation;
+use super::session::{Generation, Pinned};
 use super::work;
 use super::{Command, CrossrecApp};
 
@@ -74,6 +74,17 @@ impl CrossrecApp {
                 if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
                     analysed.metrics_stale = true;
                 }
+            }
+            Command::PinWeights(pin) => {
+                let weights = self.settings.weights;
+                if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
+                    analysed.pinned = pin.then_some(Pinned {
+                        weights,
+                        outcomes: None,
+                    });
+                    analysed.metrics_stale = true;
+                }
+                self.refresh_ranking();
             }
             Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
             Command::KeepTuned => self.keep_tuned(),
@@ -153,6 +164,8 @@ impl CrossrecApp {
             }
             Command::ExportSelection(path) => self.export_selection(&path),
             Command::ExportRanking(path) => self.export_ranking(&path),
+            Command::ExportPerUser(path) => self.export_evaluation(ctx, path, false),
+            Command::ExportReport(path) => self.export_evaluation(ctx, path, true),
             Command::ExportDataset(what, path) => self.start_export(ctx, what, path),
         }
     }
@@ -243,6 +256,87 @@ impl CrossrecApp {
                 work::export_dataset(data, &embeddings, overview.as_deref(), what, &path, r)
             },
         ));
+    }
+
+    /// Writes the open evaluation's per-user results, or its HTML
+    /// `report`, to `path` in the background.
+    fn export_evaluation(&mut self, ctx: &egui::Context, path: PathBuf, report: bool) {
+        let Some(session) = &self.session else {
+            self.error("there is no evaluation to export yet");
+            return;
+        };
+        let Some((encoded, analysed)) = session
+            .encoded
+            .as_ref()
+            .and_then(|e| Some((e, e.analysed.as_ref()?)))
+        else {
+            self.error("there is no evaluation to export yet");
+            return;
+        };
+        let dataset = session.dataset.clone();
+        let embeddings = encoded.embeddings.clone();
+        let overview = encoded.overview.clone();
+        let analysis = analysed.analysis.clone();
+        let inputs = self.inputs(&dataset);
+        let command = self.report_command(&analysis.evaluation.report);
+        self.jobs.export = Some(Job::spawn(
+            JobKind::Export,
+            encoded.generation,
+            ctx,
+            move |r| {
+                if report {
+                    work::export_report(
+                        (&dataset, &inputs),
+                        &embeddings,
+                        &analysis,
+                        overview.as_deref(),
+                        (&path, &command),
+                        r,
+                    )
+                } else {
+                    work::export_per_user(&dataset, &analysis, &inputs, &path)
+                }
+            },
+        ));
+    }
+
+    /// The `crossrec report` command that makes the report of `report`
+    /// from the command line.
+    fn report_command(&self, report: &crate::evaluate::Report) -> String {
+        let mut words: Vec<String> = vec!["crossrec".into(), "report".into()];
+        if let Some(manifest) = &self.settings.manifest {
+            words.extend(["--dataset".into(), manifest.display().to_string()]);
+        }
+        words.extend([
+            "--model".into(),
+            self.settings.model.clone(),
+            "--precision".into(),
+            crate::names::Named::name(self.settings.precision).into(),
+            "--from".into(),
+            report.source.clone(),
+            "--to".into(),
+            report.target.clone(),
+            "--protocol".into(),
+            report.protocol.name().into(),
+        ]);
+        match report.protocol {
+            Protocol::Warm { holdout } => words.extend(["--holdout".into(), holdout.to_string()]),
+            Protocol::NewItems { share } => {
+                words.extend(["--new-items-share".into(), share.to_string()])
+            }
+            _ => {}
+        }
+        if let Some(weights) = report
+            .row(crate::evaluate::Method::Hybrid)
+            .and_then(|r| r.weights)
+        {
+            words.extend(["--weights".into(), weights.to_string()]);
+        }
+        if report.tuned.is_some() {
+            words.push("--tune".into());
+        }
+        words.extend(["--output".into(), "report.html".into()]);
+        shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
     }
 
     fn export_ranking(&mut self, path: &Path) {
@@ -475,6 +569,7 @@ impl CrossrecApp {
         let Some(user) = user.filter(|&u| (u as usize) < analysis.relations.source_history.len())
         else {
             analysed.ranking = None;
+            analysed.pinned_ranking = None;
             analysed.truth = None;
             return;
         };
@@ -487,14 +582,22 @@ impl CrossrecApp {
                 Scan::auto(embeddings.domains[analysis.relations.target].len()),
             ),
         };
-        analysed.ranking = Some(recommend_with(
-            relations,
-            embeddings,
-            user,
-            &weights,
-            k,
-            scan,
-            &analysis.compact,
-        ));
+        let rank = |weights: &Weights| {
+            recommend_with(
+                relations,
+                embeddings,
+                user,
+                weights,
+                k,
+                scan,
+                &analysis.compact,
+            )
+        };
+        analysed.ranking = Some(rank(&weights));
+        analysed.pinned_ranking = analysed
+            .pinned
+            .as_ref()
+            .filter(|p| !p.weights.is_zero())
+            .map(|p| rank(&p.weights));
     }
 }

@@ -78,6 +78,12 @@ pub enum JobError {
     /// Evaluating or tuning.
     #[error(transparent)]
     Eval(#[from] crate::evaluate::EvalError),
+    /// Writing the HTML report.
+    #[error(transparent)]
+    Report(#[from] crate::service::report::ReportError),
+    /// Comparing pinned weights with the sliders.
+    #[error(transparent)]
+    Compare(#[from] crate::evaluate::CompareError),
     /// Preparing the direction to recommend.
     #[error(transparent)]
     Recommend(#[from] crate::service::recommend::RecommendError),

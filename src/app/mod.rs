@@ -120,6 +120,11 @@ impl CrossrecApp {
         self.analysed()?.metrics.as_ref()
     }
 
+    /// The ranking of the selected user under the weights pinned as A.
+    pub fn pinned_ranking(&self) -> Option<&Ranking> {
+        self.analysed()?.pinned_ranking.as_ref()
+    }
+
     /// The jobs running now.
     pub fn running_jobs(&self) -> Vec<JobKind> {
         self.jobs.running().iter().map(|j| j.kind()).collect()
@@ -204,6 +209,8 @@ fn view<'a>(
         selected_user: session.and_then(|s| s.selected_user),
         ranking: analysed.and_then(|a| a.ranking.as_ref()),
         truth: analysed.and_then(|a| a.truth.as_ref()),
+        pinned: analysed.and_then(|a| a.pinned.as_ref()).map(|p| p.weights),
+        pinned_ranking: analysed.and_then(|a| a.pinned_ranking.as_ref()),
         selection: encoded.and_then(|e| e.selection.as_ref()),
         search: encoded.and_then(|e| e.search.as_deref()),
         searchable: encoded.is_some(),

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::data::Dataset;
 use crate::embed::Encoder;
+use crate::evaluate::UserOutcome;
 use crate::explore::{ItemCard, ItemRef};
 use crate::pipeline::DatasetEmbeddings;
-use crate::rank::Ranking;
+use crate::rank::{Ranking, Weights};
 
 use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
 
@@ -81,6 +82,20 @@ pub struct Analysed {
     pub truth: Option<GroundTruth>,
     /// Where the user kept an unreliable search's result, when they did.
     pub kept: Option<std::path::PathBuf>,
+    /// Weights pinned as A, which the sliders (B) are compared against.
+    pub pinned: Option<Pinned>,
+    /// The selected user's ranking under the pinned weights.
+    pub pinned_ranking: Option<Ranking>,
+}
+
+/// Weights pinned as A, and the held-out users' outcomes under them once a
+/// re-scoring has computed them (they do not change while pinned).
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    /// A's weights.
+    pub weights: Weights,
+    /// Each held-out user's outcome under them.
+    pub outcomes: Option<Arc<Vec<UserOutcome>>>,
 }
 
 impl Session {
@@ -142,6 +157,8 @@ impl Analysed {
             ranking: None,
             truth: None,
             kept: None,
+            pinned: None,
+            pinned_ranking: None,
         }
     }
 }

@@ -19,6 +19,8 @@ pub enum CentralTab {
     Projection,
     /// Cross-domain similarity.
     Heatmap,
+    /// The evaluation by segment.
+    Evaluation,
 }
 
 /// Persisted settings.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{
-    AtK, EvalOptions, Evaluation, KS, Protocol, TuneOptions, Tuned, UserMetrics, user_metrics,
+    AtK, Comparison, EvalOptions, Evaluation, KS, Protocol, Side, TuneOptions, Tuned, UserMetrics,
+    UserOutcome, compare, user_metrics,
 };
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_clusters};
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
@@ -22,6 +23,7 @@ use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
 use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
+use super::session::Pinned;
 
 /// Clusters per domain in the overview heatmap.
 pub const OVERVIEW_CLUSTERS: usize = 16;
@@ -64,6 +66,11 @@ pub struct LiveMetrics {
     /// Each held-out user's metrics at [`TRUTH_K`], in the order of the
     /// evaluation's users.
     pub per_user: Vec<UserMetrics>,
+    /// With weights pinned as A: these weights (B) against them.
+    pub comparison: Option<Arc<Comparison>>,
+    /// The pinned weights' outcomes this re-scoring computed (kept while
+    /// they stay pinned, so the next one does not compute them again).
+    pub pinned_outcomes: Option<(Weights, Arc<Vec<UserOutcome>>)>,
 }
 
 /// The cut-off of a held-out user's own metrics in the window.
@@ -394,22 +401,67 @@ pub fn analyse(
     }))
 }
 
-/// Re-scores the held-out users under `weights`.
-pub fn metrics(analysis: Arc<Analysis>, weights: Weights) -> Result<LiveMetrics, JobError> {
+/// Re-scores the held-out users under `weights` and, with weights pinned
+/// as A, compares them against A on the same users.
+pub fn metrics(
+    (dataset, analysis): (Arc<Dataset>, Arc<Analysis>),
+    weights: Weights,
+    pinned: Option<Pinned>,
+) -> Result<LiveMetrics, JobError> {
     let scores = &analysis.evaluation.scores;
-    let per_user = background_pool()?.install(|| scores.users_at(&weights, &KS));
-    let hybrid = AtK::summarise(&per_user, &KS);
+    let pool = background_pool()?;
     let at = KS.iter().position(|&k| k == TRUTH_K).unwrap_or(0);
-    let per_user = per_user
-        .into_iter()
-        .map(|u| u.get(at).copied().unwrap_or_default())
-        .collect();
+    let at_truth = |per_user: &[Vec<UserMetrics>]| {
+        per_user
+            .iter()
+            .map(|u| u.get(at).copied().unwrap_or_default())
+            .collect()
+    };
+    let Some(pinned) = pinned else {
+        let per_user = pool.install(|| scores.users_at(&weights, &KS));
+        return Ok(LiveMetrics {
+            weights,
+            hybrid: AtK::summarise(&per_user, &KS),
+            per_user: at_truth(&per_user),
+            comparison: None,
+            pinned_outcomes: None,
+        });
+    };
+    let b = pool.install(|| scores.outcomes(&weights, &KS));
+    let a = match pinned.outcomes {
+        Some(a) => a,
+        None => Arc::new(pool.install(|| scores.outcomes(&pinned.weights, &KS))),
+    };
+    let per_user: Vec<Vec<UserMetrics>> = b.iter().map(|o| o.at.clone()).collect();
+    let target = &dataset.domains[analysis.evaluation.relations.target];
+    let side = |label, weights| Side {
+        label,
+        scores,
+        weights,
+        user_ids: &dataset.users,
+        target,
+    };
+    let comparison = pool
+        .install(|| {
+            compare(
+                &side("A (pinned)", pinned.weights),
+                &side("B (sliders)", weights),
+                Some((&a, &b)),
+                COMPARE_MOVERS,
+            )
+        })
+        .map_err(JobError::from)?;
     Ok(LiveMetrics {
         weights,
-        hybrid,
-        per_user,
+        hybrid: AtK::summarise(&per_user, &KS),
+        per_user: at_truth(&per_user),
+        comparison: Some(Arc::new(comparison)),
+        pinned_outcomes: Some((pinned.weights, a)),
     })
 }
+
+/// The users who gain and lose most that the window lists, each way.
+pub const COMPARE_MOVERS: usize = 10;
 
 /// Writes `what` of every domain to `path`: `.npy` (with its ids file) when
 /// the name ends so, else CSV; the projection is the one on screen when
@@ -449,6 +501,61 @@ pub fn export_dataset(
     Ok(format!(
         "exported the {} of {items} items to {}{ids}",
         what.name(),
+        path.display()
+    ))
+}
+
+/// Writes every held-out user's results under every method of the
+/// analysis's evaluation to `path` (Parquet by extension, else CSV), never
+/// over one of `inputs`. Returns the message to show.
+pub fn export_per_user(
+    dataset: &Dataset,
+    analysis: &Analysis,
+    inputs: &Inputs,
+    path: &std::path::Path,
+) -> Result<String, JobError> {
+    inputs.check_and_tidy(path).map_err(JobError::from)?;
+    let evaluation = &analysis.evaluation;
+    let format = match FileFormat::of(path) {
+        FileFormat::Parquet => FileFormat::Parquet,
+        _ => FileFormat::Csv,
+    };
+    format
+        .write_table(path, &crate::export::per_user_table(dataset, evaluation))
+        .map_err(JobError::from)?;
+    Ok(format!(
+        "exported {} held-out users × {} methods to {}",
+        evaluation.scores.len(),
+        evaluation.methods.len(),
+        path.display()
+    ))
+}
+
+/// Writes the HTML report of the analysis's evaluation to `path` (with the
+/// projection on screen, when there is one), never over one of `inputs`.
+/// Returns the message to show.
+pub fn export_report(
+    (dataset, inputs): (&Dataset, &Inputs),
+    embeddings: &DatasetEmbeddings,
+    analysis: &Analysis,
+    overview: Option<&Overview>,
+    (path, command): (&std::path::Path, &str),
+    reporter: &Reporter,
+) -> Result<String, JobError> {
+    let bytes = crate::service::report::write(
+        path,
+        inputs,
+        (dataset, embeddings),
+        &analysis.evaluation,
+        overview.map(|o| &o.projection),
+        command,
+        &mut |stage| reporter.progress(stage, 0.0, 0.0, ""),
+        reporter.cancel_flag(),
+    )
+    .map_err(JobError::from)?;
+    Ok(format!(
+        "wrote the report ({:.1} MB) to {}",
+        bytes as f64 / 1e6,
         path.display()
     ))
 }

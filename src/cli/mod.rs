@@ -19,6 +19,7 @@ mod export;
 #[cfg(feature = "gui")]
 mod gui;
 mod recommend;
+mod report;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -100,6 +101,10 @@ pub enum Command {
     /// version) on the same held-out users: every metric with the paired
     /// difference, and the users who gain and lose most.
     Compare(compare::CompareArgs),
+    /// Evaluate a direction and write one self-contained HTML report of it
+    /// (dataset, metrics with intervals, segments, projection, example
+    /// users, and the command that reproduces it).
+    Report(report::ReportArgs),
     /// The items of each domain nearest a typed text.
     Search(explore::SearchArgs),
     /// An item's nearest items in each domain and its links through shared users.
@@ -393,6 +398,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Eval(args) => eval::eval(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Report(args) => report::report(&args),
         Command::Search(args) => explore::search(&args),
         Command::Neighbors(args) => explore::neighbors(&args),
         Command::Export(args) => export::export(&args),

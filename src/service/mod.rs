@@ -4,7 +4,8 @@
 //! cache; [`recommend`] chooses a direction's settings, fits what ranks
 //! (with the one transfer-model policy) and ranks users; [`evaluate`]
 //! evaluates and keeps a weight search's result; [`compare`] measures two
-//! settings on the same users; [`explore`]
+//! settings on the same users; [`report`] writes an evaluation's HTML
+//! report; [`explore`]
 //! searches the shared space; [`guard`] keeps every output from replacing a
 //! file the run reads.
 
@@ -14,3 +15,4 @@ pub mod evaluate;
 pub mod explore;
 pub mod guard;
 pub mod recommend;
+pub mod report;

@@ -1429,3 +1429,112 @@ fn the_command_line_and_the_window_run_the_same_use_cases() {
         assert!(error.contains("crossrec.toml"), "{error}");
     }
 }
+
+#[test]
+fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the first evaluation", |app| {
+        app.live_metrics().is_some() && app.running_jobs().is_empty()
+    });
+    h.get_by_label("Evaluation").click();
+    settle(&mut h);
+    for breakdown in [
+        "visible source interactions",
+        "visible target interactions",
+        "domains in the user's visible history",
+        "target item popularity",
+    ] {
+        h.get_by_label(breakdown);
+    }
+    h.get_by_label("Per-user results…");
+    h.get_by_label("HTML report…");
+    // Pin the current weights as A, then move the sliders (B).
+    h.get_by_label("Pin as A").click();
+    settle(&mut h);
+    h.get_by_label("Unpin");
+    let ctx = h.ctx.clone();
+    let mut b = h.state().settings().weights;
+    b.set(Component::Graph, 0.0);
+    b.set(Component::Kg, 3.0);
+    h.state_mut().handle(&ctx, Command::SetWeights(b));
+    wait_for(&mut h, "B against A", |app| {
+        app.live_metrics()
+            .is_some_and(|m| m.weights == b && m.comparison.is_some())
+    });
+    h.get_by_label_contains("B (sliders) against A on");
+    h.get_by_label("B - A (paired)");
+    let comparison = h
+        .state()
+        .live_metrics()
+        .and_then(|m| m.comparison.clone())
+        .unwrap();
+    assert_eq!(
+        comparison.paired_users,
+        h.state().analysis().unwrap().evaluation.scores.len()
+    );
+    assert!(
+        comparison.gained + comparison.lost > 0,
+        "moving two weights changes someone's list"
+    );
+    // A user who gains or loses opens with both lists side by side.
+    let (header, mover) = match comparison.gains.first() {
+        Some(u) => ("Users B helps most", u),
+        None => ("Users B hurts most", &comparison.losses[0]),
+    };
+    // Through accesskit: the Weights panel may be scrolled.
+    h.get_by_label_contains(header).click_accesskit();
+    // The section opens with an animation.
+    for _ in 0..20 {
+        h.step();
+    }
+    h.get_by_label(&format!(
+        "{}  {:.3} -> {:.3}",
+        mover.user, mover.a_ndcg, mover.b_ndcg
+    ))
+    .click_accesskit();
+    settle(&mut h);
+    let user = h
+        .state()
+        .dataset()
+        .unwrap()
+        .user_index(&mover.user)
+        .unwrap();
+    assert_eq!(h.state().ranking().map(|r| r.user), Some(user));
+    assert_eq!(h.state().pinned_ranking().map(|r| r.user), Some(user));
+    h.get_by_label("A (pinned) and B (sliders) side by side");
+    // Unpinning drops the comparison.
+    h.get_by_label("Unpin").click();
+    settle(&mut h);
+    assert!(h.state().pinned_ranking().is_none());
+    h.get_by_label("Pin as A");
+    // The per-user results and the report, through the dialogs' commands.
+    let per_user = dir.path().join("per-user.csv");
+    let report = dir.path().join("report.html");
+    h.state_mut()
+        .handle(&ctx, Command::ExportPerUser(per_user.clone()));
+    wait_for(&mut h, "the per-user export", |app| {
+        app.running_jobs().is_empty() && per_user.exists()
+    });
+    let text = std::fs::read_to_string(&per_user).unwrap();
+    assert!(text.starts_with("user_id,method,source_interactions"));
+    h.state_mut()
+        .handle(&ctx, Command::ExportReport(report.clone()));
+    wait_for(&mut h, "the report", |app| {
+        app.running_jobs().is_empty() && report.exists()
+    });
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.contains("<svg") && page.contains("crossrec report --dataset"));
+    assert!(page.contains("The shared space") && page.contains("Example held-out users"));
+    // Never over an input: the manifest stays as it was, and the window says why.
+    let manifest = sample_manifest();
+    let before = std::fs::read(&manifest).unwrap();
+    let notes = h.state().notifications().len();
+    h.state_mut()
+        .handle(&ctx, Command::ExportReport(manifest.clone()));
+    wait_for(&mut h, "the refused report", |app| {
+        app.running_jobs().is_empty() && app.notifications().len() > notes
+    });
+    assert!(h.state().notifications().last().unwrap().error);
+    assert_eq!(std::fs::read(&manifest).unwrap(), before);
+}

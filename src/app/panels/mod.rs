@@ -4,6 +4,7 @@
 //! draws.
 
 pub mod data;
+pub mod evaluation;
 pub mod explore;
 pub mod heatmap;
 pub mod jobs;
@@ -58,6 +59,10 @@ pub struct View<'a> {
     pub selected_user: Option<u32>,
     /// Their ranking.
     pub ranking: Option<&'a Ranking>,
+    /// Weights pinned as A, which the sliders are compared against.
+    pub pinned: Option<crate::rank::Weights>,
+    /// The selected user's ranking under the pinned weights.
+    pub pinned_ranking: Option<&'a Ranking>,
     /// Their held-out items and metrics, when the evaluation held them out.
     pub truth: Option<&'a GroundTruth>,
     /// The items of the latest box selection.
@@ -100,31 +105,20 @@ pub struct PanelStates {
     pub projection: projection::ProjectionPanel,
     /// The heatmap panel.
     pub heatmap: heatmap::HeatmapPanel,
+    /// The evaluation tab.
+    pub evaluation: evaluation::EvaluationPanel,
 }
 
 /// One colour per component, used by every panel that shows them.
 pub fn component_colour(c: Component) -> egui::Color32 {
-    match c {
-        Component::Content => egui::Color32::from_rgb(76, 114, 176),
-        Component::Mapped => egui::Color32::from_rgb(221, 132, 82),
-        Component::Adapted => egui::Color32::from_rgb(218, 139, 195),
-        Component::Sequence => egui::Color32::from_rgb(204, 185, 116),
-        Component::Graph => egui::Color32::from_rgb(85, 168, 104),
-        Component::Kg => egui::Color32::from_rgb(100, 181, 205),
-        Component::Popularity => egui::Color32::from_rgb(196, 78, 82),
-        Component::History => egui::Color32::from_rgb(129, 114, 179),
-    }
+    let [r, g, b] = crate::palette::component(c.name());
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// One colour per domain (by index).
 pub fn domain_colour(d: usize) -> egui::Color32 {
-    const COLOURS: [egui::Color32; 4] = [
-        egui::Color32::from_rgb(31, 119, 180),
-        egui::Color32::from_rgb(255, 127, 14),
-        egui::Color32::from_rgb(44, 160, 44),
-        egui::Color32::from_rgb(148, 103, 189),
-    ];
-    COLOURS[d % COLOURS.len()]
+    let [r, g, b] = crate::palette::domain(d);
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// A legend of component colours.
@@ -181,6 +175,7 @@ pub fn layout(
             for (tab, label) in [
                 (super::CentralTab::Projection, "Projection"),
                 (super::CentralTab::Heatmap, "Heatmap"),
+                (super::CentralTab::Evaluation, "Evaluation"),
             ] {
                 if ui
                     .selectable_label(view.settings.tab == tab, label)
@@ -194,6 +189,7 @@ pub fn layout(
         match view.settings.tab {
             super::CentralTab::Projection => states.projection.ui(ui, view, out),
             super::CentralTab::Heatmap => states.heatmap.ui(ui, view, out),
+            super::CentralTab::Evaluation => states.evaluation.ui(ui, view, out),
         }
     });
     explore::card_window(ui, view, out);

@@ -4,7 +4,9 @@
 //! each component's weighted contribution and the "because of" item; k is
 //! adjustable and the list exports to CSV. For a held-out user, the items
 //! they really took are listed, hits are marked, and their own NDCG@10 and
-//! recall@10 follow the weights. Any item row opens its card.
+//! recall@10 follow the weights. With weights pinned as A, the lists under A
+//! and under the sliders (B) side by side, with what came in, went out and
+//! moved. Any item row opens its card.
 
 use super::super::Command;
 use super::super::session::Generation;
@@ -136,6 +138,9 @@ impl Panel for RecommendationsPanel {
                 self.export.open("recommendations.csv");
             }
         });
+        if let Some(pinned) = view.pinned_ranking {
+            side_by_side(ui, view, dataset, target, (pinned, ranking), out);
+        }
         ranking_grid(ui, view, dataset, &analysis.relations, ranking, out);
     }
 }
@@ -425,6 +430,72 @@ fn ranking_grid(
                         };
                         ui.end_row();
                     }
+                });
+        });
+}
+
+/// The user's list under the pinned weights (A) beside the sliders' (B):
+/// an item only B ranks is marked "in", one only A ranks "out", one both
+/// rank at another place with its move.
+fn side_by_side(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    dataset: &Dataset,
+    target: usize,
+    (a, b): (&Ranking, &Ranking),
+    out: &mut Vec<Command>,
+) {
+    let place = |list: &Ranking, item: u32| list.items.iter().position(|r| r.item == item);
+    egui::CollapsingHeader::new("A (pinned) and B (sliders) side by side")
+        .id_salt("side-by-side")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("side-by-side-items")
+                .max_height(220.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("side-by-side-grid")
+                        .striped(true)
+                        .num_columns(3)
+                        .show(ui, |ui| {
+                            ui.label("#");
+                            ui.label("A");
+                            ui.label("B");
+                            ui.end_row();
+                            for r in 0..a.items.len().max(b.items.len()) {
+                                ui.label(format!("{}", r + 1));
+                                for (list, other, gone) in [(a, b, "out"), (b, a, "in")] {
+                                    let Some(rec) = list.items.get(r) else {
+                                        ui.label("");
+                                        continue;
+                                    };
+                                    let hit = view.truth.is_some_and(|t| {
+                                        t.relevant.binary_search(&rec.item).is_ok()
+                                    });
+                                    let mark = match place(other, rec.item) {
+                                        None => format!("{gone} "),
+                                        Some(p) if p == r => String::new(),
+                                        Some(p) if gone == "in" && p > r => {
+                                            format!("up {} ", p - r)
+                                        }
+                                        Some(p) if gone == "in" => format!("down {} ", r - p),
+                                        Some(_) => String::new(),
+                                    };
+                                    let prefix = format!("{mark}{}", if hit { "hit " } else { "" });
+                                    explore::item_link(
+                                        ui,
+                                        dataset,
+                                        ItemRef {
+                                            domain: target,
+                                            item: rec.item,
+                                        },
+                                        &prefix,
+                                        out,
+                                    );
+                                }
+                                ui.end_row();
+                            }
+                        });
                 });
         });
 }

@@ -1,10 +1,12 @@
 //! The Weights panel: a slider per component, reset, auto-tune, and the
 //! held-out metrics of the current weights next to the popularity baseline,
-//! updated as the sliders move.
+//! updated as the sliders move; weights pinned as A, and the sliders (B)
+//! against them on the same users: each metric's paired difference, and
+//! the users who gain and lose most (each opens in Recommendations).
 
 use super::super::Command;
 use super::{View, component_colour};
-use crate::evaluate::{KS, METRICS, Method, Protocol};
+use crate::evaluate::{KS, METRICS, MOVERS_K, Measure, Method, Protocol};
 use crate::rank::Component;
 use crate::rank::{COMPONENTS, Weights};
 
@@ -111,7 +113,117 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             }
         });
     ui.weak("F1 per user, then averaged; ± is a 95 % interval");
+    ui.separator();
+    compare(ui, view, out);
 }
+
+/// Pinning weights as A, and B (the sliders) against A.
+fn compare(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+    let Some(pinned) = view.pinned else {
+        if ui
+            .button("Pin as A")
+            .on_hover_text(
+                "Keep these weights as A; then move the sliders (B) to see every metric's \
+                 difference on the same held-out users, and who gains or loses",
+            )
+            .clicked()
+        {
+            out.push(Command::PinWeights(true));
+        }
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("A (pinned)").strong());
+        if ui.button("Unpin").clicked() {
+            out.push(Command::PinWeights(false));
+        }
+    });
+    ui.weak(pinned.to_string());
+    let Some(c) = view.metrics.and_then(|m| {
+        m.comparison
+            .as_deref()
+            .filter(|_| m.weights == view.settings.weights)
+    }) else {
+        ui.weak("comparing…");
+        return;
+    };
+    ui.label(format!(
+        "B (sliders) against A on {} users: better for {}, worse for {}, the same for {} \
+         (NDCG@{})",
+        c.paired_users, c.gained, c.lost, c.same, MOVERS_K
+    ));
+    egui::Grid::new("compare-metrics")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label("A");
+            ui.label("B");
+            ui.label("B - A (paired)");
+            ui.end_row();
+            let shown = METRICS
+                .iter()
+                .map(|&m| Measure::At(m, 10))
+                .chain([Measure::Mrr]);
+            for measure in shown {
+                let Some(p) = c.get(measure) else { continue };
+                ui.label(measure.to_string());
+                ui.label(format!("{:.4}", p.a.mean));
+                ui.label(format!("{:.4}", p.b.mean));
+                let diff = match p.difference.ci95 {
+                    Some(ci) => format!("{:+.4} ± {ci:.4}", p.difference.mean),
+                    None => format!("{:+.4}", p.difference.mean),
+                };
+                // Green or red only when the interval excludes 0.
+                let clear = p
+                    .difference
+                    .ci95
+                    .is_some_and(|ci| p.difference.mean.abs() > ci);
+                match (clear, p.difference.mean > 0.0) {
+                    (true, true) => ui.colored_label(GAIN, diff),
+                    (true, false) => ui.colored_label(LOSS, diff),
+                    _ => ui.label(diff),
+                };
+                ui.end_row();
+            }
+        });
+    let Some(dataset) = view.dataset else { return };
+    for (title, users, id) in [
+        ("Users B helps most", &c.gains, "gains"),
+        ("Users B hurts most", &c.losses, "losses"),
+    ] {
+        egui::CollapsingHeader::new(format!("{title} ({})", users.len()))
+            .id_salt(id)
+            .show(ui, |ui| {
+                for u in users {
+                    let label = format!("{}  {:.3} -> {:.3}", u.user, u.a_ndcg, u.b_ndcg);
+                    let response = ui.selectable_label(false, label).on_hover_text(format!(
+                        "in B's top {MOVERS_K}, not A's: {}\nin A's, not B's: {}\n(click to \
+                         see both lists)",
+                        if u.came_in.is_empty() {
+                            "-".into()
+                        } else {
+                            u.came_in.join(", ")
+                        },
+                        if u.went_out.is_empty() {
+                            "-".into()
+                        } else {
+                            u.went_out.join(", ")
+                        },
+                    ));
+                    if response.clicked()
+                        && let Some(index) = dataset.user_index(&u.user)
+                    {
+                        out.push(Command::SelectUser(index));
+                    }
+                }
+            });
+    }
+}
+
+/// A clear gain of B over A.
+const GAIN: egui::Color32 = egui::Color32::from_rgb(90, 190, 110);
+/// A clear loss.
+const LOSS: egui::Color32 = egui::Color32::from_rgb(220, 90, 80);
 
 /// Which protocol the live metrics hold out; `given` only for a dataset
 /// that marks its own split.
