@@ -249,7 +249,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
         }
     }
     let (a_label, b_label) = (format!("A: {}", args.a.text), format!("B: {}", args.b.text));
-    let options = args.setup.options(a_weights, false);
+    let options = args.setup.options((&dataset, pair.1), a_weights, false)?;
     let Compared { comparison, .. } = crate::service::compare::run(
         Version {
             dataset: &dataset,
@@ -282,7 +282,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
                     from: &args.from,
                     to: &args.to,
                     protocol: options.protocol,
-                    candidates: options.candidates,
+                    candidates: options.candidates.clone(),
                     seed: options.seed,
                     a_weights,
                     b_weights,

@@ -114,10 +114,11 @@ pub(crate) struct SetupArgs {
     /// new-items only: the share of target items that become new [default: 0.2].
     #[arg(long, value_parser = share, allow_negative_numbers = true)]
     pub(crate) new_items_share: Option<f64>,
-    /// What the held-out targets are ranked among: all, or sampled:N (the
-    /// targets and N seeded negatives).
-    #[arg(long, default_value_t = Candidates::All)]
-    pub(crate) candidates: Candidates,
+    /// What the held-out targets are ranked among: all, sampled:N (the
+    /// targets and N seeded negatives), or file:PATH (each user's own list:
+    /// user_id,item_id, CSV or Parquet; users without one are not evaluated).
+    #[arg(long, default_value = "all", value_parser = candidates_flag)]
+    pub(crate) candidates: CandidatesFlag,
     /// Under sampled candidates, which items may be negatives: unseen (not
     /// the user's own items, as ABXI and C2DSR sample) or any (only the
     /// targets excluded, as LLMCDSR samples).
@@ -237,6 +238,54 @@ fn share(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--candidates` as typed: a file is read once the dataset is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CandidatesFlag {
+    /// all or sampled:N.
+    Drawn(Candidates),
+    /// file:PATH.
+    File(std::path::PathBuf),
+}
+
+fn candidates_flag(text: &str) -> Result<CandidatesFlag, String> {
+    match text.trim().strip_prefix("file:") {
+        Some(path) if !path.trim().is_empty() => {
+            Ok(CandidatesFlag::File(std::path::PathBuf::from(path.trim())))
+        }
+        Some(_) => Err("file: needs a path (file:candidates.csv)".into()),
+        None => text
+            .parse::<Candidates>()
+            .map(CandidatesFlag::Drawn)
+            .map_err(|e| format!("{e}, or file:PATH")),
+    }
+}
+
+/// Reads the candidate lists `--candidates file:PATH` names, for the target
+/// domain `target` of `dataset`, and says what was skipped.
+pub(crate) fn read_candidates(
+    flag: &CandidatesFlag,
+    negatives: Negatives,
+    dataset: &crate::data::Dataset,
+    target: usize,
+) -> Result<Candidates> {
+    Ok(match flag {
+        CandidatesFlag::Drawn(c) => c.clone().with_negatives(negatives),
+        CandidatesFlag::File(path) => {
+            let lists = crate::data::CandidateLists::read(path, dataset, target)?;
+            say!(
+                "candidates: {} items for {} users from {}",
+                lists.items(),
+                lists.users(),
+                path.display()
+            );
+            if !lists.report.is_clean() {
+                super::write_stderr(format_args!("{}", lists.report));
+            }
+            Candidates::Listed(std::sync::Arc::new(lists))
+        }
+    })
+}
+
 impl SetupArgs {
     /// Refuses a flag of another protocol (it would be silently ignored).
     pub(crate) fn check(&self) -> Result<()> {
@@ -259,8 +308,14 @@ impl SetupArgs {
         Ok(())
     }
 
-    /// The evaluation options these flags ask for, ranking by `weights`.
-    pub(crate) fn options(&self, weights: Weights, tune: bool) -> EvalOptions {
+    /// The evaluation options these flags ask for, ranking `dataset`'s
+    /// `target` domain by `weights`.
+    pub(crate) fn options(
+        &self,
+        (dataset, target): (&crate::data::Dataset, usize),
+        weights: Weights,
+        tune: bool,
+    ) -> Result<EvalOptions> {
         let protocol = match self.protocol {
             ProtocolName::ColdStart => Protocol::ColdStart,
             ProtocolName::Warm => Protocol::Warm {
@@ -294,11 +349,11 @@ impl SetupArgs {
             id_dropout: self.sequence_id_dropout as f32,
             ..SequenceOptions::default()
         });
-        EvalOptions {
+        Ok(EvalOptions {
             adapt,
             sequence,
             protocol,
-            candidates: self.candidates.with_negatives(self.negatives),
+            candidates: read_candidates(&self.candidates, self.negatives, dataset, target)?,
             seed: self.seed,
             test_share: self.test_share,
             validation_share: self.validation_share,
@@ -306,7 +361,7 @@ impl SetupArgs {
             ridge: self.ridge,
             tune: tune.then(TuneOptions::default),
             cap: MemoryCap(self.memory_mib << 20),
-        }
+        })
     }
 
     /// A progress callback that prints each stage once, and its percentage
@@ -356,11 +411,13 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let options = args
-        .setup
-        .options(args.weights.unwrap_or_default(), args.tune);
+    let options = args.setup.options(
+        (&dataset, target),
+        args.weights.unwrap_or_default(),
+        args.tune,
+    )?;
     if let Some(path) = &args.write_candidates {
-        if options.candidates == Candidates::All {
+        if !matches!(options.candidates, Candidates::Sampled { .. }) {
             anyhow::bail!(
                 "--write-candidates writes sampled candidate lists; rank among sampled:N \
                  (--candidates sampled:999) to have lists to write"

@@ -42,9 +42,24 @@ pub struct RecommendArgs {
     /// Ridge strength of the mapping, a number ≥ 0 [default: the tuned one, else 10].
     #[arg(long, value_parser = parse_ridge, allow_negative_numbers = true)]
     ridge: Option<f32>,
+    /// Rank only the user's own list from a file (file:PATH; user_id,item_id,
+    /// CSV or Parquet, e.g. a retrieval stage's output) instead of every item.
+    #[arg(long, value_name = "file:PATH", value_parser = candidate_file)]
+    candidates: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// `file:PATH` as typed after `recommend --candidates`.
+fn candidate_file(text: &str) -> Result<std::path::PathBuf, String> {
+    match text.trim().strip_prefix("file:").map(str::trim) {
+        Some(path) if !path.is_empty() => Ok(std::path::PathBuf::from(path)),
+        _ => Err(format!(
+            "'{text}' is not file:PATH; recommend ranks every item unless given a file of \
+             candidates (file:candidates.csv)"
+        )),
+    }
 }
 
 pub(crate) fn parse_weights(s: &str) -> Result<Weights, String> {
@@ -125,6 +140,31 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
             files.join(" or ")
         )
     })?;
+    // The list is read (and a user without one refused) before the fitting.
+    let listed = match &args.candidates {
+        Some(path) => {
+            let lists = crate::data::CandidateLists::read(path, &dataset, target)?;
+            if !lists.report.is_clean() {
+                super::write_stderr(format_args!("{}", lists.report));
+            }
+            let Some(list) = lists.of(user) else {
+                anyhow::bail!(
+                    "{} lists no candidate for user '{}' ({} users listed)",
+                    path.display(),
+                    args.user,
+                    lists.users()
+                );
+            };
+            say!(
+                "ranking the {} candidates {} lists for '{}'",
+                list.len(),
+                path.display(),
+                args.user
+            );
+            Some(list.to_vec())
+        }
+        None => None,
+    };
     let fitted = fitted(
         &dataset,
         &embeddings,
@@ -133,7 +173,10 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         (&args.from, &args.to),
         (args.weights, args.ridge),
     )?;
-    let ranking = fitted.rank(&embeddings, user, args.k);
+    let ranking = match &listed {
+        Some(list) => fitted.rank_among(&embeddings, user, args.k, list),
+        None => fitted.rank(&embeddings, user, args.k),
+    };
     let (relations, weights) = (&fitted.relations, &fitted.weights);
     for (component, reason) in &ranking.unavailable {
         say!("note: {component} unavailable: {reason}");

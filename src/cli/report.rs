@@ -65,9 +65,11 @@ pub(crate) fn report(args: &ReportArgs) -> Result<()> {
     // Before the long work, not after it.
     inputs.check_and_tidy(&args.output)?;
     crate::files::check_output(&args.output)?;
-    let options = args
-        .setup
-        .options(args.weights.unwrap_or_default(), args.tune);
+    let options = args.setup.options(
+        (&dataset, target),
+        args.weights.unwrap_or_default(),
+        args.tune,
+    )?;
     let cancel = AtomicBool::new(false);
     let evaluation = crate::evaluate::evaluate(
         &dataset,

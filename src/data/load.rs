@@ -778,7 +778,7 @@ pub(super) fn check_row(report: &mut LoadReport, table: &Table, row: &Row, key: 
 /// type it; invisible characters (zero-width spaces, joiners, a BOM, a soft
 /// hyphen, direction marks) are removed and reported, since `p1` and `p1`
 /// followed by a zero-width space are meant to be the same id.
-fn clean_id<'a>(
+pub(super) fn clean_id<'a>(
     report: &mut LoadReport,
     at: &Origin,
     line: u64,

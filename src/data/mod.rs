@@ -7,6 +7,7 @@
 //! a file that cannot be used is one [`DataError`] naming the file and line,
 //! and every row that is skipped or repaired is counted in the [`LoadReport`].
 
+mod candidates;
 mod csv_file;
 mod error;
 mod guess;
@@ -17,6 +18,7 @@ mod recbole;
 mod report;
 mod table;
 
+pub use candidates::CandidateLists;
 pub use csv_file::{CsvTable, Delimiter, TextEncoding};
 pub use error::DataError;
 pub use guess::{FileRole, FileSpec};

@@ -26,6 +26,8 @@ pub enum IssueKind {
     UnknownDomain,
     /// An interaction names an item its domain does not have (skipped).
     UnknownItem,
+    /// A candidate list names a user the dataset does not have (skipped).
+    UnknownUser,
     /// The same user–item pair appears again (merged into the first).
     DuplicateInteraction,
     /// The rating is not a finite number (skipped).
@@ -85,6 +87,7 @@ impl IssueKind {
             IssueKind::EmptyText => "empty item text (kept, encoded as empty)",
             IssueKind::UnknownDomain => "unknown domain (row skipped)",
             IssueKind::UnknownItem => "unknown item (row skipped)",
+            IssueKind::UnknownUser => "unknown user (row skipped)",
             IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
             IssueKind::BadRating => "rating is not a usable number (row skipped)",
             IssueKind::BadTimestamp => {
@@ -130,6 +133,7 @@ impl IssueKind {
                 | IssueKind::DuplicateItem
                 | IssueKind::UnknownDomain
                 | IssueKind::UnknownItem
+                | IssueKind::UnknownUser
                 | IssueKind::BadRating
                 | IssueKind::SwallowedRows
                 | IssueKind::ControlCharacter

@@ -547,17 +547,35 @@ pub fn evaluate(
     let started = Instant::now();
     let (s_name, t_name) = (&dataset.domains[source].name, &dataset.domains[target].name);
     let split = draw_split(dataset, source, target, options)?;
+    // Under listed candidates, only users with a list are ranked.
+    let listed = match &options.candidates {
+        Candidates::Listed(lists) => {
+            let (test, unlisted) = split.test.keeping(|u| lists.of(u).is_some());
+            if test.is_empty() {
+                return Err(EvalError::NothingToTest {
+                    message: format!(
+                        "none of the {} test users has a candidate list in {}",
+                        split.test.len(),
+                        lists.file.display()
+                    ),
+                    raise: None,
+                });
+            }
+            (test, unlisted)
+        }
+        _ => (split.test.clone(), 0),
+    };
     let pair = (source, target);
     let (relations, tuned) =
         fit_split(dataset, embeddings, pair, &split, options, progress, cancel)?;
     let n_items = embeddings.domains[target].len();
-    let test = options.cap.sample(&split.test, n_items, options.seed);
+    let test = options.cap.sample(&listed.0, n_items, options.seed);
     let scores = EvalScores::compute(
         &relations,
         embeddings,
         &test,
-        split.test.len(),
-        options.candidates,
+        listed.0.len(),
+        &options.candidates,
         options.seed,
         &mut |f| progress("scoring test users", f),
         cancel,
@@ -568,6 +586,9 @@ pub fn evaluate(
     progress("segments", 0.0);
     let (user_segments, segments) = segment_tables(&scores, &relations, &methods);
     notes.extend(notes_on(&scores, &relations, options, t_name));
+    if let Candidates::Listed(lists) = &options.candidates {
+        notes.extend(listed_notes(&scores, lists, listed.1, split.test.len()));
+    }
     if let Some(tuned) = &tuned {
         notes.push(format!(
             "tuning: validation NDCG@10 {} on {} users; gain over the starting weights {:+.4} ± {} \
@@ -595,7 +616,7 @@ pub fn evaluate(
         source: s_name.clone(),
         target: t_name.clone(),
         protocol: options.protocol,
-        candidates: options.candidates,
+        candidates: options.candidates.clone(),
         seed: options.seed,
         test_share: options.test_share,
         validation_share: options.validation_share,
@@ -682,10 +703,31 @@ fn fit_split(
     }
     let tuned = match &options.tune {
         Some(tune_options) => {
+            // Under listed candidates, the search ranks the validation
+            // users who have a list, as the test users are ranked.
+            let validation = match &options.candidates {
+                Candidates::Listed(lists) => {
+                    let (kept, _) = split.validation.keeping(|u| lists.of(u).is_some());
+                    if kept.is_empty() {
+                        return Err(EvalError::NothingToTest {
+                            message: format!(
+                                "none of the {} validation users has a candidate list in {}, so \
+                                 there is nothing to tune on; list some of them too, or leave \
+                                 out the weight search",
+                                split.validation.len(),
+                                lists.file.display()
+                            ),
+                            raise: None,
+                        });
+                    }
+                    kept
+                }
+                _ => split.validation.clone(),
+            };
             let context = TuneContext {
                 embeddings,
-                validation: &split.validation,
-                candidates: options.candidates,
+                validation: &validation,
+                candidates: &options.candidates,
                 seed: options.seed,
                 cap: options.cap,
             };
@@ -832,7 +874,51 @@ fn notes_on(
              '{t_name}' (not the whole domain), {}",
             negatives.describe()
         )),
-        Candidates::All => {}
+        Candidates::All | Candidates::Listed(_) => {}
+    }
+    notes
+}
+
+/// What listed candidates leave out or add: users without a list, and
+/// targets missing from their user's list (ranked anyway, so a list's
+/// recall shows).
+fn listed_notes(
+    scores: &EvalScores,
+    lists: &crate::data::CandidateLists,
+    unlisted: usize,
+    test_users: usize,
+) -> Vec<String> {
+    let mut notes = vec![format!(
+        "each test user's targets are ranked among their own list in {} ({} users listed)",
+        lists.file.display(),
+        lists.users()
+    )];
+    if unlisted > 0 {
+        notes.push(format!(
+            "{unlisted} of the {test_users} test users have no list there and are not evaluated"
+        ));
+    }
+    let (mut targets, mut missing) = (0usize, 0usize);
+    for (i, &u) in scores.users.iter().enumerate() {
+        let list = lists.of(u).unwrap_or(&[]);
+        for j in scores.relevant(i) {
+            targets += 1;
+            missing += usize::from(list.binary_search(j).is_err());
+        }
+    }
+    if missing > 0 {
+        notes.push(format!(
+            "{missing} of {targets} targets were not in their user's list (the list's recall is \
+             {:.3}); they were added to it so every target has a rank",
+            1.0 - missing as f64 / targets.max(1) as f64
+        ));
+    }
+    let skipped = lists.report.skipped_rows();
+    if skipped > 0 {
+        notes.push(format!(
+            "{skipped} rows of {} were skipped (unknown users or items, empty ids)",
+            lists.file.display()
+        ));
     }
     notes
 }

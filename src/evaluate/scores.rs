@@ -169,7 +169,7 @@ impl EvalScores {
         embeddings: &DatasetEmbeddings,
         held: &HeldOut,
         requested: usize,
-        candidates: Candidates,
+        candidates: &Candidates,
         seed: u64,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
@@ -183,7 +183,24 @@ impl EvalScores {
             .collect();
         let candidates = match candidates {
             Candidates::All => None,
-            Candidates::Sampled { n, negatives } => {
+            Candidates::Listed(lists) => Some(
+                (0..users.len())
+                    .map(|i| {
+                        let mut list: Vec<u32> = lists
+                            .of(users[i])
+                            .unwrap_or(&[])
+                            .iter()
+                            .copied()
+                            .filter(|j| seen[i].binary_search(j).is_err())
+                            .chain(held.relevant[i].iter().copied())
+                            .collect();
+                        list.sort_unstable();
+                        list.dedup();
+                        list
+                    })
+                    .collect(),
+            ),
+            &Candidates::Sampled { n, negatives } => {
                 let lists = (0..users.len())
                     .map(|i| {
                         let exclude: &[u32] = match negatives {

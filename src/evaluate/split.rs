@@ -14,12 +14,13 @@
 //!   their history rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, RowRole, SplitPart};
+use crate::data::{CandidateLists, Dataset, RowRole, SplitPart};
 use crate::relate::Hidden;
 
 /// How many of a warm user's last target rows are held out.
@@ -153,7 +154,7 @@ impl Protocol {
 }
 
 /// Which items each held-out user's targets are ranked among.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Candidates {
     /// Every target item the user does not already have.
@@ -166,6 +167,23 @@ pub enum Candidates {
         /// Which items may be negatives.
         negatives: Negatives,
     },
+    /// Each user's own list from a file (their targets added to it when
+    /// missing); users without a list are not evaluated.
+    Listed(#[serde(serialize_with = "listed_summary")] Arc<CandidateLists>),
+}
+
+/// A candidate file in a report: its path and how many users and items it
+/// lists.
+fn listed_summary<S: serde::Serializer>(
+    lists: &Arc<CandidateLists>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut s = serializer.serialize_struct("listed", 3)?;
+    s.serialize_field("file", &lists.file)?;
+    s.serialize_field("users", &lists.users())?;
+    s.serialize_field("items", &lists.items())?;
+    s.end()
 }
 
 /// Which target items a sampled candidate list's negatives are drawn from.
@@ -239,8 +257,8 @@ impl Candidates {
     /// to `All`).
     pub fn with_negatives(self, negatives: Negatives) -> Candidates {
         match self {
-            Candidates::All => Candidates::All,
             Candidates::Sampled { n, .. } => Candidates::Sampled { n, negatives },
+            other => other,
         }
     }
 }
@@ -260,6 +278,7 @@ impl std::fmt::Display for Candidates {
                     crate::names::Named::name(*negatives)
                 )
             }
+            Candidates::Listed(lists) => write!(f, "file:{}", lists.file.display()),
         }
     }
 }
@@ -299,6 +318,20 @@ impl HeldOut {
             })
             .collect();
         HeldOut { users, relevant }
+    }
+
+    /// The users `keep` keeps, with their targets; and how many were left
+    /// out.
+    pub fn keeping(&self, keep: impl Fn(u32) -> bool) -> (HeldOut, usize) {
+        let (users, relevant): (Vec<u32>, Vec<Vec<u32>>) = self
+            .users
+            .iter()
+            .zip(&self.relevant)
+            .filter(|(u, _)| keep(**u))
+            .map(|(&u, r)| (u, r.clone()))
+            .unzip();
+        let left_out = self.len() - users.len();
+        (HeldOut { users, relevant }, left_out)
     }
 
     /// How many users.

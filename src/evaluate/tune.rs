@@ -126,7 +126,7 @@ pub struct TuneContext<'a> {
     /// The validation users and what each must be found to have.
     pub validation: &'a HeldOut,
     /// What they are ranked among.
-    pub candidates: Candidates,
+    pub candidates: &'a Candidates,
     /// Seed of sampling (memory cap, sampled candidates).
     pub seed: u64,
     /// Memory cap of their precomputed scores.

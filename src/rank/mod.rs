@@ -322,22 +322,75 @@ pub fn recommend_with(
     scan: Scan,
     compact: &CompactCache,
 ) -> Ranking {
+    ranked(
+        relations,
+        embeddings,
+        (user, weights, k),
+        Choose::Scan(scan, compact),
+    )
+}
+
+/// [`recommend`] among `candidates` only (target items, e.g. a retrieval
+/// stage's output for this user): the user's own items are left out of
+/// them as always.
+pub fn recommend_among(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    user: u32,
+    weights: &Weights,
+    k: usize,
+    candidates: &[u32],
+) -> Ranking {
+    ranked(
+        relations,
+        embeddings,
+        (user, weights, k),
+        Choose::Among(candidates),
+    )
+}
+
+/// Which items a ranking chooses its top from.
+enum Choose<'a> {
+    /// Every target item, scanned so.
+    Scan(Scan, &'a CompactCache),
+    /// These target items.
+    Among(&'a [u32]),
+}
+
+/// `user`'s top `k` under `weights` from the items `choose` allows, each
+/// explained.
+fn ranked(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    (user, weights, k): (u32, &Weights, usize),
+    choose: Choose<'_>,
+) -> Ranking {
     let query = UserQuery::new(relations, embeddings, user);
     let target = &embeddings.domains[relations.target];
     let source = &embeddings.domains[relations.source];
     let scorer = Scorer::new(&query, target, relations, weights);
-    let compact = match scan {
-        Scan::Compact => Some(compact.get(target)),
-        Scan::Exact => None,
-    };
     let owned = relations.visible_target_items(user);
     let s_history = &relations.source_history[user as usize];
     let attended = attended_source_items(relations, user, &query, weights);
     let graph = relations.graph.as_ref().ok();
     let kg = relations.kg.as_ref().ok();
-    let best = match compact {
-        Some(compact) => scorer.top_compact(compact, k, &owned),
-        None => top_k(&scorer.all(), k, &owned),
+    let best = match choose {
+        Choose::Scan(Scan::Compact, compact) => scorer.top_compact(compact.get(target), k, &owned),
+        Choose::Scan(Scan::Exact, _) => top_k(&scorer.all(), k, &owned),
+        Choose::Among(candidates) => {
+            let mut allowed: Vec<u32> = candidates
+                .iter()
+                .copied()
+                .filter(|&j| (j as usize) < target.len() && owned.binary_search(&j).is_err())
+                .collect();
+            allowed.sort_unstable();
+            allowed.dedup();
+            let mut top = TopK::new(k);
+            for &j in &allowed {
+                top.offer(scorer.one(j), j);
+            }
+            top.items()
+        }
     };
     let items = best
         .into_iter()

@@ -181,6 +181,24 @@ impl Fitted {
             &self.compact,
         )
     }
+
+    /// `user`'s top `k` among `candidates` (target items) only.
+    pub fn rank_among(
+        &self,
+        embeddings: &DatasetEmbeddings,
+        user: u32,
+        k: usize,
+        candidates: &[u32],
+    ) -> Ranking {
+        crate::rank::recommend_among(
+            &self.relations,
+            embeddings,
+            user,
+            &self.weights,
+            k,
+            candidates,
+        )
+    }
 }
 
 /// Fits direction `pair` (source, target) of `dataset` on every

@@ -349,3 +349,133 @@ fn compare_and_per_user_on_the_command_line() {
     let out = run("eval", &["--per-user", "x.npy"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("writes a table"));
 }
+
+#[test]
+fn candidate_lists_from_a_file_rank_as_the_lists_they_were_written_from() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--dataset",
+            manifest,
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--format",
+            "json",
+            "--sequence-epochs",
+            "0",
+        ];
+        args.extend(extra);
+        crossrec(&args, &cache)
+    };
+    // Sampled lists written out, then read back as a file: the same ranking.
+    let lists = dir.path().join("lists.csv");
+    let sampled = eval(&[
+        "--candidates",
+        "sampled:7",
+        "--write-candidates",
+        lists.to_str().unwrap(),
+    ]);
+    assert!(
+        sampled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sampled.stderr)
+    );
+    let file = format!("file:{}", lists.display());
+    let listed = eval(&["--candidates", &file]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&sampled.stdout).unwrap(),
+        serde_json::from_slice(&listed.stdout).unwrap(),
+    );
+    assert_eq!(b["candidates"]["listed"]["users"], a["evaluated_users"]);
+    assert_eq!(a["evaluated_users"], b["evaluated_users"]);
+    for method in ["content", "graph", "hybrid"] {
+        let ndcg = |r: &serde_json::Value| {
+            r["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|row| row["name"] == method)
+                .map(|row| row["metrics"][3]["ndcg"]["mean"].as_f64().unwrap())
+                .unwrap()
+        };
+        assert!((ndcg(&a) - ndcg(&b)).abs() < 1e-12, "{method}");
+    }
+    // A file listing one test user: only that user is evaluated, and the
+    // report says how many were left out and how many targets the lists missed.
+    let text = std::fs::read_to_string(&lists).unwrap();
+    let first_user = text.lines().nth(1).unwrap().split(',').next().unwrap();
+    let one = dir.path().join("one.csv");
+    std::fs::write(
+        &one,
+        format!("user_id,item_id\n{first_user},A001\nghost,A001\n{first_user},NOPE\n"),
+    )
+    .unwrap();
+    let out = eval(&["--candidates", &format!("file:{}", one.display())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["evaluated_users"], 1);
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("have no list there and are not evaluated"),
+        "{notes}"
+    );
+    assert!(notes.contains("2 rows of"), "{notes}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("one.csv:3: unknown user"), "{stderr}");
+    assert!(stderr.contains("one.csv:4: unknown item"), "{stderr}");
+    // recommend ranks only the listed items.
+    let two = dir.path().join("two.csv");
+    std::fs::write(&two, "user_id,item_id\nu002,A120\nu002,A121\nu003,A001\n").unwrap();
+    let out = crossrec(
+        &[
+            "recommend",
+            "--dataset",
+            manifest,
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--user",
+            "u002",
+            "--format",
+            "csv",
+            "--candidates",
+            &format!("file:{}", two.display()),
+        ],
+        &cache,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let items: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert!(!items.is_empty() && items.len() <= 2, "{csv}");
+    assert!(items.iter().all(|i| *i == "A120" || *i == "A121"), "{csv}");
+}

@@ -745,7 +745,7 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
         &e,
         &split.validation,
         split.validation.len(),
-        Candidates::All,
+        &Candidates::All,
         7,
         &mut |_| {},
         &cancel,
@@ -768,7 +768,7 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
     let context = TuneContext {
         embeddings: &e,
         validation: &split.validation,
-        candidates: Candidates::All,
+        candidates: &Candidates::All,
         seed: 7,
         cap: MemoryCap::default(),
     };
