@@ -16,7 +16,7 @@ use crate::data::Dataset;
 use crate::evaluate::{Evaluation, KS, MOVERS_K, Method, Report, SegmentTable, TargetRank, Unit};
 use crate::files::{WriteError, write_atomic};
 use crate::project::Projection;
-use crate::rank::{COMPONENTS, Ranking};
+use crate::rank::Ranking;
 
 /// The most projection points a report draws (the page stays small; the
 /// report says how many of how many it shows).
@@ -197,13 +197,13 @@ fn evaluation_table(report: &Report) -> Markup {
         table {
             tr {
                 th.l { "method" }
-                @for k in [5, 10, 20] { th { "NDCG@" (k) } th { "Recall@" (k) } }
+                @for k in [5, 10] { th { "NDCG@" (k) } th { "Recall@" (k) } }
                 th { "HR@10" } th { "MRR" }
             }
             @for row in &report.rows {
                 tr {
                     td.l { (row.method.name()) }
-                    @for k in [5, 10, 20] {
+                    @for k in [5, 10] {
                         @if let Some(at) = row.at(k) {
                             td { (cell(at.ndcg)) } td { (cell(at.recall)) }
                         } @else { td {} td {} }
@@ -282,6 +282,22 @@ fn projection_section(dataset: &Dataset, projection: &Projection) -> Markup {
     }
 }
 
+/// The targets' ranks, best first, the first 12.
+fn ranks(targets: &[TargetRank]) -> String {
+    let mut ranks: Vec<u32> = targets.iter().map(|t| t.rank).collect();
+    ranks.sort_unstable();
+    let shown: Vec<String> = ranks.iter().take(12).map(u32::to_string).collect();
+    if ranks.len() > shown.len() {
+        format!(
+            "{}, … ({} more)",
+            shown.join(", "),
+            ranks.len() - shown.len()
+        )
+    } else {
+        shown.join(", ")
+    }
+}
+
 fn examples_section(dataset: &Dataset, evaluation: &Evaluation, examples: &[Example]) -> Markup {
     let report = &evaluation.report;
     let (source, target) = (
@@ -301,7 +317,7 @@ fn examples_section(dataset: &Dataset, evaluation: &Evaluation, examples: &[Exam
             p.meta {
                 (evaluation.relations.source_history[e.ranking.user as usize].len()) " " (source.name) " items; "
                 (e.relevant.len()) " held-out " (target.name) " items, ranked "
-                (e.targets.iter().map(|t| t.rank.to_string()).collect::<Vec<_>>().join(", "))
+                (ranks(&e.targets))
             }
             (PreEscaped(charts::contributions(&e.ranking, &labels)))
             table {
@@ -320,10 +336,6 @@ fn examples_section(dataset: &Dataset, evaluation: &Evaluation, examples: &[Exam
                     }
                 }
             }
-        }
-        p.meta {
-            "Components: "
-            @for c in COMPONENTS { (c.name()) " " }
         }
     }
 }

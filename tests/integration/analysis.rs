@@ -479,3 +479,94 @@ fn candidate_lists_from_a_file_rank_as_the_lists_they_were_written_from() {
     assert!(!items.is_empty() && items.len() <= 2, "{csv}");
     assert!(items.iter().all(|i| *i == "A120" || *i == "A121"), "{csv}");
 }
+
+#[test]
+fn the_report_is_one_page_with_every_section_and_it_reproduces_from_its_own_command() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let page = dir.path().join("report.html");
+    let args = [
+        "report",
+        "--dataset",
+        manifest,
+        "--model",
+        model,
+        "--from",
+        "products",
+        "--to",
+        "articles",
+        "--protocol",
+        "warm",
+        "--output",
+        page.to_str().unwrap(),
+    ];
+    let out = crossrec(&args, &cache);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = std::fs::read_to_string(&page).unwrap();
+    for section in [
+        "<h2>Dataset</h2>",
+        "<h2>Evaluation</h2>",
+        "NDCG@10 of each method",
+        "target item popularity",
+        "The shared space",
+        "Example held-out users",
+    ] {
+        assert!(first.contains(section), "{section}");
+    }
+    // Self-contained: inline SVG charts, nothing fetched.
+    assert!(first.matches("<svg").count() >= 7);
+    for remote in ["http://", "https://", "<script", "<link", "src="] {
+        let outside_svg = first.replace("http://www.w3.org/2000/svg", "");
+        assert!(!outside_svg.contains(remote), "{remote}");
+    }
+    // Its command, run as written, makes the same page (timings aside).
+    let start = first.find("<pre>").unwrap() + 5;
+    let end = first[start..].find("</pre>").unwrap() + start;
+    let command = first[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let words = shlex::split(&command).unwrap();
+    assert_eq!(words[0], "crossrec");
+    std::fs::remove_file(&page).unwrap();
+    let words: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    let out = crossrec(&words, &cache);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = std::fs::read_to_string(&page).unwrap();
+    // The evaluation line's "…; 1.6 s." is the only clock reading.
+    let strip = |s: &str| {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(at) = rest.find(" s.</p>") {
+            let cut = rest[..at].rfind(' ').unwrap_or(at);
+            out.push_str(&rest[..cut]);
+            out.push_str(" s.</p>");
+            rest = &rest[at + " s.</p>".len()..];
+        }
+        out.push_str(rest);
+        out
+    };
+    assert_eq!(strip(&first), strip(&again));
+    // Never over an input.
+    let before = std::fs::read(manifest).unwrap();
+    let mut bad = args.to_vec();
+    let last = bad.len() - 1;
+    bad[last] = manifest;
+    let out = crossrec(&bad, &cache);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(manifest).unwrap(), before);
+}
