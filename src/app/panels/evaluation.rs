@@ -35,7 +35,9 @@ impl EvaluationPanel {
             out.push(Command::ExportReport(path));
         }
         let report = &analysis.evaluation.report;
-        ui.horizontal(|ui| {
+        // Charts and tables no wider than the tab (the tables scroll).
+        let width = ui.available_width();
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "{} -> {}, {}: {} held-out users, NDCG@{K} by segment",
                 report.source,
@@ -82,20 +84,24 @@ impl EvaluationPanel {
         egui::ScrollArea::vertical().show(ui, |ui| {
             for table in &report.segments {
                 ui.separator();
-                breakdown(ui, table, chosen);
+                breakdown(ui, table, chosen, width);
             }
         });
     }
 }
 
 /// One breakdown: its bar chart for `method`, and the heat table.
-fn breakdown(ui: &mut egui::Ui, table: &SegmentTable, method: Method) {
+fn breakdown(ui: &mut egui::Ui, table: &SegmentTable, method: Method, width: f32) {
     ui.label(egui::RichText::new(table.breakdown.title()).strong());
     if table.unit == Unit::Targets {
         ui.weak("per held-out target, ranked without the user's other targets");
     }
     let Some(m) = table.overall.iter().position(|s| s.method == method) else {
         return;
+    };
+    let colour = match method {
+        Method::Only(c) => super::component_colour(c),
+        _ => egui::Color32::from_gray(170),
     };
     let bars: Vec<Bar> = table
         .rows
@@ -120,6 +126,7 @@ fn breakdown(ui: &mut egui::Ui, table: &SegmentTable, method: Method) {
         .collect();
     Plot::new(("segments", table.breakdown.title()))
         .height(140.0)
+        .width(width)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
@@ -134,16 +141,17 @@ fn breakdown(ui: &mut egui::Ui, table: &SegmentTable, method: Method) {
         })
         .y_axis_label(format!("NDCG@{K}"))
         .show(ui, |plot| {
-            plot.bar_chart(BarChart::new(method.name(), bars));
+            plot.bar_chart(BarChart::new(method.name(), bars).color(colour));
         });
-    heat_table(ui, table);
+    heat_table(ui, table, width);
 }
 
 /// Segments down, methods across, each cell NDCG@K shaded by its share of
 /// the row's best (the best in bold).
-fn heat_table(ui: &mut egui::Ui, table: &SegmentTable) {
+fn heat_table(ui: &mut egui::Ui, table: &SegmentTable, width: f32) {
     egui::ScrollArea::horizontal()
         .id_salt(("heat", table.breakdown.title()))
+        .max_width(width)
         .show(ui, |ui| {
             egui::Grid::new(("heat-grid", table.breakdown.title()))
                 .num_columns(table.overall.len() + 1)

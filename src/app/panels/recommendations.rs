@@ -450,6 +450,7 @@ fn side_by_side(
         .id_salt("side-by-side")
         .default_open(true)
         .show(ui, |ui| {
+            let half = ((ui.clip_rect().width() - 40.0) / 2.0).clamp(80.0, 400.0);
             egui::ScrollArea::vertical()
                 .id_salt("side-by-side-items")
                 .max_height(220.0)
@@ -482,15 +483,18 @@ fn side_by_side(
                                         Some(_) => String::new(),
                                     };
                                     let prefix = format!("{mark}{}", if hit { "hit " } else { "" });
-                                    explore::item_link(
-                                        ui,
-                                        dataset,
-                                        ItemRef {
-                                            domain: target,
-                                            item: rec.item,
+                                    let item = ItemRef {
+                                        domain: target,
+                                        item: rec.item,
+                                    };
+                                    // Both lists get half the width.
+                                    ui.allocate_ui_with_layout(
+                                        egui::vec2(half, 18.0),
+                                        egui::Layout::left_to_right(egui::Align::Center),
+                                        |ui| {
+                                            ui.set_min_width(half);
+                                            explore::item_link(ui, dataset, item, &prefix, out);
                                         },
-                                        &prefix,
-                                        out,
                                     );
                                 }
                                 ui.end_row();
