@@ -1,7 +1,7 @@
 //! The window, headless, for frame-time benches: open it on a dataset and
 //! wait until every job is done, time one frame (logic + ui + tessellation),
-//! drag a weight slider or pan the projection, and print one JSON line per
-//! measurement.
+//! drag a weight slider (on each central tab, and with weights pinned as
+//! A) or pan the projection, and print one JSON line per measurement.
 
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,25 @@ pub fn measure(name: &str, start: StartOptions) -> Harness<'static, CrossrecApp>
         name,
         "Projection",
         pan_frames(&mut h),
+    );
+    // The Evaluation tab, and weights pinned as A: the sliders (B) then
+    // rank the selected user twice a frame, and B against A is re-scored
+    // in the background.
+    show(&mut h, CentralTab::Evaluation);
+    report(
+        "frame_ms_while_dragging",
+        name,
+        "Evaluation",
+        slider_frames(&mut h),
+    );
+    let ctx = h.ctx.clone();
+    h.state_mut().handle(&ctx, Command::PinWeights(true));
+    show(&mut h, CentralTab::Projection);
+    report(
+        "frame_ms_while_dragging",
+        name,
+        "Projection, A pinned",
+        slider_frames(&mut h),
     );
     h
 }
