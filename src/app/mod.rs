@@ -55,6 +55,8 @@ pub struct CrossrecApp {
 impl CrossrecApp {
     /// Creates the app, restoring persisted settings, and starts loading.
     pub fn new(cc: &eframe::CreationContext<'_>, start: StartOptions) -> CrossrecApp {
+        // Item pictures: read and decoded by egui's loaders on their own threads.
+        egui_extras::install_image_loaders(&cc.egui_ctx);
         let mut settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))

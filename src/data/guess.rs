@@ -114,6 +114,7 @@ impl FileSpec {
                     text_columns,
                     entity_columns,
                     entity_separator: None,
+                    image_column: None,
                     embeddings: None,
                     embeddings_ids: None,
                     embeddings_id_column: None,

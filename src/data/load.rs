@@ -67,6 +67,8 @@ pub struct Item {
     /// Its values in the domain's entity columns, each cell split by the
     /// entity separator, trimmed, empty values left out, each once.
     pub entities: Vec<ColumnValue>,
+    /// Its picture, a local file that existed when the dataset was loaded.
+    pub image: Option<PathBuf>,
 }
 
 /// One value of an item in one of its domain's entity columns.
@@ -869,11 +871,17 @@ fn load_domain(
         .iter()
         .map(|c| table.column(c, "entity"))
         .collect::<Result<Vec<_>, _>>()?;
+    let image_col = match &spec.image_column {
+        Some(c) => Some(table.column(c, "item picture")?),
+        None => None,
+    };
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let separator = spec.entity_separator();
     let at = table.origin();
     let mut wanted = text_cols.clone();
     wanted.push(id_col);
     wanted.extend(&entity_cols);
+    wanted.extend(image_col);
     let mut items = Vec::new();
     let mut index = HashMap::new();
     let mut stats = FileStats::new(&table);
@@ -920,11 +928,27 @@ fn load_domain(
                 }
             }
         }
+        let image = image_col.and_then(|c| {
+            let cell = fields.get(c).unwrap_or("").trim();
+            match picture(&folder, cell) {
+                Ok(found) => found,
+                Err(why) => {
+                    report.add(
+                        &at,
+                        line,
+                        IssueKind::ImageUnavailable,
+                        format!("item '{id}': {why}"),
+                    );
+                    None
+                }
+            }
+        });
         index.insert(id.to_string(), items.len() as u32);
         items.push(Item {
             id: id.to_string(),
             text,
             entities,
+            image,
         });
         stats.used += 1;
     }
@@ -935,6 +959,32 @@ fn load_domain(
         items,
         index,
     })
+}
+
+/// The picture a cell names: `None` for an empty cell, else the local file
+/// (a path relative to `folder`, an absolute path or a `file://` URL), or
+/// why it cannot be shown.
+fn picture(folder: &Path, cell: &str) -> Result<Option<PathBuf>, String> {
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    let path = if cell.starts_with("file:") {
+        url::Url::parse(cell)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| format!("'{cell}' is not a file URL crossrec can read"))?
+    } else if cell.contains("://") {
+        return Err(format!(
+            "'{cell}' is not a local file (crossrec reads pictures from disk, never the network)"
+        ));
+    } else {
+        folder.join(cell)
+    };
+    if path.is_file() {
+        Ok(Some(path))
+    } else {
+        Err(format!("{} does not exist", path.display()))
+    }
 }
 
 #[cfg(test)]

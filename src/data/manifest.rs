@@ -72,6 +72,11 @@ pub struct DomainSpec {
     /// category path `Kitchen > Knives` with `>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_separator: Option<String>,
+    /// A column holding each item's picture: a local file path (relative to
+    /// the items file's folder) or a `file://` URL. The window shows it as
+    /// a thumbnail; a missing file is counted in the load report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_column: Option<String>,
     /// The field separator; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<Delimiter>,

@@ -28,6 +28,9 @@ pub enum IssueKind {
     UnknownItem,
     /// A candidate list names a user the dataset does not have (skipped).
     UnknownUser,
+    /// An item's picture is not a local file that exists (the item is
+    /// kept, without a picture).
+    ImageUnavailable,
     /// The same user–item pair appears again (merged into the first).
     DuplicateInteraction,
     /// The rating is not a finite number (skipped).
@@ -88,6 +91,7 @@ impl IssueKind {
             IssueKind::UnknownDomain => "unknown domain (row skipped)",
             IssueKind::UnknownItem => "unknown item (row skipped)",
             IssueKind::UnknownUser => "unknown user (row skipped)",
+            IssueKind::ImageUnavailable => "picture not found (item kept without it)",
             IssueKind::DuplicateInteraction => "repeated user-item pair (merged into the first)",
             IssueKind::BadRating => "rating is not a usable number (row skipped)",
             IssueKind::BadTimestamp => {

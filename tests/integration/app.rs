@@ -1538,3 +1538,61 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
     assert!(h.state().notifications().last().unwrap().error);
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
 }
+
+#[test]
+fn item_pictures_show_in_the_card_and_lists_and_a_missing_one_is_a_grey_box() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("pics")).unwrap();
+    // A real picture, written with the image crate egui's loaders decode.
+    let picture =
+        image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 90]));
+    picture.save(data.join("pics/p1.png")).unwrap();
+    let mut shop = String::from("item_id,title,picture\n");
+    let mut blog = String::from("item_id,title\n");
+    let mut interactions = String::from("user_id,domain,item_id\n");
+    for i in 0..12 {
+        let file = if i == 1 {
+            "pics/p1.png"
+        } else {
+            "pics/none.png"
+        };
+        shop.push_str(&format!("p{i},coffee item {i},{file}\n"));
+        blog.push_str(&format!("b{i},tea note {i}\n"));
+    }
+    for u in 0..30 {
+        interactions.push_str(&format!(
+            "u{u},shop,p{}\nu{u},shop,p1\nu{u},blog,b{}\n",
+            u % 12,
+            (u * 5) % 12
+        ));
+    }
+    std::fs::write(data.join("shop.csv"), shop).unwrap();
+    std::fs::write(data.join("blog.csv"), blog).unwrap();
+    std::fs::write(data.join("interactions.csv"), interactions).unwrap();
+    std::fs::write(
+        data.join("crossrec.toml"),
+        "name = \"pictures\"\n[[domain]]\nname = \"shop\"\nitems = \"shop.csv\"\n\
+         text_columns = [\"title\"]\nimage_column = \"picture\"\n[[domain]]\nname = \"blog\"\n\
+         items = \"blog.csv\"\ntext_columns = [\"title\"]\n[interactions]\npath = \"interactions.csv\"\n",
+    )
+    .unwrap();
+    let mut h = harness(dir.path(), data.join("crossrec.toml"));
+    wait_for(&mut h, "the analysis", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    // Eleven pictures are missing: counted in the load report.
+    h.get_by_label_contains("11 × picture not found");
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle(&ctx, Command::OpenItem(ItemRef { domain: 0, item: 1 }));
+    wait_for(&mut h, "the card", |app| app.item_card().is_some());
+    // The picture loads on the loaders' threads; the window keeps drawing.
+    let start = Instant::now();
+    while h.query_by_label("picture of p1").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no picture");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.get_by_label("picture of p1");
+}

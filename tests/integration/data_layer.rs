@@ -472,3 +472,67 @@ fn a_domain_name_with_hidden_characters_is_refused() {
         );
     }
 }
+
+/// A 1 × 1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+#[test]
+fn item_pictures_are_local_files_and_a_missing_one_is_counted_with_its_line() {
+    let dir = tempdir();
+    std::fs::create_dir_all(dir.path().join("pics")).unwrap();
+    std::fs::write(dir.path().join("pics/kettle.png"), PNG).unwrap();
+    let absolute = dir.path().join("pan.png");
+    std::fs::write(&absolute, PNG).unwrap();
+    let url = url::Url::from_file_path(&absolute).unwrap().to_string();
+    let shop = format!(
+        "item_id,title,description,picture\n\
+         p1,Red kettle,Boils fast,pics/kettle.png\n\
+         p2,Blue pan,,{url}\n\
+         p3,Green mug,,pics/gone.png\n\
+         p4,Grey bowl,,https://example.com/bowl.jpg\n\
+         p5,Plain plate,,\n"
+    );
+    let manifest = MANIFEST.replace(
+        "text_columns = [\"title\", \"description\"]",
+        "text_columns = [\"title\", \"description\"]\nimage_column = \"picture\"",
+    );
+    let path = fixture(
+        dir.path(),
+        &[
+            ("crossrec.toml", manifest.as_bytes()),
+            ("shop.csv", shop.as_bytes()),
+        ],
+    );
+    let dataset = Dataset::load(&path).unwrap();
+    let images: Vec<Option<std::path::PathBuf>> = dataset.domains[0]
+        .items
+        .iter()
+        .map(|i| i.image.clone())
+        .collect();
+    assert_eq!(images[0], Some(dir.path().join("pics").join("kettle.png")));
+    assert_eq!(images[1].as_deref(), Some(absolute.as_path()));
+    assert_eq!(images[2..], [None, None, None], "missing, remote, empty");
+    assert_eq!(dataset.domains[0].items.len(), 5, "every item is kept");
+    assert_eq!(dataset.report.count(IssueKind::ImageUnavailable), 2);
+    let first = first_issue(&dataset, IssueKind::ImageUnavailable);
+    assert!(
+        first.contains("shop.csv:4") && first.contains("gone.png does not exist"),
+        "{first}"
+    );
+    assert!(
+        dataset.report.to_string().contains("never the network"),
+        "{}",
+        dataset.report
+    );
+    // A named column the file lacks is an error naming it.
+    let bad = manifest.replace("image_column = \"picture\"", "image_column = \"photo\"");
+    let (_dir, result) = load_with(&[("crossrec.toml", bad.as_bytes())]);
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("photo"), "{err}");
+}

@@ -29,6 +29,7 @@ pub fn item_link(
     else {
         return;
     };
+    thumbnail(ui, dataset, item, THUMBNAIL);
     let text = format!("{prefix}{}  {}", found.id, truncate(&found.text, 60));
     let response = ui
         .add(
@@ -128,7 +129,10 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                 domain_colour(card.item.domain),
                 egui::RichText::new(format!("{} · {}", domain.name, item.id)).strong(),
             );
-            ui.add(egui::Label::new(&item.text).wrap());
+            ui.horizontal_top(|ui| {
+                thumbnail(ui, dataset, card.item, 96.0);
+                ui.add(egui::Label::new(&item.text).wrap());
+            });
             ui.weak(format!(
                 "{} interactions by {} users",
                 card.interactions, card.users
@@ -212,6 +216,49 @@ pub fn card_window(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
                     }
                 });
         });
+}
+
+/// The side of a thumbnail in lists, points.
+pub const THUMBNAIL: f32 = 18.0;
+
+/// `item`'s picture in a `size` square, when its domain has an image
+/// column: loaded from disk by egui's image loaders on their own threads
+/// (a spinner until then), a grey box when the item has none or it could
+/// not be read.
+pub fn thumbnail(ui: &mut egui::Ui, dataset: &Dataset, item: ItemRef, size: f32) {
+    let has_column = dataset
+        .manifest
+        .domains
+        .get(item.domain)
+        .is_some_and(|d| d.image_column.is_some());
+    if !has_column {
+        return;
+    }
+    let Some(found) = dataset
+        .domains
+        .get(item.domain)
+        .and_then(|d| d.items.get(item.item as usize))
+    else {
+        return;
+    };
+    let square = egui::vec2(size, size);
+    match &found.image {
+        Some(path) => {
+            let uri = format!("file://{}", path.display());
+            ui.add(
+                egui::Image::new(uri)
+                    .fit_to_exact_size(square)
+                    .maintain_aspect_ratio(true)
+                    .show_loading_spinner(true)
+                    .alt_text(format!("picture of {}", found.id)),
+            );
+        }
+        None => {
+            let (rect, _) = ui.allocate_exact_size(square, egui::Sense::hover());
+            ui.painter()
+                .rect_filled(rect, 2.0, egui::Color32::from_gray(90));
+        }
+    }
 }
 
 /// A save dialog running on its own thread (the desktop's dialog blocks).

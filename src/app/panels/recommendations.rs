@@ -375,19 +375,24 @@ fn ranking_grid(
                             ui.label(format!("{}", r + 1));
                         }
                         let text = &t.items[rec.item as usize].text;
+                        let item = ItemRef {
+                            domain: relations.target,
+                            item: rec.item,
+                        };
                         let row = egui::Label::new(truncate(text, 48)).sense(egui::Sense::click());
-                        if ui
-                            .add(row)
-                            .on_hover_text(format!(
-                                "{}\n{}\n(click to open)",
-                                t.items[rec.item as usize].id, text
-                            ))
-                            .clicked()
-                        {
-                            out.push(Command::OpenItem(ItemRef {
-                                domain: relations.target,
-                                item: rec.item,
-                            }));
+                        let clicked = ui
+                            .horizontal(|ui| {
+                                explore::thumbnail(ui, dataset, item, explore::THUMBNAIL);
+                                ui.add(row)
+                                    .on_hover_text(format!(
+                                        "{}\n{}\n(click to open)",
+                                        t.items[rec.item as usize].id, text
+                                    ))
+                                    .clicked()
+                            })
+                            .inner;
+                        if clicked {
+                            out.push(Command::OpenItem(item));
                         }
                         let bar = contribution_bar(ui, rec, max_score);
                         bar.on_hover_ui(|ui| {
