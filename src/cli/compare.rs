@@ -11,9 +11,9 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::DatasetArgs;
 use super::eval::SetupArgs;
 use super::recommend::parse_weights;
+use super::{DatasetArgs, DirectionArgs};
 use crate::embed::Precision;
 use crate::evaluate::{Comparison, UserChange};
 use crate::export::comparison_table;
@@ -38,13 +38,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     #[command(flatten)]
-    dataset: DatasetArgs,
-    /// The source domain.
-    #[arg(long = "from")]
-    from: String,
-    /// The target domain.
-    #[arg(long = "to")]
-    to: String,
+    direction: DirectionArgs,
     #[command(flatten)]
     setup: SetupArgs,
     /// Side A: settings separated by ';', each key=value: weights=default,
@@ -212,16 +206,16 @@ struct JsonOut<'a> {
 pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
     args.setup.check()?;
     let (a_args, b_args) = (
-        args.a.dataset_args(&args.dataset),
-        args.b.dataset_args(&args.dataset),
+        args.a.dataset_args(&args.direction.dataset),
+        args.b.dataset_args(&args.direction.dataset),
     );
     let check = |d: &crate::data::Dataset| -> Result<()> {
-        domain_pair(d, &args.from, &args.to)?;
+        domain_pair(d, &args.direction.from, &args.direction.to)?;
         Ok(())
     };
     let (dataset, embeddings) = super::encode::load(&a_args, &check).context("loading side A")?;
-    let pair = domain_pair(&dataset, &args.from, &args.to)?;
-    let names = (args.from.as_str(), args.to.as_str());
+    let pair = domain_pair(&dataset, &args.direction.from, &args.direction.to)?;
+    let names = (args.direction.from.as_str(), args.direction.to.as_str());
     let a_weights = weights_of(&args.a, "A", &a_args, &dataset, names)?;
     let b_loaded = if same_version(&a_args, &b_args)? {
         None
@@ -232,7 +226,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
         Some((d, e)) => Some(Version {
             dataset: d,
             embeddings: e,
-            pair: domain_pair(d, &args.from, &args.to)?,
+            pair: domain_pair(d, &args.direction.from, &args.direction.to)?,
         }),
         None => None,
     };
@@ -279,8 +273,8 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
                 &mut out,
                 &JsonOut {
                     dataset: dataset.name(),
-                    from: &args.from,
-                    to: &args.to,
+                    from: &args.direction.from,
+                    to: &args.direction.to,
                     protocol: options.protocol,
                     candidates: options.candidates.clone(),
                     seed: options.seed,

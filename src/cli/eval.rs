@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::DatasetArgs;
 use super::recommend::{parse_ridge, parse_weights};
+use super::{DatasetArgs, DirectionArgs};
 use crate::evaluate::{
     AdaptedStatus, Candidates, EvalOptions, GraphStatus, Holdout, KgStatus, METRICS, MappingStatus,
     MemoryCap, NEW_ITEMS_SHARE, Negatives, Protocol, Report, SequenceStatus, TuneOptions, Unit,
@@ -63,13 +63,7 @@ impl ProtocolName {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     #[command(flatten)]
-    dataset: DatasetArgs,
-    /// The source domain.
-    #[arg(long = "from")]
-    from: String,
-    /// The target domain.
-    #[arg(long = "to")]
-    to: String,
+    direction: DirectionArgs,
     #[command(flatten)]
     setup: SetupArgs,
     /// Under sampled candidates, write each test user's candidate list
@@ -403,11 +397,11 @@ pub(crate) fn check_table_output(
 
 pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     args.setup.check()?;
-    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
-        domain_pair(d, &args.from, &args.to)?;
+    let (dataset, embeddings) = super::encode::load(&args.direction.dataset, &|d| {
+        domain_pair(d, &args.direction.from, &args.direction.to)?;
         Ok(())
     })?;
-    let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
+    let (source, target) = domain_pair(&dataset, &args.direction.from, &args.direction.to)?;
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
@@ -425,10 +419,15 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         }
         // Never replace the dataset's own files or the model's; fail before
         // the long work if the file cannot be written.
-        check_table_output(&args.dataset, &dataset, path, "--write-candidates")?;
+        check_table_output(
+            &args.direction.dataset,
+            &dataset,
+            path,
+            "--write-candidates",
+        )?;
     }
     if let Some(path) = &args.per_user {
-        check_table_output(&args.dataset, &dataset, path, "--per-user")?;
+        check_table_output(&args.direction.dataset, &dataset, path, "--per-user")?;
         if args.write_candidates.as_ref() == Some(path) {
             anyhow::bail!(
                 "--per-user and --write-candidates name the same file, {}",
@@ -444,10 +443,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     let save_to = (
         store.clone(),
         store.path(
-            &args.dataset.manifest()?,
+            &args.direction.dataset.manifest()?,
             dataset.name(),
-            &args.from,
-            &args.to,
+            &args.direction.from,
+            &args.direction.to,
         ),
     );
     let Evaluated { evaluation, saved } = crate::service::evaluate::run(

@@ -285,6 +285,20 @@ pub struct ImportShardsArgs {
     pub(crate) shards: Vec<PathBuf>,
 }
 
+/// A dataset and the direction to evaluate: the flags `eval`, `compare`
+/// and `report` share.
+#[derive(Debug, Args)]
+pub struct DirectionArgs {
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
+    /// The source domain.
+    #[arg(long = "from")]
+    pub(crate) from: String,
+    /// The target domain.
+    #[arg(long = "to")]
+    pub(crate) to: String,
+}
+
 /// A dataset, the model that encodes it and where its vectors are cached.
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Result;
 use clap::Args;
 
-use super::DatasetArgs;
+use super::DirectionArgs;
 use super::eval::SetupArgs;
 use super::recommend::parse_weights;
 use crate::rank::Weights;
@@ -19,13 +19,7 @@ use crate::service::guard::Inputs;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     #[command(flatten)]
-    dataset: DatasetArgs,
-    /// The source domain.
-    #[arg(long = "from")]
-    from: String,
-    /// The target domain.
-    #[arg(long = "to")]
-    to: String,
+    direction: DirectionArgs,
     #[command(flatten)]
     setup: SetupArgs,
     /// The hybrid's weights; components not named keep their default.
@@ -52,16 +46,16 @@ fn this_command() -> String {
 
 pub(crate) fn report(args: &ReportArgs) -> Result<()> {
     args.setup.check()?;
-    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
-        domain_pair(d, &args.from, &args.to)?;
+    let (dataset, embeddings) = super::encode::load(&args.direction.dataset, &|d| {
+        domain_pair(d, &args.direction.from, &args.direction.to)?;
         Ok(())
     })?;
-    let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
+    let (source, target) = domain_pair(&dataset, &args.direction.from, &args.direction.to)?;
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let inputs = Inputs::of_dataset(&dataset, Some(&args.dataset.manifest()?))
-        .and_model_named(&args.dataset.model.model);
+    let inputs = Inputs::of_dataset(&dataset, Some(&args.direction.dataset.manifest()?))
+        .and_model_named(&args.direction.dataset.model.model);
     // Before the long work, not after it.
     inputs.check_and_tidy(&args.output)?;
     crate::files::check_output(&args.output)?;

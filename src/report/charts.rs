@@ -39,6 +39,23 @@ fn svg(
     }
 }
 
+/// The name of the category whose band is centred at `at` (category i
+/// spans i..i+1, counted from the far end when `reverse`), empty between
+/// bands.
+fn label_at(labels: &[String], at: f64, reverse: bool) -> String {
+    let i = at - 0.5;
+    if (i - i.round()).abs() > 1e-6 || i < 0.0 {
+        return String::new();
+    }
+    let i = i.round() as usize;
+    let i = if reverse {
+        labels.len().checked_sub(i + 1)
+    } else {
+        Some(i)
+    };
+    i.and_then(|i| labels.get(i)).cloned().unwrap_or_default()
+}
+
 /// Horizontal bars: each method's NDCG@K, with its 95 % interval.
 pub fn methods(report: &Report) -> String {
     let rows: Vec<(Method, f64, f64)> = report
@@ -68,17 +85,7 @@ pub fn methods(report: &Report) -> String {
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(n.max(1) * 2 + 1)
-            .y_label_formatter(&|y| {
-                let i = y - 0.5;
-                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
-                    names
-                        .get(n - 1 - i.round() as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&|y| label_at(&names, *y, true))
             .x_desc(format!("NDCG@{K} (bars: 95 % interval over users)"))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -133,14 +140,7 @@ pub fn segments(table: &SegmentTable, methods: &[Method]) -> String {
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n.max(1) * 2 + 1)
-            .x_label_formatter(&|x| {
-                let i = x - 0.5;
-                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(i.round() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| label_at(&labels, *x, false))
             .y_desc(format!("NDCG@{K}"))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -265,17 +265,7 @@ pub fn contributions(ranking: &Ranking, labels: &[String]) -> String {
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(n.max(1) * 2 + 1)
-            .y_label_formatter(&|y| {
-                let i = y - 0.5;
-                if (i - i.round()).abs() < 1e-6 && i >= 0.0 {
-                    labels
-                        .get(n - 1 - i.round() as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&|y| label_at(labels, *y, true))
             .x_desc("weighted contribution to the score")
             .draw()
             .map_err(|e| e.to_string())?;
