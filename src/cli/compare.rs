@@ -244,6 +244,16 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
     }
     let (a_label, b_label) = (format!("A: {}", args.a.text), format!("B: {}", args.b.text));
     let options = args.setup.options((&dataset, pair.1), a_weights, false)?;
+    // Candidate lists name users and items by position: B's own dataset
+    // reads the file again.
+    let b_candidates = match b_version {
+        Some(v) => Some(
+            args.setup
+                .options((v.dataset, v.pair.1), b_weights, false)?
+                .candidates,
+        ),
+        None => None,
+    };
     let Compared { comparison, .. } = crate::service::compare::run(
         Version {
             dataset: &dataset,
@@ -255,11 +265,13 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
                 label: &a_label,
                 weights: a_weights,
                 version: None,
+                candidates: None,
             },
             Setup {
                 label: &b_label,
                 weights: b_weights,
                 version: b_version,
+                candidates: b_candidates,
             },
         ),
         &options,

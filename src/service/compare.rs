@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::data::Dataset;
 use crate::evaluate::{
-    CompareError, Comparison, EvalError, EvalOptions, Evaluation, Side, compare, evaluate,
+    Candidates, CompareError, Comparison, EvalError, EvalOptions, Evaluation, Side, compare,
+    evaluate,
 };
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::Weights;
@@ -29,7 +30,7 @@ pub struct Version<'a> {
 
 /// One side: its label, its weights and, when it is not A's, its own
 /// dataset version.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Setup<'a> {
     /// What the user calls it.
     pub label: &'a str,
@@ -37,6 +38,10 @@ pub struct Setup<'a> {
     pub weights: Weights,
     /// Its own dataset or vectors; `None` shares A's evaluation.
     pub version: Option<Version<'a>>,
+    /// Its own candidates, when they differ from the options' (candidate
+    /// lists read against another dataset version name its own users and
+    /// items).
+    pub candidates: Option<Candidates>,
 }
 
 /// The evaluations compared and the comparison.
@@ -84,12 +89,16 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<Compared, CompareRunError> {
     let evaluate_one = |v: Version<'_>,
-                        weights: Weights,
+                        setup: &Setup<'_>,
                         name: &str,
                         progress: &mut dyn FnMut(&str, f64)|
      -> Result<Evaluation, EvalError> {
         let options = EvalOptions {
-            weights,
+            weights: setup.weights,
+            candidates: setup
+                .candidates
+                .clone()
+                .unwrap_or_else(|| options.candidates.clone()),
             ..options.clone()
         };
         evaluate(
@@ -102,9 +111,9 @@ pub fn run(
             cancel,
         )
     };
-    let a_eval = evaluate_one(version, a.weights, "A", progress).map_err(CompareRunError::A)?;
+    let a_eval = evaluate_one(version, &a, "A", progress).map_err(CompareRunError::A)?;
     let b_eval = match b.version {
-        Some(v) => Some(evaluate_one(v, b.weights, "B", progress).map_err(CompareRunError::B)?),
+        Some(v) => Some(evaluate_one(v, &b, "B", progress).map_err(CompareRunError::B)?),
         None => None,
     };
     progress("comparing", 0.0);

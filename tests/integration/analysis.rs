@@ -570,3 +570,101 @@ fn the_report_is_one_page_with_every_section_and_it_reproduces_from_its_own_comm
     assert!(!out.status.success());
     assert_eq!(std::fs::read(manifest).unwrap(), before);
 }
+
+#[test]
+fn another_dataset_version_is_paired_by_id_and_reads_the_candidate_file_itself() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    // The same data with the articles in reverse file order: every item has
+    // another position, so a list read against A's positions would be wrong.
+    let sample = std::path::Path::new(manifest).parent().unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, other.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let articles = std::fs::read_to_string(sample.join("articles.csv")).unwrap();
+    let mut lines: Vec<&str> = articles.lines().collect();
+    lines[1..].reverse();
+    std::fs::write(other.join("articles.csv"), lines.join("\n") + "\n").unwrap();
+    let lists = dir.path().join("lists.csv");
+    let out = crossrec(
+        &[
+            "eval",
+            "--dataset",
+            manifest,
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--candidates",
+            "sampled:9",
+            "--write-candidates",
+            lists.to_str().unwrap(),
+            "--adapt-epochs",
+            "0",
+            "--sequence-epochs",
+            "0",
+        ],
+        &cache,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = format!(
+        "weights=content=1,mapped=0,adapted=0,sequence=0,graph=0,kg=0,popularity=0,history=0;dataset={}",
+        other.join("crossrec.toml").display()
+    );
+    let out = crossrec(
+        &[
+            "compare",
+            "--dataset",
+            manifest,
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--candidates",
+            &format!("file:{}", lists.display()),
+            "--adapt-epochs",
+            "0",
+            "--sequence-epochs",
+            "0",
+            "--a",
+            "weights=content=1,mapped=0,adapted=0,sequence=0,graph=0,kg=0,popularity=0,history=0",
+            "--b",
+            &b,
+            "--format",
+            "json",
+        ],
+        &cache,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["paired_users"].as_u64().unwrap() > 0);
+    assert_eq!(
+        (json["only_a"].as_u64(), json["only_b"].as_u64()),
+        (Some(0), Some(0))
+    );
+    for m in json["measures"].as_array().unwrap() {
+        let d = m["difference"]["mean"].as_f64().unwrap();
+        assert!(d.abs() < 1e-6, "{}: {d}", m["measure"]);
+    }
+}
