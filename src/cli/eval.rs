@@ -18,9 +18,9 @@ use crate::evaluate::{
 };
 use crate::export::{FileFormat, candidates_table, per_user_table};
 use crate::rank::Weights;
+use crate::relate::RelateOptions;
 use crate::relate::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY};
 use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
-use crate::relate::{RelateOptions, domain_pair};
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
 use crate::settings::{SettingsError, SettingsStore};
@@ -397,11 +397,7 @@ pub(crate) fn check_table_output(
 
 pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     args.setup.check()?;
-    let (dataset, embeddings) = super::encode::load(&args.direction.dataset, &|d| {
-        domain_pair(d, &args.direction.from, &args.direction.to)?;
-        Ok(())
-    })?;
-    let (source, target) = domain_pair(&dataset, &args.direction.from, &args.direction.to)?;
+    let (dataset, embeddings, (source, target)) = args.direction.load()?;
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }

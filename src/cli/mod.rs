@@ -299,6 +299,26 @@ pub struct DirectionArgs {
     pub(crate) to: String,
 }
 
+impl DirectionArgs {
+    /// The dataset (the direction checked before anything is encoded), its
+    /// vectors, and the (source, target) domains.
+    pub(crate) fn load(
+        &self,
+    ) -> Result<(
+        crate::data::Dataset,
+        crate::pipeline::DatasetEmbeddings,
+        (usize, usize),
+    )> {
+        let pair = |d: &crate::data::Dataset| crate::relate::domain_pair(d, &self.from, &self.to);
+        let (dataset, embeddings) = encode::load(&self.dataset, &|d| {
+            pair(d)?;
+            Ok(())
+        })?;
+        let direction = pair(&dataset)?;
+        Ok((dataset, embeddings, direction))
+    }
+}
+
 /// A dataset, the model that encodes it and where its vectors are cached.
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {

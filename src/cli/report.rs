@@ -12,7 +12,6 @@ use super::DirectionArgs;
 use super::eval::SetupArgs;
 use super::recommend::parse_weights;
 use crate::rank::Weights;
-use crate::relate::domain_pair;
 use crate::service::guard::Inputs;
 
 /// `crossrec report`.
@@ -46,11 +45,7 @@ fn this_command() -> String {
 
 pub(crate) fn report(args: &ReportArgs) -> Result<()> {
     args.setup.check()?;
-    let (dataset, embeddings) = super::encode::load(&args.direction.dataset, &|d| {
-        domain_pair(d, &args.direction.from, &args.direction.to)?;
-        Ok(())
-    })?;
-    let (source, target) = domain_pair(&dataset, &args.direction.from, &args.direction.to)?;
+    let (dataset, embeddings, (source, target)) = args.direction.load()?;
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }

@@ -4,7 +4,7 @@
 //! Unknown users and items, empty ids and repeats are counted in the
 //! lists' own [`LoadReport`], with their rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::load::{check_row, clean_id};
@@ -49,6 +49,7 @@ impl CandidateLists {
         let mut report = LoadReport::default();
         let mut stats = FileStats::new(&table);
         let mut lists: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        let mut listed: HashSet<(u32, u32)> = HashSet::new();
         for row in table.rows(&[user_col, item_col]) {
             let row = row?;
             stats.rows += 1;
@@ -89,8 +90,7 @@ impl CandidateLists {
                 );
                 continue;
             };
-            let list = lists.entry(u).or_default();
-            if list.contains(&j) {
+            if !listed.insert((u, j)) {
                 report.add(
                     &at,
                     row.line,
@@ -99,7 +99,7 @@ impl CandidateLists {
                 );
                 continue;
             }
-            list.push(j);
+            lists.entry(u).or_default().push(j);
             stats.used += 1;
         }
         if stats.used == 0 {

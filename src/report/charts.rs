@@ -3,6 +3,7 @@
 //! projection of every domain, and one user's recommendations with each
 //! component's contribution stacked.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::data::Dataset;
@@ -158,13 +159,22 @@ pub fn segments(table: &SegmentTable, methods: &[Method]) -> String {
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::MiddleRight)
     })
+}
+
+/// Draws the names of `chart`'s labelled series at `position`.
+fn legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// A method's colour: a component's own, the hybrids dark.
@@ -235,12 +245,7 @@ pub fn projection(
                 .label(domain.name.clone())
                 .legend(move |(x, y)| Circle::new((x + 5, y), 4, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::MiddleRight)
     });
     (chart, count)
 }
@@ -296,12 +301,6 @@ pub fn contributions(ranking: &Ranking, labels: &[String]) -> String {
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }

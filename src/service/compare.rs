@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::data::Dataset;
 use crate::evaluate::{
-    Candidates, CompareError, Comparison, EvalError, EvalOptions, Evaluation, Side, compare,
-    evaluate,
+    Candidates, CompareError, Comparison, EvalError, EvalOptions, Evaluation, KS, Method, Side,
+    compare, evaluate,
 };
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::Weights;
@@ -122,7 +122,19 @@ pub fn run(
         (Some(evaluation), Some(v)) => side(&b, evaluation, v),
         _ => side(&b, &a_eval, version),
     };
-    let comparison = compare(&side_a, &side_b, None, MOVERS)?;
+    // Each evaluation's hybrid row ranked by that side's weights already.
+    let hybrid = |e: &Evaluation| {
+        e.methods
+            .iter()
+            .find(|m| m.method == Method::Hybrid)
+            .map(|m| m.users.clone())
+    };
+    let outcomes_a = hybrid(&a_eval).unwrap_or_else(|| a_eval.scores.outcomes(&a.weights, &KS));
+    let outcomes_b = match b_eval.as_ref().and_then(hybrid) {
+        Some(own) => own,
+        None => side_b.scores.outcomes(&b.weights, &KS),
+    };
+    let comparison = compare(&side_a, &side_b, Some((&outcomes_a, &outcomes_b)), MOVERS)?;
     Ok(Compared {
         a: a_eval,
         b: b_eval,

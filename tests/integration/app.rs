@@ -1588,9 +1588,10 @@ fn item_pictures_show_in_the_card_and_lists_and_a_missing_one_is_a_grey_box() {
         .handle(&ctx, Command::OpenItem(ItemRef { domain: 0, item: 1 }));
     wait_for(&mut h, "the card", |app| app.item_card().is_some());
     // The picture loads on the loaders' threads; the window keeps drawing.
+    // (Only a safety limit: a busy machine just takes longer.)
     let start = Instant::now();
     while h.query_by_label("picture of p1").is_none() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no picture");
+        assert!(start.elapsed() < Duration::from_secs(1800), "no picture");
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
