@@ -14,6 +14,7 @@ use super::session::{Analysed, Encoded, Generation, Session};
 use super::settings::CentralTab;
 use super::work::{self, Analysis, LiveMetrics, Overview, SearchResult};
 use super::{Command, CrossrecApp};
+use crate::service::recommend::Fitted;
 
 /// One slot per kind of job; a new job of a kind replaces (and so cancels)
 /// the one before.
@@ -22,6 +23,7 @@ pub(super) struct Jobs {
     pub load: Option<Job<Arc<Dataset>>>,
     pub encode: Option<Job<work::Encoded>>,
     pub overview: Option<Job<Arc<Overview>>>,
+    pub fit: Option<Job<Arc<Fitted>>>,
     pub analyse: Option<Job<Arc<Analysis>>>,
     pub metrics: Option<Job<LiveMetrics>>,
     pub search: Option<Job<Arc<SearchResult>>>,
@@ -37,16 +39,18 @@ impl Jobs {
             load,
             encode,
             overview,
+            fit,
             analyse,
             metrics,
             search,
             item,
             export,
         } = self;
-        let all: [Option<&dyn jobs::Running>; 8] = [
+        let all: [Option<&dyn jobs::Running>; 9] = [
             load.as_ref().map(|j| j as _),
             encode.as_ref().map(|j| j as _),
             overview.as_ref().map(|j| j as _),
+            fit.as_ref().map(|j| j as _),
             analyse.as_ref().map(|j| j as _),
             metrics.as_ref().map(|j| j as _),
             search.as_ref().map(|j| j as _),
@@ -67,6 +71,7 @@ impl Jobs {
 
     /// Drops (and so cancels) the jobs made from the analysed direction.
     pub fn drop_analysed(&mut self) {
+        self.fit = None;
         self.analyse = None;
         self.metrics = None;
     }
@@ -98,6 +103,9 @@ impl CrossrecApp {
                 e.overview = Some(overview);
                 e.selection = None;
             });
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.fit) {
+            self.fit_finished(from, result);
         }
         if let Some((from, result)) = finished(&mut self.jobs.analyse) {
             self.analysis_finished(from, result);
@@ -178,8 +186,12 @@ impl CrossrecApp {
         else {
             return;
         };
+        // Live metrics re-score the evaluation; they wait for it.
+        let Some(analysis) = analysed.analysis.clone() else {
+            return;
+        };
         analysed.metrics_stale = false;
-        let (analysis, weights) = (analysed.analysis.clone(), self.settings.weights);
+        let weights = self.settings.weights;
         let pinned = analysed.pinned.clone();
         self.jobs.metrics = Some(Job::spawn(
             JobKind::Metrics,
@@ -254,6 +266,35 @@ impl CrossrecApp {
         }
     }
 
+    /// The chosen direction fitted from the vectors of generation `from`:
+    /// its ranking shows at once, while the evaluation runs. Dropped when
+    /// the evaluation finished first, or the direction changed.
+    fn fit_finished(&mut self, from: Generation, result: Result<Arc<Fitted>, JobError>) {
+        let pair = self.pair();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(encoded) = session.encoded_at(from) else {
+            return;
+        };
+        let fitted = match result {
+            Ok(fitted) => fitted,
+            Err(e) => {
+                self.error(format!("fitting stopped: {e}"));
+                return;
+            }
+        };
+        let relations = &fitted.relations;
+        if encoded.analysed.is_some() || pair != Some((relations.source, relations.target)) {
+            return;
+        }
+        encoded.analysed = Some(Analysed::fitted(fitted.clone()));
+        if session.selected_user.is_none() {
+            session.selected_user = super::panels::recommendations::first_user(relations);
+        }
+        self.refresh_ranking();
+    }
+
     /// A finished analysis of the vectors of generation `from`: tuned
     /// settings applied and reported, the ranking refreshed. An analysis of
     /// another direction than the chosen one is dropped.
@@ -272,11 +313,11 @@ impl CrossrecApp {
                 return;
             }
         };
-        let relations = &analysis.relations;
+        let relations = &analysis.fitted.relations;
         if pair != Some((relations.source, relations.target)) {
             return;
         }
-        encoded.analysed = Some(Analysed::new(analysis.clone()));
+        encoded.analysed = Some(Analysed::evaluated(analysis.clone()));
         if session.selected_user.is_none() {
             session.selected_user = super::panels::recommendations::first_user(relations);
         }

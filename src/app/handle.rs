@@ -11,6 +11,7 @@ use crate::explore::ItemRef;
 use crate::export::DatasetExport;
 use crate::rank::{Scan, Weights, recommend_with};
 use crate::service::guard::Inputs;
+use crate::service::recommend::{DEFAULT_ADAPTED_EPOCHS, DEFAULT_SEQUENCE_EPOCHS, RankSettings};
 
 use super::jobs::{Job, JobError, JobKind};
 use super::session::{Generation, Pinned};
@@ -177,15 +178,16 @@ impl CrossrecApp {
         let Some(session) = &self.session else {
             return;
         };
-        let (Some(analysed), Some(pair)) = (session.analysed(), pair) else {
+        let (Some(analysis), Some(pair)) =
+            (session.analysed().and_then(|a| a.analysis.as_ref()), pair)
+        else {
             return;
         };
         let Some(path) = self.tuned_path(&session.dataset, pair) else {
             self.error("the manifest was never saved to a file, so its settings cannot be kept");
             return;
         };
-        let result =
-            crate::service::evaluate::save(&analysed.analysis.evaluation, &self.store, path);
+        let result = crate::service::evaluate::save(&analysis.evaluation, &self.store, path);
         match result {
             Ok(path) => {
                 self.note(format!(
@@ -265,10 +267,10 @@ impl CrossrecApp {
             self.error("there is no evaluation to export yet");
             return;
         };
-        let Some((encoded, analysed)) = session
+        let Some((encoded, analysis)) = session
             .encoded
             .as_ref()
-            .and_then(|e| Some((e, e.analysed.as_ref()?)))
+            .and_then(|e| Some((e, e.analysed.as_ref()?.analysis.clone()?)))
         else {
             self.error("there is no evaluation to export yet");
             return;
@@ -276,7 +278,6 @@ impl CrossrecApp {
         let dataset = session.dataset.clone();
         let embeddings = encoded.embeddings.clone();
         let overview = encoded.overview.clone();
-        let analysis = analysed.analysis.clone();
         let inputs = self.inputs(&dataset);
         let command = self.report_command(&analysis.evaluation.report);
         self.jobs.export = Some(Job::spawn(
@@ -352,7 +353,7 @@ impl CrossrecApp {
             return;
         };
         let n = ranking.items.len();
-        let relations = &analysed.analysis.relations;
+        let relations = &analysed.fitted.relations;
         let result = self
             .inputs(&session.dataset)
             .check_and_tidy(path)
@@ -502,11 +503,13 @@ impl CrossrecApp {
             dataset.domains[pair.0].name, dataset.domains[pair.1].name
         );
         let mut tune = why == Analyse::Tune;
+        let mut epochs = (None, None);
         if let (Analyse::Open, Some(path)) = (why, &path) {
             match self.store.load(path) {
                 Ok(Some(tuned)) => {
                     self.settings.weights = tuned.weights();
                     self.settings.ridge = tuned.ridge;
+                    epochs = (tuned.adapted_epochs, tuned.sequence_epochs);
                     self.note(format!(
                         "{direction}: using the tuned settings (validation NDCG@10 {:.4}) from {}; \
                          Reset in the Weights panel goes back to the built-in defaults",
@@ -535,6 +538,26 @@ impl CrossrecApp {
         } else {
             JobKind::Evaluate
         };
+        if why == Analyse::Open {
+            // A first ranking with the learned models `recommend --train`
+            // stored, while the evaluation trains its own.
+            let settings = work::FitSettings {
+                pair,
+                settings: RankSettings {
+                    weights,
+                    ridge,
+                    adapted_epochs: epochs.0.unwrap_or(DEFAULT_ADAPTED_EPOCHS),
+                    sequence_epochs: epochs.1.unwrap_or(DEFAULT_SEQUENCE_EPOCHS),
+                    tuned_from: None,
+                    unreadable: None,
+                },
+                store: self.cache_dir.clone(),
+            };
+            let (dataset, embeddings) = (dataset.clone(), embeddings.clone());
+            self.jobs.fit = Some(Job::spawn(JobKind::Fit, generation, ctx, move |r| {
+                work::fit(dataset, embeddings, settings, r)
+            }));
+        }
         let store = self.store.clone();
         self.jobs.analyse = Some(Job::spawn(kind, generation, ctx, move |r| {
             let settings = work::AnalyseSettings {
@@ -565,21 +588,22 @@ impl CrossrecApp {
         let Some(analysed) = encoded.analysed.as_mut() else {
             return;
         };
-        let analysis = &analysed.analysis;
-        let Some(user) = user.filter(|&u| (u as usize) < analysis.relations.source_history.len())
+        let fitted = &analysed.fitted;
+        let Some(user) = user.filter(|&u| (u as usize) < fitted.relations.source_history.len())
         else {
             analysed.ranking = None;
             analysed.pinned_ranking = None;
             analysed.truth = None;
             return;
         };
-        analysed.truth = work::ground_truth(analysis, user, &weights);
+        let analysis = analysed.analysis.as_deref();
+        analysed.truth = analysis.and_then(|a| work::ground_truth(a, user, &weights));
         let embeddings = &encoded.embeddings;
-        let (relations, scan) = match analysed.truth {
-            Some(_) => (&analysis.evaluation.relations, Scan::Exact),
-            None => (
-                &analysis.relations,
-                Scan::auto(embeddings.domains[analysis.relations.target].len()),
+        let (relations, scan) = match (analysis, &analysed.truth) {
+            (Some(analysis), Some(_)) => (&analysis.evaluation.relations, Scan::Exact),
+            _ => (
+                &fitted.relations,
+                Scan::auto(embeddings.domains[fitted.relations.target].len()),
             ),
         };
         let rank = |weights: &Weights| {
@@ -590,7 +614,7 @@ impl CrossrecApp {
                 weights,
                 k,
                 scan,
-                &analysis.compact,
+                &fitted.compact,
             )
         };
         analysed.ranking = Some(rank(&weights));

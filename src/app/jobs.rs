@@ -21,6 +21,9 @@ pub enum JobKind {
     Encode,
     /// The 2-D projection and the clusters.
     Project,
+    /// Fitting the current direction on every interaction, so that a
+    /// ranking shows before its evaluation is done.
+    Fit,
     /// Fitting and evaluating the current direction.
     Evaluate,
     /// Searching weights on validation users, then evaluating.
@@ -42,6 +45,7 @@ impl JobKind {
             JobKind::Load => "load",
             JobKind::Encode => "encode",
             JobKind::Project => "project",
+            JobKind::Fit => "fit",
             JobKind::Evaluate => "evaluate",
             JobKind::AutoTune => "auto-tune",
             JobKind::Metrics => "metrics",

@@ -22,6 +22,7 @@ use crate::data::Dataset;
 use crate::embed::Encoder;
 use crate::explore::ItemCard;
 use crate::rank::Ranking;
+use crate::service::recommend::Fitted;
 use crate::settings::SettingsStore;
 
 use apply::Jobs;
@@ -112,9 +113,15 @@ impl CrossrecApp {
         self.analysed()?.ranking.as_ref()
     }
 
-    /// The relations and evaluation of the current pair, when done.
+    /// The relations the current pair ranks with, once fitted (before its
+    /// evaluation is done).
+    pub fn fitted(&self) -> Option<&Fitted> {
+        self.analysed().map(|a| &*a.fitted)
+    }
+
+    /// The evaluation of the current pair, when done.
     pub fn analysis(&self) -> Option<&Analysis> {
-        self.analysed().map(|a| &*a.analysis)
+        self.analysed()?.analysis.as_deref()
     }
 
     /// Live metrics for the current weights, when computed.
@@ -206,7 +213,8 @@ fn view<'a>(
         dataset: session.map(|s| &*s.dataset),
         embeddings: encoded.map(|e| &*e.embeddings),
         overview: encoded.and_then(|e| e.overview.as_deref()),
-        analysis: analysed.map(|a| &*a.analysis),
+        fitted: analysed.map(|a| &*a.fitted),
+        analysis: analysed.and_then(|a| a.analysis.as_deref()),
         metrics: analysed.and_then(|a| a.metrics.as_ref()),
         selected_user: session.and_then(|s| s.selected_user),
         ranking: analysed.and_then(|a| a.ranking.as_ref()),

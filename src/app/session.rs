@@ -1,8 +1,8 @@
 //! The window's state as a tree, each level tied to the one it was made
 //! from: a [`Session`] holds the dataset, its [`Encoded`] vectors (with
 //! everything derived from them: projection, search, cards, selection) and
-//! their [`Analysed`] direction (relations, evaluation, live metrics, the
-//! shown ranking). Replacing a level drops its children. Each level has a
+//! their [`Analysed`] direction (relations fitted at once, the evaluation
+//! once done, live metrics, the shown ranking). Replacing a level drops its children. Each level has a
 //! [`Generation`]; a job carries the generation of the level it started
 //! from, and its result is applied only while that level is still there.
 
@@ -15,6 +15,7 @@ use crate::evaluate::UserOutcome;
 use crate::explore::{ItemCard, ItemRef};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights};
+use crate::service::recommend::Fitted;
 
 use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
 
@@ -70,8 +71,12 @@ pub struct Encoded {
 pub struct Analysed {
     /// This analysis's generation.
     pub generation: Generation,
-    /// The relations and the evaluation.
-    pub analysis: Arc<Analysis>,
+    /// The relations every ranking uses: fitted at once with the learned
+    /// models stored for the data, then the evaluation's.
+    pub fitted: Arc<Fitted>,
+    /// The evaluation, once done (it is what the live metrics, ground truth
+    /// and auto-tune need).
+    pub analysis: Option<Arc<Analysis>>,
     /// Live metrics, once computed (possibly for earlier weights).
     pub metrics: Option<LiveMetrics>,
     /// Whether the weights moved since the metrics were started.
@@ -147,10 +152,20 @@ impl Encoded {
 }
 
 impl Analysed {
+    /// A direction fitted to rank, its evaluation still running.
+    pub fn fitted(fitted: Arc<Fitted>) -> Analysed {
+        Analysed::new(fitted, None)
+    }
+
     /// A finished analysis, with its metrics still to compute.
-    pub fn new(analysis: Arc<Analysis>) -> Analysed {
+    pub fn evaluated(analysis: Arc<Analysis>) -> Analysed {
+        Analysed::new(analysis.fitted.clone(), Some(analysis))
+    }
+
+    fn new(fitted: Arc<Fitted>, analysis: Option<Arc<Analysis>>) -> Analysed {
         Analysed {
             generation: Generation::next(),
+            fitted,
             analysis,
             metrics: None,
             metrics_stale: true,

@@ -15,8 +15,7 @@ use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_cluster
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::{ClusterMap, Clusters, Projection, cluster_maps, kmeans, project};
-use crate::rank::{CompactCache, Weights};
-use crate::relate::Relations;
+use crate::rank::Weights;
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
 use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
@@ -39,21 +38,19 @@ pub struct Overview {
     pub maps: Vec<ClusterMap>,
 }
 
-/// The relations of one (S, T) pair: fitted on everything for
-/// recommendations, and the held-out evaluation for the live metrics.
+/// The evaluation of one (S, T) pair, and the relations fitted on
+/// everything with the learned models it trained.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    /// Fitted on all interactions (what `recommend` uses).
-    pub relations: Relations,
+    /// Fitted on all interactions, with the evaluation's learned models
+    /// (what the window ranks with once the evaluation is done).
+    pub fitted: Arc<Fitted>,
     /// The evaluation under the chosen protocol (held-out rows hidden).
     pub evaluation: Evaluation,
     /// The search result, when this analysis was a tuning run.
     pub tuned: Option<Tuned>,
     /// Where the search's result was saved, or why it was not.
     pub saved: Option<Result<PathBuf, Arc<SettingsError>>>,
-    /// The target items' 4-bit copy, for a domain large enough to scan
-    /// compactly (both relations rank the same target items).
-    pub compact: CompactCache,
 }
 
 /// Live metrics for one weight setting.
@@ -389,16 +386,52 @@ pub fn analyse(
         reporter.cancel_flag(),
     )
     .map_err(JobError::from)?;
-    let Fitted {
-        relations, compact, ..
-    } = fitted;
     Ok(Arc::new(Analysis {
-        relations,
+        fitted: Arc::new(fitted),
         evaluation,
         tuned,
         saved,
-        compact,
     }))
+}
+
+/// What the first ranking of a direction is fitted with.
+#[derive(Debug)]
+pub struct FitSettings {
+    /// Source and target domain.
+    pub pair: (usize, usize),
+    /// The weights, ridge and learned models' epochs.
+    pub settings: RankSettings,
+    /// The folder where `crossrec recommend --train` stores learned models.
+    pub store: PathBuf,
+}
+
+/// Fits S → T on everything with the learned models stored for these
+/// inputs (none is trained: a missing one is left out), so that a ranking
+/// shows while the evaluation runs.
+pub fn fit(
+    dataset: Arc<Dataset>,
+    embeddings: Arc<DatasetEmbeddings>,
+    FitSettings {
+        pair,
+        settings,
+        store,
+    }: FitSettings,
+    reporter: &Reporter,
+) -> Result<Arc<Fitted>, JobError> {
+    reporter.progress("fitting on all users", 0.0, 0.0, "");
+    let (fitted, _) = recommend::fit(
+        &dataset,
+        &embeddings,
+        pair,
+        &settings,
+        LearnedSource::Stored {
+            dir: &store,
+            if_unstored: crate::relate::IfUnstored::Skip,
+        },
+        reporter.cancel_flag(),
+    )
+    .map_err(JobError::from)?;
+    Ok(Arc::new(fitted))
 }
 
 /// Re-scores the held-out users under `weights` and, with weights pinned

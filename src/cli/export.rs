@@ -70,6 +70,8 @@ pub struct ExportArgs {
     /// Ridge strength of the mapping, as for `recommend` (recommendations).
     #[arg(long, value_parser = super::recommend::parse_ridge, allow_negative_numbers = true)]
     ridge: Option<f32>,
+    #[command(flatten)]
+    train: super::recommend::TrainArg,
 }
 
 impl ExportArgs {
@@ -108,9 +110,12 @@ impl ExportArgs {
             bail!("--what recommendations needs --from SOURCE and --to TARGET");
         }
         if self.what != Export::Recommendations
-            && (self.from.is_some() || self.to.is_some() || !self.users.is_empty())
+            && (self.from.is_some()
+                || self.to.is_some()
+                || !self.users.is_empty()
+                || self.train.train)
         {
-            bail!("--from, --to and --users are for --what recommendations");
+            bail!("--from, --to, --users and --train are for --what recommendations");
         }
         if self.what == Export::Recommendations && self.domain.is_some() {
             bail!("--domain is not for --what recommendations; --to names the target domain");
@@ -202,6 +207,7 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
                 (source, target),
                 (from, to),
                 (args.weights, args.ridge),
+                &args.train,
             )?;
             let has_history: Vec<bool> = fitted
                 .relations

@@ -12,7 +12,7 @@ use super::{DatasetArgs, Format, pad, truncate};
 use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, PerComponent, Ranking, Weights};
-use crate::relate::{Relations, StoredModel, domain_pair};
+use crate::relate::{IfUnstored, Relations, StoredModel, domain_pair};
 use crate::service::recommend::{self as service, Fitted, LearnedOutcome, LearnedSource};
 use crate::settings::SettingsStore;
 
@@ -46,9 +46,32 @@ pub struct RecommendArgs {
     /// CSV or Parquet, e.g. a retrieval stage's output) instead of every item.
     #[arg(long, value_name = "file:PATH", value_parser = candidate_file)]
     candidates: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    train: TrainArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// `--train`, shared by `recommend` and `export --what recommendations`.
+#[derive(Debug, Args)]
+pub(crate) struct TrainArg {
+    /// Train the learned models (the transfer model and the sequence model)
+    /// now when none is stored for this data, and store them for every later
+    /// run (minutes on a large dataset). Without it, a model not stored yet
+    /// is left out of the ranking, which comes at once (recommendations).
+    #[arg(long)]
+    pub(crate) train: bool,
+}
+
+impl TrainArg {
+    fn if_unstored(&self) -> IfUnstored {
+        if self.train {
+            IfUnstored::Train
+        } else {
+            IfUnstored::Skip
+        }
+    }
 }
 
 /// `file:PATH` as typed after `recommend --candidates`.
@@ -172,6 +195,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         (source, target),
         (&args.from, &args.to),
         (args.weights, args.ridge),
+        &args.train,
     )?;
     let ranking = match &listed {
         Some(list) => fitted.rank_among(&embeddings, user, args.k, list),
@@ -202,8 +226,9 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
 
 /// What `recommend` and `export --what recommendations` rank with: the
 /// library's recommend service under the settings chosen from the flags
-/// (else tuned, else defaults), with the transfer model stored beside the
-/// embedding cache; what it did is said on stderr.
+/// (else tuned, else defaults), with the learned models stored beside the
+/// embedding cache (trained now when missing only with `--train`); what it
+/// did is said on stderr.
 pub(crate) fn fitted(
     dataset: &Dataset,
     embeddings: &crate::pipeline::DatasetEmbeddings,
@@ -211,6 +236,7 @@ pub(crate) fn fitted(
     domains: (usize, usize),
     names: (&str, &str),
     given: (Option<Weights>, Option<f32>),
+    train: &TrainArg,
 ) -> Result<Fitted> {
     let store = SettingsStore::new(SettingsStore::default_root());
     let settings = service::choose(&store, &dataset_args.manifest()?, dataset, names, given)?;
@@ -240,9 +266,13 @@ pub(crate) fn fitted(
         embeddings,
         domains,
         &settings,
-        LearnedSource::Stored(&dir),
+        LearnedSource::Stored {
+            dir: &dir,
+            if_unstored: train.if_unstored(),
+        },
         &cancel,
     )?;
+    let mut skipped = Vec::new();
     for (what, epochs, outcome) in [
         ("transfer model", settings.adapted_epochs, outcomes.adapted),
         (
@@ -274,8 +304,23 @@ pub(crate) fn fitted(
                     say!("note: the stored {what} was not used ({err})");
                 }
             }
+            LearnedOutcome::Stored(StoredModel::Skipped { unreadable }) => {
+                if let Some(err) = unreadable {
+                    say!("note: the stored {what} was not used ({err})");
+                }
+                skipped.push(what);
+            }
             LearnedOutcome::Unweighted | LearnedOutcome::Evaluated => {}
         }
+    }
+    if !skipped.is_empty() {
+        say!(
+            "note: no {} is stored for this data yet, so this ranking leaves {them} out and \
+             may be weaker for it; add --train to train {them} now and store {them} for every \
+             later run (minutes on a large dataset)",
+            skipped.join(" or "),
+            them = if skipped.len() == 1 { "it" } else { "them" },
+        );
     }
     Ok(fitted)
 }

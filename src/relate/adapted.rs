@@ -94,6 +94,9 @@ pub enum AdaptError {
     /// Asked for with 0 epochs.
     #[error("not trained: 0 epochs were asked for")]
     NoEpochs,
+    /// None is stored for these inputs, and none was trained for this run.
+    #[error("not trained for this data yet")]
+    NotStored,
     /// No training pair.
     #[error("no training user has interactions in both domains")]
     NoPairs,

@@ -104,6 +104,23 @@ pub enum StoredModel {
         /// The stored file that could not be used, if any.
         unreadable: Option<StoredModelError>,
     },
+    /// None is stored for these inputs and [`IfUnstored::Skip`] asked not
+    /// to train one: the component is left out.
+    Skipped {
+        /// The stored file that could not be used, if any.
+        unreadable: Option<StoredModelError>,
+    },
+}
+
+/// What [`Relations::train_adapter_stored`] and
+/// [`Relations::train_sequence_stored`] do when no model is stored for
+/// their inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfUnstored {
+    /// Train one now and store it (minutes on a large dataset).
+    Train,
+    /// Leave the component out, so that an answer comes at once.
+    Skip,
 }
 
 /// Settings of the fitted relations.
@@ -483,7 +500,7 @@ impl Relations {
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: AdaptOptions,
-        dir: &std::path::Path,
+        (dir, if_unstored): (&std::path::Path, IfUnstored),
         cancel: &std::sync::atomic::AtomicBool,
     ) -> StoredModel {
         let (profiles, pairs) = self.adapter_pairs(embeddings);
@@ -499,6 +516,10 @@ impl Relations {
             Ok(None) => None,
             Err(err) => Some(err),
         };
+        if if_unstored == IfUnstored::Skip {
+            self.adapted = Err(AdaptError::NotStored);
+            return StoredModel::Skipped { unreadable };
+        }
         self.adapted = Adapter::fit(
             &profiles,
             &pairs,
@@ -546,7 +567,7 @@ impl Relations {
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: SequenceOptions,
-        dir: &std::path::Path,
+        (dir, if_unstored): (&std::path::Path, IfUnstored),
         cancel: &std::sync::atomic::AtomicBool,
     ) -> StoredModel {
         let (source, target) = (
@@ -563,6 +584,10 @@ impl Relations {
             Ok(None) => None,
             Err(err) => Some(err),
         };
+        if if_unstored == IfUnstored::Skip {
+            self.sequence = Err(SequenceError::NotStored);
+            return StoredModel::Skipped { unreadable };
+        }
         self.train_sequence(
             embeddings,
             options,

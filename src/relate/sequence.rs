@@ -117,6 +117,9 @@ pub enum SequenceError {
     /// Asked for with 0 epochs.
     #[error("not trained: 0 epochs were asked for")]
     NoEpochs,
+    /// None is stored for these inputs, and none was trained for this run.
+    #[error("not trained for this data yet")]
+    NotStored,
     /// The weights stopped being finite numbers.
     #[error(
         "training diverged in epoch {0} (its weights are no longer finite numbers); lower the \

@@ -13,7 +13,8 @@ use crate::names::{AboutSetting, Setting};
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{CompactCache, Component, Ranking, Scan, Weights, recommend_with};
 use crate::relate::{
-    AdaptOptions, Hidden, RelateError, RelateOptions, Relations, SequenceOptions, StoredModel,
+    AdaptOptions, Hidden, IfUnstored, RelateError, RelateOptions, Relations, SequenceOptions,
+    StoredModel,
 };
 use crate::settings::{SettingsError, SettingsStore};
 
@@ -123,11 +124,16 @@ pub fn choose(
 /// the relations that rank come from.
 #[derive(Debug, Clone, Copy)]
 pub enum LearnedSource<'a> {
-    /// The models stored under this folder for exactly these inputs, else
-    /// ones trained now for [`RankSettings::adapted_epochs`] and
-    /// [`RankSettings::sequence_epochs`] and stored there: what a run that
-    /// has not evaluated uses.
-    Stored(&'a Path),
+    /// The models stored under `dir` for exactly these inputs; a missing one
+    /// is trained now for [`RankSettings::adapted_epochs`] (or
+    /// [`RankSettings::sequence_epochs`]) and stored there, or left out, as
+    /// `if_unstored` says: what a run that has not evaluated uses.
+    Stored {
+        /// The folder the models are stored in.
+        dir: &'a Path,
+        /// What to do when none is stored.
+        if_unstored: IfUnstored,
+    },
     /// The models an evaluation of the same direction just trained (its
     /// held-out rows unseen, their epochs chosen on the validation users):
     /// what a run that has evaluated uses rather than training again.
@@ -226,17 +232,22 @@ pub fn fit(
             relations.adapted = evaluated.adapted.clone();
             LearnedOutcome::Evaluated
         }
-        LearnedSource::Stored(_)
+        LearnedSource::Stored { .. }
             if settings.weights.get(Component::Adapted) == 0.0 || settings.adapted_epochs == 0 =>
         {
             LearnedOutcome::Unweighted
         }
-        LearnedSource::Stored(dir) => {
+        LearnedSource::Stored { dir, if_unstored } => {
             let options = AdaptOptions {
                 epochs: settings.adapted_epochs,
                 ..AdaptOptions::default()
             };
-            LearnedOutcome::Stored(relations.train_adapter_stored(embeddings, options, dir, cancel))
+            LearnedOutcome::Stored(relations.train_adapter_stored(
+                embeddings,
+                options,
+                (dir, if_unstored),
+                cancel,
+            ))
         }
     };
     let sequence = match adapter {
@@ -244,20 +255,23 @@ pub fn fit(
             relations.sequence = evaluated.sequence.clone();
             LearnedOutcome::Evaluated
         }
-        LearnedSource::Stored(_)
+        LearnedSource::Stored { .. }
             if settings.weights.get(Component::Sequence) == 0.0
                 || settings.sequence_epochs == 0 =>
         {
             LearnedOutcome::Unweighted
         }
-        LearnedSource::Stored(dir) => {
+        LearnedSource::Stored { dir, if_unstored } => {
             let options = SequenceOptions {
                 epochs: settings.sequence_epochs,
                 ..SequenceOptions::default()
             };
-            LearnedOutcome::Stored(
-                relations.train_sequence_stored(embeddings, options, dir, cancel),
-            )
+            LearnedOutcome::Stored(relations.train_sequence_stored(
+                embeddings,
+                options,
+                (dir, if_unstored),
+                cancel,
+            ))
         }
     };
     let compact = CompactCache::default();

@@ -123,9 +123,32 @@ fn the_window_opens_the_sample_ranks_and_reacts_to_sliders() {
     let dir = tempdir();
     let mut h = harness(dir.path(), sample_manifest());
     wait_for(&mut h, "the first ranking", |app| app.ranking().is_some());
+    // The first ranking comes from the direction fitted at once, while
+    // auto-tune's evaluation (which trains the learned models) still runs:
+    // it leaves out the learned models, none being stored for this data.
+    assert!(
+        h.state().analysis().is_none() && h.state().running_jobs().contains(&JobKind::AutoTune),
+        "the ranking came only after the evaluation"
+    );
+    let left_out = |app: &CrossrecApp| -> Vec<Component> {
+        let ranking = app.ranking().expect("a ranking");
+        ranking.unavailable.iter().map(|(c, _)| *c).collect()
+    };
+    let first = left_out(h.state());
+    assert!(
+        first.contains(&Component::Adapted) && first.contains(&Component::Sequence),
+        "{first:?}"
+    );
     wait_for(&mut h, "live metrics", |app| {
         app.live_metrics().is_some() && app.running_jobs().is_empty()
     });
+    // Once evaluated, the ranking has the learned models the evaluation
+    // trained.
+    let evaluated = left_out(h.state());
+    assert!(
+        !evaluated.contains(&Component::Adapted) && !evaluated.contains(&Component::Sequence),
+        "{evaluated:?}"
+    );
 
     // A direction without tuned settings is tuned in the background on
     // open, and the result is saved where `crossrec recommend` reads it.
@@ -561,7 +584,7 @@ fn search_finds_an_item_and_its_card_navigates_to_neighbours_and_back() {
         let app = h.state();
         let ranking = app.ranking().unwrap();
         let analysis = app.analysis().unwrap();
-        let t = &app.dataset().unwrap().domains[analysis.relations.target];
+        let t = &app.dataset().unwrap().domains[analysis.fitted.relations.target];
         let rec = ranking.items[0].item;
         let text = &t.items[rec as usize].text;
         // As the list shows it: 47 characters and an ellipsis.
@@ -1159,7 +1182,7 @@ fn assert_all_of(app: &CrossrecApp, name: &str, pair: (usize, usize)) {
     let dataset = app.dataset().expect("a dataset");
     assert_eq!(dataset.name(), name);
     let analysis = app.analysis().expect("the analysis");
-    let relations = &analysis.relations;
+    let relations = &analysis.fitted.relations;
     assert_eq!((relations.source, relations.target), pair);
     assert_eq!(relations.source_history.len(), dataset.users.len());
     let n_target = dataset.domains[pair.1].items.len();
@@ -1252,7 +1275,7 @@ fn switching_while_any_job_runs_shows_nothing_of_what_was_open_before() {
         } else {
             // A search or card of the same vectors stays valid.
             let app = h.state();
-            let relations = &app.analysis().expect("the analysis").relations;
+            let relations = &app.analysis().expect("the analysis").fitted.relations;
             assert_eq!((relations.source, relations.target), (1, 0));
         }
     }
@@ -1287,12 +1310,16 @@ fn the_command_line_and_the_window_run_the_same_use_cases() {
     h.state_mut().handle(&ctx, Command::SetWeights(weights));
     let dataset = Dataset::load(&manifest).unwrap();
     let analysis = h.state().analysis().unwrap();
-    let (s, t) = (analysis.relations.source, analysis.relations.target);
+    let (s, t) = (
+        analysis.fitted.relations.source,
+        analysis.fitted.relations.target,
+    );
     // A user who is not held out, so the window ranks them as recommend does.
     let held = &analysis.evaluation.scores;
     let user = (0..dataset.users.len() as u32)
         .find(|&u| {
-            held.position(u).is_none() && !analysis.relations.source_history[u as usize].is_empty()
+            held.position(u).is_none()
+                && !analysis.fitted.relations.source_history[u as usize].is_empty()
         })
         .expect("a user the evaluation did not hold out");
     h.state_mut().handle(&ctx, Command::SelectUser(user));

@@ -250,10 +250,27 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
         5
     );
 
-    // The transfer model trained by the first run is stored and reused, and
-    // the ranking is the same; a damaged file is reported and replaced.
+    // The first run answers without the learned models, says so, and
+    // trains nothing; `--train` trains and stores them, and every later run
+    // reuses them and ranks the same; a damaged file is reported and
+    // replaced.
     let stderr = String::from_utf8_lossy(&table.stderr);
-    assert!(stderr.contains("saved it for the next run"), "{stderr}");
+    assert!(
+        stderr.contains("no transfer model or sequence model is stored for this data yet")
+            && stderr
+                .contains("adapted unavailable: no transfer model: not trained for this data yet")
+            && stderr.contains("--train"),
+        "{stderr}"
+    );
+    assert!(!cache.join("adapters").exists());
+    let mut train_args = args.clone();
+    train_args.push("--train");
+    let table = crossrec(&train_args, &cache);
+    let stderr = String::from_utf8_lossy(&table.stderr);
+    assert!(
+        table.status.success() && stderr.contains("saved it for the next run"),
+        "{stderr}"
+    );
     let again = crossrec(&args, &cache);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -268,7 +285,15 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
         .collect();
     assert_eq!(stored.len(), 1);
     std::fs::write(&stored[0], b"not a model").unwrap();
-    let repaired = crossrec(&args, &cache);
+    let damaged = crossrec(&args, &cache);
+    let stderr = String::from_utf8_lossy(&damaged.stderr);
+    assert!(
+        damaged.status.success()
+            && stderr.contains("was not used")
+            && stderr.contains("no transfer model is stored for this data yet"),
+        "{stderr}"
+    );
+    let repaired = crossrec(&train_args, &cache);
     let stderr = String::from_utf8_lossy(&repaired.stderr);
     assert!(
         stderr.contains("was not used") && stderr.contains("not a safetensors file"),
@@ -913,6 +938,10 @@ fn export_writes_vectors_projection_neighbours_and_recommendations() {
         ),
         (
             vec!["--what", "embeddings", "--users", "u001"],
+            "are for --what recommendations",
+        ),
+        (
+            vec!["--what", "neighbors", "--train"],
             "are for --what recommendations",
         ),
     ] {

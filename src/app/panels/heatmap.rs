@@ -98,8 +98,8 @@ impl HeatmapPanel {
     fn matrix(&self, view: &View<'_>) -> Option<Matrix> {
         let dataset = view.dataset?;
         let embeddings = view.embeddings?;
-        let analysis = view.analysis?;
-        let (s, t) = (analysis.relations.source, analysis.relations.target);
+        let relations = &view.fitted?.relations;
+        let (s, t) = (relations.source, relations.target);
         let (sd, td) = (&dataset.domains[s], &dataset.domains[t]);
         let label = |d: &crate::data::Domain, i: u32| {
             (
@@ -111,7 +111,7 @@ impl HeatmapPanel {
             Mode::User => {
                 let user = view.selected_user?;
                 let ranking = view.ranking?;
-                let history: Vec<u32> = analysis.relations.source_history[user as usize]
+                let history: Vec<u32> = relations.source_history[user as usize]
                     .iter()
                     .map(|h| h.0)
                     .take(40)

@@ -22,6 +22,7 @@ use crate::embed::LoadReport;
 use crate::explore::ItemCard;
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{COMPONENTS, Component, Ranking};
+use crate::service::recommend::Fitted;
 /// Shortens text to a width (a CJK character counts twice) with an ellipsis.
 pub use crate::text::clip as truncate;
 
@@ -51,7 +52,9 @@ pub struct View<'a> {
     pub embeddings: Option<&'a DatasetEmbeddings>,
     /// Projection and clusters.
     pub overview: Option<&'a Overview>,
-    /// Relations and evaluation of the current pair.
+    /// The relations the current pair ranks with.
+    pub fitted: Option<&'a Fitted>,
+    /// The current pair's evaluation, once done.
     pub analysis: Option<&'a Analysis>,
     /// Live metrics for the current weights (possibly of a previous setting).
     pub metrics: Option<&'a LiveMetrics>,

@@ -370,12 +370,11 @@ fn overlay_layers(
             marker,
         );
     }
-    let (Some(analysis), Some(user), Some(ranking)) =
-        (view.analysis, view.selected_user, view.ranking)
+    let (Some(fitted), Some(user), Some(ranking)) = (view.fitted, view.selected_user, view.ranking)
     else {
         return;
     };
-    let r = &analysis.relations;
+    let r = &fitted.relations;
     let (s, t) = (r.source, r.target);
     let who = &dataset.users[user as usize];
     let history = r.source_history[user as usize].iter().map(|h| (s, h.0));

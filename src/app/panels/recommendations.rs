@@ -10,7 +10,7 @@
 
 use super::super::Command;
 use super::super::session::Generation;
-use super::super::work::{Analysis, GroundTruth, TRUTH_K};
+use super::super::work::{GroundTruth, TRUTH_K};
 use super::{Panel, View, component_colour, component_legend, explore, truncate};
 use crate::data::Dataset;
 use crate::explore::ItemRef;
@@ -108,21 +108,21 @@ impl Panel for RecommendationsPanel {
     /// truth of a held-out user, and the ranked list.
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         ui.heading("Recommendations");
-        let (Some(dataset), Some(analysis)) = (view.dataset, view.analysis) else {
+        let (Some(dataset), Some(fitted)) = (view.dataset, view.fitted) else {
             ui.weak("appear once the dataset is encoded and the domains related");
             return;
         };
         if let Some(path) = self.export.picked() {
             out.push(Command::ExportRanking(path));
         }
-        self.user_picker(ui, view, analysis, out);
+        self.user_picker(ui, view, &fitted.relations, out);
         let Some(user) = view.selected_user else {
             return;
         };
         ui.separator();
-        history(ui, dataset, &analysis.relations, user, out);
+        history(ui, dataset, &fitted.relations, user, out);
         let Some(ranking) = view.ranking else { return };
-        let target = analysis.relations.target;
+        let target = fitted.relations.target;
         if let Some(truth) = view.truth {
             ground_truth(ui, dataset, target, truth, ranking, out);
         }
@@ -141,7 +141,7 @@ impl Panel for RecommendationsPanel {
         if let Some(pinned) = view.pinned_ranking {
             side_by_side(ui, view, dataset, target, (pinned, ranking), out);
         }
-        ranking_grid(ui, view, dataset, &analysis.relations, ranking, out);
+        ranking_grid(ui, view, dataset, &fitted.relations, ranking, out);
     }
 }
 
@@ -152,11 +152,10 @@ impl RecommendationsPanel {
         &mut self,
         ui: &mut egui::Ui,
         view: &View<'_>,
-        analysis: &Analysis,
+        relations: &Relations,
         out: &mut Vec<Command>,
     ) {
         let Some(dataset) = view.dataset else { return };
-        let relations = &analysis.relations;
         ui.horizontal(|ui| {
             ui.label("User");
             ui.add(
@@ -177,14 +176,15 @@ impl RecommendationsPanel {
             &mut self.worst_first,
             format!("Held-out users, worst NDCG@{TRUTH_K} first"),
         );
-        let held_out = &analysis.evaluation.scores.users;
+        let held_out = view.analysis.map(|a| (a, &a.evaluation.scores.users));
         // Per-user NDCG of the latest re-scoring, when it covers these users.
-        let ndcg = view
-            .metrics
-            .map(|m| &m.per_user)
-            .filter(|m| m.len() == held_out.len());
-        let users = match (self.worst_first, ndcg) {
-            (true, Some(ndcg)) => {
+        let ndcg = held_out.and_then(|(_, held_out)| {
+            view.metrics
+                .map(|m| &m.per_user)
+                .filter(|m| m.len() == held_out.len())
+        });
+        let users = match (self.worst_first, held_out.zip(ndcg)) {
+            (true, Some(((analysis, held_out), ndcg))) => {
                 let mut order: Vec<usize> = (0..held_out.len()).collect();
                 order.sort_by(|&a, &b| ndcg[a].ndcg.total_cmp(&ndcg[b].ndcg).then(a.cmp(&b)));
                 ui.weak(format!(
@@ -195,7 +195,11 @@ impl RecommendationsPanel {
                 order.into_iter().map(|i| held_out[i]).collect()
             }
             (true, None) => {
-                ui.weak("the held-out users appear once the live metrics are computed");
+                ui.weak(if held_out.is_none() {
+                    "the held-out users appear once the evaluation is done"
+                } else {
+                    "the held-out users appear once the live metrics are computed"
+                });
                 Vec::new()
             }
             (false, _) => {
@@ -214,7 +218,7 @@ impl RecommendationsPanel {
             .show_rows(ui, 18.0, users.len(), |ui, range| {
                 for &u in &users[range] {
                     let both = !relations.target_history[u as usize].is_empty();
-                    let held = held_out.binary_search(&u).ok();
+                    let held = held_out.and_then(|(_, h)| h.binary_search(&u).ok());
                     let id = &dataset.users[u as usize];
                     let label = match (held, ndcg) {
                         (Some(i), Some(ndcg)) if self.worst_first => {
