@@ -14,9 +14,11 @@ each batch's longest text, runs the graph, mean-pools over real tokens and
 L2-normalises, as sentence-transformers does for all-MiniLM-L6-v2. Prints one
 JSON line with peer_encode.py's keys plus "onnx_variant"; --check-against-st N
 adds the min and mean cosine to sentence-transformers over the first N texts.
-Needs `pip install torch transformers onnx onnxscript onnxruntime tokenizers`
-(torch/transformers/onnx/onnxscript only to export, sentence-transformers only
-for --check-against-st).
+Needs `pip install onnxruntime onnx onnxscript sentence-transformers` (which
+brings torch, transformers, tokenizers; torch/onnxscript only for the export,
+sentence-transformers only for --check-against-st). Tried with onnxruntime
+1.32.0, torch 2.15.0, transformers 5.25.0, onnx 1.23.2, onnxscript 0.7.2,
+sentence-transformers 6.3.0; not optimum, whose exporter pins transformers<4.58.
 """
 
 import argparse

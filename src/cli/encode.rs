@@ -237,18 +237,37 @@ fn load_quietly(
     DatasetEmbeddings,
     Result<crate::embed::Encoder, crate::embed::EmbedError>,
 )> {
-    let dataset = Dataset::load(&args.manifest()?)?;
+    let manifest = args.manifest()?;
+    let options = args.model.options();
+    // A model already on this machine loads while the dataset does; one
+    // the hub would have to give is fetched only once the dataset is known
+    // to be usable.
+    let (dataset, model) = std::thread::scope(|scope| {
+        let model = crate::embed::local_model(&args.model.model).map(|files| {
+            let options = &options;
+            scope.spawn(move || files.and_then(|f| crate::service::encode::load_files(f, options)))
+        });
+        let dataset = Dataset::load(&manifest);
+        let model = model.map(|loading| match loading.join() {
+            Ok(model) => model,
+            Err(panic) => std::panic::resume_unwind(panic),
+        });
+        (dataset, model)
+    });
+    let dataset = dataset?;
     print_load_summary(&dataset);
     check(&dataset)?;
+    let model =
+        model.unwrap_or_else(|| crate::service::encode::load_model(&args.model.model, &options));
     let cache = cache_of(args);
     let mut bars: Option<(String, Progress)> = None;
     let cancel = AtomicBool::new(false);
     let Encoded {
         embeddings: result,
         encoder,
-    } = crate::service::encode::encode(
+    } = crate::service::encode::encode_with(
         &dataset,
-        (&args.model.model, &args.model.options()),
+        model,
         &cache,
         &mut |report| {
             for line in report.lines() {

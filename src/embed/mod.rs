@@ -31,7 +31,9 @@ pub use encoder::{
 };
 pub use error::EmbedError;
 pub use matrix::{Embeddings, dot, normalize};
-pub use model::{DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, resolve_model};
+pub use model::{
+    DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, local_model, resolve_model,
+};
 pub use pooling::Pooling;
 pub use runtime::{Device, DeviceChoice, Precision};
 pub use tokenizer::{TokenizerSource, load_tokenizer};

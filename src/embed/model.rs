@@ -382,23 +382,18 @@ pub fn hf_cache_dir() -> PathBuf {
 /// Finds the model `spec` names: a folder, else a hub id in the local cache,
 /// else a hub download (skipped when `HF_HUB_OFFLINE=1`).
 pub fn resolve_model(spec: &str) -> Result<ModelFiles, EmbedError> {
-    let as_path = Path::new(spec);
-    if as_path.is_dir() {
-        return ModelFiles::open(as_path);
+    if let Some(files) = local_model(spec) {
+        return files;
     }
     let mut searched = vec![format!("no folder '{spec}'")];
-    let looks_like_id = spec.split('/').count() == 2 && !spec.starts_with('.');
-    if !looks_like_id {
+    if !looks_like_id(spec) {
         return Err(EmbedError::ModelNotFound {
             spec: spec.to_string(),
             searched: searched.join("; "),
         });
     }
     let cache = hf_cache_dir();
-    match cached_snapshot(&cache, spec) {
-        Some(dir) => return ModelFiles::open(&dir),
-        None => searched.push(format!("not in the Hugging Face cache {}", cache.display())),
-    }
+    searched.push(format!("not in the Hugging Face cache {}", cache.display()));
     if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1") {
         searched.push("HF_HUB_OFFLINE=1, so no download was tried".into());
     } else {
@@ -411,6 +406,25 @@ pub fn resolve_model(spec: &str) -> Result<ModelFiles, EmbedError> {
         spec: spec.to_string(),
         searched: searched.join("; "),
     })
+}
+
+/// `spec`'s files when they are on this machine — a folder, or a complete
+/// snapshot of a hub id in the local Hugging Face cache — without trying
+/// the hub; `None` when only [`resolve_model`]'s download could find them.
+pub fn local_model(spec: &str) -> Option<Result<ModelFiles, EmbedError>> {
+    let as_path = Path::new(spec);
+    if as_path.is_dir() {
+        return Some(ModelFiles::open(as_path));
+    }
+    if !looks_like_id(spec) {
+        return None;
+    }
+    cached_snapshot(&hf_cache_dir(), spec).map(|dir| ModelFiles::open(&dir))
+}
+
+/// Whether `spec` reads as a hub id (`owner/name`).
+fn looks_like_id(spec: &str) -> bool {
+    spec.split('/').count() == 2 && !spec.starts_with('.')
 }
 
 /// The snapshot folder of `id` in a hub cache, if complete.

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::data::Dataset;
 use crate::embed::{
-    EmbedError, EmbeddingCache, EncodeProgress, Encoder, EncoderOptions, LoadReport,
+    EmbedError, EmbeddingCache, EncodeProgress, Encoder, EncoderOptions, LoadReport, ModelFiles,
 };
 use crate::pipeline::{DatasetEmbeddings, EncodeStage, encode_dataset_with, needs_model};
 
@@ -33,7 +33,42 @@ pub fn encode(
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
     cancel: &AtomicBool,
 ) -> Result<Encoded, EmbedError> {
-    let encoder = match Encoder::from_spec(model, options) {
+    encode_with(
+        dataset,
+        load_model(model, options),
+        cache,
+        loaded,
+        progress,
+        cancel,
+    )
+}
+
+/// Loads `model` (a folder or hub id) with `options` and hashes its files
+/// for the cache: what [`encode_with`] takes, and can be done while the
+/// dataset loads.
+pub fn load_model(model: &str, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
+    load_files(crate::embed::resolve_model(model)?, options)
+}
+
+/// [`load_model`] of files already found (see [`crate::embed::local_model`]).
+pub fn load_files(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
+    let encoder = Encoder::load(files, options)?;
+    // Computed once and kept; an unreadable file is reported where the
+    // cache needs it.
+    let _ = encoder.fingerprint();
+    Ok(encoder)
+}
+
+/// [`encode`] with the model already loaded (or why it could not be).
+pub fn encode_with(
+    dataset: &Dataset,
+    model: Result<Encoder, EmbedError>,
+    cache: &EmbeddingCache,
+    loaded: &mut dyn FnMut(&LoadReport),
+    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
+    cancel: &AtomicBool,
+) -> Result<Encoded, EmbedError> {
+    let encoder = match model {
         Ok(encoder) => {
             loaded(encoder.report());
             Ok(encoder)
