@@ -234,15 +234,15 @@ pub fn needs_model(dataset: &Dataset) -> bool {
             .any(|d| d.embeddings.is_none())
 }
 
-/// [`encode_dataset`], with no model at all when [`needs_model`] is false
-/// (every domain's vectors from a file, no user texts).
-pub fn encode_dataset_with(
+/// Every domain's vectors (from the cache, the model or a file) and the
+/// user texts', checked to share one space.
+fn encode_parts(
     dataset: &Dataset,
     encoder: Option<&Encoder>,
     cache: &EmbeddingCache,
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
     cancel: &AtomicBool,
-) -> Result<DatasetEmbeddings, EmbedError> {
+) -> Result<(Vec<Embeddings>, Embeddings, Vec<PartSummary>), EmbedError> {
     let model = |part: &str| encoder.ok_or_else(|| EmbedError::NoModel(part.to_string()));
     let mut domains = Vec::with_capacity(dataset.domains.len());
     let mut summary = Vec::new();
@@ -321,7 +321,52 @@ pub fn encode_dataset_with(
             ),
         });
     }
-    let mined = mine_entities(dataset, encoder, cache, &domains, progress, cancel)?;
+    Ok((domains, user_texts, summary))
+}
+
+/// [`encode_dataset`], with no model at all when [`needs_model`] is false
+/// (every domain's vectors from a file, no user texts).
+pub fn encode_dataset_with(
+    dataset: &Dataset,
+    encoder: Option<&Encoder>,
+    cache: &EmbeddingCache,
+    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
+    cancel: &AtomicBool,
+) -> Result<DatasetEmbeddings, EmbedError> {
+    let to_mine = entities::domains_to_mine(dataset);
+    // The candidate entity phrases depend only on the texts: they are found
+    // on a second thread while the vectors are read (or encoded).
+    let (parts, candidates) = std::thread::scope(|scope| {
+        let finding = (!to_mine.is_empty()).then(|| {
+            scope.spawn(|| {
+                let texts: Vec<Vec<&str>> = to_mine
+                    .iter()
+                    .map(|&d| dataset.domains[d].texts())
+                    .collect();
+                let started = std::time::Instant::now();
+                let candidates = entities::candidates(&texts, &MineOptions::default());
+                (candidates, started.elapsed().as_secs_f64())
+            })
+        });
+        let parts = encode_parts(dataset, encoder, cache, progress, cancel);
+        let candidates = finding.map(|finding| match finding.join() {
+            Ok(candidates) => candidates,
+            Err(panic) => std::panic::resume_unwind(panic),
+        });
+        (parts, candidates)
+    });
+    let (domains, user_texts, mut summary) = parts?;
+    let mined = match candidates {
+        Some(candidates) => mine_entities(
+            dataset,
+            (encoder, cache),
+            &domains,
+            (to_mine, candidates),
+            progress,
+            cancel,
+        )?,
+        None => (Mined::default(), None),
+    };
     if let Some(part) = mined.1 {
         summary.push(part);
     }
@@ -344,23 +389,14 @@ pub fn entity_phrases_key(dataset: &Dataset) -> String {
 /// their vectors are the model's) and chosen per item.
 fn mine_entities(
     dataset: &Dataset,
-    encoder: Option<&Encoder>,
-    cache: &EmbeddingCache,
+    (encoder, cache): (Option<&Encoder>, &EmbeddingCache),
     domains: &[Embeddings],
+    (to_mine, (candidates, finding_seconds)): (Vec<usize>, (entities::Candidates, f64)),
     progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
     cancel: &AtomicBool,
 ) -> Result<(Mined, Option<PartSummary>), EmbedError> {
     let started = std::time::Instant::now();
-    let to_mine = entities::domains_to_mine(dataset);
-    if to_mine.is_empty() {
-        return Ok((Mined::default(), None));
-    }
     let options = MineOptions::default();
-    let texts: Vec<Vec<&str>> = to_mine
-        .iter()
-        .map(|&d| dataset.domains[d].texts())
-        .collect();
-    let candidates = entities::candidates(&texts, &options);
     let by_model = to_mine
         .iter()
         .all(|&d| dataset.manifest.domains[d].embeddings.is_none());
@@ -395,7 +431,7 @@ fn mine_entities(
         domains: to_mine.into_iter().zip(chosen).collect(),
         by_model,
         too_general: candidates.too_general,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: finding_seconds + started.elapsed().as_secs_f64(),
     };
     Ok((mined, part))
 }

@@ -256,11 +256,15 @@ impl CrossrecApp {
                 notes.into_iter().for_each(|n| self.note(n));
                 save_errors.into_iter().for_each(|e| self.error(e));
                 self.jobs.drop_encoded();
+                // The projection waits for the first ranking's fit.
+                let fitted = self.start_analyse(ctx, super::handle::Analyse::Open);
                 self.jobs.overview =
                     Some(Job::spawn(JobKind::Project, generation, ctx, move |r| {
+                        if let Some(fitted) = fitted {
+                            fitted.wait(r);
+                        }
                         work::overview(for_overview, r)
                     }));
-                self.start_analyse(ctx, super::handle::Analyse::Open);
             }
             Err(e) => self.error(format!("encoding stopped: {e}")),
         }

@@ -67,7 +67,7 @@ impl CrossrecApp {
                     encoded.analysed = None;
                 }
                 self.jobs.drop_analysed();
-                self.start_analyse(ctx, Analyse::Open);
+                let _ = self.start_analyse(ctx, Analyse::Open);
             }
             Command::SetWeights(weights) => {
                 self.settings.weights = weights;
@@ -87,12 +87,14 @@ impl CrossrecApp {
                 }
                 self.refresh_ranking();
             }
-            Command::AutoTune => self.start_analyse(ctx, Analyse::Tune),
+            Command::AutoTune => {
+                let _ = self.start_analyse(ctx, Analyse::Tune);
+            }
             Command::KeepTuned => self.keep_tuned(),
             Command::HighlightEntity(name) => self.panels.projection.highlight(&name),
             Command::SetProtocol(protocol) => {
                 self.settings.protocol = protocol;
-                self.start_analyse(ctx, Analyse::Refresh);
+                let _ = self.start_analyse(ctx, Analyse::Refresh);
             }
             Command::Cancel(kind) => {
                 for job in self.jobs.running() {
@@ -234,6 +236,16 @@ impl CrossrecApp {
     ) {
         // A dataset is made from nothing open: a generation of its own.
         self.jobs.load = Some(Job::spawn(JobKind::Load, Generation::next(), ctx, work));
+        // The model the encode job will need loads while the dataset is
+        // read (unless that load is already under way).
+        let options = self.encoder_options();
+        if !self
+            .model_load
+            .as_ref()
+            .is_some_and(|l| l.is_for(&self.settings.model, &options))
+        {
+            self.model_load = work::ModelLoad::start(&self.settings.model, &options);
+        }
     }
 
     fn start_export(&mut self, ctx: &egui::Context, what: DatasetExport, path: PathBuf) {
@@ -448,17 +460,23 @@ impl CrossrecApp {
         };
         let dataset = session.dataset.clone();
         let (model, cache) = (self.settings.model.clone(), self.cache_dir.clone());
-        let options = EncoderOptions {
-            precision: self.settings.precision,
-            device: self.settings.device,
-            ..EncoderOptions::default()
-        };
+        let options = self.encoder_options();
+        let preloaded = self.model_load.take();
         self.jobs.encode = Some(Job::spawn(
             JobKind::Encode,
             session.generation,
             ctx,
-            move |r| work::encode(dataset, model, options, cache, r),
+            move |r| work::encode(dataset, (model, options), preloaded, cache, r),
         ));
+    }
+
+    /// The encoder options the settings ask for.
+    fn encoder_options(&self) -> EncoderOptions {
+        EncoderOptions {
+            precision: self.settings.precision,
+            device: self.settings.device,
+            ..EncoderOptions::default()
+        }
     }
 
     /// The chosen (S, T) pair: the persisted names if the dataset has them,
@@ -487,13 +505,14 @@ impl CrossrecApp {
         ))
     }
 
-    pub(super) fn start_analyse(&mut self, ctx: &egui::Context, why: Analyse) {
+    /// Starts the evaluation (or auto-tune) of the chosen direction; on
+    /// open, first a fit that ranks at once. Returns, on open, what ends
+    /// with that fit, for another job that should not slow it down.
+    pub(super) fn start_analyse(&mut self, ctx: &egui::Context, why: Analyse) -> Option<FitDone> {
         let pair = self.pair();
-        let Some(session) = &self.session else {
-            return;
-        };
+        let session = self.session.as_ref()?;
         let (Some(encoded), Some(pair)) = (&session.encoded, pair) else {
-            return;
+            return None;
         };
         let (dataset, embeddings) = (session.dataset.clone(), encoded.embeddings.clone());
         let generation = encoded.generation;
@@ -538,6 +557,9 @@ impl CrossrecApp {
         } else {
             JobKind::Evaluate
         };
+        // On open, the evaluation waits for the first ranking's fit (it
+        // would slow it down sharing the cores), then runs behind it.
+        let (mut fitted, mut other) = (None, None);
         if why == Analyse::Open {
             // A first ranking with the learned models `recommend --train`
             // stored, while the evaluation trains its own.
@@ -554,12 +576,20 @@ impl CrossrecApp {
                 store: self.cache_dir.clone(),
             };
             let (dataset, embeddings) = (dataset.clone(), embeddings.clone());
+            let (done, done_rx) = std::sync::mpsc::channel::<()>();
+            let (also_done, also_rx) = std::sync::mpsc::channel::<()>();
+            (fitted, other) = (Some(FitDone(done_rx)), Some(FitDone(also_rx)));
             self.jobs.fit = Some(Job::spawn(JobKind::Fit, generation, ctx, move |r| {
+                // Dropped when the fit ends, however it ends.
+                let _done = (done, also_done);
                 work::fit(dataset, embeddings, settings, r)
             }));
         }
         let store = self.store.clone();
         self.jobs.analyse = Some(Job::spawn(kind, generation, ctx, move |r| {
+            if let Some(fitted) = fitted {
+                fitted.wait(r);
+            }
             let settings = work::AnalyseSettings {
                 pair,
                 protocol,
@@ -570,6 +600,7 @@ impl CrossrecApp {
             };
             work::analyse(dataset, embeddings, settings, r)
         }));
+        other
     }
 
     /// Ranks the selected user's target items. A held-out user of the
@@ -623,5 +654,18 @@ impl CrossrecApp {
             .as_ref()
             .filter(|p| !p.weights.is_zero())
             .map(|p| rank(&p.weights));
+    }
+}
+
+/// The end of the fit that ranks a direction first: a job that waits on it
+/// leaves that fit the cores.
+pub(super) struct FitDone(std::sync::mpsc::Receiver<()>);
+
+impl FitDone {
+    /// Blocks until the fit has ended (nothing is ever sent: its end drops
+    /// the sender), showing why in the job's progress.
+    pub(super) fn wait(self, reporter: &super::jobs::Reporter) {
+        reporter.progress("waiting for the first ranking", 0.0, 0.0, "");
+        let _ = self.0.recv();
     }
 }

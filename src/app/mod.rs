@@ -51,6 +51,8 @@ pub struct CrossrecApp {
     commands: Vec<Command>,
     panels: panels::PanelStates,
     store: SettingsStore,
+    /// The model loading ahead of the next encode job, if any.
+    model_load: Option<work::ModelLoad>,
 }
 
 impl CrossrecApp {
@@ -87,6 +89,7 @@ impl CrossrecApp {
             commands: Vec::new(),
             panels: panels::PanelStates::default(),
             store: SettingsStore::new(start.settings_dir),
+            model_load: None,
         };
         if let Some(font) = &start.font
             && let Err(e) = fonts::install_user_font(&cc.egui_ctx, font)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::data::{Dataset, Manifest};
-use crate::embed::{EmbeddingCache, Encoder, EncoderOptions};
+use crate::embed::{EmbedError, EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{
     AtK, Comparison, EvalOptions, Evaluation, KS, Protocol, Side, TuneOptions, Tuned, UserMetrics,
     UserOutcome, compare, user_metrics,
@@ -138,19 +138,63 @@ pub struct Encoded {
     pub encoder: Arc<Encoder>,
 }
 
-/// Loads the model and encodes every item through the cache.
+/// A model loading on its own thread ahead of the encode job (while the
+/// dataset is read), and what it was asked for.
+pub struct ModelLoad {
+    spec: String,
+    options: EncoderOptions,
+    loading: std::thread::JoinHandle<Result<Encoder, EmbedError>>,
+}
+
+impl ModelLoad {
+    /// Starts loading `spec` with `options` when it is already on this
+    /// machine; a model the hub would have to give waits for the encode job
+    /// (and so for a usable dataset).
+    pub fn start(spec: &str, options: &EncoderOptions) -> Option<ModelLoad> {
+        let files = crate::embed::local_model(spec)?;
+        let for_thread = options.clone();
+        let loading = std::thread::Builder::new()
+            .name("model".to_string())
+            .spawn(move || files.and_then(|f| crate::service::encode::load_files(f, &for_thread)))
+            .ok()?;
+        Some(ModelLoad {
+            spec: spec.to_string(),
+            options: options.clone(),
+            loading,
+        })
+    }
+
+    /// Whether this is the load of `spec` with `options`.
+    pub fn is_for(&self, spec: &str, options: &EncoderOptions) -> bool {
+        self.spec == spec && self.options == *options
+    }
+
+    fn join(self) -> Result<Encoder, EmbedError> {
+        match self.loading.join() {
+            Ok(model) => model,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// Loads the model (or takes the one `preloaded` loaded, when it is the
+/// same) and encodes every item through the cache.
 pub fn encode(
     dataset: Arc<Dataset>,
-    model: String,
-    options: EncoderOptions,
+    (model, options): (String, EncoderOptions),
+    preloaded: Option<ModelLoad>,
     cache: PathBuf,
     reporter: &Reporter,
 ) -> Result<Encoded, JobError> {
     reporter.progress("loading the model", 0.0, 0.0, "");
     let cache = EmbeddingCache::new(cache);
-    let encoded = crate::service::encode::encode(
+    let loaded = match preloaded.filter(|p| p.is_for(&model, &options)) {
+        Some(preloaded) => preloaded.join(),
+        None => crate::service::encode::load_model(&model, &options),
+    };
+    let encoded = crate::service::encode::encode_with(
         &dataset,
-        (&model, &options),
+        loaded,
         &cache,
         &mut |_| {},
         &mut |stage, p| {

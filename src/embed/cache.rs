@@ -38,6 +38,56 @@ pub fn text_hash(text: &str) -> TextHash {
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// The vectors a cache file holds: one contiguous matrix and each text
+/// hash's row in it (no allocation per entry, so a file of tens of
+/// thousands of vectors opens in one copy).
+#[derive(Debug, Default)]
+struct Known {
+    dim: usize,
+    rows: HashMap<TextHash, usize>,
+    data: Vec<f32>,
+}
+
+impl Known {
+    fn empty(dim: usize) -> Known {
+        Known {
+            dim,
+            ..Known::default()
+        }
+    }
+
+    fn contains_key(&self, hash: &TextHash) -> bool {
+        self.rows.contains_key(hash)
+    }
+
+    fn get(&self, hash: &TextHash) -> Option<&[f32]> {
+        let row = *self.rows.get(hash)?;
+        self.data.get(row * self.dim..(row + 1) * self.dim)
+    }
+
+    /// Adds or replaces `hash`'s vector (`vector` has `dim` values).
+    fn insert(&mut self, hash: TextHash, vector: &[f32]) {
+        match self.rows.get(&hash) {
+            Some(&row) => self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(vector),
+            None => {
+                self.rows.insert(hash, self.rows.len());
+                self.data.extend_from_slice(vector);
+            }
+        }
+    }
+
+    /// Every entry, by hash.
+    fn sorted(&self) -> Vec<(&TextHash, &[f32])> {
+        let mut entries: Vec<(&TextHash, &[f32])> = self
+            .rows
+            .iter()
+            .map(|(hash, &row)| (hash, &self.data[row * self.dim..(row + 1) * self.dim]))
+            .collect();
+        entries.sort_by_key(|(h, _)| **h);
+        entries
+    }
+}
+
 /// The result of a cached encode.
 #[derive(Debug, Clone)]
 pub struct CachedEncoding {
@@ -146,9 +196,9 @@ impl EmbeddingCache {
                     ),
                 });
             }
-            known.insert(hash, vector);
+            known.insert(hash, &vector);
         }
-        write_file(&path, &fingerprint, dim, &known)?;
+        write_file(&path, &fingerprint, &known)?;
         Ok(notes)
     }
 
@@ -178,7 +228,7 @@ impl EmbeddingCache {
         }
         // Texts found in the cache (a repeated text that is encoded once is
         // neither reused nor encoded twice).
-        let reused = hashes.iter().filter(|h| known.contains_key(*h)).count();
+        let reused = hashes.iter().filter(|h| known.contains_key(h)).count();
         let mut outcome = Ok(());
         let mut save_error = None;
         if !missing.is_empty() {
@@ -203,7 +253,7 @@ impl EmbeddingCache {
                 match result {
                     Ok(vectors) => {
                         for (row, &i) in indices.iter().enumerate() {
-                            known.insert(hashes[i], vectors.row(row).to_vec());
+                            known.insert(hashes[i], vectors.row(row));
                         }
                         unsaved = true;
                     }
@@ -215,7 +265,7 @@ impl EmbeddingCache {
                 let more = start + indices.len() < total;
                 // After a failed save, try again only at the end.
                 if more && save_error.is_none() && last_save.elapsed() >= self.checkpoint_every {
-                    match write_file(&path, &fingerprint, dim, &known) {
+                    match write_file(&path, &fingerprint, &known) {
                         Ok(()) => {
                             last_save = Instant::now();
                             unsaved = false;
@@ -225,9 +275,7 @@ impl EmbeddingCache {
                 }
             }
             if unsaved {
-                save_error = write_file(&path, &fingerprint, dim, &known)
-                    .err()
-                    .map(Arc::new);
+                save_error = write_file(&path, &fingerprint, &known).err().map(Arc::new);
             }
         }
         outcome?;
@@ -251,21 +299,16 @@ impl EmbeddingCache {
 
 /// The entries of the file at `path`, or none when it is missing or
 /// unusable (which is noted: it will be rebuilt).
-fn read_or_rebuild(
-    path: &Path,
-    fingerprint: &str,
-    dim: usize,
-    notes: &mut Vec<String>,
-) -> HashMap<TextHash, Vec<f32>> {
+fn read_or_rebuild(path: &Path, fingerprint: &str, dim: usize, notes: &mut Vec<String>) -> Known {
     match read_file(path, fingerprint, dim) {
         Ok(known) => known,
-        Err(CacheReadError::Missing) => HashMap::new(),
+        Err(CacheReadError::Missing) => Known::empty(dim),
         Err(CacheReadError::Invalid(reason)) => {
             notes.push(format!(
                 "cache file {} is unusable ({reason}); rebuilding it",
                 path.display()
             ));
-            HashMap::new()
+            Known::empty(dim)
         }
     }
 }
@@ -275,11 +318,7 @@ enum CacheReadError {
     Invalid(String),
 }
 
-fn read_file(
-    path: &Path,
-    fingerprint: &str,
-    dim: usize,
-) -> Result<HashMap<TextHash, Vec<f32>>, CacheReadError> {
+fn read_file(path: &Path, fingerprint: &str, dim: usize) -> Result<Known, CacheReadError> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.is_file() => {
             let what = if meta.file_type().is_symlink() {
@@ -335,35 +374,29 @@ fn read_file(
     if get("content_sha256") != content_hash(hashes.data(), vectors.data()) {
         return Err(invalid("checksum mismatch".into()));
     }
-    let floats: Vec<f32> = vectors
+    let mut known = Known::empty(dim);
+    known.data = vectors
         .data()
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    if !floats.iter().all(|x| x.is_finite()) {
+    if !known.data.iter().all(|x| x.is_finite()) {
         return Err(invalid("holds non-finite values".into()));
     }
-    Ok(hashes
-        .data()
-        .chunks_exact(32)
-        .zip(floats.chunks_exact(dim))
-        .map(|(h, v)| {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(h);
-            (hash, v.to_vec())
-        })
-        .collect())
+    known.rows.reserve(n);
+    for (row, h) in hashes.data().chunks_exact(32).enumerate() {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(h);
+        if known.rows.insert(hash, row).is_some() {
+            return Err(invalid("holds a text hash twice".into()));
+        }
+    }
+    Ok(known)
 }
 
-fn write_file(
-    path: &Path,
-    fingerprint: &str,
-    dim: usize,
-    entries: &HashMap<TextHash, Vec<f32>>,
-) -> Result<(), WriteError> {
-    let mut sorted: Vec<(&TextHash, &Vec<f32>)> = entries.iter().collect();
-    sorted.sort_by_key(|(h, _)| **h);
-    let n = sorted.len();
+fn write_file(path: &Path, fingerprint: &str, known: &Known) -> Result<(), WriteError> {
+    let sorted = known.sorted();
+    let (n, dim) = (sorted.len(), known.dim);
     let hash_bytes: Vec<u8> = sorted.iter().flat_map(|(h, _)| h.iter().copied()).collect();
     let vector_bytes: Vec<u8> = sorted
         .iter()

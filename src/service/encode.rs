@@ -23,29 +23,9 @@ pub struct Encoded {
     pub encoder: Result<Encoder, EmbedError>,
 }
 
-/// Loads `model` (a folder or hub id) with `options`, tells `loaded` what
-/// was loaded, and encodes `dataset` through `cache`.
-pub fn encode(
-    dataset: &Dataset,
-    (model, options): (&str, &EncoderOptions),
-    cache: &EmbeddingCache,
-    loaded: &mut dyn FnMut(&LoadReport),
-    progress: &mut dyn FnMut(EncodeStage<'_>, EncodeProgress),
-    cancel: &AtomicBool,
-) -> Result<Encoded, EmbedError> {
-    encode_with(
-        dataset,
-        load_model(model, options),
-        cache,
-        loaded,
-        progress,
-        cancel,
-    )
-}
-
 /// Loads `model` (a folder or hub id) with `options` and hashes its files
-/// for the cache: what [`encode_with`] takes, and can be done while the
-/// dataset loads.
+/// for the cache: what [`encode_with`] takes, and what front ends do while
+/// the dataset loads.
 pub fn load_model(model: &str, options: &EncoderOptions) -> Result<Encoder, EmbedError> {
     load_files(crate::embed::resolve_model(model)?, options)
 }
@@ -59,7 +39,8 @@ pub fn load_files(files: ModelFiles, options: &EncoderOptions) -> Result<Encoder
     Ok(encoder)
 }
 
-/// [`encode`] with the model already loaded (or why it could not be).
+/// Tells `loaded` what model was loaded (or keeps why it could not be, when
+/// nothing of `dataset` needs one) and encodes `dataset` through `cache`.
 pub fn encode_with(
     dataset: &Dataset,
     model: Result<Encoder, EmbedError>,
