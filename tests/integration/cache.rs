@@ -86,6 +86,73 @@ fn a_truncated_or_corrupt_cache_file_is_reported_and_rebuilt() {
     );
 }
 
+/// A file whose checksum holds but which names one text twice (not one
+/// crossrec writes) is not trusted: its vectors are encoded again.
+#[test]
+fn a_cache_file_naming_a_text_twice_is_rebuilt() {
+    use sha2::Digest;
+    let dir = tempdir();
+    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
+    let cache = EmbeddingCache::new(dir.path().join("cache"));
+    let no = AtomicBool::new(false);
+    let texts = ["coffee", "tea", "bread"];
+    let first = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    let bytes = std::fs::read(&first.path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (hashes, vectors) = (
+        file.tensor("text_sha256").unwrap(),
+        file.tensor("embeddings").unwrap(),
+    );
+    let mut hash_bytes = hashes.data().to_vec();
+    let first_hash = hash_bytes[..32].to_vec();
+    hash_bytes[32..64].copy_from_slice(&first_hash);
+    let mut checksum = sha2::Sha256::new();
+    checksum.update(&hash_bytes);
+    checksum.update(vectors.data());
+    let hex: String = checksum
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut metadata = header.metadata().clone().unwrap();
+    metadata.insert("content_sha256".to_string(), hex);
+    let views = [
+        (
+            "text_sha256",
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::U8,
+                hashes.shape().to_vec(),
+                &hash_bytes,
+            )
+            .unwrap(),
+        ),
+        (
+            "embeddings",
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                vectors.shape().to_vec(),
+                vectors.data(),
+            )
+            .unwrap(),
+        ),
+    ];
+    let doctored = safetensors::serialize(views, Some(metadata)).unwrap();
+    std::fs::write(&first.path, doctored).unwrap();
+    let rebuilt = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(rebuilt.encoded, 3);
+    assert!(
+        rebuilt.notes[0].contains("holds a text hash twice"),
+        "{:?}",
+        rebuilt.notes
+    );
+    assert_eq!(rebuilt.embeddings, first.embeddings);
+}
+
 #[test]
 fn another_model_or_setting_never_reads_the_same_vectors() {
     let dir = tempdir();
