@@ -109,7 +109,13 @@ impl Panel for RecommendationsPanel {
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         ui.heading("Recommendations");
         let (Some(dataset), Some(fitted)) = (view.dataset, view.fitted) else {
-            ui.weak("appear once the dataset is encoded and the domains related");
+            let fitting =
+                view.embeddings.is_some() && view.dataset.is_some_and(|d| d.domains.len() >= 2);
+            ui.weak(if fitting {
+                "appear once the direction is fitted on every interaction (a few seconds)"
+            } else {
+                "appear once the dataset is encoded and the domains related"
+            });
             return;
         };
         if let Some(path) = self.export.picked() {
