@@ -47,6 +47,7 @@ fn a_second_run_encodes_nothing_and_one_changed_text_re_encodes_one() {
 
 #[test]
 fn a_truncated_or_corrupt_cache_file_is_reported_and_rebuilt() {
+    use sha2::Digest;
     let dir = tempdir();
     let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
     let cache = EmbeddingCache::new(dir.path().join("cache"));
@@ -76,30 +77,8 @@ fn a_truncated_or_corrupt_cache_file_is_reported_and_rebuilt() {
     assert_eq!(rebuilt.encoded, 3);
     assert!(rebuilt.notes[0].contains("checksum"), "{:?}", rebuilt.notes);
 
-    let again = cache
-        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
-        .unwrap();
-    assert_eq!(
-        (again.encoded, again.notes.len()),
-        (0, 0),
-        "the rebuilt file is trusted"
-    );
-}
-
-/// A file whose checksum holds but which names one text twice (not one
-/// crossrec writes) is not trusted: its vectors are encoded again.
-#[test]
-fn a_cache_file_naming_a_text_twice_is_rebuilt() {
-    use sha2::Digest;
-    let dir = tempdir();
-    let encoder = tiny_encoder(dir.path(), TinySpec::default(), &EncoderOptions::default());
-    let cache = EmbeddingCache::new(dir.path().join("cache"));
-    let no = AtomicBool::new(false);
-    let texts = ["coffee", "tea", "bread"];
-    let first = cache
-        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
-        .unwrap();
-    let bytes = std::fs::read(&first.path).unwrap();
+    // A file whose checksum holds but which names one text twice (not one
+    // crossrec writes) is not trusted either.
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (hashes, vectors) = (
@@ -150,7 +129,15 @@ fn a_cache_file_naming_a_text_twice_is_rebuilt() {
         "{:?}",
         rebuilt.notes
     );
-    assert_eq!(rebuilt.embeddings, first.embeddings);
+
+    let again = cache
+        .encode(&encoder, "k", &texts, &mut |_| {}, &no)
+        .unwrap();
+    assert_eq!(
+        (again.encoded, again.notes.len()),
+        (0, 0),
+        "the rebuilt file is trusted"
+    );
 }
 
 #[test]
