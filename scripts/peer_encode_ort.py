@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def export_fp32(model_dir: Path, out: Path) -> None:
 
 def onnx_model(model_dir: Path, onnx_dir: Path, precision: str) -> Path:
     """The ONNX file for `precision`, exported (and quantised) on first use."""
+    onnx_dir = onnx_dir.resolve()
+    model_dir = model_dir.resolve()
     onnx_dir.mkdir(parents=True, exist_ok=True)
     # The cache is keyed by the model folder, its weights' size and the int8
     # recipe, so another model (or recipe) with the same --onnx-dir is redone.
@@ -96,8 +99,11 @@ def onnx_model(model_dir: Path, onnx_dir: Path, precision: str) -> Path:
     if not stamp.exists() or stamp.read_text() != source:
         for f in (fp32, int8, stamp):
             f.unlink(missing_ok=True)
+    # The exporter and the quantiser may leave scratch files in the working
+    # folder: they run in a temporary one.
     if not fp32.exists():
-        export_fp32(model_dir, fp32)
+        with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+            export_fp32(model_dir, fp32)
         stamp.write_text(source)
     if precision == "int8" and not int8.exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -109,8 +115,9 @@ def onnx_model(model_dir: Path, onnx_dir: Path, precision: str) -> Path:
         # (optimum's default too) matters: per tensor, min cosine to fp32 on
         # 300 titles fell to 0.87 (mean 0.955); per channel 0.975 (0.993).
         tmp = int8.with_suffix(".partial")
-        quantize_dynamic(fp32, tmp, op_types_to_quantize=["MatMul"],
-                         weight_type=QuantType.QInt8, per_channel=True)
+        with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+            quantize_dynamic(fp32, tmp, op_types_to_quantize=["MatMul"],
+                             weight_type=QuantType.QInt8, per_channel=True)
         tmp.rename(int8)
     return int8 if precision == "int8" else fp32
 
