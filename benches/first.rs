@@ -128,6 +128,7 @@ fn main() {
         sample: root.join("assets/sample/crossrec.toml"),
         settings_dir,
         font: None,
+        off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
     };
     let untuned: Vec<f64> = (0..RUNS)
         .map(|_| {

@@ -84,6 +84,7 @@ fn main() {
                 // Tuned on the first run (in the background), reused after.
                 settings_dir: root.join("target/bench-settings"),
                 font: None,
+                off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
             },
         );
     } else {
@@ -106,6 +107,7 @@ fn main() {
             sample,
             settings_dir: dir.join("settings"),
             font: None,
+            off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
         },
     );
 }

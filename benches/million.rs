@@ -125,16 +125,34 @@ fn main() {
         return;
     }
     let evaluation = stage("evaluate_default_options", || {
-        evaluate(
+        // Each of the evaluation's stages, as it ends: its name and seconds.
+        let (mut current, mut since) = (String::new(), Instant::now());
+        let mut ended = |name: &str| {
+            println!(
+                r#"{{"measure": "evaluate_stage", "stage": "{name}", "seconds": {:.1}}}"#,
+                since.elapsed().as_secs_f64()
+            );
+            since = Instant::now();
+        };
+        let evaluation = evaluate(
             &dataset,
             &e,
             0,
             1,
             &EvalOptions::default(),
-            &mut |_, _| {},
+            &mut |stage, _| {
+                if stage != current {
+                    if !current.is_empty() {
+                        ended(&current);
+                    }
+                    current = stage.to_string();
+                }
+            },
             &cancel,
         )
-        .expect("evaluation")
+        .expect("evaluation");
+        ended(&current);
+        evaluation
     });
     let mut ms = Vec::new();
     for step in 0..20 {
@@ -167,6 +185,7 @@ fn main() {
             sample: root.join("assets/sample/crossrec.toml"),
             settings_dir: dir.join("settings"),
             font: None,
+            off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
         },
     );
     println!(

@@ -29,6 +29,10 @@ pub(super) struct Jobs {
     pub search: Option<Job<Arc<SearchResult>>>,
     pub item: Option<Job<Arc<ItemCard>>>,
     pub export: Option<Job<String>>,
+    pub rank: Option<Job<work::Ranked>>,
+    /// Whether what the running rank job ranks changed since it started
+    /// (it ranks again when it ends).
+    pub rank_again: bool,
 }
 
 impl Jobs {
@@ -45,8 +49,10 @@ impl Jobs {
             search,
             item,
             export,
+            rank,
+            rank_again: _,
         } = self;
-        let all: [Option<&dyn jobs::Running>; 9] = [
+        let all: [Option<&dyn jobs::Running>; 10] = [
             load.as_ref().map(|j| j as _),
             encode.as_ref().map(|j| j as _),
             overview.as_ref().map(|j| j as _),
@@ -56,6 +62,7 @@ impl Jobs {
             search.as_ref().map(|j| j as _),
             item.as_ref().map(|j| j as _),
             export.as_ref().map(|j| j as _),
+            rank.as_ref().map(|j| j as _),
         ];
         all.into_iter().flatten().collect()
     }
@@ -74,6 +81,8 @@ impl Jobs {
         self.fit = None;
         self.analyse = None;
         self.metrics = None;
+        self.rank = None;
+        self.rank_again = false;
     }
 }
 
@@ -105,10 +114,23 @@ impl CrossrecApp {
             });
         }
         if let Some((from, result)) = finished(&mut self.jobs.fit) {
-            self.fit_finished(from, result);
+            self.fit_finished(ctx, from, result);
         }
         if let Some((from, result)) = finished(&mut self.jobs.analyse) {
-            self.analysis_finished(from, result);
+            self.analysis_finished(ctx, from, result);
+        }
+        if let Some((from, result)) = finished(&mut self.jobs.rank) {
+            match (
+                self.session.as_mut().and_then(|s| s.analysed_at(from)),
+                result,
+            ) {
+                (Some(analysed), Ok(ranked)) => analysed.show(ranked),
+                (Some(_), Err(e)) => self.error(format!("ranking: {e}")),
+                (None, _) => {}
+            }
+            if std::mem::take(&mut self.jobs.rank_again) {
+                self.refresh_ranking(ctx);
+            }
         }
         if let Some((from, result)) = finished(&mut self.jobs.metrics) {
             let session = self.session.as_mut();
@@ -273,7 +295,12 @@ impl CrossrecApp {
     /// The chosen direction fitted from the vectors of generation `from`:
     /// its ranking shows at once, while the evaluation runs. Dropped when
     /// the evaluation finished first, or the direction changed.
-    fn fit_finished(&mut self, from: Generation, result: Result<Arc<Fitted>, JobError>) {
+    fn fit_finished(
+        &mut self,
+        ctx: &egui::Context,
+        from: Generation,
+        result: Result<Arc<Fitted>, JobError>,
+    ) {
         let pair = self.pair();
         let Some(session) = self.session.as_mut() else {
             return;
@@ -296,13 +323,18 @@ impl CrossrecApp {
         if session.selected_user.is_none() {
             session.selected_user = super::panels::recommendations::first_user(relations);
         }
-        self.refresh_ranking();
+        self.refresh_ranking(ctx);
     }
 
     /// A finished analysis of the vectors of generation `from`: tuned
     /// settings applied and reported, the ranking refreshed. An analysis of
     /// another direction than the chosen one is dropped.
-    fn analysis_finished(&mut self, from: Generation, result: Result<Arc<Analysis>, JobError>) {
+    fn analysis_finished(
+        &mut self,
+        ctx: &egui::Context,
+        from: Generation,
+        result: Result<Arc<Analysis>, JobError>,
+    ) {
         let pair = self.pair();
         let Some(session) = self.session.as_mut() else {
             return;
@@ -348,7 +380,7 @@ impl CrossrecApp {
             },
             None => {}
         }
-        self.refresh_ranking();
+        self.refresh_ranking(ctx);
     }
 
     /// Dropped files: a manifest opens, anything else goes to the builder.

@@ -45,6 +45,10 @@ pub struct StartOptions {
     pub settings_dir: PathBuf,
     /// A font file added to egui's fonts (for scripts they lack).
     pub font: Option<PathBuf>,
+    /// Target items from which the selected user's ranking runs as a
+    /// background job instead of inside the frame
+    /// ([`super::OFF_FRAME_ITEMS`] unless a caller has reason to move it).
+    pub off_frame_items: usize,
 }
 
 /// A message in the notification area.

@@ -9,7 +9,6 @@ use crate::embed::EncoderOptions;
 use crate::evaluate::Protocol;
 use crate::explore::ItemRef;
 use crate::export::DatasetExport;
-use crate::rank::{Scan, Weights, recommend_with};
 use crate::service::guard::Inputs;
 use crate::service::recommend::{DEFAULT_ADAPTED_EPOCHS, DEFAULT_SEQUENCE_EPOCHS, RankSettings};
 
@@ -71,7 +70,7 @@ impl CrossrecApp {
             }
             Command::SetWeights(weights) => {
                 self.settings.weights = weights;
-                self.refresh_ranking();
+                self.refresh_ranking(ctx);
                 if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
                     analysed.metrics_stale = true;
                 }
@@ -85,7 +84,7 @@ impl CrossrecApp {
                     });
                     analysed.metrics_stale = true;
                 }
-                self.refresh_ranking();
+                self.refresh_ranking(ctx);
             }
             Command::AutoTune => {
                 let _ = self.start_analyse(ctx, Analyse::Tune);
@@ -107,11 +106,11 @@ impl CrossrecApp {
                 if let Some(session) = &mut self.session {
                     session.selected_user = Some(user);
                 }
-                self.refresh_ranking();
+                self.refresh_ranking(ctx);
             }
             Command::SetK(k) => {
                 self.settings.k = k.clamp(1, 200);
-                self.refresh_ranking();
+                self.refresh_ranking(ctx);
             }
             Command::Notify(n) => self.notifications.push(n),
             Command::Dismiss(i) => {
@@ -603,12 +602,14 @@ impl CrossrecApp {
         other
     }
 
-    /// Ranks the selected user's target items. A held-out user of the
-    /// evaluation is ranked as the evaluation ranks them (their held-out
-    /// rows hidden, every item scored exactly), so the items they really
-    /// took are marked where the evaluation finds them.
-    pub(super) fn refresh_ranking(&mut self) {
+    /// Ranks the selected user's target items ([`work::rank`]): inside
+    /// the frame for a catalogue below the start options'
+    /// `off_frame_items`, else as a
+    /// background job, the list on screen staying until the new one lands
+    /// (a change while one runs ranks again once it has).
+    pub(super) fn refresh_ranking(&mut self, ctx: &egui::Context) {
         let (weights, k) = (self.settings.weights, self.settings.k);
+        let off_frame_items = self.off_frame_items;
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -627,33 +628,27 @@ impl CrossrecApp {
             analysed.truth = None;
             return;
         };
-        let analysis = analysed.analysis.as_deref();
-        analysed.truth = analysis.and_then(|a| work::ground_truth(a, user, &weights));
-        let embeddings = &encoded.embeddings;
-        let (relations, scan) = match (analysis, &analysed.truth) {
-            (Some(analysis), Some(_)) => (&analysis.evaluation.relations, Scan::Exact),
-            _ => (
-                &fitted.relations,
-                Scan::auto(embeddings.domains[fitted.relations.target].len()),
-            ),
+        let inputs = work::RankInputs {
+            fitted: fitted.clone(),
+            analysis: analysed.analysis.clone(),
+            embeddings: encoded.embeddings.clone(),
+            user,
+            weights,
+            pinned: analysed.pinned.as_ref().map(|p| p.weights),
+            k,
         };
-        let rank = |weights: &Weights| {
-            recommend_with(
-                relations,
-                embeddings,
-                user,
-                weights,
-                k,
-                scan,
-                &fitted.compact,
-            )
-        };
-        analysed.ranking = Some(rank(&weights));
-        analysed.pinned_ranking = analysed
-            .pinned
-            .as_ref()
-            .filter(|p| !p.weights.is_zero())
-            .map(|p| rank(&p.weights));
+        if encoded.embeddings.domains[fitted.relations.target].len() < off_frame_items {
+            analysed.show(work::rank(&inputs));
+        } else if self.jobs.rank.is_some() {
+            self.jobs.rank_again = true;
+        } else {
+            self.jobs.rank = Some(Job::spawn(
+                JobKind::Rank,
+                analysed.generation,
+                ctx,
+                move |_| Ok(work::rank(&inputs)),
+            ));
+        }
     }
 }
 

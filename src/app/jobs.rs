@@ -36,6 +36,8 @@ pub enum JobKind {
     Item,
     /// Writing the dataset's vectors, projection or neighbours to a file.
     Export,
+    /// Ranking the selected user over a large catalogue, off the frame.
+    Rank,
 }
 
 impl JobKind {
@@ -52,6 +54,7 @@ impl JobKind {
             JobKind::Search => "search",
             JobKind::Item => "item",
             JobKind::Export => "export",
+            JobKind::Rank => "rank",
         }
     }
 }

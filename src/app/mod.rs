@@ -32,7 +32,7 @@ pub use jobs::JobKind;
 use session::Session;
 pub use settings::{CentralTab, Settings};
 use work::{Analysis, LiveMetrics};
-pub use work::{GroundTruth, SearchResult, Selection};
+pub use work::{GroundTruth, OFF_FRAME_ITEMS, SearchResult, Selection};
 
 /// The window.
 pub struct CrossrecApp {
@@ -53,6 +53,8 @@ pub struct CrossrecApp {
     store: SettingsStore,
     /// The model loading ahead of the next encode job, if any.
     model_load: Option<work::ModelLoad>,
+    /// Target items from which rankings run off the frame.
+    off_frame_items: usize,
 }
 
 impl CrossrecApp {
@@ -85,6 +87,7 @@ impl CrossrecApp {
             notifications: Vec::new(),
             glyphs: fonts::MissingGlyphs::install(&cc.egui_ctx),
             font: start.font.clone(),
+            off_frame_items: start.off_frame_items,
             cjk_noted: false,
             commands: Vec::new(),
             panels: panels::PanelStates::default(),

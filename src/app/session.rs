@@ -17,7 +17,7 @@ use crate::pipeline::DatasetEmbeddings;
 use crate::rank::{Ranking, Weights};
 use crate::service::recommend::Fitted;
 
-use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, SearchResult, Selection};
+use super::work::{Analysis, GroundTruth, LiveMetrics, Overview, Ranked, SearchResult, Selection};
 
 /// Which state something was made from: a number given once, when a level
 /// of the session is made, never reused in the process.
@@ -160,6 +160,13 @@ impl Analysed {
     /// A finished analysis, with its metrics still to compute.
     pub fn evaluated(analysis: Arc<Analysis>) -> Analysed {
         Analysed::new(analysis.fitted.clone(), Some(analysis))
+    }
+
+    /// Shows a ranking of the selected user.
+    pub fn show(&mut self, ranked: Ranked) {
+        self.ranking = Some(ranked.ranking);
+        self.pinned_ranking = ranked.pinned;
+        self.truth = ranked.truth;
     }
 
     fn new(fitted: Arc<Fitted>, analysis: Option<Arc<Analysis>>) -> Analysed {

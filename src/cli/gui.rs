@@ -62,6 +62,7 @@ pub(crate) fn gui(args: &GuiArgs) -> Result<()> {
         sample,
         settings_dir: SettingsStore::default_root(),
         font: args.font.clone(),
+        off_frame_items: crate::app::OFF_FRAME_ITEMS,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

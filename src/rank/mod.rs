@@ -28,7 +28,7 @@ pub use component::{
     VECTOR_SPACE, Weights, WeightsError, usable_weight,
 };
 pub use scan::{COMPACT_FROM, CompactCache, Scan, pool_size};
-pub use score::{Scorer, add_term, dense_items, dots_into};
+pub use score::{DenseItems, Scorer, add_term, dense_items, dots_into};
 pub use top::{TopK, best_first, better, top_k, top_k_among};
 
 /// The S item behind a recommendation: the one pulling hardest through the
@@ -85,7 +85,8 @@ pub struct UserQuery {
     pub content: Option<Vec<f32>>,
     /// The mapped S profile, if any.
     pub mapped: Option<Vec<f32>>,
-    /// The S profile through the learned transfer model, if any.
+    /// The S profile through the learned transfer model, folded into the
+    /// text space ([`crate::relate::Towers::query`]), if any.
     pub adapted: Option<Vec<f32>>,
     /// The sequence model's query (scoring its own item table), if any.
     pub sequence: Option<Vec<f32>>,
@@ -137,7 +138,7 @@ impl UserQuery {
                 unavailable.push((Component::Adapted, no_source.to_string()));
                 None
             }
-            (Ok(adapter), Some(profile)) => adapter.apply(profile),
+            (Ok(adapter), Some(profile)) => adapter.query(profile),
         };
         let read = match &relations.sequence {
             Err(why) => {
@@ -257,7 +258,7 @@ impl UserQuery {
             Component::Popularity => relations.popularity.get(j as usize).copied(),
             dense => {
                 let items = dense_items(dense, target, relations)?;
-                self.dense(dense).map(|v| dot(v, items.row(j as usize)))
+                self.dense(dense).map(|v| items.value(v, j as usize))
             }
         }
     }

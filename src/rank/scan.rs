@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
 use super::compact::{CompactItems, Quantized};
-use super::score::{BLOCK, Scorer, Space, SparseCursor, Term};
+use super::score::{BLOCK, DenseItems, Scorer, Space, SparseCursor, Term};
 use super::top::{TopK, keep_best};
-use crate::embed::{Embeddings, dot};
+use crate::embed::Embeddings;
 
 /// How the top k is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn pool_size(k: usize) -> usize {
 type CompactQueries<'a> = (
     Option<Vec<f32>>,
     Option<(Vec<f32>, &'a [f32])>,
-    Vec<(f32, &'a [f32], &'a Embeddings)>,
+    Vec<(f32, &'a [f32], DenseItems<'a>)>,
 );
 
 impl Scorer<'_> {
@@ -90,7 +90,7 @@ impl Scorer<'_> {
 
     /// The approximate query of the compact scan: the weighted sum of the
     /// dense queries that score the raw item vectors, the weighted
-    /// `adapted` query folded into the text space with its per-item scale,
+    /// `adapted` query (already in the text space) with its per-item scale,
     /// and the sequence model's term, scored exactly over its own table.
     fn compact_queries(&self) -> CompactQueries<'_> {
         let mut combined: Option<Vec<f32>> = None;
@@ -105,7 +105,7 @@ impl Scorer<'_> {
             } = *term
             {
                 match space {
-                    Space::Adapted => adapted = Some((weight, query)),
+                    Space::Adapted => adapted = Some((weight, query, items.scale)),
                     Space::Sequence => exact.push((weight, query, items)),
                     Space::Text => {
                         let q = combined.get_or_insert_with(|| vec![0f32; query.len()]);
@@ -114,10 +114,9 @@ impl Scorer<'_> {
                 }
             }
         }
-        let adapted = adapted.and_then(|(weight, query)| {
-            let adapter = self.adapter?;
+        let adapted = adapted.and_then(|(weight, query, scale)| {
             let weighted: Vec<f32> = query.iter().map(|x| weight * x).collect();
-            Some((adapter.fold(&weighted), adapter.inv_norms()))
+            Some((weighted, scale?))
         });
         (combined, adapted, exact)
     }
@@ -168,7 +167,7 @@ impl Scorer<'_> {
                             v += d[1] * inv[j];
                         }
                         for &(weight, query, items) in &exact {
-                            v += weight * dot(query, items.row(j));
+                            v += weight * items.value(query, j);
                         }
                         if popularity_weight != 0.0 {
                             v += popularity_weight * popularity[j];

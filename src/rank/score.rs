@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::{COMPONENTS, Component, UserQuery, Weights};
 use crate::embed::{Embeddings, dot};
-use crate::relate::{Adapter, Relations};
+use crate::relate::Relations;
 
 /// Items per parallel block of a scan.
 pub(super) const BLOCK: usize = 2048;
@@ -23,8 +23,9 @@ pub(super) const BLOCK: usize = 2048;
 pub(super) enum Space {
     /// The target items' text vectors (`content`, `mapped`, `history`).
     Text,
-    /// The transfer model's item tower, a linear map of the text vectors
-    /// (the compact scan folds the query back into the text space).
+    /// The target items' text vectors, each dot product scaled by the item's
+    /// `1 / |V t|` (the transfer model's query is folded into the text
+    /// space).
     Adapted,
     /// The sequence model's own item table (the compact scan scores it
     /// exactly in f32).
@@ -42,28 +43,60 @@ impl Space {
     }
 }
 
-/// The item vectors a dense `component`'s query is scored against: the
-/// target domain's text vectors `target`, or a learned model's own table
-/// of the target items (`None` when that model is not trained).
+/// The item vectors a dense component's query is scored against, and the
+/// per-item factor of its value when it has one.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseItems<'a> {
+    /// One vector per target item.
+    pub vectors: &'a Embeddings,
+    /// Per target item, the factor of its dot product (the transfer
+    /// model's `1 / |V t|`).
+    pub scale: Option<&'a [f32]>,
+}
+
+impl DenseItems<'_> {
+    /// The component's value of item `j` for `query`: the one formula every
+    /// scan and the evaluation's stored scores use.
+    #[inline]
+    pub fn value(&self, query: &[f32], j: usize) -> f32 {
+        let d = dot(query, self.vectors.row(j));
+        match self.scale {
+            Some(scale) => d * scale[j],
+            None => d,
+        }
+    }
+}
+
+/// The items a dense `component`'s query is scored against: the target
+/// domain's text vectors `target` (scaled per item for the transfer model),
+/// or the sequence model's own table of the target items (`None` when that
+/// model is not trained).
 pub fn dense_items<'a>(
     component: Component,
     target: &'a Embeddings,
     relations: &'a Relations,
-) -> Option<&'a Embeddings> {
+) -> Option<DenseItems<'a>> {
+    let vectors = |vectors| DenseItems {
+        vectors,
+        scale: None,
+    };
     match Space::of(component) {
-        Space::Text => Some(target),
-        Space::Adapted => relations.adapted.as_ref().ok().map(Adapter::items),
-        Space::Sequence => relations.sequence.as_ref().ok().map(|m| m.items()),
+        Space::Text => Some(vectors(target)),
+        Space::Adapted => relations.adapted.as_ref().ok().map(|a| DenseItems {
+            vectors: target,
+            scale: Some(a.inv_norms()),
+        }),
+        Space::Sequence => relations.sequence.as_ref().ok().map(|m| vectors(m.items())),
     }
 }
 
 /// One weighted component of one user's score.
 pub(super) enum Term<'a> {
-    /// `weight · dot(query, items[j])`.
+    /// `weight · items.value(query, j)`.
     Dense {
         weight: f32,
         query: &'a [f32],
-        items: &'a Embeddings,
+        items: DenseItems<'a>,
         space: Space,
     },
     /// `weight · scores[j]` where the user reaches `j` (the co-interaction
@@ -91,15 +124,11 @@ pub struct Scorer<'a> {
     pub(super) n_items: usize,
     /// The user's terms with a weight other than 0, in [`COMPONENTS`] order.
     pub(super) terms: Vec<Term<'a>>,
-    /// The transfer model, when its term is weighted (the compact scan
-    /// folds its query back into the text space).
-    pub(super) adapter: Option<&'a Adapter>,
 }
 
 impl<'a> Scorer<'a> {
     /// The scorer of `query` under `weights` over the target items
-    /// `target` (the raw vectors; `adapted` scores against the transfer
-    /// model's item tower).
+    /// `target` (their text vectors).
     pub fn new(
         query: &'a UserQuery,
         target: &'a Embeddings,
@@ -132,23 +161,9 @@ impl<'a> Scorer<'a> {
                 }
             })
             .collect();
-        let adapter = terms
-            .iter()
-            .any(|t| {
-                matches!(
-                    t,
-                    Term::Dense {
-                        space: Space::Adapted,
-                        ..
-                    }
-                )
-            })
-            .then(|| relations.adapted.as_ref().ok())
-            .flatten();
         Scorer {
             n_items: target.len(),
             terms,
-            adapter,
         }
     }
 
@@ -165,7 +180,7 @@ impl<'a> Scorer<'a> {
                     query,
                     items,
                     ..
-                } => add_term(v, weight, dot(query, items.row(j))),
+                } => add_term(v, weight, items.value(query, j)),
                 Term::Sparse { weight, .. } => {
                     next_sparse += 1;
                     match sparse[next_sparse - 1] {
@@ -260,19 +275,20 @@ impl<'a> SparseCursor<'a> {
     }
 }
 
-/// Fills `rows[q][j]` with `dot(queries[q], items[j])` for every item `j`:
+/// Fills `rows[q][j]` with `items.value(queries[q], j)` for every item `j`:
 /// the dense values of several users at once, each exactly as a [`Scorer`]
 /// computes it (the evaluation stores these). Blocks of items are shared
 /// among the threads, so each item vector is read from memory once for all
 /// the queries.
-pub fn dots_into(items: &Embeddings, queries: &[&[f32]], rows: Vec<&mut [f32]>) {
+pub fn dots_into(items: DenseItems<'_>, queries: &[&[f32]], rows: Vec<&mut [f32]>) {
     const ITEMS: usize = 256;
-    let n_blocks = items.len().div_ceil(ITEMS);
+    let n_items = items.vectors.len();
+    let n_blocks = n_items.div_ceil(ITEMS);
     let mut per_block: Vec<Vec<(&[f32], &mut [f32])>> = (0..n_blocks)
         .map(|_| Vec::with_capacity(queries.len()))
         .collect();
     for (&query, row) in queries.iter().zip(rows) {
-        for (b, piece) in row[..items.len()].chunks_mut(ITEMS).enumerate() {
+        for (b, piece) in row[..n_items].chunks_mut(ITEMS).enumerate() {
             per_block[b].push((query, piece));
         }
     }
@@ -283,7 +299,7 @@ pub fn dots_into(items: &Embeddings, queries: &[&[f32]], rows: Vec<&mut [f32]>) 
             let start = b * ITEMS;
             for (query, piece) in &mut pieces {
                 for (r, value) in piece.iter_mut().enumerate() {
-                    *value = dot(query, items.row(start + r));
+                    *value = items.value(query, start + r);
                 }
             }
         });

@@ -149,9 +149,13 @@ pub struct AdapterParts<'a> {
     pub item_tower: &'a [f32],
 }
 
-/// A trained transfer model.
+/// A transfer model's two towers and the length of every target item
+/// through the item tower — everything but the table of item tower
+/// vectors, which is as large as the target items' own vectors. Training
+/// compares its epochs through this, so it never holds a second copy of
+/// the catalogue: an item's value is `fold(q) · t × inv_norms[j]`.
 #[derive(Debug, Clone)]
-pub struct Adapter {
+pub struct Towers {
     dim: usize,
     /// `U`, row-major `[dim, dim]`: the query is `U s + b`.
     user: Vec<f32>,
@@ -161,8 +165,113 @@ pub struct Adapter {
     item_tower: Vec<f32>,
     /// Per target item, `1 / |V t|`.
     inv_norms: Vec<f32>,
-    /// Every target item through the item tower, `V t`, L2-normalised.
-    items: Embeddings,
+}
+
+/// Target items per block when the item tower is applied to the catalogue
+/// (a block's tower vectors are the only ones held at a time).
+const TOWER_BLOCK: usize = 8192;
+
+impl Towers {
+    /// The towers `U`, `b`, `V` over the target `items` (`None` when their
+    /// shapes do not fit the items' dimension).
+    fn new(
+        user: Vec<f32>,
+        user_bias: Vec<f32>,
+        item_tower: Vec<f32>,
+        items: &Embeddings,
+    ) -> Option<Towers> {
+        let dim = items.dim();
+        if user.len() != dim * dim || user_bias.len() != dim || item_tower.len() != dim * dim {
+            return None;
+        }
+        let mut inv_norms = Vec::with_capacity(items.len());
+        moved_blocks(&item_tower, items, &mut |moved| {
+            inv_norms.extend(moved.rows().into_iter().map(|row| inv_length(&row)));
+        })?;
+        Some(Towers {
+            dim,
+            user,
+            user_bias,
+            item_tower,
+            inv_norms,
+        })
+    }
+
+    /// The component's query for a source profile, in the text space: `q =
+    /// U s + b`, L2-normalised, folded back through the item tower (`Vᵀ q`).
+    /// Its dot product with target item `j`'s text vector, times
+    /// [`Towers::inv_norms`]`[j]`, is the component's value of item `j`, the
+    /// cosine of `q` and `V t`. `None` for a profile whose `q` is zero.
+    pub fn query(&self, profile: &[f32]) -> Option<Vec<f32>> {
+        self.apply(profile).map(|q| self.fold(&q))
+    }
+
+    /// `U s + b`, L2-normalised (`None` for a zero vector).
+    fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
+        let d = self.dim;
+        let q: Vec<f32> = (0..d)
+            .map(|i| crate::embed::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
+            .collect();
+        crate::embed::normalize(q)
+    }
+
+    /// The query `q` moved to the raw item space, `Vᵀ q`.
+    fn fold(&self, q: &[f32]) -> Vec<f32> {
+        let d = self.dim;
+        let mut out = vec![0f32; d];
+        for (row, &w) in self.item_tower.chunks_exact(d).zip(q) {
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += w * v);
+        }
+        out
+    }
+
+    /// Per target item, `1 / |V t|`.
+    pub fn inv_norms(&self) -> &[f32] {
+        &self.inv_norms
+    }
+
+    /// Whether every learned value is a finite number (training can
+    /// diverge to infinities and NaN).
+    fn is_finite(&self) -> bool {
+        [
+            &self.user[..],
+            &self.user_bias,
+            &self.item_tower,
+            &self.inv_norms,
+        ]
+        .iter()
+        .all(|values| values.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// `1 / |row|`, the row treated as at least [`MIN_NORM`] long.
+fn inv_length(row: &ndarray::ArrayView1<'_, f32>) -> f32 {
+    1.0 / row.dot(row).sqrt().max(MIN_NORM)
+}
+
+/// Hands `each` the tower vectors `V t` of `items`, block by block in item
+/// order (`None` when `V` is not `[dim, dim]`).
+fn moved_blocks(
+    item_tower: &[f32],
+    items: &Embeddings,
+    each: &mut dyn FnMut(ndarray::ArrayView2<'_, f32>),
+) -> Option<()> {
+    let dim = items.dim();
+    let v = ndarray::ArrayView2::from_shape((dim, dim), item_tower).ok()?;
+    for block in items.as_slice().chunks(TOWER_BLOCK * dim.max(1)) {
+        let t = ndarray::ArrayView2::from_shape((block.len() / dim.max(1), dim), block).ok()?;
+        each(t.dot(&v.t()).view());
+    }
+    Some(())
+}
+
+/// A trained transfer model. It keeps no table of item tower vectors:
+/// every scan scores its query against the target items' text vectors
+/// ([`Towers::query`]), so the model costs `2 dim² + dim` floats and one
+/// per target item.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    towers: Towers,
     /// How it was trained.
     pub report: AdaptReport,
     /// The options used.
@@ -170,43 +279,9 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// The starting towers: the user tower `start` (the identity when
-    /// `None`), the item tower the identity.
-    fn initial(
-        items: &Embeddings,
-        start: Option<(Vec<f32>, Vec<f32>)>,
-        options: AdaptOptions,
-    ) -> Adapter {
-        let dim = items.dim();
-        let (user, user_bias) = start.unwrap_or_else(|| (identity(dim), vec![0f32; dim]));
-        let inv_norms = (0..items.len())
-            .map(|j| {
-                1.0 / crate::embed::dot(items.row(j), items.row(j))
-                    .sqrt()
-                    .max(MIN_NORM)
-            })
-            .collect();
-        Adapter {
-            dim,
-            item_tower: identity(dim),
-            user,
-            user_bias,
-            inv_norms,
-            items: items.clone(),
-            report: AdaptReport {
-                pairs: 0,
-                epochs_run: 0,
-                best_epoch: 0,
-                best_score: None,
-                seconds: 0.0,
-            },
-            options,
-        }
-    }
-
     /// Trains on `pairs` of (row of `profiles`, target item), the user tower
     /// starting from `start` (`U`, `b`; the identity when `None`). After
-    /// every epoch `validate` scores the model so far (higher is better);
+    /// every epoch `validate` scores the towers so far (higher is better);
     /// the best epoch, or the start, is kept. `progress` gets the fraction
     /// of the epochs done.
     #[allow(clippy::too_many_arguments)]
@@ -216,7 +291,7 @@ impl Adapter {
         items: &Embeddings,
         start: Option<(Vec<f32>, Vec<f32>)>,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Adapter) -> Option<f64>,
+        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<Adapter, AdaptError> {
@@ -246,11 +321,19 @@ impl Adapter {
             return Err(AdaptError::NoPairs);
         }
         let dim = items.dim();
+        let shapes = || AdaptError::BadOptions("the towers do not fit the items' width".into());
         let device = Device::Cpu;
         let profile_data: Vec<f32> = profiles.iter().flatten().copied().collect();
         let profiles_t = Tensor::from_vec(profile_data, (profiles.len(), dim), &device)?;
-        let items_t = Tensor::from_slice(items.as_slice(), (items.len(), dim), &device)?;
-        let mut best = Adapter::initial(items, start, options);
+        let (user, user_bias) = start.unwrap_or_else(|| (identity(dim), vec![0f32; dim]));
+        let mut best = Towers::new(user, user_bias, identity(dim), items).ok_or_else(shapes)?;
+        let mut report = AdaptReport {
+            pairs: pairs.len(),
+            epochs_run: 0,
+            best_epoch: 0,
+            best_score: validate(&best),
+            seconds: 0.0,
+        };
         let user0 = Tensor::from_slice(&best.user, (dim, dim), &device)?;
         let bias0 = Tensor::from_slice(&best.user_bias, (1, dim), &device)?;
         let delta_user = Var::zeros((dim, dim), DType::F32, &device)?;
@@ -267,9 +350,8 @@ impl Adapter {
         )?;
         let mut order: Vec<usize> = (0..pairs.len()).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
-        best.report.best_score = validate(&best);
-        let mut epochs_run = 0;
         let batch = options.batch.max(2);
+        let mut batch_items = Vec::with_capacity(batch * dim);
         'epochs: for epoch in 1..=options.epochs {
             order.shuffle(&mut rng);
             for chunk in order.chunks(batch) {
@@ -280,11 +362,15 @@ impl Adapter {
                     continue;
                 }
                 let users: Vec<u32> = chunk.iter().map(|&p| pairs[p].0).collect();
-                let targets: Vec<u32> = chunk.iter().map(|&p| pairs[p].1).collect();
                 let users = Tensor::from_vec(users, chunk.len(), &device)?;
-                let targets = Tensor::from_vec(targets, chunk.len(), &device)?;
+                // The batch's item rows, read from the catalogue itself
+                // (never a second copy of it).
+                batch_items.clear();
+                for &p in chunk {
+                    batch_items.extend_from_slice(items.row(pairs[p].1 as usize));
+                }
+                let t = Tensor::from_slice(&batch_items, (chunk.len(), dim), &device)?;
                 let s = profiles_t.index_select(&users, 0)?;
-                let t = items_t.index_select(&targets, 0)?;
                 let u = (&user0 + delta_user.as_tensor())?;
                 let b = (&bias0 + delta_bias.as_tensor())?;
                 let v = (&eye + delta_item.as_tensor())?;
@@ -295,86 +381,62 @@ impl Adapter {
                 let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
                 optimizer.backward_step(&loss)?;
             }
-            epochs_run = epoch;
-            let u = (&user0 + delta_user.as_tensor())?;
-            let b = (&bias0 + delta_bias.as_tensor())?;
-            let v = (&eye + delta_item.as_tensor())?;
-            let moved = items_t.matmul(&v.t()?)?;
-            let norms = row_norms(&moved)?;
-            let candidate = Adapter {
-                dim,
-                user: u.flatten_all()?.to_vec1::<f32>()?,
-                user_bias: b.flatten_all()?.to_vec1::<f32>()?,
-                item_tower: v.flatten_all()?.to_vec1::<f32>()?,
-                inv_norms: norms.recip()?.flatten_all()?.to_vec1::<f32>()?,
-                items: Embeddings::new(
-                    dim,
-                    moved
-                        .broadcast_div(&norms)?
-                        .flatten_all()?
-                        .to_vec1::<f32>()?,
-                ),
-                report: best.report,
-                options,
-            };
+            report.epochs_run = epoch;
+            let flat = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
+            let candidate = Towers::new(
+                flat((&user0 + delta_user.as_tensor())?)?,
+                flat((&bias0 + delta_bias.as_tensor())?)?,
+                flat((&eye + delta_item.as_tensor())?)?,
+                items,
+            )
+            .ok_or_else(shapes)?;
             if !candidate.is_finite() {
                 return Err(AdaptError::Diverged(epoch));
             }
             let score = validate(&candidate);
-            if super::improves(score, best.report.best_score) {
+            if super::improves(score, report.best_score) {
                 best = candidate;
-                best.report.best_score = score;
-                best.report.best_epoch = epoch;
+                report.best_score = score;
+                report.best_epoch = epoch;
             }
             progress(epoch as f64 / options.epochs as f64);
             if started.elapsed() >= options.budget {
                 break 'epochs;
             }
         }
-        best.report.pairs = pairs.len();
-        best.report.epochs_run = epochs_run;
-        best.report.seconds = started.elapsed().as_secs_f64();
-        Ok(best)
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(Adapter {
+            towers: best,
+            report,
+            options,
+        })
     }
 
     /// The learned matrices.
     pub fn parts(&self) -> AdapterParts<'_> {
         AdapterParts {
-            user: &self.user,
-            user_bias: &self.user_bias,
-            item_tower: &self.item_tower,
+            user: &self.towers.user,
+            user_bias: &self.towers.user_bias,
+            item_tower: &self.towers.item_tower,
         }
     }
 
-    /// The model of `parts` over the target `items` (their tower vectors
-    /// are computed here), with an empty report; `None` when the parts'
-    /// shapes do not fit the items' dimension.
+    /// The model of `parts` over the target `items` (their lengths through
+    /// the item tower are computed here), with an empty report; `None` when
+    /// the parts' shapes do not fit the items' dimension.
     pub fn from_parts(
         parts: AdapterParts<'_>,
         items: &Embeddings,
         options: AdaptOptions,
     ) -> Option<Adapter> {
-        let dim = items.dim();
-        if parts.user.len() != dim * dim || parts.user_bias.len() != dim {
-            return None;
-        }
-        let t = ndarray::ArrayView2::from_shape((items.len(), dim), items.as_slice()).ok()?;
-        let v = ndarray::ArrayView2::from_shape((dim, dim), parts.item_tower).ok()?;
-        let moved = t.dot(&v.t());
-        let mut inv_norms = Vec::with_capacity(items.len());
-        let mut data = Vec::with_capacity(items.len() * dim);
-        for row in moved.rows() {
-            let inv = 1.0 / row.dot(&row).sqrt().max(MIN_NORM);
-            inv_norms.push(inv);
-            data.extend(row.iter().map(|x| x * inv));
-        }
+        let towers = Towers::new(
+            parts.user.to_vec(),
+            parts.user_bias.to_vec(),
+            parts.item_tower.to_vec(),
+            items,
+        )?;
         Some(Adapter {
-            dim,
-            user: parts.user.to_vec(),
-            user_bias: parts.user_bias.to_vec(),
-            item_tower: parts.item_tower.to_vec(),
-            inv_norms,
-            items: Embeddings::new(dim, data),
+            towers,
             report: AdaptReport {
                 pairs: 0,
                 epochs_run: 0,
@@ -386,52 +448,14 @@ impl Adapter {
         })
     }
 
-    /// The component's query for a source profile: `U s + b`,
-    /// L2-normalised (`None` for a zero vector); its dot product with a row
-    /// of [`Adapter::items`] is the component's value.
-    pub fn apply(&self, profile: &[f32]) -> Option<Vec<f32>> {
-        let d = self.dim;
-        let q: Vec<f32> = (0..d)
-            .map(|i| crate::embed::dot(&self.user[i * d..(i + 1) * d], profile) + self.user_bias[i])
-            .collect();
-        crate::embed::normalize(q)
-    }
-
-    /// Whether every learned value is a finite number (training can
-    /// diverge to infinities and NaN).
-    fn is_finite(&self) -> bool {
-        [
-            &self.user[..],
-            &self.user_bias,
-            &self.item_tower,
-            &self.inv_norms,
-            self.items.as_slice(),
-        ]
-        .iter()
-        .all(|values| values.iter().all(|v| v.is_finite()))
-    }
-
-    /// Every target item through the item tower, L2-normalised, in item order.
-    pub fn items(&self) -> &Embeddings {
-        &self.items
-    }
-
-    /// The query `q` moved to the raw item space, `Vᵀ q`: its dot product
-    /// with item `j`'s text vector, times [`Adapter::inv_norms`]`[j]`, is
-    /// `q · items().row(j)` (up to rounding). A scan can then read the text
-    /// vectors alone.
-    pub fn fold(&self, q: &[f32]) -> Vec<f32> {
-        let d = self.dim;
-        let mut out = vec![0f32; d];
-        for (row, &w) in self.item_tower.chunks_exact(d).zip(q) {
-            out.iter_mut().zip(row).for_each(|(o, v)| *o += w * v);
-        }
-        out
+    /// [`Towers::query`].
+    pub fn query(&self, profile: &[f32]) -> Option<Vec<f32>> {
+        self.towers.query(profile)
     }
 
     /// Per target item, `1 / |V t|`.
     pub fn inv_norms(&self) -> &[f32] {
-        &self.inv_norms
+        self.towers.inv_norms()
     }
 }
 

@@ -295,8 +295,8 @@ mod tests {
         let path = path_for(dir.path(), "abc");
         save(&path, "abc", &adapter).unwrap();
         let back = load(&path, "abc", &items(), options).unwrap().unwrap();
-        assert_eq!(back.items().as_slice(), adapter.items().as_slice());
-        assert_eq!(back.apply(&[0.3, 0.4]), adapter.apply(&[0.3, 0.4]));
+        assert_eq!(back.inv_norms(), adapter.inv_norms());
+        assert_eq!(back.query(&[0.3, 0.4]), adapter.query(&[0.3, 0.4]));
         let other = load(&path, "abd", &items(), options).unwrap_err();
         assert!(other.reason.contains("other inputs"), "{other}");
         assert!(

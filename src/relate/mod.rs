@@ -22,7 +22,9 @@ use crate::data::Dataset;
 use crate::embed::Embeddings;
 use crate::pipeline::DatasetEmbeddings;
 
-pub use adapted::{AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts};
+pub use adapted::{
+    AdaptError, AdaptOptions, AdaptReport, AdaptStart, Adapter, AdapterParts, Towers,
+};
 pub use adapter_cache::StoredModelError;
 pub use graph::{CoGraph, GraphError};
 pub use kg::{GENERAL_MIN, GENERAL_SHARE, HOP, KgError, KgLinks};
@@ -458,7 +460,7 @@ impl Relations {
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Adapter) -> Option<f64>,
+        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {

@@ -19,7 +19,10 @@
 //! Training (candle, AdamW) predicts every next interaction of the
 //! sequences the caller gives (the fitted rows) with a sampled softmax: the
 //! true next item against a seeded sample of items of its own domain, drawn
-//! uniformly for each batch. After every epoch the caller's validation
+//! uniformly for each batch. The learned item embeddings are updated
+//! lazily — a step's AdamW update touches the rows its batch read, not the
+//! whole table — so a step costs the same at a million items as at ten
+//! thousand. After every epoch the caller's validation
 //! scores the model; the best epoch is kept, and training stops after the
 //! epoch count or the time budget.
 
@@ -438,12 +441,16 @@ impl Dropout<'_> {
 
 impl Net {
     /// One pass over a batch.
+    /// `gathered`, when given, holds the rows of the learned item
+    /// embeddings for `layout.items` (in that order) in place of the net's
+    /// own table (training keeps that table outside the net).
     fn forward(
         &self,
         text: &Tensor,
         layout: &Layout,
         heads: usize,
         mut dropout: Option<&mut Dropout<'_>>,
+        gathered: Option<&Tensor>,
     ) -> candle_core::Result<Pass> {
         let dev = Device::Cpu;
         let (b, l) = (layout.batch, layout.len);
@@ -451,12 +458,17 @@ impl Net {
         let max_len = self.position.dim(0)?;
         let ids = Tensor::from_slice(&layout.items, layout.items.len(), &dev)?;
         let projected = text.index_select(&ids, 0)?.matmul(&self.projection)?;
-        let embedded = match (&self.ids, &layout.learned) {
-            (Some(table), Some(learned)) => {
+        let rows = match (gathered, &self.ids) {
+            (Some(rows), _) => Some(rows.clone()),
+            (None, Some(table)) => Some(table.index_select(&ids, 0)?),
+            (None, None) => None,
+        };
+        let embedded = match (rows, &layout.learned) {
+            (Some(rows), Some(learned)) => {
                 let learned = Tensor::from_slice(learned, (learned.len(), 1), &dev)?;
-                (projected + table.index_select(&ids, 0)?.broadcast_mul(&learned)?)?
+                (projected + rows.broadcast_mul(&learned)?)?
             }
-            (Some(table), None) => (projected + table.index_select(&ids, 0)?)?,
+            (Some(rows), None) => (projected + rows)?,
             (None, _) => projected,
         };
         let at = Tensor::from_slice(&layout.at, b * l, &dev)?;
@@ -622,12 +634,23 @@ impl SequenceModel {
         }
         let seen = options.ids.then_some(seen);
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        let start = Net::init(
+        let mut start = Net::init(
             target.dim(),
             source.len() + target.len(),
             &options,
             &mut rng,
         )?;
+        // The learned item embeddings train outside candle's optimiser, a
+        // batch's rows at a time.
+        let mut ids = match start.ids.take() {
+            Some(table) => Some(LazyRows::new(table)?),
+            None => None,
+        };
+        let adam = ParamsAdamW {
+            lr: options.learning_rate,
+            weight_decay: options.weight_decay,
+            ..ParamsAdamW::default()
+        };
         let mut vars = Vec::new();
         let net = start.map(&mut |t| {
             let v = Var::from_tensor(t)?;
@@ -635,16 +658,10 @@ impl SequenceModel {
             vars.push(v);
             Ok(tensor)
         })?;
-        let mut optimizer = AdamW::new(
-            vars,
-            ParamsAdamW {
-                lr: options.learning_rate,
-                weight_decay: options.weight_decay,
-                ..ParamsAdamW::default()
-            },
-        )?;
-        let snapshot = |net: &Net| -> candle_core::Result<SequenceModel> {
-            let net = net.map(&mut |t| t.detach().copy())?;
+        let mut optimizer = AdamW::new(vars, adam.clone())?;
+        let snapshot = |net: &Net, ids: Option<&LazyRows>| -> candle_core::Result<SequenceModel> {
+            let mut net = net.map(&mut |t| t.detach().copy())?;
+            net.ids = ids.map(LazyRows::table).transpose()?;
             Ok(SequenceModel {
                 items: target_items(&net, &text, n_source, target.len())?,
                 net,
@@ -690,11 +707,29 @@ impl SequenceModel {
                     p: options.dropout,
                     rng: &mut rng,
                 };
-                let loss = step.loss(&net, &text, &options, &mut dropout)?;
-                optimizer.backward_step(&loss)?;
+                let gathered = match &ids {
+                    Some(ids) => Some(Var::from_tensor(&ids.gather(&step.layout.items)?)?),
+                    None => None,
+                };
+                let loss = step.loss(
+                    &net,
+                    &text,
+                    &options,
+                    &mut dropout,
+                    gathered.as_ref().map(Var::as_tensor),
+                )?;
+                let grads = loss.backward()?;
+                optimizer.step(&grads)?;
+                if let (Some(ids), Some(rows)) = (&mut ids, &gathered)
+                    && let Some(grad) = grads.get(rows.as_tensor())
+                {
+                    let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+                    let learned = step.layout.learned.as_deref();
+                    ids.step(&step.layout.items, learned, &grad, &adam);
+                }
             }
             epochs_run = epoch;
-            let mut candidate = snapshot(&net)?;
+            let mut candidate = snapshot(&net, ids.as_ref())?;
             if !candidate.is_finite()? {
                 return Err(SequenceError::Diverged(epoch));
             }
@@ -715,7 +750,7 @@ impl SequenceModel {
         }
         let mut best = match best {
             Some(b) => b,
-            None => snapshot(&net)?,
+            None => snapshot(&net, ids.as_ref())?,
         };
         best.report.epochs_run = epochs_run;
         best.report.seconds = started.elapsed().as_secs_f64();
@@ -844,7 +879,7 @@ impl SequenceModel {
         let (layout, n) = self.layout(sequence)?;
         let pass = self
             .net
-            .forward(&self.text, &layout, self.options.heads, None)
+            .forward(&self.text, &layout, self.options.heads, None, None)
             .ok()?;
         let last = pass
             .states
@@ -936,6 +971,87 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
         return bad(why);
     }
     Ok(())
+}
+
+/// The learned item embeddings while training, kept outside candle's
+/// optimiser: each step reads the rows its batch uses and updates those
+/// alone, with AdamW applied lazily (as TensorFlow's LazyAdam and PyTorch's
+/// SparseAdam do), so a step costs the batch, not the catalogue — a dense
+/// update of a million rows per step is what made training slow and large
+/// at that size. A row never read stays 0.
+struct LazyRows {
+    dim: usize,
+    values: Vec<f32>,
+    /// AdamW's first and second moments, per value.
+    first: Vec<f32>,
+    second: Vec<f32>,
+    /// Steps taken (AdamW's bias correction counts every step, as the
+    /// optimiser of the other weights does).
+    steps: i32,
+}
+
+impl LazyRows {
+    /// The table `[rows, dim]` to start from.
+    fn new(table: Tensor) -> candle_core::Result<LazyRows> {
+        let dim = table.dim(1)?;
+        let values = table.flatten_all()?.to_vec1::<f32>()?;
+        Ok(LazyRows {
+            dim,
+            first: vec![0.0; values.len()],
+            second: vec![0.0; values.len()],
+            values,
+            steps: 0,
+        })
+    }
+
+    /// The rows `ids`, in order, `[ids, dim]`.
+    fn gather(&self, ids: &[u32]) -> candle_core::Result<Tensor> {
+        let mut data = Vec::with_capacity(ids.len() * self.dim);
+        for &r in ids {
+            let at = r as usize * self.dim;
+            data.extend_from_slice(&self.values[at..at + self.dim]);
+        }
+        Tensor::from_vec(data, (ids.len(), self.dim), &Device::Cpu)
+    }
+
+    /// One AdamW step of the rows `ids` from their gradient `grad` (`[ids,
+    /// dim]`, row-major); a row whose `learned` flag is 0 (an item not seen
+    /// in training, or dropped this step) is left as it is.
+    fn step(&mut self, ids: &[u32], learned: Option<&[f32]>, grad: &[f32], p: &ParamsAdamW) {
+        self.steps += 1;
+        let scale_m = 1.0 / (1.0 - p.beta1.powi(self.steps));
+        let scale_v = 1.0 / (1.0 - p.beta2.powi(self.steps));
+        let decay = (1.0 - p.lr * p.weight_decay) as f32;
+        let (beta1, beta2) = (p.beta1 as f32, p.beta2 as f32);
+        let (scale_m, scale_v, lr, eps) =
+            (scale_m as f32, scale_v as f32, p.lr as f32, p.eps as f32);
+        for (i, (&r, g)) in ids.iter().zip(grad.chunks_exact(self.dim)).enumerate() {
+            if learned.is_some_and(|l| l.get(i) != Some(&1.0)) {
+                continue;
+            }
+            let at = r as usize * self.dim;
+            let range = at..at + self.dim;
+            for (((theta, m), v), &g) in self.values[range.clone()]
+                .iter_mut()
+                .zip(&mut self.first[range.clone()])
+                .zip(&mut self.second[range])
+                .zip(g)
+            {
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *theta = *theta * decay - lr * (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
+            }
+        }
+    }
+
+    /// The whole table, `[rows, dim]`.
+    fn table(&self) -> candle_core::Result<Tensor> {
+        Tensor::from_slice(
+            &self.values,
+            (self.values.len() / self.dim.max(1), self.dim),
+            &Device::Cpu,
+        )
+    }
 }
 
 /// One training step's inputs: the batch's sequences without their last
@@ -1049,9 +1165,10 @@ impl TrainingBatch {
         text: &Tensor,
         options: &SequenceOptions,
         dropout: &mut Dropout<'_>,
+        gathered: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
         let dev = Device::Cpu;
-        let pass = net.forward(text, &self.layout, options.heads, Some(dropout))?;
+        let pass = net.forward(text, &self.layout, options.heads, Some(dropout), gathered)?;
         let d = options.dim;
         let (b, l) = (self.layout.batch, self.layout.len);
         let p = self.positions.len();

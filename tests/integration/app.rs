@@ -39,6 +39,24 @@ fn harness_built(
     cache_dir: PathBuf,
     builder: egui_kittest::HarnessBuilder<CrossrecApp>,
 ) -> Harness<'static, CrossrecApp> {
+    harness_ranking_off_frame_from(
+        dir,
+        manifest,
+        cache_dir,
+        builder,
+        crossrec::app::OFF_FRAME_ITEMS,
+    )
+}
+
+/// The window with the tiny model, ranking off the frame from
+/// `off_frame_items` target items.
+fn harness_ranking_off_frame_from(
+    dir: &Path,
+    manifest: PathBuf,
+    cache_dir: PathBuf,
+    builder: egui_kittest::HarnessBuilder<CrossrecApp>,
+    off_frame_items: usize,
+) -> Harness<'static, CrossrecApp> {
     let model = dir.join("tiny-bert");
     write_tiny_bert(&model, TinySpec::default());
     let start = StartOptions {
@@ -50,6 +68,7 @@ fn harness_built(
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
         font: None,
+        off_frame_items,
     };
     builder
         .with_size(egui::vec2(1600.0, 1300.0))
@@ -72,6 +91,7 @@ fn feature_harness(dir: &Path) -> Harness<'static, CrossrecApp> {
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
         font: None,
+        off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
     };
     Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
@@ -906,6 +926,7 @@ fn chinese_harness(
         sample: sample_manifest(),
         settings_dir: dir.join("settings"),
         font,
+        off_frame_items: crossrec::app::OFF_FRAME_ITEMS,
     };
     let builder = Harness::builder().with_size(egui::vec2(1600.0, 1000.0));
     let builder = if boxes {
@@ -1636,4 +1657,45 @@ fn item_pictures_show_in_the_card_and_lists_and_a_missing_one_is_a_grey_box() {
         std::thread::sleep(Duration::from_millis(20));
     }
     h.get_by_label("picture of p1");
+}
+
+/// A large catalogue ranks as a background job: the list on screen stays
+/// until the new one lands, and the new one is the list the frame itself
+/// would have ranked.
+#[test]
+fn a_ranking_off_the_frame_keeps_the_list_until_it_lands_and_ranks_the_same() {
+    let dir = tempdir();
+    let open = |name: &str, off_frame_items: usize| {
+        let dir = dir.path().join(name);
+        let mut h = harness_ranking_off_frame_from(
+            &dir,
+            sample_manifest(),
+            dir.join("cache"),
+            Harness::builder(),
+            off_frame_items,
+        );
+        wait_for(&mut h, "the evaluated window at rest", |app| {
+            app.analysis().is_some() && app.ranking().is_some() && app.running_jobs().is_empty()
+        });
+        h
+    };
+    let mut off = open("off-frame", 0);
+    let mut inside = open("in-frame", usize::MAX);
+    let before = off.state().ranking().expect("a ranking").clone();
+    for h in [&mut off, &mut inside] {
+        h.get_by_role_and_label(Role::Slider, "popularity")
+            .set_value_accesskit(3.0);
+        h.step();
+    }
+    // The frame that moved the slider started the job; its list is not in yet.
+    assert_eq!(off.state().ranking(), Some(&before));
+    assert_ne!(
+        inside.state().ranking().map(|r| &r.items),
+        Some(&before.items),
+        "the frame itself re-ranks a small catalogue"
+    );
+    wait_for(&mut off, "the ranking off the frame", |app| {
+        app.ranking().is_some_and(|r| r.items != before.items)
+    });
+    assert_eq!(off.state().ranking(), inside.state().ranking());
 }
