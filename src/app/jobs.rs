@@ -36,7 +36,8 @@ pub enum JobKind {
     Item,
     /// Writing the dataset's vectors, projection or neighbours to a file.
     Export,
-    /// Ranking the selected user over a large catalogue, off the frame.
+    /// Ranking the selected user over a large catalogue, off the frame
+    /// (not listed in the status area).
     Rank,
 }
 

@@ -19,10 +19,13 @@ pub struct JobView {
     pub cancelling: bool,
 }
 
-/// The running jobs, for the status area.
+/// The running jobs, for the status area. A ranking off the frame is not
+/// listed: it lasts milliseconds, and while a slider moves it would come and
+/// go every frame.
 pub(in crate::app) fn jobs_view(running: &[&dyn Running]) -> Vec<JobView> {
     running
         .iter()
+        .filter(|j| j.kind() != JobKind::Rank)
         .map(|j| JobView {
             kind: j.kind(),
             progress: j.progress().cloned(),
