@@ -224,6 +224,7 @@ fn view<'a>(
         metrics: analysed.and_then(|a| a.metrics.as_ref()),
         selected_user: session.and_then(|s| s.selected_user),
         ranking: analysed.and_then(|a| a.ranking.as_ref()),
+        ranking_pending: jobs.rank.is_some(),
         truth: analysed.and_then(|a| a.truth.as_ref()),
         pinned: analysed.and_then(|a| a.pinned.as_ref()).map(|p| p.weights),
         pinned_ranking: analysed.and_then(|a| a.pinned_ranking.as_ref()),

@@ -62,6 +62,9 @@ pub struct View<'a> {
     pub selected_user: Option<u32>,
     /// Their ranking.
     pub ranking: Option<&'a Ranking>,
+    /// Whether a ranking off the frame is running (the one shown is the
+    /// previous one until it lands).
+    pub ranking_pending: bool,
     /// Weights pinned as A, which the sliders are compared against.
     pub pinned: Option<crate::rank::Weights>,
     /// The selected user's ranking under the pinned weights.

@@ -107,7 +107,15 @@ impl Panel for RecommendationsPanel {
     /// Draws the panel: the user picker, the user's history, the ground
     /// truth of a held-out user, and the ranked list.
     fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
-        ui.heading("Recommendations");
+        ui.horizontal(|ui| {
+            ui.heading("Recommendations");
+            if view.ranking_pending {
+                // A large catalogue ranks off the frame: the list below is
+                // the previous one until the new one lands.
+                ui.spinner();
+                ui.weak("ranking…");
+            }
+        });
         let (Some(dataset), Some(fitted)) = (view.dataset, view.fitted) else {
             let fitting =
                 view.embeddings.is_some() && view.dataset.is_some_and(|d| d.domains.len() >= 2);
