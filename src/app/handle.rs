@@ -602,11 +602,10 @@ impl CrossrecApp {
         other
     }
 
-    /// Ranks the selected user's target items ([`work::rank`]): inside
-    /// the frame for a catalogue below the start options'
-    /// `off_frame_items`, else as a
-    /// background job, the list on screen staying until the new one lands
-    /// (a change while one runs ranks again once it has).
+    /// Ranks the selected user's target items ([`work::rank`]): inside the
+    /// frame for a catalogue below the start options' `off_frame_items`,
+    /// else as a background job, the list on screen staying until the new
+    /// one lands (a change while one runs ranks again once it has).
     pub(super) fn refresh_ranking(&mut self, ctx: &egui::Context) {
         let (weights, k) = (self.settings.weights, self.settings.k);
         let off_frame_items = self.off_frame_items;

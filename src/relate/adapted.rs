@@ -184,10 +184,7 @@ impl Towers {
         if user.len() != dim * dim || user_bias.len() != dim || item_tower.len() != dim * dim {
             return None;
         }
-        let mut inv_norms = Vec::with_capacity(items.len());
-        moved_blocks(&item_tower, items, &mut |moved| {
-            inv_norms.extend(moved.rows().into_iter().map(|row| inv_length(&row)));
-        })?;
+        let inv_norms = inv_lengths(&item_tower, items)?;
         Some(Towers {
             dim,
             user,
@@ -244,25 +241,24 @@ impl Towers {
     }
 }
 
-/// `1 / |row|`, the row treated as at least [`MIN_NORM`] long.
-fn inv_length(row: &ndarray::ArrayView1<'_, f32>) -> f32 {
-    1.0 / row.dot(row).sqrt().max(MIN_NORM)
-}
-
-/// Hands `each` the tower vectors `V t` of `items`, block by block in item
-/// order (`None` when `V` is not `[dim, dim]`).
-fn moved_blocks(
-    item_tower: &[f32],
-    items: &Embeddings,
-    each: &mut dyn FnMut(ndarray::ArrayView2<'_, f32>),
-) -> Option<()> {
+/// Per item of `items`, `1 / |V t|` (a length below [`MIN_NORM`] counts
+/// as [`MIN_NORM`]), the tower vectors made a block of items at a time
+/// (`None` when `V` is not `[dim, dim]`).
+fn inv_lengths(item_tower: &[f32], items: &Embeddings) -> Option<Vec<f32>> {
     let dim = items.dim();
     let v = ndarray::ArrayView2::from_shape((dim, dim), item_tower).ok()?;
+    let mut out = Vec::with_capacity(items.len());
     for block in items.as_slice().chunks(TOWER_BLOCK * dim.max(1)) {
         let t = ndarray::ArrayView2::from_shape((block.len() / dim.max(1), dim), block).ok()?;
-        each(t.dot(&v.t()).view());
+        let moved = t.dot(&v.t());
+        out.extend(
+            moved
+                .rows()
+                .into_iter()
+                .map(|row| 1.0 / row.dot(&row).sqrt().max(MIN_NORM)),
+        );
     }
-    Some(())
+    Some(out)
 }
 
 /// A trained transfer model. It keeps no table of item tower vectors:
