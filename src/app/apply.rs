@@ -380,6 +380,19 @@ impl CrossrecApp {
             },
             None => {}
         }
+        if let crate::evaluate::Candidates::Listed(lists) = &analysis.evaluation.report.candidates {
+            let read = format!(
+                "candidates: {} items for {} users from {}",
+                lists.items(),
+                lists.users(),
+                lists.file.display()
+            );
+            if lists.report.is_clean() {
+                self.note(read);
+            } else {
+                self.error(format!("{read}\n{}", lists.report));
+            }
+        }
         self.refresh_ranking(ctx);
     }
 

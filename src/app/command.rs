@@ -12,7 +12,7 @@ use crate::rank::Weights;
 use crate::sample::Sample;
 
 use super::jobs::JobKind;
-use super::settings::CentralTab;
+use super::settings::{CandidateChoice, CentralTab};
 
 /// The model, precision and device the Model panel asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,8 @@ pub enum Command {
     KeepTuned,
     /// Evaluate under another protocol.
     SetProtocol(Protocol),
+    /// Rank the held-out targets among other candidates (evaluates again).
+    SetCandidates(CandidateChoice),
     /// Stop the job of this kind.
     Cancel(JobKind),
     /// Show recommendations for this user.

@@ -95,6 +95,10 @@ impl CrossrecApp {
                 self.settings.protocol = protocol;
                 let _ = self.start_analyse(ctx, Analyse::Refresh);
             }
+            Command::SetCandidates(candidates) => {
+                self.settings.candidates = candidates;
+                let _ = self.start_analyse(ctx, Analyse::Refresh);
+            }
             Command::Cancel(kind) => {
                 for job in self.jobs.running() {
                     if job.kind() == kind {
@@ -338,6 +342,19 @@ impl CrossrecApp {
             }
             _ => {}
         }
+        match &report.candidates {
+            crate::evaluate::Candidates::All => {}
+            crate::evaluate::Candidates::Sampled { n, negatives } => words.extend([
+                "--candidates".into(),
+                format!("sampled:{n}"),
+                "--negatives".into(),
+                crate::names::Named::name(*negatives).into(),
+            ]),
+            crate::evaluate::Candidates::Listed(lists) => words.extend([
+                "--candidates".into(),
+                format!("file:{}", lists.file.display()),
+            ]),
+        }
         if let Some(weights) = report
             .row(crate::evaluate::Method::Hybrid)
             .and_then(|r| r.weights)
@@ -551,6 +568,7 @@ impl CrossrecApp {
         } else {
             Protocol::ColdStart
         };
+        let candidates = self.settings.candidates.clone();
         let kind = if tune {
             JobKind::AutoTune
         } else {
@@ -592,6 +610,7 @@ impl CrossrecApp {
             let settings = work::AnalyseSettings {
                 pair,
                 protocol,
+                candidates,
                 weights,
                 ridge,
                 tune,

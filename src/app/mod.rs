@@ -30,7 +30,7 @@ pub use command::{Command, ModelChoice, Notification, StartOptions};
 pub use fonts::read_font;
 pub use jobs::JobKind;
 use session::Session;
-pub use settings::{CentralTab, Settings};
+pub use settings::{CandidateChoice, CentralTab, Settings};
 use work::{Analysis, LiveMetrics};
 pub use work::{GroundTruth, OFF_FRAME_ITEMS, SearchResult, Selection};
 

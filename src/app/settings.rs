@@ -1,13 +1,13 @@
 //! What the window remembers between runs (eframe persistence): the last
-//! dataset, model, weights, k, domain pair, view and evaluation protocol. Panel sizes are kept by
-//! egui's own memory.
+//! dataset, model, weights, k, domain pair, view, evaluation protocol and
+//! candidates. Panel sizes are kept by egui's own memory.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{DEFAULT_MODEL, DeviceChoice, Precision};
-use crate::evaluate::Protocol;
+use crate::evaluate::{Candidates, Negatives, Protocol};
 use crate::rank::Weights;
 use crate::relate::RelateOptions;
 
@@ -21,6 +21,55 @@ pub enum CentralTab {
     Heatmap,
     /// The evaluation by segment.
     Evaluation,
+}
+
+/// What the live metrics rank each held-out user's targets among, as the
+/// window keeps it: a file is named, and read against the dataset when an
+/// evaluation starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CandidateChoice {
+    /// Every target item the user does not have.
+    #[default]
+    All,
+    /// The targets and `n` seeded negatives of the target domain.
+    Sampled {
+        /// Negatives per user.
+        n: usize,
+        /// Which items may be negatives.
+        negatives: Negatives,
+    },
+    /// Each user's own list (`user_id,item_id`, CSV or Parquet).
+    File(PathBuf),
+}
+
+impl CandidateChoice {
+    /// The sampled sizes the window offers (RecBole's 100 and the
+    /// sequential literature's 1 + 999).
+    pub const SAMPLED: [usize; 2] = [99, 999];
+
+    /// The drawn candidates this choice is, or `None` for a file (read
+    /// against the dataset when the evaluation starts).
+    pub fn drawn(&self) -> Option<Candidates> {
+        match self {
+            CandidateChoice::All => Some(Candidates::All),
+            &CandidateChoice::Sampled { n, negatives } => {
+                Some(Candidates::Sampled { n, negatives })
+            }
+            CandidateChoice::File(_) => None,
+        }
+    }
+
+    /// A short name for the picker.
+    pub fn label(&self) -> String {
+        match self {
+            CandidateChoice::All => "all items".into(),
+            CandidateChoice::Sampled { n, .. } => format!("targets + {n} sampled"),
+            CandidateChoice::File(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
+        }
+    }
 }
 
 /// Persisted settings.
@@ -49,6 +98,8 @@ pub struct Settings {
     pub tab: CentralTab,
     /// What the live metrics hold out.
     pub protocol: Protocol,
+    /// What the live metrics rank the held-out targets among.
+    pub candidates: CandidateChoice,
 }
 
 impl Default for Settings {
@@ -65,6 +116,7 @@ impl Default for Settings {
             target: None,
             tab: CentralTab::Projection,
             protocol: Protocol::ColdStart,
+            candidates: CandidateChoice::All,
         }
     }
 }

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::data::{Dataset, Manifest};
+use crate::data::{CandidateLists, Dataset, Manifest};
 use crate::embed::{EmbedError, EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{
-    AtK, Comparison, EvalOptions, Evaluation, KS, Protocol, Side, TuneOptions, Tuned, UserMetrics,
-    UserOutcome, compare, user_metrics,
+    AtK, Candidates, Comparison, EvalOptions, Evaluation, KS, Protocol, Side, TuneOptions, Tuned,
+    UserMetrics, UserOutcome, compare, user_metrics,
 };
 use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_clusters};
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
@@ -23,6 +23,7 @@ use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
 use super::session::Pinned;
+use super::settings::CandidateChoice;
 
 /// Clusters per domain in the overview heatmap.
 pub const OVERVIEW_CLUSTERS: usize = 16;
@@ -434,6 +435,8 @@ pub struct AnalyseSettings {
     pub pair: (usize, usize),
     /// What is held out.
     pub protocol: Protocol,
+    /// What the held-out targets are ranked among (a file is read here).
+    pub candidates: CandidateChoice,
     /// The hybrid's weights (the search's start when tuning).
     pub weights: Weights,
     /// The mapping's ridge strength.
@@ -456,13 +459,24 @@ pub fn analyse(
     let AnalyseSettings {
         pair: (source, target),
         protocol,
+        candidates,
         weights,
         ridge,
         tune,
         save_to,
     } = settings;
+    let candidates = match (candidates.drawn(), &candidates) {
+        (Some(drawn), _) => drawn,
+        (None, CandidateChoice::File(path)) => {
+            reporter.progress("reading the candidate lists", 0.0, 0.0, "");
+            let lists = CandidateLists::read(path, &dataset, target).map_err(JobError::from)?;
+            Candidates::Listed(Arc::new(lists))
+        }
+        (None, _) => Candidates::All,
+    };
     let options = EvalOptions {
         protocol,
+        candidates,
         weights,
         ridge,
         tune: tune.then(TuneOptions::default),

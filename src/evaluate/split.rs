@@ -187,7 +187,7 @@ fn listed_summary<S: serde::Serializer>(
 }
 
 /// Which target items a sampled candidate list's negatives are drawn from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Negatives {
     /// Items the user does not have (as ABXI and C2DSR sample): the user's

@@ -434,6 +434,122 @@ fn the_live_metrics_switch_protocol() {
 }
 
 #[test]
+fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
+    use crossrec::evaluate::{Candidates, Method, Negatives};
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the first evaluation", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    let candidates = |app: &CrossrecApp| {
+        app.analysis()
+            .map(|a| a.evaluation.report.candidates.clone())
+    };
+    assert_eq!(candidates(h.state()), Some(Candidates::All));
+    // Targets + 99 sampled, negatives the users do not have.
+    h.get_by_label("Candidates").click();
+    settle(&mut h);
+    h.get_by_label("targets + 99 sampled").click();
+    let unseen = Candidates::Sampled {
+        n: 99,
+        negatives: Negatives::Unseen,
+    };
+    wait_for(&mut h, "the sampled evaluation", |app| {
+        candidates(app) == Some(unseen.clone()) && app.running_jobs().is_empty()
+    });
+    h.get_by_label_contains("ranked among targets + 99 sampled (unseen negatives)");
+    // Negatives drawn as LLMCDSR draws them.
+    h.get_by_label("any").click();
+    wait_for(&mut h, "the LLMCDSR-sampled evaluation", |app| {
+        candidates(app)
+            == Some(Candidates::Sampled {
+                n: 99,
+                negatives: Negatives::Any,
+            })
+            && app.running_jobs().is_empty()
+    });
+    h.get_by_label("unseen").click();
+    wait_for(&mut h, "the sampled evaluation again", |app| {
+        candidates(app) == Some(unseen.clone()) && app.running_jobs().is_empty()
+    });
+    // The lists it ranked, written as a user's own candidate file (with a
+    // row naming nobody), rank the same: popularity's metrics are equal.
+    let dataset = Dataset::load(&sample_manifest()).unwrap();
+    let analysis = h.state().analysis().unwrap().clone();
+    let popularity = Method::Only(Component::Popularity);
+    let sampled = analysis.evaluation.report.row(popularity).unwrap().clone();
+    let scores = &analysis.evaluation.scores;
+    let target = analysis.fitted.relations.target;
+    let mut file = String::from("user_id,item_id\n");
+    for (i, &user) in scores.users.iter().enumerate() {
+        for &item in scores.candidates_of(i).unwrap() {
+            file.push_str(&format!(
+                "{},{}\n",
+                dataset.users[user as usize], dataset.domains[target].items[item as usize].id
+            ));
+        }
+    }
+    file.push_str("nobody-at-all,x\n");
+    let lists = dir.path().join("retrieval.csv");
+    std::fs::write(&lists, file).unwrap();
+    let ctx = h.ctx.clone();
+    h.state_mut().handle(
+        &ctx,
+        Command::SetCandidates(crossrec::app::CandidateChoice::File(lists.clone())),
+    );
+    wait_for(&mut h, "the evaluation on listed candidates", |app| {
+        matches!(candidates(app), Some(Candidates::Listed(_))) && app.running_jobs().is_empty()
+    });
+    let listed = h.state().analysis().unwrap().evaluation.report.clone();
+    assert_eq!(listed.evaluated_users, scores.users.len());
+    let listed_row = listed.row(popularity).unwrap();
+    for (a, b) in sampled.metrics.iter().zip(&listed_row.metrics) {
+        assert_eq!(a.ndcg.mean, b.ndcg.mean, "NDCG@{}", a.k);
+        assert_eq!(a.hit_rate.mean, b.hit_rate.mean, "HR@{}", a.k);
+    }
+    h.get_by_label_contains("ranked among their lists in retrieval.csv");
+    // The unknown user is reported with its file and line.
+    let read = h
+        .state()
+        .notifications()
+        .iter()
+        .find(|n| n.text.starts_with("candidates:"))
+        .expect("a note on the lists read")
+        .clone();
+    let last_line = scores
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, _)| scores.candidates_of(i).unwrap().len())
+        .sum::<usize>()
+        + 2;
+    assert!(
+        read.error,
+        "a skipped row is shown as an error: {}",
+        read.text
+    );
+    assert!(
+        read.text.contains(&format!("retrieval.csv:{last_line}")),
+        "{}",
+        read.text
+    );
+    // A missing file is an error naming it; the window goes on.
+    let missing = dir.path().join("no-such-lists.csv");
+    h.state_mut().handle(
+        &ctx,
+        Command::SetCandidates(crossrec::app::CandidateChoice::File(missing)),
+    );
+    wait_for(&mut h, "the refused lists", |app| {
+        app.running_jobs().is_empty()
+            && app
+                .notifications()
+                .iter()
+                .any(|n| n.error && n.text.contains("no-such-lists.csv"))
+    });
+    assert!(h.state().ranking().is_some());
+}
+
+#[test]
 fn an_unwritable_cache_is_an_error_in_the_status_area_and_the_window_goes_on() {
     let dir = tempdir();
     // A file where the cache folder should be: nothing can be saved there.

@@ -17,8 +17,8 @@ const K: usize = 10;
 pub struct EvaluationPanel {
     /// The method the charts show (the hybrid until another is picked).
     method: Option<Method>,
-    per_user: explore::ExportDialog,
-    report: explore::ExportDialog,
+    per_user: explore::FileDialog,
+    report: explore::FileDialog,
 }
 
 impl EvaluationPanel {
@@ -53,7 +53,7 @@ impl EvaluationPanel {
                 )
                 .clicked()
             {
-                self.per_user.open("per-user.csv");
+                self.per_user.save("per-user.csv");
             }
             if ui
                 .button("HTML report…")
@@ -63,7 +63,7 @@ impl EvaluationPanel {
                 )
                 .clicked()
             {
-                self.report.open("report.html");
+                self.report.save("report.html");
             }
         });
         let methods: Vec<Method> = report.rows.iter().map(|r| r.method).collect();

@@ -261,19 +261,36 @@ pub fn thumbnail(ui: &mut egui::Ui, dataset: &Dataset, item: ItemRef, size: f32)
     }
 }
 
-/// A save dialog running on its own thread (the desktop's dialog blocks).
+/// A file dialog running on its own thread (the desktop's dialog blocks):
+/// a save dialog for an export, or an open dialog for an input.
 #[derive(Default)]
-pub struct ExportDialog(Option<Receiver<Option<PathBuf>>>);
+pub struct FileDialog(Option<Receiver<Option<PathBuf>>>);
 
-impl ExportDialog {
+impl FileDialog {
     /// Opens a save dialog proposing `name`.
-    pub fn open(&mut self, name: &str) {
-        let (tx, rx) = std::sync::mpsc::channel();
+    pub fn save(&mut self, name: &str) {
         let name = name.to_string();
+        self.spawn(move || rfd::FileDialog::new().set_file_name(name).save_file());
+    }
+
+    /// Opens a dialog that picks an existing file, offering those whose
+    /// extension is one of `extensions` (`kind` names them).
+    pub fn pick(&mut self, kind: &str, extensions: &[&str]) {
+        let kind = kind.to_string();
+        let extensions: Vec<String> = extensions.iter().map(|e| e.to_string()).collect();
+        self.spawn(move || {
+            rfd::FileDialog::new()
+                .add_filter(kind, &extensions)
+                .pick_file()
+        });
+    }
+
+    fn spawn(&mut self, dialog: impl FnOnce() -> Option<PathBuf> + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
-            .name("crossrec-export-dialog".into())
+            .name("crossrec-file-dialog".into())
             .spawn(move || {
-                let _ = tx.send(rfd::FileDialog::new().set_file_name(name).save_file());
+                let _ = tx.send(dialog());
             });
         if spawned.is_ok() {
             self.0 = Some(rx);
@@ -292,7 +309,7 @@ impl ExportDialog {
 pub fn selection_window(
     ui: &mut egui::Ui,
     view: &View<'_>,
-    dialog: &mut ExportDialog,
+    dialog: &mut FileDialog,
     out: &mut Vec<Command>,
 ) {
     if let Some(path) = dialog.picked() {
@@ -322,7 +339,7 @@ pub fn selection_window(
             );
             ui.horizontal(|ui| {
                 if ui.button("Export selection CSV…").clicked() {
-                    dialog.open("selection.csv");
+                    dialog.save("selection.csv");
                 }
                 if ui.button("Clear selection").clicked() {
                     out.push(Command::ClearSelection);

@@ -113,6 +113,8 @@ pub struct PanelStates {
     pub heatmap: heatmap::HeatmapPanel,
     /// The evaluation tab.
     pub evaluation: evaluation::EvaluationPanel,
+    /// The weights panel.
+    pub weights: weights::WeightsPanel,
 }
 
 /// One colour per component, used by every panel that shows them.
@@ -168,7 +170,7 @@ pub fn layout(
                 egui::CollapsingHeader::new("Weights")
                     .default_open(true)
                     .show(ui, |ui| {
-                        weights::ui(ui, view, out);
+                        states.weights.ui(ui, view, out);
                     });
             });
         });

@@ -30,7 +30,7 @@ pub struct ProjectionPanel {
     /// Where the selection box being dragged started (plot coordinates).
     drag_from: Option<[f64; 2]>,
     /// The selection window's pending file dialog.
-    export: explore::ExportDialog,
+    export: explore::FileDialog,
     filter: String,
     query: String,
     /// Matches of the filter per domain, cached per (filter, dataset).

@@ -42,7 +42,7 @@ pub struct RecommendationsPanel {
     matches: Option<(SearchKey, Vec<u32>)>,
     /// List the evaluation's held-out users, worst NDCG@10 first.
     worst_first: bool,
-    export: explore::ExportDialog,
+    export: explore::FileDialog,
 }
 
 impl RecommendationsPanel {
@@ -149,7 +149,7 @@ impl Panel for RecommendationsPanel {
         ui.horizontal(|ui| {
             component_legend(ui);
             if ui.button("Export CSV…").clicked() {
-                self.export.open("recommendations.csv");
+                self.export.save("recommendations.csv");
             }
         });
         if let Some(pinned) = view.pinned_ranking {

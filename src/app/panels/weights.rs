@@ -1,17 +1,42 @@
-//! The Weights panel: a slider per component, reset, auto-tune, and the
+//! The Weights panel: a slider per component, reset, auto-tune, what the
+//! live metrics hold out and rank among (every item, 1 + N sampled, or the
+//! users' own lists from a file), and the
 //! held-out metrics of the current weights next to the popularity baseline,
 //! updated as the sliders move; weights pinned as A, and the sliders (B)
 //! against them on the same users: each metric's paired difference, and
 //! the users who gain and lose most (each opens in Recommendations).
 
-use super::super::Command;
-use super::{View, component_colour};
-use crate::evaluate::{KS, METRICS, MOVERS_K, Measure, Method, Protocol};
+use super::super::{CandidateChoice, Command};
+use super::{View, component_colour, explore};
+use crate::evaluate::{Candidates, KS, METRICS, MOVERS_K, Measure, Method, Negatives, Protocol};
+use crate::names::Named;
 use crate::rank::Component;
 use crate::rank::{COMPONENTS, Weights};
 
-/// Draws the panel.
-pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+/// Widget state of the Weights panel.
+#[derive(Default)]
+pub struct WeightsPanel {
+    /// The dialog that picks a candidate-list file.
+    candidates_file: explore::FileDialog,
+}
+
+impl WeightsPanel {
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
+        if let Some(path) = self.candidates_file.picked() {
+            out.push(Command::SetCandidates(CandidateChoice::File(path)));
+        }
+        sliders_and_metrics(ui, view, out, &mut self.candidates_file);
+    }
+}
+
+/// The sliders, the evaluation's settings and the live metrics.
+fn sliders_and_metrics(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    out: &mut Vec<Command>,
+    candidates_file: &mut explore::FileDialog,
+) {
     let mut weights = view.settings.weights;
     for c in COMPONENTS {
         ui.horizontal(|ui| {
@@ -45,6 +70,7 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     });
     ui.label(format!("ridge {}", view.settings.ridge));
     protocol_picker(ui, view, out);
+    candidates_picker(ui, view, out, candidates_file);
     let Some(analysis) = view.analysis else {
         ui.weak("metrics appear once the evaluation has run");
         return;
@@ -72,13 +98,14 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
     }
     ui.separator();
     ui.label(format!(
-        "Held-out users ({}): {} of {} ({} -> {}, seed {})",
+        "Held-out users ({}): {} of {} ({} -> {}, seed {}), ranked among {}",
         report.protocol.name(),
         report.evaluated_users,
         report.pool_users,
         report.source,
         report.target,
-        report.seed
+        report.seed,
+        among(&report.candidates)
     ));
     let popularity = report.row(Method::Only(Component::Popularity));
     let k_index = KS.iter().position(|&k| k == 10).unwrap_or(0);
@@ -113,6 +140,15 @@ pub fn ui(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             }
         });
     ui.weak("F1 per user, then averaged; ± is a 95 % interval");
+    if !report.notes.is_empty() {
+        egui::CollapsingHeader::new(format!("Evaluation notes ({})", report.notes.len()))
+            .id_salt("evaluation-notes")
+            .show(ui, |ui| {
+                for note in &report.notes {
+                    ui.label(note);
+                }
+            });
+    }
     ui.separator();
     compare(ui, view, out);
 }
@@ -248,4 +284,89 @@ fn protocol_picker(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             .response
             .accessible_name("Evaluation protocol");
     });
+}
+
+/// What the live metrics rank each held-out user's targets among: every
+/// target item, the targets and 99 or 999 sampled negatives (unseen or any),
+/// or each user's own list from a file.
+fn candidates_picker(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    out: &mut Vec<Command>,
+    file: &mut explore::FileDialog,
+) {
+    let current = &view.settings.candidates;
+    let negatives = match current {
+        CandidateChoice::Sampled { negatives, .. } => *negatives,
+        _ => Negatives::default(),
+    };
+    ui.horizontal(|ui| {
+        ui.label("Ranked among:");
+        egui::ComboBox::from_id_salt("candidates")
+            .selected_text(current.label())
+            .show_ui(ui, |ui| {
+                let drawn = std::iter::once(CandidateChoice::All).chain(
+                    CandidateChoice::SAMPLED.map(|n| CandidateChoice::Sampled { n, negatives }),
+                );
+                for choice in drawn {
+                    let chosen = *current == choice;
+                    if ui.selectable_label(chosen, choice.label()).clicked() && !chosen {
+                        out.push(Command::SetCandidates(choice));
+                    }
+                }
+                let from_file = matches!(current, CandidateChoice::File(_));
+                if ui
+                    .selectable_label(from_file, "own lists from a file…")
+                    .on_hover_text(
+                        "A user_id,item_id table (CSV or Parquet), e.g. a retrieval stage's \
+                         output: each held-out user's targets are ranked among their own list; \
+                         users without one are not evaluated",
+                    )
+                    .clicked()
+                {
+                    file.pick("candidate lists", &["csv", "tsv", "txt", "parquet", "pq"]);
+                }
+            })
+            .response
+            .accessible_name("Candidates");
+    });
+    match current {
+        &CandidateChoice::Sampled { n, negatives } => {
+            ui.horizontal(|ui| {
+                ui.label("Negatives:");
+                for option in Negatives::ALL.iter().copied() {
+                    let response = ui
+                        .radio(option == negatives, option.name())
+                        .on_hover_text(option.describe());
+                    if response.clicked() && option != negatives {
+                        out.push(Command::SetCandidates(CandidateChoice::Sampled {
+                            n,
+                            negatives: option,
+                        }));
+                    }
+                }
+            });
+        }
+        CandidateChoice::File(path) => {
+            ui.weak(path.display().to_string());
+        }
+        CandidateChoice::All => {}
+    }
+}
+
+/// What an evaluation ranked its held-out targets among, in words.
+fn among(candidates: &Candidates) -> String {
+    match candidates {
+        Candidates::All => "all items".into(),
+        Candidates::Sampled { n, negatives } => {
+            format!("targets + {n} sampled ({} negatives)", negatives.name())
+        }
+        Candidates::Listed(lists) => format!(
+            "their lists in {}",
+            lists.file.file_name().map_or_else(
+                || lists.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        ),
+    }
 }
