@@ -15,7 +15,7 @@ use crate::explore::{ItemCard, ItemRef, Neighbour, card, in_box, nearest_cluster
 use crate::export::{DatasetExport, ExportSource, FileFormat, ids_path, write_dataset_export};
 use crate::pipeline::DatasetEmbeddings;
 use crate::project::{ClusterMap, Clusters, Projection, cluster_maps, kmeans, project};
-use crate::rank::{Ranking, Scan, Weights, recommend_with};
+use crate::rank::{Ranking, Scan, Weights, explain, recommend_among, recommend_with};
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
 use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
@@ -84,19 +84,6 @@ pub struct GroundTruth {
     pub at_k: UserMetrics,
 }
 
-/// The ground truth of `user` under `weights`, when they are one of the
-/// evaluation's held-out users.
-pub fn ground_truth(analysis: &Analysis, user: u32, weights: &Weights) -> Option<GroundTruth> {
-    let scores = &analysis.evaluation.scores;
-    let i = scores.position(user)?;
-    let ranked = scores.rank(i, weights, TRUTH_K, &mut Vec::new());
-    let relevant = scores.relevant(i).to_vec();
-    Some(GroundTruth {
-        at_k: user_metrics(&ranked, &relevant, TRUTH_K),
-        relevant,
-    })
-}
-
 /// Target items from which the selected user's ranking runs as a
 /// background job, the previous list staying on screen until it lands,
 /// instead of inside the frame: below it a ranking takes a few
@@ -136,9 +123,11 @@ pub struct Ranked {
 }
 
 /// Ranks `inputs.user`. A held-out user of the evaluation is ranked as the
-/// evaluation ranks them (their held-out rows hidden, every item scored
-/// exactly), so the items they really took are marked where the evaluation
-/// finds them.
+/// evaluation ranks them (their held-out rows hidden, among the
+/// evaluation's candidates for them, from its stored scores), so the items
+/// they really took are marked where the evaluation finds them; a user
+/// with their own candidate list (the evaluation's `file:` candidates) is
+/// ranked among it; anyone else among every target item.
 pub fn rank(inputs: &RankInputs) -> Ranked {
     let RankInputs {
         fitted,
@@ -149,29 +138,49 @@ pub fn rank(inputs: &RankInputs) -> Ranked {
         pinned,
         k,
     } = inputs;
+    let (user, k) = (*user, *k);
     let analysis = analysis.as_deref();
-    let truth = analysis.and_then(|a| ground_truth(a, *user, weights));
-    let (relations, scan) = match (analysis, &truth) {
-        (Some(analysis), Some(_)) => (&analysis.evaluation.relations, Scan::Exact),
-        _ => (
-            &fitted.relations,
-            Scan::auto(embeddings.domains[fitted.relations.target].len()),
-        ),
+    let held_out = analysis.and_then(|a| Some((a, a.evaluation.scores.position(user)?)));
+    let listed = analysis.and_then(|a| match &a.evaluation.report.candidates {
+        Candidates::Listed(lists) => lists.of(user),
+        _ => None,
+    });
+    let rank = |weights: &Weights| -> (Ranking, Option<GroundTruth>) {
+        if let Some((analysis, i)) = held_out {
+            let scores = &analysis.evaluation.scores;
+            let top = scores.rank(i, weights, k.max(TRUTH_K), &mut Vec::new());
+            let relevant = scores.relevant(i).to_vec();
+            let truth = GroundTruth {
+                at_k: user_metrics(&top[..top.len().min(TRUTH_K)], &relevant, TRUTH_K),
+                relevant,
+            };
+            let ranking = explain(
+                &analysis.evaluation.relations,
+                embeddings,
+                (user, weights),
+                &top[..top.len().min(k)],
+                scores.candidates_of(i).map(<[u32]>::len),
+            );
+            return (ranking, Some(truth));
+        }
+        let ranking = match listed {
+            Some(list) => recommend_among(&fitted.relations, embeddings, user, weights, k, list),
+            None => recommend_with(
+                &fitted.relations,
+                embeddings,
+                user,
+                weights,
+                k,
+                Scan::auto(embeddings.domains[fitted.relations.target].len()),
+                &fitted.compact,
+            ),
+        };
+        (ranking, None)
     };
-    let rank = |weights: &Weights| {
-        recommend_with(
-            relations,
-            embeddings,
-            *user,
-            weights,
-            *k,
-            scan,
-            &fitted.compact,
-        )
-    };
+    let (ranking, truth) = rank(weights);
     Ranked {
-        ranking: rank(weights),
-        pinned: pinned.filter(|p| !p.is_zero()).map(|p| rank(&p)),
+        ranking,
+        pinned: pinned.filter(|p| !p.is_zero()).map(|p| rank(&p).0),
         truth,
     }
 }

@@ -76,6 +76,10 @@ pub struct Ranking {
     pub unavailable: Vec<(Component, String)>,
     /// T items excluded because the user already has them.
     pub excluded: usize,
+    /// How many candidates the items were chosen from, when not every
+    /// target item (a user's own list, or an evaluation's sampled one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub among: Option<usize>,
 }
 
 /// What one user brings to scoring: query vectors and sparse graph scores.
@@ -350,12 +354,32 @@ pub fn recommend_among(
     )
 }
 
+/// `items`, already ranked best first (e.g. by an evaluation's stored
+/// scores, from `among` candidates), explained as [`recommend`] explains
+/// its own choice.
+pub fn explain(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    (user, weights): (u32, &Weights),
+    items: &[u32],
+    among: Option<usize>,
+) -> Ranking {
+    ranked(
+        relations,
+        embeddings,
+        (user, weights, items.len()),
+        Choose::Given(items, among),
+    )
+}
+
 /// Which items a ranking chooses its top from.
 enum Choose<'a> {
     /// Every target item, scanned so.
     Scan(Scan, &'a CompactCache),
     /// These target items.
     Among(&'a [u32]),
+    /// These target items in this order, chosen from this many candidates.
+    Given(&'a [u32], Option<usize>),
 }
 
 /// `user`'s top `k` under `weights` from the items `choose` allows, each
@@ -375,9 +399,19 @@ fn ranked(
     let attended = attended_source_items(relations, user, &query, weights);
     let graph = relations.graph.as_ref().ok();
     let kg = relations.kg.as_ref().ok();
-    let best = match choose {
-        Choose::Scan(Scan::Compact, compact) => scorer.top_compact(compact.get(target), k, &owned),
-        Choose::Scan(Scan::Exact, _) => top_k(&scorer.all(), k, &owned),
+    let (best, among) = match choose {
+        Choose::Scan(Scan::Compact, compact) => {
+            (scorer.top_compact(compact.get(target), k, &owned), None)
+        }
+        Choose::Scan(Scan::Exact, _) => (top_k(&scorer.all(), k, &owned), None),
+        Choose::Given(items, among) => (
+            items
+                .iter()
+                .copied()
+                .filter(|&j| (j as usize) < target.len())
+                .collect(),
+            among,
+        ),
         Choose::Among(candidates) => {
             let mut allowed: Vec<u32> = candidates
                 .iter()
@@ -390,7 +424,7 @@ fn ranked(
             for &j in &allowed {
                 top.offer(scorer.one(j), j);
             }
-            top.items()
+            (top.items(), Some(allowed.len()))
         }
     };
     let items = best
@@ -447,5 +481,6 @@ fn ranked(
         items,
         unavailable: query.unavailable,
         excluded: owned.len(),
+        among,
     }
 }

@@ -458,6 +458,17 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
         candidates(app) == Some(unseen.clone()) && app.running_jobs().is_empty()
     });
     h.get_by_label_contains("ranked among targets + 99 sampled (unseen negatives)");
+    // A held-out user's list is the evaluation's: from their candidates.
+    let ctx = h.ctx.clone();
+    let analysis = h.state().analysis().unwrap().clone();
+    let held = analysis.evaluation.scores.users[0];
+    h.state_mut().handle(&ctx, Command::SelectUser(held));
+    settle(&mut h);
+    let their = analysis.evaluation.scores.candidates_of(0).unwrap();
+    let ranking = h.state().ranking().unwrap().clone();
+    assert_eq!(ranking.among, Some(their.len()));
+    assert!(ranking.items.iter().all(|r| their.contains(&r.item)));
+    h.get_by_label_contains("items of the evaluation's candidates for them");
     // Negatives drawn as LLMCDSR draws them.
     h.get_by_label("any").click();
     wait_for(&mut h, "the LLMCDSR-sampled evaluation", |app| {
@@ -489,10 +500,25 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
             ));
         }
     }
+    // A user the evaluation does not hold out, with a list of three items.
+    let relations = &analysis.fitted.relations;
+    let other = (0..dataset.users.len() as u32)
+        .find(|&u| scores.position(u).is_none() && !relations.source_history[u as usize].is_empty())
+        .unwrap();
+    let owned = relations.visible_target_items(other);
+    let three: Vec<u32> = (0..dataset.domains[target].items.len() as u32)
+        .filter(|j| owned.binary_search(j).is_err())
+        .take(3)
+        .collect();
+    for &item in &three {
+        file.push_str(&format!(
+            "{},{}\n",
+            dataset.users[other as usize], dataset.domains[target].items[item as usize].id
+        ));
+    }
     file.push_str("nobody-at-all,x\n");
     let lists = dir.path().join("retrieval.csv");
     std::fs::write(&lists, file).unwrap();
-    let ctx = h.ctx.clone();
     h.state_mut().handle(
         &ctx,
         Command::SetCandidates(crossrec::app::CandidateChoice::File(lists.clone())),
@@ -508,6 +534,15 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
         assert_eq!(a.hit_rate.mean, b.hit_rate.mean, "HR@{}", a.k);
     }
     h.get_by_label_contains("ranked among their lists in retrieval.csv");
+    // A user with a list of their own, not held out, is ranked among it.
+    h.state_mut().handle(&ctx, Command::SelectUser(other));
+    settle(&mut h);
+    let ranking = h.state().ranking().unwrap().clone();
+    assert_eq!(ranking.among, Some(3));
+    let mut shown: Vec<u32> = ranking.items.iter().map(|r| r.item).collect();
+    shown.sort_unstable();
+    assert_eq!(shown, three);
+    h.get_by_label_contains("items of their own list");
     // The unknown user is reported with its file and line.
     let read = h
         .state()
@@ -516,12 +551,11 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
         .find(|n| n.text.starts_with("candidates:"))
         .expect("a note on the lists read")
         .clone();
-    let last_line = scores
-        .users
-        .iter()
-        .enumerate()
-        .map(|(i, _)| scores.candidates_of(i).unwrap().len())
+    // The header, every list's rows, then the unknown user's.
+    let last_line = (0..scores.users.len())
+        .map(|i| scores.candidates_of(i).unwrap().len())
         .sum::<usize>()
+        + three.len()
         + 2;
     assert!(
         read.error,
@@ -529,8 +563,8 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
         read.text
     );
     assert!(
-        read.text.contains(&format!("retrieval.csv:{last_line}")),
-        "{}",
+        read.text.contains(&format!("retrieval.csv:{last_line}:")),
+        "line {last_line}: {}",
         read.text
     );
     // A missing file is an error naming it; the window goes on.
@@ -1626,8 +1660,9 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
     }
     h.get_by_label("Per-user results…");
     h.get_by_label("HTML report…");
-    // Pin the current weights as A, then move the sliders (B).
-    h.get_by_label("Pin as A").click();
+    // Pin the current weights as A, then move the sliders (B). Through
+    // accesskit: the Weights panel may be scrolled.
+    h.get_by_label("Pin as A").click_accesskit();
     settle(&mut h);
     h.get_by_label("Unpin");
     let ctx = h.ctx.clone();
@@ -1681,7 +1716,7 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
     assert_eq!(h.state().pinned_ranking().map(|r| r.user), Some(user));
     h.get_by_label("A (pinned) and B (sliders) side by side");
     // Unpinning drops the comparison.
-    h.get_by_label("Unpin").click();
+    h.get_by_label("Unpin").click_accesskit();
     settle(&mut h);
     assert!(h.state().pinned_ranking().is_none());
     h.get_by_label("Pin as A");

@@ -140,6 +140,18 @@ impl Panel for RecommendationsPanel {
         if let Some(truth) = view.truth {
             ground_truth(ui, dataset, target, truth, ranking, out);
         }
+        if let (Some(n), Some(analysis)) = (ranking.among, view.analysis) {
+            let from = match &analysis.evaluation.report.candidates {
+                _ if view.truth.is_some() => "the evaluation's candidates for them",
+                crate::evaluate::Candidates::Listed(_) => "their own list",
+                _ => "their candidates",
+            };
+            ui.weak(format!(
+                "ranked among the {n} {} items of {from} ({})",
+                dataset.domains[target].name,
+                super::weights::among(&analysis.evaluation.report.candidates)
+            ));
+        }
         for (c, why) in &ranking.unavailable {
             ui.colored_label(
                 ui.visuals().warn_fg_color,

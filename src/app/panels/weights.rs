@@ -355,7 +355,7 @@ fn candidates_picker(
 }
 
 /// What an evaluation ranked its held-out targets among, in words.
-fn among(candidates: &Candidates) -> String {
+pub fn among(candidates: &Candidates) -> String {
     match candidates {
         Candidates::All => "all items".into(),
         Candidates::Sampled { n, negatives } => {
