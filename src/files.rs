@@ -145,27 +145,28 @@ fn check(path: &Path, links: Links) -> Result<PathBuf, WriteError> {
 
 /// Refuses an output that is the same file as `input`.
 pub fn check_not_input(output: &Path, input: &Path) -> Result<(), WriteError> {
-    let same = match (std::fs::canonicalize(output), std::fs::canonicalize(input)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+    check_not_inputs(output, [input])
+}
+
+/// Refuses an output that is any of `inputs` (a dataset's manifest and the
+/// files it names: an export must never replace its own data). An output
+/// that does not exist yet is none of them.
+pub fn check_not_inputs<'a>(
+    output: &Path,
+    inputs: impl IntoIterator<Item = &'a Path>,
+) -> Result<(), WriteError> {
+    let Ok(output_file) = std::fs::canonicalize(output) else {
+        return Ok(());
     };
-    if same {
+    let replaced = inputs
+        .into_iter()
+        .any(|input| std::fs::canonicalize(input).is_ok_and(|input| input == output_file));
+    if replaced {
         return Err(WriteError::IsInput {
             path: output.to_path_buf(),
         });
     }
     Ok(())
-}
-
-/// Refuses an output that is any of `inputs` (a dataset's manifest and the
-/// files it names: an export must never replace its own data).
-pub fn check_not_inputs<'a>(
-    output: &Path,
-    inputs: impl IntoIterator<Item = &'a Path>,
-) -> Result<(), WriteError> {
-    inputs
-        .into_iter()
-        .try_for_each(|input| check_not_input(output, input))
 }
 
 /// Writes `path` atomically: `write` fills a temporary file in the same

@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::explore::ItemCard;
 
 use super::jobs::{self, Job, JobError, JobKind};
+use super::picture::Screenshot;
 use super::session::{Analysed, Encoded, Generation, Session};
 use super::settings::CentralTab;
 use super::work::{self, Analysis, LiveMetrics, Overview, SearchResult};
@@ -29,6 +30,8 @@ pub(super) struct Jobs {
     pub search: Option<Job<Arc<SearchResult>>>,
     pub item: Option<Job<Arc<ItemCard>>>,
     pub export: Option<Job<String>>,
+    /// Saving a plot's picture (beside an export, never replacing it).
+    pub picture: Option<Job<String>>,
     pub rank: Option<Job<work::Ranked>>,
     /// Whether what the running rank job ranks changed since it started
     /// (it ranks again when it ends).
@@ -49,10 +52,11 @@ impl Jobs {
             search,
             item,
             export,
+            picture,
             rank,
             rank_again: _,
         } = self;
-        let all: [Option<&dyn jobs::Running>; 10] = [
+        let all: [Option<&dyn jobs::Running>; 11] = [
             load.as_ref().map(|j| j as _),
             encode.as_ref().map(|j| j as _),
             overview.as_ref().map(|j| j as _),
@@ -62,6 +66,7 @@ impl Jobs {
             search.as_ref().map(|j| j as _),
             item.as_ref().map(|j| j as _),
             export.as_ref().map(|j| j as _),
+            picture.as_ref().map(|j| j as _),
             rank.as_ref().map(|j| j as _),
         ];
         all.into_iter().flatten().collect()
@@ -159,6 +164,7 @@ impl CrossrecApp {
                 self.settings.tab = CentralTab::Projection;
             }
         }
+        self.poll_picture(ctx);
         if let Some((_, result)) = finished(&mut self.jobs.export) {
             // The file was written whatever is open now: always reported.
             match result {
@@ -166,10 +172,43 @@ impl CrossrecApp {
                 Err(e) => self.error(format!("export: {e}")),
             }
         }
+        if let Some((_, result)) = finished(&mut self.jobs.picture) {
+            match result {
+                Ok(message) => self.note(message),
+                Err(e) => self.error(e.to_string()),
+            }
+        }
         if let Some((from, result)) = finished(&mut self.jobs.item) {
             self.apply_encoded(from, result, "item", |e, card| e.card = Some(card));
         }
         self.start_stale_metrics(ctx);
+    }
+
+    /// Writes the plot asked for once its screenshot has arrived, as an
+    /// export job.
+    fn poll_picture(&mut self, ctx: &egui::Context) {
+        let Some(pending) = &self.picture_pending else {
+            return;
+        };
+        match pending.poll() {
+            Screenshot::Waiting => ctx.request_repaint(),
+            Screenshot::Refused => {
+                self.picture_pending = None;
+                self.error("could not save the picture: the window took no screenshot");
+            }
+            Screenshot::Taken(image) => {
+                let Some(pending) = self.picture_pending.take() else {
+                    return;
+                };
+                let generation = self.session.as_ref().map(|s| s.generation);
+                self.jobs.picture = Some(Job::spawn(
+                    JobKind::Export,
+                    generation.unwrap_or_else(Generation::next),
+                    ctx,
+                    move |_| super::picture::save(&image, &pending),
+                ));
+            }
+        }
     }
 
     /// Applies `result` to the encoded level of generation `from`, if it is

@@ -124,6 +124,9 @@ pub enum Command {
     ExportReport(PathBuf),
     /// Write the shown recommendations to this CSV file.
     ExportRanking(PathBuf),
+    /// Save the plot drawn in this rectangle (points) of the window as a
+    /// PNG picture at this path.
+    SavePicture(PathBuf, egui::Rect),
     /// Write the whole dataset's vectors, projection or neighbours to a
     /// file (format by its extension: `.npy`, else CSV).
     ExportDataset(DatasetExport, PathBuf),

@@ -14,6 +14,7 @@ use crate::service::recommend::{DEFAULT_ADAPTED_EPOCHS, DEFAULT_SEQUENCE_EPOCHS,
 
 use super::jobs::{Job, JobError, JobKind};
 use super::session::{Generation, Pinned};
+use super::settings::CandidateChoice;
 use super::work;
 use super::{Command, CrossrecApp};
 
@@ -170,6 +171,7 @@ impl CrossrecApp {
             }
             Command::ExportSelection(path) => self.export_selection(&path),
             Command::ExportRanking(path) => self.export_ranking(&path),
+            Command::SavePicture(path, region) => self.save_picture(ctx, path, region),
             Command::ExportPerUser(path) => self.export_evaluation(ctx, path, false),
             Command::ExportReport(path) => self.export_evaluation(ctx, path, true),
             Command::ExportDataset(what, path) => self.start_export(ctx, what, path),
@@ -218,6 +220,9 @@ impl CrossrecApp {
         let mut inputs = Inputs::of_dataset(dataset, self.settings.manifest.as_deref());
         if let Some(font) = &self.font {
             inputs = inputs.and(font);
+        }
+        if let CandidateChoice::File(lists) = &self.settings.candidates {
+            inputs = inputs.and(lists);
         }
         match self.encoded() {
             Some(encoded) => inputs.and_model(encoded.encoder.files()),
@@ -273,6 +278,26 @@ impl CrossrecApp {
                 work::export_dataset(data, &embeddings, overview.as_deref(), what, &path, r)
             },
         ));
+    }
+
+    /// Asks for a picture of the plot in `region`, saved to `path` once the
+    /// next frame's screenshot arrives ([`super::picture`]); refused at once
+    /// when `path` is one of the run's inputs.
+    fn save_picture(&mut self, ctx: &egui::Context, path: PathBuf, region: egui::Rect) {
+        let checked = match &self.session {
+            Some(session) => self.inputs(&session.dataset).check_and_tidy(&path),
+            None => crate::files::check_output(&path).map(|_| ()),
+        };
+        if let Err(e) = checked.and_then(|()| crate::files::check_output(&path).map(|_| ())) {
+            self.error(format!("could not save the picture: {e}"));
+            return;
+        }
+        if self.picture.is_some() || self.picture_pending.is_some() {
+            self.error("a picture is being saved; save the next one when it is done");
+            return;
+        }
+        self.picture = Some(super::picture::PictureRequest { path, region });
+        ctx.request_repaint();
     }
 
     /// Writes the open evaluation's per-user results, or its HTML

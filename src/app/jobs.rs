@@ -104,6 +104,9 @@ pub enum JobError {
     /// Writing a file.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
+    /// Saving a picture of a plot.
+    #[error("could not save the picture: {0}")]
+    Picture(String),
     /// An item that is not in the dataset.
     #[error("item {} of domain {} is not loaded", .0.item, .0.domain)]
     NoItem(crate::explore::ItemRef),

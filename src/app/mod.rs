@@ -12,6 +12,7 @@ mod fonts;
 mod handle;
 mod jobs;
 mod panels;
+mod picture;
 mod session;
 mod settings;
 mod work;
@@ -55,6 +56,10 @@ pub struct CrossrecApp {
     model_load: Option<work::ModelLoad>,
     /// Target items from which rankings run off the frame.
     off_frame_items: usize,
+    /// A plot to save, asked for but not yet sent to the viewport.
+    picture: Option<picture::PictureRequest>,
+    /// A plot whose screenshot the viewport was asked for.
+    picture_pending: Option<picture::Pending>,
 }
 
 impl CrossrecApp {
@@ -93,6 +98,8 @@ impl CrossrecApp {
             panels: panels::PanelStates::default(),
             store: SettingsStore::new(start.settings_dir),
             model_load: None,
+            picture: None,
+            picture_pending: None,
         };
         if let Some(font) = &start.font
             && let Err(e) = fonts::install_user_font(&cc.egui_ctx, font)
@@ -242,6 +249,9 @@ fn view<'a>(
 
 impl eframe::App for CrossrecApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(request) = self.picture.take() {
+            self.picture_pending = Some(picture::Pending::ask(ctx, request));
+        }
         self.poll_jobs(ctx);
         self.handle_dropped_files(ctx);
         for command in std::mem::take(&mut self.commands) {

@@ -374,11 +374,25 @@ impl SetupArgs {
     }
 }
 
-/// Fails before the long work when `path` is one of the run's inputs or
+/// Every file a run of these flags reads: the dataset's, the model's, and
+/// the candidate-list file when `--candidates file:PATH` names one.
+pub(crate) fn run_inputs(
+    args: &DatasetArgs,
+    setup: &SetupArgs,
+    dataset: &crate::data::Dataset,
+) -> Result<Inputs> {
+    let inputs =
+        Inputs::of_dataset(dataset, Some(&args.manifest()?)).and_model_named(&args.model.model);
+    Ok(match &setup.candidates {
+        CandidatesFlag::File(lists) => inputs.and(lists),
+        CandidatesFlag::Drawn(_) => inputs,
+    })
+}
+
+/// Fails before the long work when `path` is one of the run's `inputs` or
 /// cannot be written, or (`what`) names a file type the output is not.
 pub(crate) fn check_table_output(
-    args: &DatasetArgs,
-    dataset: &crate::data::Dataset,
+    inputs: &Inputs,
     path: &std::path::Path,
     what: &str,
 ) -> Result<()> {
@@ -388,9 +402,7 @@ pub(crate) fn check_table_output(
             path.display()
         );
     }
-    Inputs::of_dataset(dataset, Some(&args.manifest()?))
-        .and_model_named(&args.model.model)
-        .check_and_tidy(path)?;
+    inputs.check_and_tidy(path)?;
     crate::files::check_output(path)?;
     Ok(())
 }
@@ -401,6 +413,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
+    let inputs = run_inputs(&args.direction.dataset, &args.setup, &dataset)?;
     let options = args.setup.options(
         (&dataset, target),
         args.weights.unwrap_or_default(),
@@ -415,15 +428,10 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<()> {
         }
         // Never replace the dataset's own files or the model's; fail before
         // the long work if the file cannot be written.
-        check_table_output(
-            &args.direction.dataset,
-            &dataset,
-            path,
-            "--write-candidates",
-        )?;
+        check_table_output(&inputs, path, "--write-candidates")?;
     }
     if let Some(path) = &args.per_user {
-        check_table_output(&args.direction.dataset, &dataset, path, "--per-user")?;
+        check_table_output(&inputs, path, "--per-user")?;
         if args.write_candidates.as_ref() == Some(path) {
             anyhow::bail!(
                 "--per-user and --write-candidates name the same file, {}",

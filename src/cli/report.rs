@@ -12,7 +12,6 @@ use super::DirectionArgs;
 use super::eval::SetupArgs;
 use super::recommend::parse_weights;
 use crate::rank::Weights;
-use crate::service::guard::Inputs;
 
 /// `crossrec report`.
 #[derive(Debug, Args)]
@@ -49,8 +48,7 @@ pub(crate) fn report(args: &ReportArgs) -> Result<()> {
     if args.weights.is_some_and(|w| w.is_zero()) {
         anyhow::bail!("{}", crate::rank::ALL_ZERO);
     }
-    let inputs = Inputs::of_dataset(&dataset, Some(&args.direction.dataset.manifest()?))
-        .and_model_named(&args.direction.dataset.model.model);
+    let inputs = super::eval::run_inputs(&args.direction.dataset, &args.setup, &dataset)?;
     // Before the long work, not after it.
     inputs.check_and_tidy(&args.output)?;
     crate::files::check_output(&args.output)?;

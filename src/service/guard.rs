@@ -1,7 +1,8 @@
 //! Outputs never replace inputs: [`Inputs`] lists every file a run reads
-//! (the manifest and every file it names, the model folder's files, and
-//! whatever else the caller adds), and [`Inputs::check`] refuses an output that is one of them —
-//! through a symlink or another spelling of the path alike. Every export,
+//! (the manifest and every file it names, the items' pictures, the model
+//! folder's files, and whatever else the caller adds), and
+//! [`Inputs::check`] refuses an output that is one of them — through a
+//! symlink or another spelling of the path alike. Every export,
 //! from the command line or the window, is checked through it.
 
 use std::path::{Path, PathBuf};
@@ -15,14 +16,19 @@ use crate::files::{WriteError, check_not_inputs};
 pub struct Inputs(Vec<PathBuf>);
 
 impl Inputs {
-    /// The dataset's files: its manifest (when it was read from one) and
-    /// every file the manifest names.
+    /// The dataset's files: its manifest (when it was read from one),
+    /// every file the manifest names, and every item's picture.
     pub fn of_dataset(dataset: &Dataset, manifest: Option<&Path>) -> Inputs {
+        let pictures = dataset
+            .domains
+            .iter()
+            .flat_map(|d| d.items.iter().filter_map(|item| item.image.clone()));
         Inputs(
             manifest
                 .map(Path::to_path_buf)
                 .into_iter()
                 .chain(dataset.manifest.files())
+                .chain(pictures)
                 .collect(),
         )
     }

@@ -415,6 +415,13 @@ fn candidate_lists_from_a_file_rank_as_the_lists_they_were_written_from() {
         };
         assert!((ndcg(&a) - ndcg(&b)).abs() < 1e-12, "{method}");
     }
+    // The candidate file is an input: no output of the run replaces it.
+    let before = std::fs::read(&lists).unwrap();
+    let out = eval(&["--candidates", &file, "--per-user", lists.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("lists.csv: is also the input"), "{error}");
+    assert_eq!(std::fs::read(&lists).unwrap(), before);
     // A file listing one test user: only that user is evaluated, and the
     // report says how many were left out and how many targets the lists missed.
     let text = std::fs::read_to_string(&lists).unwrap();

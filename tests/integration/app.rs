@@ -1184,6 +1184,112 @@ fn without_a_cjk_font_the_window_says_how_to_install_one() {
     );
 }
 
+/// The screenshot the window asked its viewport for in the last frame, if
+/// it asked for one (the harness has no renderer to take it).
+fn screenshot_request(h: &Harness<'_, CrossrecApp>) -> Option<egui::ScreenshotCallback> {
+    h.output()
+        .viewport_output
+        .values()
+        .flat_map(|v| &v.commands)
+        .find_map(|c| match c {
+            egui::ViewportCommand::Screenshot(callback) => Some(callback.clone()),
+            _ => None,
+        })
+}
+
+#[test]
+fn plots_save_as_png_pictures_of_what_is_on_screen_and_never_over_an_input() {
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    wait_for(&mut h, "the window at rest", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    // Each plot has its button, enabled once the plot is drawn.
+    let enabled = |h: &Harness<'_, CrossrecApp>| {
+        use egui_kittest::kittest::NodeT;
+        !h.get_by_label("PNG…").accesskit_node().is_disabled()
+    };
+    assert!(enabled(&h), "the projection's");
+    for tab in ["Heatmap", "Evaluation"] {
+        h.get_by_label(tab).click();
+        settle(&mut h);
+        assert!(enabled(&h), "the {tab} tab's");
+    }
+    h.get_by_label("Projection").click();
+    settle(&mut h);
+    // The file is picked: the next frame asks for a screenshot, and the
+    // plot's rectangle of it is written (a screenshot whose every pixel
+    // says where it is stands in for the renderer's).
+    let ctx = h.ctx.clone();
+    let ppp = ctx.pixels_per_point();
+    let png = dir.path().join("plot.png");
+    let region = egui::Rect::from_min_max(egui::pos2(100.0, 120.0), egui::pos2(340.0, 270.0));
+    h.state_mut()
+        .handle(&ctx, Command::SavePicture(png.clone(), region));
+    h.step();
+    let callback = screenshot_request(&h).expect("a screenshot asked for");
+    let (width, height) = (1600.0 * ppp, 1300.0 * ppp);
+    let (width, height) = (width as usize, height as usize);
+    let pixels = (0..width * height)
+        .map(|i| egui::Color32::from_rgb((i % width % 251) as u8, (i / width % 241) as u8, 9))
+        .collect();
+    callback.complete(std::sync::Arc::new(egui::ColorImage::new(
+        [width, height],
+        pixels,
+    )));
+    wait_for(&mut h, "the picture", |app| {
+        app.running_jobs().is_empty() && png.exists()
+    });
+    let picture = image::open(&png).unwrap().to_rgba8();
+    let (w, h_px) = ((240.0 * ppp) as u32, (150.0 * ppp) as u32);
+    assert_eq!((picture.width(), picture.height()), (w, h_px));
+    let (x0, y0) = ((100.0 * ppp) as usize, (120.0 * ppp) as usize);
+    assert_eq!(
+        picture.get_pixel(0, 0).0,
+        [(x0 % 251) as u8, (y0 % 241) as u8, 9, 255]
+    );
+    let (x1, y1) = (x0 + w as usize - 1, y0 + h_px as usize - 1);
+    assert_eq!(
+        picture.get_pixel(w - 1, h_px - 1).0,
+        [(x1 % 251) as u8, (y1 % 241) as u8, 9, 255]
+    );
+    let note = h.state().notifications().last().unwrap().clone();
+    assert!(
+        !note.error && note.text.contains("plot.png"),
+        "{}",
+        note.text
+    );
+    // Over the manifest: refused at once, the manifest untouched, and no
+    // screenshot asked for.
+    let manifest = sample_manifest();
+    let before = std::fs::read(&manifest).unwrap();
+    h.state_mut()
+        .handle(&ctx, Command::SavePicture(manifest.clone(), region));
+    h.step();
+    assert!(screenshot_request(&h).is_none());
+    let refused = h.state().notifications().last().unwrap().clone();
+    assert!(
+        refused.error && refused.text.contains("is also the input"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(std::fs::read(&manifest).unwrap(), before);
+    // A screenshot the window never takes is an error, not a silent nothing.
+    let lost = dir.path().join("lost.png");
+    h.state_mut()
+        .handle(&ctx, Command::SavePicture(lost.clone(), region));
+    h.step();
+    drop(screenshot_request(&h).expect("a screenshot asked for"));
+    settle(&mut h);
+    let error = h.state().notifications().last().unwrap().clone();
+    assert!(
+        error.error && error.text.contains("took no screenshot"),
+        "{}",
+        error.text
+    );
+    assert!(!lost.exists());
+}
+
 #[test]
 fn the_whole_dataset_exports_from_the_window_as_a_background_job() {
     use crossrec::export::DatasetExport;
@@ -1808,6 +1914,23 @@ fn item_pictures_show_in_the_card_and_lists_and_a_missing_one_is_a_grey_box() {
         std::thread::sleep(Duration::from_millis(20));
     }
     h.get_by_label("picture of p1");
+    // An item's picture is an input: no export replaces it.
+    let p1 = data.join("pics/p1.png");
+    let before = std::fs::read(&p1).unwrap();
+    let ctx = h.ctx.clone();
+    let region = egui::Rect::from_min_size(egui::pos2(0.0, 0.0), egui::vec2(50.0, 50.0));
+    h.state_mut()
+        .handle(&ctx, Command::SavePicture(p1.clone(), region));
+    let refused = h.state().notifications().last().unwrap().clone();
+    assert!(
+        refused.error && refused.text.contains("is also the input"),
+        "{}",
+        refused.text
+    );
+    h.state_mut()
+        .handle(&ctx, Command::ExportRanking(p1.clone()));
+    assert!(h.state().notifications().last().unwrap().error);
+    assert_eq!(std::fs::read(&p1).unwrap(), before);
 }
 
 /// A large catalogue ranks as a background job: the list on screen stays

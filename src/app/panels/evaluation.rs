@@ -6,6 +6,7 @@
 use egui_plot::{Bar, BarChart, Plot};
 
 use super::super::Command;
+use super::picture::PictureButton;
 use super::{View, explore};
 use crate::evaluate::{Method, SegmentTable, Unit};
 
@@ -19,6 +20,8 @@ pub struct EvaluationPanel {
     method: Option<Method>,
     per_user: explore::FileDialog,
     report: explore::FileDialog,
+    /// Saves the breakdowns on screen as a PNG.
+    picture: PictureButton,
 }
 
 impl EvaluationPanel {
@@ -65,6 +68,7 @@ impl EvaluationPanel {
             {
                 self.report.save("report.html");
             }
+            self.picture.ui(ui, "breakdowns.png", out);
         });
         let methods: Vec<Method> = report.rows.iter().map(|r| r.method).collect();
         let chosen = self
@@ -81,12 +85,13 @@ impl EvaluationPanel {
                     }
                 }
             });
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        let shown = egui::ScrollArea::vertical().show(ui, |ui| {
             for table in &report.segments {
                 ui.separator();
                 breakdown(ui, table, chosen, width);
             }
         });
+        self.picture.drawn_at(ui, shown.inner_rect);
     }
 }
 

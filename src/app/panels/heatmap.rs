@@ -6,6 +6,7 @@
 
 use super::super::Command;
 use super::super::session::Generation;
+use super::picture::PictureButton;
 use super::{Panel, View, truncate};
 use crate::explore::similarity_grid;
 
@@ -48,6 +49,8 @@ enum MatrixKey {
 pub struct HeatmapPanel {
     mode: Mode,
     cached: Option<(MatrixKey, Matrix, egui::TextureHandle)>,
+    /// Saves the heatmap as a PNG.
+    picture: PictureButton,
 }
 
 /// A perceptual dark-blue → teal → yellow ramp for t in [0, 1].
@@ -168,8 +171,9 @@ impl HeatmapPanel {
 
 impl Panel for HeatmapPanel {
     /// Draws the panel: the mode, the heatmap with its labels, the scale.
-    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, _out: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         ui.horizontal(|ui| {
+            self.picture.ui(ui, "heatmap.png", out);
             ui.selectable_value(
                 &mut self.mode,
                 Mode::User,
@@ -185,8 +189,11 @@ impl Panel for HeatmapPanel {
             });
             return;
         };
-        grid(ui, matrix, texture);
-        colour_scale(ui, matrix);
+        let drawn = ui.scope(|ui| {
+            grid(ui, matrix, texture);
+            colour_scale(ui, matrix);
+        });
+        self.picture.drawn_at(ui, drawn.response.rect);
     }
 }
 

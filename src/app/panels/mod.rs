@@ -10,6 +10,7 @@ pub mod heatmap;
 pub mod jobs;
 pub mod manifest_builder;
 pub mod model;
+pub mod picture;
 pub mod projection;
 pub mod recommendations;
 pub mod weights;

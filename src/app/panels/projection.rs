@@ -14,6 +14,7 @@ use egui_plot::{
 
 use super::super::Command;
 use super::super::session::Generation;
+use super::picture::PictureButton;
 use super::{Panel, View, domain_colour, explore, truncate};
 use crate::explore::ItemRef;
 use crate::project::Projection;
@@ -31,6 +32,8 @@ pub struct ProjectionPanel {
     drag_from: Option<[f64; 2]>,
     /// The selection window's pending file dialog.
     export: explore::FileDialog,
+    /// Saves the plot as a PNG.
+    picture: PictureButton,
     filter: String,
     query: String,
     /// Matches of the filter per domain, cached per (filter, dataset).
@@ -138,6 +141,7 @@ impl ProjectionPanel {
         out: &mut Vec<Command>,
     ) {
         ui.horizontal_wrapped(|ui| {
+            self.picture.ui(ui, "projection.png", out);
             ui.toggle_value(&mut self.box_select, "Box select")
                 .on_hover_text("drag on the plot to select the items in a box");
             ui.separator();
@@ -250,6 +254,8 @@ impl ProjectionPanel {
         let clicked_at = std::cell::Cell::new(None);
         let mut drag_from = self.drag_from;
         let mut selected = None;
+        // The plot, its axes and their labels fill what is left of the panel.
+        let area = ui.available_rect_before_wrap();
         let response = Plot::new("projection")
             .legend(Legend::default())
             .allow_drag(!self.box_select)
@@ -288,6 +294,7 @@ impl ProjectionPanel {
                 manual.then(|| plot.plot_bounds())
             });
         self.bounds = response.inner;
+        self.picture.drawn_at(ui, area.intersect(ui.min_rect()));
         self.drag_from = drag_from;
         if let Some(corners) = selected {
             out.push(Command::SelectBox(corners));
