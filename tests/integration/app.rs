@@ -468,7 +468,10 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
     let ranking = h.state().ranking().unwrap().clone();
     assert_eq!(ranking.among, Some(their.len()));
     assert!(ranking.items.iter().all(|r| their.contains(&r.item)));
-    h.get_by_label_contains("items of the evaluation's candidates for them");
+    h.get_by_label_contains(&format!(
+        "ranked among the evaluation's {} candidates for them: targets + 99 sampled",
+        their.len()
+    ));
     // Negatives drawn as LLMCDSR draws them.
     h.get_by_label("any").click();
     wait_for(&mut h, "the LLMCDSR-sampled evaluation", |app| {
@@ -542,7 +545,7 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
     let mut shown: Vec<u32> = ranking.items.iter().map(|r| r.item).collect();
     shown.sort_unstable();
     assert_eq!(shown, three);
-    h.get_by_label_contains("items of their own list");
+    h.get_by_label_contains("ranked among the 3 items of their list in");
     // The unknown user is reported with its file and line.
     let read = h
         .state()

@@ -141,16 +141,18 @@ impl Panel for RecommendationsPanel {
             ground_truth(ui, dataset, target, truth, ranking, out);
         }
         if let (Some(n), Some(analysis)) = (ranking.among, view.analysis) {
-            let from = match &analysis.evaluation.report.candidates {
-                _ if view.truth.is_some() => "the evaluation's candidates for them",
-                crate::evaluate::Candidates::Listed(_) => "their own list",
-                _ => "their candidates",
-            };
-            ui.weak(format!(
-                "ranked among the {n} {} items of {from} ({})",
-                dataset.domains[target].name,
-                super::weights::among(&analysis.evaluation.report.candidates)
-            ));
+            let candidates = &analysis.evaluation.report.candidates;
+            ui.weak(match candidates {
+                _ if view.truth.is_some() => format!(
+                    "ranked among the evaluation's {n} candidates for them: {}",
+                    super::weights::among(candidates)
+                ),
+                crate::evaluate::Candidates::Listed(lists) => format!(
+                    "ranked among the {n} items of their list in {}",
+                    lists.file.display()
+                ),
+                _ => format!("ranked among {n} candidates"),
+            });
         }
         for (c, why) in &ranking.unavailable {
             ui.colored_label(
