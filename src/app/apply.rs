@@ -141,14 +141,16 @@ impl CrossrecApp {
             let session = self.session.as_mut();
             match (session.and_then(|s| s.analysed_at(from)), result) {
                 (Some(analysed), Ok(metrics)) => {
-                    // A's outcomes stay while the same weights stay pinned.
-                    if let (Some(pinned), Some((weights, outcomes))) =
-                        (analysed.pinned.as_mut(), &metrics.pinned_outcomes)
-                        && pinned.weights == *weights
-                    {
-                        pinned.outcomes = Some(outcomes.clone());
-                    }
+                    let outcomes = metrics.pinned_outcomes.clone();
                     analysed.metrics = Some(metrics);
+                    // A's outcomes stay while the same setting stays pinned.
+                    if let (Some(pinned), Some((pin, outcomes))) = (
+                        self.session.as_mut().and_then(|s| s.pinned.as_mut()),
+                        outcomes,
+                    ) && pinned.generation == pin
+                    {
+                        pinned.outcomes = Some(outcomes);
+                    }
                 }
                 (Some(_), Err(e)) => self.error(format!("metrics: {e}")),
                 (None, _) => {}
@@ -238,13 +240,15 @@ impl CrossrecApp {
         let Some(dataset) = self.session.as_ref().map(|s| s.dataset.clone()) else {
             return;
         };
-        let Some(analysed) = self
-            .session
-            .as_mut()
-            .and_then(|s| s.encoded.as_mut())
-            .and_then(|e| e.analysed.as_mut())
-            .filter(|a| a.metrics_stale)
-        else {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let pinned = session.pinned.clone();
+        let Some(encoded) = session.encoded.as_mut() else {
+            return;
+        };
+        let model = encoded.model.clone();
+        let Some(analysed) = encoded.analysed.as_mut().filter(|a| a.metrics_stale) else {
             return;
         };
         // Live metrics re-score the evaluation; they wait for it.
@@ -253,12 +257,11 @@ impl CrossrecApp {
         };
         analysed.metrics_stale = false;
         let weights = self.settings.weights;
-        let pinned = analysed.pinned.clone();
         self.jobs.metrics = Some(Job::spawn(
             JobKind::Metrics,
             analysed.generation,
             ctx,
-            move |_| work::metrics((dataset, analysis), weights, pinned),
+            move |_| work::metrics((dataset, analysis), (weights, &model), pinned),
         ));
     }
 
@@ -301,7 +304,14 @@ impl CrossrecApp {
                 embeddings,
                 encoder,
             }) => {
-                let encoded = session.encoded.insert(Encoded::new(embeddings, encoder));
+                let model = format!(
+                    "{}, {}",
+                    self.settings.model,
+                    crate::names::Named::name(self.settings.precision)
+                );
+                let encoded = session
+                    .encoded
+                    .insert(Encoded::new(embeddings, encoder, model));
                 let (generation, for_overview) = (encoded.generation, encoded.embeddings.clone());
                 let summary = for_overview.summary.iter().flat_map(|p| &p.notes).cloned();
                 let notes: Vec<String> = summary.collect();
@@ -393,6 +403,7 @@ impl CrossrecApp {
             return;
         }
         encoded.analysed = Some(Analysed::evaluated(analysis.clone()));
+        let unpaired = session.pinned.as_ref().and_then(|p| p.mismatch(&analysis));
         if session.selected_user.is_none() {
             session.selected_user = super::panels::recommendations::first_user(relations);
         }
@@ -418,6 +429,9 @@ impl CrossrecApp {
                 _ => self.error(format!("tuned settings not saved: {why}")),
             },
             None => {}
+        }
+        if let Some(why) = unpaired {
+            self.unpin(ctx, &why);
         }
         if let crate::evaluate::Candidates::Listed(lists) = &analysis.evaluation.report.candidates {
             let read = format!(

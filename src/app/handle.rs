@@ -66,6 +66,7 @@ impl CrossrecApp {
                 if let Some(encoded) = self.session.as_mut().and_then(|s| s.encoded.as_mut()) {
                     encoded.analysed = None;
                 }
+                self.unpin(ctx, "the direction changed");
                 self.jobs.drop_analysed();
                 let _ = self.start_analyse(ctx, Analyse::Open);
             }
@@ -78,11 +79,22 @@ impl CrossrecApp {
             }
             Command::PinWeights(pin) => {
                 let weights = self.settings.weights;
+                if let Some(session) = &mut self.session {
+                    session.pinned = pin
+                        .then(|| {
+                            let encoded = session.encoded.as_ref()?;
+                            Some(Pinned {
+                                generation: Generation::next(),
+                                weights,
+                                analysis: encoded.analysed.as_ref()?.analysis.clone()?,
+                                embeddings: encoded.embeddings.clone(),
+                                model: encoded.model.clone(),
+                                outcomes: None,
+                            })
+                        })
+                        .flatten();
+                }
                 if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
-                    analysed.pinned = pin.then_some(Pinned {
-                        weights,
-                        outcomes: None,
-                    });
                     analysed.metrics_stale = true;
                 }
                 self.refresh_ranking(ctx);
@@ -94,10 +106,12 @@ impl CrossrecApp {
             Command::HighlightEntity(name) => self.panels.projection.highlight(&name),
             Command::SetProtocol(protocol) => {
                 self.settings.protocol = protocol;
+                self.unpin(ctx, "the protocol changed");
                 let _ = self.start_analyse(ctx, Analyse::Refresh);
             }
             Command::SetCandidates(candidates) => {
                 self.settings.candidates = candidates;
+                self.unpin(ctx, "the candidates changed");
                 let _ = self.start_analyse(ctx, Analyse::Refresh);
             }
             Command::Cancel(kind) => {
@@ -278,6 +292,23 @@ impl CrossrecApp {
                 work::export_dataset(data, &embeddings, overview.as_deref(), what, &path, r)
             },
         ));
+    }
+
+    /// Drops the setting pinned as A, saying `why`: what B is evaluated on
+    /// no longer pairs with A's users and candidates.
+    pub(super) fn unpin(&mut self, ctx: &egui::Context, why: &str) {
+        if self
+            .session
+            .as_mut()
+            .and_then(|s| s.pinned.take())
+            .is_some()
+        {
+            self.note(format!("A is unpinned: {why}"));
+            if let Some(analysed) = self.encoded_mut().and_then(|e| e.analysed.as_mut()) {
+                analysed.metrics_stale = true;
+            }
+            self.refresh_ranking(ctx);
+        }
     }
 
     /// Asks for a picture of the plot in `region`, saved to `path` once the
@@ -657,6 +688,7 @@ impl CrossrecApp {
             return;
         };
         let user = session.selected_user;
+        let pinned = session.pinned.clone();
         let Some(encoded) = session.encoded.as_mut() else {
             return;
         };
@@ -677,7 +709,7 @@ impl CrossrecApp {
             embeddings: encoded.embeddings.clone(),
             user,
             weights,
-            pinned: analysed.pinned.as_ref().map(|p| p.weights),
+            pinned,
             k,
         };
         if encoded.embeddings.domains[fitted.relations.target].len() < off_frame_items {

@@ -233,7 +233,7 @@ fn view<'a>(
         ranking: analysed.and_then(|a| a.ranking.as_ref()),
         ranking_pending: jobs.rank.is_some(),
         truth: analysed.and_then(|a| a.truth.as_ref()),
-        pinned: analysed.and_then(|a| a.pinned.as_ref()).map(|p| p.weights),
+        pinned: session.and_then(|s| s.pinned.as_ref()),
         pinned_ranking: analysed.and_then(|a| a.pinned_ranking.as_ref()),
         selection: encoded.and_then(|e| e.selection.as_ref()),
         search: encoded.and_then(|e| e.search.as_deref()),

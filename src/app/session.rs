@@ -2,9 +2,12 @@
 //! from: a [`Session`] holds the dataset, its [`Encoded`] vectors (with
 //! everything derived from them: projection, search, cards, selection) and
 //! their [`Analysed`] direction (relations fitted at once, the evaluation
-//! once done, live metrics, the shown ranking). Replacing a level drops its children. Each level has a
-//! [`Generation`]; a job carries the generation of the level it started
-//! from, and its result is applied only while that level is still there.
+//! once done, live metrics, the shown ranking). Replacing a level drops its
+//! children. Each level has a [`Generation`]; a job carries the generation
+//! of the level it started from, and its result is applied only while that
+//! level is still there. A setting pinned as A ([`Pinned`]) hangs from the
+//! session, not from the vectors: it keeps its own evaluation and vectors,
+//! so a new model or precision (B) is compared against it on the same users.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +45,8 @@ pub struct Session {
     pub selected_user: Option<u32>,
     /// The dataset's vectors, once encoded with the current model.
     pub encoded: Option<Encoded>,
+    /// The setting pinned as A, while one is.
+    pub pinned: Option<Pinned>,
 }
 
 /// The dataset's vectors and what was made from them.
@@ -52,6 +57,8 @@ pub struct Encoded {
     pub embeddings: Arc<DatasetEmbeddings>,
     /// The model that made them, kept loaded for typed queries.
     pub encoder: Arc<Encoder>,
+    /// That model and its precision, in words ("all-MiniLM-L6-v2, fp32").
+    pub model: String,
     /// The projection and clusters, once computed.
     pub overview: Option<Arc<Overview>>,
     /// The latest box selection of the projection.
@@ -87,20 +94,70 @@ pub struct Analysed {
     pub truth: Option<GroundTruth>,
     /// Where the user kept an unreliable search's result, when they did.
     pub kept: Option<std::path::PathBuf>,
-    /// Weights pinned as A, which the sliders (B) are compared against.
-    pub pinned: Option<Pinned>,
-    /// The selected user's ranking under the pinned weights.
+    /// The selected user's ranking under the setting pinned as A.
     pub pinned_ranking: Option<Ranking>,
 }
 
-/// Weights pinned as A, and the held-out users' outcomes under them once a
-/// re-scoring has computed them (they do not change while pinned).
+/// A setting pinned as A: its weights, the evaluation and vectors it was
+/// measured with (its model's, kept when the model or precision changes),
+/// and the held-out users' outcomes under it once a re-scoring has
+/// computed them (they do not change while pinned).
 #[derive(Debug, Clone)]
 pub struct Pinned {
+    /// This pin (a new one for each time a setting is pinned).
+    pub generation: Generation,
     /// A's weights.
     pub weights: Weights,
-    /// Each held-out user's outcome under them.
+    /// The evaluation A was measured on.
+    pub analysis: Arc<Analysis>,
+    /// The vectors A ranks with.
+    pub embeddings: Arc<DatasetEmbeddings>,
+    /// A's model and precision, in words.
+    pub model: String,
+    /// Each held-out user's outcome under A.
     pub outcomes: Option<Arc<Vec<UserOutcome>>>,
+}
+
+impl Pinned {
+    /// Why `analysis` (B's) does not pair with A's users and candidates —
+    /// another direction, protocol, candidates or seed — or `None` when it
+    /// does.
+    pub fn mismatch(&self, analysis: &Analysis) -> Option<String> {
+        let (a, b) = (
+            &self.analysis.evaluation.report,
+            &analysis.evaluation.report,
+        );
+        let direction = |r: &crate::evaluate::Report| format!("{} -> {}", r.source, r.target);
+        [
+            (
+                direction(a) != direction(b),
+                "direction",
+                direction(a),
+                direction(b),
+            ),
+            (
+                a.protocol != b.protocol,
+                "protocol",
+                a.protocol.name().to_string(),
+                b.protocol.name().to_string(),
+            ),
+            (
+                a.candidates != b.candidates,
+                "candidates",
+                a.candidates.to_string(),
+                b.candidates.to_string(),
+            ),
+            (
+                a.seed != b.seed,
+                "seed",
+                a.seed.to_string(),
+                b.seed.to_string(),
+            ),
+        ]
+        .into_iter()
+        .find(|(differs, ..)| *differs)
+        .map(|(_, what, x, y)| format!("A was evaluated with {what} {x}, this evaluation with {y}"))
+    }
 }
 
 impl Session {
@@ -111,6 +168,7 @@ impl Session {
             dataset,
             selected_user: None,
             encoded: None,
+            pinned: None,
         }
     }
 
@@ -136,11 +194,16 @@ impl Session {
 
 impl Encoded {
     /// Vectors just encoded, with nothing derived yet.
-    pub fn new(embeddings: Arc<DatasetEmbeddings>, encoder: Arc<Encoder>) -> Encoded {
+    pub fn new(
+        embeddings: Arc<DatasetEmbeddings>,
+        encoder: Arc<Encoder>,
+        model: String,
+    ) -> Encoded {
         Encoded {
             generation: Generation::next(),
             embeddings,
             encoder,
+            model,
             overview: None,
             selection: None,
             search: None,
@@ -179,7 +242,6 @@ impl Analysed {
             ranking: None,
             truth: None,
             kept: None,
-            pinned: None,
             pinned_ranking: None,
         }
     }

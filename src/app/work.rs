@@ -22,7 +22,7 @@ use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
 use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
-use super::session::Pinned;
+use super::session::{Generation, Pinned};
 use super::settings::CandidateChoice;
 
 /// Clusters per domain in the overview heatmap.
@@ -66,9 +66,10 @@ pub struct LiveMetrics {
     pub per_user: Vec<UserMetrics>,
     /// With weights pinned as A: these weights (B) against them.
     pub comparison: Option<Arc<Comparison>>,
-    /// The pinned weights' outcomes this re-scoring computed (kept while
-    /// they stay pinned, so the next one does not compute them again).
-    pub pinned_outcomes: Option<(Weights, Arc<Vec<UserOutcome>>)>,
+    /// The pinned setting's outcomes this re-scoring computed, with the
+    /// pin's generation (kept while it stays pinned, so the next one does
+    /// not compute them again).
+    pub pinned_outcomes: Option<(Generation, Arc<Vec<UserOutcome>>)>,
 }
 
 /// The cut-off of a held-out user's own metrics in the window.
@@ -104,8 +105,9 @@ pub struct RankInputs {
     pub user: u32,
     /// The sliders' weights.
     pub weights: Weights,
-    /// The weights pinned as A, when there are.
-    pub pinned: Option<Weights>,
+    /// The setting pinned as A, when there is one (ranked with its own
+    /// evaluation and vectors).
+    pub pinned: Option<Pinned>,
     /// Items listed.
     pub k: usize,
 }
@@ -178,9 +180,22 @@ pub fn rank(inputs: &RankInputs) -> Ranked {
         (ranking, None)
     };
     let (ranking, truth) = rank(weights);
+    // A, as A's own evaluation and vectors rank the user.
+    let pinned = pinned.as_ref().filter(|p| !p.weights.is_zero()).map(|a| {
+        self::rank(&RankInputs {
+            fitted: a.analysis.fitted.clone(),
+            analysis: Some(a.analysis.clone()),
+            embeddings: a.embeddings.clone(),
+            user,
+            weights: a.weights,
+            pinned: None,
+            k,
+        })
+        .ranking
+    });
     Ranked {
         ranking,
-        pinned: pinned.filter(|p| !p.is_zero()).map(|p| rank(&p).0),
+        pinned,
         truth,
     }
 }
@@ -580,11 +595,12 @@ pub fn fit(
     Ok(Arc::new(fitted))
 }
 
-/// Re-scores the held-out users under `weights` and, with weights pinned
-/// as A, compares them against A on the same users.
+/// Re-scores the held-out users under `weights` (of the vectors of
+/// `model`) and, with a setting pinned as A, compares them against A on
+/// the users both evaluated, each side from its own evaluation.
 pub fn metrics(
     (dataset, analysis): (Arc<Dataset>, Arc<Analysis>),
-    weights: Weights,
+    (weights, model): (Weights, &str),
     pinned: Option<Pinned>,
 ) -> Result<LiveMetrics, JobError> {
     let scores = &analysis.evaluation.scores;
@@ -606,14 +622,24 @@ pub fn metrics(
             pinned_outcomes: None,
         });
     };
+    let a_scores = &pinned.analysis.evaluation.scores;
     let b = pool.install(|| scores.outcomes(&weights, &KS));
     let a = match pinned.outcomes {
         Some(a) => a,
-        None => Arc::new(pool.install(|| scores.outcomes(&pinned.weights, &KS))),
+        None => Arc::new(pool.install(|| a_scores.outcomes(&pinned.weights, &KS))),
     };
     let per_user: Vec<Vec<UserMetrics>> = b.iter().map(|o| o.at.clone()).collect();
     let target = &dataset.domains[analysis.evaluation.relations.target];
-    let side = |label, weights| Side {
+    // The model is named when A's is another.
+    let (a_label, b_label) = if pinned.model == model {
+        ("A (pinned)".to_string(), "B (sliders)".to_string())
+    } else {
+        (
+            format!("A (pinned, {})", pinned.model),
+            format!("B (sliders, {model})"),
+        )
+    };
+    let side = |label, scores, weights| Side {
         label,
         scores,
         weights,
@@ -623,8 +649,8 @@ pub fn metrics(
     let comparison = pool
         .install(|| {
             compare(
-                &side("A (pinned)", pinned.weights),
-                &side("B (sliders)", weights),
+                &side(&a_label, a_scores, pinned.weights),
+                &side(&b_label, scores, weights),
                 Some((&a, &b)),
                 COMPARE_MOVERS,
             )
@@ -635,7 +661,7 @@ pub fn metrics(
         hybrid: AtK::summarise(&per_user, &KS),
         per_user: at_truth(&per_user),
         comparison: Some(Arc::new(comparison)),
-        pinned_outcomes: Some((pinned.weights, a)),
+        pinned_outcomes: Some((pinned.generation, a)),
     })
 }
 

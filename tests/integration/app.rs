@@ -1783,7 +1783,7 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
         app.live_metrics()
             .is_some_and(|m| m.weights == b && m.comparison.is_some())
     });
-    h.get_by_label_contains("B (sliders) against A on");
+    h.get_by_label_contains("B (sliders) against A (pinned) on");
     h.get_by_label("B - A (paired)");
     let comparison = h
         .state()
@@ -1858,6 +1858,113 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
     });
     assert!(h.state().notifications().last().unwrap().error);
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
+}
+
+#[test]
+fn a_model_pinned_as_a_is_compared_with_another_precision_on_the_same_users() {
+    use crossrec::evaluate::{Measure, Metric};
+    let dir = tempdir();
+    let mut h = harness(dir.path(), sample_manifest());
+    let compared = |app: &CrossrecApp| {
+        app.running_jobs().is_empty()
+            && app
+                .live_metrics()
+                .is_some_and(|m| m.comparison.is_some() && m.weights == app.settings().weights)
+    };
+    wait_for(&mut h, "the evaluation", |app| {
+        app.analysis().is_some() && app.running_jobs().is_empty()
+    });
+    let ctx = h.ctx.clone();
+    h.state_mut().handle(&ctx, Command::PinWeights(true));
+    wait_for(&mut h, "A against itself", compared);
+    let a_analysis = h.state().analysis().unwrap().clone();
+    let weights = h.state().settings().weights;
+    let ndcg = Measure::At(Metric::Ndcg, 10);
+    let before = h
+        .state()
+        .live_metrics()
+        .unwrap()
+        .comparison
+        .clone()
+        .unwrap();
+    assert_eq!(before.get(ndcg).unwrap().difference.mean, 0.0);
+    // B: the same model at int8 (other vectors, a new evaluation).
+    let choice = ModelChoice {
+        spec: h.state().settings().model.clone(),
+        precision: Precision::Int8,
+        device: h.state().settings().device,
+    };
+    h.state_mut().handle(&ctx, Command::SetModel(choice));
+    wait_for(&mut h, "the int8 evaluation against A", |app| {
+        compared(app)
+            && app
+                .live_metrics()
+                .and_then(|m| m.comparison.as_ref())
+                .is_some_and(|c| c.b.contains("int8"))
+    });
+    let metrics = h.state().live_metrics().unwrap().clone();
+    let c = metrics.comparison.clone().unwrap();
+    assert!(
+        c.a.contains("fp32") && c.b.contains("int8"),
+        "{} / {}",
+        c.a,
+        c.b
+    );
+    // The same held-out users; A as measured before, B the new evaluation.
+    let b_analysis = h.state().analysis().unwrap();
+    assert_eq!(
+        b_analysis.evaluation.scores.users,
+        a_analysis.evaluation.scores.users
+    );
+    assert_eq!(c.paired_users, a_analysis.evaluation.scores.len());
+    assert_eq!(
+        c.get(ndcg).unwrap().a.mean,
+        before.get(ndcg).unwrap().a.mean
+    );
+    let k10 = crossrec::evaluate::KS
+        .iter()
+        .position(|&k| k == 10)
+        .unwrap();
+    assert_eq!(c.get(ndcg).unwrap().b.mean, metrics.hybrid[k10].ndcg.mean);
+    h.get_by_label_contains("B (sliders, ");
+    // A held-out user's A list is the fp32 evaluation's; B's the int8 one's.
+    let user = a_analysis.evaluation.scores.users[0];
+    h.state_mut().handle(&ctx, Command::SelectUser(user));
+    settle(&mut h);
+    let k = h.state().settings().k;
+    let items = |r: Option<&crossrec::rank::Ranking>| -> Vec<u32> {
+        r.unwrap().items.iter().map(|x| x.item).collect()
+    };
+    let a_list = a_analysis
+        .evaluation
+        .scores
+        .rank(0, &weights, k, &mut Vec::new());
+    assert_eq!(items(h.state().pinned_ranking()), a_list);
+    let b_list =
+        h.state()
+            .analysis()
+            .unwrap()
+            .evaluation
+            .scores
+            .rank(0, &weights, k, &mut Vec::new());
+    assert_eq!(items(h.state().ranking()), b_list);
+    // Another protocol does not pair with A: the pin goes, and says why.
+    h.state_mut().handle(
+        &ctx,
+        Command::SetProtocol(crossrec::evaluate::Protocol::Warm {
+            holdout: crossrec::evaluate::Holdout::Count(2),
+        }),
+    );
+    assert!(h.state().pinned_ranking().is_none());
+    let note = h.state().notifications().last().unwrap().text.clone();
+    assert_eq!(note, "A is unpinned: the protocol changed");
+    wait_for(&mut h, "the warm evaluation", |app| {
+        app.analysis()
+            .is_some_and(|a| a.evaluation.report.protocol.name() == "warm")
+            && app.running_jobs().is_empty()
+    });
+    assert!(h.state().pinned_ranking().is_none());
+    h.get_by_label("Pin as A");
 }
 
 #[test]

@@ -67,7 +67,7 @@ pub struct View<'a> {
     /// previous one until it lands).
     pub ranking_pending: bool,
     /// Weights pinned as A, which the sliders are compared against.
-    pub pinned: Option<crate::rank::Weights>,
+    pub pinned: Option<&'a super::session::Pinned>,
     /// The selected user's ranking under the pinned weights.
     pub pinned_ranking: Option<&'a Ranking>,
     /// Their held-out items and metrics, when the evaluation held them out.

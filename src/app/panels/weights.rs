@@ -2,9 +2,10 @@
 //! live metrics hold out and rank among (every item, 1 + N sampled, or the
 //! users' own lists from a file), and the
 //! held-out metrics of the current weights next to the popularity baseline,
-//! updated as the sliders move; weights pinned as A, and the sliders (B)
-//! against them on the same users: each metric's paired difference, and
-//! the users who gain and lose most (each opens in Recommendations).
+//! updated as the sliders move; a setting (weights and model) pinned as A,
+//! and the sliders or another model or precision (B) against it on the
+//! same users: each metric's paired difference, and the users who gain and
+//! lose most (each opens in Recommendations).
 
 use super::super::{CandidateChoice, Command};
 use super::{View, component_colour, explore};
@@ -159,8 +160,9 @@ fn compare(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         if ui
             .button("Pin as A")
             .on_hover_text(
-                "Keep these weights as A; then move the sliders (B) to see every metric's \
-                 difference on the same held-out users, and who gains or loses",
+                "Keep these weights and this model as A; then move the sliders, or switch the \
+                 model or precision (B), to see every metric's difference on the same held-out \
+                 users, and who gains or loses",
             )
             .clicked()
         {
@@ -174,7 +176,7 @@ fn compare(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
             out.push(Command::PinWeights(false));
         }
     });
-    ui.weak(pinned.to_string());
+    ui.weak(format!("{}; {}", pinned.weights, pinned.model));
     let Some(c) = view.metrics.and_then(|m| {
         m.comparison
             .as_deref()
@@ -184,9 +186,8 @@ fn compare(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Command>) {
         return;
     };
     ui.label(format!(
-        "B (sliders) against A on {} users: better for {}, worse for {}, the same for {} \
-         (NDCG@{})",
-        c.paired_users, c.gained, c.lost, c.same, MOVERS_K
+        "{} against {} on {} users: better for {}, worse for {}, the same for {} (NDCG@{})",
+        c.b, c.a, c.paired_users, c.gained, c.lost, c.same, MOVERS_K
     ));
     egui::Grid::new("compare-metrics")
         .striped(true)
