@@ -1,5 +1,5 @@
 //! `crossrec compare`: two settings of a direction (weights, model,
-//! precision, or another version of the dataset) evaluated on the same
+//! precision, protocol, or another version of the dataset) evaluated on the same
 //! held-out users, every metric side by side with the paired difference,
 //! and the users who gain and lose most.
 
@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::eval::SetupArgs;
+use super::eval::{ProtocolName, SetupArgs};
 use super::recommend::parse_weights;
 use super::{DatasetArgs, DirectionArgs};
 use crate::embed::Precision;
@@ -44,8 +44,9 @@ pub struct CompareArgs {
     /// Side A: settings separated by ';', each key=value: weights=default,
     /// weights=tuned (saved by `eval --tune`) or weights=graph=1,kg=0.5
     /// (components not named keep their default); model=MODEL;
-    /// precision=fp32|int8; dataset=OTHER.toml. Unset ones are the
-    /// command's own.
+    /// precision=fp32|int8; dataset=OTHER.toml; protocol=cold-start|warm|
+    /// new-items|given (users evaluated under both are paired). Unset ones
+    /// are the command's own.
     #[arg(long, default_value = "weights=default")]
     a: SideSpec,
     /// Side B, as --a.
@@ -75,9 +76,10 @@ pub struct SideSpec {
     model: Option<String>,
     precision: Option<Precision>,
     dataset: Option<PathBuf>,
+    protocol: Option<ProtocolName>,
 }
 
-const KEYS: &str = "weights, model, precision, dataset";
+const KEYS: &str = "weights, model, precision, dataset, protocol";
 
 impl std::str::FromStr for SideSpec {
     type Err = String;
@@ -89,6 +91,7 @@ impl std::str::FromStr for SideSpec {
             model: None,
             precision: None,
             dataset: None,
+            protocol: None,
         };
         let mut seen: Vec<&str> = Vec::new();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -122,6 +125,14 @@ impl std::str::FromStr for SideSpec {
                     })?)
                 }
                 "dataset" => spec.dataset = Some(PathBuf::from(value)),
+                "protocol" => {
+                    spec.protocol = Some(ProtocolName::from_str(value, true).map_err(|_| {
+                        format!(
+                            "protocol '{value}': expected one of cold-start, warm, new-items, \
+                             given"
+                        )
+                    })?)
+                }
                 other => return Err(format!("unknown key '{other}'; the keys are {KEYS}")),
             }
             seen.push(key);
@@ -149,6 +160,21 @@ impl SideSpec {
             args.sample = None;
         }
         args
+    }
+}
+
+impl SideSpec {
+    /// The command's evaluation flags with this side's protocol (its own
+    /// --holdout or --new-items-share only when it is the command's
+    /// protocol, else that protocol's default).
+    fn setup_args(&self, base: &SetupArgs) -> SetupArgs {
+        let mut setup = base.clone();
+        if let Some(protocol) = self.protocol.filter(|&p| p != base.protocol) {
+            setup.protocol = protocol;
+            setup.holdout = None;
+            setup.new_items_share = None;
+        }
+        setup
     }
 }
 
@@ -195,6 +221,9 @@ struct JsonOut<'a> {
     from: &'a str,
     to: &'a str,
     protocol: crate::evaluate::Protocol,
+    /// B's protocol, when it is not A's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    b_protocol: Option<crate::evaluate::Protocol>,
     candidates: crate::evaluate::Candidates,
     seed: u64,
     a_weights: Weights,
@@ -243,16 +272,25 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
         }
     }
     let (a_label, b_label) = (format!("A: {}", args.a.text), format!("B: {}", args.b.text));
-    let options = args.setup.options((&dataset, pair.1), a_weights, false)?;
+    let (a_setup, b_setup) = (
+        args.a.setup_args(&args.setup),
+        args.b.setup_args(&args.setup),
+    );
+    let options = a_setup.options((&dataset, pair.1), a_weights, false)?;
     // Candidate lists name users and items by position: B's own dataset
     // reads the file again.
     let b_candidates = match b_version {
         Some(v) => Some(
-            args.setup
+            b_setup
                 .options((v.dataset, v.pair.1), b_weights, false)?
                 .candidates,
         ),
         None => None,
+    };
+    // B's own protocol, when it is not A's.
+    let b_protocol = {
+        let b_data = b_version.map_or((&dataset, pair.1), |v| (v.dataset, v.pair.1));
+        Some(b_setup.options(b_data, b_weights, false)?.protocol).filter(|&p| p != options.protocol)
     };
     let Compared { comparison, .. } = crate::service::compare::run(
         Version {
@@ -266,12 +304,14 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
                 weights: a_weights,
                 version: None,
                 candidates: None,
+                protocol: None,
             },
             Setup {
                 label: &b_label,
                 weights: b_weights,
                 version: b_version,
                 candidates: b_candidates,
+                protocol: b_protocol,
             },
         ),
         &options,
@@ -288,6 +328,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
                     from: &args.direction.from,
                     to: &args.direction.to,
                     protocol: options.protocol,
+                    b_protocol,
                     candidates: options.candidates.clone(),
                     seed: options.seed,
                     a_weights,

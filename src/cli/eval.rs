@@ -96,7 +96,7 @@ pub struct EvalArgs {
 
 /// How held-out users are drawn and what is trained: the flags `eval` and
 /// `compare` share.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct SetupArgs {
     /// What is held out.
     #[arg(long, value_enum, default_value_t = ProtocolName::ColdStart)]

@@ -2,14 +2,15 @@
 //! way for both front ends. Two weightings of one dataset and model share
 //! one evaluation (re-scored under each); another model, precision or
 //! version of the dataset is evaluated on its own under the same protocol,
-//! seed and shares, and the users are paired by id.
+//! seed and shares, and another protocol on the same seed and shares; the
+//! users are paired by id.
 
 use std::sync::atomic::AtomicBool;
 
 use crate::data::Dataset;
 use crate::evaluate::{
-    Candidates, CompareError, Comparison, EvalError, EvalOptions, Evaluation, KS, Method, Side,
-    compare, evaluate,
+    Candidates, CompareError, Comparison, EvalError, EvalOptions, Evaluation, KS, Method, Protocol,
+    Side, compare, evaluate,
 };
 use crate::pipeline::DatasetEmbeddings;
 use crate::rank::Weights;
@@ -42,6 +43,9 @@ pub struct Setup<'a> {
     /// lists read against another dataset version name its own users and
     /// items).
     pub candidates: Option<Candidates>,
+    /// Its own protocol, when it differs from the options' (then it is
+    /// evaluated on its own, on A's version unless it has its own).
+    pub protocol: Option<Protocol>,
 }
 
 /// The evaluations compared and the comparison.
@@ -99,6 +103,7 @@ pub fn run(
                 .candidates
                 .clone()
                 .unwrap_or_else(|| options.candidates.clone()),
+            protocol: setup.protocol.unwrap_or(options.protocol),
             ..options.clone()
         };
         evaluate(
@@ -112,13 +117,15 @@ pub fn run(
         )
     };
     let a_eval = evaluate_one(version, &a, "A", progress).map_err(CompareRunError::A)?;
-    let b_eval = match b.version {
+    // B is evaluated on its own with a version or protocol of its own.
+    let b_version = b.version.or(b.protocol.map(|_| version));
+    let b_eval = match b_version {
         Some(v) => Some(evaluate_one(v, &b, "B", progress).map_err(CompareRunError::B)?),
         None => None,
     };
     progress("comparing", 0.0);
     let side_a = side(&a, &a_eval, version);
-    let side_b = match (&b_eval, b.version) {
+    let side_b = match (&b_eval, b_version) {
         (Some(evaluation), Some(v)) => side(&b, evaluation, v),
         _ => side(&b, &a_eval, version),
     };

@@ -305,6 +305,26 @@ fn compare_and_per_user_on_the_command_line() {
         .find(|m| m["measure"] == "NDCG@10")
         .unwrap();
     assert!(ndcg10["difference"]["ci95"].is_number());
+    // Another protocol: B is evaluated under it, and the users both
+    // evaluated are paired (A's others are counted, not dropped silently).
+    let out = run("compare", &["--b", "protocol=warm", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warm: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(warm["protocol"]["name"], "cold-start");
+    assert_eq!(warm["b_protocol"]["name"], "warm");
+    let paired = warm["paired_users"].as_u64().unwrap();
+    assert!(paired > 0);
+    let cold = run("eval", &["--format", "json"]);
+    let cold: serde_json::Value = serde_json::from_slice(&cold.stdout).unwrap();
+    assert_eq!(
+        paired + warm["only_a"].as_u64().unwrap(),
+        cold["evaluated_users"].as_u64().unwrap()
+    );
+    assert!(json.get("b_protocol").is_none());
     // CSV: one row per measure.
     let out = run("compare", &["--b", "weights=kg=2", "--format", "csv"]);
     assert!(out.status.success());
@@ -317,6 +337,7 @@ fn compare_and_per_user_on_the_command_line() {
         ("colour=red", "unknown key 'colour'"),
         ("weights=kg=2;weights=graph=1", "given twice"),
         ("precision=fp16", "expected one of"),
+        ("protocol=sideways", "expected one of cold-start, warm"),
         ("weights=tuned", "no tuned settings are saved"),
         (
             "weights=kg=0,graph=0,content=0,mapped=0,adapted=0,sequence=0,popularity=0,history=0",
