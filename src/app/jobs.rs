@@ -104,6 +104,12 @@ pub enum JobError {
     /// Writing a file.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
+    /// Reading the candidate lists the live metrics rank among.
+    #[error(
+        "the candidate lists could not be read ({0}); pick another file or \"all items\" under \
+         Ranked among in the Weights panel"
+    )]
+    Candidates(#[source] crate::data::DataError),
     /// Saving a picture of a plot.
     #[error("could not save the picture: {0}")]
     Picture(String),

@@ -493,7 +493,8 @@ pub fn analyse(
         (Some(drawn), _) => drawn,
         (None, CandidateChoice::File(path)) => {
             reporter.progress("reading the candidate lists", 0.0, 0.0, "");
-            let lists = CandidateLists::read(path, &dataset, target).map_err(JobError::from)?;
+            let lists =
+                CandidateLists::read(path, &dataset, target).map_err(JobError::Candidates)?;
             Candidates::Listed(Arc::new(lists))
         }
         (None, _) => Candidates::All,

@@ -578,10 +578,9 @@ fn the_live_metrics_rank_among_sampled_candidates_or_the_users_own_lists() {
     );
     wait_for(&mut h, "the refused lists", |app| {
         app.running_jobs().is_empty()
-            && app
-                .notifications()
-                .iter()
-                .any(|n| n.error && n.text.contains("no-such-lists.csv"))
+            && app.notifications().iter().any(|n| {
+                n.error && n.text.contains("no-such-lists.csv") && n.text.contains("Ranked among")
+            })
     });
     assert!(h.state().ranking().is_some());
 }
