@@ -401,7 +401,13 @@ fn ranked(
     let kg = relations.kg.as_ref().ok();
     let (best, among) = match choose {
         Choose::Scan(Scan::Compact, compact) => {
-            (scorer.top_compact(compact.get(target), k, &owned), None)
+            let sequence = relations
+                .sequence
+                .as_ref()
+                .ok()
+                .and_then(|m| compact.sequence(m.items()));
+            let tables = (compact.get(target), sequence);
+            (scorer.top_compact(tables, k, &owned), None)
         }
         Choose::Scan(Scan::Exact, _) => (top_k(&scorer.all(), k, &owned), None),
         Choose::Given(items, among) => (

@@ -41,15 +41,62 @@ impl Scan {
 
 /// A target domain's 4-bit copy, quantised on first use and kept: one per
 /// target domain and set of vectors, shared by everything that ranks it
-/// (clones share the copy).
+/// (clones share the copy); and the same of the sequence model's own table
+/// of the target items, when one ranks.
 #[derive(Debug, Clone, Default)]
-pub struct CompactCache(Arc<OnceLock<CompactItems>>);
+pub struct CompactCache(Arc<CompactCopies>);
+
+#[derive(Debug, Default)]
+struct CompactCopies {
+    text: OnceLock<CompactItems>,
+    /// The sequence model's table, with what identifies the table it was
+    /// made from.
+    sequence: OnceLock<(TableKey, CompactItems)>,
+}
+
+/// What tells one item table from another: where its values are, how many,
+/// and the bits of its first row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TableKey {
+    at: usize,
+    len: usize,
+    dim: usize,
+    first: Vec<u32>,
+}
+
+impl TableKey {
+    fn of(items: &Embeddings) -> TableKey {
+        TableKey {
+            at: items.as_slice().as_ptr() as usize,
+            len: items.len(),
+            dim: items.dim(),
+            first: items
+                .as_slice()
+                .iter()
+                .take(items.dim())
+                .map(|x| x.to_bits())
+                .collect(),
+        }
+    }
+}
 
 impl CompactCache {
     /// The compact copy of `items`, made now if it was not made before.
     /// The cache belongs to one matrix: give it the same `items` each time.
     pub fn get(&self, items: &Embeddings) -> &CompactItems {
-        self.0.get_or_init(|| CompactItems::new(items))
+        self.0.text.get_or_init(|| CompactItems::new(items))
+    }
+
+    /// The compact copy of the sequence model's item table `items`, made
+    /// now if it was not made before; `None` when this cache holds the copy
+    /// of another table (that scan then reads the exact values).
+    pub fn sequence(&self, items: &Embeddings) -> Option<&CompactItems> {
+        let key = TableKey::of(items);
+        let (made_from, copy) = self
+            .0
+            .sequence
+            .get_or_init(|| (key.clone(), CompactItems::new(items)));
+        (*made_from == key).then_some(copy)
     }
 }
 
@@ -71,9 +118,15 @@ type CompactQueries<'a> = (
 
 impl Scorer<'_> {
     /// The `k` best items, best first, ties by index, found by a compact
-    /// scan and scored exactly; `skip` (sorted) is left out.
-    pub fn top_compact(&self, compact: &CompactItems, k: usize, skip: &[u32]) -> Vec<u32> {
-        let candidates = self.candidates(compact, pool_size(k), skip);
+    /// scan (of `compact`, and of `sequence`, the sequence model's table,
+    /// when given) and scored exactly; `skip` (sorted) is left out.
+    pub fn top_compact(
+        &self,
+        (compact, sequence): (&CompactItems, Option<&CompactItems>),
+        k: usize,
+        skip: &[u32],
+    ) -> Vec<u32> {
+        let candidates = self.candidates((compact, sequence), pool_size(k), skip);
         // Each candidate reads two rows from anywhere in memory: the
         // threads share the cache misses.
         let scored: Vec<(f32, u32)> = candidates
@@ -122,9 +175,29 @@ impl Scorer<'_> {
     }
 
     /// The `n` items with the best approximate scores from the 4-bit scan
-    /// (unordered); `skip` (sorted) is left out.
-    fn candidates(&self, compact: &CompactItems, n: usize, skip: &[u32]) -> Vec<u32> {
-        let (combined, adapted, exact) = self.compact_queries();
+    /// (unordered); `skip` (sorted) is left out. The sequence term is read
+    /// from `sequence`, the 4-bit copy of its table, when there is one of
+    /// that table's size.
+    fn candidates(
+        &self,
+        (compact, sequence): (&CompactItems, Option<&CompactItems>),
+        n: usize,
+        skip: &[u32],
+    ) -> Vec<u32> {
+        let (combined, adapted, mut exact) = self.compact_queries();
+        let sequence = match (sequence, exact.as_slice()) {
+            (Some(table), [(weight, query, items)])
+                if items.scale.is_none()
+                    && table.len() == items.vectors.len()
+                    && table.dim() == query.len() =>
+            {
+                let weighted: Vec<f32> = query.iter().map(|x| weight * x).collect();
+                let q = table.query(&Quantized::new(&weighted));
+                exact.clear();
+                Some((table, [q]))
+            }
+            _ => None,
+        };
         let combined = combined.as_deref().map(Quantized::new);
         let adapted = adapted.map(|(q, inv)| (Quantized::new(&q), inv));
         let (mut popularity_weight, mut popularity): (f32, &[f32]) = (0.0, &[]);
@@ -148,13 +221,23 @@ impl Scorer<'_> {
             .into_par_iter()
             .with_min_len(run)
             .fold(
-                || (Pool::new(keep), vec![[0f32; 2]; BLOCK]),
-                |(mut pool, mut buffer), b| {
+                || {
+                    (
+                        Pool::new(keep),
+                        vec![[0f32; 2]; BLOCK],
+                        vec![[0f32; 1]; BLOCK],
+                    )
+                },
+                |(mut pool, mut buffer, mut sequence_buffer), b| {
                     let start = b * BLOCK;
                     let end = (start + BLOCK).min(n_items);
                     let dots = &mut buffer[..end - start];
                     if combined.is_some() || adapted.is_some() {
                         compact.dots(start, &queries, dots);
+                    }
+                    let sequence_dots = &mut sequence_buffer[..end - start];
+                    if let Some((table, query)) = &sequence {
+                        table.dots(start, query, sequence_dots);
                     }
                     let mut cursors: Vec<(f32, SparseCursor<'_>)> = sparse
                         .iter()
@@ -165,6 +248,9 @@ impl Scorer<'_> {
                         let mut v = d[0];
                         if let Some((_, inv)) = &adapted {
                             v += d[1] * inv[j];
+                        }
+                        if sequence.is_some() {
+                            v += sequence_dots[r][0];
                         }
                         for &(weight, query, items) in &exact {
                             v += weight * items.value(query, j);
@@ -179,10 +265,10 @@ impl Scorer<'_> {
                         }
                         pool.offer(v, j as u32);
                     }
-                    (pool, buffer)
+                    (pool, buffer, sequence_buffer)
                 },
             )
-            .map(|(pool, _)| pool)
+            .map(|(pool, ..)| pool)
             .reduce(|| Pool::new(keep), Pool::merge)
             .kept;
         keep_best(&mut best, n, skip);
