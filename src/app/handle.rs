@@ -315,11 +315,11 @@ impl CrossrecApp {
     /// next frame's screenshot arrives ([`super::picture`]); refused at once
     /// when `path` is one of the run's inputs.
     fn save_picture(&mut self, ctx: &egui::Context, path: PathBuf, region: egui::Rect) {
-        let checked = match &self.session {
+        let not_an_input = match &self.session {
             Some(session) => self.inputs(&session.dataset).check_and_tidy(&path),
-            None => crate::files::check_output(&path).map(|_| ()),
+            None => Ok(()),
         };
-        if let Err(e) = checked.and_then(|()| crate::files::check_output(&path).map(|_| ())) {
+        if let Err(e) = not_an_input.and_then(|()| crate::files::check_output(&path).map(|_| ())) {
             self.error(format!("could not save the picture: {e}"));
             return;
         }

@@ -52,9 +52,11 @@ impl CandidateChoice {
     pub fn drawn(&self) -> Option<Candidates> {
         match self {
             CandidateChoice::All => Some(Candidates::All),
-            &CandidateChoice::Sampled { n, negatives } => {
-                Some(Candidates::Sampled { n, negatives })
-            }
+            // At least one negative, whatever a settings file says.
+            &CandidateChoice::Sampled { n, negatives } => Some(Candidates::Sampled {
+                n: n.max(1),
+                negatives,
+            }),
             CandidateChoice::File(_) => None,
         }
     }
