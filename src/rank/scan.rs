@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
 use super::compact::{CompactItems, Quantized};
-use super::score::{BLOCK, DenseItems, Scorer, Space, SparseCursor, Term};
+use super::score::{BLOCK, DenseItems, Scorer, Space, Term};
 use super::top::{TopK, keep_best};
 use crate::embed::Embeddings;
 
@@ -226,9 +226,10 @@ impl Scorer<'_> {
                         Pool::new(keep),
                         vec![[0f32; 2]; BLOCK],
                         vec![[0f32; 1]; BLOCK],
+                        vec![0f32; BLOCK],
                     )
                 },
-                |(mut pool, mut buffer, mut sequence_buffer), b| {
+                |(mut pool, mut buffer, mut sequence_buffer, mut values_buffer), b| {
                     let start = b * BLOCK;
                     let end = (start + BLOCK).min(n_items);
                     let dots = &mut buffer[..end - start];
@@ -239,33 +240,45 @@ impl Scorer<'_> {
                     if let Some((table, query)) = &sequence {
                         table.dots(start, query, sequence_dots);
                     }
-                    let mut cursors: Vec<(f32, SparseCursor<'_>)> = sparse
-                        .iter()
-                        .map(|&(weight, scores)| (weight, SparseCursor::new(scores, start)))
-                        .collect();
-                    for (r, d) in dots.iter().enumerate() {
-                        let j = start + r;
-                        let mut v = d[0];
-                        if let Some((_, inv)) = &adapted {
-                            v += d[1] * inv[j];
-                        }
-                        if sequence.is_some() {
-                            v += sequence_dots[r][0];
-                        }
-                        for &(weight, query, items) in &exact {
-                            v += weight * items.value(query, j);
-                        }
-                        if popularity_weight != 0.0 {
-                            v += popularity_weight * popularity[j];
-                        }
-                        for (weight, cursor) in &mut cursors {
-                            if let Some(s) = cursor.at(j) {
-                                v += *weight * s;
-                            }
-                        }
-                        pool.offer(v, j as u32);
+                    // The block's approximate scores term by term, each a
+                    // plain pass the compiler vectorises; the sparse terms
+                    // touch only their own items.
+                    let values = &mut values_buffer[..end - start];
+                    for (v, d) in values.iter_mut().zip(dots.iter()) {
+                        *v = d[0];
                     }
-                    (pool, buffer, sequence_buffer)
+                    if let Some((_, inv)) = &adapted {
+                        for ((v, d), s) in values.iter_mut().zip(dots.iter()).zip(&inv[start..end])
+                        {
+                            *v += d[1] * s;
+                        }
+                    }
+                    if sequence.is_some() {
+                        for (v, d) in values.iter_mut().zip(sequence_dots.iter()) {
+                            *v += d[0];
+                        }
+                    }
+                    for &(weight, query, items) in &exact {
+                        for (r, v) in values.iter_mut().enumerate() {
+                            *v += weight * items.value(query, start + r);
+                        }
+                    }
+                    if popularity_weight != 0.0 {
+                        for (v, p) in values.iter_mut().zip(&popularity[start..end]) {
+                            *v += popularity_weight * p;
+                        }
+                    }
+                    for &(weight, scores) in &sparse {
+                        let from = scores.partition_point(|&(t, _)| (t as usize) < start);
+                        let to = scores.partition_point(|&(t, _)| (t as usize) < end);
+                        for &(t, score) in &scores[from..to] {
+                            values[t as usize - start] += weight * score;
+                        }
+                    }
+                    for (r, &v) in values.iter().enumerate() {
+                        pool.offer(v, (start + r) as u32);
+                    }
+                    (pool, buffer, sequence_buffer, values_buffer)
                 },
             )
             .map(|(pool, ..)| pool)
