@@ -13,10 +13,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // Every core for rayon's pool (the scans, the evaluation's scoring,
+        // candle's training kernels), as the library and its benchmarks
+        // use it. Set explicitly because candle otherwise reads
+        // /proc/cpuinfo for a core count on every matrix product.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // SAFETY: nothing else runs yet; no thread can read the environment
-        // concurrently. candle's CPU kernels (the transfer model's training)
-        // run single-threaded, as crossrec's benchmarks measure them.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+        // concurrently.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", cores.to_string()) };
     }
     let cli = crossrec::cli::Cli::parse();
     let verbose = cli.verbose;
