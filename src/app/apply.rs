@@ -193,7 +193,9 @@ impl CrossrecApp {
             return;
         };
         match pending.poll() {
-            Screenshot::Waiting => ctx.request_repaint(),
+            // The screenshot's arrival asks for a frame; a request the
+            // window drops without one is noticed within a tenth of a second.
+            Screenshot::Waiting => ctx.request_repaint_after(std::time::Duration::from_millis(100)),
             Screenshot::Refused => {
                 self.picture_pending = None;
                 self.error("could not save the picture: the window took no screenshot");

@@ -41,9 +41,12 @@ impl Pending {
     /// Asks `ctx`'s viewport for a screenshot of its next frame.
     pub fn ask(ctx: &egui::Context, request: PictureRequest) -> Pending {
         let (tx, rx) = std::sync::mpsc::channel();
+        // The frame after the screenshot arrives writes it.
+        let repaint = ctx.clone();
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
             egui::ScreenshotCallback::new(move |image| {
                 let _ = tx.send(image);
+                repaint.request_repaint();
             }),
         ));
         ctx.request_repaint();

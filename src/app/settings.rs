@@ -3,9 +3,11 @@
 //! candidates. Panel sizes are kept by egui's own memory.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::{CandidateLists, DataError, Dataset};
 use crate::embed::{DEFAULT_MODEL, DeviceChoice, Precision};
 use crate::evaluate::{Candidates, Negatives, Protocol};
 use crate::rank::Weights;
@@ -47,30 +49,20 @@ impl CandidateChoice {
     /// sequential literature's 1 + 999).
     pub const SAMPLED: [usize; 2] = [99, 999];
 
-    /// The drawn candidates this choice is, or `None` for a file (read
-    /// against the dataset when the evaluation starts).
-    pub fn drawn(&self) -> Option<Candidates> {
-        match self {
-            CandidateChoice::All => Some(Candidates::All),
+    /// The candidates this choice stands for, ranking `dataset`'s domain
+    /// `target`: a file is read (and checked) now.
+    pub fn resolve(&self, dataset: &Dataset, target: usize) -> Result<Candidates, DataError> {
+        Ok(match self {
+            CandidateChoice::All => Candidates::All,
             // At least one negative, whatever a settings file says.
-            &CandidateChoice::Sampled { n, negatives } => Some(Candidates::Sampled {
+            &CandidateChoice::Sampled { n, negatives } => Candidates::Sampled {
                 n: n.max(1),
                 negatives,
-            }),
-            CandidateChoice::File(_) => None,
-        }
-    }
-
-    /// A short name for the picker.
-    pub fn label(&self) -> String {
-        match self {
-            CandidateChoice::All => "all items".into(),
-            CandidateChoice::Sampled { n, .. } => format!("targets + {n} sampled"),
-            CandidateChoice::File(path) => path.file_name().map_or_else(
-                || path.display().to_string(),
-                |name| name.to_string_lossy().into_owned(),
-            ),
-        }
+            },
+            CandidateChoice::File(path) => {
+                Candidates::Listed(Arc::new(CandidateLists::read(path, dataset, target)?))
+            }
+        })
     }
 }
 

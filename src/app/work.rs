@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::data::{CandidateLists, Dataset, Manifest};
+use crate::data::{Dataset, Manifest};
 use crate::embed::{EmbedError, EmbeddingCache, Encoder, EncoderOptions};
 use crate::evaluate::{
     AtK, Candidates, Comparison, EvalOptions, Evaluation, KS, Protocol, Side, TuneOptions, Tuned,
@@ -147,8 +147,8 @@ pub fn rank(inputs: &RankInputs) -> Ranked {
         Candidates::Listed(lists) => lists.of(user),
         _ => None,
     });
-    let rank = |weights: &Weights| -> (Ranking, Option<GroundTruth>) {
-        if let Some((analysis, i)) = held_out {
+    let (ranking, truth) = match held_out {
+        Some((analysis, i)) => {
             let scores = &analysis.evaluation.scores;
             let top = scores.rank(i, weights, k.max(TRUTH_K), &mut Vec::new());
             let relevant = scores.relevant(i).to_vec();
@@ -163,26 +163,29 @@ pub fn rank(inputs: &RankInputs) -> Ranked {
                 &top[..top.len().min(k)],
                 scores.candidates_of(i).map(<[u32]>::len),
             );
-            return (ranking, Some(truth));
+            (ranking, Some(truth))
         }
-        let ranking = match listed {
-            Some(list) => recommend_among(&fitted.relations, embeddings, user, weights, k, list),
-            None => recommend_with(
-                &fitted.relations,
-                embeddings,
-                user,
-                weights,
-                k,
-                Scan::auto(embeddings.domains[fitted.relations.target].len()),
-                &fitted.compact,
-            ),
-        };
-        (ranking, None)
+        None => {
+            let ranking = match listed {
+                Some(list) => {
+                    recommend_among(&fitted.relations, embeddings, user, weights, k, list)
+                }
+                None => recommend_with(
+                    &fitted.relations,
+                    embeddings,
+                    user,
+                    weights,
+                    k,
+                    Scan::auto(embeddings.domains[fitted.relations.target].len()),
+                    &fitted.compact,
+                ),
+            };
+            (ranking, None)
+        }
     };
-    let (ranking, truth) = rank(weights);
     // A, as A's own evaluation and vectors rank the user.
     let pinned = pinned.as_ref().filter(|p| !p.weights.is_zero()).map(|a| {
-        self::rank(&RankInputs {
+        rank(&RankInputs {
             fitted: a.analysis.fitted.clone(),
             analysis: Some(a.analysis.clone()),
             embeddings: a.embeddings.clone(),
@@ -489,16 +492,12 @@ pub fn analyse(
         tune,
         save_to,
     } = settings;
-    let candidates = match (candidates.drawn(), &candidates) {
-        (Some(drawn), _) => drawn,
-        (None, CandidateChoice::File(path)) => {
-            reporter.progress("reading the candidate lists", 0.0, 0.0, "");
-            let lists =
-                CandidateLists::read(path, &dataset, target).map_err(JobError::Candidates)?;
-            Candidates::Listed(Arc::new(lists))
-        }
-        (None, _) => Candidates::All,
-    };
+    if matches!(candidates, CandidateChoice::File(_)) {
+        reporter.progress("reading the candidate lists", 0.0, 0.0, "");
+    }
+    let candidates = candidates
+        .resolve(&dataset, target)
+        .map_err(JobError::Candidates)?;
     let options = EvalOptions {
         protocol,
         candidates,

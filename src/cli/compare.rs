@@ -161,9 +161,7 @@ impl SideSpec {
         }
         args
     }
-}
 
-impl SideSpec {
     /// The command's evaluation flags with this side's protocol (its own
     /// --holdout or --new-items-share only when it is the command's
     /// protocol, else that protocol's default).
@@ -288,10 +286,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<()> {
         None => None,
     };
     // B's own protocol, when it is not A's.
-    let b_protocol = {
-        let b_data = b_version.map_or((&dataset, pair.1), |v| (v.dataset, v.pair.1));
-        Some(b_setup.options(b_data, b_weights, false)?.protocol).filter(|&p| p != options.protocol)
-    };
+    let b_protocol = Some(b_setup.protocol()).filter(|&p| p != options.protocol);
     let Compared { comparison, .. } = crate::service::compare::run(
         Version {
             dataset: &dataset,

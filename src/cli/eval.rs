@@ -302,15 +302,9 @@ impl SetupArgs {
         Ok(())
     }
 
-    /// The evaluation options these flags ask for, ranking `dataset`'s
-    /// `target` domain by `weights`.
-    pub(crate) fn options(
-        &self,
-        (dataset, target): (&crate::data::Dataset, usize),
-        weights: Weights,
-        tune: bool,
-    ) -> Result<EvalOptions> {
-        let protocol = match self.protocol {
+    /// The protocol these flags ask for.
+    pub(crate) fn protocol(&self) -> Protocol {
+        match self.protocol {
             ProtocolName::ColdStart => Protocol::ColdStart,
             ProtocolName::Warm => Protocol::Warm {
                 holdout: self.holdout.unwrap_or(WARM_HOLDOUT),
@@ -319,7 +313,18 @@ impl SetupArgs {
                 share: self.new_items_share.unwrap_or(NEW_ITEMS_SHARE),
             },
             ProtocolName::Given => Protocol::Given,
-        };
+        }
+    }
+
+    /// The evaluation options these flags ask for, ranking `dataset`'s
+    /// `target` domain by `weights`.
+    pub(crate) fn options(
+        &self,
+        (dataset, target): (&crate::data::Dataset, usize),
+        weights: Weights,
+        tune: bool,
+    ) -> Result<EvalOptions> {
+        let protocol = self.protocol();
         let adapt = (self.adapt_epochs > 0).then(|| AdaptOptions {
             epochs: self.adapt_epochs,
             budget: std::time::Duration::from_secs(self.adapt_seconds),

@@ -108,8 +108,8 @@ pub fn pool_size(k: usize) -> usize {
 }
 
 /// The compact scan's queries: the combined text-space query, the folded
-/// `adapted` query with its per-item scales, and the terms scored exactly
-/// over a model's own item table (weight, query, items).
+/// `adapted` query with its per-item scales, and the terms over a model's
+/// own item table (weight, query, items).
 type CompactQueries<'a> = (
     Option<Vec<f32>>,
     Option<(Vec<f32>, &'a [f32])>,
@@ -144,7 +144,7 @@ impl Scorer<'_> {
     /// The approximate query of the compact scan: the weighted sum of the
     /// dense queries that score the raw item vectors, the weighted
     /// `adapted` query (already in the text space) with its per-item scale,
-    /// and the sequence model's term, scored exactly over its own table.
+    /// and the terms over a model's own table (the sequence model's).
     fn compact_queries(&self) -> CompactQueries<'_> {
         let mut combined: Option<Vec<f32>> = None;
         let mut adapted = None;

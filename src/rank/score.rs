@@ -27,8 +27,8 @@ pub(super) enum Space {
     /// `1 / |V t|` (the transfer model's query is folded into the text
     /// space).
     Adapted,
-    /// The sequence model's own item table (the compact scan scores it
-    /// exactly in f32).
+    /// The sequence model's own item table (the compact scan reads a
+    /// 4-bit copy of it when its cache holds one).
     Sequence,
 }
 

@@ -118,6 +118,14 @@ pub struct PanelStates {
     pub weights: weights::WeightsPanel,
 }
 
+/// A file's name for a label (the whole path when it has none).
+pub fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
 /// One colour per component, used by every panel that shows them.
 pub fn component_colour(c: Component) -> egui::Color32 {
     let [r, g, b] = crate::palette::component(c.name());

@@ -128,10 +128,7 @@ impl Panel for ModelPanel {
                     VectorSource::File(path) => format!(
                         "{}: vectors from file ({}), not encoded",
                         part.part,
-                        path.file_name().map_or_else(
-                            || path.display().to_string(),
-                            |n| n.to_string_lossy().into_owned()
-                        )
+                        super::file_name(path)
                     ),
                 });
             }

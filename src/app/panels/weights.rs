@@ -8,7 +8,7 @@
 //! lose most (each opens in Recommendations).
 
 use super::super::{CandidateChoice, Command};
-use super::{View, component_colour, explore};
+use super::{View, component_colour, explore, file_name};
 use crate::evaluate::{Candidates, KS, METRICS, MOVERS_K, Measure, Method, Negatives, Protocol};
 use crate::names::Named;
 use crate::rank::Component;
@@ -304,14 +304,14 @@ fn candidates_picker(
     ui.horizontal(|ui| {
         ui.label("Ranked among:");
         egui::ComboBox::from_id_salt("candidates")
-            .selected_text(current.label())
+            .selected_text(label(current))
             .show_ui(ui, |ui| {
                 let drawn = std::iter::once(CandidateChoice::All).chain(
                     CandidateChoice::SAMPLED.map(|n| CandidateChoice::Sampled { n, negatives }),
                 );
                 for choice in drawn {
                     let chosen = *current == choice;
-                    if ui.selectable_label(chosen, choice.label()).clicked() && !chosen {
+                    if ui.selectable_label(chosen, label(&choice)).clicked() && !chosen {
                         out.push(Command::SetCandidates(choice));
                     }
                 }
@@ -355,6 +355,15 @@ fn candidates_picker(
     }
 }
 
+/// A candidate choice's name in the picker.
+fn label(choice: &CandidateChoice) -> String {
+    match choice {
+        CandidateChoice::All => "all items".into(),
+        CandidateChoice::Sampled { n, .. } => format!("targets + {n} sampled"),
+        CandidateChoice::File(path) => file_name(path),
+    }
+}
+
 /// What an evaluation ranked its held-out targets among, in words.
 pub fn among(candidates: &Candidates) -> String {
     match candidates {
@@ -362,12 +371,6 @@ pub fn among(candidates: &Candidates) -> String {
         Candidates::Sampled { n, negatives } => {
             format!("targets + {n} sampled ({} negatives)", negatives.name())
         }
-        Candidates::Listed(lists) => format!(
-            "their lists in {}",
-            lists.file.file_name().map_or_else(
-                || lists.file.display().to_string(),
-                |n| n.to_string_lossy().into_owned()
-            )
-        ),
+        Candidates::Listed(lists) => format!("their lists in {}", file_name(&lists.file)),
     }
 }
