@@ -176,6 +176,14 @@ pub(crate) struct SetupArgs {
     /// learned embedding per item beside the text, read or scored).
     #[arg(long)]
     pub(crate) sequence_text_only: bool,
+    /// Give the sequence model one output head per domain (a learned map
+    /// from its last state to the query of that domain's items) instead of
+    /// scoring both domains from the same state.
+    #[arg(long)]
+    pub(crate) sequence_domain_heads: bool,
+    /// Negatives the sequence model's training samples per domain and step.
+    #[arg(long, default_value_t = SequenceOptions::default().negatives, value_parser = super::positive, allow_negative_numbers = true)]
+    pub(crate) sequence_negatives: usize,
     /// Learning rate of the sequence model (AdamW).
     #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
     pub(crate) sequence_lr: f64,
@@ -342,6 +350,8 @@ impl SetupArgs {
             layers: self.sequence_layers,
             dim: self.sequence_dim,
             ids: !self.sequence_text_only,
+            domain_heads: self.sequence_domain_heads,
+            negatives: self.sequence_negatives,
             learning_rate: self.sequence_lr,
             temperature: self.sequence_temperature,
             dropout: self.sequence_dropout as f32,

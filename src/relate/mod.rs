@@ -78,6 +78,21 @@ fn last_epoch_wins<M>() -> impl FnMut(&M) -> Option<f64> {
     |_| None
 }
 
+/// A pool of one thread for the sequence model's training steps. candle
+/// splits every operation across the global pool's threads; those steps
+/// are many small operations, for which the hand-offs cost more than a
+/// second core gives (2 cores, Amazon pair: two epochs 46.0 s with the
+/// steps on both threads, 30.8 s on one). The transfer model's larger
+/// products gain from both (two epochs 8.5 s against 9.8 s), so it trains
+/// on the global pool.
+fn one_thread_pool() -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "crossrec-training".to_string())
+        .build()
+        .map_err(|e| format!("no thread for training: {e}"))
+}
+
 /// Whether an epoch scored `score` by its validation replaces the kept one,
 /// scored `kept`: when it scores higher, or when either was not validated
 /// (then the later epoch wins).

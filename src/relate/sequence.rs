@@ -78,6 +78,12 @@ pub struct SequenceOptions {
     pub temperature: f32,
     /// Dropout on the embeddings and the blocks' outputs while training.
     pub dropout: f32,
+    /// One output head per domain: the state that predicts an item of a
+    /// domain passes through that domain's own learned affine map (started
+    /// at the identity) before it scores, so the model need not fold what
+    /// comes next in both domains into one vector; `false` scores both
+    /// domains from the same state.
+    pub domain_heads: bool,
     /// AdamW learning rate.
     pub learning_rate: f64,
     /// AdamW weight decay.
@@ -103,6 +109,7 @@ impl Default for SequenceOptions {
             id_dropout: 0.0,
             temperature: 0.1,
             dropout: 0.4,
+            domain_heads: false,
             learning_rate: 3e-3,
             weight_decay: 1e-4,
             budget: Duration::from_secs(300),
@@ -208,6 +215,9 @@ struct Net {
     position: Tensor,
     blocks: Vec<Block>,
     last_norm: Norm,
+    /// Per domain (source, target), with per-domain heads: the map from
+    /// the last state to the query of that domain's items; empty without.
+    heads: Vec<Affine>,
 }
 
 impl Net {
@@ -243,6 +253,10 @@ impl Net {
             norm(&mut out, format!("block{i}.feed_norm"), &b.feed_norm);
         }
         norm(&mut out, "last_norm".to_string(), &self.last_norm);
+        for (a, name) in self.heads.iter().zip(["source", "target"]) {
+            out.push((format!("head.{name}.weight"), &a.weight));
+            out.push((format!("head.{name}.bias"), &a.bias));
+        }
         out
     }
 
@@ -293,6 +307,11 @@ impl Net {
             });
         }
         let last_norm = norm(&self.last_norm, f)?;
+        let heads = self
+            .heads
+            .iter()
+            .map(|a| affine(a, f))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Net {
             projection,
             ids,
@@ -300,6 +319,7 @@ impl Net {
             position,
             blocks,
             last_norm,
+            heads,
         })
     }
 
@@ -356,6 +376,18 @@ impl Net {
                     down: affine()?,
                 });
             }
+            let heads = if options.domain_heads {
+                (0..2)
+                    .map(|_| {
+                        Ok(Affine {
+                            weight: Tensor::eye(d, DType::F32, &dev)?,
+                            bias: zeros(d)?,
+                        })
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
             Ok(Net {
                 projection,
                 ids,
@@ -363,6 +395,7 @@ impl Net {
                 position,
                 blocks,
                 last_norm: norm()?,
+                heads,
             })
         };
         build()
@@ -535,6 +568,18 @@ impl Net {
     }
 }
 
+impl Net {
+    /// `states` (`[n, dim]`) as queries of the items of `domain` (0
+    /// source, 1 target): through that domain's head, or as they are
+    /// without per-domain heads.
+    fn queries(&self, states: &Tensor, domain: u32) -> candle_core::Result<Tensor> {
+        match self.heads.get(domain as usize) {
+            Some(head) => affine(states, head),
+            None => Ok(states.clone()),
+        }
+    }
+}
+
 /// What one pass computed.
 struct Pass {
     /// The states of every position, `[batch, len, dim]`.
@@ -679,6 +724,7 @@ impl SequenceModel {
                 options,
             })
         };
+        let one_thread = super::one_thread_pool().map_err(SequenceError::Training)?;
         let mut best: Option<SequenceModel> = None;
         let mut epochs_run = 0;
         let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -689,45 +735,50 @@ impl SequenceModel {
             order.sort_by_key(|&i| examples[i].len());
             let mut batches: Vec<&[usize]> = order.chunks(options.batch).collect();
             batches.shuffle(&mut rng);
-            for batch in batches {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(SequenceError::Cancelled);
+            // The steps run on one thread (see `one_thread_pool`); the
+            // validation after them on every core.
+            one_thread.install(|| -> Result<(), SequenceError> {
+                for batch in batches {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(SequenceError::Cancelled);
+                    }
+                    let chosen: Vec<&[Step]> = batch.iter().map(|&i| examples[i]).collect();
+                    let step = TrainingBatch::new(
+                        &chosen,
+                        n_source,
+                        target.len(),
+                        options.negatives,
+                        seen.as_deref(),
+                        options.id_dropout,
+                        &mut rng,
+                    );
+                    let mut dropout = Dropout {
+                        p: options.dropout,
+                        rng: &mut rng,
+                    };
+                    let gathered = match &ids {
+                        Some(ids) => Some(Var::from_tensor(&ids.gather(&step.layout.items)?)?),
+                        None => None,
+                    };
+                    let loss = step.loss(
+                        &net,
+                        &text,
+                        &options,
+                        &mut dropout,
+                        gathered.as_ref().map(Var::as_tensor),
+                    )?;
+                    let grads = loss.backward()?;
+                    optimizer.step(&grads)?;
+                    if let (Some(ids), Some(rows)) = (&mut ids, &gathered)
+                        && let Some(grad) = grads.get(rows.as_tensor())
+                    {
+                        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+                        let learned = step.layout.learned.as_deref();
+                        ids.step(&step.layout.items, learned, &grad, &adam);
+                    }
                 }
-                let chosen: Vec<&[Step]> = batch.iter().map(|&i| examples[i]).collect();
-                let step = TrainingBatch::new(
-                    &chosen,
-                    n_source,
-                    target.len(),
-                    options.negatives,
-                    seen.as_deref(),
-                    options.id_dropout,
-                    &mut rng,
-                );
-                let mut dropout = Dropout {
-                    p: options.dropout,
-                    rng: &mut rng,
-                };
-                let gathered = match &ids {
-                    Some(ids) => Some(Var::from_tensor(&ids.gather(&step.layout.items)?)?),
-                    None => None,
-                };
-                let loss = step.loss(
-                    &net,
-                    &text,
-                    &options,
-                    &mut dropout,
-                    gathered.as_ref().map(Var::as_tensor),
-                )?;
-                let grads = loss.backward()?;
-                optimizer.step(&grads)?;
-                if let (Some(ids), Some(rows)) = (&mut ids, &gathered)
-                    && let Some(grad) = grads.get(rows.as_tensor())
-                {
-                    let grad = grad.flatten_all()?.to_vec1::<f32>()?;
-                    let learned = step.layout.learned.as_deref();
-                    ids.step(&step.layout.items, learned, &grad, &adam);
-                }
-            }
+                Ok(())
+            })?;
             epochs_run = epoch;
             let mut candidate = snapshot(&net, ids.as_ref())?;
             if !candidate.is_finite()? {
@@ -881,11 +932,12 @@ impl SequenceModel {
             .net
             .forward(&self.text, &layout, self.options.heads, None, None)
             .ok()?;
-        let last = pass
-            .states
-            .get(0)
+        let last = pass.states.get(0).ok()?.narrow(0, n - 1, 1).ok()?;
+        let last = self
+            .net
+            .queries(&last, domain_of(Step::Target(0)))
             .ok()?
-            .get(n - 1)
+            .flatten_all()
             .ok()?
             .to_vec1::<f32>()
             .ok()?;
@@ -1059,14 +1111,22 @@ impl LazyRows {
 /// sampled negatives of its domain.
 struct TrainingBatch {
     layout: Layout,
-    /// Flat positions (`sequence · len + position`) that have a next item.
+    /// Per domain (source, target): the positions whose next interaction
+    /// is of that domain.
+    groups: [Group; 2],
+}
+
+/// The positions of a batch whose next item is of one domain, and that
+/// domain's sampled negatives: only these are scored against each other.
+struct Group {
+    /// Flat positions (`sequence · len + position`).
     positions: Vec<u32>,
-    /// Per such position: the next item's row in `layout.items`.
+    /// Per position: the next item's row in `layout.items`.
     next: Vec<u32>,
     /// Per sampled negative: its row in `layout.items`.
     negatives: Vec<u32>,
-    /// `[positions, negatives]`: 0, or −1e9 where a negative is of the
-    /// other domain or is the next item itself.
+    /// `[positions, negatives]`: 0, or −1e9 where the negative is the next
+    /// item itself.
     mask: Vec<f32>,
 }
 
@@ -1093,9 +1153,13 @@ impl TrainingBatch {
         let mut at = vec![0u32; b * len];
         let mut domain = vec![0u32; b * len];
         let mut real = vec![0f32; b * len];
-        let mut positions = Vec::new();
-        let mut next = Vec::new();
-        let mut next_steps = Vec::new();
+        let mut groups: [Group; 2] = std::array::from_fn(|_| Group {
+            positions: Vec::new(),
+            next: Vec::new(),
+            negatives: Vec::new(),
+            mask: Vec::new(),
+        });
+        let mut wanted: [Vec<Step>; 2] = [Vec::new(), Vec::new()];
         for (s, seq) in chosen.iter().enumerate() {
             let n = seq.len() - 1;
             let pad = len - n;
@@ -1104,33 +1168,36 @@ impl TrainingBatch {
                 at[flat] = row(row_of(pair[0], n_source));
                 domain[flat] = domain_of(pair[0]);
                 real[flat] = 1.0;
-                positions.push(flat as u32);
-                next.push(row(row_of(pair[1], n_source)));
-                next_steps.push(pair[1]);
+                let d = domain_of(pair[1]) as usize;
+                groups[d].positions.push(flat as u32);
+                groups[d].next.push(row(row_of(pair[1], n_source)));
+                wanted[d].push(pair[1]);
             }
         }
-        let mut sampled = Vec::new();
-        let mut sampled_steps = Vec::new();
-        for (count, make) in [
+        for (d, (count, make)) in [
             (n_source, Step::Source as fn(u32) -> Step),
             (n_target, Step::Target as fn(u32) -> Step),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             if count == 0 {
                 continue;
             }
+            let mut sampled = Vec::with_capacity(negatives);
             for _ in 0..negatives {
                 let step = make(rng.random_range(0..count as u32));
-                sampled.push(row(row_of(step, n_source)));
-                sampled_steps.push(step);
+                groups[d].negatives.push(row(row_of(step, n_source)));
+                sampled.push(step);
             }
-        }
-        let mut mask = vec![0f32; next_steps.len() * sampled_steps.len()];
-        for (p, &want) in next_steps.iter().enumerate() {
-            for (k, &neg) in sampled_steps.iter().enumerate() {
-                if domain_of(neg) != domain_of(want) || neg == want {
-                    mask[p * sampled_steps.len() + k] = -1e9;
-                }
-            }
+            groups[d].mask = wanted[d]
+                .iter()
+                .flat_map(|&want| {
+                    sampled
+                        .iter()
+                        .map(move |&neg| if neg == want { -1e9 } else { 0.0 })
+                })
+                .collect();
         }
         let learned = seen.map(|seen| {
             items
@@ -1151,14 +1218,12 @@ impl TrainingBatch {
                 real,
                 learned,
             },
-            positions,
-            next,
-            negatives: sampled,
-            mask,
+            groups,
         }
     }
 
-    /// The sampled-softmax loss of predicting every next item.
+    /// The sampled-softmax loss of predicting every next item, each among
+    /// its own domain's negatives, averaged over the positions.
     fn loss(
         &self,
         net: &Net,
@@ -1171,32 +1236,46 @@ impl TrainingBatch {
         let pass = net.forward(text, &self.layout, options.heads, Some(dropout), gathered)?;
         let d = options.dim;
         let (b, l) = (self.layout.batch, self.layout.len);
-        let p = self.positions.len();
-        let positions = Tensor::from_slice(&self.positions, p, &dev)?;
-        let states = pass
-            .states
-            .reshape((b * l, d))?
-            .index_select(&positions, 0)?;
-        let states = states.broadcast_div(
-            &states
-                .sqr()?
-                .sum_keepdim(D::Minus1)?
-                .sqrt()?
-                .clamp(1e-6, f64::MAX)?,
-        )?;
-        let next = Tensor::from_slice(&self.next, p, &dev)?;
-        let positive = (&states * pass.embedded.index_select(&next, 0)?)?.sum_keepdim(1)?;
-        let mut logits = positive;
-        if !self.negatives.is_empty() {
-            let k = self.negatives.len();
-            let negatives = Tensor::from_slice(&self.negatives, k, &dev)?;
-            let scores = states.matmul(&pass.embedded.index_select(&negatives, 0)?.t()?)?;
-            let mask = Tensor::from_slice(&self.mask, (p, k), &dev)?;
-            logits = Tensor::cat(&[&logits, &(scores + mask)?], 1)?;
+        let states = pass.states.reshape((b * l, d))?;
+        let total: usize = self.groups.iter().map(|g| g.positions.len()).sum();
+        let mut loss: Option<Tensor> = None;
+        for (domain, group) in self.groups.iter().enumerate() {
+            let p = group.positions.len();
+            if p == 0 {
+                continue;
+            }
+            let positions = Tensor::from_slice(&group.positions, p, &dev)?;
+            let queries = net.queries(&states.index_select(&positions, 0)?, domain as u32)?;
+            let queries = queries.broadcast_div(
+                &queries
+                    .sqr()?
+                    .sum_keepdim(D::Minus1)?
+                    .sqrt()?
+                    .clamp(1e-6, f64::MAX)?,
+            )?;
+            let next = Tensor::from_slice(&group.next, p, &dev)?;
+            let mut logits = (&queries * pass.embedded.index_select(&next, 0)?)?.sum_keepdim(1)?;
+            if !group.negatives.is_empty() {
+                let k = group.negatives.len();
+                let negatives = Tensor::from_slice(&group.negatives, k, &dev)?;
+                let scores = queries.matmul(&pass.embedded.index_select(&negatives, 0)?.t()?)?;
+                let mask = Tensor::from_slice(&group.mask, (p, k), &dev)?;
+                logits = Tensor::cat(&[&logits, &(scores + mask)?], 1)?;
+            }
+            let logits = (logits / f64::from(options.temperature))?;
+            let labels = Tensor::zeros(p, DType::U32, &dev)?;
+            // The group's mean, weighted by its share of the positions.
+            let part = (candle_nn::loss::cross_entropy(&logits, &labels)?
+                * (p as f64 / total.max(1) as f64))?;
+            loss = Some(match loss {
+                Some(sum) => (sum + part)?,
+                None => part,
+            });
         }
-        let logits = (logits / f64::from(options.temperature))?;
-        let labels = Tensor::zeros(p, DType::U32, &dev)?;
-        candle_nn::loss::cross_entropy(&logits, &labels)
+        match loss {
+            Some(loss) => Ok(loss),
+            None => Tensor::zeros((), DType::F32, &dev),
+        }
     }
 }
 
@@ -1244,6 +1323,45 @@ mod tests {
 
     #[test]
     fn it_learns_which_item_comes_next_and_scores_it_through_its_item_table() {
+        learns_the_next_item(false);
+    }
+
+    #[test]
+    fn per_domain_heads_learn_the_next_item_and_are_stored_with_the_model() {
+        let model = learns_the_next_item(true);
+        let tensors: std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> = model
+            .tensors()
+            .expect("a trained model's tensors")
+            .into_iter()
+            .map(|(name, shape, values)| (name, (shape, values)))
+            .collect();
+        let head = &tensors["head.target.weight"];
+        assert_eq!(head.0, vec![32, 32]);
+        let identity = (0..32 * 32).map(|i| f32::from(u8::from(i % 33 == 0)));
+        assert!(
+            head.1
+                .iter()
+                .zip(identity)
+                .any(|(a, b)| (a - b).abs() > 1e-3),
+            "the target head is trained away from the identity it starts at"
+        );
+        let (source, target) = (vectors(24, 16, 1), vectors(24, 16, 2));
+        let again = SequenceModel::from_tensors(&tensors, &source, &target, model.options)
+            .expect("the stored tensors rebuild the model");
+        let seq = [Step::Target(3), Step::Source(5)];
+        assert_eq!(again.query(&seq), model.query(&seq));
+        let mut without = tensors.clone();
+        without.remove("head.source.bias");
+        assert!(
+            SequenceModel::from_tensors(&without, &source, &target, model.options)
+                .is_err_and(|why| why.contains("head.source.bias")),
+            "a stored model missing a head is refused, naming it"
+        );
+    }
+
+    /// Trains on sequences whose next target item is fixed by the last
+    /// source item and checks that it ranks it first; the model trained.
+    fn learns_the_next_item(domain_heads: bool) -> SequenceModel {
         // Source item i is always followed by target item (i · 7) % n, and
         // target item j by source item j + 1: the next target item depends
         // on the last source item, not on which items were seen.
@@ -1271,6 +1389,7 @@ mod tests {
             negatives: 16,
             dropout: 0.0,
             learning_rate: 5e-3,
+            domain_heads,
             ..SequenceOptions::default()
         };
         let model = SequenceModel::fit(
@@ -1306,6 +1425,7 @@ mod tests {
             "{weights:?}"
         );
         assert!(model.query(&[]).is_none(), "nothing read, no query");
+        model
     }
 
     #[test]
