@@ -101,10 +101,10 @@ impl Default for SequenceOptions {
             layers: 2,
             heads: 1,
             max_len: 50,
-            epochs: 12,
+            epochs: 20,
             patience: 3,
             batch: 256,
-            negatives: 256,
+            negatives: 512,
             ids: true,
             id_dropout: 0.0,
             temperature: 0.1,
@@ -217,7 +217,7 @@ struct Net {
     last_norm: Norm,
     /// Per domain (source, target), with per-domain heads: the map from
     /// the last state to the query of that domain's items; empty without.
-    heads: Vec<Affine>,
+    domain_heads: Vec<Affine>,
 }
 
 impl Net {
@@ -253,7 +253,7 @@ impl Net {
             norm(&mut out, format!("block{i}.feed_norm"), &b.feed_norm);
         }
         norm(&mut out, "last_norm".to_string(), &self.last_norm);
-        for (a, name) in self.heads.iter().zip(["source", "target"]) {
+        for (a, name) in self.domain_heads.iter().zip(["source", "target"]) {
             out.push((format!("head.{name}.weight"), &a.weight));
             out.push((format!("head.{name}.bias"), &a.bias));
         }
@@ -307,8 +307,8 @@ impl Net {
             });
         }
         let last_norm = norm(&self.last_norm, f)?;
-        let heads = self
-            .heads
+        let domain_heads = self
+            .domain_heads
             .iter()
             .map(|a| affine(a, f))
             .collect::<candle_core::Result<Vec<_>>>()?;
@@ -319,7 +319,7 @@ impl Net {
             position,
             blocks,
             last_norm,
-            heads,
+            domain_heads,
         })
     }
 
@@ -376,7 +376,7 @@ impl Net {
                     down: affine()?,
                 });
             }
-            let heads = if options.domain_heads {
+            let domain_heads = if options.domain_heads {
                 (0..2)
                     .map(|_| {
                         Ok(Affine {
@@ -395,7 +395,7 @@ impl Net {
                 position,
                 blocks,
                 last_norm: norm()?,
-                heads,
+                domain_heads,
             })
         };
         build()
@@ -573,7 +573,7 @@ impl Net {
     /// source, 1 target): through that domain's head, or as they are
     /// without per-domain heads.
     fn queries(&self, states: &Tensor, domain: u32) -> candle_core::Result<Tensor> {
-        match self.heads.get(domain as usize) {
+        match self.domain_heads.get(domain as usize) {
             Some(head) => affine(states, head),
             None => Ok(states.clone()),
         }
