@@ -1939,13 +1939,15 @@ fn a_model_pinned_as_a_is_compared_with_another_precision_on_the_same_users() {
         .scores
         .rank(0, &weights, k, &mut Vec::new());
     assert_eq!(items(h.state().pinned_ranking()), a_list);
+    // B is ranked by the sliders, which now hold B's own tuned weights.
+    let b_weights = h.state().settings().weights;
     let b_list =
         h.state()
             .analysis()
             .unwrap()
             .evaluation
             .scores
-            .rank(0, &weights, k, &mut Vec::new());
+            .rank(0, &b_weights, k, &mut Vec::new());
     assert_eq!(items(h.state().ranking()), b_list);
     // Another protocol does not pair with A: the pin goes, and says why.
     h.state_mut().handle(
