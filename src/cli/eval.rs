@@ -19,7 +19,7 @@ use crate::evaluate::{
 use crate::export::{FileFormat, candidates_table, per_user_table};
 use crate::rank::Weights;
 use crate::relate::RelateOptions;
-use crate::relate::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY};
+use crate::relate::ranges::{LEARNING_RATE, NEGATIVES, TEMPERATURE, WEIGHT_DECAY};
 use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
@@ -182,7 +182,7 @@ pub(crate) struct SetupArgs {
     #[arg(long)]
     pub(crate) sequence_domain_heads: bool,
     /// Negatives the sequence model's training samples per domain and step.
-    #[arg(long, default_value_t = SequenceOptions::default().negatives, value_parser = super::positive, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SequenceOptions::default().negatives, value_parser = within(NEGATIVES), allow_negative_numbers = true)]
     pub(crate) sequence_negatives: usize,
     /// Learning rate of the sequence model (AdamW).
     #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]

@@ -13,6 +13,10 @@ pub const LEARNING_RATE: RangeInclusive<f64> = 1e-8..=1.0;
 pub const TEMPERATURE: RangeInclusive<f32> = 1e-3..=1e3;
 /// AdamW's decoupled weight decay.
 pub const WEIGHT_DECAY: RangeInclusive<f64> = 0.0..=10.0;
+/// The sequence model's sampled negatives per domain and step: each step
+/// holds a `[positions, negatives]` score matrix, which past this takes
+/// gigabytes (4,096 already made an epoch take minutes).
+pub const NEGATIVES: RangeInclusive<usize> = 1..=16_384;
 /// The mapping's ridge strength: a larger one squares past f32 in the solve.
 pub const RIDGE: RangeInclusive<f32> = 0.0..=1e9;
 

@@ -566,9 +566,7 @@ impl Net {
             attention,
         })
     }
-}
 
-impl Net {
     /// `states` (`[n, dim]`) as queries of the items of `domain` (0
     /// source, 1 target): through that domain's head, or as they are
     /// without per-domain heads.
@@ -1015,8 +1013,9 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
             options.id_dropout
         ));
     }
-    use super::ranges::{LEARNING_RATE, TEMPERATURE, WEIGHT_DECAY, outside};
+    use super::ranges::{LEARNING_RATE, NEGATIVES, TEMPERATURE, WEIGHT_DECAY, outside};
     if let Some(why) = outside("learning rate", options.learning_rate, &LEARNING_RATE)
+        .or_else(|| outside("sampled negatives", options.negatives, &NEGATIVES))
         .or_else(|| outside("temperature", options.temperature, &TEMPERATURE))
         .or_else(|| outside("weight decay", options.weight_decay, &WEIGHT_DECAY))
     {
@@ -1159,7 +1158,6 @@ impl TrainingBatch {
             negatives: Vec::new(),
             mask: Vec::new(),
         });
-        let mut wanted: [Vec<Step>; 2] = [Vec::new(), Vec::new()];
         for (s, seq) in chosen.iter().enumerate() {
             let n = seq.len() - 1;
             let pad = len - n;
@@ -1171,7 +1169,6 @@ impl TrainingBatch {
                 let d = domain_of(pair[1]) as usize;
                 groups[d].positions.push(flat as u32);
                 groups[d].next.push(row(row_of(pair[1], n_source)));
-                wanted[d].push(pair[1]);
             }
         }
         for (d, (count, make)) in [
@@ -1184,16 +1181,19 @@ impl TrainingBatch {
             if count == 0 {
                 continue;
             }
-            let mut sampled = Vec::with_capacity(negatives);
+            let group = &mut groups[d];
             for _ in 0..negatives {
                 let step = make(rng.random_range(0..count as u32));
-                groups[d].negatives.push(row(row_of(step, n_source)));
-                sampled.push(step);
+                group.negatives.push(row(row_of(step, n_source)));
             }
-            groups[d].mask = wanted[d]
+            // Rows of `items` are one per item, so a negative is the next
+            // item exactly when their rows agree.
+            group.mask = group
+                .next
                 .iter()
                 .flat_map(|&want| {
-                    sampled
+                    group
+                        .negatives
                         .iter()
                         .map(move |&neg| if neg == want { -1e9 } else { 0.0 })
                 })
@@ -1464,6 +1464,10 @@ mod tests {
             },
             SequenceOptions {
                 id_dropout: 1.0,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                negatives: 20_000,
                 ..SequenceOptions::default()
             },
         ] {
