@@ -19,7 +19,10 @@ use crate::evaluate::{
 use crate::export::{FileFormat, candidates_table, per_user_table};
 use crate::rank::Weights;
 use crate::relate::RelateOptions;
-use crate::relate::ranges::{LEARNING_RATE, NEGATIVES, TEMPERATURE, WEIGHT_DECAY};
+use crate::relate::ranges::{
+    LEARNING_RATE, NEGATIVES, SEQUENCE_DIM, SEQUENCE_LAYERS, SEQUENCE_LENGTH, TEMPERATURE,
+    WEIGHT_DECAY,
+};
 use crate::relate::{AdaptOptions, AdaptStart, SequenceOptions};
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
@@ -164,13 +167,13 @@ pub(crate) struct SetupArgs {
     #[arg(long, default_value_t = SequenceOptions::default().budget.as_secs(), allow_negative_numbers = true)]
     pub(crate) sequence_seconds: u64,
     /// How many of a user's last interactions the sequence model reads.
-    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = super::positive, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SequenceOptions::default().max_len, value_parser = whole_within(SEQUENCE_LENGTH), allow_negative_numbers = true)]
     pub(crate) sequence_length: usize,
     /// Attention blocks of the sequence model.
-    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = super::positive, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SequenceOptions::default().layers, value_parser = whole_within(SEQUENCE_LAYERS), allow_negative_numbers = true)]
     pub(crate) sequence_layers: usize,
     /// Width of the sequence model's states.
-    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = super::positive, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SequenceOptions::default().dim, value_parser = whole_within(SEQUENCE_DIM), allow_negative_numbers = true)]
     pub(crate) sequence_dim: usize,
     /// Represent items by their text alone in the sequence model (no
     /// learned embedding per item beside the text, read or scored).
@@ -182,7 +185,7 @@ pub(crate) struct SetupArgs {
     #[arg(long)]
     pub(crate) sequence_domain_heads: bool,
     /// Negatives the sequence model's training samples per domain and step.
-    #[arg(long, default_value_t = SequenceOptions::default().negatives, value_parser = within(NEGATIVES), allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SequenceOptions::default().negatives, value_parser = whole_within(NEGATIVES), allow_negative_numbers = true)]
     pub(crate) sequence_negatives: usize,
     /// Learning rate of the sequence model (AdamW).
     #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
@@ -224,6 +227,18 @@ where
             .trim()
             .parse()
             .map_err(|_| format!("'{s}' is not a number"))?;
+        match crate::relate::ranges::outside("the value", v, &range) {
+            None => Ok(v),
+            Some(why) => Err(why),
+        }
+    }
+}
+
+/// A whole number in `range`, with [`super::whole`]'s messages for what is
+/// not a whole number at all.
+fn whole_within(range: RangeInclusive<usize>) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s: &str| {
+        let v = super::whole::<usize>(s)?;
         match crate::relate::ranges::outside("the value", v, &range) {
             None => Ok(v),
             Some(why) => Err(why),

@@ -3,10 +3,14 @@
 //! the validation users' components, and search the weights by coordinate
 //! ascent over a grid, maximising NDCG@10, from the starting weights or
 //! from the single component that ranks the validation users best, if it
-//! beats them (so the result is never below either on those users). A
-//! search is only as good as its validation users: [`Tuned::unreliable`]
-//! says when there were too few, or when the paired interval of its gain
-//! over the starting weights is wider than the gain.
+//! beats them. That starting point is the *anchor*: a mix the ascent finds
+//! replaces it only when its paired per-user gain over the anchor is
+//! clearly above zero (its 95 % interval excludes 0), so a gain the
+//! validation users show by chance does not put the result below the best
+//! single component on the test users. A search is only as good as its
+//! validation users: [`Tuned::unreliable`] says when there were too few,
+//! or when the paired interval of its gain over the starting weights is
+//! wider than the gain.
 
 use std::sync::atomic::AtomicBool;
 
@@ -106,15 +110,20 @@ impl Tuned {
                 ci: self.validation_ci95.unwrap_or(0.0),
             });
         }
-        let ci = self.gain.ci95.unwrap_or(f64::INFINITY);
-        // Written so that a NaN anywhere counts as no clear gain.
-        let clear = self.gain.mean > 0.0 && ci < self.gain.mean;
-        (!clear).then_some(Unreliable::NoClearGain {
+        (!clearly_positive(&self.gain)).then_some(Unreliable::NoClearGain {
             gain: self.gain.mean,
-            ci,
+            ci: self.gain.ci95.unwrap_or(f64::INFINITY),
             users: self.validation_users,
         })
     }
+}
+
+/// Whether a paired per-user gain is above zero by more than its 95 %
+/// interval; a missing interval (fewer than two users) or a NaN anywhere
+/// counts as no clear gain.
+fn clearly_positive(gain: &MetricSummary) -> bool {
+    let ci = gain.ci95.unwrap_or(f64::INFINITY);
+    gain.mean > 0.0 && ci < gain.mean
 }
 
 /// What the search evaluates on: the validation users of a split, ranked
@@ -131,6 +140,14 @@ pub struct TuneContext<'a> {
     pub seed: u64,
     /// Memory cap of their precomputed scores.
     pub cap: MemoryCap,
+}
+
+/// Whether per-user values `found` beat `kept` (the same users, in the
+/// same order) by a paired gain clearly above zero.
+fn beats_clearly(found: &[f64], kept: &[f64]) -> bool {
+    clearly_positive(&MetricSummary::of(
+        found.iter().zip(kept).map(|(f, k)| f - k),
+    ))
 }
 
 /// Searches weights and ridge on the validation users; leaves `relations`
@@ -169,6 +186,9 @@ pub fn tune(
             cancel,
         )?;
         let ndcg = |w: &Weights| scores.summarise_at(w, &ks)[0].ndcg.mean;
+        let per_user = |w: &Weights| -> Vec<f64> {
+            scores.users_at(w, &ks).iter().map(|u| u[0].ndcg).collect()
+        };
         let mut weights = start;
         let mut value = ndcg(&weights);
         trials += 1;
@@ -180,6 +200,7 @@ pub fn tune(
                 (weights, value) = (single, v);
             }
         }
+        let (anchor, anchor_value) = (weights, value);
         for _ in 0..options.rounds {
             let mut improved = false;
             for c in COMPONENTS {
@@ -205,11 +226,11 @@ pub fn tune(
                 break;
             }
         }
+        if weights != anchor && !beats_clearly(&per_user(&weights), &per_user(&anchor)) {
+            (weights, value) = (anchor, anchor_value);
+        }
         progress((r + 1) as f64 / ridges.len() as f64);
         if best.as_ref().is_none_or(|b| value > b.validation_ndcg10) {
-            let per_user = |w: &Weights| -> Vec<f64> {
-                scores.users_at(w, &ks).iter().map(|u| u[0].ndcg).collect()
-            };
             let (tuned, started) = (per_user(&weights), per_user(&start));
             let gains = tuned.iter().zip(&started).map(|(t, s)| t - s);
             best = Some(Tuned {
@@ -246,6 +267,24 @@ mod tests {
             validation_users: users,
             trials: 1,
         }
+    }
+
+    #[test]
+    fn a_found_mix_replaces_the_anchor_only_on_a_clear_paired_gain() {
+        let kept = [0.5, 0.0, 0.25, 1.0, 0.0, 0.5, 0.1, 0.3];
+        // Better on every user by about the same amount: clear.
+        let lifted: Vec<f64> = kept.iter().map(|k| k + 0.05).collect();
+        assert!(beats_clearly(&lifted, &kept));
+        // A higher mean, carried by one user while others lose: not clear.
+        let lucky = [1.0, 0.0, 0.2, 0.9, 0.0, 0.45, 0.1, 0.3];
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(mean(&lucky) > mean(&kept));
+        assert!(!beats_clearly(&lucky, &kept));
+        // Equal, worse, one user, or a NaN: never.
+        assert!(!beats_clearly(&kept, &kept));
+        assert!(!beats_clearly(&kept, &lifted));
+        assert!(!beats_clearly(&[1.0], &[0.0]));
+        assert!(!beats_clearly(&[f64::NAN, 1.0], &[0.0, 0.0]));
     }
 
     #[test]

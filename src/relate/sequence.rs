@@ -1013,9 +1013,15 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
             options.id_dropout
         ));
     }
-    use super::ranges::{LEARNING_RATE, NEGATIVES, TEMPERATURE, WEIGHT_DECAY, outside};
+    use super::ranges::{
+        LEARNING_RATE, NEGATIVES, SEQUENCE_DIM, SEQUENCE_LAYERS, SEQUENCE_LENGTH, TEMPERATURE,
+        WEIGHT_DECAY, outside,
+    };
     if let Some(why) = outside("learning rate", options.learning_rate, &LEARNING_RATE)
         .or_else(|| outside("sampled negatives", options.negatives, &NEGATIVES))
+        .or_else(|| outside("sequence length", options.max_len, &SEQUENCE_LENGTH))
+        .or_else(|| outside("model width", options.dim, &SEQUENCE_DIM))
+        .or_else(|| outside("attention blocks", options.layers, &SEQUENCE_LAYERS))
         .or_else(|| outside("temperature", options.temperature, &TEMPERATURE))
         .or_else(|| outside("weight decay", options.weight_decay, &WEIGHT_DECAY))
     {
@@ -1468,6 +1474,18 @@ mod tests {
             },
             SequenceOptions {
                 negatives: 20_000,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                max_len: 1 << 40,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                dim: 1 << 20,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                layers: 1000,
                 ..SequenceOptions::default()
             },
         ] {

@@ -792,4 +792,40 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
         "tuned {} < best single {best_single}",
         tuned.validation_ndcg10
     );
+
+    // With the ascent on, a mix replaces the best single component only
+    // when its per-user gain over it is clearly above zero.
+    let anchor = Weights::only(singles.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap().1);
+    let searched = tune(
+        &context,
+        &mut relations,
+        start,
+        &crossrec::evaluate::TuneOptions {
+            rounds: 3,
+            ..options
+        },
+        &mut |_| {},
+        &cancel,
+    )
+    .unwrap();
+    if searched.weights != anchor {
+        let per_user = |w: &Weights| -> Vec<f64> {
+            scores
+                .users_at(w, &[10])
+                .iter()
+                .map(|u| u[0].ndcg)
+                .collect()
+        };
+        let gains: Vec<f64> = per_user(&searched.weights)
+            .iter()
+            .zip(per_user(&anchor))
+            .map(|(s, a)| s - a)
+            .collect();
+        let summary = crossrec::evaluate::MetricSummary::of(gains.iter().copied());
+        assert!(
+            summary.mean > summary.ci95.unwrap_or(f64::INFINITY),
+            "{:?} replaced {anchor:?} on a gain of {summary:?}",
+            searched.weights
+        );
+    }
 }
