@@ -22,6 +22,16 @@ fn main() -> std::process::ExitCode {
         // concurrently.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", cores.to_string()) };
     }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // candle's element-wise operations run on a pool of its own whose
+        // workers spin between operations: alone they gained nothing here
+        // (two epochs of the sequence model 34.6 s with it, 35.2 s
+        // without), but two trainings at once (two evaluations, or one
+        // beside a peer) spun each other's cores away, 183 s against 35 s.
+        // The matrix products keep rayon's pool.
+        // SAFETY: as above.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     let cli = crossrec::cli::Cli::parse();
     let verbose = cli.verbose;
     match crossrec::cli::run(cli) {
