@@ -32,7 +32,7 @@ pub use segments::{
     SegmentScores, SegmentTable, Unit, UserSegments,
 };
 pub use split::{Candidates, HeldOut, Holdout, Negatives, Protocol, Shares, Split, SplitError};
-pub use tune::{MIN_VALIDATION_USERS, TuneContext, TuneOptions, Tuned, Unreliable, tune};
+pub use tune::{Declined, MIN_VALIDATION_USERS, TuneContext, TuneOptions, Tuned, Unreliable, tune};
 
 /// The cut-offs every report uses (k = 1 is the hit rate at the top, HR@1).
 pub const KS: [usize; 5] = [1, 3, 5, 10, 20];

@@ -604,6 +604,19 @@ pub fn evaluate(
                 .ci95
                 .map_or("n/a".to_string(), |c| format!("{c:.4}"))
         ));
+        if let Some(declined) = &tuned.declined {
+            notes.push(format!(
+                "tuning kept {} rather than the mix it found ({}): that mix gained {:+.4} ± {} \
+                 validation NDCG@10 over it (paired), not clearly above 0",
+                tuned.weights,
+                declined.weights,
+                declined.gain.mean,
+                declined
+                    .gain
+                    .ci95
+                    .map_or("n/a".to_string(), |c| format!("{c:.4}"))
+            ));
+        }
         if let Some(why) = tuned.unreliable() {
             notes.push(format!("tuning is unreliable: {why}"));
         }

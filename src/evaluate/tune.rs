@@ -63,6 +63,19 @@ pub struct Tuned {
     pub validation_users: usize,
     /// Weight settings evaluated.
     pub trials: usize,
+    /// The mix the ascent found and the search declined, its paired gain
+    /// over the weights kept not clearly above zero (`None` when it kept
+    /// what it found, or found nothing beyond its anchor).
+    pub declined: Option<Declined>,
+}
+
+/// A mix the search found and did not keep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Declined {
+    /// Its weights.
+    pub weights: Weights,
+    /// Its per-user gain in validation NDCG@10 over the weights kept.
+    pub gain: MetricSummary,
 }
 
 /// Validation users below which a search is not trusted, whatever it found.
@@ -142,12 +155,10 @@ pub struct TuneContext<'a> {
     pub cap: MemoryCap,
 }
 
-/// Whether per-user values `found` beat `kept` (the same users, in the
-/// same order) by a paired gain clearly above zero.
-fn beats_clearly(found: &[f64], kept: &[f64]) -> bool {
-    clearly_positive(&MetricSummary::of(
-        found.iter().zip(kept).map(|(f, k)| f - k),
-    ))
+/// The paired per-user gain of `found` over `kept` (the same users, in
+/// the same order).
+fn paired_gain(found: &[f64], kept: &[f64]) -> MetricSummary {
+    MetricSummary::of(found.iter().zip(kept).map(|(f, k)| f - k))
 }
 
 /// Searches weights and ridge on the validation users; leaves `relations`
@@ -226,8 +237,13 @@ pub fn tune(
                 break;
             }
         }
-        if weights != anchor && !beats_clearly(&per_user(&weights), &per_user(&anchor)) {
-            (weights, value) = (anchor, anchor_value);
+        let mut declined = None;
+        if weights != anchor {
+            let gain = paired_gain(&per_user(&weights), &per_user(&anchor));
+            if !clearly_positive(&gain) {
+                declined = Some(Declined { weights, gain });
+                (weights, value) = (anchor, anchor_value);
+            }
         }
         progress((r + 1) as f64 / ridges.len() as f64);
         if best.as_ref().is_none_or(|b| value > b.validation_ndcg10) {
@@ -241,6 +257,7 @@ pub fn tune(
                 gain: MetricSummary::of(gains),
                 validation_users: scores.len(),
                 trials: 0,
+                declined,
             });
         }
     }
@@ -266,6 +283,7 @@ mod tests {
             },
             validation_users: users,
             trials: 1,
+            declined: None,
         }
     }
 
@@ -273,6 +291,8 @@ mod tests {
     fn a_found_mix_replaces_the_anchor_only_on_a_clear_paired_gain() {
         let kept = [0.5, 0.0, 0.25, 1.0, 0.0, 0.5, 0.1, 0.3];
         // Better on every user by about the same amount: clear.
+        let beats_clearly =
+            |found: &[f64], kept: &[f64]| clearly_positive(&paired_gain(found, kept));
         let lifted: Vec<f64> = kept.iter().map(|k| k + 0.05).collect();
         assert!(beats_clearly(&lifted, &kept));
         // A higher mean, carried by one user while others lose: not clear.

@@ -808,6 +808,13 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
         &cancel,
     )
     .unwrap();
+    if let Some(declined) = &searched.declined {
+        assert_eq!(searched.weights, anchor, "a declined mix leaves the anchor");
+        assert!(
+            declined.gain.mean <= declined.gain.ci95.unwrap_or(f64::INFINITY),
+            "{declined:?} was clear, yet declined"
+        );
+    }
     if searched.weights != anchor {
         let per_user = |w: &Weights| -> Vec<f64> {
             scores
