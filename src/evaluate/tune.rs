@@ -176,11 +176,14 @@ pub fn tune(
     let ks = [10];
     let mut best: Option<Tuned> = None;
     let mut trials = 0;
-    let ridges = if options.ridges.is_empty() {
-        vec![relations.options.ridge]
-    } else {
-        options.ridges.clone()
-    };
+    // The starting ridge first: where the weights found leave `mapped`
+    // out, every ridge ranks alike, and the first of equals is kept.
+    let start_ridge = relations.options.ridge;
+    let mut ridges = options.ridges.clone();
+    ridges.sort_by_key(|&r| r != start_ridge);
+    if ridges.is_empty() {
+        ridges.push(start_ridge);
+    }
     for (r, &ridge) in ridges.iter().enumerate() {
         relations.refit_mapping(embeddings, ridge);
         let base = r as f64 / ridges.len() as f64;

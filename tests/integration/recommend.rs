@@ -796,11 +796,13 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
     // With the ascent on, a mix replaces the best single component only
     // when its per-user gain over it is clearly above zero.
     let anchor = Weights::only(singles.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap().1);
+    let start_ridge = relations.options.ridge;
     let searched = tune(
         &context,
         &mut relations,
         start,
         &crossrec::evaluate::TuneOptions {
+            ridges: vec![start_ridge * 10.0, start_ridge / 10.0, start_ridge],
             rounds: 3,
             ..options
         },
@@ -808,6 +810,12 @@ fn a_search_never_ends_below_the_best_single_component_on_its_users() {
         &cancel,
     )
     .unwrap();
+    if searched.weights.get(Component::Mapped) == 0.0 {
+        assert_eq!(
+            searched.ridge, start_ridge,
+            "without `mapped` every ridge ranks alike; the starting one stays"
+        );
+    }
     if let Some(declined) = &searched.declined {
         assert_eq!(searched.weights, anchor, "a declined mix leaves the anchor");
         assert!(
