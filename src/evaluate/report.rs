@@ -608,8 +608,8 @@ pub fn evaluate(
             notes.push(format!(
                 "tuning kept {} rather than the mix it found ({}): that mix gained {:+.4} ± {} \
                  validation NDCG@10 over it (paired), not clearly above 0",
-                tuned.weights,
-                declined.weights,
+                nonzero(&tuned.weights),
+                nonzero(&declined.weights),
                 declined.gain.mean,
                 declined
                     .gain
@@ -978,6 +978,21 @@ impl SequenceStatus {
                 reason: why.to_string(),
             },
         }
+    }
+}
+
+/// The weights that count, `c=w` joined by commas ("nothing" when all
+/// are 0), for notes.
+fn nonzero(weights: &Weights) -> String {
+    let parts: Vec<String> = weights
+        .iter()
+        .filter(|&(_, w)| w != 0.0)
+        .map(|(c, w)| format!("{c}={w}"))
+        .collect();
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(",")
     }
 }
 
