@@ -227,22 +227,24 @@ where
             .trim()
             .parse()
             .map_err(|_| format!("'{s}' is not a number"))?;
-        match crate::relate::ranges::outside("the value", v, &range) {
-            None => Ok(v),
-            Some(why) => Err(why),
-        }
+        in_range(v, &range)
     }
 }
 
 /// A whole number in `range`, with [`super::whole`]'s messages for what is
 /// not a whole number at all.
 fn whole_within(range: RangeInclusive<usize>) -> impl Fn(&str) -> Result<usize, String> + Clone {
-    move |s: &str| {
-        let v = super::whole::<usize>(s)?;
-        match crate::relate::ranges::outside("the value", v, &range) {
-            None => Ok(v),
-            Some(why) => Err(why),
-        }
+    move |s: &str| in_range(super::whole::<usize>(s)?, &range)
+}
+
+/// `v` when it lies in `range`, else why not.
+fn in_range<T>(v: T, range: &RangeInclusive<T>) -> Result<T, String>
+where
+    T: PartialOrd + std::fmt::Debug + Copy,
+{
+    match crate::relate::ranges::outside("the value", v, range) {
+        None => Ok(v),
+        Some(why) => Err(why),
     }
 }
 
