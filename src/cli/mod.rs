@@ -403,8 +403,11 @@ where
     Err(match s.parse::<f64>() {
         Ok(x) if x < 0.0 => format!("'{s}' is negative; expected a whole number ≥ 0"),
         Ok(x) if x.is_finite() && x.fract() != 0.0 => format!("'{s}' is not a whole number"),
-        Ok(_) => format!("'{s}' is too large; the largest is {}", T::LARGEST),
-        Err(_) => format!("'{s}' is not a whole number"),
+        Ok(x) if x >= T::LARGEST as f64 => {
+            format!("'{s}' is too large; the largest is {}", T::LARGEST)
+        }
+        // A whole value in range written otherwise (1e3, -0), or NaN.
+        Ok(_) | Err(_) => format!("'{s}' is not a whole number written in digits"),
     })
 }
 
