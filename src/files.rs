@@ -286,6 +286,16 @@ pub fn ensure_folder(folder: &Path) -> Result<(), WriteError> {
                 ),
             };
         }
+        // A file where a folder should be, here or above: say which.
+        if let Some(file) = folder.ancestors().find(|a| a.is_file()) {
+            return WriteError::Content {
+                path: file.to_path_buf(),
+                message: format!(
+                    "is a file, so the folder {} cannot be made there; move or remove it",
+                    folder.display()
+                ),
+            };
+        }
         WriteError::Io {
             path: folder.to_path_buf(),
             error: source,
@@ -377,6 +387,21 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_made_under_a_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fitted");
+        std::fs::write(&file, b"x").unwrap();
+        let err = ensure_folder(&file.join("deeper")).unwrap_err().to_string();
+        assert!(
+            err.contains("is a file") && err.contains(&file.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        ensure_folder(&dir.path().join("a/b")).unwrap();
+        assert!(dir.path().join("a/b").is_dir());
     }
 
     #[test]

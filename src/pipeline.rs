@@ -38,7 +38,7 @@ impl std::fmt::Display for EncodeStage<'_> {
 }
 
 /// The vectors of a whole dataset, aligned with its items and user texts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DatasetEmbeddings {
     /// One matrix per domain, rows in item order.
     pub domains: Vec<Embeddings>,
@@ -52,7 +52,7 @@ pub struct DatasetEmbeddings {
 }
 
 /// Where a part's vectors came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VectorSource {
     /// The model, through the cache.
     Model,
@@ -61,7 +61,7 @@ pub enum VectorSource {
 }
 
 /// How one part of the dataset went through the cache.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PartSummary {
     /// The domain name, or "user texts".
     pub part: String,
@@ -75,7 +75,9 @@ pub struct PartSummary {
     pub path: PathBuf,
     /// Things the user should know (a corrupt cache rebuilt, …).
     pub notes: Vec<String>,
-    /// Why the cache file could not be written, if it could not.
+    /// Why the cache file could not be written, if it could not (not
+    /// stored: a snapshot is written only when every cache file was).
+    #[serde(skip)]
     pub save_error: Option<Arc<WriteError>>,
 }
 

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::data::Dataset;
 use crate::explore::ItemCard;
 
 use super::jobs::{self, Job, JobError, JobKind};
@@ -15,16 +14,16 @@ use super::session::{Analysed, Encoded, Generation, Session};
 use super::settings::CentralTab;
 use super::work::{self, Analysis, LiveMetrics, Overview, SearchResult};
 use super::{Command, CrossrecApp};
-use crate::service::recommend::Fitted;
 
 /// One slot per kind of job; a new job of a kind replaces (and so cancels)
 /// the one before.
 #[derive(Default)]
 pub(super) struct Jobs {
-    pub load: Option<Job<Arc<Dataset>>>,
+    pub load: Option<Job<work::Loaded>>,
     pub encode: Option<Job<work::Encoded>>,
     pub overview: Option<Job<Arc<Overview>>>,
-    pub fit: Option<Job<Arc<Fitted>>>,
+    pub fit: Option<Job<work::FirstFit>>,
+    pub keep: Option<Job<String>>,
     pub analyse: Option<Job<Arc<Analysis>>>,
     pub metrics: Option<Job<LiveMetrics>>,
     pub search: Option<Job<Arc<SearchResult>>>,
@@ -47,6 +46,7 @@ impl Jobs {
             encode,
             overview,
             fit,
+            keep,
             analyse,
             metrics,
             search,
@@ -56,11 +56,12 @@ impl Jobs {
             rank,
             rank_again: _,
         } = self;
-        let all: [Option<&dyn jobs::Running>; 11] = [
+        let all: [Option<&dyn jobs::Running>; 12] = [
             load.as_ref().map(|j| j as _),
             encode.as_ref().map(|j| j as _),
             overview.as_ref().map(|j| j as _),
             fit.as_ref().map(|j| j as _),
+            keep.as_ref().map(|j| j as _),
             analyse.as_ref().map(|j| j as _),
             metrics.as_ref().map(|j| j as _),
             search.as_ref().map(|j| j as _),
@@ -120,6 +121,14 @@ impl CrossrecApp {
         }
         if let Some((from, result)) = finished(&mut self.jobs.fit) {
             self.fit_finished(ctx, from, result);
+        }
+        if let Some((_, result)) = finished(&mut self.jobs.keep) {
+            // The file was written whatever is open now: always reported;
+            // a failure only means the next start fits again.
+            match result {
+                Ok(message) => self.note(message),
+                Err(e) => self.note(format!("the fitted direction was not kept: {e}")),
+            }
         }
         if let Some((from, result)) = finished(&mut self.jobs.analyse) {
             self.analysis_finished(ctx, from, result);
@@ -269,9 +278,10 @@ impl CrossrecApp {
 
     /// A finished load: the new dataset replaces the session, and with it
     /// everything derived from the old one; the old one's jobs are dropped.
-    fn load_finished(&mut self, ctx: &egui::Context, result: Result<Arc<Dataset>, JobError>) {
+    fn load_finished(&mut self, ctx: &egui::Context, result: Result<work::Loaded, JobError>) {
         match result {
-            Ok(dataset) => {
+            Ok(mut loaded) => {
+                let dataset = &loaded.dataset;
                 let report = &dataset.report;
                 if !report.is_clean() {
                     self.note(format!(
@@ -281,9 +291,22 @@ impl CrossrecApp {
                         report.totals.values().sum::<u64>()
                     ));
                 }
+                if let Some(why) = loaded.unusable.take() {
+                    self.note(format!(
+                        "the kept dataset and vectors were not used ({why}); read and encoded \
+                         anew"
+                    ));
+                }
+                if let Some(prepared) = &loaded.prepared {
+                    self.note(format!(
+                        "read the dataset and its vectors from {} (none of its inputs changed \
+                         since it was kept)",
+                        prepared.from.display()
+                    ));
+                }
                 self.jobs.encode = None;
                 self.jobs.drop_encoded();
-                self.session = Some(Session::new(dataset));
+                self.session = Some(Session::new(loaded));
                 self.start_encode(ctx);
             }
             Err(e) => self.error(format!("could not load the dataset: {e}")),
@@ -302,18 +325,13 @@ impl CrossrecApp {
             return;
         };
         match result {
-            Ok(work::Encoded {
-                embeddings,
-                encoder,
-            }) => {
+            Ok(encoded) => {
                 let model = format!(
                     "{}, {}",
                     self.settings.model,
                     crate::names::Named::name(self.settings.precision)
                 );
-                let encoded = session
-                    .encoded
-                    .insert(Encoded::new(embeddings, encoder, model));
+                let encoded = session.encoded.insert(Encoded::new(encoded, model));
                 let (generation, for_overview) = (encoded.generation, encoded.embeddings.clone());
                 let summary = for_overview.summary.iter().flat_map(|p| &p.notes).cloned();
                 let notes: Vec<String> = summary.collect();
@@ -350,17 +368,22 @@ impl CrossrecApp {
         &mut self,
         ctx: &egui::Context,
         from: Generation,
-        result: Result<Arc<Fitted>, JobError>,
+        result: Result<work::FirstFit, JobError>,
     ) {
         let pair = self.pair();
+        let store = self.cache_dir.clone();
+        let Some(dataset) = self.session.as_ref().map(|s| s.dataset.clone()) else {
+            return;
+        };
+        let inputs = self.inputs(&dataset);
         let Some(session) = self.session.as_mut() else {
             return;
         };
         let Some(encoded) = session.encoded_at(from) else {
             return;
         };
-        let fitted = match result {
-            Ok(fitted) => fitted,
+        let work::FirstFit { fitted, origin } = match result {
+            Ok(first) => first,
             Err(e) => {
                 self.error(format!("fitting stopped: {e}"));
                 return;
@@ -371,8 +394,29 @@ impl CrossrecApp {
             return;
         }
         encoded.analysed = Some(Analysed::fitted(fitted.clone()));
+        let embeddings = encoded.embeddings.clone();
         if session.selected_user.is_none() {
             session.selected_user = super::panels::recommendations::first_user(relations);
+        }
+        match origin {
+            work::FitOrigin::Snapshot(path) => self.note(format!(
+                "read the fitted direction from {} (none of its inputs changed since it was \
+                 kept)",
+                path.display()
+            )),
+            work::FitOrigin::Fitted { keep, unusable } => {
+                if let Some(why) = unusable {
+                    self.note(format!(
+                        "the kept fitted direction was not used ({why}); fitted anew"
+                    ));
+                }
+                if let Some(keep) = keep {
+                    let fitted = fitted.clone();
+                    self.jobs.keep = Some(Job::spawn(JobKind::Keep, from, ctx, move |r| {
+                        work::keep_fit((dataset, embeddings, fitted), keep, (store, inputs), r)
+                    }));
+                }
+            }
         }
         self.refresh_ranking(ctx);
     }

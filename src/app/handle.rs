@@ -37,7 +37,12 @@ impl CrossrecApp {
             Command::OpenManifest(path) => {
                 self.settings.manifest = Some(path.clone());
                 self.panels.data.set_path(&path);
-                self.start_load(ctx, move |r| work::load(path, r));
+                let probe = (
+                    self.settings.model.clone(),
+                    self.encoder_options(),
+                    self.cache_dir.clone(),
+                );
+                self.start_load(ctx, move |r| work::load(path, probe, r));
             }
             Command::OpenSample(sample) => match sample.manifest() {
                 Ok(path) => self.handle(ctx, Command::OpenManifest(path)),
@@ -230,7 +235,7 @@ impl CrossrecApp {
 
     /// Every file the window has read for `dataset`, its model and the
     /// `--font` file: what no export may replace.
-    fn inputs(&self, dataset: &Dataset) -> Inputs {
+    pub(super) fn inputs(&self, dataset: &Dataset) -> Inputs {
         let mut inputs = Inputs::of_dataset(dataset, self.settings.manifest.as_deref());
         if let Some(font) = &self.font {
             inputs = inputs.and(font);
@@ -252,9 +257,7 @@ impl CrossrecApp {
     fn start_load(
         &mut self,
         ctx: &egui::Context,
-        work: impl FnOnce(&super::jobs::Reporter) -> Result<std::sync::Arc<Dataset>, JobError>
-        + Send
-        + 'static,
+        work: impl FnOnce(&super::jobs::Reporter) -> Result<work::Loaded, JobError> + Send + 'static,
     ) {
         // A dataset is made from nothing open: a generation of its own.
         self.jobs.load = Some(Job::spawn(JobKind::Load, Generation::next(), ctx, work));
@@ -527,18 +530,20 @@ impl CrossrecApp {
     }
 
     pub(super) fn start_encode(&mut self, ctx: &egui::Context) {
-        let Some(session) = &self.session else {
-            return;
-        };
-        let dataset = session.dataset.clone();
         let (model, cache) = (self.settings.model.clone(), self.cache_dir.clone());
         let options = self.encoder_options();
         let preloaded = self.model_load.take();
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let dataset = session.dataset.clone();
+        // Used once: a later encode (another model) encodes.
+        let prepared = session.prepared.take();
         self.jobs.encode = Some(Job::spawn(
             JobKind::Encode,
             session.generation,
             ctx,
-            move |r| work::encode(dataset, (model, options), preloaded, cache, r),
+            move |r| work::encode(dataset, (model, options), (preloaded, prepared), cache, r),
         ));
     }
 
@@ -588,6 +593,11 @@ impl CrossrecApp {
         };
         let (dataset, embeddings) = (session.dataset.clone(), encoded.embeddings.clone());
         let generation = encoded.generation;
+        let snapshot = session
+            .inputs_key
+            .clone()
+            .zip(encoded.model_key.clone())
+            .map(|(inputs, model)| work::SnapshotPlace { inputs, model });
         let path = self.tuned_path(&dataset, pair);
         let direction = format!(
             "{} to {}",
@@ -647,6 +657,7 @@ impl CrossrecApp {
                     unreadable: None,
                 },
                 store: self.cache_dir.clone(),
+                snapshot,
             };
             let (dataset, embeddings) = (dataset.clone(), embeddings.clone());
             let (done, done_rx) = std::sync::mpsc::channel::<()>();

@@ -24,6 +24,8 @@ pub enum JobKind {
     /// Fitting the current direction on every interaction, so that a
     /// ranking shows before its evaluation is done.
     Fit,
+    /// Writing the fitted direction's snapshot for the next start.
+    Keep,
     /// Fitting and evaluating the current direction.
     Evaluate,
     /// Searching weights on validation users, then evaluating.
@@ -49,6 +51,7 @@ impl JobKind {
             JobKind::Encode => "encode",
             JobKind::Project => "project",
             JobKind::Fit => "fit",
+            JobKind::Keep => "keep",
             JobKind::Evaluate => "evaluate",
             JobKind::AutoTune => "auto-tune",
             JobKind::Metrics => "metrics",
@@ -104,6 +107,9 @@ pub enum JobError {
     /// Writing a file.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
+    /// Keeping the fitted direction.
+    #[error(transparent)]
+    Snapshot(#[from] crate::service::snapshot::SnapshotError),
     /// Reading the candidate lists the live metrics rank among.
     #[error(
         "the candidate lists could not be read ({0}); pick another file or \"all items\" under \

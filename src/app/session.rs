@@ -47,6 +47,10 @@ pub struct Session {
     pub encoded: Option<Encoded>,
     /// The setting pinned as A, while one is.
     pub pinned: Option<Pinned>,
+    /// Vectors read with the dataset from a snapshot, for its first encode.
+    pub prepared: Option<super::work::Prepared>,
+    /// The key of the files the dataset was read from, when it can be kept.
+    pub inputs_key: Option<crate::service::snapshot::InputsKey>,
 }
 
 /// The dataset's vectors and what was made from them.
@@ -57,6 +61,8 @@ pub struct Encoded {
     pub embeddings: Arc<DatasetEmbeddings>,
     /// The model that made them, kept loaded for typed queries.
     pub encoder: Arc<Encoder>,
+    /// That model's key, when it can be kept in a snapshot.
+    pub model_key: Option<crate::service::snapshot::ModelKey>,
     /// That model and its precision, in words ("all-MiniLM-L6-v2, fp32").
     pub model: String,
     /// The projection and clusters, once computed.
@@ -162,13 +168,15 @@ impl Pinned {
 
 impl Session {
     /// A session on a newly loaded dataset.
-    pub fn new(dataset: Arc<Dataset>) -> Session {
+    pub fn new(loaded: super::work::Loaded) -> Session {
         Session {
             generation: Generation::next(),
-            dataset,
+            dataset: loaded.dataset,
             selected_user: None,
             encoded: None,
             pinned: None,
+            prepared: loaded.prepared,
+            inputs_key: loaded.inputs,
         }
     }
 
@@ -194,15 +202,12 @@ impl Session {
 
 impl Encoded {
     /// Vectors just encoded, with nothing derived yet.
-    pub fn new(
-        embeddings: Arc<DatasetEmbeddings>,
-        encoder: Arc<Encoder>,
-        model: String,
-    ) -> Encoded {
+    pub fn new(encoded: super::work::Encoded, model: String) -> Encoded {
         Encoded {
             generation: Generation::next(),
-            embeddings,
-            encoder,
+            embeddings: encoded.embeddings,
+            encoder: encoded.encoder,
+            model_key: encoded.model_key,
             model,
             overview: None,
             selection: None,

@@ -18,7 +18,8 @@ use crate::project::{ClusterMap, Clusters, Projection, cluster_maps, kmeans, pro
 use crate::rank::{Ranking, Scan, Weights, explain, recommend_among, recommend_with};
 use crate::service::evaluate::{Evaluated, Keep};
 use crate::service::guard::Inputs;
-use crate::service::recommend::{self, Fitted, LearnedSource, RankSettings};
+use crate::service::recommend::{self, Fitted, LearnedFiles, LearnedSource, RankSettings};
+use crate::service::snapshot::{self, DataKey, InputsKey, ModelIdentity, ModelKey, SnapshotKey};
 use crate::settings::{SettingsError, SettingsStore};
 
 use super::jobs::{JobError, Reporter};
@@ -222,18 +223,102 @@ fn background_pool() -> Result<&'static rayon::ThreadPool, JobError> {
     .map_err(|why| JobError::Threads(why.clone()))
 }
 
-/// Loads a dataset from a manifest file.
-pub fn load(path: PathBuf, reporter: &Reporter) -> Result<Arc<Dataset>, JobError> {
+/// A dataset read, and its vectors when a snapshot of exactly these inputs
+/// held them.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The dataset.
+    pub dataset: Arc<Dataset>,
+    /// The key of the files it was read from, taken before they were read
+    /// (`None`: never kept, or a file could not be hashed).
+    pub inputs: Option<InputsKey>,
+    /// Its vectors from a snapshot, with the model (spec and options) that
+    /// made them: the encode job then only loads the model.
+    pub prepared: Option<Prepared>,
+    /// Why the snapshot found was not used, when one was found.
+    pub unusable: Option<String>,
+}
+
+/// Vectors read with the dataset from a snapshot.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The vectors and knowledge graph.
+    pub embeddings: Arc<DatasetEmbeddings>,
+    /// The model they were made with.
+    pub model: String,
+    /// Its options.
+    pub options: EncoderOptions,
+    /// The model's key when the snapshot was found: the model loaded for the
+    /// session must have the same.
+    pub model_key: ModelKey,
+    /// The snapshot file.
+    pub from: PathBuf,
+}
+
+/// The key of model `spec` with `options`, when it is on this machine and
+/// its files can be hashed.
+fn model_key(spec: &str, options: &EncoderOptions) -> Option<ModelKey> {
+    let files = crate::embed::local_model(spec)?.ok()?;
+    ModelKey::new(ModelIdentity::Local(&files, options)).ok()
+}
+
+/// Loads a dataset from a manifest file: from a snapshot that `recommend`
+/// or an earlier start kept in the cache folder `cache` for exactly these
+/// inputs and `model` (with its vectors), else from its files.
+pub fn load(
+    path: PathBuf,
+    (model, options, cache): (String, EncoderOptions, PathBuf),
+    reporter: &Reporter,
+) -> Result<Loaded, JobError> {
     reporter.progress("reading CSV files", 0.0, 0.0, "");
-    Dataset::load(&path).map(Arc::new).map_err(JobError::from)
+    // A manifest or model that cannot be read is reported where it is
+    // loaded; here it only means there is no snapshot to look for.
+    let inputs = Manifest::load(&path)
+        .ok()
+        .and_then(|manifest| Some((InputsKey::new(&path, &manifest).ok()?, manifest)));
+    let mut unusable = None;
+    if let Some((inputs, manifest)) = &inputs
+        && let Some(model_key) = model_key(&model, &options)
+    {
+        let data = DataKey::new(inputs, &model_key);
+        match snapshot::read_data(&cache, &data, manifest.clone()) {
+            Ok(Some((dataset, embeddings, from))) => {
+                return Ok(Loaded {
+                    dataset: Arc::new(dataset),
+                    inputs: Some(inputs.clone()),
+                    prepared: Some(Prepared {
+                        embeddings: Arc::new(embeddings),
+                        model,
+                        options,
+                        model_key,
+                        from,
+                    }),
+                    unusable: None,
+                });
+            }
+            Ok(None) => {}
+            Err(err) => unusable = Some(err.to_string()),
+        }
+    }
+    let dataset = Dataset::load(&path).map_err(JobError::from)?;
+    Ok(Loaded {
+        dataset: Arc::new(dataset),
+        inputs: inputs.map(|(inputs, _)| inputs),
+        prepared: None,
+        unusable,
+    })
 }
 
 /// Loads a dataset from an in-memory manifest (already saved to disk).
-pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Arc<Dataset>, JobError> {
+pub fn load_manifest(manifest: Manifest, reporter: &Reporter) -> Result<Loaded, JobError> {
     reporter.progress("reading CSV files", 0.0, 0.0, "");
-    Dataset::from_manifest(manifest)
-        .map(Arc::new)
-        .map_err(JobError::from)
+    let dataset = Dataset::from_manifest(manifest).map_err(JobError::from)?;
+    Ok(Loaded {
+        dataset: Arc::new(dataset),
+        inputs: None,
+        prepared: None,
+        unusable: None,
+    })
 }
 
 /// Every item's vector and the model that made them, kept loaded so that
@@ -243,6 +328,9 @@ pub struct Encoded {
     pub embeddings: Arc<DatasetEmbeddings>,
     /// The model.
     pub encoder: Arc<Encoder>,
+    /// The model's key, taken before it was loaded (`None`: its files could
+    /// not be hashed).
+    pub model_key: Option<ModelKey>,
 }
 
 /// A model loading on its own thread ahead of the encode job (while the
@@ -250,7 +338,7 @@ pub struct Encoded {
 pub struct ModelLoad {
     spec: String,
     options: EncoderOptions,
-    loading: std::thread::JoinHandle<Result<Encoder, EmbedError>>,
+    loading: std::thread::JoinHandle<(Result<Encoder, EmbedError>, Option<ModelKey>)>,
 }
 
 impl ModelLoad {
@@ -262,7 +350,14 @@ impl ModelLoad {
         let for_thread = options.clone();
         let loading = std::thread::Builder::new()
             .name("model".to_string())
-            .spawn(move || files.and_then(|f| crate::service::encode::load_files(f, &for_thread)))
+            .spawn(move || {
+                let key = files
+                    .as_ref()
+                    .ok()
+                    .and_then(|f| ModelKey::new(ModelIdentity::Local(f, &for_thread)).ok());
+                let model = files.and_then(|f| crate::service::encode::load_files(f, &for_thread));
+                (model, key)
+            })
             .ok()?;
         Some(ModelLoad {
             spec: spec.to_string(),
@@ -276,7 +371,7 @@ impl ModelLoad {
         self.spec == spec && self.options == *options
     }
 
-    fn join(self) -> Result<Encoder, EmbedError> {
+    fn join(self) -> (Result<Encoder, EmbedError>, Option<ModelKey>) {
         match self.loading.join() {
             Ok(model) => model,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -285,20 +380,41 @@ impl ModelLoad {
 }
 
 /// Loads the model (or takes the one `preloaded` loaded, when it is the
-/// same) and encodes every item through the cache.
+/// same) and encodes every item through the cache, or takes the vectors
+/// `prepared` read with the dataset when they are this model's.
 pub fn encode(
     dataset: Arc<Dataset>,
     (model, options): (String, EncoderOptions),
-    preloaded: Option<ModelLoad>,
+    (preloaded, prepared): (Option<ModelLoad>, Option<Prepared>),
     cache: PathBuf,
     reporter: &Reporter,
 ) -> Result<Encoded, JobError> {
     reporter.progress("loading the model", 0.0, 0.0, "");
     let cache = EmbeddingCache::new(cache);
-    let loaded = match preloaded.filter(|p| p.is_for(&model, &options)) {
+    let (loaded, model_key) = match preloaded.filter(|p| p.is_for(&model, &options)) {
         Some(preloaded) => preloaded.join(),
-        None => crate::service::encode::load_model(&model, &options),
+        None => {
+            let key = model_key(&model, &options);
+            (crate::service::encode::load_model(&model, &options), key)
+        }
     };
+    if let Some(prepared) = prepared.filter(|p| {
+        p.model == model && p.options == options && model_key.as_ref() == Some(&p.model_key)
+    }) {
+        // The notes of the run that encoded them are not this start's.
+        let embeddings = match Arc::try_unwrap(prepared.embeddings) {
+            Ok(mut embeddings) => {
+                embeddings.summary.iter_mut().for_each(|p| p.notes.clear());
+                Arc::new(embeddings)
+            }
+            Err(shared) => shared,
+        };
+        return Ok(Encoded {
+            embeddings,
+            encoder: Arc::new(loaded.map_err(JobError::from)?),
+            model_key,
+        });
+    }
     let encoded = crate::service::encode::encode_with(
         &dataset,
         loaded,
@@ -318,6 +434,7 @@ pub fn encode(
     Ok(Encoded {
         embeddings: Arc::new(encoded.embeddings),
         encoder: Arc::new(encoded.encoder.map_err(JobError::from)?),
+        model_key,
     })
 }
 
@@ -562,13 +679,60 @@ pub struct FitSettings {
     pub pair: (usize, usize),
     /// The weights, ridge and learned models' epochs.
     pub settings: RankSettings,
-    /// The folder where `crossrec recommend --train` stores learned models.
+    /// The folder where `crossrec recommend --train` stores learned models
+    /// (and the fitted snapshots).
     pub store: PathBuf,
+    /// Where the dataset came from, to find and keep the fitted
+    /// direction's snapshot; `None` for a dataset with no manifest file.
+    pub snapshot: Option<SnapshotPlace>,
+}
+
+/// What keys a direction's snapshot in the window: the keys of the files
+/// the session's dataset was read from and of the model that made its
+/// vectors, each taken before they were read.
+#[derive(Debug, Clone)]
+pub struct SnapshotPlace {
+    /// The dataset's files.
+    pub inputs: InputsKey,
+    /// The model.
+    pub model: ModelKey,
+}
+
+/// A direction's first ranking and where it came from.
+#[derive(Debug)]
+pub struct FirstFit {
+    /// The relations and weights.
+    pub fitted: Arc<Fitted>,
+    /// Read from a snapshot, or fitted now.
+    pub origin: FitOrigin,
+}
+
+/// Where a [`FirstFit`] came from.
+#[derive(Debug)]
+pub enum FitOrigin {
+    /// Read from the snapshot at this path (its inputs unchanged).
+    Snapshot(PathBuf),
+    /// Fitted now.
+    Fitted {
+        /// What keeps it for the next start, when every learned model it
+        /// weighs is stored and every cache file was saved.
+        keep: Option<KeepFit>,
+        /// Why the snapshot found was not used, when one was found.
+        unusable: Option<String>,
+    },
+}
+
+/// A fitted direction to keep as a snapshot ([`keep_fit`]).
+#[derive(Debug)]
+pub struct KeepFit {
+    key: SnapshotKey,
+    learned: LearnedFiles,
 }
 
 /// Fits S → T on everything with the learned models stored for these
 /// inputs (none is trained: a missing one is left out), so that a ranking
-/// shows while the evaluation runs.
+/// shows while the evaluation runs; or reads the fit from the snapshot
+/// `crossrec recommend` or an earlier start kept for exactly these inputs.
 pub fn fit(
     dataset: Arc<Dataset>,
     embeddings: Arc<DatasetEmbeddings>,
@@ -576,11 +740,38 @@ pub fn fit(
         pair,
         settings,
         store,
+        snapshot,
     }: FitSettings,
     reporter: &Reporter,
-) -> Result<Arc<Fitted>, JobError> {
+) -> Result<FirstFit, JobError> {
     reporter.progress("fitting on all users", 0.0, 0.0, "");
-    let (fitted, _) = recommend::fit(
+    let names = (
+        dataset.domains[pair.0].name.as_str(),
+        dataset.domains[pair.1].name.as_str(),
+    );
+    let key = snapshot.map(|place| {
+        let data = DataKey::new(&place.inputs, &place.model);
+        SnapshotKey::new(&data, names, &settings)
+    });
+    let mut unusable = None;
+    if let Some(key) = &key {
+        match snapshot::read_relations(&store, key, &embeddings, dataset.users.len()) {
+            Ok(Some((stored, path))) => {
+                let fitted = Fitted::new(stored.relations, settings.weights, &embeddings);
+                return Ok(FirstFit {
+                    fitted: Arc::new(fitted),
+                    origin: FitOrigin::Snapshot(path),
+                });
+            }
+            Ok(None) => {}
+            Err(err) => {
+                // Removed, so it is not read (and reported) again.
+                snapshot::discard(&store, key);
+                unusable = Some(err.to_string());
+            }
+        }
+    }
+    let (fitted, outcomes) = recommend::fit(
         &dataset,
         &embeddings,
         pair,
@@ -592,7 +783,48 @@ pub fn fit(
         reporter.cancel_flag(),
     )
     .map_err(JobError::from)?;
-    Ok(Arc::new(fitted))
+    let keep = key
+        .zip(snapshot::keepable(&outcomes, &embeddings))
+        .map(|(key, learned)| KeepFit { key, learned });
+    Ok(FirstFit {
+        fitted: Arc::new(fitted),
+        origin: FitOrigin::Fitted { keep, unusable },
+    })
+}
+
+/// Writes the snapshot of a direction fitted by [`fit`] into the cache
+/// folder `store` (never over a file the session reads), so the next start
+/// on the same inputs reads it; what was written.
+pub fn keep_fit(
+    (dataset, embeddings, fitted): (Arc<Dataset>, Arc<DatasetEmbeddings>, Arc<Fitted>),
+    keep: KeepFit,
+    (store, inputs): (PathBuf, Inputs),
+    reporter: &Reporter,
+) -> Result<String, JobError> {
+    reporter.progress("keeping the fitted direction", 0.0, 0.0, "");
+    inputs.check_and_tidy(&keep.key.path(&store))?;
+    // Cancelled before it starts; once writing, it finishes (a second or
+    // two), since a temporary left half-written would only be tidied later.
+    if reporter
+        .cancel_flag()
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(JobError::Cancelled);
+    }
+    let path = snapshot::write(
+        &store,
+        &keep.key,
+        snapshot::Fit {
+            dataset: &dataset,
+            embeddings: &embeddings,
+            relations: &fitted.relations,
+            learned: &keep.learned,
+        },
+    )?;
+    Ok(format!(
+        "kept the fitted direction for the next start on the same inputs: {}",
+        path.display()
+    ))
 }
 
 /// Re-scores the held-out users under `weights` (of the vectors of

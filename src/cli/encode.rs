@@ -316,7 +316,7 @@ fn load_quietly(
     Ok((dataset, result, encoder))
 }
 
-fn print_load_summary(dataset: &Dataset) {
+pub(crate) fn print_load_summary(dataset: &Dataset) {
     for domain in &dataset.domains {
         say!("{}: {} items", domain.name, domain.items.len());
     }

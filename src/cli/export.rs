@@ -200,13 +200,18 @@ pub(crate) fn export(args: &ExportArgs) -> Result<()> {
                 args.to.as_deref().unwrap_or_default(),
             );
             let (source, target) = domain_pair(&dataset, from, to)?;
-            let fitted = super::recommend::fitted(
+            let settings = super::recommend::settings_for(
+                &args.dataset,
+                dataset.name(),
+                (from, to),
+                (args.weights, args.ridge),
+            )?;
+            let (fitted, _) = super::recommend::fitted(
                 &dataset,
                 &embeddings,
                 &args.dataset,
                 (source, target),
-                (from, to),
-                (args.weights, args.ridge),
+                &settings,
                 &args.train,
             )?;
             let has_history: Vec<bool> = fitted

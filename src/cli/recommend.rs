@@ -13,7 +13,10 @@ use crate::data::Dataset;
 use crate::embed::EmbeddingCache;
 use crate::rank::{COMPONENTS, PerComponent, Ranking, Weights};
 use crate::relate::{IfUnstored, Relations, StoredModel, domain_pair};
-use crate::service::recommend::{self as service, Fitted, LearnedOutcome, LearnedSource};
+use crate::service::recommend::{
+    self as service, Fitted, LearnedFiles, LearnedOutcome, LearnedSource, RankSettings,
+};
+use crate::service::snapshot::{self, DataKey, InputsKey, ModelIdentity, ModelKey, SnapshotKey};
 use crate::settings::SettingsStore;
 
 /// `crossrec recommend`.
@@ -147,56 +150,101 @@ struct JsonBecause<'a> {
 }
 
 pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
-    let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
-        domain_pair(d, &args.from, &args.to)?;
-        Ok(())
-    })?;
-    let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
-    let user = dataset.user_index(&args.user).ok_or_else(|| {
-        let mut files = vec![dataset.manifest.interactions.path.display().to_string()];
-        if let Some(texts) = &dataset.manifest.user_texts {
-            files.push(texts.path.display().to_string());
+    let manifest_path = args.dataset.manifest()?;
+    let names = (args.from.as_str(), args.to.as_str());
+    let dir = args
+        .dataset
+        .cache_dir
+        .clone()
+        .unwrap_or_else(EmbeddingCache::default_root);
+    // The manifest is read first only to find the settings and a snapshot;
+    // loading the dataset reads (and checks) it again. The key hashes the
+    // files before they are loaded, so a file changed while this run reads
+    // it never matches what the run keeps.
+    let mut settings = None;
+    let mut stored = None;
+    let mut key = None;
+    if let Ok(manifest) = crate::data::Manifest::load(&manifest_path)
+        && let Ok(chosen) = settings_for(&args.dataset, &manifest.name, names, given(args))
+    {
+        key = snapshot_key(&args.dataset, &manifest_path, &manifest, names, &chosen);
+        let found = match &key {
+            Some(key) => match snapshot::read(&dir, key, manifest) {
+                Ok(found) => found.filter(|snap| {
+                    let relates = domain_pair(&snap.dataset, &args.from, &args.to).ok()
+                        == Some((snap.fit.relations.source, snap.fit.relations.target));
+                    if !relates {
+                        say!(
+                            "note: the stored fitted direction {} relates other domains; \
+                             fitting anew",
+                            snap.path.display()
+                        );
+                    }
+                    relates
+                }),
+                Err(err) => {
+                    // Removed, so it is not read (and reported) again.
+                    snapshot::discard(&dir, key);
+                    say!("note: the stored fitted direction was not used ({err}); fitting anew");
+                    None
+                }
+            },
+            None => None,
+        };
+        match found {
+            Some(snap) => stored = Some((snap, chosen)),
+            None => settings = Some(chosen),
         }
-        anyhow!(
-            "unknown user '{}': no row of {} names them",
-            args.user,
-            files.join(" or ")
-        )
-    })?;
-    // The list is read (and a user without one refused) before the fitting.
-    let listed = match &args.candidates {
-        Some(path) => {
-            let lists = crate::data::CandidateLists::read(path, &dataset, target)?;
-            if !lists.report.is_clean() {
-                super::write_stderr(format_args!("{}", lists.report));
+    }
+    let mut keep = None;
+    let (dataset, embeddings, fitted, user, listed) = match stored {
+        Some((snap, settings)) => {
+            let (_, target) = domain_pair(&snap.dataset, &args.from, &args.to)?;
+            super::encode::print_load_summary(&snap.dataset);
+            let (user, listed) = user_and_list(args, &snap.dataset, target)?;
+            for (what, from) in [
+                ("transfer model", &snap.fit.learned.adapted),
+                ("sequence model", &snap.fit.learned.sequence),
+            ] {
+                if let Some(path) = from {
+                    say!(
+                        "using the {what} trained earlier on the same data: {}",
+                        path.display()
+                    );
+                }
             }
-            let Some(list) = lists.of(user) else {
-                anyhow::bail!(
-                    "{} lists no candidate for user '{}' ({} users listed)",
-                    path.display(),
-                    args.user,
-                    lists.users()
-                );
-            };
             say!(
-                "ranking the {} candidates {} lists for '{}'",
-                list.len(),
-                path.display(),
-                args.user
+                "read the dataset, its vectors and the fitted relations from {} (none of its \
+                 inputs changed since it was written)",
+                snap.path.display()
             );
-            Some(list.to_vec())
+            let fitted = Fitted::new(snap.fit.relations, settings.weights, &snap.embeddings);
+            (snap.dataset, snap.embeddings, fitted, user, listed)
         }
-        None => None,
+        None => {
+            let (dataset, embeddings) = super::encode::load(&args.dataset, &|d| {
+                domain_pair(d, &args.from, &args.to)?;
+                Ok(())
+            })?;
+            let (source, target) = domain_pair(&dataset, &args.from, &args.to)?;
+            // The user and their list are checked before the fitting.
+            let (user, listed) = user_and_list(args, &dataset, target)?;
+            let settings = match settings {
+                Some(settings) => settings,
+                None => settings_for(&args.dataset, dataset.name(), names, given(args))?,
+            };
+            let (fitted, files) = fitted(
+                &dataset,
+                &embeddings,
+                &args.dataset,
+                (source, target),
+                &settings,
+                &args.train,
+            )?;
+            keep = key.zip(files);
+            (dataset, embeddings, fitted, user, listed)
+        }
     };
-    let fitted = fitted(
-        &dataset,
-        &embeddings,
-        &args.dataset,
-        (source, target),
-        (&args.from, &args.to),
-        (args.weights, args.ridge),
-        &args.train,
-    )?;
     let ranking = match &listed {
         Some(list) => fitted.rank_among(&embeddings, user, args.k, list),
         None => fitted.rank(&embeddings, user, args.k),
@@ -206,7 +254,7 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         say!("note: {component} unavailable: {reason}");
     }
     if ranking.items.is_empty() {
-        let t = &dataset.domains[target];
+        let t = &dataset.domains[fitted.relations.target];
         say!(
             "note: nothing to recommend: user '{}' already has {} of the {} items of {}, and \
              those are never recommended again",
@@ -221,25 +269,143 @@ pub(crate) fn recommend(args: &RecommendArgs) -> Result<()> {
         Format::Table => table(out, &dataset, relations, &ranking, weights),
         Format::Json => json(out, args, &dataset, relations, &ranking, weights),
         Format::Csv => csv_out(out, &dataset, relations, &ranking),
+    }?;
+    // Kept once the answer is out: this run's answer does not depend on it.
+    if let Some((key, learned)) = keep {
+        store_snapshot(
+            &args.dataset,
+            &manifest_path,
+            &dir,
+            &key,
+            snapshot::Fit {
+                dataset: &dataset,
+                embeddings: &embeddings,
+                relations: &fitted.relations,
+                learned: &learned,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The weights and ridge the flags give.
+fn given(args: &RecommendArgs) -> (Option<Weights>, Option<f32>) {
+    (args.weights, args.ridge)
+}
+
+/// The user `--user` names and the list `--candidates` gives them (read,
+/// and a user without one refused, before any fitting).
+fn user_and_list(
+    args: &RecommendArgs,
+    dataset: &Dataset,
+    target: usize,
+) -> Result<(u32, Option<Vec<u32>>)> {
+    let user = dataset.user_index(&args.user).ok_or_else(|| {
+        let mut files = vec![dataset.manifest.interactions.path.display().to_string()];
+        if let Some(texts) = &dataset.manifest.user_texts {
+            files.push(texts.path.display().to_string());
+        }
+        anyhow!(
+            "unknown user '{}': no row of {} names them",
+            args.user,
+            files.join(" or ")
+        )
+    })?;
+    let Some(path) = &args.candidates else {
+        return Ok((user, None));
+    };
+    let lists = crate::data::CandidateLists::read(path, dataset, target)?;
+    if !lists.report.is_clean() {
+        super::write_stderr(format_args!("{}", lists.report));
+    }
+    let Some(list) = lists.of(user) else {
+        anyhow::bail!(
+            "{} lists no candidate for user '{}' ({} users listed)",
+            path.display(),
+            args.user,
+            lists.users()
+        );
+    };
+    say!(
+        "ranking the {} candidates {} lists for '{}'",
+        list.len(),
+        path.display(),
+        args.user
+    );
+    Ok((user, Some(list.to_vec())))
+}
+
+/// The key of the fitted direction's snapshot, when its inputs can be
+/// hashed and are kept (else the direction is fitted, and whatever cannot
+/// be read is reported by the loading).
+fn snapshot_key(
+    dataset_args: &DatasetArgs,
+    manifest_path: &std::path::Path,
+    manifest: &crate::data::Manifest,
+    names: (&str, &str),
+    settings: &RankSettings,
+) -> Option<SnapshotKey> {
+    let inputs = InputsKey::new(manifest_path, manifest).ok()?;
+    let spec = &dataset_args.model.model;
+    let options = dataset_args.model.options();
+    let files = crate::embed::local_model(spec).and_then(Result::ok);
+    let model = match &files {
+        Some(files) => ModelIdentity::Local(files, &options),
+        None => ModelIdentity::Unresolved(spec),
+    };
+    let model = ModelKey::new(model).ok()?;
+    Some(SnapshotKey::new(
+        &DataKey::new(&inputs, &model),
+        names,
+        settings,
+    ))
+}
+
+/// Stores the fitted direction under `key` (taken before anything was
+/// read) for the next run with the same inputs; a failure is a warning.
+fn store_snapshot(
+    dataset_args: &DatasetArgs,
+    manifest_path: &std::path::Path,
+    dir: &std::path::Path,
+    key: &SnapshotKey,
+    fit: snapshot::Fit<'_>,
+) {
+    // The model folder on this machine only: nothing is fetched after the
+    // answer.
+    let mut inputs = crate::service::guard::Inputs::of_dataset(fit.dataset, Some(manifest_path));
+    if let Some(Ok(files)) = crate::embed::local_model(&dataset_args.model.model) {
+        inputs = inputs.and_model(&files);
+    }
+    if let Err(err) = inputs.check_and_tidy(&key.path(dir)) {
+        say!("warning: the fitted direction was not stored: {err}");
+        return;
+    }
+    match snapshot::write(dir, key, fit) {
+        Ok(path) => say!(
+            "stored the fitted direction for the next run on the same inputs: {}",
+            path.display()
+        ),
+        Err(err) => say!("warning: the fitted direction was not stored: {err}"),
     }
 }
 
-/// What `recommend` and `export --what recommendations` rank with: the
-/// library's recommend service under the settings chosen from the flags
-/// (else tuned, else defaults), with the learned models stored beside the
-/// embedding cache (trained now when missing only with `--train`); what it
-/// did is said on stderr.
-pub(crate) fn fitted(
-    dataset: &Dataset,
-    embeddings: &crate::pipeline::DatasetEmbeddings,
+/// The settings direction `names` of the dataset `dataset_name` ranks with:
+/// the flags', else tuned, else defaults; where they came from is said on
+/// stderr.
+pub(crate) fn settings_for(
     dataset_args: &DatasetArgs,
-    domains: (usize, usize),
+    dataset_name: &str,
     names: (&str, &str),
     given: (Option<Weights>, Option<f32>),
-    train: &TrainArg,
-) -> Result<Fitted> {
+) -> Result<RankSettings> {
     let store = SettingsStore::new(SettingsStore::default_root());
-    let settings = service::choose(&store, &dataset_args.manifest()?, dataset, names, given)?;
+    let settings = service::choose(
+        &store,
+        &dataset_args.manifest()?,
+        dataset_name,
+        names,
+        given,
+    )?;
     if let Some(err) = &settings.unreadable {
         say!("note: the tuned settings were not read ({err}); the given weights and ridge rank");
     }
@@ -255,6 +421,22 @@ pub(crate) fn fitted(
             settings.ridge
         );
     }
+    Ok(settings)
+}
+
+/// What `recommend` and `export --what recommendations` rank with: the
+/// library's recommend service under `settings`, with the learned models
+/// stored beside the embedding cache (trained now when missing only with
+/// `--train`); what it did is said on stderr. Also the stored files of the
+/// learned models in use when the fit can be kept ([`snapshot::keepable`]).
+pub(crate) fn fitted(
+    dataset: &Dataset,
+    embeddings: &crate::pipeline::DatasetEmbeddings,
+    dataset_args: &DatasetArgs,
+    domains: (usize, usize),
+    settings: &RankSettings,
+    train: &TrainArg,
+) -> Result<(Fitted, Option<LearnedFiles>)> {
     let dir = dataset_args
         .cache_dir
         .clone()
@@ -265,13 +447,14 @@ pub(crate) fn fitted(
         dataset,
         embeddings,
         domains,
-        &settings,
+        settings,
         LearnedSource::Stored {
             dir: &dir,
             if_unstored: train.if_unstored(),
         },
         &cancel,
     )?;
+    let files = snapshot::keepable(&outcomes, embeddings);
     let mut skipped = Vec::new();
     for (what, epochs, outcome) in [
         ("transfer model", settings.adapted_epochs, outcomes.adapted),
@@ -322,7 +505,7 @@ pub(crate) fn fitted(
             them = if skipped.len() == 1 { "it" } else { "them" },
         );
     }
-    Ok(fitted)
+    Ok((fitted, files))
 }
 
 fn value(v: Option<f32>) -> String {

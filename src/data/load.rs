@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 /// process (hundreds of thousands of rows; SipHash was a fifth of the load).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::csv_file::Row;
@@ -63,7 +64,7 @@ const MIN_RATING: f32 = 1e-6;
 const OUTLIER_RATIO: f32 = 100.0;
 
 /// One item of a domain.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Item {
     /// The item's id, unique within its domain.
     pub id: String,
@@ -77,7 +78,7 @@ pub struct Item {
 }
 
 /// One value of an item in one of its domain's entity columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnValue {
     /// The column: its position in the domain's `entity_columns`.
     pub column: u16,
@@ -86,7 +87,8 @@ pub struct ColumnValue {
 }
 
 /// A domain: its items, in file order, with an id index.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(from = "DomainItems")]
 pub struct Domain {
     /// The domain's name.
     pub name: String,
@@ -94,7 +96,33 @@ pub struct Domain {
     pub file: PathBuf,
     /// The items, in file order.
     pub items: Vec<Item>,
+    #[serde(skip)]
     index: FastMap<String, u32>,
+}
+
+/// A stored domain, read back: its index is built again.
+#[derive(serde::Deserialize)]
+struct DomainItems {
+    name: String,
+    file: PathBuf,
+    items: Vec<Item>,
+}
+
+impl From<DomainItems> for Domain {
+    fn from(stored: DomainItems) -> Domain {
+        let index = stored
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.id.clone(), i as u32))
+            .collect();
+        Domain {
+            name: stored.name,
+            file: stored.file,
+            items: stored.items,
+            index,
+        }
+    }
 }
 
 impl Domain {
@@ -110,7 +138,7 @@ impl Domain {
 }
 
 /// A row's part of a split the dataset publishes itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SplitPart {
     /// Fit on it.
@@ -133,7 +161,7 @@ impl SplitPart {
 }
 
 /// A held-out row's role: what the model is given, or what it must find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RowRole {
     /// Given to the model.
@@ -153,7 +181,7 @@ impl RowRole {
 }
 
 /// A user's interaction with an item.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interaction {
     /// Index into [`Dataset::users`].
     pub user: u32,
@@ -187,12 +215,24 @@ impl Interaction {
 }
 
 /// A text written by a user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserText {
     /// Index into [`Dataset::users`].
     pub user: u32,
     /// The text.
     pub text: String,
+}
+
+/// A [`Dataset`] without its manifest, borrowed to be written or owned
+/// once read: [`Dataset::stored`], [`Dataset::from_stored`].
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredDataset<'a> {
+    domains: Cow<'a, [Domain]>,
+    users: Cow<'a, [String]>,
+    interactions: Cow<'a, [Interaction]>,
+    user_texts: Cow<'a, [UserText]>,
+    knowledge: Cow<'a, KnowledgeFiles>,
+    report: Cow<'a, LoadReport>,
 }
 
 /// Everything a manifest describes, loaded and validated.
@@ -251,6 +291,83 @@ impl Dataset {
         dataset.load_interactions()?;
         dataset.load_user_texts()?;
         Ok(dataset)
+    }
+
+    /// The dataset as a snapshot stores it: everything but the manifest
+    /// (read again from its file, which the snapshot's key covers).
+    pub fn stored(&self) -> StoredDataset<'_> {
+        StoredDataset {
+            domains: Cow::Borrowed(&self.domains),
+            users: Cow::Borrowed(&self.users),
+            interactions: Cow::Borrowed(&self.interactions),
+            user_texts: Cow::Borrowed(&self.user_texts),
+            knowledge: Cow::Borrowed(&self.knowledge),
+            report: Cow::Borrowed(&self.report),
+        }
+    }
+
+    /// The dataset `stored` holds, read with `manifest`; why not when the
+    /// two disagree or an index points past what it indexes.
+    pub fn from_stored(manifest: Manifest, stored: StoredDataset<'_>) -> Result<Dataset, String> {
+        let domains = stored.domains.into_owned();
+        let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
+        let named: Vec<&str> = manifest.domains.iter().map(|d| d.name.as_str()).collect();
+        if names != named {
+            return Err(format!(
+                "it holds the domains {names:?}, the manifest names {named:?}"
+            ));
+        }
+        let columns_fit = domains.iter().zip(&manifest.domains).all(|(d, spec)| {
+            d.items.iter().all(|item| {
+                item.image.is_none()
+                    && item
+                        .entities
+                        .iter()
+                        .all(|v| (v.column as usize) < spec.entity_columns.len())
+            })
+        });
+        if !columns_fit {
+            return Err("an item's entity column or picture is not the manifest's".into());
+        }
+        let users = stored.users.into_owned();
+        let user_index: FastMap<String, u32> = users
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        if user_index.len() != users.len() {
+            return Err("a user id appears twice".into());
+        }
+        let interactions = stored.interactions.into_owned();
+        let in_range = |domain: u16, item: u32| {
+            domains
+                .get(domain as usize)
+                .is_some_and(|d| (item as usize) < d.items.len())
+        };
+        if let Some(bad) = interactions
+            .iter()
+            .find(|i| i.user as usize >= users.len() || !in_range(i.domain, i.item))
+        {
+            return Err(format!("an interaction points past the data: {bad:?}"));
+        }
+        let user_texts = stored.user_texts.into_owned();
+        if user_texts.iter().any(|t| t.user as usize >= users.len()) {
+            return Err("a user text belongs to no user".into());
+        }
+        let knowledge = stored.knowledge.into_owned();
+        if knowledge.links.iter().any(|l| !in_range(l.domain, l.item)) {
+            return Err("an entity link points past the items".into());
+        }
+        Ok(Dataset {
+            manifest,
+            domains,
+            users,
+            interactions,
+            user_texts,
+            knowledge,
+            report: stored.report.into_owned(),
+            user_index,
+        })
     }
 
     /// The dataset's name.

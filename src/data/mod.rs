@@ -22,7 +22,9 @@ pub use candidates::CandidateLists;
 pub use csv_file::{CsvTable, Delimiter, TextEncoding};
 pub use error::DataError;
 pub use guess::{FileRole, FileSpec};
-pub use load::{ColumnValue, Dataset, Domain, Interaction, Item, RowRole, SplitPart, UserText};
+pub use load::{
+    ColumnValue, Dataset, Domain, Interaction, Item, RowRole, SplitPart, StoredDataset, UserText,
+};
 pub use manifest::{
     DEFAULT_ENTITY_SEPARATOR, DomainSpec, InteractionsSpec, KnowledgeGraphSpec, Manifest,
     UserTextsSpec,

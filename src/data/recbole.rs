@@ -12,7 +12,7 @@ use super::table::Table;
 use super::{DataError, Delimiter, Domain, FileStats, IssueKind, LoadReport, TextEncoding};
 
 /// An item linked to an entity by a `.link` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemLink {
     /// The item's domain (position in the dataset's domains).
     pub domain: u16,
@@ -23,7 +23,7 @@ pub struct ItemLink {
 }
 
 /// One `head —relation→ tail` triple of a `.kg` file.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Triple {
     /// The head entity's id.
     pub head: String,
@@ -34,7 +34,7 @@ pub struct Triple {
 }
 
 /// What a dataset's knowledge-graph files hold (empty without them).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KnowledgeFiles {
     /// Items linked to entities.
     pub links: Vec<ItemLink>,

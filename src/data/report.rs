@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many issues of one kind keep their file and line; the rest are counted.
 pub const DETAILS_PER_KIND: usize = 50;
 
 /// What was wrong with a row, and what was done about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum IssueKind {
     /// The row has a different number of fields than the header (skipped).
     RaggedRow,
@@ -153,7 +153,7 @@ impl IssueKind {
 }
 
 /// How a file's rows are named in messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Numbering {
     /// By 1-based line of a text file (the header is line 1).
     Lines,
@@ -190,7 +190,7 @@ impl Origin {
 
 /// How one file went: lines read, rows parsed, rows used. When a quote
 /// swallows rows, `rows` falls short of the lines, which this makes visible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStats {
     /// The file.
     pub file: PathBuf,
@@ -232,7 +232,7 @@ impl fmt::Display for FileStats {
 }
 
 /// One reported row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadIssue {
     /// The file the row is in.
     pub file: PathBuf,
@@ -257,7 +257,7 @@ impl fmt::Display for LoadIssue {
 }
 
 /// Everything the loader skipped or repaired.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LoadReport {
     /// The first [`DETAILS_PER_KIND`] issues of each kind, in file order.
     pub issues: Vec<LoadIssue>,

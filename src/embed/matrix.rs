@@ -41,10 +41,88 @@ pub fn normalize(mut v: Vec<f32>) -> Option<Vec<f32>> {
 }
 
 /// Row-major `[len, dim]` float32 vectors, one per text, in input order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "EmbeddingRows")]
 pub struct Embeddings {
     dim: usize,
+    #[serde(with = "float_bytes")]
     data: Vec<f32>,
+}
+
+/// Stored vectors, read back: kept only when they are whole rows of
+/// finite values.
+#[derive(serde::Deserialize)]
+struct EmbeddingRows {
+    dim: usize,
+    #[serde(with = "float_bytes")]
+    data: Vec<f32>,
+}
+
+/// Float32 values stored as one run of little-endian bytes: read back in
+/// one pass into a vector of the right size, where a sequence of numbers
+/// would grow it one value at a time.
+pub mod float_bytes {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    /// Writes `values` as bytes (in place on a little-endian machine).
+    pub fn serialize<S: Serializer>(values: &[f32], out: S) -> Result<S::Ok, S::Error> {
+        if cfg!(target_endian = "little") {
+            out.serialize_bytes(bytemuck::cast_slice(values))
+        } else {
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            out.serialize_bytes(&bytes)
+        }
+    }
+
+    /// Reads values written by [`serialize`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<f32>, D::Error> {
+        struct Floats;
+
+        impl Visitor<'_> for Floats {
+            type Value = Vec<f32>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("float32 values as little-endian bytes")
+            }
+
+            fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<f32>, E> {
+                if !bytes.len().is_multiple_of(4) {
+                    return Err(E::custom(format!(
+                        "{} bytes are not float32 values",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect())
+            }
+        }
+
+        input.deserialize_bytes(Floats)
+    }
+}
+
+impl TryFrom<EmbeddingRows> for Embeddings {
+    type Error = String;
+
+    fn try_from(rows: EmbeddingRows) -> Result<Embeddings, String> {
+        if rows.dim == 0 || !rows.data.len().is_multiple_of(rows.dim) {
+            return Err(format!(
+                "{} values are not rows of {}",
+                rows.data.len(),
+                rows.dim
+            ));
+        }
+        if !rows.data.iter().all(|v| v.is_finite()) {
+            return Err("a vector holds a value that is not a finite number".into());
+        }
+        Ok(Embeddings {
+            dim: rows.dim,
+            data: rows.data,
+        })
+    }
 }
 
 impl Embeddings {

@@ -30,7 +30,7 @@ pub use encoder::{
     EncodeProgress, Encoder, EncoderOptions, LoadReport, PoolingSource, default_workers,
 };
 pub use error::EmbedError;
-pub use matrix::{Embeddings, dot, normalize};
+pub use matrix::{Embeddings, dot, float_bytes, normalize};
 pub use model::{
     DEFAULT_MODEL, ModelFiles, Prompts, WeightsFile, hf_cache_dir, local_model, resolve_model,
 };

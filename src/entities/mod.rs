@@ -9,7 +9,7 @@ mod mine;
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 
@@ -59,7 +59,7 @@ impl std::fmt::Display for Entity {
 }
 
 /// Where a domain's entities came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntitySource {
     /// The manifest's entity columns.
@@ -76,7 +76,7 @@ pub enum EntitySource {
 }
 
 /// What one domain's items are linked to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEntities {
     /// The domain.
     pub domain: String,
@@ -91,7 +91,7 @@ pub struct DomainEntities {
 }
 
 /// What the graph was built from, for reports.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KnowledgeSummary {
     /// Per domain.
     pub domains: Vec<DomainEntities>,
@@ -110,8 +110,9 @@ pub struct KnowledgeSummary {
 }
 
 /// Items linked to entities, and entities linked to entities.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KnowledgeGraph {
+    #[serde(with = "stored_entities")]
     entities: Vec<Entity>,
     /// Per domain, per item: its entities, sorted.
     items: Vec<Vec<Vec<EntityId>>>,
@@ -165,6 +166,43 @@ fn key(relation: &Relation, name: &str) -> (Relation, String) {
 }
 
 impl KnowledgeGraph {
+    /// Whether a stored graph fits domains of `items` items each: every
+    /// index it holds points at an entity, item or relation it has, and its
+    /// summary counts those items; why not.
+    pub fn check(&self, items: &[usize]) -> Result<(), String> {
+        let n = self.entities.len();
+        let summary_fits = self.summary.domains.len() == items.len()
+            && self
+                .summary
+                .domains
+                .iter()
+                .zip(items)
+                .all(|(d, &count)| d.items == count);
+        let items_fit = self.items.len() == items.len()
+            && self.items.iter().zip(items).all(|(d, &count)| {
+                d.len() == count && d.iter().flatten().all(|&e| (e as usize) < n)
+            });
+        let members_fit = self.members.len() == n
+            && self.members.iter().flatten().all(|&(d, i)| {
+                items
+                    .get(d as usize)
+                    .is_some_and(|&count| (i as usize) < count)
+            });
+        let relations = self.triple_relations.len();
+        let hop_fits = |&(e, r): &(EntityId, u32)| (e as usize) < n && (r as usize) < relations;
+        let neighbours_fit =
+            self.neighbours.len() == n && self.neighbours.iter().flatten().all(hop_fits);
+        let triples_fit = self
+            .triples
+            .iter()
+            .all(|&(h, r, t)| (h as usize) < n && hop_fits(&(t, r)));
+        if summary_fits && items_fit && members_fit && neighbours_fit && triples_fit {
+            Ok(())
+        } else {
+            Err("its knowledge graph does not fit the items".into())
+        }
+    }
+
     /// Builds the graph of `dataset`: its entity columns, its `.link` and
     /// `.kg` files, and `mined` phrases for the domains without either.
     pub fn build(dataset: &Dataset, mined: &Mined) -> KnowledgeGraph {
@@ -348,5 +386,47 @@ impl KnowledgeGraph {
     /// True when no item is linked to any entity.
     pub fn is_empty(&self) -> bool {
         self.members.iter().all(Vec::is_empty)
+    }
+}
+
+/// The entities as a snapshot stores them: each relation as a plain enum
+/// (postcard cannot read back the tagged form [`Relation`] is written in
+/// for JSON).
+mod stored_entities {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Entity, Relation};
+
+    #[derive(Serialize, Deserialize)]
+    enum StoredRelation {
+        Column(String),
+        Phrase,
+        Linked,
+    }
+
+    pub fn serialize<S: Serializer>(entities: &[Entity], out: S) -> Result<S::Ok, S::Error> {
+        out.collect_seq(entities.iter().map(|e| {
+            let relation = match &e.relation {
+                Relation::Column(name) => StoredRelation::Column(name.clone()),
+                Relation::Phrase => StoredRelation::Phrase,
+                Relation::Linked => StoredRelation::Linked,
+            };
+            (relation, &e.name)
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<Entity>, D::Error> {
+        let stored: Vec<(StoredRelation, String)> = Vec::deserialize(input)?;
+        Ok(stored
+            .into_iter()
+            .map(|(relation, name)| Entity {
+                relation: match relation {
+                    StoredRelation::Column(column) => Relation::Column(column),
+                    StoredRelation::Phrase => Relation::Phrase,
+                    StoredRelation::Linked => Relation::Linked,
+                },
+                name,
+            })
+            .collect())
     }
 }

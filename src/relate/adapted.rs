@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use crate::embed::Embeddings;
 
 /// Where the user tower starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum AdaptStart {
     /// The identity: the model starts as `content`.
     Identity,
@@ -48,7 +48,7 @@ impl crate::names::Named for AdaptStart {
 }
 
 /// How the transfer model is trained.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdaptOptions {
     /// Where the user tower starts.
     pub start: AdaptStart,
@@ -86,7 +86,7 @@ impl Default for AdaptOptions {
 }
 
 /// Why no transfer model could be trained.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum AdaptError {
     /// Not asked for.
     #[error("not trained (it is trained by eval and auto-tune)")]
@@ -124,7 +124,7 @@ impl From<candle_core::Error> for AdaptError {
 }
 
 /// What training did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdaptReport {
     /// Training pairs.
     pub pairs: usize,
@@ -154,7 +154,7 @@ pub struct AdapterParts<'a> {
 /// vectors, which is as large as the target items' own vectors. Training
 /// compares its epochs through this, so it never holds a second copy of
 /// the catalogue: an item's value is `fold(q) · t × inv_norms[j]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Towers {
     dim: usize,
     /// `U`, row-major `[dim, dim]`: the query is `U s + b`.
@@ -265,7 +265,7 @@ fn inv_lengths(item_tower: &[f32], items: &Embeddings) -> Option<Vec<f32>> {
 /// every scan scores its query against the target items' text vectors
 /// ([`Towers::query`]), so the model costs `2 dim² + dim` floats and one
 /// per target item.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Adapter {
     towers: Towers,
     /// How it was trained.
@@ -275,6 +275,18 @@ pub struct Adapter {
 }
 
 impl Adapter {
+    /// Whether a stored transfer model fits `n_target` target items of
+    /// `dim` values, every weight finite.
+    pub fn fits(&self, n_target: usize, dim: usize) -> bool {
+        let t = &self.towers;
+        t.dim == dim
+            && t.user.len() == dim * dim
+            && t.user_bias.len() == dim
+            && t.item_tower.len() == dim * dim
+            && t.inv_norms.len() == n_target
+            && t.is_finite()
+    }
+
     /// Trains on `pairs` of (row of `profiles`, target item), the user tower
     /// starting from `start` (`U`, `b`; the identity when `None`). After
     /// every epoch `validate` scores the towers so far (higher is better);

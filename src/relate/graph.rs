@@ -6,7 +6,7 @@
 use super::History;
 
 /// Why no graph could be built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum GraphError {
     /// No user links the two domains.
     #[error("no user has visible interactions in both domains")]
@@ -14,7 +14,7 @@ pub enum GraphError {
 }
 
 /// Sparse, degree-normalised links from S items to T items.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CoGraph {
     links: Vec<Vec<(u32, f32)>>,
     /// Users who contributed links.
@@ -24,6 +24,16 @@ pub struct CoGraph {
 }
 
 impl CoGraph {
+    /// Whether a stored graph links `n_source` items to `n_target` items.
+    pub fn fits(&self, n_source: usize, n_target: usize) -> bool {
+        self.links.len() == n_source
+            && self
+                .links
+                .iter()
+                .flatten()
+                .all(|&(j, w)| (j as usize) < n_target && w.is_finite())
+    }
+
     /// Builds the graph from the visible histories of every user.
     pub fn fit(
         source: &[History],

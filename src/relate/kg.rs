@@ -42,7 +42,7 @@ fn raw_bag(knowledge: &KnowledgeGraph, domain: usize, item: u32) -> Vec<(EntityI
 }
 
 /// Why the knowledge graph cannot relate S and T.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum KgError {
     /// No item of one domain has an entity.
     #[error(
@@ -61,8 +61,10 @@ pub enum KgError {
 }
 
 /// The knowledge graph as seen from S to T.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KgLinks {
+    /// Not stored: a snapshot links it again to the dataset's graph.
+    #[serde(skip)]
     knowledge: Arc<KnowledgeGraph>,
     source: usize,
     target: usize,
@@ -80,6 +82,42 @@ pub struct KgLinks {
 }
 
 impl KgLinks {
+    /// These links, read from a snapshot, joined again to the graph they
+    /// were fitted on (checked to fit its items); why not when they do not
+    /// fit it or link other domains than `source` → `target`.
+    pub fn relink(
+        mut self,
+        knowledge: Arc<KnowledgeGraph>,
+        (source, target): (usize, usize),
+    ) -> Result<KgLinks, String> {
+        let n = knowledge.entities().len();
+        let n_target = knowledge
+            .summary
+            .domains
+            .get(self.target)
+            .map_or(0, |s| s.items);
+        let fits = (self.source, self.target) == (source, target)
+            && self.idf.len() == n
+            && self.idf.iter().all(|w| w.is_finite())
+            && self.general.len() == n
+            && self.postings.len() == n
+            && self
+                .postings
+                .iter()
+                .flatten()
+                .all(|&(j, w)| (j as usize) < n_target && w.is_finite())
+            && self.too_general.iter().all(|&(e, _)| (e as usize) < n);
+        if !fits {
+            return Err(format!(
+                "its knowledge-graph links (domains {} → {}) do not fit the graph's {n} \
+                 entities and {n_target} target items, or the direction {source} → {target}",
+                self.source, self.target
+            ));
+        }
+        self.knowledge = knowledge;
+        Ok(self)
+    }
+
     /// The graph's links from domain `source` to domain `target`.
     pub fn fit(
         knowledge: Arc<KnowledgeGraph>,

@@ -6,7 +6,7 @@ use linfa_linalg::cholesky::SolveC;
 use ndarray::{Array1, Array2, Axis};
 
 /// Why no mapping could be fitted.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum MappingError {
     /// No training pair.
     #[error("no user has visible interactions in both domains")]
@@ -37,7 +37,7 @@ pub fn check_ridge(ridge: f32) -> Result<f32, MappingError> {
 }
 
 /// `t ≈ mean_t + (s − mean_s) · M`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mapping {
     matrix: Array2<f32>,
     /// `Mᵀ` row-major (`[dim_t, dim_s]`): each output value is one
@@ -53,6 +53,21 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// Whether a stored mapping fits source vectors of `dim_s` values and
+    /// target vectors of `dim_t`, every value finite.
+    pub fn fits(&self, dim_s: usize, dim_t: usize) -> bool {
+        self.matrix.dim() == (dim_s, dim_t)
+            && self.rows.len() == dim_s * dim_t
+            && self.mean_source.len() == dim_s
+            && self.mean_target.len() == dim_t
+            && self
+                .rows
+                .iter()
+                .chain(&self.mean_source)
+                .chain(&self.mean_target)
+                .all(|v| v.is_finite())
+    }
+
     /// Fits on `(source profile, target profile)` pairs; an error says why
     /// it cannot (no pairs, a bad ridge strength, or a numerical failure).
     pub fn fit(pairs: &[(Vec<f32>, Vec<f32>)], ridge: f32) -> Result<Mapping, MappingError> {

@@ -16,6 +16,7 @@ mod profile;
 pub mod ranges;
 mod sequence;
 mod sequence_store;
+mod stored;
 
 use crate::data::Dataset;
 
@@ -31,7 +32,9 @@ pub use kg::{GENERAL_MIN, GENERAL_SHARE, HOP, KgError, KgLinks};
 pub use mapping::{Mapping, MappingError, check_ridge};
 pub use sequence::{
     SequenceError, SequenceModel, SequenceOptions, SequenceRead, SequenceReport, Step,
+    StoredSequence,
 };
+pub use stored::StoredRelations;
 
 /// Why a relation could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -141,7 +144,7 @@ pub enum IfUnstored {
 }
 
 /// Settings of the fitted relations.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RelateOptions {
     /// Ridge strength of the S→T mapping (added to the diagonal of XᵀX).
     pub ridge: f32,

@@ -39,7 +39,7 @@ use crate::embed::Embeddings;
 
 /// One interaction of a sequence: an item of the source or of the target
 /// domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// A source-domain item.
     Source(u32),
@@ -48,7 +48,7 @@ pub enum Step {
 }
 
 /// How the sequence model is built and trained.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SequenceOptions {
     /// Width of the model's states.
     pub dim: usize,
@@ -119,7 +119,7 @@ impl Default for SequenceOptions {
 }
 
 /// Why no sequence model could be trained.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SequenceError {
     /// Not asked for.
     #[error("not trained (it is trained by eval and auto-tune)")]
@@ -157,7 +157,7 @@ impl From<candle_core::Error> for SequenceError {
 }
 
 /// What training did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SequenceReport {
     /// Training sequences (users with two or more fitted interactions).
     pub sequences: usize,
@@ -591,6 +591,24 @@ struct Pass {
 /// A learned tensor: its name, shape and values (row-major).
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
+/// A trained sequence model as a snapshot stores it: its learned tensors,
+/// report and options (the item tables are rebuilt from the vectors).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredSequence {
+    tensors: Vec<StoredTensor>,
+    report: SequenceReport,
+    options: SequenceOptions,
+}
+
+/// One learned tensor of a [`StoredSequence`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct StoredTensor {
+    name: String,
+    shape: Vec<usize>,
+    #[serde(with = "crate::embed::float_bytes")]
+    values: Vec<f32>,
+}
+
 /// A trained sequence model.
 #[derive(Debug, Clone)]
 pub struct SequenceModel {
@@ -828,6 +846,40 @@ impl SequenceModel {
             .into_iter()
             .map(|(name, t)| Ok((name, t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?)))
             .collect()
+    }
+
+    /// The model as a snapshot stores it.
+    pub fn stored(&self) -> Result<StoredSequence, SequenceError> {
+        Ok(StoredSequence {
+            tensors: self
+                .tensors()?
+                .into_iter()
+                .map(|(name, shape, values)| StoredTensor {
+                    name,
+                    shape,
+                    values,
+                })
+                .collect(),
+            report: self.report,
+            options: self.options,
+        })
+    }
+
+    /// The model `stored` holds over these `source` and `target` items;
+    /// why not as [`SequenceModel::from_tensors`] says.
+    pub fn from_stored(
+        stored: StoredSequence,
+        source: &Embeddings,
+        target: &Embeddings,
+    ) -> Result<SequenceModel, String> {
+        let tensors = stored
+            .tensors
+            .into_iter()
+            .map(|t| (t.name, (t.shape, t.values)))
+            .collect();
+        let mut model = SequenceModel::from_tensors(&tensors, source, target, stored.options)?;
+        model.report = stored.report;
+        Ok(model)
     }
 
     /// The model of `options` whose tensors are `tensors` (by name, as

@@ -16,3 +16,4 @@ pub mod explore;
 pub mod guard;
 pub mod recommend;
 pub mod report;
+pub mod snapshot;

@@ -77,16 +77,16 @@ pub struct RankSettings {
 
 /// The settings `dataset`'s direction `names` (source, target) ranks with:
 /// each of `given` (weights, ridge) that is set, else the tuned settings
-/// saved in `store` for the dataset read from `manifest`, else the
+/// saved in `store` for the dataset `dataset_name` read from `manifest`, else the
 /// built-in defaults.
 pub fn choose(
     store: &SettingsStore,
     manifest: &Path,
-    dataset: &Dataset,
+    dataset_name: &str,
     names: (&str, &str),
     given: (Option<Weights>, Option<f32>),
 ) -> Result<RankSettings, RecommendError> {
-    let path = store.path(manifest, dataset.name(), names.0, names.1);
+    let path = store.path(manifest, dataset_name, names.0, names.1);
     let everything_given = given.0.is_some() && given.1.is_some();
     let (saved, unreadable) = match store.load(&path) {
         Ok(saved) => (saved, None),
@@ -160,6 +160,36 @@ pub struct LearnedOutcomes {
     pub sequence: LearnedOutcome,
 }
 
+impl LearnedOutcomes {
+    /// The stored files of the learned models in use, when every model
+    /// weighted is stored: `None` when one is missing, was not saved or
+    /// came from an evaluation.
+    pub fn stored_files(&self) -> Option<LearnedFiles> {
+        let file = |outcome: &LearnedOutcome| match outcome {
+            LearnedOutcome::Unweighted => Some(None),
+            LearnedOutcome::Stored(StoredModel::Reused(path))
+            | LearnedOutcome::Stored(StoredModel::Trained {
+                saved: Ok(path), ..
+            }) => Some(Some(path.clone())),
+            _ => None,
+        };
+        Some(LearnedFiles {
+            adapted: file(&self.adapted)?,
+            sequence: file(&self.sequence)?,
+        })
+    }
+}
+
+/// The stored files of the learned models a fit holds (`None`: that model
+/// is not in use).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearnedFiles {
+    /// The transfer model's.
+    pub adapted: Option<PathBuf>,
+    /// The sequence model's.
+    pub sequence: Option<PathBuf>,
+}
+
 /// A direction ready to recommend: the relations fitted on every
 /// interaction, the weights, and the compact copy of the target items.
 #[derive(Debug, Clone)]
@@ -173,6 +203,21 @@ pub struct Fitted {
 }
 
 impl Fitted {
+    /// `relations` ranking with `weights`, with the compact copy of a large
+    /// target domain made now.
+    pub fn new(relations: Relations, weights: Weights, embeddings: &DatasetEmbeddings) -> Fitted {
+        let compact = CompactCache::default();
+        let target = &embeddings.domains[relations.target];
+        if Scan::auto(target.len()) == Scan::Compact {
+            compact.get(target);
+        }
+        Fitted {
+            relations,
+            weights,
+            compact,
+        }
+    }
+
     /// `user`'s top `k` with the breakdown, the scan chosen by the target
     /// domain's size.
     pub fn rank(&self, embeddings: &DatasetEmbeddings, user: u32, k: usize) -> Ranking {
@@ -274,17 +319,8 @@ pub fn fit(
             ))
         }
     };
-    let compact = CompactCache::default();
-    let target = &embeddings.domains[pair.1];
-    if Scan::auto(target.len()) == Scan::Compact {
-        compact.get(target);
-    }
     Ok((
-        Fitted {
-            relations,
-            weights: settings.weights,
-            compact,
-        },
+        Fitted::new(relations, settings.weights, embeddings),
         LearnedOutcomes { adapted, sequence },
     ))
 }

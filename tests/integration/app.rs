@@ -2084,3 +2084,95 @@ fn a_ranking_off_the_frame_keeps_the_list_until_it_lands_and_ranks_the_same() {
     });
     assert_eq!(off.state().ranking(), inside.state().ranking());
 }
+
+/// Whether a notification of the window holds `text`.
+fn notified(app: &CrossrecApp, text: &str) -> bool {
+    app.notifications().iter().any(|n| n.text.contains(text))
+}
+
+#[test]
+fn a_start_reads_the_fitted_direction_recommend_or_an_earlier_start_kept() {
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    let model = dir.path().join("tiny-bert");
+    write_tiny_bert(&model, TinySpec::default());
+    // `recommend --train` stores the learned models and keeps the fit.
+    let manifest = sample_manifest();
+    let out = crate::common::crossrec(
+        &[
+            "recommend",
+            "--dataset",
+            manifest.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--user",
+            "u001",
+            "--train",
+        ],
+        &cache,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshots = || -> Vec<PathBuf> {
+        std::fs::read_dir(cache.join("fitted"))
+            .map(|e| e.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(snapshots().len(), 1);
+    // Each start begins with no tuned settings (auto-tune saves some, and
+    // they would change the fit): the first list ranks with the defaults.
+    let start = |dir: &Path| {
+        let _ = std::fs::remove_dir_all(dir.join("settings"));
+        let mut h = harness_with_cache(dir, sample_manifest(), cache.clone());
+        wait_for(&mut h, "the first ranking", |app| app.ranking().is_some());
+        let first = h.state().ranking().map(|r| r.items.clone());
+        (h, first)
+    };
+    let finish = |mut h: Harness<'static, CrossrecApp>| {
+        wait_for(&mut h, "every job done", |app| {
+            app.running_jobs().is_empty()
+        });
+    };
+
+    // The window reads it: the dataset and its vectors when it opens, the
+    // fitted relations for the first list.
+    let (h, read) = start(dir.path());
+    assert!(
+        notified(h.state(), "read the dataset and its vectors from")
+            && notified(h.state(), "read the fitted direction from"),
+        "{:?}",
+        h.state().notifications()
+    );
+    finish(h);
+
+    // Without it, the window fits, ranks the same, and keeps the fit.
+    std::fs::remove_file(&snapshots()[0]).unwrap();
+    let (mut h, fitted) = start(dir.path());
+    assert!(!notified(h.state(), "read the fitted direction from"));
+    assert!(!notified(
+        h.state(),
+        "read the dataset and its vectors from"
+    ));
+    assert_eq!(fitted, read);
+    wait_for(&mut h, "the fit kept", |app| {
+        notified(app, "kept the fitted direction")
+    });
+    finish(h);
+    assert_eq!(snapshots().len(), 1);
+
+    // The next start reads what the window kept.
+    let (h, again) = start(dir.path());
+    assert!(
+        notified(h.state(), "read the dataset and its vectors from")
+            && notified(h.state(), "read the fitted direction from")
+    );
+    assert_eq!(again, read);
+    finish(h);
+}

@@ -1,6 +1,6 @@
 //! The command line, run as a user would: exit codes, stdout, stderr, files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crossrec::embed::Embeddings;
 
@@ -347,6 +347,155 @@ fn recommend_prints_a_table_json_and_csv_with_the_breakdown() {
     let run = crossrec(&bad, &cache);
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("not a component"));
+}
+
+/// The fitted-direction snapshots in `cache`.
+fn snapshots(cache: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache.join("fitted"))
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn recommend_reads_its_fitted_direction_back_only_while_every_input_is_unchanged() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for file in [
+        "crossrec.toml",
+        "products.csv",
+        "articles.csv",
+        "interactions.csv",
+        "user_texts.csv",
+    ] {
+        std::fs::copy(sample_manifest().with_file_name(file), data.join(file)).unwrap();
+    }
+    let manifest = data.join("crossrec.toml");
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let mut args = tiny_sample_args("recommend", model, manifest);
+    args.extend(["--user", "u001", "-k", "5", "--format", "csv"]);
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let out = crossrec(args, &cache);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        (String::from_utf8_lossy(&out.stdout).to_string(), stderr)
+    };
+
+    // Without the learned models stored, nothing is kept: the next run
+    // (with them) must fit again.
+    let (_, stderr) = run(&args);
+    assert!(!stderr.contains("stored the fitted direction"), "{stderr}");
+    assert!(snapshots(&cache).is_empty());
+    let mut train = args.clone();
+    train.push("--train");
+    let (trained, stderr) = run(&train);
+    assert!(stderr.contains("stored the fitted direction"), "{stderr}");
+    assert_eq!(snapshots(&cache).len(), 1);
+
+    // Read back: the same answer, said where it came from, nothing fitted.
+    let (read, stderr) = run(&args);
+    assert_eq!(read, trained);
+    assert!(
+        stderr.contains("read the dataset, its vectors and the fitted relations from")
+            && stderr.contains("using the transfer model trained earlier")
+            && !stderr.contains("stored the fitted direction"),
+        "{stderr}"
+    );
+    // Other weights rank what it holds, exactly as a full fit would.
+    let mut weighted = args.clone();
+    weighted.extend(["--weights", "popularity=2,content=0"]);
+    let (from_snapshot, stderr) = run(&weighted);
+    assert!(stderr.contains("fitted relations from"), "{stderr}");
+    let fresh_cache = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh_cache).unwrap();
+    for sub in ["adapters", "sequence-models"] {
+        let to = fresh_cache.join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(cache.join(sub)).unwrap().flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let mut fresh = weighted.clone();
+    let fresh_dir = fresh_cache.to_str().unwrap().to_string();
+    fresh.extend(["--cache-dir", &fresh_dir]);
+    let (fitted, stderr) = run(&fresh);
+    assert!(!stderr.contains("fitted relations from"), "{stderr}");
+    assert_eq!(from_snapshot, fitted);
+
+    // A corrupt or cut snapshot is reported and replaced, never used.
+    let snapshot = snapshots(&cache).remove(0);
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&snapshot, &bytes).unwrap();
+    let (answer, stderr) = run(&args);
+    assert_eq!(answer, trained);
+    assert!(
+        stderr.contains("the stored fitted direction was not used")
+            && stderr.contains("checksum mismatch")
+            && stderr.contains("stored the fitted direction"),
+        "{stderr}"
+    );
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(&snapshot, &bytes[..bytes.len() / 3]).unwrap();
+    let (answer, stderr) = run(&args);
+    assert_eq!(answer, trained);
+    assert!(stderr.contains("cut short"), "{stderr}");
+    // Not a file at all: refused unopened, and not written over.
+    std::fs::remove_file(&snapshot).unwrap();
+    std::fs::create_dir(&snapshot).unwrap();
+    let (answer, stderr) = run(&args);
+    assert_eq!(answer, trained);
+    assert!(
+        stderr.contains("not a regular file")
+            && stderr.contains("warning: the fitted direction was not stored"),
+        "{stderr}"
+    );
+    std::fs::remove_dir(&snapshot).unwrap();
+    run(&args);
+
+    // A learned model replaced since makes it stale.
+    let adapter = std::fs::read_dir(cache.join("adapters"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::write(&adapter, b"not a model").unwrap();
+    let (_, stderr) = run(&args);
+    assert!(
+        stderr.contains("changed since it was written")
+            && stderr.contains("no transfer model is stored for this data yet"),
+        "{stderr}"
+    );
+    // Said once: the stale snapshot is gone, not read again.
+    let (_, stderr) = run(&args);
+    assert!(
+        !stderr.contains("fitted direction was not used") && snapshots(&cache).is_empty(),
+        "{stderr}"
+    );
+    run(&train);
+
+    // A changed input file gets a new snapshot in place of the old one.
+    let interactions = data.join("interactions.csv");
+    let mut text = std::fs::read_to_string(&interactions).unwrap();
+    text.push_str("u001,articles,A001,5,1700000000\n");
+    std::fs::write(&interactions, text).unwrap();
+    let old = snapshots(&cache);
+    let (after, stderr) = run(&train);
+    assert!(
+        !stderr.contains("fitted relations from") && stderr.contains("stored the fitted direction"),
+        "{stderr}"
+    );
+    assert!(!after.contains(",A001,"), "{after}");
+    let new = snapshots(&cache);
+    assert_eq!(new.len(), 1);
+    assert_ne!(new, old);
 }
 
 #[test]
