@@ -12,7 +12,8 @@
 //! `cargo bench --bench million` prints one JSON line per measurement; the
 //! dataset is written once to target/bench-million (about 1.6 GB).
 //! `cargo bench --bench million -- --no-window` stops before the
-//! evaluation and the window (the first minute of the run).
+//! evaluation and the window (the first minute of the run);
+//! `-- --no-frames` stops after the evaluation, before the window.
 
 #[path = "support/million.rs"]
 mod million;
@@ -61,6 +62,12 @@ fn stage<T>(name: &str, work: impl FnOnce() -> T) -> T {
 }
 
 fn main() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // As the `crossrec` binary sets it: candle's element-wise pool
+        // spins between operations, and the evaluation trains two models
+        // side by side. SAFETY: no other thread runs yet.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target/bench-million");
     let manifest = stage("generate_or_reuse", || million::million(&dir));
@@ -170,6 +177,9 @@ fn main() {
         window::percentile(ms.clone(), 0.5),
         window::percentile(ms, 0.95)
     );
+    if std::env::args().any(|a| a == "--no-frames") {
+        return;
+    }
     drop((evaluation, relations, e, dataset));
 
     // The window: ready (every background job done), then its frames.

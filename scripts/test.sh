@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 scripts/install_model.py
+# As the crossrec binary sets it: candle's element-wise pool spins between
+# operations, and an evaluation trains two models side by side.
+export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
 cargo test "$@"

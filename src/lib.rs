@@ -22,6 +22,7 @@ pub mod files;
 pub mod names;
 pub mod palette;
 pub mod pipeline;
+pub mod products;
 pub mod project;
 pub mod rank;
 pub mod relate;

@@ -1,17 +1,22 @@
 //! Training the learned components (the transfer model, `adapted`, and the
 //! sequence model, `sequence`) inside an evaluation: the epoch kept is the
 //! one with the best NDCG@10 of that component alone on the validation
-//! users — never the test users.
+//! users — never the test users. The two train side by side, each on its
+//! own thread.
 
 use std::sync::atomic::AtomicBool;
 
-use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 
 use super::metrics::user_metrics;
 use super::split::HeldOut;
 use crate::pipeline::DatasetEmbeddings;
+use crate::products::{Operand, Output, Threads, matmul};
 use crate::rank::top_k;
-use crate::relate::{AdaptOptions, Relations, SequenceModel, SequenceOptions, Towers};
+use crate::relate::{
+    AdaptError, AdaptOptions, Adapter, Relations, SequenceError, SequenceModel, SequenceOptions,
+    Towers,
+};
 
 /// Validation users the epoch check ranks for (a seeded-order prefix), at
 /// most.
@@ -39,14 +44,14 @@ const USERS_PER_BLOCK: usize = 32;
 
 /// Trains `relations`' transfer model, keeping the epoch that ranks the
 /// validation users best (the last epoch when there are none).
-pub fn train_adapter(
-    relations: &mut Relations,
+fn train_adapter(
+    relations: &Relations,
     embeddings: &DatasetEmbeddings,
     validation: &HeldOut,
     options: AdaptOptions,
     progress: &mut dyn FnMut(f64),
     cancel: &AtomicBool,
-) {
+) -> Result<Adapter, AdaptError> {
     let target = &embeddings.domains[relations.target];
     let checks: Vec<(Vec<f32>, Vec<u32>, &[u32])> = validation
         .users
@@ -70,64 +75,75 @@ pub fn train_adapter(
             validation_ndcg(target, Some(towers.inv_norms()), &checks, &queries)
         })
     };
-    relations.train_adapter(embeddings, options, &mut validate, progress, cancel);
+    relations.fit_adapter(embeddings, options, &mut validate, progress, cancel)
 }
 
 /// Mean NDCG@10 over `checks` (seen items, relevant items) of the queries
 /// `queries` (one per check; `None`, or one of another width than the
 /// items, scores nothing) against `items`, each item's dot product times
-/// its `scale` when there is one. Users are scored a block at a time.
+/// its `scale` when there is one. Users are scored a block at a time, on
+/// every core: one product reads the item matrix once for the whole block.
 fn validation_ndcg(
     items: &crate::embed::Embeddings,
     scale: Option<&[f32]>,
     checks: &[(Vec<u32>, &[u32])],
     queries: &[Option<Vec<f32>>],
 ) -> f64 {
-    let Ok(items) = ArrayView2::from_shape((items.len(), items.dim()), items.as_slice()) else {
+    let (n, dim) = (items.len(), items.dim());
+    if n == 0 || dim == 0 || checks.is_empty() {
         return 0.0;
-    };
-    let mut total = 0.0;
-    for (checks, queries) in checks
-        .chunks(USERS_PER_BLOCK)
-        .zip(queries.chunks(USERS_PER_BLOCK))
-    {
-        let mut q = Array2::<f32>::zeros((checks.len(), items.ncols()));
-        for (b, query) in queries.iter().enumerate() {
-            if let Some(v) = query.as_ref().filter(|v| v.len() == items.ncols()) {
-                q.row_mut(b).assign(&ndarray::ArrayView1::from(&v[..]));
+    }
+    let scale = scale.filter(|s| s.len() == n);
+    let block = USERS_PER_BLOCK.min(checks.len());
+    let mut q = vec![0f32; block * dim];
+    let mut scores = vec![0f32; block * n];
+    let mut ndcg = Vec::with_capacity(checks.len());
+    for (checks, queries) in checks.chunks(block).zip(queries.chunks(block)) {
+        let users = checks.len();
+        q.fill(0.0);
+        for (row, query) in q.chunks_exact_mut(dim).zip(queries) {
+            if let Some(v) = query.as_ref().filter(|v| v.len() == dim) {
+                row.copy_from_slice(v);
             }
         }
-        let mut scores = q.dot(&items.t()); // [users, items]
-        if let Some(scale) = scale.filter(|s| s.len() == items.nrows()) {
-            let scale = ndarray::ArrayView1::from(scale);
-            scores
-                .rows_mut()
-                .into_iter()
-                .for_each(|mut row| row *= &scale);
-        }
-        total += checks
-            .iter()
-            .zip(scores.rows())
-            .map(|((seen, relevant), row)| {
-                let row = row.to_vec();
-                let ranked = top_k(&row, 10, seen);
-                user_metrics(&ranked, relevant, 10).ndcg
+        let scores = &mut scores[..users * n];
+        // `[items, users] = items · qᵀ`, written as `[users, items]`.
+        matmul(
+            n,
+            users,
+            dim,
+            Operand::rows(items.as_slice(), dim),
+            Operand::transposed(&q[..users * dim], dim),
+            Output::transposed(scores, n),
+            1.0,
+            Threads::All,
+        );
+        // Summed in user order, so the mean has the same bits on every run.
+        let block_ndcg: Vec<f64> = scores
+            .par_chunks_mut(n)
+            .zip(checks)
+            .map(|(row, (seen, relevant))| {
+                if let Some(scale) = scale {
+                    row.iter_mut().zip(scale).for_each(|(s, f)| *s *= f);
+                }
+                user_metrics(&top_k(row, 10, seen), relevant, 10).ndcg
             })
-            .sum::<f64>();
+            .collect();
+        ndcg.extend(block_ndcg);
     }
-    total / checks.len().max(1) as f64
+    ndcg.iter().sum::<f64>() / checks.len() as f64
 }
 
 /// Trains `relations`' sequence model, keeping the epoch that ranks the
 /// validation users best (the last epoch when there are none).
-pub fn train_sequence(
-    relations: &mut Relations,
+fn train_sequence(
+    relations: &Relations,
     embeddings: &DatasetEmbeddings,
     validation: &HeldOut,
     options: SequenceOptions,
     progress: &mut dyn FnMut(f64),
     cancel: &AtomicBool,
-) {
+) -> Result<SequenceModel, SequenceError> {
     let checks: Vec<(u32, Vec<u32>, &[u32])> = validation
         .users
         .iter()
@@ -151,5 +167,111 @@ pub fn train_sequence(
             validation_ndcg(model.items(), None, &checks, &queries)
         })
     };
-    relations.train_sequence(embeddings, options, &mut validate, progress, cancel);
+    relations.fit_sequence(embeddings, options, &mut validate, progress, cancel)
+}
+
+/// The learned components an evaluation trains.
+#[derive(Debug)]
+pub struct Learned {
+    /// The transfer model, or why there is none.
+    pub adapted: Result<Adapter, AdaptError>,
+    /// The sequence model, or why there is none.
+    pub sequence: Result<SequenceModel, SequenceError>,
+}
+
+/// Which learned component a progress report is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Training {
+    Adapter,
+    Sequence,
+}
+
+/// Trains the transfer model (`adapt`) and the sequence model (`sequence`)
+/// of `relations` side by side, each on its own thread, each keeping the
+/// epoch that ranks the validation users best; `None` trains that one not
+/// at all. Each model's training is seeded and does not depend on the
+/// other's, so the models are those trained one after the other. The
+/// sequence model's steps run on one core (see the relations' one-thread
+/// pool) and the transfer model's products gain little from a second, so
+/// side by side the two take about as long as the longer one. `progress`
+/// gets one stage: the share of the epochs done, over both.
+pub fn train_learned(
+    relations: &Relations,
+    embeddings: &DatasetEmbeddings,
+    validation: &HeldOut,
+    (adapt, sequence): (Option<AdaptOptions>, Option<SequenceOptions>),
+    progress: &mut dyn FnMut(&str, f64),
+    cancel: &AtomicBool,
+) -> Learned {
+    let stage = match (adapt.is_some(), sequence.is_some()) {
+        (true, true) => "training the transfer and sequence models",
+        (true, false) => "training the transfer model",
+        _ => "training the sequence model",
+    };
+    let (sender, reports) = std::sync::mpsc::channel::<(Training, f64)>();
+    std::thread::scope(|scope| {
+        let adapter = adapt.map(|options| {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                let mut report = |f| {
+                    // The receiver outlives both trainings.
+                    let _ = sender.send((Training::Adapter, f));
+                };
+                train_adapter(
+                    relations,
+                    embeddings,
+                    validation,
+                    options,
+                    &mut report,
+                    cancel,
+                )
+            })
+        });
+        let sequence = sequence.map(|options| {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                let mut report = |f| {
+                    // The receiver outlives both trainings.
+                    let _ = sender.send((Training::Sequence, f));
+                };
+                train_sequence(
+                    relations,
+                    embeddings,
+                    validation,
+                    options,
+                    &mut report,
+                    cancel,
+                )
+            })
+        });
+        // Every sender gone (both trainings ended) ends the reports.
+        drop(sender);
+        let trained = usize::from(adapter.is_some()) + usize::from(sequence.is_some());
+        let mut done = (0.0, 0.0);
+        progress(stage, 0.0);
+        for (which, fraction) in reports {
+            match which {
+                Training::Adapter => done.0 = fraction,
+                Training::Sequence => done.1 = fraction,
+            }
+            progress(stage, (done.0 + done.1) / trained.max(1) as f64);
+        }
+        // Early stopping ends a training before its last epoch.
+        progress(stage, 1.0);
+        let stopped = "training stopped unexpectedly".to_string();
+        Learned {
+            adapted: match adapter {
+                Some(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(AdaptError::Training(stopped.clone()))),
+                None => Err(AdaptError::NoEpochs),
+            },
+            sequence: match sequence {
+                Some(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(SequenceError::Training(stopped))),
+                None => Err(SequenceError::NoEpochs),
+            },
+        }
+    })
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::KS;
-use super::adapt::{train_adapter, train_sequence};
+use super::adapt::train_learned;
 use super::metrics::{AtK, MetricSummary};
 use super::scores::{Cancelled, EvalScores, MemoryCap, Summary, UserOutcome};
 use super::segments::{Popularity, SegmentTable, UserSegments, breakdowns};
@@ -684,36 +684,21 @@ fn fit_split(
             ridge: options.ridge,
         },
     )?;
-    if let Some(adapt) = options.adapt {
-        train_adapter(
-            &mut relations,
-            embeddings,
-            &split.validation,
-            adapt,
-            &mut |f| progress("training the transfer model", f),
-            cancel,
-        );
-        if matches!(relations.adapted, Err(AdaptError::Cancelled)) {
-            return Err(EvalError::Cancelled(Cancelled));
-        }
-    } else {
-        relations.adapted = Err(AdaptError::NoEpochs);
+    let learned = train_learned(
+        &relations,
+        embeddings,
+        &split.validation,
+        (options.adapt, options.sequence),
+        progress,
+        cancel,
+    );
+    if matches!(learned.adapted, Err(AdaptError::Cancelled))
+        || matches!(learned.sequence, Err(SequenceError::Cancelled))
+    {
+        return Err(EvalError::Cancelled(Cancelled));
     }
-    if let Some(sequence) = options.sequence {
-        train_sequence(
-            &mut relations,
-            embeddings,
-            &split.validation,
-            sequence,
-            &mut |f| progress("training the sequence model", f),
-            cancel,
-        );
-        if matches!(relations.sequence, Err(SequenceError::Cancelled)) {
-            return Err(EvalError::Cancelled(Cancelled));
-        }
-    } else {
-        relations.sequence = Err(SequenceError::NoEpochs);
-    }
+    relations.adapted = learned.adapted;
+    relations.sequence = learned.sequence;
     let tuned = match &options.tune {
         Some(tune_options) => {
             // Under listed candidates, the search ranks the validation

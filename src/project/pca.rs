@@ -10,6 +10,7 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
 use crate::embed::{Embeddings, dot};
+use crate::products::{Operand, Output, Threads, matmul};
 
 /// 2-D coordinates of every row, and how much variance each axis explains.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,39 +159,21 @@ const TILE: usize = 96;
 /// (tiles below the diagonal are left as they are; see [`mirror_tiles`]),
 /// by gemm on this thread.
 fn gram_of(x: &[f32], rows: usize, dim: usize, gram: &mut [f32]) {
-    assert!(x.len() >= rows * dim && gram.len() >= dim * dim);
     for i in (0..dim).step_by(TILE) {
         for j in (i..dim).step_by(TILE) {
             let (h, w) = (TILE.min(dim - i), TILE.min(dim - j));
-            // SAFETY: every pointer stays inside its slice (checked above:
-            // rows i..i+h and columns j..j+w of the dim × dim `gram`;
-            // columns i..i+h and j..j+w of the rows × dim `x`), `gram` does
-            // not alias `x`, and gemm only reads `x`. The left factor is
-            // columns i..i+h of `x` read transposed (row stride 1, column
-            // stride `dim`).
-            unsafe {
-                gemm::gemm(
-                    h,
-                    w,
-                    rows,
-                    gram.as_mut_ptr().add(i * dim + j),
-                    1,
-                    dim as isize,
-                    false,
-                    x.as_ptr().add(i),
-                    dim as isize,
-                    1,
-                    x.as_ptr().add(j),
-                    1,
-                    dim as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            // Rows i..i+h and columns j..j+w of `gram`: columns i..i+h of
+            // `x` read transposed, times its columns j..j+w.
+            matmul(
+                h,
+                w,
+                rows,
+                Operand::transposed(&x[i..], dim),
+                Operand::rows(&x[j..], dim),
+                Output::rows(&mut gram[i * dim + j..], dim),
+                1.0,
+                Threads::This,
+            );
         }
     }
 }

@@ -23,7 +23,10 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use rayon::prelude::*;
+
 use crate::embed::Embeddings;
+use crate::products::{Operand, Output, Threads, matmul};
 
 /// Where the user tower starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -242,22 +245,36 @@ impl Towers {
 }
 
 /// Per item of `items`, `1 / |V t|` (a length below [`MIN_NORM`] counts
-/// as [`MIN_NORM`]), the tower vectors made a block of items at a time
-/// (`None` when `V` is not `[dim, dim]`).
+/// as [`MIN_NORM`]), the tower vectors made a block of items at a time on
+/// every core, each core holding one block's (`None` when `V` is not
+/// `[dim, dim]` or the items have no width).
 fn inv_lengths(item_tower: &[f32], items: &Embeddings) -> Option<Vec<f32>> {
     let dim = items.dim();
-    let v = ndarray::ArrayView2::from_shape((dim, dim), item_tower).ok()?;
-    let mut out = Vec::with_capacity(items.len());
-    for block in items.as_slice().chunks(TOWER_BLOCK * dim.max(1)) {
-        let t = ndarray::ArrayView2::from_shape((block.len() / dim.max(1), dim), block).ok()?;
-        let moved = t.dot(&v.t());
-        out.extend(
-            moved
-                .rows()
-                .into_iter()
-                .map(|row| 1.0 / row.dot(&row).sqrt().max(MIN_NORM)),
-        );
+    if dim == 0 || item_tower.len() != dim * dim {
+        return None;
     }
+    let mut out = vec![0f32; items.len()];
+    out.par_chunks_mut(TOWER_BLOCK)
+        .zip(items.as_slice().par_chunks(TOWER_BLOCK * dim))
+        .for_each_init(
+            || vec![0f32; TOWER_BLOCK * dim],
+            |moved, (lengths, block)| {
+                // The block's tower vectors, `t Vᵀ`, one row per item.
+                matmul(
+                    lengths.len(),
+                    dim,
+                    dim,
+                    Operand::rows(block, dim),
+                    Operand::transposed(item_tower, dim),
+                    Output::rows(moved, dim),
+                    1.0,
+                    Threads::This,
+                );
+                for (length, row) in lengths.iter_mut().zip(moved.chunks_exact(dim)) {
+                    *length = 1.0 / crate::embed::dot(row, row).sqrt().max(MIN_NORM);
+                }
+            },
+        );
     Some(out)
 }
 
@@ -360,35 +377,42 @@ impl Adapter {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
         let batch = options.batch.max(2);
         let mut batch_items = Vec::with_capacity(batch * dim);
+        let one_thread = super::one_thread_pool().map_err(AdaptError::Training)?;
         'epochs: for epoch in 1..=options.epochs {
             order.shuffle(&mut rng);
-            for chunk in order.chunks(batch) {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(AdaptError::Cancelled);
+            // The steps run on one thread (see `one_thread_pool`), so that
+            // the sequence model can train beside them on the other core;
+            // the epoch's check after them uses every core.
+            one_thread.install(|| -> Result<(), AdaptError> {
+                for chunk in order.chunks(batch) {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(AdaptError::Cancelled);
+                    }
+                    if chunk.len() < 2 {
+                        continue;
+                    }
+                    let users: Vec<u32> = chunk.iter().map(|&p| pairs[p].0).collect();
+                    let users = Tensor::from_vec(users, chunk.len(), &device)?;
+                    // The batch's item rows, read from the catalogue itself
+                    // (never a second copy of it).
+                    batch_items.clear();
+                    for &p in chunk {
+                        batch_items.extend_from_slice(items.row(pairs[p].1 as usize));
+                    }
+                    let t = Tensor::from_slice(&batch_items, (chunk.len(), dim), &device)?;
+                    let s = profiles_t.index_select(&users, 0)?;
+                    let u = (&user0 + delta_user.as_tensor())?;
+                    let b = (&bias0 + delta_bias.as_tensor())?;
+                    let v = (&eye + delta_item.as_tensor())?;
+                    let q = unit_rows(&s.matmul(&u.t()?)?.broadcast_add(&b)?)?;
+                    let t = unit_rows(&t.matmul(&v.t()?)?)?;
+                    let logits = (q.matmul(&t.t()?)? / f64::from(options.temperature))?;
+                    let labels = Tensor::arange(0u32, chunk.len() as u32, &device)?;
+                    let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                    optimizer.backward_step(&loss)?;
                 }
-                if chunk.len() < 2 {
-                    continue;
-                }
-                let users: Vec<u32> = chunk.iter().map(|&p| pairs[p].0).collect();
-                let users = Tensor::from_vec(users, chunk.len(), &device)?;
-                // The batch's item rows, read from the catalogue itself
-                // (never a second copy of it).
-                batch_items.clear();
-                for &p in chunk {
-                    batch_items.extend_from_slice(items.row(pairs[p].1 as usize));
-                }
-                let t = Tensor::from_slice(&batch_items, (chunk.len(), dim), &device)?;
-                let s = profiles_t.index_select(&users, 0)?;
-                let u = (&user0 + delta_user.as_tensor())?;
-                let b = (&bias0 + delta_bias.as_tensor())?;
-                let v = (&eye + delta_item.as_tensor())?;
-                let q = unit_rows(&s.matmul(&u.t()?)?.broadcast_add(&b)?)?;
-                let t = unit_rows(&t.matmul(&v.t()?)?)?;
-                let logits = (q.matmul(&t.t()?)? / f64::from(options.temperature))?;
-                let labels = Tensor::arange(0u32, chunk.len() as u32, &device)?;
-                let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
-                optimizer.backward_step(&loss)?;
-            }
+                Ok(())
+            })?;
             report.epochs_run = epoch;
             let flat = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
             let candidate = Towers::new(

@@ -81,13 +81,16 @@ fn last_epoch_wins<M>() -> impl FnMut(&M) -> Option<f64> {
     |_| None
 }
 
-/// A pool of one thread for the sequence model's training steps. candle
-/// splits every operation across the global pool's threads; those steps
-/// are many small operations, for which the hand-offs cost more than a
-/// second core gives (2 cores, Amazon pair: two epochs 46.0 s with the
-/// steps on both threads, 30.8 s on one). The transfer model's larger
-/// products gain from both (two epochs 8.5 s against 9.8 s), so it trains
-/// on the global pool.
+/// A pool of one thread for the learned models' training steps. candle
+/// splits every operation across the global pool's threads; the sequence
+/// model's steps are many small operations, for which the hand-offs cost
+/// more than a second core gives (2 cores, Amazon pair: two epochs 46.0 s
+/// with the steps on both threads, 30.8 s on one). The transfer model's
+/// larger products gain a little from both (two epochs 8.5 s against
+/// 9.8 s), but an evaluation trains the two models side by side, each on
+/// one core, which beats either on two (at a million target items, 72 s
+/// for both against 97 s one after the other). Each epoch's check runs on
+/// the global pool.
 fn one_thread_pool() -> Result<rayon::ThreadPool, String> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -482,9 +485,22 @@ impl Relations {
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {
+        self.adapted = self.fit_adapter(embeddings, options, validate, progress, cancel);
+    }
+
+    /// The transfer model [`Relations::train_adapter`] trains, returned
+    /// rather than kept, so that it can train beside the sequence model.
+    pub fn fit_adapter(
+        &self,
+        embeddings: &DatasetEmbeddings,
+        options: AdaptOptions,
+        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
+        progress: &mut dyn FnMut(f64),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Adapter, AdaptError> {
         let (profiles, pairs) = self.adapter_pairs(embeddings);
         let start = self.adapter_start(options);
-        self.adapted = Adapter::fit(
+        Adapter::fit(
             &profiles,
             &pairs,
             &embeddings.domains[self.target],
@@ -493,7 +509,7 @@ impl Relations {
             validate,
             progress,
             cancel,
-        );
+        )
     }
 
     /// The user tower's starting point under `options`: the ridge mapping
@@ -568,7 +584,20 @@ impl Relations {
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {
-        self.sequence = SequenceModel::fit(
+        self.sequence = self.fit_sequence(embeddings, options, validate, progress, cancel);
+    }
+
+    /// The sequence model [`Relations::train_sequence`] trains, returned
+    /// rather than kept, so that it can train beside the transfer model.
+    pub fn fit_sequence(
+        &self,
+        embeddings: &DatasetEmbeddings,
+        options: SequenceOptions,
+        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
+        progress: &mut dyn FnMut(f64),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<SequenceModel, SequenceError> {
+        SequenceModel::fit(
             &self.fit_sequences,
             &embeddings.domains[self.source],
             &embeddings.domains[self.target],
@@ -576,7 +605,7 @@ impl Relations {
             validate,
             progress,
             cancel,
-        );
+        )
     }
 
     /// Trains the sequence model for exactly `options.epochs` epochs on every

@@ -526,6 +526,63 @@ fn on_the_sample_the_hybrid_beats_random_by_a_wide_margin() {
     );
 }
 
+/// The two learned models train side by side in an evaluation; each must
+/// come out as it does trained alone (same epochs kept, same scores), and
+/// the evaluation reports one training stage that runs from 0 to 1.
+#[test]
+fn the_learned_models_trained_side_by_side_rank_as_each_trained_alone() {
+    let dir = tempdir();
+    let dataset = fixture(dir.path(), "");
+    let e = embeddings(&dataset);
+    let run = |options: EvalOptions| {
+        let mut stages: Vec<(String, f64)> = Vec::new();
+        let evaluation = evaluate(
+            &dataset,
+            &e,
+            0,
+            1,
+            &EvalOptions {
+                test_share: 0.3,
+                ..options
+            },
+            &mut |stage, f| stages.push((stage.to_string(), f)),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        (evaluation, stages)
+    };
+    let (both, stages) = run(EvalOptions::default());
+    let (adapter_alone, _) = run(EvalOptions {
+        sequence: None,
+        ..EvalOptions::default()
+    });
+    let (sequence_alone, _) = run(EvalOptions {
+        adapt: None,
+        ..EvalOptions::default()
+    });
+    assert!(both.relations.adapted.is_ok() && both.relations.sequence.is_ok());
+    let row = |evaluation: &crossrec::evaluate::Evaluation, c: Component| {
+        evaluation.report.row(Method::Only(c)).cloned()
+    };
+    assert!(row(&both, Component::Adapted).is_some());
+    assert_eq!(
+        row(&both, Component::Adapted),
+        row(&adapter_alone, Component::Adapted)
+    );
+    assert_eq!(
+        row(&both, Component::Sequence),
+        row(&sequence_alone, Component::Sequence)
+    );
+    let training: Vec<f64> = stages
+        .iter()
+        .filter(|(stage, _)| stage == "training the transfer and sequence models")
+        .map(|&(_, f)| f)
+        .collect();
+    assert_eq!(training.first(), Some(&0.0), "{stages:?}");
+    assert_eq!(training.last(), Some(&1.0), "{stages:?}");
+    assert!(training.windows(2).all(|w| w[0] <= w[1]), "{stages:?}");
+}
+
 /// The evaluations of the fixture under cold-start and warm over all
 /// items, and warm over sampled candidates, with the transfer model trained
 /// (so every component is present), made once for the property test below.

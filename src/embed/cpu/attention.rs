@@ -5,8 +5,9 @@
 //! into the head's columns of the output. (A register-blocked AVX-512
 //! kernel for the two products measured no faster than gemm here.)
 
+use super::fit;
 use super::kernels::{self, Kernels};
-use super::{Operand, fit, matmul};
+use crate::products::{Operand, Output, Threads, matmul};
 
 /// The shape of the attention: hidden size and number of heads.
 #[derive(Debug, Clone, Copy)]
@@ -46,9 +47,9 @@ pub fn attention(
                 head,
                 Operand::rows(&qkv[base..], 3 * h),
                 Operand::transposed(&qkv[base + h..], 3 * h),
-                scores,
-                len,
+                Output::rows(scores, len),
                 scale,
+                Threads::This,
             );
             kernels::softmax(kernels, scores, len);
             matmul(
@@ -57,9 +58,9 @@ pub fn attention(
                 len,
                 Operand::rows(scores, len),
                 Operand::rows(&qkv[base + 2 * h..], 3 * h),
-                &mut context[start * h + i * head..],
-                h,
+                Output::rows(&mut context[start * h + i * head..], h),
                 1.0,
+                Threads::This,
             );
         }
     }

@@ -23,6 +23,7 @@ use super::config::{Architecture, Dimensions};
 use super::network::NetworkError;
 use super::runtime::Precision;
 use super::{EmbedError, Pooling};
+use crate::products::{Operand, Output, Threads, matmul};
 use int8::{QuantizedLinear, Scratch};
 use kernels::Activation;
 
@@ -194,87 +195,12 @@ impl Linear {
                 *inputs,
                 Operand::rows(x, *inputs),
                 Operand::rows(weight_t, *outputs),
-                out,
-                *outputs,
+                Output::rows(out, *outputs),
                 1.0,
+                Threads::This,
             ),
             Linear::Int8(q) => q.apply(kernels, x, rows, out, scratch),
         }
-    }
-}
-
-/// A strided view of a matrix for [`matmul`].
-#[derive(Clone, Copy)]
-struct Operand<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Operand<'a> {
-    fn rows(data: &'a [f32], row_stride: usize) -> Operand<'a> {
-        Operand {
-            data,
-            row_stride,
-            col_stride: 1,
-        }
-    }
-
-    /// The transpose of the row-major matrix `data` (rows `row_stride` apart).
-    fn transposed(data: &'a [f32], row_stride: usize) -> Operand<'a> {
-        Operand {
-            data,
-            row_stride: 1,
-            col_stride: row_stride,
-        }
-    }
-
-    fn fits(&self, rows: usize, cols: usize) -> bool {
-        rows == 0
-            || cols == 0
-            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
-    }
-}
-
-/// `out[m, n]` (rows `out_stride` apart) `= scale · a[m, k] · b[k, n]`, on
-/// the calling thread.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Operand,
-    b: Operand,
-    out: &mut [f32],
-    out_stride: usize,
-    scale: f32,
-) {
-    let out_fits = m == 0 || n == 0 || (m - 1) * out_stride + n <= out.len();
-    assert!(a.fits(m, k) && b.fits(k, n) && out_fits, "matmul shapes");
-    // SAFETY: the assert above keeps every element gemm touches inside the
-    // three slices; `out` is borrowed mutably, so it overlaps neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_stride as isize,
-            false,
-            a.data.as_ptr(),
-            a.col_stride as isize,
-            a.row_stride as isize,
-            b.data.as_ptr(),
-            b.col_stride as isize,
-            b.row_stride as isize,
-            0.0,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 
