@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 /// The top-level modules from the bottom up: each may import only modules
 /// before it. A module added to `src/` must be placed here.
 const LAYERS: &[&str] = &[
-    "names", "palette", "text", "files", "data", "sample", "embed", "vectors", "entities",
-    "pipeline", "relate", "project", "rank", "evaluate", "explore", "export", "shards", "settings",
-    "report", "service", "app", "cli",
+    "products", "names", "palette", "text", "files", "data", "sample", "embed", "vectors",
+    "entities", "pipeline", "relate", "project", "rank", "evaluate", "explore", "export", "shards",
+    "settings", "report", "service", "app", "cli",
 ];
 
 /// The front ends: the only modules that may know egui, eframe, rfd or clap.
