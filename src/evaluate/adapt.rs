@@ -210,13 +210,17 @@ pub fn train_learned(
     };
     let (sender, reports) = std::sync::mpsc::channel::<(Training, f64)>();
     std::thread::scope(|scope| {
-        let adapter = adapt.map(|options| {
+        // A training's progress, sent to this thread (the receiver
+        // outlives both trainings, so a send cannot fail).
+        let reporter = |which: Training| {
             let sender = sender.clone();
+            move |f: f64| {
+                let _ = sender.send((which, f));
+            }
+        };
+        let adapter = adapt.map(|options| {
+            let mut report = reporter(Training::Adapter);
             scope.spawn(move || {
-                let mut report = |f| {
-                    // The receiver outlives both trainings.
-                    let _ = sender.send((Training::Adapter, f));
-                };
                 train_adapter(
                     relations,
                     embeddings,
@@ -228,12 +232,8 @@ pub fn train_learned(
             })
         });
         let sequence = sequence.map(|options| {
-            let sender = sender.clone();
+            let mut report = reporter(Training::Sequence);
             scope.spawn(move || {
-                let mut report = |f| {
-                    // The receiver outlives both trainings.
-                    let _ = sender.send((Training::Sequence, f));
-                };
                 train_sequence(
                     relations,
                     embeddings,
