@@ -189,7 +189,9 @@ enum Training {
 /// Trains the transfer model (`adapt`) and the sequence model (`sequence`)
 /// of `relations` side by side, each on its own thread, each keeping the
 /// epoch that ranks the validation users best; `None` trains that one not
-/// at all. Each model's training is seeded and does not depend on the
+/// at all. Called from a thread of a rayon pool (the window's background
+/// pool), the two train one after the other on that thread, so that their
+/// checks stay on that pool. Each model's training is seeded and does not depend on the
 /// other's, so the models are those trained one after the other. The
 /// sequence model's steps run on one core (see the relations' one-thread
 /// pool) and the transfer model's products gain little from a second, so
@@ -208,6 +210,46 @@ pub fn train_learned(
         (true, false) => "training the transfer model",
         _ => "training the sequence model",
     };
+    let trained = usize::from(adapt.is_some()) + usize::from(sequence.is_some());
+    progress(stage, 0.0);
+    if rayon::current_thread_index().is_some() {
+        // Inside a pool (the window's background pool, kept apart from the
+        // pool its frames rank on): threads spawned here would run their
+        // epoch checks on rayon's global pool, so the two models train one
+        // after the other on this thread, their checks on this pool.
+        let share = 1.0 / trained.max(1) as f64;
+        let adapted = match adapt {
+            Some(options) => {
+                let mut report = |f: f64| progress(stage, f * share);
+                train_adapter(
+                    relations,
+                    embeddings,
+                    validation,
+                    options,
+                    &mut report,
+                    cancel,
+                )
+            }
+            None => Err(AdaptError::NoEpochs),
+        };
+        let before = if adapt.is_some() { share } else { 0.0 };
+        let sequence = match sequence {
+            Some(options) => {
+                let mut report = |f: f64| progress(stage, before + f * share);
+                train_sequence(
+                    relations,
+                    embeddings,
+                    validation,
+                    options,
+                    &mut report,
+                    cancel,
+                )
+            }
+            None => Err(SequenceError::NoEpochs),
+        };
+        progress(stage, 1.0);
+        return Learned { adapted, sequence };
+    }
     let (sender, reports) = std::sync::mpsc::channel::<(Training, f64)>();
     std::thread::scope(|scope| {
         // A training's progress, sent to this thread (the receiver
@@ -246,9 +288,7 @@ pub fn train_learned(
         });
         // Every sender gone (both trainings ended) ends the reports.
         drop(sender);
-        let trained = usize::from(adapter.is_some()) + usize::from(sequence.is_some());
         let mut done = (0.0, 0.0);
-        progress(stage, 0.0);
         for (which, fraction) in reports {
             match which {
                 Training::Adapter => done.0 = fraction,

@@ -560,7 +560,15 @@ fn the_learned_models_trained_side_by_side_rank_as_each_trained_alone() {
         adapt: None,
         ..EvalOptions::default()
     });
+    // Inside a pool (as the window evaluates) the two train one after the
+    // other, to the same models.
+    let (in_pool, pool_stages) = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| run(EvalOptions::default()));
     assert!(both.relations.adapted.is_ok() && both.relations.sequence.is_ok());
+    assert_eq!(in_pool.report.rows, both.report.rows);
     let row = |evaluation: &crossrec::evaluate::Evaluation, c: Component| {
         evaluation.report.row(Method::Only(c)).cloned()
     };
@@ -573,14 +581,16 @@ fn the_learned_models_trained_side_by_side_rank_as_each_trained_alone() {
         row(&both, Component::Sequence),
         row(&sequence_alone, Component::Sequence)
     );
-    let training: Vec<f64> = stages
-        .iter()
-        .filter(|(stage, _)| stage == "training the transfer and sequence models")
-        .map(|&(_, f)| f)
-        .collect();
-    assert_eq!(training.first(), Some(&0.0), "{stages:?}");
-    assert_eq!(training.last(), Some(&1.0), "{stages:?}");
-    assert!(training.windows(2).all(|w| w[0] <= w[1]), "{stages:?}");
+    for stages in [stages, pool_stages] {
+        let training: Vec<f64> = stages
+            .iter()
+            .filter(|(stage, _)| stage == "training the transfer and sequence models")
+            .map(|&(_, f)| f)
+            .collect();
+        assert_eq!(training.first(), Some(&0.0), "{stages:?}");
+        assert_eq!(training.last(), Some(&1.0), "{stages:?}");
+        assert!(training.windows(2).all(|w| w[0] <= w[1]), "{stages:?}");
+    }
 }
 
 /// The evaluations of the fixture under cold-start and warm over all
