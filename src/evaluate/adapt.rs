@@ -211,6 +211,14 @@ pub fn train_learned(
         _ => "training the sequence model",
     };
     let trained = usize::from(adapt.is_some()) + usize::from(sequence.is_some());
+    // Each model's training, given its options and where its progress goes
+    // (copies of the shared references, so either runs on any thread).
+    let adapter_of = move |options, report: &mut dyn FnMut(f64)| {
+        train_adapter(relations, embeddings, validation, options, report, cancel)
+    };
+    let sequence_of = move |options, report: &mut dyn FnMut(f64)| {
+        train_sequence(relations, embeddings, validation, options, report, cancel)
+    };
     progress(stage, 0.0);
     if rayon::current_thread_index().is_some() {
         // Inside a pool (the window's background pool, kept apart from the
@@ -219,32 +227,12 @@ pub fn train_learned(
         // after the other on this thread, their checks on this pool.
         let share = 1.0 / trained.max(1) as f64;
         let adapted = match adapt {
-            Some(options) => {
-                let mut report = |f: f64| progress(stage, f * share);
-                train_adapter(
-                    relations,
-                    embeddings,
-                    validation,
-                    options,
-                    &mut report,
-                    cancel,
-                )
-            }
+            Some(options) => adapter_of(options, &mut |f| progress(stage, f * share)),
             None => Err(AdaptError::NoEpochs),
         };
         let before = if adapt.is_some() { share } else { 0.0 };
         let sequence = match sequence {
-            Some(options) => {
-                let mut report = |f: f64| progress(stage, before + f * share);
-                train_sequence(
-                    relations,
-                    embeddings,
-                    validation,
-                    options,
-                    &mut report,
-                    cancel,
-                )
-            }
+            Some(options) => sequence_of(options, &mut |f| progress(stage, before + f * share)),
             None => Err(SequenceError::NoEpochs),
         };
         progress(stage, 1.0);
@@ -262,29 +250,11 @@ pub fn train_learned(
         };
         let adapter = adapt.map(|options| {
             let mut report = reporter(Training::Adapter);
-            scope.spawn(move || {
-                train_adapter(
-                    relations,
-                    embeddings,
-                    validation,
-                    options,
-                    &mut report,
-                    cancel,
-                )
-            })
+            scope.spawn(move || adapter_of(options, &mut report))
         });
         let sequence = sequence.map(|options| {
             let mut report = reporter(Training::Sequence);
-            scope.spawn(move || {
-                train_sequence(
-                    relations,
-                    embeddings,
-                    validation,
-                    options,
-                    &mut report,
-                    cancel,
-                )
-            })
+            scope.spawn(move || sequence_of(options, &mut report))
         });
         // Every sender gone (both trainings ended) ends the reports.
         drop(sender);
