@@ -152,7 +152,7 @@ fn main() {
         ..SequenceOptions::default()
     };
     let start = Instant::now();
-    relations.train_sequence(&e, sequence_epoch, &mut |_| None, &mut |_| {}, &cancel);
+    relations.train_sequence(&e, sequence_epoch, None, &mut |_| {}, &cancel);
     println!(
         r#"{{"measure": "sequence_epoch_s", "sequences": {}, "value": {:.3}}}"#,
         relations
@@ -204,7 +204,7 @@ fn main() {
         assert!(big_relations.adapted.is_ok());
         // The same sequence model (the same users read the same way; the
         // synthetic items only repeat the kitchen vectors).
-        big_relations.train_sequence(&big_e, sequence_epoch, &mut |_| None, &mut |_| {}, &cancel);
+        big_relations.train_sequence(&big_e, sequence_epoch, None, &mut |_| {}, &cancel);
         assert!(big_relations.sequence.is_ok());
         let big_users: Vec<u32> = users
             .iter()

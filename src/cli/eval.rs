@@ -629,12 +629,13 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             epochs_run,
             best_epoch,
             validation_ndcg10,
+            validation_users,
             seconds,
         } => writeln!(
             out,
             "adapted: trained on {pairs} pairs, {epochs_run} epochs in {seconds:.1} s; kept epoch \
              {best_epoch} ({})",
-            kept_because(*validation_ndcg10)
+            kept_because(*validation_ndcg10, *validation_users)
         )?,
         AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
     }
@@ -645,12 +646,13 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             epochs_run,
             best_epoch,
             validation_ndcg10,
+            validation_users,
             seconds,
         } => writeln!(
             out,
             "sequence: trained on {sequences} sequences ({steps} next items), {epochs_run} epochs \
              in {seconds:.1} s; kept epoch {best_epoch} ({})",
-            kept_because(*validation_ndcg10)
+            kept_because(*validation_ndcg10, *validation_users)
         )?,
         SequenceStatus::Unavailable { reason } => {
             writeln!(out, "sequence: unavailable ({reason})")?
@@ -751,9 +753,9 @@ fn print_segments(out: &mut impl Write, report: &Report) -> Result<()> {
 }
 
 /// Why a learned model's epoch was kept, for the report.
-fn kept_because(validation_ndcg10: Option<f64>) -> String {
+fn kept_because(validation_ndcg10: Option<f64>, users: usize) -> String {
     match validation_ndcg10 {
-        Some(ndcg) => format!("validation NDCG@10 {ndcg:.4}"),
+        Some(ndcg) => format!("validation NDCG@10 {ndcg:.4} on {users} users"),
         None => "the last one: no validation users to choose by".into(),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::KS;
-use super::adapt::train_learned;
+use super::adapt::{CheckedUsers, train_learned};
 use super::metrics::{AtK, MetricSummary};
 use super::scores::{Cancelled, EvalScores, MemoryCap, Summary, UserOutcome};
 use super::segments::{Popularity, SegmentTable, UserSegments, breakdowns};
@@ -231,6 +231,8 @@ pub enum AdaptedStatus {
         /// NDCG@10 of `adapted` alone on the validation users at that epoch
         /// (`None`: there were none, and the last epoch was kept).
         validation_ndcg10: Option<f64>,
+        /// The validation users that chose it.
+        validation_users: usize,
         /// Training time, seconds.
         seconds: f64,
     },
@@ -566,7 +568,7 @@ pub fn evaluate(
         _ => (split.test.clone(), 0),
     };
     let pair = (source, target);
-    let (relations, tuned) =
+    let (relations, tuned, checked) =
         fit_split(dataset, embeddings, pair, &split, options, progress, cancel)?;
     let n_items = embeddings.domains[target].len();
     let test = options.cap.sample(&listed.0, n_items, options.seed);
@@ -621,8 +623,8 @@ pub fn evaluate(
             notes.push(format!("tuning is unreliable: {why}"));
         }
     }
-    let (mapping, graph, adapted) = statuses(&relations);
-    let sequence = SequenceStatus::of(&relations);
+    let (mapping, graph, adapted) = statuses(&relations, checked.adapted);
+    let sequence = SequenceStatus::of(&relations, checked.sequence);
     let kg = KgStatus::of(&relations);
     let report = Report {
         dataset: dataset.name().to_string(),
@@ -661,9 +663,10 @@ pub fn evaluate(
     })
 }
 
-/// Fits the relations on what `split` leaves visible, trains the transfer
-/// model (its epoch chosen on the validation users) and, when asked,
-/// searches the weights and ridge on them.
+/// Fits the relations on what `split` leaves visible, trains the learned
+/// models (their epochs chosen on the validation users; how many each
+/// chose on is returned, transfer model first) and, when asked, searches the
+/// weights and ridge on them.
 fn fit_split(
     dataset: &Dataset,
     embeddings: &DatasetEmbeddings,
@@ -672,7 +675,7 @@ fn fit_split(
     options: &EvalOptions,
     progress: &mut dyn FnMut(&str, f64),
     cancel: &AtomicBool,
-) -> Result<(Relations, Option<Tuned>), EvalError> {
+) -> Result<(Relations, Option<Tuned>, CheckedUsers), EvalError> {
     progress("fitting", 0.0);
     let mut relations = Relations::fit(
         dataset,
@@ -689,6 +692,7 @@ fn fit_split(
         embeddings,
         &split.validation,
         (options.adapt, options.sequence),
+        options.seed,
         progress,
         cancel,
     );
@@ -699,6 +703,7 @@ fn fit_split(
     }
     relations.adapted = learned.adapted;
     relations.sequence = learned.sequence;
+    let checked = learned.checked;
     let tuned = match &options.tune {
         Some(tune_options) => {
             // Under listed candidates, the search ranks the validation
@@ -740,7 +745,7 @@ fn fit_split(
         }
         None => None,
     };
-    Ok((relations, tuned))
+    Ok((relations, tuned, checked))
 }
 
 /// One ranking method's outcome for every evaluated user.
@@ -938,6 +943,8 @@ pub enum SequenceStatus {
         /// Its validation NDCG@10 (the `sequence` component alone; `None`:
         /// there were no validation users, and the last epoch was kept).
         validation_ndcg10: Option<f64>,
+        /// The validation users that chose it.
+        validation_users: usize,
         /// Training time.
         seconds: f64,
     },
@@ -949,7 +956,7 @@ pub enum SequenceStatus {
 }
 
 impl SequenceStatus {
-    fn of(relations: &Relations) -> SequenceStatus {
+    fn of(relations: &Relations, validation_users: usize) -> SequenceStatus {
         match &relations.sequence {
             Ok(m) => SequenceStatus::Trained {
                 sequences: m.report.sequences,
@@ -957,6 +964,7 @@ impl SequenceStatus {
                 epochs_run: m.report.epochs_run,
                 best_epoch: m.report.best_epoch,
                 validation_ndcg10: m.report.best_score,
+                validation_users,
                 seconds: m.report.seconds,
             },
             Err(why) => SequenceStatus::Unavailable {
@@ -981,8 +989,12 @@ fn nonzero(weights: &Weights) -> String {
     }
 }
 
-/// How the mapping, the graph and the transfer model came out.
-fn statuses(relations: &Relations) -> (MappingStatus, GraphStatus, AdaptedStatus) {
+/// How the mapping, the graph and the transfer model (its epoch chosen on
+/// `validation_users` users) came out.
+fn statuses(
+    relations: &Relations,
+    validation_users: usize,
+) -> (MappingStatus, GraphStatus, AdaptedStatus) {
     let mapping = match &relations.mapping {
         Ok(m) => MappingStatus::Fitted {
             ridge: m.ridge,
@@ -1007,6 +1019,7 @@ fn statuses(relations: &Relations) -> (MappingStatus, GraphStatus, AdaptedStatus
             epochs_run: a.report.epochs_run,
             best_epoch: a.report.best_epoch,
             validation_ndcg10: a.report.best_score,
+            validation_users,
             seconds: a.report.seconds,
         },
         Err(why) => AdaptedStatus::Unavailable {

@@ -307,8 +307,9 @@ impl Adapter {
     /// Trains on `pairs` of (row of `profiles`, target item), the user tower
     /// starting from `start` (`U`, `b`; the identity when `None`). After
     /// every epoch `validate` scores the towers so far (higher is better);
-    /// the best epoch, or the start, is kept. `progress` gets the fraction
-    /// of the epochs done.
+    /// the best epoch, or the start, is kept. Without `validate` the last
+    /// epoch is kept, and no epoch before it is applied to the items.
+    /// `progress` gets the fraction of the epochs done.
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
         profiles: &[Vec<f32>],
@@ -316,7 +317,7 @@ impl Adapter {
         items: &Embeddings,
         start: Option<(Vec<f32>, Vec<f32>)>,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
+        mut validate: Option<super::Validate<'_, Towers>>,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<Adapter, AdaptError> {
@@ -347,11 +348,17 @@ impl Adapter {
         }
         let dim = items.dim();
         let shapes = || AdaptError::BadOptions("the towers do not fit the items' width".into());
+        // Unvalidated, an epoch's towers are applied to no item: only the
+        // last epoch's are, at the end.
+        let validated = validate.is_some();
+        let unchecked = Embeddings::new(dim, Vec::new());
+        let checked = if validated { items } else { &unchecked };
+        let mut validate = |towers: &Towers| validate.as_mut().and_then(|v| v(towers));
         let device = Device::Cpu;
         let profile_data: Vec<f32> = profiles.iter().flatten().copied().collect();
         let profiles_t = Tensor::from_vec(profile_data, (profiles.len(), dim), &device)?;
         let (user, user_bias) = start.unwrap_or_else(|| (identity(dim), vec![0f32; dim]));
-        let mut best = Towers::new(user, user_bias, identity(dim), items).ok_or_else(shapes)?;
+        let mut best = Towers::new(user, user_bias, identity(dim), checked).ok_or_else(shapes)?;
         let mut report = AdaptReport {
             pairs: pairs.len(),
             epochs_run: 0,
@@ -419,7 +426,7 @@ impl Adapter {
                 flat((&user0 + delta_user.as_tensor())?)?,
                 flat((&bias0 + delta_bias.as_tensor())?)?,
                 flat((&eye + delta_item.as_tensor())?)?,
-                items,
+                checked,
             )
             .ok_or_else(shapes)?;
             if !candidate.is_finite() {
@@ -435,6 +442,10 @@ impl Adapter {
             if started.elapsed() >= options.budget {
                 break 'epochs;
             }
+        }
+        if !validated {
+            best = Towers::new(best.user, best.user_bias, best.item_tower, items)
+                .ok_or_else(shapes)?;
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(Adapter {

@@ -75,11 +75,10 @@ pub enum RelateError {
     },
 }
 
-/// No validation: training keeps its last epoch (the epoch count was chosen
-/// elsewhere, or there is nothing to validate on).
-fn last_epoch_wins<M>() -> impl FnMut(&M) -> Option<f64> {
-    |_| None
-}
+/// How a learned model's training compares its epochs: the score of each
+/// epoch's model (higher is better; `None` scores nothing). A training
+/// given none keeps its last epoch.
+pub type Validate<'a, M> = &'a mut dyn FnMut(&M) -> Option<f64>;
 
 /// A pool of one thread for the learned models' training steps. candle
 /// splits every operation across the global pool's threads; the sequence
@@ -476,12 +475,12 @@ impl Relations {
 
     /// Trains the transfer model on what the fitted parts may see. After
     /// each epoch `validate` scores the model so far (higher is better); the
-    /// best is kept.
+    /// best is kept (the last without `validate`).
     pub fn train_adapter(
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
+        validate: Option<Validate<'_, Towers>>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {
@@ -494,7 +493,7 @@ impl Relations {
         &self,
         embeddings: &DatasetEmbeddings,
         options: AdaptOptions,
-        validate: &mut dyn FnMut(&Towers) -> Option<f64>,
+        validate: Option<Validate<'_, Towers>>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<Adapter, AdaptError> {
@@ -562,7 +561,7 @@ impl Relations {
             items,
             start,
             options,
-            &mut last_epoch_wins(),
+            None,
             &mut |_| {},
             cancel,
         );
@@ -575,12 +574,12 @@ impl Relations {
 
     /// Trains the sequence model on the fitted interactions of every user in
     /// time order. After each epoch `validate` scores the model so far
-    /// (higher is better); the best is kept.
+    /// (higher is better); the best is kept (the last without `validate`).
     pub fn train_sequence(
         &mut self,
         embeddings: &DatasetEmbeddings,
         options: SequenceOptions,
-        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
+        validate: Option<Validate<'_, SequenceModel>>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) {
@@ -593,7 +592,7 @@ impl Relations {
         &self,
         embeddings: &DatasetEmbeddings,
         options: SequenceOptions,
-        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
+        validate: Option<Validate<'_, SequenceModel>>,
         progress: &mut dyn FnMut(f64),
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<SequenceModel, SequenceError> {
@@ -637,13 +636,7 @@ impl Relations {
             self.sequence = Err(SequenceError::NotStored);
             return StoredModel::Skipped { unreadable };
         }
-        self.train_sequence(
-            embeddings,
-            options,
-            &mut last_epoch_wins(),
-            &mut |_| {},
-            cancel,
-        );
+        self.train_sequence(embeddings, options, None, &mut |_| {}, cancel);
         let saved = match &self.sequence {
             Ok(model) => sequence_store::save(&path, &key, model).map(|()| path),
             Err(_) => return StoredModel::NotTrained { unreadable },
@@ -659,13 +652,7 @@ impl Relations {
         options: AdaptOptions,
         cancel: &std::sync::atomic::AtomicBool,
     ) {
-        self.train_adapter(
-            embeddings,
-            options,
-            &mut last_epoch_wins(),
-            &mut |_| {},
-            cancel,
-        );
+        self.train_adapter(embeddings, options, None, &mut |_| {}, cancel);
     }
 
     /// u's profile in S: the weighted mean of their S item vectors plus the

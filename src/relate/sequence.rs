@@ -36,6 +36,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::embed::Embeddings;
+use crate::products::{Operand, Output, Threads, matmul};
 
 /// One interaction of a sequence: an item of the source or of the target
 /// domain.
@@ -637,44 +638,77 @@ fn item_table(source: &Embeddings, target: &Embeddings) -> candle_core::Result<T
     )
 }
 
-/// The representations `rⱼ = tⱼ P + eⱼ` of the `n_target` target rows of
-/// the item table `text` (after its `n_source` source rows).
+/// The learned item table's values, row-major, when `net` has one.
+fn id_values(net: &Net) -> candle_core::Result<Option<Vec<f32>>> {
+    net.ids
+        .as_ref()
+        .map(|table| table.flatten_all()?.to_vec1::<f32>())
+        .transpose()
+}
+
+/// The representations `rⱼ = tⱼ P + eⱼ` of the `target` items, `ids`
+/// being the whole learned item table (source rows first, `n_source` of
+/// them) when there is one: one product on every core, written straight
+/// into the table returned.
 fn target_items(
-    net: &Net,
-    text: &Tensor,
+    projection: &Tensor,
+    ids: Option<&[f32]>,
     n_source: usize,
-    n_target: usize,
+    target: &Embeddings,
 ) -> candle_core::Result<Embeddings> {
-    let projected = text
-        .narrow(0, n_source, n_target)?
-        .matmul(&net.projection)?;
-    let items = match &net.ids {
-        Some(ids) => (projected + ids.narrow(0, n_source, n_target)?)?,
-        None => projected,
-    };
-    Ok(Embeddings::new(
-        net.projection.dim(1)?,
-        items.flatten_all()?.to_vec1::<f32>()?,
-    ))
+    let (text_dim, dim) = projection.dims2()?;
+    let p = projection.flatten_all()?.to_vec1::<f32>()?;
+    let n = target.len();
+    if target.dim() != text_dim {
+        candle_core::bail!(
+            "items of width {}, projection from {text_dim}",
+            target.dim()
+        );
+    }
+    let mut items = vec![0f32; n * dim];
+    matmul(
+        n,
+        dim,
+        text_dim,
+        Operand::rows(target.as_slice(), text_dim),
+        Operand::rows(&p, dim),
+        Output::rows(&mut items, dim),
+        1.0,
+        Threads::All,
+    );
+    if let Some(ids) = ids {
+        let rows = ids.get(n_source * dim..(n_source + n) * dim);
+        let Some(rows) = rows else {
+            candle_core::bail!("the item table has fewer rows than the items");
+        };
+        items.iter_mut().zip(rows).for_each(|(r, e)| *r += e);
+    }
+    Ok(Embeddings::new(dim, items))
 }
 
 impl SequenceModel {
     /// Trains on `sequences` (each user's fitted interactions, oldest
     /// first; those of two or more teach the order) over the `source` and
     /// `target` item vectors. After every epoch `validate` scores the model
-    /// so far (higher is better) and the best epoch is kept. `progress` gets
-    /// the fraction of the epochs done.
+    /// so far (higher is better) and the best epoch is kept. Without
+    /// `validate` the last epoch is kept, and no epoch before it builds the
+    /// item representations. `progress` gets the fraction of the epochs
+    /// done.
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
         sequences: &[Vec<Step>],
         source: &Embeddings,
         target: &Embeddings,
         options: SequenceOptions,
-        validate: &mut dyn FnMut(&SequenceModel) -> Option<f64>,
+        mut validate: Option<super::Validate<'_, SequenceModel>>,
         progress: &mut dyn FnMut(f64),
         cancel: &AtomicBool,
     ) -> Result<SequenceModel, SequenceError> {
         let started = Instant::now();
+        // Unvalidated, an epoch's model builds no item representation: only
+        // the last epoch's does, at the end.
+        let validated = validate.is_some();
+        let mut validate = |model: &SequenceModel| validate.as_mut().and_then(|v| v(model));
         check(&options)?;
         let examples: Vec<&[Step]> = sequences
             .iter()
@@ -724,7 +758,11 @@ impl SequenceModel {
             let mut net = net.map(&mut |t| t.detach().copy())?;
             net.ids = ids.map(LazyRows::table).transpose()?;
             Ok(SequenceModel {
-                items: target_items(&net, &text, n_source, target.len())?,
+                items: if validated {
+                    target_items(&net.projection, ids.map(LazyRows::values), n_source, target)?
+                } else {
+                    Embeddings::new(net.projection.dim(1)?, Vec::new())
+                },
                 net,
                 text_dim: target.dim(),
                 text: text.clone(),
@@ -819,6 +857,13 @@ impl SequenceModel {
             Some(b) => b,
             None => snapshot(&net, ids.as_ref())?,
         };
+        if !validated {
+            let ids = id_values(&best.net)?;
+            best.items = target_items(&best.net.projection, ids.as_deref(), n_source, target)?;
+            if !best.is_finite()? {
+                return Err(SequenceError::Diverged(best.report.best_epoch));
+            }
+        }
         best.report.epochs_run = epochs_run;
         best.report.seconds = started.elapsed().as_secs_f64();
         Ok(best)
@@ -830,7 +875,14 @@ impl SequenceModel {
         if !self.items.as_slice().iter().all(|v| v.is_finite()) {
             return Ok(false);
         }
-        for (_, _, values) in self.tensors()? {
+        for (name, tensor) in self.net.named() {
+            // The learned table's target rows are summed into the built
+            // items just read, so only its source rows are left to read.
+            let tensor = match name.as_str() {
+                "ids" if !self.items.is_empty() => tensor.narrow(0, 0, self.n_source)?,
+                _ => tensor.clone(),
+            };
+            let values = tensor.flatten_all()?.to_vec1::<f32>()?;
             if !values.iter().all(|v| v.is_finite()) {
                 return Ok(false);
             }
@@ -933,7 +985,8 @@ impl SequenceModel {
         }
         let text = item_table(source, target).map_err(|e| e.to_string())?;
         Ok(SequenceModel {
-            items: target_items(&net, &text, source.len(), target.len())
+            items: id_values(&net)
+                .and_then(|ids| target_items(&net.projection, ids.as_deref(), source.len(), target))
                 .map_err(|e| e.to_string())?,
             net,
             text_dim: target.dim(),
@@ -1154,6 +1207,11 @@ impl LazyRows {
     }
 
     /// The whole table, `[rows, dim]`.
+    /// The table's values, row-major.
+    fn values(&self) -> &[f32] {
+        &self.values
+    }
+
     fn table(&self) -> candle_core::Result<Tensor> {
         Tensor::from_slice(
             &self.values,
@@ -1455,7 +1513,7 @@ mod tests {
             &source,
             &target,
             options,
-            &mut |_| None,
+            None,
             &mut |_| {},
             &AtomicBool::new(false),
         )
@@ -1495,7 +1553,7 @@ mod tests {
                 &source,
                 &target,
                 options,
-                &mut |_| Some(0.0),
+                Some(&mut |_| Some(0.0)),
                 &mut |_| {},
                 &AtomicBool::new(false),
             )
@@ -1548,7 +1606,7 @@ mod tests {
             &source,
             &target,
             SequenceOptions::default(),
-            &mut |_| Some(0.0),
+            Some(&mut |_| Some(0.0)),
             &mut |_| {},
             &AtomicBool::new(true),
         );

@@ -204,7 +204,7 @@ mod tests {
             &source,
             &target,
             options,
-            &mut |_| None,
+            None,
             &mut |_| {},
             &AtomicBool::new(false),
         )

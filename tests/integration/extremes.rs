@@ -146,7 +146,7 @@ proptest! {
             relations.train_sequence(
                 &e,
                 SequenceOptions { epochs: 2, dim: 8, ..options },
-                &mut |_| None,
+                None,
                 &mut |_| {},
                 &AtomicBool::new(false),
             );

@@ -81,7 +81,7 @@ fn the_compact_scan_reads_the_sequence_table_in_4_bits_and_finds_the_exact_top_1
         ..SequenceOptions::default()
     };
     let cancel = AtomicBool::new(false);
-    relations.train_sequence(&e, one_epoch, &mut |_| None, &mut |_| {}, &cancel);
+    relations.train_sequence(&e, one_epoch, None, &mut |_| {}, &cancel);
     assert!(relations.sequence.is_ok(), "{:?}", relations.sequence.err());
     let users: Vec<u32> = (0..dataset.users.len() as u32)
         .filter(|&u| !relations.source_history[u as usize].is_empty())
