@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::metrics::user_metrics;
 use super::split::HeldOut;
-use crate::embed::Embeddings;
+use crate::embed::{Embeddings, dot};
 use crate::pipeline::DatasetEmbeddings;
 use crate::products::{Operand, Output, Threads, matmul};
 use crate::rank::top_k;
@@ -199,19 +199,15 @@ struct Scored<'a> {
 impl Scored<'_> {
     /// Item `j`'s value for `query` (of the items' width).
     fn value(&self, query: &[f32], j: usize) -> f32 {
-        let dot: f32 = query
-            .iter()
-            .zip(self.items.row(j))
-            .map(|(q, t)| q * t)
-            .sum();
-        self.scale.map_or(dot, |s| dot * s[j])
+        let value = dot(query, self.items.row(j));
+        self.scale.map_or(value, |s| value * s[j])
     }
 
     /// The largest `|t| × scale` over the items `rows`.
     fn largest_length(&self, rows: impl Iterator<Item = u32>) -> f32 {
         rows.map(|j| {
             let t = self.items.row(j as usize);
-            let length = t.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let length = dot(t, t).sqrt();
             self.scale.map_or(length, |s| length * s[j as usize].abs())
         })
         .fold(0.0, f32::max)
@@ -370,7 +366,7 @@ fn outside_top_10<'q>(
                     .map(|&j| scored.value(query, j as usize))
                     .fold(f32::NEG_INFINITY, f32::max);
                 let longest = sample_longest.max(scored.largest_length(unseen.iter().copied()));
-                let q_length = query.iter().map(|v| v * v).sum::<f32>().sqrt();
+                let q_length = dot(query, query).sqrt();
                 let margin = 8.0 * error_per_length * q_length * longest;
                 let bar = best_relevant + margin;
                 if !bar.is_finite() {
@@ -598,15 +594,7 @@ mod tests {
                 // unseen may rank.
                 let mut best: Vec<(f32, u32)> = (0..n)
                     .filter(|j| relevant.binary_search(j).is_err())
-                    .map(|j| {
-                        (
-                            q.iter()
-                                .zip(items.row(j as usize))
-                                .map(|(a, b)| a * b)
-                                .sum(),
-                            j,
-                        )
-                    })
+                    .map(|j| (dot(q, items.row(j as usize)), j))
                     .collect();
                 best.sort_by(|a, b| b.0.total_cmp(&a.0));
                 seen.extend(best.iter().take(15).map(|&(_, j)| j));

@@ -1206,12 +1206,12 @@ impl LazyRows {
         }
     }
 
-    /// The whole table, `[rows, dim]`.
     /// The table's values, row-major.
     fn values(&self) -> &[f32] {
         &self.values
     }
 
+    /// The whole table, `[rows, dim]`.
     fn table(&self) -> candle_core::Result<Tensor> {
         Tensor::from_slice(
             &self.values,
