@@ -190,6 +190,11 @@ pub(crate) struct SetupArgs {
     /// Learning rate of the sequence model (AdamW).
     #[arg(long, default_value_t = SequenceOptions::default().learning_rate, value_parser = within(LEARNING_RATE), allow_negative_numbers = true)]
     pub(crate) sequence_lr: f64,
+    /// What the sequence model's learning rate is multiplied by after each
+    /// epoch that does not improve its validation NDCG@10 (in (0, 1]; 1
+    /// keeps it).
+    #[arg(long, default_value_t = SequenceOptions::default().plateau_decay, value_parser = plateau_decay, allow_negative_numbers = true)]
+    pub(crate) sequence_plateau_decay: f64,
     /// Softmax temperature of the sequence model's training.
     #[arg(long, default_value_t = SequenceOptions::default().temperature, value_parser = within(TEMPERATURE), allow_negative_numbers = true)]
     pub(crate) sequence_temperature: f32,
@@ -254,6 +259,16 @@ fn share(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("{v} is not in [0, 1)"))
+    }
+}
+
+/// A learning-rate factor in (0, 1].
+fn plateau_decay(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not in (0, 1]"))
     }
 }
 
@@ -370,6 +385,7 @@ impl SetupArgs {
             domain_heads: self.sequence_domain_heads,
             negatives: self.sequence_negatives,
             learning_rate: self.sequence_lr,
+            plateau_decay: self.sequence_plateau_decay,
             temperature: self.sequence_temperature,
             dropout: self.sequence_dropout as f32,
             id_dropout: self.sequence_id_dropout as f32,
@@ -630,12 +646,14 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             best_epoch,
             validation_ndcg10,
             validation_users,
+            validation_by_epoch,
             seconds,
         } => writeln!(
             out,
             "adapted: trained on {pairs} pairs, {epochs_run} epochs in {seconds:.1} s; kept epoch \
-             {best_epoch} ({})",
-            kept_because(*validation_ndcg10, *validation_users)
+             {best_epoch} ({}){}",
+            kept_because(*validation_ndcg10, *validation_users),
+            by_epoch(validation_by_epoch, 0)
         )?,
         AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
     }
@@ -647,12 +665,14 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             best_epoch,
             validation_ndcg10,
             validation_users,
+            validation_by_epoch,
             seconds,
         } => writeln!(
             out,
             "sequence: trained on {sequences} sequences ({steps} next items), {epochs_run} epochs \
-             in {seconds:.1} s; kept epoch {best_epoch} ({})",
-            kept_because(*validation_ndcg10, *validation_users)
+             in {seconds:.1} s; kept epoch {best_epoch} ({}){}",
+            kept_because(*validation_ndcg10, *validation_users),
+            by_epoch(validation_by_epoch, 1)
         )?,
         SequenceStatus::Unavailable { reason } => {
             writeln!(out, "sequence: unavailable ({reason})")?
@@ -753,6 +773,20 @@ fn print_segments(out: &mut impl Write, report: &Report) -> Result<()> {
 }
 
 /// Why a learned model's epoch was kept, for the report.
+/// A learned model's validation NDCG@10 after each epoch (the first being
+/// epoch `first`), as the rest of its report line; nothing when it was not
+/// validated.
+fn by_epoch(scores: &[f64], first: usize) -> String {
+    if scores.is_empty() {
+        return String::new();
+    }
+    let values: Vec<String> = scores.iter().map(|s| format!("{s:.4}")).collect();
+    format!(
+        "\n  validation NDCG@10 by epoch from {first}: {}",
+        values.join(" ")
+    )
+}
+
 fn kept_because(validation_ndcg10: Option<f64>, users: usize) -> String {
     match validation_ndcg10 {
         Some(ndcg) => format!("validation NDCG@10 {ndcg:.4} on {users} users"),

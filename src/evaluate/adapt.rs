@@ -1,8 +1,9 @@
 //! Training the learned components (the transfer model, `adapted`, and the
 //! sequence model, `sequence`) inside an evaluation: the epoch kept is the
 //! one with the best NDCG@10 of that component alone on the validation
-//! users — never the test users — over every target item. The two train
-//! side by side, each on its own thread.
+//! users — never the test users — ranked as the protocol ranks the test
+//! users (over every target item, or among each user's sampled or listed
+//! candidates). The two train side by side, each on its own thread.
 
 use std::sync::atomic::AtomicBool;
 
@@ -11,7 +12,8 @@ use rand::seq::index;
 use rayon::prelude::*;
 
 use super::metrics::user_metrics;
-use super::split::HeldOut;
+use super::scores::candidate_list;
+use super::split::{Candidates, HeldOut};
 use crate::embed::{Embeddings, dot};
 use crate::pipeline::DatasetEmbeddings;
 use crate::products::{Operand, Output, Threads, matmul};
@@ -70,15 +72,18 @@ fn pruning_sample(n: usize, seed: u64) -> Option<Vec<u32>> {
 }
 
 /// One validation user of an epoch check: the target items they have seen
-/// (left out of the ranking, sorted) and those to find (sorted).
+/// (left out of the ranking, sorted), those to find (sorted), and what
+/// they are ranked among (sorted; `None`: every target item).
 struct UserCheck {
     seen: Vec<u32>,
     relevant: Vec<u32>,
+    candidates: Option<Vec<u32>>,
 }
 
 /// The validation users each model's epoch check ranks for, with what it
 /// reads of them: each model checks the first users it has a query for, as
-/// many as [`checked_users`] allows.
+/// many as [`checked_users`] allows, each ranked among the candidates the
+/// protocol gives them.
 struct Checks {
     /// Each checked user's source profile, for the transfer model.
     profiles: Vec<Vec<f32>>,
@@ -94,14 +99,34 @@ impl Checks {
     fn new(
         relations: &Relations,
         embeddings: &DatasetEmbeddings,
-        validation: &HeldOut,
+        (validation, candidates, seed): (&HeldOut, &Candidates, u64),
         (adapt, sequence): (Option<&AdaptOptions>, Option<&SequenceOptions>),
     ) -> Checks {
         let target = &embeddings.domains[relations.target];
         let users = || validation.users.iter().copied().zip(&validation.relevant);
-        let check = |u: u32, relevant: &Vec<u32>| UserCheck {
-            seen: relations.visible_target_items(u),
-            relevant: relevant.clone(),
+        // Users are ranked among at most this many items each.
+        let ranked = match candidates {
+            &Candidates::Sampled { n, .. } => n.saturating_add(1).min(target.len()),
+            _ => target.len(),
+        };
+        let check = |u: u32, relevant: &Vec<u32>| {
+            let mut seen = relations.visible_target_items(u);
+            // Seeded by the user's place among the validation users, as
+            // the weight search's lists are.
+            let position = validation.users.binary_search(&u).unwrap_or(0);
+            let candidates = candidate_list(
+                candidates,
+                target.len(),
+                (position, u),
+                relevant,
+                &mut seen,
+                seed,
+            );
+            UserCheck {
+                seen,
+                relevant: relevant.clone(),
+                candidates,
+            }
         };
         let (profiles, adapter) = match adapt {
             Some(_) => users()
@@ -109,7 +134,7 @@ impl Checks {
                     let profile = relations.source_profile(embeddings, u)?;
                     Some((profile, check(u, relevant)))
                 })
-                .take(checked_users(target.len(), target.dim()))
+                .take(checked_users(ranked, target.dim()))
                 .unzip(),
             None => (Vec::new(), Vec::new()),
         };
@@ -120,7 +145,7 @@ impl Checks {
                     let sequence = relations.sequences[u as usize].clone();
                     (sequence, check(u, relevant))
                 })
-                .take(checked_users(target.len(), options.dim))
+                .take(checked_users(ranked, options.dim))
                 .unzip(),
             None => (Vec::new(), Vec::new()),
         };
@@ -216,12 +241,13 @@ impl Scored<'_> {
 
 /// Mean NDCG@10 over `checks` of the queries `queries` (one per check;
 /// `None`, or one of another width than the items, scores nothing) against
-/// every item of `scored`: exactly the mean of ranking each user over the
-/// whole catalogue. With a `sample` of the items (sorted), the users are
-/// first scored against it: a user for whom ten sampled items that are
-/// neither seen nor relevant beat every relevant item by more than any
-/// rounding error could move two scores has none in the catalogue's top 10
-/// (NDCG 0), and is not ranked over the whole catalogue.
+/// the check's candidates, or else every item of `scored`: exactly the mean
+/// of ranking each user as the protocol does. With a `sample` of the items
+/// (sorted), the users ranked over every item are first scored against it:
+/// a user for whom ten sampled items that are neither seen nor relevant
+/// beat every relevant item by more than any rounding error could move two
+/// scores has none in the catalogue's top 10 (NDCG 0), and is not ranked
+/// over the whole catalogue.
 fn validation_ndcg(
     scored: Scored<'_>,
     checks: &[UserCheck],
@@ -242,14 +268,24 @@ fn validation_ndcg(
             .and_then(|q| q.as_deref())
             .filter(|q| q.len() == dim)
     };
+    let mut ndcg: Vec<f64> = (0..checks.len())
+        .into_par_iter()
+        .map(|i| match (&checks[i].candidates, query(i)) {
+            (Some(list), Some(query)) => among(scored, query, list, &checks[i].relevant),
+            _ => 0.0,
+        })
+        .collect();
+    let whole = |i: &usize| checks[*i].candidates.is_none();
     let ranked: Vec<usize> = match sample.filter(|rows| rows.iter().all(|&j| (j as usize) < n)) {
         Some(rows) => {
             let outside = outside_top_10(scored, checks, &query, rows);
-            (0..checks.len()).filter(|&i| !outside[i]).collect()
+            (0..checks.len())
+                .filter(|&i| !outside[i])
+                .filter(whole)
+                .collect()
         }
-        None => (0..checks.len()).collect(),
+        None => (0..checks.len()).filter(whole).collect(),
     };
-    let mut ndcg = vec![0f64; checks.len()];
     let block = USERS_PER_BLOCK.min(ranked.len()).max(1);
     let mut q = vec![0f32; block * dim];
     let mut scores = vec![0f32; block * n];
@@ -273,6 +309,22 @@ fn validation_ndcg(
         }
     }
     ndcg.iter().sum::<f64>() / checks.len() as f64
+}
+
+/// NDCG@10 of ranking the items `list` (sorted; those out of range left
+/// out) by their value for `query`, ties by item.
+fn among(scored: Scored<'_>, query: &[f32], list: &[u32], relevant: &[u32]) -> f64 {
+    let n = scored.items.len();
+    let list: Vec<u32> = list.iter().copied().filter(|&j| (j as usize) < n).collect();
+    let values: Vec<f32> = list
+        .iter()
+        .map(|&j| scored.value(query, j as usize))
+        .collect();
+    let ranked: Vec<u32> = top_k(&values, 10, &[])
+        .into_iter()
+        .map(|p| list[p as usize])
+        .collect();
+    user_metrics(&ranked, relevant, 10).ndcg
 }
 
 /// The scores `[users, items]` of the `users` (indices of `query`) against
@@ -417,8 +469,9 @@ enum Training {
 
 /// Trains the transfer model (`adapt`) and the sequence model (`sequence`)
 /// of `relations` side by side, each on its own thread, each keeping the
-/// epoch that ranks the validation users best (a large catalogue scored
-/// through a sample drawn with `seed` first); `None` trains
+/// epoch that ranks the validation users best among their `candidates`
+/// (sampled with `seed`; a large catalogue ranked whole is scored through a
+/// sample drawn with `seed` first); `None` trains
 /// that one not at all. Called from a thread of a rayon pool (the window's
 /// background pool), the two train one after the other on that thread, so
 /// that their checks stay on that pool. Each model's training is seeded
@@ -431,7 +484,7 @@ enum Training {
 pub fn train_learned(
     relations: &Relations,
     embeddings: &DatasetEmbeddings,
-    validation: &HeldOut,
+    (validation, candidates): (&HeldOut, &Candidates),
     (adapt, sequence): (Option<AdaptOptions>, Option<SequenceOptions>),
     seed: u64,
     progress: &mut dyn FnMut(&str, f64),
@@ -447,7 +500,7 @@ pub fn train_learned(
     let checks = Checks::new(
         relations,
         embeddings,
-        validation,
+        (validation, candidates, seed),
         (adapt.as_ref(), sequence.as_ref()),
     );
     let checked = CheckedUsers {
@@ -605,7 +658,11 @@ mod tests {
             }
             seen.sort_unstable();
             seen.dedup();
-            checks.push(UserCheck { seen, relevant });
+            checks.push(UserCheck {
+                seen,
+                relevant,
+                candidates: None,
+            });
             queries.push(query);
         }
         (checks, queries)
@@ -646,6 +703,33 @@ mod tests {
                 assert_eq!(one, 0.0, "user {i}");
             }
         }
+    }
+
+    #[test]
+    fn a_user_with_candidates_is_ranked_among_them_alone() {
+        // One-value items; the query 1 ranks them by value: 1, 3, 2, 0.
+        let items = Embeddings::new(1, vec![0.1, 0.9, 0.5, 0.7]);
+        let scored = Scored {
+            items: &items,
+            scale: None,
+        };
+        let user = |candidates: Option<Vec<u32>>| UserCheck {
+            seen: vec![],
+            relevant: vec![2],
+            candidates,
+        };
+        let query = vec![Some(vec![1.0])];
+        let ndcg = |check: UserCheck| validation_ndcg(scored, &[check], &query, None);
+        // Over every item, item 2 is third: 1 / log2(4).
+        assert!((ndcg(user(None)) - 0.5).abs() < 1e-12);
+        // Among 0, 2 and 3 it is second: 1 / log2(3); item 1, the best of
+        // the catalogue, is not a candidate, and an item out of range is
+        // left out.
+        let among = ndcg(user(Some(vec![0, 2, 3, 9])));
+        assert!((among - 1.0 / 3f64.log2()).abs() < 1e-12, "{among}");
+        // Without a query nothing is found.
+        let none = validation_ndcg(scored, &[user(Some(vec![2]))], &[None], None);
+        assert_eq!(none, 0.0);
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub enum AdaptedStatus {
         validation_ndcg10: Option<f64>,
         /// The validation users that chose it.
         validation_users: usize,
+        /// Their NDCG@10 at every epoch, the start (epoch 0) first (empty:
+        /// not validated).
+        validation_by_epoch: Vec<f64>,
         /// Training time, seconds.
         seconds: f64,
     },
@@ -687,10 +690,22 @@ fn fit_split(
             ridge: options.ridge,
         },
     )?;
+    // Under listed candidates, the validation users who have a list are
+    // ranked among it, as the test users are (and if none has one, the
+    // epochs are chosen on every validation user over every item).
+    let listed = match &options.candidates {
+        Candidates::Listed(lists) => Some(split.validation.keeping(|u| lists.of(u).is_some()).0),
+        _ => None,
+    };
+    let (checked_on, check_candidates) = match &listed {
+        Some(kept) if kept.is_empty() => (&split.validation, &Candidates::All),
+        Some(kept) => (kept, &options.candidates),
+        None => (&split.validation, &options.candidates),
+    };
     let learned = train_learned(
         &relations,
         embeddings,
-        &split.validation,
+        (checked_on, check_candidates),
         (options.adapt, options.sequence),
         options.seed,
         progress,
@@ -706,25 +721,20 @@ fn fit_split(
     let checked = learned.checked;
     let tuned = match &options.tune {
         Some(tune_options) => {
-            // Under listed candidates, the search ranks the validation
-            // users who have a list, as the test users are ranked.
-            let validation = match &options.candidates {
-                Candidates::Listed(lists) => {
-                    let (kept, _) = split.validation.keeping(|u| lists.of(u).is_some());
-                    if kept.is_empty() {
-                        return Err(EvalError::NothingToTest {
-                            message: format!(
-                                "none of the {} validation users has a candidate list in {}, so \
-                                 there is nothing to tune on; list some of them too, or leave \
-                                 out the weight search",
-                                split.validation.len(),
-                                lists.file.display()
-                            ),
-                            raise: None,
-                        });
-                    }
-                    kept
+            let validation = match (&options.candidates, &listed) {
+                (Candidates::Listed(lists), Some(kept)) if kept.is_empty() => {
+                    return Err(EvalError::NothingToTest {
+                        message: format!(
+                            "none of the {} validation users has a candidate list in {}, so \
+                             there is nothing to tune on; list some of them too, or leave \
+                             out the weight search",
+                            split.validation.len(),
+                            lists.file.display()
+                        ),
+                        raise: None,
+                    });
                 }
+                (_, Some(kept)) => kept.clone(),
                 _ => split.validation.clone(),
             };
             let context = TuneContext {
@@ -945,6 +955,8 @@ pub enum SequenceStatus {
         validation_ndcg10: Option<f64>,
         /// The validation users that chose it.
         validation_users: usize,
+        /// Their NDCG@10 after every epoch (empty: not validated).
+        validation_by_epoch: Vec<f64>,
         /// Training time.
         seconds: f64,
     },
@@ -965,6 +977,7 @@ impl SequenceStatus {
                 best_epoch: m.report.best_epoch,
                 validation_ndcg10: m.report.best_score,
                 validation_users,
+                validation_by_epoch: m.report.scores.clone(),
                 seconds: m.report.seconds,
             },
             Err(why) => SequenceStatus::Unavailable {
@@ -1020,6 +1033,7 @@ fn statuses(
             best_epoch: a.report.best_epoch,
             validation_ndcg10: a.report.best_score,
             validation_users,
+            validation_by_epoch: a.report.scores.clone(),
             seconds: a.report.seconds,
         },
         Err(why) => AdaptedStatus::Unavailable {

@@ -183,39 +183,16 @@ impl EvalScores {
             .collect();
         let candidates = match candidates {
             Candidates::All => None,
-            Candidates::Listed(lists) => Some(
-                (0..users.len())
-                    .map(|i| {
-                        let mut list: Vec<u32> = lists
-                            .of(users[i])
-                            .unwrap_or(&[])
-                            .iter()
-                            .copied()
-                            .filter(|j| seen[i].binary_search(j).is_err())
-                            .chain(held.relevant[i].iter().copied())
-                            .collect();
-                        list.sort_unstable();
-                        list.dedup();
-                        list
+            _ => Some(
+                seen.iter_mut()
+                    .enumerate()
+                    .map(|(i, seen)| {
+                        let user = (i, users[i]);
+                        candidate_list(candidates, n_items, user, &held.relevant[i], seen, seed)
+                            .unwrap_or_default()
                     })
                     .collect(),
             ),
-            &Candidates::Sampled { n, negatives } => {
-                let lists = (0..users.len())
-                    .map(|i| {
-                        let exclude: &[u32] = match negatives {
-                            Negatives::Unseen => &seen[i],
-                            Negatives::Any => &[],
-                        };
-                        sample_negatives(n_items, &held.relevant[i], exclude, n, seed, i)
-                    })
-                    .collect();
-                if negatives == Negatives::Any {
-                    // The user's own items drawn are ranked like the others.
-                    seen.iter_mut().for_each(Vec::clear);
-                }
-                Some(lists)
-            }
         };
         let mut dense: Vec<Dense> = DENSE
             .iter()
@@ -494,6 +471,48 @@ impl EvalScores {
     /// The relevant items of kept user `i`.
     pub fn relevant(&self, i: usize) -> &[u32] {
         &self.relevant[i]
+    }
+}
+
+/// What a held-out user's targets are ranked among under `candidates`
+/// (sorted item indices; `None` under [`Candidates::All`]): `user` is their
+/// position among the held-out users (which seeds their sample) and their
+/// id, `seen` the target items they have. Under [`Negatives::Any`], `seen`
+/// is emptied: the user's own items drawn are ranked like the others.
+pub(super) fn candidate_list(
+    candidates: &Candidates,
+    n_items: usize,
+    (position, user): (usize, u32),
+    relevant: &[u32],
+    seen: &mut Vec<u32>,
+    seed: u64,
+) -> Option<Vec<u32>> {
+    match candidates {
+        Candidates::All => None,
+        Candidates::Listed(lists) => {
+            let mut list: Vec<u32> = lists
+                .of(user)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+                .filter(|j| seen.binary_search(j).is_err())
+                .chain(relevant.iter().copied())
+                .collect();
+            list.sort_unstable();
+            list.dedup();
+            Some(list)
+        }
+        &Candidates::Sampled { n, negatives } => {
+            let exclude: &[u32] = match negatives {
+                Negatives::Unseen => seen,
+                Negatives::Any => &[],
+            };
+            let list = sample_negatives(n_items, relevant, exclude, n, seed, position);
+            if negatives == Negatives::Any {
+                seen.clear();
+            }
+            Some(list)
+        }
     }
 }
 

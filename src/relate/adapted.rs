@@ -127,7 +127,7 @@ impl From<candle_core::Error> for AdaptError {
 }
 
 /// What training did.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdaptReport {
     /// Training pairs.
     pub pairs: usize,
@@ -137,6 +137,10 @@ pub struct AdaptReport {
     pub best_epoch: usize,
     /// The validation score of the kept epoch (`None`: not validated).
     pub best_score: Option<f64>,
+    /// Every validated epoch's score, in order, the start (epoch 0) first
+    /// (empty: not validated).
+    #[serde(default)]
+    pub scores: Vec<f64>,
     /// Training time, seconds.
     pub seconds: f64,
 }
@@ -364,8 +368,10 @@ impl Adapter {
             epochs_run: 0,
             best_epoch: 0,
             best_score: validate(&best),
+            scores: Vec::new(),
             seconds: 0.0,
         };
+        report.scores.extend(report.best_score);
         let user0 = Tensor::from_slice(&best.user, (dim, dim), &device)?;
         let bias0 = Tensor::from_slice(&best.user_bias, (1, dim), &device)?;
         let delta_user = Var::zeros((dim, dim), DType::F32, &device)?;
@@ -433,6 +439,7 @@ impl Adapter {
                 return Err(AdaptError::Diverged(epoch));
             }
             let score = validate(&candidate);
+            report.scores.extend(score);
             if super::improves(score, report.best_score) {
                 best = candidate;
                 report.best_score = score;
@@ -485,6 +492,7 @@ impl Adapter {
                 epochs_run: 0,
                 best_epoch: 0,
                 best_score: None,
+                scores: Vec::new(),
                 seconds: 0.0,
             },
             options,

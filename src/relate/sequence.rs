@@ -87,12 +87,21 @@ pub struct SequenceOptions {
     pub domain_heads: bool,
     /// AdamW learning rate.
     pub learning_rate: f64,
+    /// What the learning rate is multiplied by after each validated epoch
+    /// that does not improve the validation score (1: it stays).
+    #[serde(default = "no_decay")]
+    pub plateau_decay: f64,
     /// AdamW weight decay.
     pub weight_decay: f64,
     /// Training stops after this long, keeping the best epoch so far.
     pub budget: Duration,
     /// Seed of the initial weights, the batches, the negatives and dropout.
     pub seed: u64,
+}
+
+/// [`SequenceOptions::plateau_decay`] of options stored before it existed.
+fn no_decay() -> f64 {
+    1.0
 }
 
 impl Default for SequenceOptions {
@@ -112,6 +121,7 @@ impl Default for SequenceOptions {
             dropout: 0.4,
             domain_heads: false,
             learning_rate: 3e-3,
+            plateau_decay: 1.0,
             weight_decay: 1e-4,
             budget: Duration::from_secs(300),
             seed: 7,
@@ -158,7 +168,7 @@ impl From<candle_core::Error> for SequenceError {
 }
 
 /// What training did.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SequenceReport {
     /// Training sequences (users with two or more fitted interactions).
     pub sequences: usize,
@@ -170,6 +180,9 @@ pub struct SequenceReport {
     pub best_epoch: usize,
     /// The validation score of the kept epoch (`None`: not validated).
     pub best_score: Option<f64>,
+    /// Every validated epoch's score, in order (empty: not validated).
+    #[serde(default)]
+    pub scores: Vec<f64>,
     /// Training time, seconds.
     pub seconds: f64,
 }
@@ -741,7 +754,7 @@ impl SequenceModel {
             Some(table) => Some(LazyRows::new(table)?),
             None => None,
         };
-        let adam = ParamsAdamW {
+        let mut adam = ParamsAdamW {
             lr: options.learning_rate,
             weight_decay: options.weight_decay,
             ..ParamsAdamW::default()
@@ -773,6 +786,7 @@ impl SequenceModel {
                     epochs_run: 0,
                     best_epoch: 0,
                     best_score: None,
+                    scores: Vec::new(),
                     seconds: 0.0,
                 },
                 options,
@@ -781,6 +795,7 @@ impl SequenceModel {
         let one_thread = super::one_thread_pool().map_err(SequenceError::Training)?;
         let mut best: Option<SequenceModel> = None;
         let mut epochs_run = 0;
+        let mut scores = Vec::new();
         let mut order: Vec<usize> = (0..examples.len()).collect();
         'epochs: for epoch in 1..=options.epochs {
             // Similar lengths together (little padding), in a new order
@@ -839,6 +854,7 @@ impl SequenceModel {
                 return Err(SequenceError::Diverged(epoch));
             }
             let score = validate(&candidate);
+            scores.extend(score);
             if best
                 .as_ref()
                 .is_none_or(|b| super::improves(score, b.report.best_score))
@@ -849,6 +865,12 @@ impl SequenceModel {
             }
             progress(epoch as f64 / options.epochs as f64);
             let since_best = epoch - best.as_ref().map_or(0, |b| b.report.best_epoch);
+            if since_best > 0 && score.is_some() {
+                // A plateau: smaller steps from here (candle's optimiser and
+                // the item embeddings' alike).
+                adam.lr *= options.plateau_decay;
+                optimizer.set_learning_rate(adam.lr);
+            }
             if started.elapsed() >= options.budget || since_best >= options.patience.max(1) {
                 break 'epochs;
             }
@@ -865,6 +887,7 @@ impl SequenceModel {
             }
         }
         best.report.epochs_run = epochs_run;
+        best.report.scores = scores;
         best.report.seconds = started.elapsed().as_secs_f64();
         Ok(best)
     }
@@ -912,7 +935,7 @@ impl SequenceModel {
                     values,
                 })
                 .collect(),
-            report: self.report,
+            report: self.report.clone(),
             options: self.options,
         })
     }
@@ -998,6 +1021,7 @@ impl SequenceModel {
                 epochs_run: 0,
                 best_epoch: 0,
                 best_score: None,
+                scores: Vec::new(),
                 seconds: 0.0,
             },
             options,
@@ -1111,6 +1135,12 @@ fn check(options: &SequenceOptions) -> Result<(), SequenceError> {
     }
     if !(0.0..1.0).contains(&options.dropout) {
         return bad(format!("dropout {} is not in [0, 1)", options.dropout));
+    }
+    if !(options.plateau_decay > 0.0 && options.plateau_decay <= 1.0) {
+        return bad(format!(
+            "learning rate decay {} is not in (0, 1]",
+            options.plateau_decay
+        ));
     }
     if !(0.0..1.0).contains(&options.id_dropout) {
         return bad(format!(
@@ -1545,6 +1575,64 @@ mod tests {
     }
 
     #[test]
+    fn the_best_validated_epoch_is_kept_and_a_plateau_slows_what_follows() {
+        let n = 12;
+        let (source, target) = (vectors(n, 16, 1), vectors(n, 16, 2));
+        let sequences: Vec<Vec<Step>> = (0..60)
+            .map(|u| {
+                let i = (u % n) as u32;
+                vec![Step::Source(i), Step::Target((i * 5) % n as u32)]
+            })
+            .collect();
+        // Trains with the validation scores `script` gives epoch by epoch.
+        let train = |script: &[f64], plateau_decay: f64| {
+            let options = SequenceOptions {
+                dim: 16,
+                layers: 1,
+                epochs: script.len(),
+                batch: 16,
+                negatives: 4,
+                plateau_decay,
+                ..SequenceOptions::default()
+            };
+            let mut epoch = 0;
+            let mut validate = |_: &SequenceModel| {
+                epoch += 1;
+                script.get(epoch - 1).copied()
+            };
+            SequenceModel::fit(
+                &sequences,
+                &source,
+                &target,
+                options,
+                Some(&mut validate),
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .expect("training on valid sequences succeeds")
+        };
+        let seq = [Step::Source(3)];
+        // Epoch 2 does not improve on epoch 1; epoch 3 is the best; three
+        // epochs without a better one stop training before the seventh.
+        let script = [0.1, 0.05, 0.2, 0.0, 0.1, 0.15, 0.3];
+        let kept = train(&script, 1.0);
+        assert_eq!(kept.report.best_epoch, 3);
+        assert_eq!(kept.report.best_score, Some(0.2));
+        assert_eq!(kept.report.epochs_run, 6, "patience 3");
+        assert_eq!(kept.report.scores, script[..6].to_vec());
+        // The plateau after epoch 2 halved the rate of epoch 3.
+        let slowed = train(&script, 0.5);
+        assert_eq!(slowed.report.best_epoch, 3);
+        assert_ne!(slowed.query(&seq), kept.query(&seq));
+        // Without a plateau before the epoch kept, decay changes nothing.
+        let rising = [0.1, 0.2, 0.3];
+        assert_eq!(
+            train(&rising, 0.5).query(&seq),
+            train(&rising, 1.0).query(&seq)
+        );
+    }
+
+    #[test]
     fn bad_options_and_no_sequences_are_errors_not_panics() {
         let (source, target) = (vectors(4, 8, 1), vectors(4, 8, 2));
         let fit = |sequences: &[Vec<Step>], options: SequenceOptions| {
@@ -1580,6 +1668,18 @@ mod tests {
             },
             SequenceOptions {
                 id_dropout: 1.0,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                plateau_decay: 0.0,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                plateau_decay: 1.5,
+                ..SequenceOptions::default()
+            },
+            SequenceOptions {
+                plateau_decay: f64::NAN,
                 ..SequenceOptions::default()
             },
             SequenceOptions {
