@@ -372,6 +372,67 @@ fn compare_and_per_user_on_the_command_line() {
 }
 
 #[test]
+fn the_learned_models_choose_their_epochs_ranking_validation_users_as_the_test_users() {
+    let dir = tempdir();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, TinySpec::default());
+    let manifest = sample_manifest();
+    let (model, manifest) = (model.to_str().unwrap(), manifest.to_str().unwrap());
+    let cache = dir.path().join("cache");
+    let eval = |candidates: &str| {
+        let args = [
+            "eval",
+            "--dataset",
+            manifest,
+            "--model",
+            model,
+            "--from",
+            "products",
+            "--to",
+            "articles",
+            "--format",
+            "json",
+            "--adapt-epochs",
+            "2",
+            "--sequence-epochs",
+            "2",
+            "--candidates",
+            candidates,
+        ];
+        let out = crossrec(&args, &cache);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (all, sampled) = (eval("all"), eval("sampled:3"));
+    for model in ["adapted", "sequence"] {
+        let curve = |r: &serde_json::Value| -> Vec<f64> {
+            let by_epoch = r[model]["validation_by_epoch"].as_array().unwrap();
+            by_epoch.iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let (whole, among) = (curve(&all), curve(&sampled));
+        // Every epoch run is listed (the transfer model's start first).
+        let first = usize::from(model == "sequence");
+        let run = sampled[model]["epochs_run"].as_u64().unwrap() as usize;
+        assert_eq!(among.len() + first, run + 1, "{model}");
+        // The same seeded training, ranked among 1 + 3 items instead of
+        // every item: no user ranks lower, and some rank higher.
+        for (w, a) in whole.iter().zip(&among) {
+            assert!(a >= w, "{model}: {a} below {w}");
+        }
+        assert!(
+            among.iter().sum::<f64>() > whole.iter().sum::<f64>(),
+            "{model}: {among:?} vs {whole:?}"
+        );
+        let kept = sampled[model]["validation_ndcg10"].as_f64().unwrap();
+        assert_eq!(kept, among.iter().copied().fold(f64::MIN, f64::max));
+    }
+}
+
+#[test]
 fn candidate_lists_from_a_file_rank_as_the_lists_they_were_written_from() {
     let dir = tempdir();
     let model = dir.path().join("model");
@@ -392,7 +453,13 @@ fn candidate_lists_from_a_file_rank_as_the_lists_they_were_written_from() {
             "articles",
             "--format",
             "json",
+            // The learned models choose their epochs on the validation
+            // users ranked as the test users are: among sampled lists in
+            // the first run, over every item in the others (the file lists
+            // the test users alone), so they are left out here.
             "--sequence-epochs",
+            "0",
+            "--adapt-epochs",
             "0",
         ];
         args.extend(extra);
