@@ -23,8 +23,8 @@ pub use compare::{
 pub use metrics::{AtK, METRICS, Metric, MetricSummary, UserMetrics, user_metrics};
 pub use report::{
     AdaptedStatus, EvalError, EvalOptions, Evaluation, GraphStatus, KgStatus, MappingStatus,
-    Method, MethodOutcomes, NEW_ITEMS_SHARE, Report, ReportRow, SequenceStatus, WARM_HOLDOUT,
-    evaluate,
+    Method, MethodOutcomes, NEW_ITEMS_SHARE, Report, ReportRow, SequenceStatus, TrainingRun,
+    WARM_HOLDOUT, evaluate,
 };
 pub use scores::{Cancelled, EvalScores, MemoryCap, Summary, TargetRank, UserOutcome};
 pub use segments::{

@@ -323,6 +323,68 @@ impl Report {
     pub fn row(&self, method: Method) -> Option<&ReportRow> {
         self.rows.iter().find(|r| r.method == method)
     }
+
+    /// How each learned component's training went, the transfer model
+    /// first: its epochs and validation scores, or why it was not trained.
+    pub fn trainings(&self) -> [(Component, Result<TrainingRun<'_>, &str>); 2] {
+        let adapted = match &self.adapted {
+            AdaptedStatus::Trained {
+                epochs_run,
+                best_epoch,
+                validation_ndcg10,
+                validation_users,
+                validation_by_epoch,
+                ..
+            } => Ok(TrainingRun {
+                epochs_run: *epochs_run,
+                best_epoch: *best_epoch,
+                validation_ndcg10: *validation_ndcg10,
+                validation_users: *validation_users,
+                by_epoch: validation_by_epoch,
+                first_epoch: 0,
+            }),
+            AdaptedStatus::Unavailable { reason } => Err(reason.as_str()),
+        };
+        let sequence = match &self.sequence {
+            SequenceStatus::Trained {
+                epochs_run,
+                best_epoch,
+                validation_ndcg10,
+                validation_users,
+                validation_by_epoch,
+                ..
+            } => Ok(TrainingRun {
+                epochs_run: *epochs_run,
+                best_epoch: *best_epoch,
+                validation_ndcg10: *validation_ndcg10,
+                validation_users: *validation_users,
+                by_epoch: validation_by_epoch,
+                first_epoch: 1,
+            }),
+            SequenceStatus::Unavailable { reason } => Err(reason.as_str()),
+        };
+        [
+            (Component::Adapted, adapted),
+            (Component::Sequence, sequence),
+        ]
+    }
+}
+
+/// A learned component's training in a report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainingRun<'a> {
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// The epoch kept.
+    pub best_epoch: usize,
+    /// Its validation NDCG@10 (`None`: not validated, the last kept).
+    pub validation_ndcg10: Option<f64>,
+    /// The validation users that chose it.
+    pub validation_users: usize,
+    /// The validation NDCG@10 of every epoch, from [`Self::first_epoch`].
+    pub by_epoch: &'a [f64],
+    /// The epoch of `by_epoch[0]` (0: the transfer model's start).
+    pub first_epoch: usize,
 }
 
 /// Why an evaluation did not finish.

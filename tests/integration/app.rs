@@ -1768,6 +1768,22 @@ fn the_evaluation_tab_breaks_down_by_segment_and_pinned_weights_compare_live() {
     }
     h.get_by_label("Per-user results…");
     h.get_by_label("HTML report…");
+    // Each learned component's epochs, as the evaluation chose them.
+    h.get_by_label("Learned components, epoch by epoch");
+    let report = &h.state().analysis().unwrap().evaluation.report;
+    for (component, training) in report.trainings() {
+        let shown = match training {
+            Ok(run) => {
+                assert!(!run.by_epoch.is_empty(), "{component} validated");
+                format!(
+                    "{component}: kept epoch {} of {}",
+                    run.best_epoch, run.epochs_run
+                )
+            }
+            Err(reason) => format!("{component}: not trained ({reason})"),
+        };
+        h.get_by_label_contains(&shown);
+    }
     // Pin the current weights as A, then move the sliders (B). Through
     // accesskit: the Weights panel may be scrolled.
     h.get_by_label("Pin as A").click_accesskit();

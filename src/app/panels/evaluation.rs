@@ -1,14 +1,17 @@
 //! The Evaluation tab: the evaluation's metrics broken down by segment —
 //! a bar chart per breakdown for a chosen method, and a heat table of NDCG@10
 //! (segment × method) that shows at a glance which component carries which
-//! segment — with the per-user results and the HTML report one click away.
+//! segment — with the learned components' validation NDCG@10 epoch by epoch
+//! (which epoch was kept, and whether training still improved when it
+//! stopped), and the per-user results and the HTML report one click away.
 
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, Points};
 
 use super::super::Command;
 use super::picture::PictureButton;
 use super::{View, explore};
-use crate::evaluate::{Method, SegmentTable, Unit};
+use crate::evaluate::{Method, Report, SegmentTable, TrainingRun, Unit};
+use crate::rank::Component;
 
 /// The cut-off the tab shows.
 const K: usize = 10;
@@ -86,6 +89,7 @@ impl EvaluationPanel {
                 }
             });
         let shown = egui::ScrollArea::vertical().show(ui, |ui| {
+            trainings(ui, report, width);
             for table in &report.segments {
                 ui.separator();
                 breakdown(ui, table, chosen, width);
@@ -93,6 +97,63 @@ impl EvaluationPanel {
         });
         self.picture.drawn_at(ui, shown.inner_rect);
     }
+}
+
+/// Each learned component's training: the epoch kept and its validation
+/// score, and every epoch's score as a line with the kept one marked.
+fn trainings(ui: &mut egui::Ui, report: &Report, width: f32) {
+    ui.label(egui::RichText::new("Learned components, epoch by epoch").strong());
+    for (component, training) in report.trainings() {
+        match training {
+            Ok(run) => training_curve(ui, component, &run, width),
+            Err(reason) => {
+                ui.weak(format!("{component}: not trained ({reason})"));
+            }
+        }
+    }
+}
+
+/// One learned component's epochs: a line of validation NDCG@10 over the
+/// epochs, the kept epoch a point.
+fn training_curve(ui: &mut egui::Ui, component: Component, run: &TrainingRun<'_>, width: f32) {
+    let kept = match run.validation_ndcg10 {
+        Some(ndcg) => format!(
+            "kept epoch {} of {} (validation NDCG@{K} {ndcg:.4} on {} users)",
+            run.best_epoch, run.epochs_run, run.validation_users
+        ),
+        None => format!(
+            "kept its last epoch, {} (no validation users to choose by)",
+            run.epochs_run
+        ),
+    };
+    ui.label(format!("{component}: {kept}"));
+    if run.by_epoch.is_empty() {
+        return;
+    }
+    let epoch = |i: usize| (run.first_epoch + i) as f64;
+    let points: Vec<[f64; 2]> = run
+        .by_epoch
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| [epoch(i), v])
+        .collect();
+    let colour = super::component_colour(component);
+    Plot::new(("training", component.name()))
+        .height(120.0)
+        .width(width)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .x_axis_label("epoch")
+        .y_axis_label(format!("NDCG@{K}"))
+        .show(ui, |plot| {
+            plot.line(Line::new(component.name(), PlotPoints::from(points)).color(colour));
+            let best = run.best_epoch.checked_sub(run.first_epoch);
+            if let Some(&v) = best.and_then(|i| run.by_epoch.get(i)) {
+                let at = [run.best_epoch as f64, v];
+                plot.points(Points::new("kept", vec![at]).radius(4.0).color(colour));
+            }
+        });
 }
 
 /// One breakdown: its bar chart for `method`, and the heat table.
