@@ -646,14 +646,13 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             best_epoch,
             validation_ndcg10,
             validation_users,
-            validation_by_epoch,
             seconds,
+            ..
         } => writeln!(
             out,
             "adapted: trained on {pairs} pairs, {epochs_run} epochs in {seconds:.1} s; kept epoch \
-             {best_epoch} ({}){}",
+             {best_epoch} ({})",
             kept_because(*validation_ndcg10, *validation_users),
-            by_epoch(validation_by_epoch, 0)
         )?,
         AdaptedStatus::Unavailable { reason } => writeln!(out, "adapted: unavailable ({reason})")?,
     }
@@ -665,17 +664,21 @@ pub(crate) fn print_table(out: &mut impl Write, report: &Report) -> Result<()> {
             best_epoch,
             validation_ndcg10,
             validation_users,
-            validation_by_epoch,
             seconds,
+            ..
         } => writeln!(
             out,
             "sequence: trained on {sequences} sequences ({steps} next items), {epochs_run} epochs \
-             in {seconds:.1} s; kept epoch {best_epoch} ({}){}",
+             in {seconds:.1} s; kept epoch {best_epoch} ({})",
             kept_because(*validation_ndcg10, *validation_users),
-            by_epoch(validation_by_epoch, 1)
         )?,
         SequenceStatus::Unavailable { reason } => {
             writeln!(out, "sequence: unavailable ({reason})")?
+        }
+    }
+    for (component, training) in report.trainings() {
+        if let Some(by_epoch) = training.ok().and_then(|run| run.by_epoch_text()) {
+            writeln!(out, "{component}: validation NDCG@10 {by_epoch}")?;
         }
     }
     if let Some(tuned) = &report.tuned {
@@ -773,20 +776,6 @@ fn print_segments(out: &mut impl Write, report: &Report) -> Result<()> {
 }
 
 /// Why a learned model's epoch was kept, for the report.
-/// A learned model's validation NDCG@10 after each epoch (the first being
-/// epoch `first`), as the rest of its report line; nothing when it was not
-/// validated.
-fn by_epoch(scores: &[f64], first: usize) -> String {
-    if scores.is_empty() {
-        return String::new();
-    }
-    let values: Vec<String> = scores.iter().map(|s| format!("{s:.4}")).collect();
-    format!(
-        "\n  validation NDCG@10 by epoch from {first}: {}",
-        values.join(" ")
-    )
-}
-
 fn kept_because(validation_ndcg10: Option<f64>, users: usize) -> String {
     match validation_ndcg10 {
         Some(ndcg) => format!("validation NDCG@10 {ndcg:.4} on {users} users"),

@@ -370,6 +370,22 @@ impl Report {
     }
 }
 
+impl TrainingRun<'_> {
+    /// Every epoch's validation NDCG@10 in words ("by epoch from 1: 0.1000
+    /// 0.1500 …"); `None` when it was not validated.
+    pub fn by_epoch_text(&self) -> Option<String> {
+        if self.by_epoch.is_empty() {
+            return None;
+        }
+        let values: Vec<String> = self.by_epoch.iter().map(|v| format!("{v:.4}")).collect();
+        Some(format!(
+            "by epoch from {}: {}",
+            self.first_epoch,
+            values.join(" ")
+        ))
+    }
+}
+
 /// A learned component's training in a report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainingRun<'a> {

@@ -216,7 +216,33 @@ fn evaluation_table(report: &Report) -> Markup {
         @if let Some(tuned) = &report.tuned {
             p { "Tuned on " (tuned.validation_users) " validation users: " (tuned.weights.to_string()) ", ridge " (tuned.ridge) "." }
         }
+        h3 { "Learned components" }
+        ul {
+            @for (component, training) in report.trainings() {
+                li { (component.name()) ": " (training_line(training)) }
+            }
+        }
         ul { @for note in &report.notes { li { (note) } } }
+    }
+}
+
+/// A learned component's training in words: the epoch kept, and the
+/// validation NDCG@10 of every epoch.
+fn training_line(training: Result<crate::evaluate::TrainingRun<'_>, &str>) -> String {
+    let run = match training {
+        Ok(run) => run,
+        Err(reason) => return format!("not trained ({reason})"),
+    };
+    let kept = match run.validation_ndcg10 {
+        Some(ndcg) => format!(
+            "kept epoch {} of {} (validation NDCG@10 {ndcg:.4} on {} users)",
+            run.best_epoch, run.epochs_run, run.validation_users
+        ),
+        None => format!("kept its last epoch, {} (not validated)", run.epochs_run),
+    };
+    match run.by_epoch_text() {
+        Some(by_epoch) => format!("{kept}; validation NDCG@10 {by_epoch}"),
+        None => kept,
     }
 }
 

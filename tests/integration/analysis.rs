@@ -618,6 +618,11 @@ fn the_report_is_one_page_with_every_section_and_it_reproduces_from_its_own_comm
         "target item popularity",
         "The shared space",
         "Example held-out users",
+        "<h3>Learned components</h3>",
+        "adapted: kept epoch",
+        "sequence: kept epoch",
+        "validation NDCG@10 by epoch from 0: ",
+        "validation NDCG@10 by epoch from 1: ",
     ] {
         assert!(first.contains(section), "{section}");
     }

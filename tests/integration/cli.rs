@@ -580,6 +580,16 @@ fn eval_tune_saves_weights_that_recommend_then_uses() {
         stdout.contains("NDCG@10") && stdout.contains("seed 7"),
         "{stdout}"
     );
+    // Each learned model's line, and its validation score epoch by epoch
+    // (the transfer model's from its start).
+    for line in [
+        "adapted: trained on ",
+        "sequence: trained on ",
+        "adapted: validation NDCG@10 by epoch from 0: ",
+        "sequence: validation NDCG@10 by epoch from 1: ",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
 }
 
 #[test]
