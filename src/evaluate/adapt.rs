@@ -276,7 +276,11 @@ fn validation_ndcg(
         })
         .collect();
     let whole = |i: &usize| checks[*i].candidates.is_none();
-    let ranked: Vec<usize> = match sample.filter(|rows| rows.iter().all(|&j| (j as usize) < n)) {
+    // The sample prunes only users ranked over every item.
+    let sample = sample
+        .filter(|rows| rows.iter().all(|&j| (j as usize) < n))
+        .filter(|_| (0..checks.len()).any(|i| whole(&i)));
+    let ranked: Vec<usize> = match sample {
         Some(rows) => {
             let outside = outside_top_10(scored, checks, &query, rows);
             (0..checks.len())
