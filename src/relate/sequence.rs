@@ -111,8 +111,8 @@ impl Default for SequenceOptions {
             layers: 2,
             heads: 1,
             max_len: 50,
-            epochs: 20,
-            patience: 3,
+            epochs: 40,
+            patience: 6,
             batch: 256,
             negatives: 512,
             ids: true,
@@ -766,7 +766,7 @@ impl SequenceModel {
             vars.push(v);
             Ok(tensor)
         })?;
-        let mut optimizer = AdamW::new(vars, adam.clone())?;
+        let mut optimizer = AdamW::new(vars.clone(), adam.clone())?;
         let snapshot = |net: &Net, ids: Option<&LazyRows>| -> candle_core::Result<SequenceModel> {
             let mut net = net.map(&mut |t| t.detach().copy())?;
             net.ids = ids.map(LazyRows::table).transpose()?;
@@ -792,7 +792,7 @@ impl SequenceModel {
                 options,
             })
         };
-        let one_thread = super::one_thread_pool().map_err(SequenceError::Training)?;
+        let workers = Workers::new()?;
         let mut best: Option<SequenceModel> = None;
         let mut epochs_run = 0;
         let mut scores = Vec::new();
@@ -804,50 +804,50 @@ impl SequenceModel {
             order.sort_by_key(|&i| examples[i].len());
             let mut batches: Vec<&[usize]> = order.chunks(options.batch).collect();
             batches.shuffle(&mut rng);
-            // The steps run on one thread (see `one_thread_pool`); the
-            // validation after them on every core.
-            one_thread.install(|| -> Result<(), SequenceError> {
-                for batch in batches {
-                    if cancel.load(Ordering::Relaxed) {
-                        return Err(SequenceError::Cancelled);
-                    }
-                    let chosen: Vec<&[Step]> = batch.iter().map(|&i| examples[i]).collect();
-                    let step = TrainingBatch::new(
-                        &chosen,
-                        n_source,
-                        target.len(),
-                        options.negatives,
-                        seen.as_deref(),
-                        options.id_dropout,
-                        &mut rng,
-                    );
-                    let mut dropout = Dropout {
-                        p: options.dropout,
-                        rng: &mut rng,
-                    };
-                    let gathered = match &ids {
-                        Some(ids) => Some(Var::from_tensor(&ids.gather(&step.layout.items)?)?),
-                        None => None,
-                    };
-                    let loss = step.loss(
-                        &net,
-                        &text,
-                        &options,
-                        &mut dropout,
-                        gathered.as_ref().map(Var::as_tensor),
-                    )?;
-                    let grads = loss.backward()?;
-                    optimizer.step(&grads)?;
-                    if let (Some(ids), Some(rows)) = (&mut ids, &gathered)
-                        && let Some(grad) = grads.get(rows.as_tensor())
-                    {
-                        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
-                        let learned = step.layout.learned.as_deref();
-                        ids.step(&step.layout.items, learned, &grad, &adam);
-                    }
+            for batch in batches {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(SequenceError::Cancelled);
                 }
-                Ok(())
-            })?;
+                let parts = batch
+                    .chunks(batch.len().div_ceil(PARTS))
+                    .map(|part| {
+                        let chosen: Vec<&[Step]> = part.iter().map(|&i| examples[i]).collect();
+                        let inputs = TrainingBatch::new(
+                            &chosen,
+                            n_source,
+                            target.len(),
+                            options.negatives,
+                            seen.as_deref(),
+                            options.id_dropout,
+                            &mut rng,
+                        );
+                        let rows = match &ids {
+                            Some(ids) => {
+                                Some(Var::from_tensor(&ids.gather(&inputs.layout.items)?)?)
+                            }
+                            None => None,
+                        };
+                        Ok(Part {
+                            inputs,
+                            rows,
+                            seed: rng.random(),
+                        })
+                    })
+                    .collect::<Result<Vec<Part>, SequenceError>>()?;
+                let total: usize = parts.iter().map(|p| p.inputs.predictions()).sum();
+                let (net, text) = (&net, &text);
+                let grads = workers.run(
+                    parts
+                        .iter()
+                        .map(|part| move || part.gradients(net, text, &options, total))
+                        .collect(),
+                )?;
+                if let Some(ids) = &mut ids {
+                    let step = row_gradients(&parts, &grads, ids.dim)?;
+                    ids.step(&step.rows, step.learned.as_deref(), &step.grad, &adam);
+                }
+                optimizer.step(&sum_gradients(grads, &vars)?)?;
+            }
             epochs_run = epoch;
             let mut candidate = snapshot(&net, ids.as_ref())?;
             if !candidate.is_finite()? {
@@ -1251,6 +1251,184 @@ impl LazyRows {
     }
 }
 
+/// Each training step splits its batch into this many parts, computes their
+/// gradients side by side — one thread each where the machine has the
+/// cores, one after the other where not — and takes one AdamW step on
+/// their sum. The split is fixed rather than the machine's core count, so a
+/// seed trains the same model on any machine. Each part draws its own
+/// negatives.
+const PARTS: usize = 2;
+
+/// The threads a training step's parts run on: a pool of one thread per
+/// part (candle splits every operation across the pool it runs on, and the
+/// sequence model's operations are too small to gain from that; see
+/// `one_thread_pool`), used side by side when the global pool has as many
+/// threads.
+struct Workers {
+    pools: Vec<rayon::ThreadPool>,
+    side_by_side: bool,
+}
+
+impl Workers {
+    fn new() -> Result<Workers, SequenceError> {
+        let pools = (0..PARTS)
+            .map(|_| super::one_thread_pool().map_err(SequenceError::Training))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Workers {
+            pools,
+            side_by_side: rayon::current_num_threads() >= PARTS,
+        })
+    }
+
+    /// Runs `jobs` (at most one per pool), each on its own pool, and
+    /// returns their results in order.
+    fn run<T: Send>(
+        &self,
+        jobs: Vec<impl FnOnce() -> Result<T, SequenceError> + Send>,
+    ) -> Result<Vec<T>, SequenceError> {
+        if !self.side_by_side {
+            return jobs
+                .into_iter()
+                .map(|job| self.pools[0].install(job))
+                .collect();
+        }
+        std::thread::scope(|scope| {
+            let running: Vec<_> = jobs
+                .into_iter()
+                .zip(&self.pools)
+                .map(|(job, pool)| scope.spawn(move || pool.install(job)))
+                .collect();
+            running
+                .into_iter()
+                .map(|part| {
+                    part.join().unwrap_or_else(|_| {
+                        Err(SequenceError::Training(
+                            "a training thread stopped unexpectedly".to_string(),
+                        ))
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// One part of a training step: its inputs, the learned item embeddings'
+/// rows it reads (a variable of its own, for their gradient), and the seed
+/// of its dropout.
+struct Part {
+    inputs: TrainingBatch,
+    rows: Option<Var>,
+    seed: u64,
+}
+
+impl Part {
+    /// The gradients of this part's loss, weighted by its share of the
+    /// step's `total` predictions (so the parts' sum is the gradient of the
+    /// step's mean loss).
+    fn gradients(
+        &self,
+        net: &Net,
+        text: &Tensor,
+        options: &SequenceOptions,
+        total: usize,
+    ) -> Result<candle_core::backprop::GradStore, SequenceError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut dropout = Dropout {
+            p: options.dropout,
+            rng: &mut rng,
+        };
+        let loss = self.inputs.loss(
+            net,
+            text,
+            options,
+            &mut dropout,
+            self.rows.as_ref().map(Var::as_tensor),
+        )?;
+        let share = self.inputs.predictions() as f64 / total.max(1) as f64;
+        Ok((loss * share)?.backward()?)
+    }
+}
+
+/// A training step's gradient of the learned item embeddings: the rows its
+/// parts read, each once.
+#[derive(Debug, PartialEq)]
+struct RowGradients {
+    rows: Vec<u32>,
+    /// Per row, 1 where it is learned, 0 where it is left as it is; `None`:
+    /// every row is learned.
+    learned: Option<Vec<f32>>,
+    /// `[rows, dim]`, row-major: the sum of the parts' gradients.
+    grad: Vec<f32>,
+}
+
+/// The parts' gradients of the learned item embeddings, summed per item (a
+/// row is learned when some part learns it).
+fn row_gradients(
+    parts: &[Part],
+    grads: &[candle_core::backprop::GradStore],
+    dim: usize,
+) -> Result<RowGradients, SequenceError> {
+    let mut at: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let (mut rows, mut learned, mut sum) = (Vec::new(), Vec::new(), Vec::new());
+    let mut masked = false;
+    for (part, grads) in parts.iter().zip(grads) {
+        let Some(grad) = part.rows.as_ref().and_then(|r| grads.get(r.as_tensor())) else {
+            continue;
+        };
+        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+        let flags = part.inputs.layout.learned.as_deref();
+        masked |= flags.is_some();
+        for (i, (&row, g)) in part
+            .inputs
+            .layout
+            .items
+            .iter()
+            .zip(grad.chunks_exact(dim))
+            .enumerate()
+        {
+            let flag = flags.map_or(1.0, |f| f.get(i).copied().unwrap_or(0.0));
+            let k = *at.entry(row).or_insert_with(|| {
+                rows.push(row);
+                learned.push(0.0f32);
+                sum.extend(std::iter::repeat_n(0.0, dim));
+                rows.len() - 1
+            });
+            learned[k] = learned[k].max(flag);
+            for (s, &g) in sum[k * dim..(k + 1) * dim].iter_mut().zip(g) {
+                *s += g;
+            }
+        }
+    }
+    Ok(RowGradients {
+        rows,
+        learned: masked.then_some(learned),
+        grad: sum,
+    })
+}
+
+/// The parts' gradients of `vars`, summed into one store.
+fn sum_gradients(
+    grads: Vec<candle_core::backprop::GradStore>,
+    vars: &[Var],
+) -> Result<candle_core::backprop::GradStore, SequenceError> {
+    let mut grads = grads.into_iter();
+    let Some(mut sum) = grads.next() else {
+        return Err(SequenceError::Training("a step without parts".to_string()));
+    };
+    for other in grads {
+        for var in vars {
+            if let Some(g) = other.get(var.as_tensor()) {
+                let total = match sum.get(var.as_tensor()) {
+                    Some(s) => (s + g)?,
+                    None => g.clone(),
+                };
+                sum.insert(var.as_tensor(), total);
+            }
+        }
+    }
+    Ok(sum)
+}
+
 /// One training step's inputs: the batch's sequences without their last
 /// interaction, and each position's next interaction to predict against
 /// sampled negatives of its domain.
@@ -1368,6 +1546,11 @@ impl TrainingBatch {
         }
     }
 
+    /// The next items this batch predicts.
+    fn predictions(&self) -> usize {
+        self.groups.iter().map(|g| g.positions.len()).sum()
+    }
+
     /// The sampled-softmax loss of predicting every next item, each among
     /// its own domain's negatives, averaged over the positions.
     fn loss(
@@ -1383,7 +1566,7 @@ impl TrainingBatch {
         let d = options.dim;
         let (b, l) = (self.layout.batch, self.layout.len);
         let states = pass.states.reshape((b * l, d))?;
-        let total: usize = self.groups.iter().map(|g| g.positions.len()).sum();
+        let total = self.predictions();
         let mut loss: Option<Tensor> = None;
         for (domain, group) in self.groups.iter().enumerate() {
             let p = group.positions.len();
@@ -1465,6 +1648,114 @@ mod tests {
             .map(|j| (dot(&q, model.items().row(j)), j))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map_or(usize::MAX, |(_, j)| j)
+    }
+
+    #[test]
+    fn a_seed_trains_the_same_model_on_one_core_as_on_two() {
+        // A step's parts run side by side where the pool has two threads
+        // and one after the other where it has one; a seed must give the
+        // same model either way, bit for bit.
+        let n = 12;
+        let (source, target) = (vectors(n, 8, 3), vectors(n, 8, 4));
+        let sequences: Vec<Vec<Step>> = (0..50)
+            .map(|u| {
+                (0..5)
+                    .map(|k| match (u + k) % 2 {
+                        0 => Step::Source(((u * 3 + k) % n) as u32),
+                        _ => Step::Target(((u + 2 * k) % n) as u32),
+                    })
+                    .collect()
+            })
+            .collect();
+        let options = SequenceOptions {
+            dim: 8,
+            layers: 1,
+            epochs: 3,
+            batch: 16,
+            negatives: 4,
+            ..SequenceOptions::default()
+        };
+        let on = |threads: usize| -> Vec<f32> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a test pool");
+            pool.install(|| {
+                SequenceModel::fit(
+                    &sequences,
+                    &source,
+                    &target,
+                    options,
+                    None,
+                    &mut |_| {},
+                    &AtomicBool::new(false),
+                )
+            })
+            .expect("training on valid sequences succeeds")
+            .items()
+            .as_slice()
+            .to_vec()
+        };
+        let (one, two) = (on(1), on(2));
+        assert_eq!(one.len(), n * 8);
+        assert_eq!(one, two);
+        assert!(one.iter().any(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn the_parts_gradients_of_an_item_embedding_add_up_into_one_row() {
+        // Two parts read item 5; part one drops item 9's embedding and part
+        // two leaves item 7 unseen: each row appears once, item 5's
+        // gradient is the sum, and a row is learned when a part learns it.
+        let part = |items: Vec<u32>, learned: Vec<f32>, grad: Vec<f32>| {
+            let n = items.len();
+            let rows = Var::from_tensor(
+                &Tensor::zeros((n, 2), DType::F32, &Device::Cpu).expect("a tensor"),
+            )
+            .expect("a variable");
+            let inputs = TrainingBatch {
+                layout: Layout {
+                    batch: 0,
+                    len: 0,
+                    items,
+                    at: Vec::new(),
+                    domain: Vec::new(),
+                    real: Vec::new(),
+                    learned: Some(learned),
+                },
+                groups: std::array::from_fn(|_| Group {
+                    positions: Vec::new(),
+                    next: Vec::new(),
+                    negatives: Vec::new(),
+                    mask: Vec::new(),
+                }),
+            };
+            let mut grads = rows.as_tensor().backward().expect("a gradient store");
+            let g = Tensor::from_vec(grad, (n, 2), &Device::Cpu).expect("a tensor");
+            grads.insert(rows.as_tensor(), g);
+            (
+                Part {
+                    inputs,
+                    rows: Some(rows),
+                    seed: 0,
+                },
+                grads,
+            )
+        };
+        let (a, ga) = part(vec![5, 9], vec![1.0, 0.0], vec![1.0, 2.0, 3.0, 4.0]);
+        let (b, gb) = part(
+            vec![7, 5, 9],
+            vec![0.0, 1.0, 1.0],
+            vec![5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        );
+        assert_eq!(
+            row_gradients(&[a, b], &[ga, gb], 2).expect("gradients of two parts"),
+            RowGradients {
+                rows: vec![5, 9, 7],
+                learned: Some(vec![1.0, 1.0, 0.0]),
+                grad: vec![8.0, 10.0, 12.0, 14.0, 5.0, 6.0],
+            }
+        );
     }
 
     #[test]
@@ -1590,6 +1881,7 @@ mod tests {
                 dim: 16,
                 layers: 1,
                 epochs: script.len(),
+                patience: 3,
                 batch: 16,
                 negatives: 4,
                 plateau_decay,
