@@ -16,14 +16,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> std::process::ExitCode {
-    // Freed memory stays mapped for reuse. By default mimalloc hands it
-    // back 10 ms after it is freed, and candle's training, which allocates
-    // a tensor per operation, faulted it in again as zeroed (huge) pages:
-    // two epochs of the sequence model on the Amazon pair took 51.6 s, a
-    // third of it in the kernel, against 38.0 s kept (peak resident
-    // 1.04 GB against 1.06 GB).
-    // SAFETY: a plain option store, before any thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // Freed memory stays mapped for reuse, unless the environment says
+        // otherwise. By default mimalloc hands it back 10 ms after it is
+        // freed, and candle's training, which allocates a tensor per
+        // operation, faulted it in again as zeroed (huge) pages: two epochs
+        // of the sequence model on the Amazon pair took 51.6 s, a third of
+        // it in the kernel, against 38.0 s kept.
+        // SAFETY: a plain option store, before any thread exists.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // Every core for rayon's pool (the scans, the evaluation's scoring,
         // candle's training kernels), as the library and its benchmarks

@@ -371,6 +371,21 @@ impl Report {
 }
 
 impl TrainingRun<'_> {
+    /// The epoch kept and why, in words ("kept epoch 3 of 5 (validation
+    /// NDCG@10 0.2000 on 40 users)").
+    pub fn kept_text(&self) -> String {
+        match self.validation_ndcg10 {
+            Some(ndcg) => format!(
+                "kept epoch {} of {} (validation NDCG@10 {ndcg:.4} on {} users)",
+                self.best_epoch, self.epochs_run, self.validation_users
+            ),
+            None => format!(
+                "kept its last epoch, {} (no validation users to choose by)",
+                self.epochs_run
+            ),
+        }
+    }
+
     /// Every epoch's validation NDCG@10 in words ("by epoch from 1: 0.1000
     /// 0.1500 …"); `None` when it was not validated.
     pub fn by_epoch_text(&self) -> Option<String> {

@@ -233,13 +233,7 @@ fn training_line(training: Result<crate::evaluate::TrainingRun<'_>, &str>) -> St
         Ok(run) => run,
         Err(reason) => return format!("not trained ({reason})"),
     };
-    let kept = match run.validation_ndcg10 {
-        Some(ndcg) => format!(
-            "kept epoch {} of {} (validation NDCG@10 {ndcg:.4} on {} users)",
-            run.best_epoch, run.epochs_run, run.validation_users
-        ),
-        None => format!("kept its last epoch, {} (not validated)", run.epochs_run),
-    };
+    let kept = run.kept_text();
     match run.by_epoch_text() {
         Some(by_epoch) => format!("{kept}; validation NDCG@10 {by_epoch}"),
         None => kept,

@@ -116,17 +116,7 @@ fn trainings(ui: &mut egui::Ui, report: &Report, width: f32) {
 /// One learned component's epochs: a line of validation NDCG@10 over the
 /// epochs, the kept epoch a point.
 fn training_curve(ui: &mut egui::Ui, component: Component, run: &TrainingRun<'_>, width: f32) {
-    let kept = match run.validation_ndcg10 {
-        Some(ndcg) => format!(
-            "kept epoch {} of {} (validation NDCG@{K} {ndcg:.4} on {} users)",
-            run.best_epoch, run.epochs_run, run.validation_users
-        ),
-        None => format!(
-            "kept its last epoch, {} (no validation users to choose by)",
-            run.epochs_run
-        ),
-    };
-    ui.label(format!("{component}: {kept}"));
+    ui.label(format!("{component}: {}", run.kept_text()));
     if run.by_epoch.is_empty() {
         return;
     }
