@@ -1262,8 +1262,9 @@ const PARTS: usize = 2;
 /// The threads a training step's parts run on: a pool of one thread per
 /// part (candle splits every operation across the pool it runs on, and the
 /// sequence model's operations are too small to gain from that; see
-/// `one_thread_pool`), used side by side when the global pool has as many
-/// threads.
+/// `one_thread_pool`), used side by side when the rayon pool the training
+/// is called on (the global one, or e.g. the window's background pool) has
+/// as many threads.
 struct Workers {
     pools: Vec<rayon::ThreadPool>,
     side_by_side: bool,
